@@ -1,0 +1,74 @@
+import { hashInto } from "@chainsafe/hashtree";
+import { NODE_BYTES } from "./constants";
+
+/**
+ * sha254: SHA-256 with the two most significant bits of the digest's last byte cleared, the
+ * node hash of Filecoin's piece-commitment tree (FRC-0069). Batched through
+ * `@chainsafe/hashtree`, which hashes many 64-byte pairs per native call.
+ */
+
+/**
+ * Hashes one tree layer into the next: `input` holds 2n nodes (64n bytes), `output` receives
+ * n parents (32n bytes).
+ *
+ * @param input Child nodes, left then right, back to back.
+ * @param output Parent nodes; may not overlap `input`.
+ */
+export function hashLayer(input: Uint8Array, output: Uint8Array): void {
+  hashInto(input, output);
+  for (let i = NODE_BYTES - 1; i < output.length; i += NODE_BYTES) output[i] &= 0x3f;
+}
+
+const pairScratch = new Uint8Array(2 * NODE_BYTES);
+
+/**
+ * sha254(left ‖ right).
+ *
+ * @param left 32-byte node.
+ * @param right 32-byte node.
+ * @returns A new 32-byte parent node.
+ */
+export function hashPair(left: Uint8Array, right: Uint8Array): Uint8Array {
+  pairScratch.set(left, 0);
+  pairScratch.set(right, NODE_BYTES);
+  const out = new Uint8Array(NODE_BYTES);
+  hashLayer(pairScratch, out);
+  return out;
+}
+
+const zeroRoots: Uint8Array[] = [new Uint8Array(NODE_BYTES)];
+
+/**
+ * Root of a subtree of 2^height zero leaves (Filecoin's "zero commitments").
+ *
+ * @param height 0..63.
+ * @returns A shared 32-byte node; do not mutate.
+ */
+export function zeroRoot(height: number): Uint8Array {
+  while (zeroRoots.length <= height) {
+    const below = zeroRoots[zeroRoots.length - 1];
+    zeroRoots.push(hashPair(below, below));
+  }
+  return zeroRoots[height];
+}
+
+/**
+ * Root of a complete subtree whose leaves are given back to back.
+ *
+ * @param leaves 2^h nodes (32·2^h bytes), h ≥ 0.
+ * @param scratch Optional buffer of at least `leaves.length / 2` bytes.
+ * @returns A new 32-byte root.
+ */
+export function subtreeRoot(leaves: Uint8Array, scratch?: Uint8Array): Uint8Array {
+  if (leaves.length === NODE_BYTES) return leaves.slice();
+  let width = leaves.length / 2;
+  const buf = scratch && scratch.length >= width ? scratch : new Uint8Array(width);
+  hashLayer(leaves, buf.subarray(0, width));
+  while (width > NODE_BYTES) {
+    // Hash in place: each parent is written behind the pair it came from.
+    const next = width / 2;
+    hashLayer(buf.slice(0, width), buf.subarray(0, next));
+    width = next;
+  }
+  return buf.slice(0, NODE_BYTES);
+}

@@ -1,0 +1,332 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IStorageMarket} from "../interfaces/IStorageMarket.sol";
+import {StorageDealProposal, CloseReason, DealState, DealInfo, ProofSetInfo} from "../types/StorageDealTypes.sol";
+import {DealProposals} from "../libraries/DealProposals.sol";
+import {DealRecords} from "../libraries/DealRecords.sol";
+import {ProofSets} from "../libraries/ProofSets.sol";
+import {ProvenPeriods} from "../libraries/ProvenPeriods.sol";
+import {MarketEscrow} from "./MarketEscrow.sol";
+
+/// @title DealLedger
+/// @notice Deal and proof-set storage, lazy settlement and the read side of `StorageMarket`.
+/// @dev Payment rule: a deal earns `storagePricePerEpoch` for every epoch of [startEpoch, endEpoch)
+/// that lies in a proven period of its proof set, counted in O(1) from `ProvenPeriods`.
+abstract contract DealLedger is MarketEscrow {
+    using ProofSets for ProofSets.ProofSet;
+    using ProvenPeriods for mapping(uint256 => uint256);
+
+    uint256 internal constant BPS = 10_000;
+
+    uint256 internal immutable _provingPeriodEpochs;
+    uint256 internal immutable _challengeWindowEpochs;
+    uint256 internal immutable _challengesPerProof;
+    uint256 internal immutable _maxConsecutiveFaults;
+    uint256 internal immutable _declaredFaultPenaltyBps;
+    uint256 internal immutable _reporterBountyBps;
+    uint256 internal immutable _faultReportBounty;
+    uint256 internal immutable _maxDealDurationEpochs;
+
+    mapping(uint256 dealId => bytes32 key) internal _dealKeys;
+    mapping(uint256 dealId => uint256 packedRecord) internal _dealRecords;
+    /// @dev Epoch up to which a deal has been settled (exclusive); 0 before its first settlement.
+    mapping(uint256 dealId => uint64 epoch) internal _settledUpTo;
+    mapping(address provider => uint32 generation) internal _generations;
+    mapping(address provider => mapping(uint256 generation => ProofSets.ProofSet)) internal _proofSets;
+    mapping(address provider => mapping(uint256 generation => mapping(uint256 wordIndex => uint256 word)))
+        internal _provenWords;
+    /// @dev Freed ranges per size class; key = generation << 8 | log2Leaves.
+    mapping(address provider => mapping(uint256 classKey => uint64[] startLeaves)) internal _freeRanges;
+
+    constructor(IERC20 paymentToken, MarketParams memory params) MarketEscrow(paymentToken) {
+        if (params.provingPeriodEpochs < 2)
+            revert InvalidMarketParams("provingPeriodEpochs", params.provingPeriodEpochs);
+        if (
+            params.challengeWindowEpochs == 0 ||
+            params.challengeWindowEpochs >= params.provingPeriodEpochs ||
+            params.challengeWindowEpochs > 240
+        ) revert InvalidMarketParams("challengeWindowEpochs", params.challengeWindowEpochs);
+        if (params.challengesPerProof == 0 || params.challengesPerProof > 16) {
+            revert InvalidMarketParams("challengesPerProof", params.challengesPerProof);
+        }
+        if (params.maxConsecutiveFaults == 0 || params.maxConsecutiveFaults > 200) {
+            revert InvalidMarketParams("maxConsecutiveFaults", params.maxConsecutiveFaults);
+        }
+        if (params.declaredFaultPenaltyBps > BPS) {
+            revert InvalidMarketParams("declaredFaultPenaltyBps", params.declaredFaultPenaltyBps);
+        }
+        if (params.reporterBountyBps > BPS) revert InvalidMarketParams("reporterBountyBps", params.reporterBountyBps);
+        if (params.maxDealDurationEpochs == 0) {
+            revert InvalidMarketParams("maxDealDurationEpochs", params.maxDealDurationEpochs);
+        }
+        _provingPeriodEpochs = params.provingPeriodEpochs;
+        _challengeWindowEpochs = params.challengeWindowEpochs;
+        _challengesPerProof = params.challengesPerProof;
+        _maxConsecutiveFaults = params.maxConsecutiveFaults;
+        _declaredFaultPenaltyBps = params.declaredFaultPenaltyBps;
+        _reporterBountyBps = params.reporterBountyBps;
+        _faultReportBounty = params.faultReportBounty;
+        _maxDealDurationEpochs = params.maxDealDurationEpochs;
+    }
+
+    // ------------------------------------------------------------------ settlement
+
+    /// @dev Loads an open deal and checks `p` is its proposal.
+    function _loadOpenDeal(
+        uint256 dealId,
+        StorageDealProposal calldata p
+    ) internal view returns (DealRecords.Record memory record) {
+        uint256 word = _dealRecords[dealId];
+        if (word == 0) revert DealNotFound(dealId);
+        if (_dealKeys[dealId] != DealProposals.dealKey(p.pieceCid, DealProposals.structHash(p))) {
+            revert DealKeyMismatch(dealId);
+        }
+        record = DealRecords.unpack(word);
+        if (record.status != DealRecords.Status.Open) revert DealNotOpen(dealId);
+    }
+
+    /// @dev Pays the deal's provider for newly resolved proven epochs and closes the deal when it
+    /// ended, failed, was never activated, or (`declared`) its provider declared it lost.
+    function _settle(
+        uint256 dealId,
+        DealRecords.Record memory record,
+        StorageDealProposal calldata p,
+        bool declared
+    ) internal returns (uint256 payment) {
+        ProofSets.ProofSet storage set = _proofSets[record.provider][record.generation];
+        mapping(uint256 => uint256) storage words = _provenWords[record.provider][record.generation];
+        (uint256 upTo, bool closing, CloseReason reason) = _settlementBound(set, words, record, p, declared);
+        uint256 from = _settledUpTo[dealId];
+        if (from < p.startEpoch) from = p.startEpoch;
+        if (upTo > from) {
+            payment = p.storagePricePerEpoch * _provenEpochs(set, words, from, upTo);
+            _settledUpTo[dealId] = uint64(upTo);
+            if (payment != 0) _payFromLocked(p.client, record.provider, payment);
+            emit DealSettled(dealId, record.provider, payment, uint64(upTo));
+            from = upTo;
+        }
+        if (closing) {
+            uint256 paid = p.storagePricePerEpoch * _provenEpochs(set, words, p.startEpoch, from);
+            _close(dealId, record, p, reason, paid);
+        }
+    }
+
+    /// @dev How far a deal can be settled now, and whether (and why) it closes.
+    function _settlementBound(
+        ProofSets.ProofSet storage set,
+        mapping(uint256 => uint256) storage words,
+        DealRecords.Record memory record,
+        StorageDealProposal calldata p,
+        bool declared
+    ) private view returns (uint256 upTo, bool closing, CloseReason reason) {
+        if (declared) {
+            upTo = set.periodStart(set.currentPeriod(_provingPeriodEpochs), _provingPeriodEpochs);
+            return (upTo < p.endEpoch ? upTo : p.endEpoch, true, CloseReason.FaultDeclared);
+        }
+        bool failed = set.hasFailed(_provingPeriodEpochs, _maxConsecutiveFaults);
+        if (failed) {
+            uint256 failure = set.failureEpoch(_provingPeriodEpochs, _maxConsecutiveFaults);
+            if (p.endEpoch > failure) return (failure, true, CloseReason.ProofSetFailed);
+        }
+        if (_missedActivation(set, words, record.addedPeriod, p.startEpoch)) {
+            return (p.startEpoch, true, CloseReason.NotActivated);
+        }
+        uint256 resolved = _resolvedEpoch(set, failed);
+        if (p.endEpoch <= resolved) return (p.endEpoch, true, CloseReason.Expired);
+        return (resolved, false, CloseReason.Expired);
+    }
+
+    /// @dev True once the period holding `startEpoch - 1` has ended without any period from
+    /// `addedPeriod` up to it being proven ("fails if not active by its startEpoch").
+    function _missedActivation(
+        ProofSets.ProofSet storage set,
+        mapping(uint256 => uint256) storage words,
+        uint256 addedPeriod,
+        uint256 startEpoch
+    ) private view returns (bool) {
+        uint256 lastBeforeStart = (startEpoch - 1 - set.anchorEpoch) / _provingPeriodEpochs;
+        if (block.number < set.periodStart(lastBeforeStart + 1, _provingPeriodEpochs)) return false;
+        return _countProven(set, words, lastBeforeStart + 1) == _countProven(set, words, addedPeriod);
+    }
+
+    /// @dev Epoch before which every period is final (proven or missed for good).
+    function _resolvedEpoch(ProofSets.ProofSet storage set, bool failed) private view returns (uint256) {
+        if (failed) return set.failureEpoch(_provingPeriodEpochs, _maxConsecutiveFaults);
+        uint256 period = set.currentPeriod(_provingPeriodEpochs);
+        return set.periodStart(set.lastProvenPlusOne > period ? period + 1 : period, _provingPeriodEpochs);
+    }
+
+    /// @dev Releases or slashes everything the deal locked. `paid` is what the provider earned
+    /// over the deal's life, so the client's refund is the rest of its lock.
+    function _close(
+        uint256 dealId,
+        DealRecords.Record memory record,
+        StorageDealProposal calldata p,
+        CloseReason reason,
+        uint256 paid
+    ) private {
+        uint256 clientRefund = p.storagePricePerEpoch * (p.endEpoch - p.startEpoch) + p.clientCollateral - paid;
+        _unlock(p.client, clientRefund);
+        uint256 collateral = p.providerCollateral;
+        uint256 returned;
+        uint256 toClient;
+        uint256 toReporter;
+        address reporter;
+        if (reason == CloseReason.Expired) {
+            returned = collateral;
+        } else if (reason == CloseReason.FaultDeclared) {
+            toClient = (collateral * _declaredFaultPenaltyBps) / BPS;
+            returned = collateral - toClient;
+        } else if (reason == CloseReason.ProofSetFailed) {
+            reporter = _proofSets[record.provider][record.generation].failureReporter;
+            if (reporter != address(0)) toReporter = (collateral * _reporterBountyBps) / BPS;
+            toClient = collateral - toReporter;
+        } else {
+            toClient = collateral;
+        }
+        if (returned != 0) _unlock(record.provider, returned);
+        if (toClient != 0) _payFromLocked(record.provider, p.client, toClient);
+        if (toReporter != 0) _payFromLocked(record.provider, reporter, toReporter);
+
+        DealRecords.Status status =
+            reason == CloseReason.Expired ? DealRecords.Status.ClosedExpired : DealRecords.Status.ClosedTerminated;
+        _dealRecords[dealId] = DealRecords.withStatus(_dealRecords[dealId], status);
+        if (reason != CloseReason.ProofSetFailed) _releaseRange(record);
+        emit DealClosed(dealId, reason, clientRefund, returned, toClient, toReporter);
+    }
+
+    /// @dev Frees a closed deal's leaf range in its live proof set; ends the generation when the
+    /// set empties. A failed set is abandoned as it is.
+    function _releaseRange(DealRecords.Record memory record) private {
+        address provider = record.provider;
+        uint32 generation = record.generation;
+        if (_generations[provider] != generation) return;
+        ProofSets.ProofSet storage set = _proofSets[provider][generation];
+        if (set.hasFailed(_provingPeriodEpochs, _maxConsecutiveFaults)) return;
+        uint64[] storage free = _freeRanges[provider][(uint256(generation) << 8) | record.log2Leaves];
+        free.push(record.startLeaf);
+        emit RangeFreed(provider, generation, record.log2Leaves, free.length - 1, record.startLeaf);
+        set.liveLeaves -= uint64(uint256(1) << record.log2Leaves);
+        if (set.liveLeaves == 0) _generations[provider] = generation + 1;
+    }
+
+    /// @dev Epochs of [from, to) that lie in proven periods; from ≥ the set's anchor.
+    function _provenEpochs(
+        ProofSets.ProofSet storage set,
+        mapping(uint256 => uint256) storage words,
+        uint256 from,
+        uint256 to
+    ) internal view returns (uint256) {
+        if (to <= from) return 0;
+        uint256 periodEpochs = _provingPeriodEpochs;
+        uint256 anchor = set.anchorEpoch;
+        uint256 first = (from - anchor) / periodEpochs;
+        uint256 last = (to - 1 - anchor) / periodEpochs;
+        if (first == last) return words.isProven(first) ? to - from : 0;
+        uint256 epochs = (_countProven(set, words, last) - _countProven(set, words, first + 1)) * periodEpochs;
+        if (words.isProven(first)) epochs += anchor + (first + 1) * periodEpochs - from;
+        if (words.isProven(last)) epochs += to - (anchor + last * periodEpochs);
+        return epochs;
+    }
+
+    function _countProven(
+        ProofSets.ProofSet storage set,
+        mapping(uint256 => uint256) storage words,
+        uint256 period
+    ) private view returns (uint256) {
+        return words.countBefore(period, set.lastProvenPlusOne, set.provenPeriods);
+    }
+
+    // ------------------------------------------------------------------ views
+
+    /// @inheritdoc IStorageMarket
+    function marketParams() external view returns (MarketParams memory) {
+        return
+            MarketParams({
+                provingPeriodEpochs: uint64(_provingPeriodEpochs),
+                challengeWindowEpochs: uint64(_challengeWindowEpochs),
+                challengesPerProof: uint8(_challengesPerProof),
+                maxConsecutiveFaults: uint8(_maxConsecutiveFaults),
+                declaredFaultPenaltyBps: uint16(_declaredFaultPenaltyBps),
+                reporterBountyBps: uint16(_reporterBountyBps),
+                faultReportBounty: uint128(_faultReportBounty),
+                maxDealDurationEpochs: uint64(_maxDealDurationEpochs)
+            });
+    }
+
+    /// @inheritdoc IStorageMarket
+    function isDealProposal(uint256 dealId, StorageDealProposal calldata proposal) external view returns (bool) {
+        return
+            _dealRecords[dealId] != 0 &&
+            _dealKeys[dealId] == DealProposals.dealKey(proposal.pieceCid, DealProposals.structHash(proposal));
+    }
+
+    /// @inheritdoc IStorageMarket
+    function dealInfo(uint256 dealId) external view returns (DealInfo memory info) {
+        uint256 word = _dealRecords[dealId];
+        if (word == 0) revert DealNotFound(dealId);
+        DealRecords.Record memory record = DealRecords.unpack(word);
+        info.provider = record.provider;
+        info.generation = record.generation;
+        info.addedPeriod = record.addedPeriod;
+        info.startLeaf = record.startLeaf;
+        info.pieceSize = uint64(32) << record.log2Leaves;
+        info.settledUpToEpoch = _settledUpTo[dealId];
+        if (record.status == DealRecords.Status.ClosedExpired) {
+            info.state = DealState.Expired;
+            return info;
+        }
+        if (record.status == DealRecords.Status.ClosedTerminated) {
+            info.state = DealState.Terminated;
+            return info;
+        }
+        ProofSets.ProofSet storage set = _proofSets[record.provider][record.generation];
+        uint256 faults = set.consecutiveFaults(_provingPeriodEpochs);
+        info.consecutiveFaults = uint32(faults < _maxConsecutiveFaults ? faults : _maxConsecutiveFaults);
+        if (faults >= _maxConsecutiveFaults) {
+            info.state = DealState.Terminated;
+        } else if (faults != 0) {
+            info.state = DealState.Faulted;
+        } else if (
+            set.provenPeriods > _countProven(set, _provenWords[record.provider][record.generation], record.addedPeriod)
+        ) {
+            info.state = DealState.Active;
+        } else {
+            info.state = DealState.Published;
+        }
+    }
+
+    /// @inheritdoc IStorageMarket
+    function proofSetInfo(address provider) external view returns (ProofSetInfo memory info) {
+        info.generation = _generations[provider];
+        ProofSets.ProofSet storage set = _proofSets[provider][info.generation];
+        info.totalLeaves = set.totalLeaves;
+        info.liveLeaves = set.liveLeaves;
+        info.provenPeriods = set.provenPeriods;
+        if (set.anchorEpoch == 0) return info;
+        uint256 periodEpochs = _provingPeriodEpochs;
+        uint256 period = set.currentPeriod(periodEpochs);
+        uint256 faults = set.consecutiveFaults(periodEpochs);
+        info.anchorEpoch = set.anchorEpoch;
+        info.currentPeriod = uint32(period);
+        info.challengeEpoch = uint64(set.challengeEpoch(period, periodEpochs, _challengeWindowEpochs));
+        info.deadlineEpoch = uint64(set.periodStart(period + 1, periodEpochs) - 1);
+        info.currentPeriodProven = set.lastProvenPlusOne > period;
+        info.failed = faults >= _maxConsecutiveFaults;
+        info.consecutiveFaults = uint32(faults < _maxConsecutiveFaults ? faults : _maxConsecutiveFaults);
+    }
+
+    /// @inheritdoc IStorageMarket
+    function freeRange(
+        address provider,
+        uint32 generation,
+        uint8 log2Leaves,
+        uint256 index
+    ) external view returns (uint64 startLeaf, uint256 count) {
+        uint64[] storage free = _freeRanges[provider][(uint256(generation) << 8) | log2Leaves];
+        count = free.length;
+        if (index < count) startLeaf = free[index];
+    }
+}

@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+/// @notice A client's offer to store one piece with one provider: Filecoin's `DealProposal`
+/// (seed 001, "StorageDealProposal - a storage deal made and signed by the client").
+/// @dev Signed by the client with EIP-712 (see `DealProposals.TYPEHASH`); ERC-1271 signers accepted.
+struct StorageDealProposal {
+    /// @dev Piece commitment: the CommP root (sha254 binary Merkle root over the fr32-padded
+    /// piece, FRC-0069's digest without its size prefix).
+    bytes32 pieceCid;
+    /// @dev Padded piece size in bytes: a power of two, at least 128 (four 32-byte leaves).
+    uint64 pieceSize;
+    address client;
+    address provider;
+    /// @dev Free text chosen by the client (e.g. the file's droot or a PieceCID string).
+    string label;
+    /// @dev First epoch (block number) the deal is paid for.
+    uint64 startEpoch;
+    /// @dev Epoch (block number) at which the deal ends, exclusive.
+    uint64 endEpoch;
+    /// @dev Token base units paid by the client for every proven epoch in [startEpoch, endEpoch).
+    uint256 storagePricePerEpoch;
+    /// @dev Token base units locked by the provider, slashed on faults.
+    uint256 providerCollateral;
+    /// @dev Token base units locked by the client, returned when the deal closes.
+    uint256 clientCollateral;
+    /// @dev Client-chosen nonce; each (client, nonce) pair can be published once.
+    uint256 nonce;
+}
+
+/// @notice A proposal with the client's signature over its EIP-712 digest.
+struct SignedStorageDealProposal {
+    StorageDealProposal proposal;
+    /// @dev 65-byte ECDSA signature, or whatever the client's ERC-1271 contract accepts.
+    bytes clientSignature;
+}
+
+/// @notice Why `publishStorageDeals` skipped a proposal (per-item result; `None` = published).
+enum PublishResult {
+    None,
+    ProviderMismatch,
+    InvalidSignature,
+    NonceUsed,
+    InvalidPieceSize,
+    InvalidPieceCid,
+    InvalidEpochs,
+    StartEpochTooSoon,
+    DurationTooLong,
+    ClientBalanceTooLow,
+    ProviderBalanceTooLow,
+    AmountTooLarge,
+    ProofSetFull
+}
+
+/// @notice How an open deal stands, computed lazily from its provider's proof set.
+enum DealState {
+    /// No deal with this id.
+    None,
+    /// Published, not yet covered by a proven period.
+    Published,
+    /// Covered by at least one proven period and the latest resolved period was proven.
+    Active,
+    /// The proof set missed one or more periods in a row, fewer than `maxConsecutiveFaults`.
+    Faulted,
+    /// Terminated (declared, proof set failed, or never activated); may still await settlement.
+    Terminated,
+    /// Closed after running to its end epoch.
+    Expired
+}
+
+/// @notice Why a deal closed.
+enum CloseReason {
+    Expired,
+    FaultDeclared,
+    ProofSetFailed,
+    NotActivated
+}
+
+/// @notice One answer to a challenge in `provePossession`.
+/// @dev For a challenged leaf inside a deal's piece: `dealId` names the deal, `pieceCid` and
+/// `termsHash` open its stored key, `leaf` is the 32-byte fr32 node and `siblings` the sha254
+/// path from the leaf up to `pieceCid` (length = log2(pieceSize / 32)). For a challenged leaf in a
+/// freed range: `dealId` = 0 and `freeRange` = (log2 of the range's leaf count << 64) | index
+/// into that size class's free list; the other fields are ignored.
+struct PieceProof {
+    uint256 dealId;
+    uint256 freeRange;
+    bytes32 pieceCid;
+    bytes32 termsHash;
+    bytes32 leaf;
+    bytes32[] siblings;
+}
+
+/// @notice Everything an agent needs to know about a deal without replaying events.
+struct DealInfo {
+    DealState state;
+    address provider;
+    uint32 generation;
+    uint32 addedPeriod;
+    uint64 startLeaf;
+    uint64 pieceSize;
+    /// @dev Missed periods in a row of the deal's proof set (lazily computed, 0 when healthy).
+    uint32 consecutiveFaults;
+    /// @dev Epoch up to which the deal has been paid (exclusive); 0 before the first settlement.
+    uint64 settledUpToEpoch;
+}
+
+/// @notice A provider's proof set (one generation), as seen by agents.
+struct ProofSetInfo {
+    uint32 generation;
+    /// @dev Epoch at which period 0 started; 0 when the provider has no live pieces.
+    uint64 anchorEpoch;
+    /// @dev Index of the period containing the current block.
+    uint32 currentPeriod;
+    /// @dev Epoch whose block hash seeds the current period's challenges.
+    uint64 challengeEpoch;
+    /// @dev Last epoch at which a proof for the current period is accepted.
+    uint64 deadlineEpoch;
+    /// @dev True once the current period has been proven.
+    bool currentPeriodProven;
+    uint32 provenPeriods;
+    uint32 consecutiveFaults;
+    bool failed;
+    /// @dev Leaves (32-byte nodes) in the set including freed ranges; challenges draw from these.
+    uint64 totalLeaves;
+    /// @dev Leaves of open deals.
+    uint64 liveLeaves;
+}

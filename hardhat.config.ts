@@ -1,0 +1,63 @@
+import "@nomicfoundation/hardhat-toolbox";
+import { subtask } from "hardhat/config";
+import { TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD } from "hardhat/builtin-tasks/task-names";
+import type { HardhatUserConfig } from "hardhat/types";
+
+// The compiler comes from the npm `solc` package (pinned exactly in package.json), so a build
+// never downloads anything. The configured version is read from that package, so the two cannot
+// drift apart (see docs/decisions.md).
+const SOLC_VERSION: string = require("solc/package.json").version;
+
+subtask(TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD, async (args: { solcVersion: string }) => {
+  if (args.solcVersion !== SOLC_VERSION) {
+    throw new Error(
+      `solc ${args.solcVersion} requested but the npm solc package is ${SOLC_VERSION}; ` +
+        "pin them to the same version",
+    );
+  }
+  const solc = require("solc");
+  return {
+    compilerPath: require.resolve("solc/soljson.js"),
+    isSolcJs: true,
+    version: SOLC_VERSION,
+    longVersion: solc.version() as string,
+  };
+});
+
+const config: HardhatUserConfig = {
+  solidity: {
+    version: SOLC_VERSION,
+    settings: {
+      optimizer: { enabled: true, runs: 1_000 },
+      viaIR: false,
+      evmVersion: "cancun",
+    },
+  },
+  paths: {
+    sources: "./contracts",
+    tests: "./test",
+    cache: "./cache",
+    artifacts: "./artifacts",
+  },
+  networks: {
+    hardhat: {
+      // Contract-size limits are enforced as on mainnet.
+      allowUnlimitedContractSize: false,
+    },
+    localhost: {
+      url: process.env.RPC_URL ?? "http://127.0.0.1:8545",
+    },
+  },
+  typechain: {
+    outDir: "typechain-types",
+    target: "ethers-v6",
+  },
+  mocha: {
+    timeout: 120_000,
+  },
+  gasReporter: {
+    enabled: false,
+  },
+};
+
+export default config;
