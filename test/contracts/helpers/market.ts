@@ -1,0 +1,209 @@
+import { ethers, network } from "hardhat";
+import { mine } from "@nomicfoundation/hardhat-network-helpers";
+import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
+import { randomBytes } from "node:crypto";
+import { CommPHasher, PieceTreeCache, type PieceCommitment } from "../../../actors-ts/piece";
+import {
+  STORAGE_DEAL_PROPOSAL_TYPES,
+  STORAGE_MARKET_DOMAIN,
+  type StorageDealProposal,
+} from "../../../actors-ts/chain/eip712";
+import type { PaymentToken, StorageMarket } from "../../../typechain-types";
+import type { IStorageMarket } from "../../../typechain-types/contracts/market/StorageMarket";
+
+/** Short periods so tests move through many of them quickly. */
+export const TEST_PARAMS: IStorageMarket.MarketParamsStruct = {
+  provingPeriodEpochs: 20n,
+  challengeWindowEpochs: 8n,
+  challengesPerProof: 5,
+  maxConsecutiveFaults: 3,
+  declaredFaultPenaltyBps: 500,
+  reporterBountyBps: 1000,
+  faultReportBounty: 10n ** 15n,
+  maxDealDurationEpochs: 100_000n,
+};
+export const PERIOD = 20n;
+
+export const INITIAL_BALANCE = ethers.parseEther("1000000");
+
+export interface MarketFixture {
+  token: PaymentToken;
+  market: StorageMarket;
+  deployer: HardhatEthersSigner;
+  client: HardhatEthersSigner;
+  provider: HardhatEthersSigner;
+  provider2: HardhatEthersSigner;
+  reporter: HardhatEthersSigner;
+  other: HardhatEthersSigner;
+  accounts: string[];
+}
+
+/** Deploys token + market and gives five accounts tokens and allowances. */
+export async function deployMarket(params: IStorageMarket.MarketParamsStruct = TEST_PARAMS): Promise<MarketFixture> {
+  const [deployer, client, provider, provider2, reporter, other] = await ethers.getSigners();
+  const token = await ethers.deployContract("PaymentToken", ["Test FIL", "tFIL", ethers.parseEther("1000000000")]);
+  const market = await ethers.deployContract("StorageMarket", [await token.getAddress(), params]);
+  for (const signer of [client, provider, provider2, reporter, other]) {
+    await token.transfer(signer.address, INITIAL_BALANCE);
+    await token.connect(signer).approve(await market.getAddress(), ethers.MaxUint256);
+  }
+  return {
+    token,
+    market,
+    deployer,
+    client,
+    provider,
+    provider2,
+    reporter,
+    other,
+    accounts: [deployer, client, provider, provider2, reporter, other].map((s) => s.address),
+  };
+}
+
+/** A random piece held in memory with its commitment (and tree cache when large). */
+export interface TestPiece {
+  payload: Uint8Array;
+  commitment: PieceCommitment;
+  cache?: PieceTreeCache;
+  pieceCid: `0x${string}`;
+}
+
+/** Random payload of `size` bytes and its CommP. */
+export function makePiece(size = 2000): TestPiece {
+  const payload = randomBytes(size);
+  const roots: Uint8Array[] = [];
+  const commitment = new CommPHasher({ onChunkRoot: (_i, root) => roots.push(root) }).update(payload).digest();
+  const cache = commitment.height > 15 ? new PieceTreeCache(roots, commitment.height) : undefined;
+  return { payload, commitment, cache, pieceCid: ethers.hexlify(commitment.root) as `0x${string}` };
+}
+
+let nonceCounter = 1n;
+
+/** A proposal with sensible defaults: starts two periods from now, runs 10 periods. */
+export async function makeProposal(
+  fields: Omit<Partial<StorageDealProposal>, "client" | "provider"> & {
+    client: string;
+    provider: string;
+    piece?: TestPiece;
+  },
+): Promise<StorageDealProposal> {
+  const now = BigInt(await ethers.provider.getBlockNumber());
+  const piece = fields.piece ?? makePiece();
+  const startEpoch = fields.startEpoch ?? now + 3n * PERIOD;
+  return {
+    pieceCid: fields.pieceCid ?? piece.pieceCid,
+    pieceSize: fields.pieceSize ?? BigInt(piece.commitment.paddedSize),
+    client: fields.client as `0x${string}`,
+    provider: fields.provider as `0x${string}`,
+    label: fields.label ?? "test deal",
+    startEpoch,
+    endEpoch: fields.endEpoch ?? startEpoch + 10n * PERIOD,
+    storagePricePerEpoch: fields.storagePricePerEpoch ?? 1000n,
+    providerCollateral: fields.providerCollateral ?? ethers.parseEther("1"),
+    clientCollateral: fields.clientCollateral ?? ethers.parseEther("0.1"),
+    nonce: fields.nonce ?? nonceCounter++,
+  };
+}
+
+/** EIP-712 signature of `proposal` by `signer` for `market` on this chain. */
+export async function signProposal(
+  market: StorageMarket,
+  signer: HardhatEthersSigner,
+  proposal: StorageDealProposal,
+  overrides: { chainId?: bigint; verifyingContract?: string } = {},
+): Promise<string> {
+  const domain = {
+    ...STORAGE_MARKET_DOMAIN,
+    chainId: overrides.chainId ?? BigInt(network.config.chainId ?? 31337),
+    verifyingContract: overrides.verifyingContract ?? (await market.getAddress()),
+  };
+  const types = { StorageDealProposal: [...STORAGE_DEAL_PROPOSAL_TYPES.StorageDealProposal] };
+  return signer.signTypedData(domain, types, proposal);
+}
+
+/** Everything the client locks for a proposal. */
+export function clientLock(p: StorageDealProposal): bigint {
+  return p.storagePricePerEpoch * (p.endEpoch - p.startEpoch) + p.clientCollateral;
+}
+
+/** Deposits enough escrow for both parties of the given proposals. */
+export async function fundEscrow(
+  fixture: MarketFixture,
+  client: HardhatEthersSigner,
+  provider: HardhatEthersSigner,
+  proposals: StorageDealProposal[],
+): Promise<void> {
+  const clientTotal = proposals.reduce((sum, p) => sum + clientLock(p), 0n);
+  const providerTotal = proposals.reduce((sum, p) => sum + p.providerCollateral, 0n);
+  if (clientTotal > 0n) await fixture.market.connect(client).addBalance(client.address, clientTotal);
+  if (providerTotal > 0n) await fixture.market.connect(provider).addBalance(provider.address, providerTotal);
+}
+
+/** A published deal as the tests track it. */
+export interface PublishedDeal {
+  dealId: bigint;
+  proposal: StorageDealProposal;
+  piece: TestPiece;
+}
+
+/** Signs, funds and publishes one deal per piece; returns them in order. */
+export async function publishDeals(
+  fixture: MarketFixture,
+  pieces: TestPiece[],
+  options: { client?: HardhatEthersSigner; provider?: HardhatEthersSigner; fields?: Partial<StorageDealProposal> } = {},
+): Promise<PublishedDeal[]> {
+  const client = options.client ?? fixture.client;
+  const provider = options.provider ?? fixture.provider;
+  const proposals: StorageDealProposal[] = [];
+  for (const piece of pieces) {
+    proposals.push(
+      await makeProposal({ ...options.fields, client: client.address, provider: provider.address, piece }),
+    );
+  }
+  await fundEscrow(fixture, client, provider, proposals);
+  const signed = [];
+  for (const p of proposals)
+    signed.push({ proposal: p, clientSignature: await signProposal(fixture.market, client, p) });
+  const firstId = await fixture.market.nextDealId();
+  const [, results] = await fixture.market.connect(provider).publishStorageDeals.staticCall(signed);
+  if (results.some((r) => r !== 0n))
+    throw new Error(`publish skipped items, PublishResult codes: ${results.join(",")}`);
+  const tx = await fixture.market.connect(provider).publishStorageDeals(signed);
+  await tx.wait();
+  const next = await fixture.market.nextDealId();
+  if (next - firstId !== BigInt(pieces.length))
+    throw new Error(`published ${next - firstId} of ${pieces.length} deals`);
+  return proposals.map((proposal, i) => ({ dealId: firstId + BigInt(i), proposal, piece: pieces[i] }));
+}
+
+/**
+ * Mines until the latest block is past the provider's current challenge epoch, so both views
+ * (`challengedLeaf`, run at the latest block) and the next proof transaction see the seed.
+ */
+export async function advanceToChallengeWindow(market: StorageMarket, provider: string): Promise<void> {
+  const info = await market.proofSetInfo(provider);
+  const now = BigInt(await ethers.provider.getBlockNumber());
+  if (now <= info.challengeEpoch) await mine(info.challengeEpoch - now + 1n);
+}
+
+/** Mines until the provider's next period starts (nothing when it has no proof set). */
+export async function advanceToNextPeriod(market: StorageMarket, provider: string): Promise<void> {
+  const info = await market.proofSetInfo(provider);
+  if (info.anchorEpoch === 0n) return;
+  const now = BigInt(await ethers.provider.getBlockNumber());
+  await mine(info.deadlineEpoch - now + 1n);
+}
+
+/** Checks the market holds exactly what it owes: Σ free + locked over `accounts`. */
+export async function expectFundsConserved(
+  fixture: Pick<MarketFixture, "token" | "market">,
+  accounts: string[],
+): Promise<void> {
+  const held = await fixture.token.balanceOf(await fixture.market.getAddress());
+  let owed = 0n;
+  for (const account of new Set(accounts)) {
+    const [free, locked] = await fixture.market.balanceOf(account);
+    owed += free + locked;
+  }
+  if (held !== owed) throw new Error(`market holds ${held} but owes ${owed} (difference ${held - owed})`);
+}

@@ -1,0 +1,289 @@
+import { expect } from "chai";
+import { ethers } from "hardhat";
+import { mine, takeSnapshot } from "@nomicfoundation/hardhat-network-helpers";
+import fc from "fast-check";
+import type { ContractTransactionResponse } from "ethers";
+import type { StorageDealProposal } from "../../../actors-ts/chain/eip712";
+import {
+  PERIOD,
+  type MarketFixture,
+  type PublishedDeal,
+  clientLock,
+  deployMarket,
+  expectFundsConserved,
+  makePiece,
+  makeProposal,
+  signProposal,
+} from "../helpers/market";
+import { TestProver } from "../helpers/prover";
+import { provenEpochsModel } from "../helpers/model";
+
+/** Sequences checked per run; CI runs the default, PROPERTY_RUNS raises it. */
+const RUNS = Number(process.env.PROPERTY_RUNS ?? 500);
+
+type Action =
+  | { kind: "deposit"; who: number; amount: bigint }
+  | { kind: "publish"; provider: number; client: number; size: number; startPeriods: number; periods: number }
+  | { kind: "prove"; provider: number }
+  | { kind: "provePeriod" }
+  | { kind: "advance"; epochs: number }
+  | { kind: "declare"; provider: number; pick: number }
+  | { kind: "report"; provider: number }
+  | { kind: "settle"; pick: number }
+  | { kind: "withdraw"; who: number; share: number };
+
+const actionArb: fc.Arbitrary<Action> = fc.oneof(
+  fc.record({ kind: fc.constant("deposit" as const), who: fc.nat(3), amount: fc.bigInt(1n, 10n ** 18n) }),
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant("publish" as const),
+      provider: fc.nat(1),
+      client: fc.nat(1),
+      size: fc.integer({ min: 1, max: 600 }),
+      startPeriods: fc.integer({ min: 1, max: 3 }),
+      periods: fc.integer({ min: 0, max: 3 }),
+    }),
+  },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant("prove" as const), provider: fc.nat(1) }) },
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant("provePeriod" as const) }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant("advance" as const),
+      epochs: fc.integer({ min: 1, max: 3 * Number(PERIOD) }),
+    }),
+  },
+  fc.record({ kind: fc.constant("declare" as const), provider: fc.nat(1), pick: fc.nat(20) }),
+  fc.record({ kind: fc.constant("report" as const), provider: fc.nat(1) }),
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant("settle" as const), pick: fc.nat(20) }) },
+  fc.record({ kind: fc.constant("withdraw" as const), who: fc.nat(3), share: fc.integer({ min: 1, max: 100 }) }),
+);
+
+/** Open deals and what each has been paid, rebuilt from the market's events. */
+class Model {
+  readonly open = new Map<bigint, PublishedDeal & { paid: bigint; generation: bigint; settledUpTo: bigint }>();
+  readonly closed = new Set<bigint>();
+  /** Per `provider:generation`: the anchor epoch and the periods proven. */
+  private readonly sets = new Map<string, { anchor: bigint; proven: Set<bigint> }>();
+
+  constructor(private readonly onPublished: (deal: PublishedDeal) => void) {}
+
+  apply(f: MarketFixture, receipt: { logs: readonly unknown[] } | null, published: Map<string, PublishedDeal>): void {
+    for (const log of (receipt?.logs ?? []) as Parameters<typeof f.market.interface.parseLog>[0][]) {
+      const event = f.market.interface.parseLog(log);
+      if (!event) continue;
+      if (event.name === "DealPublished") {
+        const key = `${event.args.client}:${event.args.proposal.nonce}`;
+        const deal = published.get(key);
+        if (!deal) throw new Error(`unexpected DealPublished ${key}`);
+        this.open.set(event.args.dealId, {
+          ...deal,
+          dealId: event.args.dealId,
+          paid: 0n,
+          generation: event.args.generation,
+          settledUpTo: deal.proposal.startEpoch,
+        });
+        this.onPublished({ ...deal, dealId: event.args.dealId });
+      } else if (event.name === "ProofSetStarted") {
+        this.sets.set(`${event.args.provider}:${event.args.generation}`, {
+          anchor: event.args.anchorEpoch,
+          proven: new Set(),
+        });
+      } else if (event.name === "PossessionProven") {
+        this.sets.get(`${event.args.provider}:${event.args.generation}`)?.proven.add(event.args.period);
+      } else if (event.name === "DealSettled") {
+        const deal = this.open.get(event.args.dealId);
+        if (!deal) throw new Error(`settled unknown deal ${event.args.dealId}`);
+        const set = this.sets.get(`${deal.proposal.provider}:${deal.generation}`);
+        if (!set) throw new Error(`no proof set for deal ${deal.dealId}`);
+        const epochs = provenEpochsModel(set.anchor, PERIOD, set.proven, deal.settledUpTo, event.args.settledUpToEpoch);
+        expect(event.args.payment, `payment of deal ${deal.dealId}`).to.equal(
+          deal.proposal.storagePricePerEpoch * epochs,
+        );
+        deal.settledUpTo = event.args.settledUpToEpoch;
+        deal.paid += event.args.payment;
+        const max = deal.proposal.storagePricePerEpoch * (deal.proposal.endEpoch - deal.proposal.startEpoch);
+        expect(deal.paid, "paid more than the deal's full price").to.be.at.most(max);
+      } else if (event.name === "DealClosed") {
+        const deal = this.open.get(event.args.dealId);
+        if (!deal) throw new Error(`closed unknown deal ${event.args.dealId}`);
+        expect(event.args.clientRefund).to.equal(clientLock(deal.proposal) - deal.paid);
+        expect(
+          event.args.providerCollateralReturned + event.args.slashedToClient + event.args.slashedToReporter,
+        ).to.equal(deal.proposal.providerCollateral);
+        this.open.delete(event.args.dealId);
+        this.closed.add(event.args.dealId);
+      }
+    }
+  }
+
+  /** Locked balance each account must have: unpaid client locks plus provider collateral. */
+  expectedLocked(): Map<string, bigint> {
+    const locked = new Map<string, bigint>();
+    const add = (who: string, amount: bigint) => locked.set(who, (locked.get(who) ?? 0n) + amount);
+    for (const deal of this.open.values()) {
+      add(deal.proposal.client, clientLock(deal.proposal) - deal.paid);
+      add(deal.proposal.provider, deal.proposal.providerCollateral);
+    }
+    return locked;
+  }
+}
+
+const ALLOWED_REVERTS: Record<Action["kind"], string[]> = {
+  deposit: [],
+  publish: [],
+  prove: ["NoProofSet", "PeriodAlreadyProven", "ProofSetHasFailed", "ChallengeWindowNotOpen"],
+  provePeriod: [],
+  advance: [],
+  declare: ["DeclarationTooLate", "ProofSetHasFailed", "DealNotInCurrentProofSet"],
+  report: ["NoProofSet", "NoFaultToReport", "ProofSetHasFailed"],
+  settle: [],
+  withdraw: ["InsufficientBalance", "ZeroAmount"],
+};
+
+describe("StorageMarket: property test over random call sequences", function () {
+  this.timeout(30 * 60 * 1000);
+
+  it(`conserves funds and matches the event model for ${RUNS} random sequences`, async () => {
+    const f = await deployMarket();
+    const clients = [f.client, f.other];
+    const providers = [f.provider, f.provider2];
+    const everyone = [f.client, f.other, f.provider, f.provider2];
+    const snapshot = await takeSnapshot();
+    let published = 0;
+    let proven = 0;
+    let closed = 0;
+
+    await fc.assert(
+      fc.asyncProperty(fc.array(actionArb, { minLength: 4, maxLength: 20, size: "max" }), async (actions) => {
+        await snapshot.restore();
+        const provers = providers.map((p) => new TestProver(f.market, p));
+        const model = new Model((deal) => provers[deal.proposal.provider === f.provider.address ? 0 : 1].track(deal));
+        const pending = new Map<string, PublishedDeal>();
+
+        for (const action of actions) {
+          const run = async (send: () => Promise<ContractTransactionResponse>): Promise<void> => {
+            try {
+              const receipt = await (await send()).wait();
+              model.apply(f, receipt, pending);
+            } catch (err) {
+              const data = (err as { data?: string }).data;
+              const parsed = data ? f.market.interface.parseError(data) : null;
+              if (!parsed || !ALLOWED_REVERTS[action.kind].includes(parsed.name)) throw err;
+            }
+          };
+          switch (action.kind) {
+            case "deposit": {
+              const who = everyone[action.who];
+              await run(() => f.market.connect(who).addBalance(who.address, action.amount));
+              break;
+            }
+            case "publish": {
+              const client = clients[action.client];
+              const provider = providers[action.provider];
+              const now = BigInt(await ethers.provider.getBlockNumber());
+              const piece = makePiece(action.size);
+              const startEpoch = now + BigInt(action.startPeriods) * PERIOD;
+              const proposal: StorageDealProposal = await makeProposal({
+                client: client.address,
+                provider: provider.address,
+                piece,
+                startEpoch,
+                endEpoch: startEpoch + BigInt(action.periods) * PERIOD + 3n,
+              });
+              pending.set(`${client.address}:${proposal.nonce}`, { dealId: 0n, proposal, piece });
+              await f.market.connect(client).addBalance(client.address, clientLock(proposal));
+              await f.market.connect(provider).addBalance(provider.address, proposal.providerCollateral);
+              const signature = await signProposal(f.market, client, proposal);
+              await run(() =>
+                f.market.connect(provider).publishStorageDeals([{ proposal, clientSignature: signature }]),
+              );
+              break;
+            }
+            case "prove": {
+              const provider = providers[action.provider];
+              const set = await f.market.proofSetInfo(provider.address);
+              if (set.anchorEpoch === 0n || set.failed || set.currentPeriodProven) {
+                await run(() => f.market.connect(provider).provePossession([]));
+                break;
+              }
+              const now = BigInt(await ethers.provider.getBlockNumber());
+              if (now >= set.deadlineEpoch)
+                await mine(1); // too late for this period: try the next
+              else if (now <= set.challengeEpoch) await mine(set.challengeEpoch - now + 1n);
+              const current = await f.market.proofSetInfo(provider.address);
+              if (current.failed || BigInt(await ethers.provider.getBlockNumber()) <= current.challengeEpoch) {
+                await run(() => f.market.connect(provider).provePossession([]));
+                break;
+              }
+              const proofs = await provers[action.provider].buildProofs();
+              await run(() => f.market.connect(provider).provePossession(proofs));
+              proven++;
+              break;
+            }
+            case "advance":
+              await mine(action.epochs);
+              break;
+            case "provePeriod": {
+              // A period passes with both providers proving as soon as their challenge allows.
+              for (const [i, provider] of providers.entries()) {
+                const set = await f.market.proofSetInfo(provider.address);
+                if (set.anchorEpoch === 0n || set.failed || set.currentPeriodProven) continue;
+                const now = BigInt(await ethers.provider.getBlockNumber());
+                if (now >= set.deadlineEpoch) continue; // the proof would land after the deadline
+                if (now <= set.challengeEpoch) await mine(set.challengeEpoch - now + 1n);
+                const proofs = await provers[i].buildProofs();
+                await run(() => f.market.connect(provider).provePossession(proofs));
+                proven++;
+              }
+              const first = await f.market.proofSetInfo(providers[0].address);
+              const now = BigInt(await ethers.provider.getBlockNumber());
+              await mine(first.anchorEpoch === 0n ? PERIOD : first.deadlineEpoch - now + 1n);
+              break;
+            }
+            case "declare": {
+              const provider = providers[action.provider];
+              const mine_ = [...model.open.values()].filter((d) => d.proposal.provider === provider.address);
+              if (mine_.length === 0) break;
+              const deal = mine_[action.pick % mine_.length];
+              await run(() => f.market.connect(provider).declareFaults([deal.dealId], [deal.proposal]));
+              break;
+            }
+            case "report":
+              await run(() => f.market.connect(f.reporter).reportFault(providers[action.provider].address));
+              break;
+            case "settle": {
+              const open = [...model.open.values()];
+              if (open.length === 0) break;
+              const deal = open[action.pick % open.length];
+              await run(() => f.market.connect(f.reporter).settleDeals([deal.dealId], [deal.proposal]));
+              break;
+            }
+            case "withdraw": {
+              const who = everyone[action.who];
+              const [free] = await f.market.balanceOf(who.address);
+              await run(() => f.market.connect(who).withdrawBalance((free * BigInt(action.share)) / 100n));
+              break;
+            }
+          }
+
+          await expectFundsConserved(f, f.accounts);
+          const expected = model.expectedLocked();
+          for (const account of f.accounts) {
+            const [, locked] = await f.market.balanceOf(account);
+            expect(locked, `locked balance of ${account} after ${action.kind}`).to.equal(expected.get(account) ?? 0n);
+          }
+        }
+        closed += model.closed.size;
+        published += model.closed.size + model.open.size;
+      }),
+      { numRuns: RUNS, verbose: 1 },
+    );
+    // The sequences must actually reach the interesting states.
+    console.log(`      ${published} deals published, ${proven} periods proven, ${closed} deals closed`);
+    expect(published).to.be.greaterThan(RUNS);
+    expect(proven).to.be.greaterThan(RUNS / 3);
+    expect(closed).to.be.greaterThan(RUNS / 10);
+  });
+});
