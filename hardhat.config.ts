@@ -43,6 +43,8 @@ const config: HardhatUserConfig = {
     hardhat: {
       // Contract-size limits are enforced as on mainnet.
       allowUnlimitedContractSize: false,
+      // The gas report measures under a second rule set too (see scripts/gas-report.ts).
+      ...(process.env.HARDHAT_HARDFORK ? { hardfork: process.env.HARDHAT_HARDFORK } : {}),
     },
     localhost: {
       url: process.env.RPC_URL ?? "http://127.0.0.1:8545",

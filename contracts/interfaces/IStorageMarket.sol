@@ -86,9 +86,11 @@ interface IStorageMarket {
     error TooFewProofs(uint256 provided, uint256 verified, uint256 required);
     /// @notice Draw `draw` picked `leafIndex`, which the named deal does not cover.
     error ChallengeNotInPiece(uint256 draw, uint256 leafIndex, uint256 dealId);
-    /// @notice Draw `draw` picked `leafIndex`, which the named free range does not cover.
+    /// @notice Draw `draw` picked `leafIndex`, which the named free range does not cover
+    /// (`freeRange` is the answer's `dealId` word, flag included).
     error ChallengeNotInFreeRange(uint256 draw, uint256 leafIndex, uint256 freeRange);
-    /// @notice The Merkle path for draw `draw` does not lead to the deal's piece commitment.
+    /// @notice The Merkle path for draw `draw` does not lead to the deal's piece commitment
+    /// (or the terms hash given with it is not the deal's).
     error InvalidMerkleProof(uint256 draw, uint256 dealId);
     /// @notice No unproven, unreported period of `provider` has passed its deadline.
     error NoFaultToReport(address provider, uint32 period, uint64 deadlineEpoch);
@@ -216,7 +218,7 @@ interface IStorageMarket {
     /// @param proofs Answers in draw order; exactly c verified leaves, or all 4·c draws answered.
     /// @custom:throws NoProofSet, ChallengeWindowNotOpen, PeriodAlreadyProven, ProofSetHasFailed,
     /// TooManyProofs, TooFewProofs, ChallengeNotInPiece, ChallengeNotInFreeRange,
-    /// InvalidMerkleProof, DealKeyMismatch, NotDealProvider, DealNotOpen.
+    /// InvalidMerkleProof, DealNotFound, NotDealProvider, DealNotOpen, DealNotInCurrentProofSet.
     function provePossession(PieceProof[] calldata proofs) external;
 
     /// @notice The provider declares the pieces of these deals lost before the current period's

@@ -5,7 +5,13 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {IStorageMarket} from "../interfaces/IStorageMarket.sol";
-import {StorageDealProposal, SignedStorageDealProposal, PieceProof, PublishResult} from "../types/StorageDealTypes.sol";
+import {
+    StorageDealProposal,
+    SignedStorageDealProposal,
+    PieceProof,
+    PublishResult,
+    FREE_RANGE_FLAG
+} from "../types/StorageDealTypes.sol";
 import {DealProposals} from "../libraries/DealProposals.sol";
 import {DealRecords} from "../libraries/DealRecords.sol";
 import {ProofSets} from "../libraries/ProofSets.sol";
@@ -246,38 +252,33 @@ contract StorageMarket is DealLedger, EIP712 {
         uint256 draw,
         uint256 leafIndex
     ) private view returns (bool) {
-        if (answer.dealId == 0) {
-            uint256 log2Leaves = answer.freeRange >> 64;
-            uint256 index = uint64(answer.freeRange);
-            uint64[] storage free = _freeRanges[provider][(uint256(generation) << 8) | (log2Leaves & 0xff)];
-            if (log2Leaves > 0xff || index >= free.length) {
-                revert ChallengeNotInFreeRange(draw, leafIndex, answer.freeRange);
-            }
+        uint256 dealId = answer.dealId;
+        if (dealId & FREE_RANGE_FLAG != 0) {
+            uint256 log2Leaves = (dealId >> 64) & 0xff;
+            uint256 index = uint64(dealId);
+            uint64[] storage free = _freeRanges[provider][(uint256(generation) << 8) | log2Leaves];
+            if (index >= free.length) revert ChallengeNotInFreeRange(draw, leafIndex, dealId);
             uint256 start = free[index];
             if (leafIndex < start || leafIndex >= start + (uint256(1) << log2Leaves)) {
-                revert ChallengeNotInFreeRange(draw, leafIndex, answer.freeRange);
+                revert ChallengeNotInFreeRange(draw, leafIndex, dealId);
             }
             return false;
         }
-        uint256 word = _dealRecords[answer.dealId];
-        if (word == 0) revert DealNotFound(answer.dealId);
+        uint256 word = _dealRecords[dealId];
+        if (word == 0) revert DealNotFound(dealId);
         DealRecords.Record memory record = DealRecords.unpack(word);
-        if (record.provider != provider) revert NotDealProvider(answer.dealId, provider);
-        if (record.status != DealRecords.Status.Open) revert DealNotOpen(answer.dealId);
+        if (record.provider != provider) revert NotDealProvider(dealId, provider);
+        if (record.status != DealRecords.Status.Open) revert DealNotOpen(dealId);
         if (record.generation != generation) {
-            revert DealNotInCurrentProofSet(answer.dealId, record.generation, generation);
+            revert DealNotInCurrentProofSet(dealId, record.generation, generation);
         }
-        if (leafIndex < record.startLeaf || leafIndex >= record.startLeaf + (uint256(1) << record.log2Leaves)) {
-            revert ChallengeNotInPiece(draw, leafIndex, answer.dealId);
+        uint256 leaves = uint256(1) << record.log2Leaves;
+        if (leafIndex < record.startLeaf || leafIndex >= record.startLeaf + leaves) {
+            revert ChallengeNotInPiece(draw, leafIndex, dealId);
         }
-        if (_dealKeys[answer.dealId] != DealProposals.dealKey(answer.pieceCid, answer.termsHash)) {
-            revert DealKeyMismatch(answer.dealId);
-        }
-        if (
-            answer.siblings.length != record.log2Leaves ||
-            Sha254MerkleProof.processProof(answer.leaf, leafIndex - record.startLeaf, answer.siblings) !=
-                answer.pieceCid
-        ) revert InvalidMerkleProof(draw, answer.dealId);
+        if (answer.siblings.length != record.log2Leaves) revert InvalidMerkleProof(draw, dealId);
+        bytes32 root = Sha254MerkleProof.processProof(answer.leaf, leafIndex - record.startLeaf, answer.siblings);
+        if (_dealKeys[dealId] != DealProposals.dealKey(root, answer.termsHash)) revert InvalidMerkleProof(draw, dealId);
         return true;
     }
 

@@ -77,19 +77,21 @@ enum CloseReason {
 }
 
 /// @notice One answer to a challenge in `provePossession`.
-/// @dev For a challenged leaf inside a deal's piece: `dealId` names the deal, `pieceCid` and
-/// `termsHash` open its stored key, `leaf` is the 32-byte fr32 node and `siblings` the sha254
-/// path from the leaf up to `pieceCid` (length = log2(pieceSize / 32)). For a challenged leaf in a
-/// freed range: `dealId` = 0 and `freeRange` = (log2 of the range's leaf count << 64) | index
-/// into that size class's free list; the other fields are ignored.
+/// @dev For a challenged leaf inside a deal's piece: `dealId` names the deal, `leaf` is the
+/// 32-byte fr32 node and `siblings` the sha254 path from the leaf up (length =
+/// log2(pieceSize / 32)); the root it reaches and `termsHash` must open the deal's stored key
+/// `keccak256(root ‖ termsHash)`, so the piece commitment itself is not sent. For a challenged
+/// leaf in a freed range: `dealId` = `FREE_RANGE_FLAG | (log2Leaves << 64) | index` names entry
+/// `index` of that size class's free list, and the other fields are ignored.
 struct PieceProof {
     uint256 dealId;
-    uint256 freeRange;
-    bytes32 pieceCid;
     bytes32 termsHash;
     bytes32 leaf;
     bytes32[] siblings;
 }
+
+/// @dev Marks a `PieceProof.dealId` that points into a free list instead of at a deal.
+uint256 constant FREE_RANGE_FLAG = 1 << 255;
 
 /// @notice Everything an agent needs to know about a deal without replaying events.
 struct DealInfo {

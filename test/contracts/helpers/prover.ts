@@ -4,8 +4,8 @@ import { proveLeaf } from "../../../actors-ts/piece";
 import type { StorageMarket } from "../../../typechain-types";
 import type { PieceProofStruct } from "../../../typechain-types/contracts/market/StorageMarket";
 import type { PublishedDeal } from "./market";
+import { DRAWS_PER_CHALLENGE, freeRangeLocator } from "../../../actors-ts/chain/constants";
 
-const DRAWS_PER_CHALLENGE = 4n;
 const MAX_LOG2_LEAVES = 31;
 
 /**
@@ -36,7 +36,7 @@ export class TestProver {
     const required = BigInt((await this.market.marketParams()).challengesPerProof);
     const answers: PieceProofStruct[] = [];
     let verified = 0n;
-    for (let draw = 0n; draw < required * DRAWS_PER_CHALLENGE && verified < required; draw++) {
+    for (let draw = 0n; draw < required * BigInt(DRAWS_PER_CHALLENGE) && verified < required; draw++) {
       const leaf = await this.market.challengedLeaf(provider, draw);
       const owner = await this.findOwner(leaf, info.generation);
       if (owner) {
@@ -49,8 +49,6 @@ export class TestProver {
         );
         answers.push({
           dealId: deal.dealId,
-          freeRange: 0n,
-          pieceCid: deal.proposal.pieceCid,
           termsHash: await this.market.termsHash(deal.proposal),
           leaf: ethers.hexlify(proof.leaf),
           siblings: proof.siblings.map((s) => ethers.hexlify(s)),
@@ -58,9 +56,7 @@ export class TestProver {
         verified++;
       } else {
         answers.push({
-          dealId: 0n,
-          freeRange: await this.findFreeRange(leaf, info.generation),
-          pieceCid: ethers.ZeroHash,
+          dealId: await this.findFreeRange(leaf, info.generation),
           termsHash: ethers.ZeroHash,
           leaf: ethers.ZeroHash,
           siblings: [],
@@ -94,7 +90,7 @@ export class TestProver {
       const [, count] = await this.market.freeRange(this.signer.address, generation, log2, 0);
       for (let i = 0n; i < count; i++) {
         const [start] = await this.market.freeRange(this.signer.address, generation, log2, i);
-        if (leaf >= start && leaf < start + (1n << BigInt(log2))) return (BigInt(log2) << 64n) | i;
+        if (leaf >= start && leaf < start + (1n << BigInt(log2))) return freeRangeLocator(log2, i);
       }
     }
     throw new Error(`leaf ${leaf} is in no tracked deal and no free range`);

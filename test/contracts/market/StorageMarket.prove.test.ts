@@ -10,6 +10,7 @@ import {
   publishDeals,
 } from "../helpers/market";
 import { TestProver } from "../helpers/prover";
+import { FREE_RANGE_FLAG, freeRangeLocator } from "../../../actors-ts/chain/constants";
 
 describe("StorageMarket: provePossession", () => {
   async function withDeals() {
@@ -88,8 +89,8 @@ describe("StorageMarket: provePossession", () => {
     const proofs = await f.prover.buildProofs();
     proofs[0].termsHash = ethers.ZeroHash;
     await expect(f.market.connect(f.provider).provePossession(proofs))
-      .to.be.revertedWithCustomError(f.market, "DealKeyMismatch")
-      .withArgs(proofs[0].dealId);
+      .to.be.revertedWithCustomError(f.market, "InvalidMerkleProof")
+      .withArgs(0n, proofs[0].dealId);
   });
 
   it("reverts when an answer names a deal that does not hold the drawn leaf", async () => {
@@ -130,10 +131,10 @@ describe("StorageMarket: provePossession", () => {
     await advanceToChallengeWindow(f.market, f.provider.address);
     const proofs = await f.prover.buildProofs();
     const leaf = await f.market.challengedLeaf(f.provider.address, 3n);
-    proofs[3] = { ...proofs[3], dealId: 0n, freeRange: 10n << 64n };
+    proofs[3] = { ...proofs[3], dealId: freeRangeLocator(10, 0n) };
     await expect(f.market.connect(f.provider).provePossession(proofs))
       .to.be.revertedWithCustomError(f.market, "ChallengeNotInFreeRange")
-      .withArgs(3n, leaf, 10n << 64n);
+      .withArgs(3n, leaf, freeRangeLocator(10, 0n));
   });
 
   it("reverts before the challenge epoch has passed", async () => {
@@ -216,7 +217,7 @@ describe("StorageMarket: provePossession", () => {
 
     await advanceToChallengeWindow(f.market, f.provider.address);
     const proofs = await prover.buildProofs();
-    const holes = proofs.filter((p) => p.dealId === 0n).length;
+    const holes = proofs.filter((p) => (BigInt(p.dealId) & FREE_RANGE_FLAG) !== 0n).length;
     const verified = proofs.length - holes;
     expect(holes).to.be.greaterThan(0);
     expect(verified === 5 || proofs.length === 20).to.equal(true);

@@ -1,0 +1,14 @@
+/**
+ * Constants mirrored from the contracts (contracts/types/StorageDealTypes.sol).
+ */
+
+/** Flag bit of `PieceProof.dealId` for an answer that points into a free list. */
+export const FREE_RANGE_FLAG = 1n << 255n;
+
+/** `PieceProof.dealId` naming entry `index` of the free list of ranges of 2^log2Leaves leaves. */
+export function freeRangeLocator(log2Leaves: number, index: bigint): bigint {
+  return FREE_RANGE_FLAG | (BigInt(log2Leaves) << 64n) | index;
+}
+
+/** Answers per required challenge the market allows (draws landing in freed ranges are redrawn). */
+export const DRAWS_PER_CHALLENGE = 4;

@@ -1,0 +1,226 @@
+/**
+ * Measures (from receipts, not estimates) the gas of the market's hot calls and writes
+ * `gas-report.json` as `{ "<operation>": gasUsed }`.
+ *
+ *   npm run gas            print the table and rewrite gas-report.json
+ *   npm run gas:check      print the table and fail when an operation costs more than 3 % above
+ *                          the committed gas-report.json (CI runs this)
+ *
+ * Proof sets of 2^20 and 2^30 leaves use virtual-size pieces: all-zero pieces whose
+ * commitments are zero-subtree roots, so every Merkle path is real while nothing of that size
+ * is hashed. Shapes: 2^20 leaves = 32 pieces of 2^15 leaves (1 MiB each); 2^30 leaves = 1024
+ * pieces of 2^20 leaves (32 MiB each), plus single-piece variants.
+ */
+import { ethers } from "hardhat";
+import { mine } from "@nomicfoundation/hardhat-network-helpers";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
+import type { ContractTransactionResponse } from "ethers";
+import { zeroPieceProof, zeroRoot } from "../actors-ts/piece";
+import type { StorageDealProposal } from "../actors-ts/chain/eip712";
+import type { StorageMarket } from "../typechain-types";
+import type { PieceProofStruct } from "../typechain-types/contracts/market/StorageMarket";
+import {
+  clientLock,
+  deployMarket,
+  makePiece,
+  signProposal,
+  type MarketFixture,
+} from "../test/contracts/helpers/market";
+
+const REPORT_PATH = join(__dirname, "..", "gas-report.json");
+const TOLERANCE = 1.03;
+/** Set by `npm run gas` for its second pass: the rule set before EIP-7623's calldata floor. */
+const HARDFORK = process.env.HARDHAT_HARDFORK;
+const SUFFIX = HARDFORK ? `@${HARDFORK}` : "";
+const results: Record<string, number> = {};
+const calldata: Record<string, string> = {};
+
+/** EIP-7623 floor: 21,000 + 10 gas per calldata token (zero byte = 1 token, other byte = 4). */
+function calldataFloor(data: string): { bytes: number; floor: number } {
+  const bytes = ethers.getBytes(data);
+  const tokens = bytes.reduce((sum, b) => sum + (b === 0 ? 1 : 4), 0);
+  return { bytes: bytes.length, floor: 21_000 + 10 * tokens };
+}
+
+async function gasOf(tx: Promise<ContractTransactionResponse>, name?: string): Promise<number> {
+  const sent = await tx;
+  const receipt = await sent.wait();
+  if (!receipt) throw new Error("transaction without receipt");
+  if (name) {
+    const { bytes, floor } = calldataFloor(sent.data);
+    const bound = !HARDFORK && Number(receipt.gasUsed) === floor ? ", floor-bound" : "";
+    calldata[name + SUFFIX] = `${bytes} B calldata${bound}`;
+  }
+  return Number(receipt.gasUsed);
+}
+
+let nonce = 1_000_000n;
+
+async function proposals(
+  f: MarketFixture,
+  provider: HardhatEthersSigner,
+  count: number,
+  pieceCid: `0x${string}`,
+  pieceSize: bigint,
+): Promise<{ proposal: StorageDealProposal; clientSignature: string }[]> {
+  const now = BigInt(await ethers.provider.getBlockNumber());
+  const out = [];
+  for (let i = 0; i < count; i++) {
+    const proposal: StorageDealProposal = {
+      pieceCid,
+      pieceSize,
+      client: f.client.address as `0x${string}`,
+      provider: provider.address as `0x${string}`,
+      label: "bafkzcibcaapa2hdy3bwrsoa7bgtsmv7xmzgrzxzuwj7pt2g6dqe4rr3iehrddaa",
+      startEpoch: now + 200n,
+      endEpoch: now + 200n + 10_000n,
+      storagePricePerEpoch: 1_000_000n,
+      providerCollateral: 10n ** 18n,
+      clientCollateral: 10n ** 17n,
+      nonce: nonce++,
+    };
+    out.push({ proposal, clientSignature: await signProposal(f.market, f.client, proposal) });
+  }
+  const clientTotal = out.reduce((s, p) => s + clientLock(p.proposal), 0n);
+  await f.market.connect(f.client).addBalance(f.client.address, clientTotal);
+  await f.market.connect(provider).addBalance(provider.address, BigInt(count) * 10n ** 18n);
+  return out;
+}
+
+/** Publishes `pieces` virtual zero pieces of 2^log2Leaves leaves in batches. */
+async function buildZeroSet(f: MarketFixture, provider: HardhatEthersSigner, pieces: number, log2Leaves: number) {
+  const pieceCid = ethers.hexlify(zeroRoot(log2Leaves)) as `0x${string}`;
+  const pieceSize = 32n << BigInt(log2Leaves);
+  const deals: { dealId: bigint; proposal: StorageDealProposal }[] = [];
+  for (let done = 0; done < pieces; done += 128) {
+    const batch = await proposals(f, provider, Math.min(128, pieces - done), pieceCid, pieceSize);
+    const first = await f.market.nextDealId();
+    await (await f.market.connect(provider).publishStorageDeals(batch, { gasLimit: 16_000_000 })).wait();
+    batch.forEach((b, i) => deals.push({ dealId: first + BigInt(i), proposal: b.proposal }));
+  }
+  return deals;
+}
+
+async function zeroProofs(
+  market: StorageMarket,
+  provider: string,
+  log2Leaves: number,
+  deals: { dealId: bigint; proposal: StorageDealProposal }[],
+) {
+  const info = await market.proofSetInfo(provider);
+  const now = BigInt(await ethers.provider.getBlockNumber());
+  if (now <= info.challengeEpoch) await mine(info.challengeEpoch - now + 1n);
+  const termsHash = await market.termsHash(deals[0].proposal);
+  const proofs: PieceProofStruct[] = [];
+  for (let draw = 0n; draw < 5n; draw++) {
+    const leaf = await market.challengedLeaf(provider, draw);
+    const index = leaf >> BigInt(log2Leaves);
+    const deal = deals[Number(index)];
+    // All pieces share one commitment but each deal has its own terms (nonce).
+    const proof = zeroPieceProof(log2Leaves, Number(leaf - (index << BigInt(log2Leaves))));
+    proofs.push({
+      dealId: deal.dealId,
+      termsHash: deal === deals[0] ? termsHash : await market.termsHash(deal.proposal),
+      leaf: ethers.hexlify(proof.leaf),
+      siblings: proof.siblings.map((s) => ethers.hexlify(s)),
+    });
+  }
+  return proofs;
+}
+
+async function measureProve(name: string, pieces: number, log2Leaves: number): Promise<void> {
+  const f = await deployMarket();
+  const deals = await buildZeroSet(f, f.provider, pieces, log2Leaves);
+  const info = await f.market.proofSetInfo(f.provider.address);
+  if (info.totalLeaves !== BigInt(pieces) << BigInt(log2Leaves)) throw new Error(`${name}: wrong set size`);
+  // Period 0 opens the proven-period bitmap word (a fresh storage slot, once per 224 periods);
+  // the figure reported is period 1, the steady state.
+  await f.market.connect(f.provider).provePossession(await zeroProofs(f.market, f.provider.address, log2Leaves, deals));
+  const set = await f.market.proofSetInfo(f.provider.address);
+  await mine(set.deadlineEpoch - BigInt(await ethers.provider.getBlockNumber()) + 1n);
+  const proofs = await zeroProofs(f.market, f.provider.address, log2Leaves, deals);
+  results[name + SUFFIX] = await gasOf(f.market.connect(f.provider).provePossession(proofs), name);
+}
+
+async function main(): Promise<void> {
+  // publishStorageDeals: one deal, then a batch of ten from one client (per-deal average).
+  {
+    const f = await deployMarket();
+    const piece = makePiece(1_000);
+    const one = await proposals(f, f.provider, 1, piece.pieceCid, BigInt(piece.commitment.paddedSize));
+    results["publishStorageDeals/1" + SUFFIX] = await gasOf(
+      f.market.connect(f.provider).publishStorageDeals(one),
+      "publishStorageDeals/1",
+    );
+    const ten = await proposals(f, f.provider, 10, piece.pieceCid, BigInt(piece.commitment.paddedSize));
+    results["publishStorageDeals/10" + SUFFIX] = Math.round(
+      (await gasOf(f.market.connect(f.provider).publishStorageDeals(ten), "publishStorageDeals/10")) / 10,
+    );
+  }
+
+  await measureProve("provePossession/5chal/2^20leaves", 32, 15);
+  await measureProve("provePossession/5chal/2^30leaves", 1024, 20);
+  await measureProve("provePossession/5chal/2^20leaves/1piece", 1, 20);
+  await measureProve("provePossession/5chal/2^30leaves/1piece", 1, 30);
+
+  // settleDeals and declareFaults on a proven deal in the middle of its life.
+  {
+    const f = await deployMarket();
+    const deals = await buildZeroSet(f, f.provider, 4, 10);
+    for (let i = 0; i < 12; i++) {
+      await f.market.connect(f.provider).provePossession(await zeroProofs(f.market, f.provider.address, 10, deals));
+      const info = await f.market.proofSetInfo(f.provider.address);
+      await mine(info.deadlineEpoch - BigInt(await ethers.provider.getBlockNumber()) + 1n);
+    }
+    results["settleDeals/1" + SUFFIX] = await gasOf(
+      f.market.settleDeals([deals[0].dealId], [deals[0].proposal]),
+      "settleDeals/1",
+    );
+    results["declareFaults/1" + SUFFIX] = await gasOf(
+      f.market.connect(f.provider).declareFaults([deals[1].dealId], [deals[1].proposal]),
+      "declareFaults/1",
+    );
+  }
+
+  printAndWrite();
+}
+
+function printAndWrite(): void {
+  const previous: Record<string, number> = (() => {
+    try {
+      return JSON.parse(readFileSync(REPORT_PATH, "utf8"));
+    } catch {
+      return {};
+    }
+  })();
+  const rows = Object.entries(results).map(([operation, gas]) => ({
+    operation,
+    gasUsed: gas,
+    committed: previous[operation] ?? "-",
+    change: previous[operation] ? `${(((gas - previous[operation]) / previous[operation]) * 100).toFixed(1)} %` : "new",
+    note: calldata[operation] ?? "",
+  }));
+  console.log(`hardfork: ${HARDFORK ?? "Hardhat default (osaka: EIP-7623 calldata floor applies)"}`);
+  console.table(rows);
+  if (process.env.GAS_CHECK) {
+    const regressions = rows.filter((r) => typeof r.committed === "number" && r.gasUsed > r.committed * TOLERANCE);
+    if (regressions.length > 0) {
+      console.error(
+        `gas regressions above ${((TOLERANCE - 1) * 100).toFixed(0)} %:`,
+        regressions.map((r) => r.operation),
+      );
+      process.exitCode = 1;
+    }
+    return;
+  }
+  const merged = { ...previous, ...results };
+  writeFileSync(REPORT_PATH, JSON.stringify(merged, null, 2) + "\n");
+  console.log(`wrote ${REPORT_PATH}`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});
