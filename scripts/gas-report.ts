@@ -22,12 +22,22 @@ import type { StorageDealProposal } from "../actors-ts/chain/eip712";
 import type { StorageMarket } from "../typechain-types";
 import type { PieceProofStruct } from "../typechain-types/contracts/market/StorageMarket";
 import {
+  PERIOD,
   clientLock,
   deployMarket,
   makePiece,
   signProposal,
   type MarketFixture,
 } from "../test/contracts/helpers/market";
+import {
+  deployRepair,
+  eventArgs,
+  makeFile,
+  postBid,
+  signAuthorization,
+  storePiece,
+} from "../test/contracts/helpers/repair";
+import { deployChannels, signVoucher, voucher } from "../test/contracts/helpers/channels";
 
 const REPORT_PATH = join(__dirname, "..", "gas-report.json");
 const TOLERANCE = 1.03;
@@ -184,7 +194,69 @@ async function main(): Promise<void> {
     );
   }
 
+  await measureRepair();
+  await measureChannels();
   printAndWrite();
+}
+
+/** RepairMarket: a 4 + 2 file from bid to repair and a claim. */
+async function measureRepair(): Promise<void> {
+  const f = await deployRepair();
+  const file = makeFile(4, 2);
+  const size = 6n * 1024n;
+  const expiry = BigInt(await ethers.provider.getBlockNumber()) + 1000n;
+  const bidTx = f.repair
+    .connect(f.client)
+    .addBid(file.droot.root, 2n, size, 2000n, expiry, { k: 4, m: 2, pieceSize: 1024n });
+  results["addBid" + SUFFIX] = await gasOf(bidTx, "addBid");
+  const bidId = await postBid(f, file);
+  const deadline = BigInt(await ethers.provider.getBlockNumber()) + 100n;
+  const signature = await signAuthorization(f.repair, f.client, { bidId, askId: 1n, minerId: 1n, deadline });
+  const dealTx = f.repair.connect(f.worker).addDeal(1n, bidId, deadline, signature);
+  const dealReceipt = await (await dealTx).wait();
+  results["addDeal" + SUFFIX] = Number(dealReceipt?.gasUsed);
+  const dealId = eventArgs(f.repair, dealReceipt, "RepairDealCreated").dealId as bigint;
+  const endEpoch = (await f.repair.getDeal(dealId)).endEpoch + 100n;
+  const gasPerAssign: number[] = [];
+  for (let i = 0; i < 6; i++) {
+    const storage = await storePiece(f, file, i, f.providers[i], endEpoch);
+    gasPerAssign.push(
+      await gasOf(
+        f.repair.connect(f.worker).assignPiece(dealId, i, storage.dealId, storage.proposal, file.droot.proof(i)),
+        "assignPiece",
+      ),
+    );
+  }
+  // A middle assignment: neither the first write of the deal's counters nor the activation.
+  results["assignPiece" + SUFFIX] = gasPerAssign[2];
+  await mine(PERIOD * 2n);
+  await f.repair.reportPieceLoss(dealId, 3);
+  const fresh = await storePiece(f, file, 3, f.providers[6], endEpoch);
+  results["reassignPiece" + SUFFIX] = await gasOf(
+    f.repair.connect(f.worker).reassignPiece(dealId, 3, fresh.dealId, fresh.proposal, file.droot.proof(3)),
+    "reassignPiece",
+  );
+  await mine(50);
+  results["claimEarnings/1" + SUFFIX] = await gasOf(f.repair.claimEarnings([dealId]), "claimEarnings/1");
+}
+
+/** PaymentChannels: open, redeem a voucher on a used lane, settle, collect. */
+async function measureChannels(): Promise<void> {
+  const f = await deployChannels();
+  results["createChannel" + SUFFIX] = await gasOf(
+    f.channels.connect(f.payer).createChannel(f.payee.address, 10n ** 18n),
+    "createChannel",
+  );
+  const first = voucher({ channelId: 1n, amount: 1000n, nonce: 1n });
+  await f.channels.connect(f.payee).updateChannelState(first, await signVoucher(f.channels, f.payer, first), "0x");
+  const next = voucher({ channelId: 1n, amount: 5000n, nonce: 2n });
+  results["updateChannelState" + SUFFIX] = await gasOf(
+    f.channels.connect(f.payee).updateChannelState(next, await signVoucher(f.channels, f.payer, next), "0x"),
+    "updateChannelState",
+  );
+  await f.channels.connect(f.payee).settle(1n);
+  await mine(20);
+  results["collect" + SUFFIX] = await gasOf(f.channels.connect(f.payee).collect(1n), "collect");
 }
 
 function printAndWrite(): void {

@@ -44,3 +44,50 @@ export interface StorageDealProposal {
   clientCollateral: bigint;
   nonce: bigint;
 }
+
+/** Domain name and version of `PaymentChannels`. */
+export const PAYMENT_CHANNELS_DOMAIN = { name: "RepairMarket PaymentChannels", version: "1" } as const;
+
+/** `Voucher`, as signed by a channel's payer (Filecoin's SignedVoucher). */
+export const VOUCHER_TYPES = {
+  Voucher: [
+    { name: "channelId", type: "uint256" },
+    { name: "lane", type: "uint64" },
+    { name: "nonce", type: "uint64" },
+    { name: "amount", type: "uint256" },
+    { name: "timeLockMin", type: "uint64" },
+    { name: "timeLockMax", type: "uint64" },
+    { name: "secretHash", type: "bytes32" },
+    { name: "minSettleEpoch", type: "uint64" },
+  ],
+} as const;
+
+/** A payment-channel voucher with JavaScript types. */
+export interface Voucher {
+  channelId: bigint;
+  lane: bigint;
+  nonce: bigint;
+  /** Cumulative token base units owed on the lane. */
+  amount: bigint;
+  /** Epoch; 0 for none. */
+  timeLockMin: bigint;
+  /** Epoch; 0 for none. */
+  timeLockMax: bigint;
+  /** keccak256 of a secret, 0x00…00 for none. */
+  secretHash: `0x${string}`;
+  /** Epoch; 0 for none. */
+  minSettleEpoch: bigint;
+}
+
+/** Domain name and version of `RepairMarket`. */
+export const REPAIR_MARKET_DOMAIN = { name: "RepairMarket", version: "1" } as const;
+
+/** `RepairDealAuthorization`: a client's consent to one miner taking one bid with one ask. */
+export const REPAIR_DEAL_AUTHORIZATION_TYPES = {
+  RepairDealAuthorization: [
+    { name: "bidId", type: "uint256" },
+    { name: "askId", type: "uint256" },
+    { name: "minerId", type: "uint256" },
+    { name: "deadline", type: "uint64" },
+  ],
+} as const;

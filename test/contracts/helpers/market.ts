@@ -8,7 +8,7 @@ import {
   STORAGE_MARKET_DOMAIN,
   type StorageDealProposal,
 } from "../../../actors-ts/chain/eip712";
-import type { PaymentToken, StorageMarket } from "../../../typechain-types";
+import type { InvariantLens, PaymentToken, StorageMarket } from "../../../typechain-types";
 import type { IStorageMarket } from "../../../typechain-types/contracts/market/StorageMarket";
 
 /** Short periods so tests move through many of them quickly. */
@@ -29,6 +29,8 @@ export const INITIAL_BALANCE = ethers.parseEther("1000000");
 export interface MarketFixture {
   token: PaymentToken;
   market: StorageMarket;
+  /** Test-only reader for the invariants (one call instead of one per account). */
+  lens: InvariantLens;
   deployer: HardhatEthersSigner;
   client: HardhatEthersSigner;
   provider: HardhatEthersSigner;
@@ -43,6 +45,7 @@ export async function deployMarket(params: IStorageMarket.MarketParamsStruct = T
   const [deployer, client, provider, provider2, reporter, other] = await ethers.getSigners();
   const token = await ethers.deployContract("PaymentToken", ["Test FIL", "tFIL", ethers.parseEther("1000000000")]);
   const market = await ethers.deployContract("StorageMarket", [await token.getAddress(), params]);
+  const lens = await ethers.deployContract("InvariantLens");
   for (const signer of [client, provider, provider2, reporter, other]) {
     await token.transfer(signer.address, INITIAL_BALANCE);
     await token.connect(signer).approve(await market.getAddress(), ethers.MaxUint256);
@@ -50,6 +53,7 @@ export async function deployMarket(params: IStorageMarket.MarketParamsStruct = T
   return {
     token,
     market,
+    lens,
     deployer,
     client,
     provider,
@@ -194,16 +198,17 @@ export async function advanceToNextPeriod(market: StorageMarket, provider: strin
   await mine(info.deadlineEpoch - now + 1n);
 }
 
-/** Checks the market holds exactly what it owes: Σ free + locked over `accounts`. */
+/**
+ * Checks the market holds exactly what it owes: token balance = Σ free + locked over `accounts`.
+ *
+ * @returns Each account's locked balance, in the order given.
+ */
 export async function expectFundsConserved(
-  fixture: Pick<MarketFixture, "token" | "market">,
+  fixture: Pick<MarketFixture, "market" | "lens">,
   accounts: string[],
-): Promise<void> {
-  const held = await fixture.token.balanceOf(await fixture.market.getAddress());
-  let owed = 0n;
-  for (const account of new Set(accounts)) {
-    const [free, locked] = await fixture.market.balanceOf(account);
-    owed += free + locked;
-  }
+): Promise<bigint[]> {
+  const unique = [...new Set(accounts)];
+  const [held, owed, locked] = await fixture.lens.storageMarket(await fixture.market.getAddress(), unique);
   if (held !== owed) throw new Error(`market holds ${held} but owes ${owed} (difference ${held - owed})`);
+  return accounts.map((a) => locked[unique.indexOf(a)]);
 }

@@ -1,0 +1,60 @@
+import { SimpleMerkleTree } from "@openzeppelin/merkle-tree";
+import { encodeAbiParameters, keccak256, type Hex } from "viem";
+import { InvalidArgumentError } from "../core/errors";
+
+/**
+ * The data root (`droot`, seed 000's "File Root" hash): an OpenZeppelin Merkle tree (sorted
+ * pairs, `MerkleProof.verify`) over one leaf per piece,
+ * `keccak256(abi.encode(uint256 index, bytes32 pieceCid, uint64 pieceSize))`, so a contract can
+ * check "piece i of this file is commitment C of size S" from a short proof
+ * (`RepairMarket.pieceLeaf`).
+ */
+
+/** One piece as the droot commits to it. */
+export interface DrootPiece {
+  /** CommP root, 0x-prefixed 32-byte hex. */
+  pieceCid: Hex;
+  /** Padded piece size in bytes. */
+  pieceSize: bigint;
+}
+
+/**
+ * The droot leaf of piece `index`.
+ *
+ * @param index 0-based piece index.
+ */
+export function pieceLeaf(index: number, piece: DrootPiece): Hex {
+  return keccak256(
+    encodeAbiParameters(
+      [{ type: "uint256" }, { type: "bytes32" }, { type: "uint64" }],
+      [BigInt(index), piece.pieceCid, piece.pieceSize],
+    ),
+  );
+}
+
+/** A built data-root tree. */
+export interface Droot {
+  /** The root, 0x-prefixed 32-byte hex. */
+  root: Hex;
+  /** Merkle proof (sibling hashes) for piece `index`. */
+  proof(index: number): Hex[];
+  /** The leaf of piece `index`. */
+  leaf(index: number): Hex;
+}
+
+/**
+ * Builds the droot of a file's pieces, in piece order.
+ *
+ * @param pieces The k + m pieces (at least one).
+ * @throws InvalidArgumentError for an empty list.
+ */
+export function buildDroot(pieces: DrootPiece[]): Droot {
+  if (pieces.length === 0) throw new InvalidArgumentError("a droot needs at least one piece");
+  const leaves = pieces.map((piece, i) => pieceLeaf(i, piece));
+  const tree = SimpleMerkleTree.of(leaves);
+  return {
+    root: tree.root as Hex,
+    proof: (index) => tree.getProof(leaves[index]) as Hex[],
+    leaf: (index) => leaves[index],
+  };
+}

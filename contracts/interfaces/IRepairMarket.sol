@@ -1,0 +1,319 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IStorageMarket} from "./IStorageMarket.sol";
+import {StorageDealProposal} from "../types/StorageDealTypes.sol";
+import {
+    CodingParams,
+    RepairMiner,
+    RepairAsk,
+    Bid,
+    BidState,
+    RepairDeal,
+    RepairDealState,
+    PieceSlot
+} from "../types/RepairTypes.sol";
+
+/// @title IRepairMarket
+/// @notice Seed 000's RepairMarket made complete: repair miners pledge tokens and post asks,
+/// clients post funded bids for a file's data root (droot), a miner takes a bid with the client's
+/// signature, places the file's k + m pieces with distinct storage providers through StorageMarket
+/// deals it is the client of, reports and repairs lost pieces, and is paid for the epochs the file
+/// was safe — or slashed when a loss stays unrepaired.
+/// @dev Units: token base units of `token()`; epochs are block numbers; sizes are bytes. A
+/// piece's droot leaf is `keccak256(abi.encode(uint256 index, bytes32 pieceCid, uint64 pieceSize))`
+/// and proofs follow OpenZeppelin's `MerkleProof` (sorted pairs).
+interface IRepairMarket {
+    /// @notice Deployment parameters, fixed at construction.
+    struct RepairParams {
+        /// @dev Pledge a miner must hold per encoded byte under management, token base units.
+        uint256 pledgePerByte;
+        /// @dev Epochs after `addDeal` within which every piece must be assigned.
+        uint64 placementWindowEpochs;
+        /// @dev Epochs a lost piece may stay unrepaired before the miner is slashed and stops
+        /// earning.
+        uint64 repairWindowEpochs;
+        /// @dev Slash per unrepaired (or unplaced) piece, basis points of the deal's pledge share
+        /// (size · pledgePerByte).
+        uint16 lostPieceSlashBps;
+        /// @dev Slash when the file is lost, basis points of the deal's pledge share.
+        uint16 dataLossSlashBps;
+        /// @dev Share of every slash paid to whoever triggered it, basis points; the rest goes to
+        /// the client.
+        uint16 slashBountyBps;
+        /// @dev Longest deal a bid may ask for, epochs.
+        uint64 maxDealDurationEpochs;
+    }
+
+    // ---------------------------------------------------------------- errors
+
+    error InvalidRepairParams(string name, uint256 value);
+    error ZeroAmount();
+    error AmountTooLarge(uint256 amount);
+    error InsufficientBalance(address account, uint256 available, uint256 required);
+    error InvalidEndpoint(uint256 length);
+    error MinerNotFound(uint256 minerId);
+    error NotMinerOwner(uint256 minerId, address caller);
+    error NotMinerOperator(uint256 minerId, address caller);
+    /// @notice The miner's pledge cannot back `required` (pledge per byte × bytes under management).
+    error InsufficientPledge(uint256 minerId, uint256 pledge, uint256 required);
+    error AskNotFound(uint256 askId);
+    error AskNotActive(uint256 askId);
+    error AskExpired(uint256 askId, uint64 expiryEpoch);
+    error InvalidCodingParams(uint8 k, uint8 m, uint64 pieceSize);
+    error InvalidBidSize(uint64 size, uint256 expected);
+    error InvalidDuration(uint64 durationEpochs);
+    error InvalidExpiry(uint64 expiryEpoch);
+    error BidNotFound(uint256 bidId);
+    error BidNotOpen(uint256 bidId, BidState state);
+    error BidExpired(uint256 bidId, uint64 expiryEpoch);
+    error BidNotExpired(uint256 bidId, uint64 expiryEpoch);
+    error NotBidClient(uint256 bidId, address caller);
+    /// @notice The ask's price is above the bid's, or its size limit below the bid's size.
+    error AskDoesNotCoverBid(uint256 askId, uint256 bidId);
+    /// @notice The client's authorization expired at `deadline`.
+    error AuthorizationExpired(uint64 deadline, uint256 currentEpoch);
+    error InvalidClientSignature(uint256 bidId, address client);
+    error DealNotFound(uint256 dealId);
+    error DealNotOpen(uint256 dealId, RepairDealState state);
+    error PieceIndexOutOfRange(uint256 dealId, uint256 index, uint256 pieces);
+    error PieceAlreadyAssigned(uint256 dealId, uint256 index);
+    error PieceNotAssigned(uint256 dealId, uint256 index);
+    error PieceAlreadyLost(uint256 dealId, uint256 index);
+    error PieceNotLost(uint256 dealId, uint256 index);
+    /// @notice The proposal given is not the storage deal's (StorageMarket.isDealProposal).
+    error StorageDealMismatch(uint256 storageDealId);
+    error StorageDealAlreadyUsed(uint256 storageDealId);
+    error StorageClientNotWorker(uint256 storageDealId, address client, address worker);
+    error StorageDealTooShort(uint256 storageDealId, uint64 endEpoch, uint64 requiredEndEpoch);
+    error PieceSizeMismatch(uint256 storageDealId, uint64 pieceSize, uint64 expected);
+    /// @notice (index, pieceCid, pieceSize) is not a leaf of the deal's droot.
+    error PieceNotInDroot(uint256 dealId, uint256 index, bytes32 pieceCid);
+    /// @notice Another piece of this file already sits with `provider`.
+    error ProviderAlreadyHoldsPiece(uint256 dealId, address provider);
+    /// @notice The storage deal is neither faulted nor terminated.
+    error StorageDealHealthy(uint256 storageDealId, uint8 state);
+    /// @notice The storage deal is already terminated or expired: it cannot hold a piece.
+    error StorageDealNotLive(uint256 storageDealId, uint8 state);
+    /// @notice Nothing about this piece is slashable now.
+    error NothingToSlash(uint256 dealId, uint256 index);
+
+    // ---------------------------------------------------------------- events
+
+    event RepairMinerCreated(
+        uint256 indexed minerId,
+        address indexed owner,
+        address indexed worker,
+        uint256 pledge,
+        string endpoint
+    );
+    event PledgeAdded(uint256 indexed minerId, uint256 amount);
+    event PledgeWithdrawn(uint256 indexed minerId, uint256 amount);
+    event MinerEndpointUpdated(uint256 indexed minerId, string endpoint);
+    event RepairAskAdded(
+        uint256 indexed askId,
+        uint256 indexed minerId,
+        uint256 pricePerBytePerEpoch,
+        uint64 maxSize,
+        uint64 expiryEpoch
+    );
+    event RepairAskCancelled(uint256 indexed askId);
+    event BidAdded(
+        uint256 indexed bidId,
+        address indexed client,
+        bytes32 indexed droot,
+        uint256 pricePerBytePerEpoch,
+        uint64 size,
+        uint64 durationEpochs,
+        uint64 expiryEpoch,
+        CodingParams codingParams,
+        uint256 amount
+    );
+    event BidCancelled(uint256 indexed bidId, uint256 refund);
+    event BidReleased(uint256 indexed bidId, uint256 refund);
+    event RepairDealCreated(
+        uint256 indexed dealId,
+        uint256 indexed bidId,
+        uint256 indexed minerId,
+        uint256 askId,
+        address client,
+        bytes32 droot,
+        uint64 endEpoch,
+        uint64 placementDeadline
+    );
+    event PieceAssigned(uint256 indexed dealId, uint256 index, uint256 indexed storageDealId, address indexed provider);
+    event RepairDealActivated(uint256 indexed dealId);
+    event PieceLost(
+        uint256 indexed dealId,
+        uint256 index,
+        uint256 indexed storageDealId,
+        address indexed provider,
+        address reporter
+    );
+    event PieceRepaired(
+        uint256 indexed dealId,
+        uint256 index,
+        uint256 oldStorageDealId,
+        uint256 indexed newStorageDealId,
+        address indexed newProvider
+    );
+    event RepairMinerSlashed(
+        uint256 indexed dealId,
+        uint256 index,
+        uint256 indexed minerId,
+        uint256 amount,
+        uint256 toClient,
+        uint256 bounty,
+        address indexed caller
+    );
+    event FileLost(uint256 indexed dealId, uint256 indexed minerId, uint256 clientRefund, uint256 slashed);
+    event EarningsClaimed(uint256 indexed dealId, uint256 indexed minerId, uint256 amount);
+    event RepairDealCompleted(uint256 indexed dealId, uint256 earned, uint256 clientRefund);
+    event Withdrawn(address indexed account, uint256 amount);
+
+    // ---------------------------------------------------------------- miners
+
+    /// @notice Creates a repair miner owned by the caller, pulling `pledge` tokens.
+    /// @param worker Key that signs deals and is the storage client of the miner's pieces.
+    /// @param pledge Token base units locked (may be 0 and topped up with `addPledge`).
+    /// @param endpoint HTTP base URL of the repair daemon, 1..256 bytes.
+    /// @return minerId New miner's id (from 1).
+    function createRepairMiner(
+        address worker,
+        uint256 pledge,
+        string calldata endpoint
+    ) external returns (uint256 minerId);
+
+    /// @notice Adds pledge to a miner (anyone may add).
+    function addPledge(uint256 minerId, uint256 amount) external;
+
+    /// @notice The owner takes back pledge not needed to back the miner's power.
+    /// @custom:throws NotMinerOwner, InsufficientPledge.
+    function withdrawPledge(uint256 minerId, uint256 amount) external;
+
+    /// @notice The owner changes the daemon's endpoint.
+    function setMinerEndpoint(uint256 minerId, string calldata endpoint) external;
+
+    // ---------------------------------------------------------------- orders
+
+    /// @notice Posts an ask for the miner (owner or worker).
+    /// @param pricePerBytePerEpoch Token base units per encoded byte per epoch.
+    /// @param maxSize Largest encoded size accepted, bytes.
+    /// @param expiryEpoch Last epoch the ask can be taken, > now.
+    /// @return askId New ask's id (from 1).
+    function addRepairAsk(
+        uint256 minerId,
+        uint256 pricePerBytePerEpoch,
+        uint64 maxSize,
+        uint64 expiryEpoch
+    ) external returns (uint256 askId);
+
+    /// @notice Withdraws an ask (owner or worker).
+    function cancelRepairAsk(uint256 askId) external;
+
+    /// @notice Posts a bid, pulling `pricePerBytePerEpoch · size · durationEpochs` tokens from
+    /// the caller (the client).
+    /// @param droot The file's data root.
+    /// @param size Encoded bytes, exactly (k + m) · pieceSize.
+    /// @param durationEpochs Deal length, 1..maxDealDurationEpochs.
+    /// @param expiryEpoch Last epoch the bid can be taken, > now.
+    /// @return bidId New bid's id (from 1).
+    function addBid(
+        bytes32 droot,
+        uint256 pricePerBytePerEpoch,
+        uint64 size,
+        uint64 durationEpochs,
+        uint64 expiryEpoch,
+        CodingParams calldata codingParams
+    ) external returns (uint256 bidId);
+
+    /// @notice The client cancels an open bid; its funds become withdrawable.
+    function cancelBid(uint256 bidId) external;
+
+    /// @notice Anyone releases an open bid past its expiry; its funds return to the client's
+    /// withdrawable balance.
+    function releaseExpiredBid(uint256 bidId) external;
+
+    /// @notice The miner (owner or worker) takes a bid with an ask. The client's EIP-712
+    /// signature over `RepairDealAuthorization(bidId, askId, minerId, deadline)` binds the bid to
+    /// this miner and ask, so no one can front-run the deal onto another miner (seed 000's
+    /// "double spend" TODO).
+    /// @param deadline Last epoch the authorization is valid.
+    /// @param clientSignature The bid client's signature (ECDSA or ERC-1271).
+    /// @return dealId New repair deal's id (from 1), in the Placing state.
+    function addDeal(
+        uint256 askId,
+        uint256 bidId,
+        uint64 deadline,
+        bytes calldata clientSignature
+    ) external returns (uint256 dealId);
+
+    // ---------------------------------------------------------------- pieces
+
+    /// @notice Records that piece `index` of the deal is stored under StorageMarket deal
+    /// `storageDealId`. Checks: the proposal is that deal's; its client is the miner's worker;
+    /// it lasts until the repair deal ends; its pieceSize is the file's; (index, pieceCid,
+    /// pieceSize) is a leaf of droot; no other piece of the file sits with its provider.
+    /// @param proof OpenZeppelin Merkle proof of the leaf in droot.
+    function assignPiece(
+        uint256 dealId,
+        uint256 index,
+        uint256 storageDealId,
+        StorageDealProposal calldata storageProposal,
+        bytes32[] calldata proof
+    ) external;
+
+    /// @notice Anyone reports piece `index` lost when its storage deal is faulted or terminated
+    /// in StorageMarket. More than m lost pieces at once lose the file: the client is refunded
+    /// what was not earned and the miner slashed `dataLossSlashBps`.
+    function reportPieceLoss(uint256 dealId, uint256 index) external;
+
+    /// @notice The repair: a lost piece now lives under a new storage deal (same checks as
+    /// `assignPiece`).
+    function reassignPiece(
+        uint256 dealId,
+        uint256 index,
+        uint256 newStorageDealId,
+        StorageDealProposal calldata storageProposal,
+        bytes32[] calldata proof
+    ) external;
+
+    /// @notice Anyone slashes the miner for a piece lost longer than the repair window, or left
+    /// unassigned past the placement deadline; once per loss.
+    function slashRepairMiner(uint256 dealId, uint256 index) external;
+
+    /// @notice Pays the miners of these deals what they earned since their last claim, and
+    /// completes deals that have ended (refunding what the client did not pay for). O(1) per deal.
+    /// @return amounts Token base units credited to each deal's miner owner.
+    function claimEarnings(uint256[] calldata dealIds) external returns (uint256[] memory amounts);
+
+    /// @notice Sends `amount` of the caller's withdrawable balance (refunds, earnings, slashes).
+    function withdraw(uint256 amount) external;
+
+    // ---------------------------------------------------------------- views
+
+    function token() external view returns (IERC20);
+    function storageMarket() external view returns (IStorageMarket);
+    function repairParams() external view returns (RepairParams memory);
+    function getMiner(uint256 minerId) external view returns (RepairMiner memory);
+    function getAsk(uint256 askId) external view returns (RepairAsk memory);
+    function getBid(uint256 bidId) external view returns (Bid memory);
+    function getDeal(uint256 dealId) external view returns (RepairDeal memory);
+    function pieceSlot(uint256 dealId, uint256 index) external view returns (PieceSlot memory);
+    /// @notice Bit i set when piece i of the deal is lost.
+    function lostPieces(uint256 dealId) external view returns (uint256 bitmap);
+    /// @notice Token base units `account` can withdraw.
+    function balanceOf(address account) external view returns (uint256);
+    /// @notice Token base units the miner could earn if claimed now.
+    function claimableEarnings(uint256 dealId) external view returns (uint256);
+    /// @notice EIP-712 digest a client signs to authorize `addDeal`.
+    function hashDealAuthorization(
+        uint256 bidId,
+        uint256 askId,
+        uint256 minerId,
+        uint64 deadline
+    ) external view returns (bytes32);
+    /// @notice The droot leaf of piece `index`.
+    function pieceLeaf(uint256 index, bytes32 pieceCid, uint64 pieceSize) external pure returns (bytes32);
+}

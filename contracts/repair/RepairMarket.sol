@@ -1,0 +1,286 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
+import {IRepairMarket} from "../interfaces/IRepairMarket.sol";
+import {IStorageMarket} from "../interfaces/IStorageMarket.sol";
+import {StorageDealProposal, DealState} from "../types/StorageDealTypes.sol";
+import {RepairMiner, RepairAsk, Bid, RepairDeal, RepairDealState, PieceSlot} from "../types/RepairTypes.sol";
+import {RepairLedger} from "./RepairLedger.sol";
+import {RepairOrders} from "./RepairOrders.sol";
+
+/// @title RepairMarket
+/// @notice Seed 000's repair market: the piece half (placement, loss, repair, slashing,
+/// earnings) on top of the order book in `RepairOrders`.
+/// @dev A repair deal checks its pieces against StorageMarket: every assigned piece is a
+/// StorageMarket deal whose client is the miner's worker and whose commitment is leaf `index` of
+/// the droot the client committed to, so a repaired piece is verified on chain and no one has to
+/// trust the repairer (DESIGN.md "Data root").
+contract RepairMarket is RepairOrders {
+    /// @param paymentToken The token of `market`; bids, pledges and earnings are paid in it.
+    /// @param market StorageMarket holding the miners' storage deals.
+    /// @param params See `IRepairMarket.RepairParams`.
+    constructor(
+        IERC20 paymentToken,
+        IStorageMarket market,
+        RepairParams memory params
+    ) RepairLedger(paymentToken, market, params) EIP712("RepairMarket", "1") {}
+
+    // ------------------------------------------------------------------ placement and repair
+
+    /// @inheritdoc IRepairMarket
+    function assignPiece(
+        uint256 dealId,
+        uint256 index,
+        uint256 storageDealId,
+        StorageDealProposal calldata storageProposal,
+        bytes32[] calldata proof
+    ) external {
+        RepairDeal storage deal = _openDeal(dealId);
+        _requireOperator(deal.minerId);
+        PieceSlot storage slot = _slot(dealId, deal, index);
+        if (slot.storageDealId != 0) revert PieceAlreadyAssigned(dealId, index);
+        _checkPlacement(dealId, deal, index, storageDealId, storageProposal, proof);
+        _accrue(deal);
+        _occupy(dealId, slot, storageDealId, storageProposal.provider);
+        emit PieceAssigned(dealId, index, storageDealId, storageProposal.provider);
+        if (++deal.assigned == uint256(deal.codingParams.k) + deal.codingParams.m) {
+            deal.state = RepairDealState.Active;
+            emit RepairDealActivated(dealId);
+        }
+    }
+
+    /// @inheritdoc IRepairMarket
+    function reportPieceLoss(uint256 dealId, uint256 index) external {
+        RepairDeal storage deal = _openDeal(dealId);
+        PieceSlot storage slot = _slot(dealId, deal, index);
+        if (slot.storageDealId == 0) revert PieceNotAssigned(dealId, index);
+        if (slot.lostAtEpoch != 0) revert PieceAlreadyLost(dealId, index);
+        DealState state = _storageMarket.dealInfo(slot.storageDealId).state;
+        if (state != DealState.Faulted && state != DealState.Terminated) {
+            revert StorageDealHealthy(slot.storageDealId, uint8(state));
+        }
+        _accrue(deal);
+        slot.lostAtEpoch = uint64(block.number);
+        deal.lostBitmap |= uint256(1) << index;
+        if (++deal.lost == 1) deal.oldestLossEpoch = uint64(block.number);
+        emit PieceLost(dealId, index, slot.storageDealId, slot.provider, msg.sender);
+        if (deal.lost > deal.codingParams.m) {
+            (uint256 slashed, ) = _slash(deal.minerId, deal.client, (_dealPledge(deal) * _dataLossSlashBps) / BPS);
+            uint256 refund = _finish(dealId, deal, RepairDealState.Lost);
+            emit FileLost(dealId, deal.minerId, refund, slashed);
+        }
+    }
+
+    /// @inheritdoc IRepairMarket
+    function reassignPiece(
+        uint256 dealId,
+        uint256 index,
+        uint256 newStorageDealId,
+        StorageDealProposal calldata storageProposal,
+        bytes32[] calldata proof
+    ) external {
+        RepairDeal storage deal = _openDeal(dealId);
+        _requireOperator(deal.minerId);
+        PieceSlot storage slot = _slot(dealId, deal, index);
+        uint64 lostAt = slot.lostAtEpoch;
+        if (lostAt == 0) revert PieceNotLost(dealId, index);
+        --_providerPieces[dealId][slot.provider];
+        _checkPlacement(dealId, deal, index, newStorageDealId, storageProposal, proof);
+        _accrue(deal);
+        uint256 oldStorageDealId = slot.storageDealId;
+        _occupy(dealId, slot, newStorageDealId, storageProposal.provider);
+        slot.lostAtEpoch = 0;
+        slot.slashed = false;
+        deal.lostBitmap &= ~(uint256(1) << index);
+        if (--deal.lost == 0) deal.oldestLossEpoch = 0;
+        else if (lostAt == deal.oldestLossEpoch) deal.oldestLossEpoch = _oldestLoss(dealId, deal);
+        emit PieceRepaired(dealId, index, oldStorageDealId, newStorageDealId, storageProposal.provider);
+    }
+
+    /// @inheritdoc IRepairMarket
+    function slashRepairMiner(uint256 dealId, uint256 index) external {
+        RepairDeal storage deal = _openDeal(dealId);
+        PieceSlot storage slot = _slot(dealId, deal, index);
+        bool unrepaired = slot.lostAtEpoch != 0 && block.number >= uint256(slot.lostAtEpoch) + _repairWindowEpochs;
+        bool unplaced = slot.storageDealId == 0 && block.number >= deal.placementDeadline;
+        if (slot.slashed || !(unrepaired || unplaced)) revert NothingToSlash(dealId, index);
+        slot.slashed = true;
+        (uint256 taken, uint256 bounty) = _slash(
+            deal.minerId,
+            deal.client,
+            (_dealPledge(deal) * _lostPieceSlashBps) / BPS
+        );
+        emit RepairMinerSlashed(dealId, index, deal.minerId, taken, taken - bounty, bounty, msg.sender);
+    }
+
+    // ------------------------------------------------------------------ earnings
+
+    /// @inheritdoc IRepairMarket
+    function claimEarnings(uint256[] calldata dealIds) external returns (uint256[] memory amounts) {
+        amounts = new uint256[](dealIds.length);
+        for (uint256 i; i < dealIds.length; ++i) {
+            uint256 dealId = dealIds[i];
+            RepairDeal storage deal = _deals[dealId];
+            if (deal.state == RepairDealState.None) revert DealNotFound(dealId);
+            if (deal.state != RepairDealState.Placing && deal.state != RepairDealState.Active) continue;
+            _accrue(deal);
+            if (block.number >= deal.endEpoch) {
+                uint256 before = deal.claimed;
+                uint256 refund = _finish(dealId, deal, RepairDealState.Completed);
+                amounts[i] = deal.claimed - before;
+                emit RepairDealCompleted(dealId, deal.claimed, refund);
+            } else {
+                amounts[i] = _payEarnings(dealId, deal);
+            }
+        }
+    }
+
+    /// @inheritdoc IRepairMarket
+    function withdraw(uint256 amount) external nonReentrant {
+        if (amount == 0) revert ZeroAmount();
+        uint256 available = _withdrawable[msg.sender];
+        if (available < amount) revert InsufficientBalance(msg.sender, available, amount);
+        _withdrawable[msg.sender] = available - amount;
+        _push(msg.sender, amount);
+        emit Withdrawn(msg.sender, amount);
+    }
+
+    // ------------------------------------------------------------------ checks
+
+    function _openDeal(uint256 dealId) private view returns (RepairDeal storage deal) {
+        deal = _deals[dealId];
+        if (deal.state == RepairDealState.None) revert DealNotFound(dealId);
+        if (deal.state != RepairDealState.Placing && deal.state != RepairDealState.Active) {
+            revert DealNotOpen(dealId, deal.state);
+        }
+    }
+
+    function _slot(uint256 dealId, RepairDeal storage deal, uint256 index) private view returns (PieceSlot storage) {
+        uint256 pieces = uint256(deal.codingParams.k) + deal.codingParams.m;
+        if (index >= pieces) revert PieceIndexOutOfRange(dealId, index, pieces);
+        return _pieces[dealId][index];
+    }
+
+    /// @dev Everything a storage deal must satisfy to hold piece `index` of the deal.
+    function _checkPlacement(
+        uint256 dealId,
+        RepairDeal storage deal,
+        uint256 index,
+        uint256 storageDealId,
+        StorageDealProposal calldata p,
+        bytes32[] calldata proof
+    ) private view {
+        if (!_storageMarket.isDealProposal(storageDealId, p)) revert StorageDealMismatch(storageDealId);
+        if (_storageDealUsed[storageDealId]) revert StorageDealAlreadyUsed(storageDealId);
+        address worker = _miners[deal.minerId].worker;
+        if (p.client != worker) revert StorageClientNotWorker(storageDealId, p.client, worker);
+        if (p.endEpoch < deal.endEpoch) revert StorageDealTooShort(storageDealId, p.endEpoch, deal.endEpoch);
+        if (p.pieceSize != deal.codingParams.pieceSize) {
+            revert PieceSizeMismatch(storageDealId, p.pieceSize, deal.codingParams.pieceSize);
+        }
+        DealState state = _storageMarket.dealInfo(storageDealId).state;
+        if (state == DealState.Terminated || state == DealState.Expired) {
+            revert StorageDealNotLive(storageDealId, uint8(state));
+        }
+        if (!MerkleProof.verifyCalldata(proof, deal.droot, pieceLeaf(index, p.pieceCid, p.pieceSize))) {
+            revert PieceNotInDroot(dealId, index, p.pieceCid);
+        }
+        if (_providerPieces[dealId][p.provider] != 0) revert ProviderAlreadyHoldsPiece(dealId, p.provider);
+    }
+
+    function _occupy(uint256 dealId, PieceSlot storage slot, uint256 storageDealId, address provider) private {
+        _storageDealUsed[storageDealId] = true;
+        ++_providerPieces[dealId][provider];
+        slot.storageDealId = storageDealId;
+        slot.provider = provider;
+    }
+
+    /// @dev Earliest loss among the lost pieces; bounded by MAX_PIECES iterations.
+    function _oldestLoss(uint256 dealId, RepairDeal storage deal) private view returns (uint64 oldest) {
+        uint256 bitmap = deal.lostBitmap;
+        for (uint256 i; bitmap != 0; ++i) {
+            if (bitmap & 1 == 1) {
+                uint64 lostAt = _pieces[dealId][i].lostAtEpoch;
+                if (oldest == 0 || lostAt < oldest) oldest = lostAt;
+            }
+            bitmap >>= 1;
+        }
+    }
+
+    // ------------------------------------------------------------------ views
+
+    /// @inheritdoc IRepairMarket
+    function pieceLeaf(uint256 index, bytes32 pieceCid, uint64 pieceSize) public pure returns (bytes32) {
+        return keccak256(abi.encode(index, pieceCid, pieceSize));
+    }
+
+    /// @inheritdoc IRepairMarket
+    function token() external view returns (IERC20) {
+        return _token;
+    }
+
+    /// @inheritdoc IRepairMarket
+    function storageMarket() external view returns (IStorageMarket) {
+        return _storageMarket;
+    }
+
+    /// @inheritdoc IRepairMarket
+    function repairParams() external view returns (RepairParams memory) {
+        return
+            RepairParams({
+                pledgePerByte: _pledgePerByte,
+                placementWindowEpochs: uint64(_placementWindowEpochs),
+                repairWindowEpochs: uint64(_repairWindowEpochs),
+                lostPieceSlashBps: uint16(_lostPieceSlashBps),
+                dataLossSlashBps: uint16(_dataLossSlashBps),
+                slashBountyBps: uint16(_slashBountyBps),
+                maxDealDurationEpochs: uint64(_maxDealDurationEpochs)
+            });
+    }
+
+    /// @inheritdoc IRepairMarket
+    function getMiner(uint256 minerId) external view returns (RepairMiner memory) {
+        return _miners[minerId];
+    }
+
+    /// @inheritdoc IRepairMarket
+    function getAsk(uint256 askId) external view returns (RepairAsk memory) {
+        return _asks[askId];
+    }
+
+    /// @inheritdoc IRepairMarket
+    function getBid(uint256 bidId) external view returns (Bid memory) {
+        return _bids[bidId];
+    }
+
+    /// @inheritdoc IRepairMarket
+    function getDeal(uint256 dealId) external view returns (RepairDeal memory) {
+        return _deals[dealId];
+    }
+
+    /// @inheritdoc IRepairMarket
+    function pieceSlot(uint256 dealId, uint256 index) external view returns (PieceSlot memory) {
+        return _pieces[dealId][index];
+    }
+
+    /// @inheritdoc IRepairMarket
+    function lostPieces(uint256 dealId) external view returns (uint256) {
+        return _deals[dealId].lostBitmap;
+    }
+
+    /// @inheritdoc IRepairMarket
+    function balanceOf(address account) external view returns (uint256) {
+        return _withdrawable[account];
+    }
+
+    /// @inheritdoc IRepairMarket
+    function claimableEarnings(uint256 dealId) external view returns (uint256) {
+        RepairDeal storage deal = _deals[dealId];
+        if (deal.state != RepairDealState.Active && deal.state != RepairDealState.Placing) return 0;
+        uint256 paid = deal.paidEpochs + _unaccruedPaidEpochs(deal, _accrualEnd(deal));
+        return (deal.amount * paid) / (deal.endEpoch - deal.startEpoch) - deal.claimed;
+    }
+}

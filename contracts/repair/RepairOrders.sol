@@ -1,0 +1,270 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
+import {IRepairMarket} from "../interfaces/IRepairMarket.sol";
+import {
+    CodingParams,
+    RepairMiner,
+    RepairAsk,
+    Bid,
+    BidState,
+    RepairDeal,
+    RepairDealState
+} from "../types/RepairTypes.sol";
+import {RepairLedger} from "./RepairLedger.sol";
+
+/// @title RepairOrders
+/// @notice The order book half of `RepairMarket` (seed 000 "Market Flow (with repair)"): repair
+/// miners and their pledge, asks, funded bids, and `addDeal`.
+abstract contract RepairOrders is RepairLedger, EIP712 {
+    /// @notice EIP-712 type of the client's consent to one miner taking one bid with one ask.
+    bytes32 public constant DEAL_AUTHORIZATION_TYPEHASH = keccak256(
+        "RepairDealAuthorization(uint256 bidId,uint256 askId,uint256 minerId,uint64 deadline)"
+    );
+
+    uint256 private constant MAX_ENDPOINT_LENGTH = 256;
+
+    // ------------------------------------------------------------------ miners
+
+    /// @inheritdoc IRepairMarket
+    function createRepairMiner(
+        address worker,
+        uint256 pledge,
+        string calldata endpoint
+    ) external nonReentrant returns (uint256 minerId) {
+        _checkEndpoint(endpoint);
+        uint256 received = pledge == 0 ? 0 : _pull(pledge);
+        minerId = _nextMinerId++;
+        _miners[minerId] = RepairMiner({
+            owner: msg.sender,
+            worker: worker,
+            pledge: received,
+            powerBytes: 0,
+            endpoint: endpoint
+        });
+        emit RepairMinerCreated(minerId, msg.sender, worker, received, endpoint);
+    }
+
+    /// @inheritdoc IRepairMarket
+    function addPledge(uint256 minerId, uint256 amount) external nonReentrant {
+        if (_miners[minerId].owner == address(0)) revert MinerNotFound(minerId);
+        uint256 received = _pull(amount);
+        _miners[minerId].pledge += received;
+        emit PledgeAdded(minerId, received);
+    }
+
+    /// @inheritdoc IRepairMarket
+    function withdrawPledge(uint256 minerId, uint256 amount) external nonReentrant {
+        RepairMiner storage miner = _miners[minerId];
+        if (miner.owner != msg.sender) revert NotMinerOwner(minerId, msg.sender);
+        if (amount == 0) revert ZeroAmount();
+        uint256 required = miner.powerBytes * _pledgePerByte + amount;
+        if (miner.pledge < required) revert InsufficientPledge(minerId, miner.pledge, required);
+        miner.pledge -= amount;
+        _push(msg.sender, amount);
+        emit PledgeWithdrawn(minerId, amount);
+    }
+
+    /// @inheritdoc IRepairMarket
+    function setMinerEndpoint(uint256 minerId, string calldata endpoint) external {
+        if (_miners[minerId].owner != msg.sender) revert NotMinerOwner(minerId, msg.sender);
+        _checkEndpoint(endpoint);
+        _miners[minerId].endpoint = endpoint;
+        emit MinerEndpointUpdated(minerId, endpoint);
+    }
+
+    function _checkEndpoint(string calldata endpoint) private pure {
+        uint256 length = bytes(endpoint).length;
+        if (length == 0 || length > MAX_ENDPOINT_LENGTH) revert InvalidEndpoint(length);
+    }
+
+    // ------------------------------------------------------------------ asks and bids
+
+    /// @inheritdoc IRepairMarket
+    function addRepairAsk(
+        uint256 minerId,
+        uint256 pricePerBytePerEpoch,
+        uint64 maxSize,
+        uint64 expiryEpoch
+    ) external returns (uint256 askId) {
+        _requireOperator(minerId);
+        if (expiryEpoch <= block.number) revert InvalidExpiry(expiryEpoch);
+        askId = _nextAskId++;
+        _asks[askId] = RepairAsk({
+            minerId: minerId,
+            pricePerBytePerEpoch: pricePerBytePerEpoch,
+            maxSize: maxSize,
+            expiryEpoch: expiryEpoch,
+            active: true
+        });
+        emit RepairAskAdded(askId, minerId, pricePerBytePerEpoch, maxSize, expiryEpoch);
+    }
+
+    /// @inheritdoc IRepairMarket
+    function cancelRepairAsk(uint256 askId) external {
+        RepairAsk storage ask = _asks[askId];
+        if (ask.minerId == 0) revert AskNotFound(askId);
+        _requireOperator(ask.minerId);
+        if (!ask.active) revert AskNotActive(askId);
+        ask.active = false;
+        emit RepairAskCancelled(askId);
+    }
+
+    /// @inheritdoc IRepairMarket
+    function addBid(
+        bytes32 droot,
+        uint256 pricePerBytePerEpoch,
+        uint64 size,
+        uint64 durationEpochs,
+        uint64 expiryEpoch,
+        CodingParams calldata codingParams
+    ) external nonReentrant returns (uint256 bidId) {
+        uint256 pieces = uint256(codingParams.k) + codingParams.m;
+        uint64 pieceSize = codingParams.pieceSize;
+        if (
+            codingParams.k == 0 ||
+            codingParams.m == 0 ||
+            pieces > MAX_PIECES ||
+            pieceSize < 128 ||
+            pieceSize & (pieceSize - 1) != 0
+        ) revert InvalidCodingParams(codingParams.k, codingParams.m, pieceSize);
+        if (size != pieces * pieceSize) revert InvalidBidSize(size, pieces * pieceSize);
+        if (durationEpochs == 0 || durationEpochs > _maxDealDurationEpochs) revert InvalidDuration(durationEpochs);
+        if (expiryEpoch <= block.number) revert InvalidExpiry(expiryEpoch);
+        // size < 2^64 and duration < 2^64: a price below 2^120 keeps the product below 2^248.
+        if (pricePerBytePerEpoch >= 1 << 120) revert AmountTooLarge(pricePerBytePerEpoch);
+        uint256 amount = pricePerBytePerEpoch * size * durationEpochs;
+        uint256 received = _pull(amount);
+        bidId = _nextBidId++;
+        _bids[bidId] = Bid({
+            client: msg.sender,
+            droot: droot,
+            pricePerBytePerEpoch: pricePerBytePerEpoch,
+            size: size,
+            durationEpochs: durationEpochs,
+            expiryEpoch: expiryEpoch,
+            codingParams: codingParams,
+            amount: received,
+            state: BidState.Open
+        });
+        emit BidAdded(
+            bidId,
+            msg.sender,
+            droot,
+            pricePerBytePerEpoch,
+            size,
+            durationEpochs,
+            expiryEpoch,
+            codingParams,
+            received
+        );
+    }
+
+    /// @inheritdoc IRepairMarket
+    function cancelBid(uint256 bidId) external {
+        Bid storage bid = _openBid(bidId);
+        if (bid.client != msg.sender) revert NotBidClient(bidId, msg.sender);
+        bid.state = BidState.Cancelled;
+        _credit(bid.client, bid.amount);
+        emit BidCancelled(bidId, bid.amount);
+    }
+
+    /// @inheritdoc IRepairMarket
+    function releaseExpiredBid(uint256 bidId) external {
+        Bid storage bid = _openBid(bidId);
+        if (block.number <= bid.expiryEpoch) revert BidNotExpired(bidId, bid.expiryEpoch);
+        bid.state = BidState.Released;
+        _credit(bid.client, bid.amount);
+        emit BidReleased(bidId, bid.amount);
+    }
+
+    function _openBid(uint256 bidId) private view returns (Bid storage bid) {
+        bid = _bids[bidId];
+        if (bid.state == BidState.None) revert BidNotFound(bidId);
+        if (bid.state != BidState.Open) revert BidNotOpen(bidId, bid.state);
+    }
+
+    // ------------------------------------------------------------------ deals
+
+    /// @inheritdoc IRepairMarket
+    function addDeal(
+        uint256 askId,
+        uint256 bidId,
+        uint64 deadline,
+        bytes calldata clientSignature
+    ) external returns (uint256 dealId) {
+        uint256 minerId = _authorizeDeal(askId, bidId, deadline, clientSignature);
+        dealId = _createDeal(askId, bidId, minerId);
+    }
+
+    /// @dev Checks the ask, the bid, the client's signature and the miner's pledge; returns the
+    /// miner taking the bid.
+    function _authorizeDeal(
+        uint256 askId,
+        uint256 bidId,
+        uint64 deadline,
+        bytes calldata clientSignature
+    ) private view returns (uint256 minerId) {
+        RepairAsk storage ask = _asks[askId];
+        minerId = ask.minerId;
+        if (minerId == 0) revert AskNotFound(askId);
+        _requireOperator(minerId);
+        if (!ask.active) revert AskNotActive(askId);
+        if (block.number > ask.expiryEpoch) revert AskExpired(askId, ask.expiryEpoch);
+        Bid storage bid = _openBid(bidId);
+        if (block.number > bid.expiryEpoch) revert BidExpired(bidId, bid.expiryEpoch);
+        if (bid.pricePerBytePerEpoch < ask.pricePerBytePerEpoch || bid.size > ask.maxSize) {
+            revert AskDoesNotCoverBid(askId, bidId);
+        }
+        if (block.number > deadline) revert AuthorizationExpired(deadline, block.number);
+        bytes32 digest = hashDealAuthorization(bidId, askId, minerId, deadline);
+        if (!SignatureChecker.isValidSignatureNow(bid.client, digest, clientSignature)) {
+            revert InvalidClientSignature(bidId, bid.client);
+        }
+        RepairMiner storage miner = _miners[minerId];
+        uint256 required = (miner.powerBytes + bid.size) * _pledgePerByte;
+        if (miner.pledge < required) revert InsufficientPledge(minerId, miner.pledge, required);
+    }
+
+    function _createDeal(uint256 askId, uint256 bidId, uint256 minerId) private returns (uint256 dealId) {
+        Bid storage bid = _bids[bidId];
+        bid.state = BidState.Taken;
+        _miners[minerId].powerBytes += bid.size;
+        dealId = _nextDealId++;
+        RepairDeal storage deal = _deals[dealId];
+        deal.bidId = bidId;
+        deal.minerId = minerId;
+        deal.client = bid.client;
+        deal.droot = bid.droot;
+        deal.codingParams = bid.codingParams;
+        deal.size = bid.size;
+        deal.startEpoch = uint64(block.number);
+        deal.endEpoch = uint64(block.number + bid.durationEpochs);
+        deal.placementDeadline = uint64(block.number + _placementWindowEpochs);
+        deal.state = RepairDealState.Placing;
+        deal.accruedUpTo = uint64(block.number);
+        deal.amount = bid.amount;
+        emit RepairDealCreated(
+            dealId,
+            bidId,
+            minerId,
+            askId,
+            bid.client,
+            bid.droot,
+            deal.endEpoch,
+            deal.placementDeadline
+        );
+    }
+
+    /// @inheritdoc IRepairMarket
+    function hashDealAuthorization(
+        uint256 bidId,
+        uint256 askId,
+        uint256 minerId,
+        uint64 deadline
+    ) public view returns (bytes32) {
+        return _hashTypedDataV4(keccak256(abi.encode(DEAL_AUTHORIZATION_TYPEHASH, bidId, askId, minerId, deadline)));
+    }
+}

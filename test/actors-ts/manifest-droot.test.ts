@@ -1,0 +1,54 @@
+import { expect } from "chai";
+import { ethers } from "hardhat";
+import { randomBytes } from "node:crypto";
+import { buildDroot, pieceLeaf } from "../../actors-ts/manifest/droot";
+
+describe("droot", () => {
+  it("matches the contracts' leaf and OpenZeppelin's MerkleProof", async () => {
+    const pieces = Array.from({ length: 6 }, () => ({
+      pieceCid: ethers.hexlify(randomBytes(32)) as `0x${string}`,
+      pieceSize: 2048n,
+    }));
+    const droot = buildDroot(pieces);
+    const token = await ethers.deployContract("PaymentToken", ["T", "T", 1n]);
+    const market = await ethers.deployContract("StorageMarket", [
+      await token.getAddress(),
+      {
+        provingPeriodEpochs: 20,
+        challengeWindowEpochs: 5,
+        challengesPerProof: 5,
+        maxConsecutiveFaults: 3,
+        declaredFaultPenaltyBps: 0,
+        reporterBountyBps: 0,
+        faultReportBounty: 0,
+        maxDealDurationEpochs: 1000,
+      },
+    ]);
+    const repair = await ethers.deployContract("RepairMarket", [
+      await token.getAddress(),
+      await market.getAddress(),
+      {
+        pledgePerByte: 1,
+        placementWindowEpochs: 10,
+        repairWindowEpochs: 10,
+        lostPieceSlashBps: 0,
+        dataLossSlashBps: 0,
+        slashBountyBps: 0,
+        maxDealDurationEpochs: 1000,
+      },
+    ]);
+    for (let i = 0; i < pieces.length; i++) {
+      expect(await repair.pieceLeaf(i, pieces[i].pieceCid, pieces[i].pieceSize)).to.equal(pieceLeaf(i, pieces[i]));
+      expect(droot.leaf(i)).to.equal(pieceLeaf(i, pieces[i]));
+    }
+    const verifier = await ethers.deployContract("MerkleProofHarness");
+    for (let i = 0; i < pieces.length; i++) {
+      expect(await verifier.verify(droot.proof(i), droot.root, droot.leaf(i))).to.equal(true);
+      expect(await verifier.verify(droot.proof(i), droot.root, pieceLeaf((i + 1) % 6, pieces[i]))).to.equal(false);
+    }
+  });
+
+  it("refuses an empty file", () => {
+    expect(() => buildDroot([])).to.throw(/at least one piece/);
+  });
+});
