@@ -38,6 +38,41 @@ export const DEFAULT_MARKET_PARAMS: MarketParams = {
   maxDealDurationEpochs: 10_000_000n,
 };
 
+/** RepairMarket deployment parameters (see `IRepairMarket.RepairParams`). */
+export interface RepairParams {
+  /** Pledge per encoded byte under management, token base units. */
+  pledgePerByte: bigint;
+  /** Epochs after addDeal to assign every piece. */
+  placementWindowEpochs: bigint;
+  /** Epochs a lost piece may stay unrepaired. */
+  repairWindowEpochs: bigint;
+  /** Slash per unrepaired piece, basis points of the deal's pledge share. */
+  lostPieceSlashBps: bigint;
+  /** Slash on file loss, basis points of the deal's pledge share. */
+  dataLossSlashBps: bigint;
+  /** Caller's share of a slash, basis points. */
+  slashBountyBps: bigint;
+  /** Longest repair deal, epochs. */
+  maxDealDurationEpochs: bigint;
+}
+
+/**
+ * Devnet defaults: placement within 5 minutes, repairs within 2 minutes (four 30-epoch proving
+ * periods) at one block per second.
+ */
+export const DEFAULT_REPAIR_PARAMS: RepairParams = {
+  pledgePerByte: 1_000_000n,
+  placementWindowEpochs: 300n,
+  repairWindowEpochs: 120n,
+  lostPieceSlashBps: 1000n,
+  dataLossSlashBps: 5000n,
+  slashBountyBps: 1000n,
+  maxDealDurationEpochs: 10_000_000n,
+};
+
+/** Epochs between a payment channel's settle and collect on a devnet. */
+export const DEFAULT_SETTLE_DELAY_EPOCHS = 20n;
+
 /** What `scripts/deploy.ts` writes to `deployments/<chainId>.json`. */
 export interface Deployment {
   chainId: number;
@@ -48,9 +83,13 @@ export interface Deployment {
     PaymentToken: string;
     ProviderRegistry: string;
     StorageMarket: string;
+    RepairMarket: string;
+    PaymentChannels: string;
   };
   /** Parameters as decimal strings. */
   marketParams: Record<keyof MarketParams, string>;
+  repairParams: Record<keyof RepairParams, string>;
+  settleDelayEpochs: string;
 }
 
 /** The deployment file could not be read or is malformed. */
@@ -77,7 +116,13 @@ export function readDeployment(chainId: number, dir = "deployments"): Deployment
       cause,
     });
   }
-  for (const name of ["PaymentToken", "ProviderRegistry", "StorageMarket"] as const) {
+  for (const name of [
+    "PaymentToken",
+    "ProviderRegistry",
+    "StorageMarket",
+    "RepairMarket",
+    "PaymentChannels",
+  ] as const) {
     if (!/^0x[0-9a-fA-F]{40}$/.test(parsed.contracts?.[name] ?? "")) {
       throw new InvalidArgumentError(`deployment file lacks the ${name} address`, { details: { path } });
     }

@@ -2,7 +2,14 @@ import { ethers } from "hardhat";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
-import { DEFAULT_MARKET_PARAMS, type Deployment, type MarketParams } from "../../actors-ts/chain/deployment";
+import {
+  DEFAULT_MARKET_PARAMS,
+  DEFAULT_REPAIR_PARAMS,
+  DEFAULT_SETTLE_DELAY_EPOCHS,
+  type Deployment,
+  type MarketParams,
+  type RepairParams,
+} from "../../actors-ts/chain/deployment";
 
 /** Options of {@link deployAll}. */
 export interface DeployOptions {
@@ -10,6 +17,10 @@ export interface DeployOptions {
   paymentToken?: string;
   /** Overrides of {@link DEFAULT_MARKET_PARAMS}. */
   marketParams?: Partial<Record<keyof MarketParams, string | number | bigint>>;
+  /** Overrides of {@link DEFAULT_REPAIR_PARAMS}. */
+  repairParams?: Partial<Record<keyof RepairParams, string | number | bigint>>;
+  /** Payment-channel settle delay, epochs. */
+  settleDelayEpochs?: bigint;
   /** Devnet token supply minted to the deployer, base units (default 10^27 = 10^9 tokens). */
   tokenSupply?: bigint;
 }
@@ -20,11 +31,9 @@ export interface DeployOptions {
  * @returns Addresses, the first block to scan for events, and the parameters used.
  */
 export async function deployAll(deployer: HardhatEthersSigner, options: DeployOptions = {}): Promise<Deployment> {
-  const params: MarketParams = { ...DEFAULT_MARKET_PARAMS };
-  for (const [key, value] of Object.entries(options.marketParams ?? {})) {
-    if (!(key in params)) throw new Error(`unknown market parameter "${key}"`);
-    (params as unknown as Record<string, bigint>)[key] = BigInt(value);
-  }
+  const params = withOverrides("market", DEFAULT_MARKET_PARAMS, options.marketParams);
+  const repairParams = withOverrides("repair", DEFAULT_REPAIR_PARAMS, options.repairParams);
+  const settleDelay = options.settleDelayEpochs ?? DEFAULT_SETTLE_DELAY_EPOCHS;
   const startBlock = await ethers.provider.getBlockNumber();
   let tokenAddress = options.paymentToken;
   if (!tokenAddress) {
@@ -53,7 +62,13 @@ export async function deployAll(deployer: HardhatEthersSigner, options: DeployOp
     ],
     deployer,
   );
-  await market.waitForDeployment();
+  const repair = await ethers.deployContract(
+    "RepairMarket",
+    [tokenAddress, await market.getAddress(), repairParams],
+    deployer,
+  );
+  const channels = await ethers.deployContract("PaymentChannels", [tokenAddress, settleDelay], deployer);
+  await channels.waitForDeployment();
   const chainId = (await ethers.provider.getNetwork()).chainId;
   return {
     chainId: Number(chainId),
@@ -63,12 +78,30 @@ export async function deployAll(deployer: HardhatEthersSigner, options: DeployOp
       PaymentToken: tokenAddress,
       ProviderRegistry: await registry.getAddress(),
       StorageMarket: await market.getAddress(),
+      RepairMarket: await repair.getAddress(),
+      PaymentChannels: await channels.getAddress(),
     },
-    marketParams: Object.fromEntries(Object.entries(params).map(([k, v]) => [k, v.toString()])) as Record<
-      keyof MarketParams,
-      string
-    >,
+    marketParams: asStrings(params),
+    repairParams: asStrings(repairParams),
+    settleDelayEpochs: settleDelay.toString(),
   };
+}
+
+function withOverrides<T extends object>(
+  what: string,
+  defaults: T,
+  overrides: Partial<Record<keyof T, string | number | bigint>> = {},
+): T {
+  const out = { ...defaults } as Record<string, bigint>;
+  for (const [key, value] of Object.entries(overrides)) {
+    if (!(key in out)) throw new Error(`unknown ${what} parameter "${key}"`);
+    out[key] = BigInt(value as string | number | bigint);
+  }
+  return out as T;
+}
+
+function asStrings<T extends object>(params: T): Record<keyof T, string> {
+  return Object.fromEntries(Object.entries(params).map(([k, v]) => [k, String(v)])) as Record<keyof T, string>;
 }
 
 /**

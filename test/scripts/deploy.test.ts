@@ -35,12 +35,23 @@ describe("scripts/deploy.ts against a hardhat node", function () {
       RPC_URL: devnet.rpcUrl,
       DEPLOYMENTS_DIR: dir,
       MARKET_PARAMS: JSON.stringify({ provingPeriodEpochs: 12, challengeWindowEpochs: 4 }),
+      REPAIR_PARAMS: JSON.stringify({ repairWindowEpochs: 33 }),
+      SETTLE_DELAY_EPOCHS: "7",
     });
     expect(output).to.match(/StorageMarket\s+0x[0-9a-fA-F]{40}/);
     const deployment = readDeployment(31337, dir);
     expect(deployment.chainId).to.equal(31337);
     expect(deployment.marketParams.provingPeriodEpochs).to.equal("12");
     expect(deployment.marketParams.challengeWindowEpochs).to.equal("4");
+    expect(deployment.repairParams.repairWindowEpochs).to.equal("33");
+    expect(deployment.settleDelayEpochs).to.equal("7");
+    expect(Object.keys(deployment.contracts).sort()).to.deep.equal([
+      "PaymentChannels",
+      "PaymentToken",
+      "ProviderRegistry",
+      "RepairMarket",
+      "StorageMarket",
+    ]);
     for (const address of Object.values(deployment.contracts)) {
       const code = await rpc<string>(devnet.rpcUrl, "eth_getCode", [address, "latest"]);
       expect(code.length, `code at ${address}`).to.be.greaterThan(2);
