@@ -1,5 +1,5 @@
 import { SimpleMerkleTree } from "@openzeppelin/merkle-tree";
-import { encodeAbiParameters, keccak256, type Hex } from "viem";
+import { encodeAbiParameters, keccak256, toHex, type Hex } from "viem";
 import { InvalidArgumentError } from "../core/errors";
 
 /**
@@ -7,7 +7,9 @@ import { InvalidArgumentError } from "../core/errors";
  * pairs, `MerkleProof.verify`) over one leaf per piece,
  * `keccak256(abi.encode(uint256 index, bytes32 pieceCid, uint64 pieceSize))`, so a contract can
  * check "piece i of this file is commitment C of size S" from a short proof
- * (`RepairMarket.pieceLeaf`).
+ * (`RepairMarket.pieceLeaf`) — plus, for a file, one more leaf binding the file itself
+ * (size, SHA-256, coding parameters), so a manifest fetched from anyone can be checked against
+ * the droot alone (docs/decisions.md 13).
  */
 
 /** One piece as the droot commits to it. */
@@ -17,6 +19,21 @@ export interface DrootPiece {
   /** Padded piece size in bytes. */
   pieceSize: bigint;
 }
+
+/** The file facts the droot's last leaf commits to. */
+export interface DrootFile {
+  /** File bytes. */
+  fileSize: number;
+  /** SHA-256 of the file, 0x-prefixed 32-byte hex. */
+  fileSha256: Hex;
+  k: number;
+  m: number;
+  /** Bytes per share. */
+  shareSize: number;
+}
+
+/** Domain tag of the file leaf; its encoding (six words) cannot collide with a piece leaf (three). */
+const FILE_LEAF_TAG = keccak256(toHex("repair-market file v1"));
 
 /**
  * The droot leaf of piece `index`.
@@ -28,6 +45,23 @@ export function pieceLeaf(index: number, piece: DrootPiece): Hex {
     encodeAbiParameters(
       [{ type: "uint256" }, { type: "bytes32" }, { type: "uint64" }],
       [BigInt(index), piece.pieceCid, piece.pieceSize],
+    ),
+  );
+}
+
+/** The droot leaf binding the file's size, hash and coding parameters. */
+export function fileLeaf(file: DrootFile): Hex {
+  return keccak256(
+    encodeAbiParameters(
+      [
+        { type: "bytes32" },
+        { type: "uint64" },
+        { type: "bytes32" },
+        { type: "uint8" },
+        { type: "uint8" },
+        { type: "uint64" },
+      ],
+      [FILE_LEAF_TAG, BigInt(file.fileSize), file.fileSha256, file.k, file.m, BigInt(file.shareSize)],
     ),
   );
 }
@@ -46,12 +80,13 @@ export interface Droot {
  * Builds the droot of a file's pieces, in piece order.
  *
  * @param pieces The k + m pieces (at least one).
+ * @param file The file leaf's facts; omitted only for tests that place bare pieces.
  * @throws InvalidArgumentError for an empty list.
  */
-export function buildDroot(pieces: DrootPiece[]): Droot {
+export function buildDroot(pieces: DrootPiece[], file?: DrootFile): Droot {
   if (pieces.length === 0) throw new InvalidArgumentError("a droot needs at least one piece");
   const leaves = pieces.map((piece, i) => pieceLeaf(i, piece));
-  const tree = SimpleMerkleTree.of(leaves);
+  const tree = SimpleMerkleTree.of(file ? [...leaves, fileLeaf(file)] : leaves);
   return {
     root: tree.root as Hex,
     proof: (index) => tree.getProof(leaves[index]) as Hex[],

@@ -1,0 +1,43 @@
+import { z } from "zod";
+import { getAddress, isAddress, type Address, type Hex } from "viem";
+
+/**
+ * zod schemas for values that cross process boundaries (HTTP bodies, config files, CLI flags).
+ */
+
+/** A bigint given as a decimal string, a safe integer, or a bigint. */
+export const zBigint = z.union([
+  z.bigint(),
+  z
+    .number()
+    .int()
+    .safe()
+    .transform((n) => BigInt(n)),
+  z
+    .string()
+    .regex(/^-?\d+$/, "expected a decimal integer")
+    .transform((s) => BigInt(s)),
+]);
+
+/** A non-negative bigint. */
+export const zUint = zBigint.refine((v) => v >= 0n, "expected a non-negative integer");
+
+/** A checksummed 20-byte address (any case accepted). */
+export const zAddress = z
+  .string()
+  .refine((s) => isAddress(s, { strict: false }), "expected a 0x-prefixed 20-byte address")
+  .transform((s) => getAddress(s) as Address);
+
+/** 0x-prefixed hex of exactly `bytes` bytes. */
+export function zHexBytes(bytes: number) {
+  return z
+    .string()
+    .regex(new RegExp(`^0x[0-9a-fA-F]{${bytes * 2}}$`), `expected 0x-prefixed ${bytes}-byte hex`)
+    .transform((s) => s.toLowerCase() as Hex);
+}
+
+/** 0x-prefixed hex of any even length. */
+export const zHex = z
+  .string()
+  .regex(/^0x([0-9a-fA-F]{2})*$/, "expected 0x-prefixed hex")
+  .transform((s) => s as Hex);

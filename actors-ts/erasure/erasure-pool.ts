@@ -1,0 +1,174 @@
+import { Worker } from "node:worker_threads";
+import { availableParallelism } from "node:os";
+import { join } from "node:path";
+import { ErasureCodingError } from "./reed-solomon";
+import type { WorkerReply, WorkerRequest } from "./erasure-protocol";
+import type { PieceCommitment } from "../piece/commp";
+
+const WORKER_PATH = join(__dirname, "erasure-worker.ts");
+
+/** A CommP result from a pool hasher, with the chunk roots a prover caches. */
+export interface PoolDigest extends PieceCommitment {
+  /** Roots of the 2^15-leaf chunks, 32 bytes each, back to back. */
+  chunkRoots: Uint8Array;
+}
+
+/**
+ * A pool of worker threads for the CPU-heavy data-plane work: Reed–Solomon encode and rebuild
+ * (round-robin over workers) and CommP hashing (each hasher pinned to one worker, so its chunks
+ * are hashed in order). Byte buffers passed in are transferred to the worker and become unusable
+ * in the caller.
+ *
+ * @example
+ * const pool = new ErasurePool();
+ * try { const pieces = await pool.encode(4, 2, 65_024, 8, stripeBytes); } finally { await pool.close(); }
+ */
+export class ErasurePool {
+  private readonly workers: Worker[];
+  private readonly pending = new Map<number, { resolve: (r: WorkerReply) => void; reject: (e: Error) => void }>();
+  private readonly hasherHome = new Map<string, Worker>();
+  private nextId = 1;
+  private nextWorker = 0;
+  private failure: Error | undefined;
+
+  /** @param size Worker threads (default: the machine's parallelism). */
+  constructor(size = availableParallelism()) {
+    this.workers = Array.from({ length: Math.max(1, size) }, () => {
+      const worker = new Worker(WORKER_PATH, { execArgv: ["--require", require.resolve("tsx/cjs")] });
+      worker.on("message", (reply: WorkerReply) => this.settle(reply));
+      worker.on("error", (err) => this.fail(err));
+      worker.on("exit", (code) => {
+        if (code !== 0) this.fail(new Error(`erasure worker exited with code ${code}`));
+      });
+      return worker;
+    });
+  }
+
+  /** Number of worker threads. */
+  get size(): number {
+    return this.workers.length;
+  }
+
+  /**
+   * Encodes `stripes` stripes of file bytes (k · shareSize each; a short tail is zero-padded).
+   *
+   * @returns n piece chunks of stripes · shareSize bytes: chunk i is share i of each stripe.
+   */
+  async encode(k: number, m: number, shareSize: number, stripes: number, data: Uint8Array): Promise<Uint8Array[]> {
+    const buffer = toTransferable(data);
+    const reply = await this.request(
+      this.roundRobin(),
+      { type: "encode", id: 0, k, m, shareSize, stripes, data: buffer },
+      [buffer],
+    );
+    return (reply as Extract<WorkerReply, { type: "pieces" }>).pieces.map((b) => new Uint8Array(b));
+  }
+
+  /**
+   * Rebuilds shares from at least k present piece chunks of the same stripes.
+   *
+   * @param shares One entry per share index: a chunk of stripes · shareSize bytes, or null.
+   * @param want Share indices to return.
+   * @returns The wanted chunks, in `want` order.
+   */
+  async reconstruct(
+    k: number,
+    m: number,
+    shareSize: number,
+    stripes: number,
+    shares: (Uint8Array | null)[],
+    want: number[],
+  ): Promise<Uint8Array[]> {
+    const buffers = shares.map((s) => (s ? toTransferable(s) : null));
+    const reply = await this.request(
+      this.roundRobin(),
+      { type: "reconstruct", id: 0, k, m, shareSize, stripes, shares: buffers, want },
+      buffers.filter((b): b is ArrayBuffer => b !== null),
+    );
+    return (reply as Extract<WorkerReply, { type: "pieces" }>).pieces.map((b) => new Uint8Array(b));
+  }
+
+  /** Starts a CommP hasher named `key` on the next worker. */
+  async hashStart(key: string): Promise<void> {
+    const worker = this.roundRobin();
+    this.hasherHome.set(key, worker);
+    await this.request(worker, { type: "hash-start", id: 0, key }, []);
+  }
+
+  /** Feeds bytes to hasher `key` (fire and forget; order is kept per worker). */
+  hashUpdate(key: string, data: Uint8Array): void {
+    const worker = this.home(key);
+    const buffer = toTransferable(data);
+    worker.postMessage({ type: "hash-update", key, data: buffer } satisfies WorkerRequest, [buffer]);
+  }
+
+  /** Finishes hasher `key`. */
+  async hashDigest(key: string): Promise<PoolDigest> {
+    const worker = this.home(key);
+    this.hasherHome.delete(key);
+    const reply = (await this.request(worker, { type: "hash-digest", id: 0, key }, [])) as Extract<
+      WorkerReply,
+      { type: "digest" }
+    >;
+    return {
+      root: new Uint8Array(reply.root),
+      payloadSize: reply.payloadSize,
+      paddedSize: reply.paddedSize,
+      height: reply.height,
+      pieceCid: reply.pieceCid,
+      chunkRoots: new Uint8Array(reply.chunkRoots),
+    };
+  }
+
+  /** Stops every worker; pending jobs are rejected. */
+  async close(): Promise<void> {
+    this.fail(new Error("erasure pool closed"));
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+
+  private home(key: string): Worker {
+    const worker = this.hasherHome.get(key);
+    if (!worker) throw new ErasureCodingError("no hasher with this key", { details: { key } });
+    return worker;
+  }
+
+  private roundRobin(): Worker {
+    const worker = this.workers[this.nextWorker];
+    this.nextWorker = (this.nextWorker + 1) % this.workers.length;
+    return worker;
+  }
+
+  private request(worker: Worker, message: WorkerRequest, transfer: ArrayBuffer[]): Promise<WorkerReply> {
+    if (this.failure) return Promise.reject(this.failure);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      worker.postMessage({ ...message, id }, transfer);
+    });
+  }
+
+  private settle(reply: WorkerReply): void {
+    const entry = this.pending.get(reply.id);
+    if (!entry) return;
+    this.pending.delete(reply.id);
+    if (reply.type === "error") {
+      entry.reject(new ErasureCodingError(`worker job failed: ${reply.message}`, { details: { name: reply.name } }));
+    } else {
+      entry.resolve(reply);
+    }
+  }
+
+  private fail(err: Error): void {
+    this.failure ??= err;
+    for (const entry of this.pending.values()) entry.reject(err);
+    this.pending.clear();
+  }
+}
+
+/** An ArrayBuffer holding exactly `bytes` (copied when `bytes` is a view into a larger buffer). */
+function toTransferable(bytes: Uint8Array): ArrayBuffer {
+  if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer) {
+    return bytes.buffer;
+  }
+  return bytes.slice().buffer as ArrayBuffer;
+}

@@ -1,0 +1,34 @@
+/** Messages between {@link ErasurePool} and its workers. */
+
+export type WorkerRequest =
+  | { type: "encode"; id: number; k: number; m: number; shareSize: number; stripes: number; data: ArrayBuffer }
+  | {
+      type: "reconstruct";
+      id: number;
+      k: number;
+      m: number;
+      shareSize: number;
+      stripes: number;
+      /** One entry per share index: the piece chunk, or null when missing. */
+      shares: (ArrayBuffer | null)[];
+      /** Share indices to return. */
+      want: number[];
+    }
+  | { type: "hash-start"; id: number; key: string }
+  | { type: "hash-update"; key: string; data: ArrayBuffer }
+  | { type: "hash-digest"; id: number; key: string };
+
+export type WorkerReply =
+  | { id: number; type: "ok" }
+  | { id: number; type: "pieces"; pieces: ArrayBuffer[] }
+  | {
+      id: number;
+      type: "digest";
+      root: ArrayBuffer;
+      payloadSize: number;
+      paddedSize: number;
+      height: number;
+      pieceCid: string;
+      chunkRoots: ArrayBuffer;
+    }
+  | { id: number; type: "error"; name: string; message: string };

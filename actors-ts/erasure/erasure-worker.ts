@@ -1,0 +1,87 @@
+/**
+ * Worker thread of {@link ErasurePool}: Reed–Solomon jobs (synchronous WASM) and stateful CommP
+ * hashers, so neither blocks the agent's event loop. Messages are plain objects; byte buffers are
+ * transferred, not copied.
+ */
+import { parentPort } from "node:worker_threads";
+import { encodeStripe, reconstructStripe } from "./reed-solomon";
+import { CommPHasher } from "../piece/commp";
+import type { WorkerReply, WorkerRequest } from "./erasure-protocol";
+
+const hashers = new Map<string, { hasher: CommPHasher; chunkRoots: Uint8Array[] }>();
+
+function handle(req: WorkerRequest): WorkerReply | undefined {
+  switch (req.type) {
+    case "encode": {
+      const { k, m, shareSize, stripes } = req;
+      const n = k + m;
+      const data = new Uint8Array(req.data);
+      const pieces = Array.from({ length: n }, () => new Uint8Array(stripes * shareSize));
+      const stripe = new Uint8Array(n * shareSize);
+      for (let s = 0; s < stripes; s++) {
+        stripe.fill(0);
+        const from = s * k * shareSize;
+        stripe.set(data.subarray(from, Math.min(from + k * shareSize, data.length)), 0);
+        encodeStripe(stripe, k, m);
+        for (let i = 0; i < n; i++) pieces[i].set(stripe.subarray(i * shareSize, (i + 1) * shareSize), s * shareSize);
+      }
+      return { id: req.id, type: "pieces", pieces: pieces.map((p) => p.buffer as ArrayBuffer) };
+    }
+    case "reconstruct": {
+      const { k, m, shareSize, stripes, want } = req;
+      const n = k + m;
+      const shares = req.shares.map((b) => (b ? new Uint8Array(b) : undefined));
+      const present = shares.map((s) => s !== undefined);
+      const out = want.map(() => new Uint8Array(stripes * shareSize));
+      const stripe = new Uint8Array(n * shareSize);
+      for (let s = 0; s < stripes; s++) {
+        stripe.fill(0);
+        shares.forEach((share, i) => {
+          if (share) stripe.set(share.subarray(s * shareSize, (s + 1) * shareSize), i * shareSize);
+        });
+        reconstructStripe(stripe, k, m, present);
+        want.forEach((i, j) => out[j].set(stripe.subarray(i * shareSize, (i + 1) * shareSize), s * shareSize));
+      }
+      return { id: req.id, type: "pieces", pieces: out.map((p) => p.buffer as ArrayBuffer) };
+    }
+    case "hash-start": {
+      const chunkRoots: Uint8Array[] = [];
+      hashers.set(req.key, { hasher: new CommPHasher({ onChunkRoot: (_i, r) => chunkRoots.push(r) }), chunkRoots });
+      return { id: req.id, type: "ok" };
+    }
+    case "hash-update": {
+      hashers.get(req.key)?.hasher.update(new Uint8Array(req.data));
+      return undefined;
+    }
+    case "hash-digest": {
+      const entry = hashers.get(req.key);
+      if (!entry) throw new Error(`no hasher named ${req.key}`);
+      hashers.delete(req.key);
+      const c = entry.hasher.digest();
+      const roots = new Uint8Array(entry.chunkRoots.length * 32);
+      entry.chunkRoots.forEach((r, i) => roots.set(r, i * 32));
+      return {
+        id: req.id,
+        type: "digest",
+        root: c.root.buffer.slice(c.root.byteOffset, c.root.byteOffset + 32) as ArrayBuffer,
+        payloadSize: c.payloadSize,
+        paddedSize: c.paddedSize,
+        height: c.height,
+        pieceCid: c.pieceCid,
+        chunkRoots: roots.buffer,
+      };
+    }
+  }
+}
+
+parentPort?.on("message", (req: WorkerRequest) => {
+  try {
+    const reply = handle(req);
+    if (!reply) return;
+    const transfer = reply.type === "pieces" ? reply.pieces : reply.type === "digest" ? [reply.chunkRoots] : [];
+    parentPort?.postMessage(reply, transfer);
+  } catch (err) {
+    const e = err as Error;
+    if ("id" in req) parentPort?.postMessage({ id: req.id, type: "error", name: e.name, message: e.message });
+  }
+});

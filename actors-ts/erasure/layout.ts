@@ -1,0 +1,58 @@
+import { InvalidArgumentError } from "../core/errors";
+import { QUAD_PAYLOAD_BYTES } from "../piece/constants";
+import { checkCodingParams } from "./reed-solomon";
+
+/**
+ * How a file maps onto erasure-coded pieces (DESIGN.md "Erasure coding"): the file is cut into
+ * stripes of k shares of `shareSize` bytes (the last stripe zero-padded); each stripe is encoded
+ * into n = k + m shares; piece i is share i of every stripe, back to back. Given
+ * (fileSize, k, m, shareSize) everything is deterministic.
+ */
+export interface FileLayout {
+  /** File bytes. */
+  fileSize: number;
+  k: number;
+  m: number;
+  /** Bytes per share. */
+  shareSize: number;
+  /** Stripes (at least 1). */
+  stripes: number;
+  /** Payload bytes of every piece: stripes · shareSize. */
+  pieceSize: number;
+}
+
+/** Default largest share: 1024 fr32 quads (130,048 bytes), so one stripe of a piece fills 128 KiB padded. */
+export const DEFAULT_MAX_SHARE_SIZE = QUAD_PAYLOAD_BYTES * 1024;
+
+/**
+ * A share size for a file: small files get a single stripe whose shares are a power-of-two
+ * number of fr32 quads (so each piece pads tightly to a power of two), larger files shares of
+ * `maxShareSize`.
+ *
+ * @param fileSize Bytes.
+ * @param k Data shares per stripe.
+ * @param maxShareSize Upper bound, bytes.
+ */
+export function chooseShareSize(fileSize: number, k: number, maxShareSize = DEFAULT_MAX_SHARE_SIZE): number {
+  const perShare = Math.max(1, Math.ceil(fileSize / k));
+  let quads = 1;
+  while (quads * QUAD_PAYLOAD_BYTES < perShare && quads * QUAD_PAYLOAD_BYTES * 2 <= maxShareSize) quads *= 2;
+  return Math.min(quads * QUAD_PAYLOAD_BYTES, Math.max(maxShareSize, QUAD_PAYLOAD_BYTES));
+}
+
+/**
+ * The layout of a file.
+ *
+ * @throws InvalidArgumentError for bad k/m or a non-positive share size.
+ */
+export function fileLayout(fileSize: number, k: number, m: number, shareSize: number): FileLayout {
+  checkCodingParams(k, m);
+  if (!Number.isSafeInteger(fileSize) || fileSize < 0) {
+    throw new InvalidArgumentError("file size must be a non-negative safe integer", { details: { fileSize } });
+  }
+  if (!Number.isInteger(shareSize) || shareSize < 1) {
+    throw new InvalidArgumentError("share size must be a positive integer", { details: { shareSize } });
+  }
+  const stripes = Math.max(1, Math.ceil(fileSize / (k * shareSize)));
+  return { fileSize, k, m, shareSize, stripes, pieceSize: stripes * shareSize };
+}

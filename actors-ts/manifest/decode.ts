@@ -1,0 +1,150 @@
+import { createHash } from "node:crypto";
+import { open, rename, rm, type FileHandle } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { randomBytes } from "node:crypto";
+import type { Hex } from "viem";
+import { InvalidArgumentError, RepairMarketError } from "../core/errors";
+import { fileLayout } from "../erasure/layout";
+import type { ErasurePool, PoolDigest } from "../erasure/erasure-pool";
+import type { Manifest } from "./manifest";
+import { readAt } from "./prepare";
+
+const BATCH_BYTES = 4 << 20;
+
+/** The rebuilt file's SHA-256 is not the manifest's. */
+export class FileHashMismatchError extends RepairMarketError {
+  override name = "FileHashMismatchError" as const;
+}
+
+/**
+ * Rebuilds a file from any k of its pieces and writes it atomically (temp file, fsync, rename):
+ * data pieces are interleaved directly; missing ones are rebuilt with Reed–Solomon on the pool.
+ * The result's SHA-256 must equal the manifest's, or nothing is written.
+ *
+ * @param manifest The file's (verified) manifest.
+ * @param piecePaths piecePaths[i] is piece i's payload file, or undefined when unavailable.
+ * @param outPath Destination file.
+ * @throws InvalidArgumentError with fewer than k pieces.
+ * @throws FileHashMismatchError when the rebuilt bytes do not hash to `fileSha256`.
+ */
+export async function decodeFile(
+  manifest: Manifest,
+  piecePaths: (string | undefined)[],
+  outPath: string,
+  pool: ErasurePool,
+  onProgress?: (done: number, total: number) => void,
+): Promise<void> {
+  const { k, m, shareSize } = manifest;
+  const layout = fileLayout(manifest.fileSize, k, m, shareSize);
+  const available = piecePaths.map((p, i) => (p ? i : -1)).filter((i) => i >= 0);
+  if (available.length < k) {
+    throw new InvalidArgumentError("fewer than k pieces to rebuild the file from", {
+      details: { k, available: available.length },
+    });
+  }
+  // Prefer data pieces: with all of them no decoding is needed.
+  const chosen = [...available.filter((i) => i < k), ...available.filter((i) => i >= k)].slice(0, k);
+  const missingData = Array.from({ length: k }, (_, i) => i).filter((i) => !chosen.includes(i));
+  const stripesPerBatch = Math.max(1, Math.floor(BATCH_BYTES / (k * shareSize)));
+  const temp = join(dirname(outPath), `.${Date.now()}-${randomBytes(4).toString("hex")}.part`);
+  const inputs = new Map<number, FileHandle>();
+  for (const i of chosen) inputs.set(i, await open(piecePaths[i] as string, "r"));
+  const output = await open(temp, "w");
+  const sha = createHash("sha256");
+  let written = 0;
+  try {
+    for (let first = 0; first < layout.stripes; first += stripesPerBatch) {
+      const stripes = Math.min(stripesPerBatch, layout.stripes - first);
+      const shares: (Uint8Array | null)[] = Array.from({ length: k + m }, () => null);
+      for (const [i, handle] of inputs) shares[i] = await readAt(handle, first * shareSize, stripes * shareSize);
+      if (missingData.length > 0) {
+        // The pool takes ownership of what it is given: hand it copies, keep the originals.
+        const copies = shares.map((s) => (s ? s.slice() : null));
+        const rebuilt = await pool.reconstruct(k, m, shareSize, stripes, copies, missingData);
+        missingData.forEach((i, j) => (shares[i] = rebuilt[j]));
+      }
+      for (let s = 0; s < stripes && written < manifest.fileSize; s++) {
+        for (let i = 0; i < k && written < manifest.fileSize; i++) {
+          const share = (shares[i] as Uint8Array).subarray(s * shareSize, (s + 1) * shareSize);
+          const take = Math.min(shareSize, manifest.fileSize - written);
+          const bytes = share.subarray(0, take);
+          sha.update(bytes);
+          await output.write(bytes);
+          written += take;
+        }
+      }
+      onProgress?.(written, manifest.fileSize);
+    }
+    const digest = `0x${sha.digest("hex")}` as Hex;
+    if (digest !== manifest.fileSha256) {
+      throw new FileHashMismatchError("rebuilt file does not match the manifest's SHA-256", {
+        details: { expected: manifest.fileSha256, actual: digest, droot: manifest.droot },
+      });
+    }
+    await output.sync();
+    await output.close();
+    await rename(temp, outPath);
+  } catch (err) {
+    await output.close().catch(() => undefined);
+    await rm(temp, { force: true });
+    throw err;
+  } finally {
+    for (const handle of inputs.values()) await handle.close();
+  }
+}
+
+/**
+ * Rebuilds lost pieces from any k others (the repair), writing `piece-<i>` files into `outDir`
+ * and computing each rebuilt piece's CommP on the way (seed 003: check the rebuilt commitment).
+ *
+ * @param piecePaths piecePaths[i] for the pieces at hand (at least k).
+ * @param lost Indices to rebuild.
+ * @returns For each lost index, its file and commitment (with chunk roots).
+ */
+export async function rebuildPieces(
+  manifest: Manifest,
+  piecePaths: (string | undefined)[],
+  lost: number[],
+  outDir: string,
+  pool: ErasurePool,
+): Promise<Map<number, { path: string; digest: PoolDigest }>> {
+  const { k, m, shareSize } = manifest;
+  const layout = fileLayout(manifest.fileSize, k, m, shareSize);
+  const available = piecePaths.map((p, i) => (p ? i : -1)).filter((i) => i >= 0 && !lost.includes(i));
+  if (available.length < k) {
+    throw new InvalidArgumentError("fewer than k healthy pieces to rebuild from", {
+      details: { k, available: available.length, lost: lost.join(",") },
+    });
+  }
+  const chosen = available.slice(0, k);
+  const stripesPerBatch = Math.max(1, Math.floor(BATCH_BYTES / (k * shareSize)));
+  const inputs = new Map<number, FileHandle>();
+  for (const i of chosen) inputs.set(i, await open(piecePaths[i] as string, "r"));
+  const outputs = new Map<number, { handle: FileHandle; path: string; key: string }>();
+  for (const i of lost) {
+    const path = join(outDir, `piece-${i}`);
+    const key = `${path}#${Math.random()}`;
+    await pool.hashStart(key);
+    outputs.set(i, { handle: await open(path, "w"), path, key });
+  }
+  try {
+    for (let first = 0; first < layout.stripes; first += stripesPerBatch) {
+      const stripes = Math.min(stripesPerBatch, layout.stripes - first);
+      const shares: (Uint8Array | null)[] = Array.from({ length: k + m }, () => null);
+      for (const [i, handle] of inputs) shares[i] = await readAt(handle, first * shareSize, stripes * shareSize);
+      const rebuilt = await pool.reconstruct(k, m, shareSize, stripes, shares, lost);
+      for (const [j, i] of lost.entries()) {
+        const out = outputs.get(i) as { handle: FileHandle; key: string };
+        await out.handle.write(rebuilt[j], 0, rebuilt[j].length, first * shareSize);
+        pool.hashUpdate(out.key, rebuilt[j]);
+      }
+    }
+    for (const out of outputs.values()) await out.handle.sync();
+  } finally {
+    for (const handle of inputs.values()) await handle.close();
+    for (const out of outputs.values()) await out.handle.close();
+  }
+  const result = new Map<number, { path: string; digest: PoolDigest }>();
+  for (const [i, out] of outputs) result.set(i, { path: out.path, digest: await pool.hashDigest(out.key) });
+  return result;
+}
