@@ -22,7 +22,7 @@ function wasm(): ReedSolomonErasure {
 
 /** The module's raw exports (the class keeps them in a private field). */
 interface RawExports {
-  memory: WebAssembly.Memory;
+  memory: { buffer: ArrayBuffer };
   reconstruct(
     shards: number,
     shardsLength: number,

@@ -18,26 +18,33 @@ export function fr32PadQuads(
   dst: Uint8Array,
   dstOffset: number,
 ): void {
+  // Works on 32-bit little-endian words: shifting a word left by 2, 4 or 6 moves each byte's top
+  // bits into the next byte, so only the word's first byte needs the previous byte's bits.
+  const sv = new DataView(src.buffer, src.byteOffset, src.byteLength);
+  const dv = new DataView(dst.buffer, dst.byteOffset, dst.byteLength);
   for (let q = 0; q < quads; q++) {
     const r = srcOffset + q * QUAD_PAYLOAD_BYTES;
     const w = dstOffset + q * QUAD_PADDED_BYTES;
     // Element 0: bits 0..253 → bytes 0..31 as-is, top two bits cleared.
-    dst.set(src.subarray(r, r + 32), w);
+    for (let j = 0; j < 32; j += 4) dv.setUint32(w + j, sv.getUint32(r + j, true), true);
     dst[w + 31] &= 0x3f;
     // Element 1: bits 254..507, shifted left by 2.
-    for (let i = 32; i < 64; i++) {
-      dst[w + i] = ((src[r + i] << 2) | (src[r + i - 1] >> 6)) & 0xff;
+    for (let j = 32; j < 64; j += 4) {
+      dv.setUint32(w + j, ((sv.getUint32(r + j, true) << 2) | (src[r + j - 1] >>> 6)) >>> 0, true);
     }
     dst[w + 63] &= 0x3f;
     // Element 2: bits 508..761, shifted left by 4.
-    for (let i = 64; i < 96; i++) {
-      dst[w + i] = ((src[r + i] << 4) | (src[r + i - 1] >> 4)) & 0xff;
+    for (let j = 64; j < 96; j += 4) {
+      dv.setUint32(w + j, ((sv.getUint32(r + j, true) << 4) | (src[r + j - 1] >>> 4)) >>> 0, true);
     }
     dst[w + 95] &= 0x3f;
-    // Element 3: bits 762..1015, shifted left by 6.
-    for (let i = 96; i < 127; i++) {
-      dst[w + i] = ((src[r + i] << 6) | (src[r + i - 1] >> 2)) & 0xff;
+    // Element 3: bits 762..1015, shifted left by 6; the last word would read past the quad.
+    for (let j = 96; j < 124; j += 4) {
+      dv.setUint32(w + j, ((sv.getUint32(r + j, true) << 6) | (src[r + j - 1] >>> 2)) >>> 0, true);
     }
+    dst[w + 124] = ((src[r + 124] << 6) | (src[r + 123] >> 2)) & 0xff;
+    dst[w + 125] = ((src[r + 125] << 6) | (src[r + 124] >> 2)) & 0xff;
+    dst[w + 126] = ((src[r + 126] << 6) | (src[r + 125] >> 2)) & 0xff;
     dst[w + 127] = src[r + 126] >> 2;
   }
 }
