@@ -1,7 +1,8 @@
 import "@nomicfoundation/hardhat-toolbox";
-import { subtask } from "hardhat/config";
-import { TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD } from "hardhat/builtin-tasks/task-names";
+import { subtask, task } from "hardhat/config";
+import { TASK_COMPILE, TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD } from "hardhat/builtin-tasks/task-names";
 import type { HardhatUserConfig } from "hardhat/types";
+import { writeAbiModule } from "./scripts/lib/abi-module";
 
 // The compiler comes from the npm `solc` package (pinned exactly in package.json), so a build
 // never downloads anything. The configured version is read from that package, so the two cannot
@@ -22,6 +23,14 @@ subtask(TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD, async (args: { solcVersion: string
     version: SOLC_VERSION,
     longVersion: solc.version() as string,
   };
+});
+
+// Every compile regenerates actors-ts/chain/generated/abis.ts from the artifacts: the agents'
+// single source of truth for ABIs (never hand-copied).
+task(TASK_COMPILE, async (args, hre, runSuper) => {
+  const result = await runSuper(args);
+  await writeAbiModule(hre.artifacts, hre.config.paths.root);
+  return result;
 });
 
 const config: HardhatUserConfig = {
@@ -45,6 +54,11 @@ const config: HardhatUserConfig = {
       allowUnlimitedContractSize: false,
       // The gas report measures under a second rule set too (see scripts/gas-report.ts).
       ...(process.env.HARDHAT_HARDFORK ? { hardfork: process.env.HARDHAT_HARDFORK } : {}),
+      // `hardhat node` for agents and the demo: a block every N ms as well as one per transaction,
+      // so proving periods pass in real time.
+      ...(process.env.HARDHAT_INTERVAL_MINING_MS
+        ? { mining: { auto: true, interval: Number(process.env.HARDHAT_INTERVAL_MINING_MS) } }
+        : {}),
     },
     localhost: {
       url: process.env.RPC_URL ?? "http://127.0.0.1:8545",

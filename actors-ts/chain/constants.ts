@@ -12,3 +12,27 @@ export function freeRangeLocator(log2Leaves: number, index: bigint): bigint {
 
 /** Answers per required challenge the market allows (draws landing in freed ranges are redrawn). */
 export const DRAWS_PER_CHALLENGE = 4;
+
+/** `PublishResult` names by value (contracts/types/StorageDealTypes.sol). */
+export const PUBLISH_RESULTS = [
+  "None",
+  "ProviderMismatch",
+  "InvalidSignature",
+  "NonceUsed",
+  "InvalidPieceSize",
+  "InvalidPieceCid",
+  "InvalidEpochs",
+  "StartEpochTooSoon",
+  "DurationTooLong",
+  "ClientBalanceTooLow",
+  "ProviderBalanceTooLow",
+  "AmountTooLarge",
+  "ProofSetFull",
+] as const;
+
+/** `DealState` names by value. */
+export const DEAL_STATES = ["None", "Published", "Active", "Faulted", "Terminated", "Expired"] as const;
+export type DealStateName = (typeof DEAL_STATES)[number];
+
+/** `CloseReason` names by value. */
+export const CLOSE_REASONS = ["Expired", "FaultDeclared", "ProofSetFailed", "NotActivated"] as const;

@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { InvalidArgumentError, RepairMarketError } from "../core/errors";
 
@@ -106,14 +106,29 @@ export class DeploymentNotFoundError extends RepairMarketError {
  * @throws InvalidArgumentError when it lacks a contract address.
  */
 export function readDeployment(chainId: number, dir = "deployments"): Deployment {
-  const path = join(dir, `${chainId}.json`);
+  return readDeploymentFile(join(dir, `${chainId}.json`), chainId);
+}
+
+/**
+ * Reads one deployment file.
+ *
+ * @param expectedChainId When given, the file must be for this chain.
+ * @throws DeploymentNotFoundError when the file is missing, unreadable or for another chain.
+ * @throws InvalidArgumentError when it lacks a contract address.
+ */
+export function readDeploymentFile(path: string, expectedChainId?: number): Deployment {
   let parsed: Deployment;
   try {
     parsed = JSON.parse(readFileSync(path, "utf8")) as Deployment;
   } catch (cause) {
-    throw new DeploymentNotFoundError(`no deployment for chain ${chainId}`, {
+    throw new DeploymentNotFoundError(`no deployment at ${path}`, {
       details: { path, hint: "run `npx hardhat run scripts/deploy.ts --network localhost`" },
       cause,
+    });
+  }
+  if (expectedChainId !== undefined && parsed.chainId !== expectedChainId) {
+    throw new DeploymentNotFoundError("deployment file is for another chain", {
+      details: { path, fileChainId: parsed.chainId, rpcChainId: expectedChainId },
     });
   }
   for (const name of [
@@ -128,4 +143,10 @@ export function readDeployment(chainId: number, dir = "deployments"): Deployment
     }
   }
   return parsed;
+}
+
+/** Reads a deployment given either its file or a directory of `<chainId>.json` files. */
+export function loadDeployment(path: string, chainId: number): Deployment {
+  const isDir = statSync(path, { throwIfNoEntry: false })?.isDirectory() ?? false;
+  return isDir ? readDeployment(chainId, path) : readDeploymentFile(path, chainId);
 }

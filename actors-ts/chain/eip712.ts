@@ -24,7 +24,7 @@ export const STORAGE_DEAL_PROPOSAL_TYPES = {
 } as const;
 
 /** A storage deal proposal with JavaScript types (addresses and hashes as 0x strings). */
-export interface StorageDealProposal {
+export type StorageDealProposal = {
   /** CommP root as 0x-prefixed 32-byte hex. */
   pieceCid: `0x${string}`;
   /** Padded piece size in bytes. */
@@ -43,7 +43,7 @@ export interface StorageDealProposal {
   /** Token base units. */
   clientCollateral: bigint;
   nonce: bigint;
-}
+};
 
 /** Domain name and version of `PaymentChannels`. */
 export const PAYMENT_CHANNELS_DOMAIN = { name: "RepairMarket PaymentChannels", version: "1" } as const;
@@ -63,7 +63,7 @@ export const VOUCHER_TYPES = {
 } as const;
 
 /** A payment-channel voucher with JavaScript types. */
-export interface Voucher {
+export type Voucher = {
   channelId: bigint;
   lane: bigint;
   nonce: bigint;
@@ -77,7 +77,7 @@ export interface Voucher {
   secretHash: `0x${string}`;
   /** Epoch; 0 for none. */
   minSettleEpoch: bigint;
-}
+};
 
 /** Domain name and version of `RepairMarket`. */
 export const REPAIR_MARKET_DOMAIN = { name: "RepairMarket", version: "1" } as const;

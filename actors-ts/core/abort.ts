@@ -25,7 +25,7 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 export async function runEvery(
   intervalMs: number,
   signal: AbortSignal,
-  tick: () => Promise<void>,
+  tick: () => Promise<unknown>,
   onError: (err: unknown) => void,
 ): Promise<void> {
   while (!signal.aborted) {

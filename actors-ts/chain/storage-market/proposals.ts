@@ -1,0 +1,58 @@
+import { hashTypedData, type Address, type Hex } from "viem";
+import type { LocalAccount } from "viem/accounts";
+import type { ChainClients } from "../clients";
+import { STORAGE_DEAL_PROPOSAL_TYPES, STORAGE_MARKET_DOMAIN, type StorageDealProposal } from "../eip712";
+
+/** The EIP-712 domain of a StorageMarket deployment. */
+export function storageMarketDomain(chainId: number, storageMarket: Address) {
+  return { ...STORAGE_MARKET_DOMAIN, chainId, verifyingContract: storageMarket } as const;
+}
+
+/** The EIP-712 digest a client signs (equal to `StorageMarket.hashProposal`). */
+export function hashProposal(chainId: number, storageMarket: Address, proposal: StorageDealProposal): Hex {
+  return hashTypedData({
+    domain: storageMarketDomain(chainId, storageMarket),
+    types: STORAGE_DEAL_PROPOSAL_TYPES,
+    primaryType: "StorageDealProposal",
+    message: proposal,
+  });
+}
+
+/** The client's EIP-712 signature of `proposal`. */
+export async function signProposal(
+  account: LocalAccount,
+  chainId: number,
+  storageMarket: Address,
+  proposal: StorageDealProposal,
+): Promise<Hex> {
+  return account.signTypedData({
+    domain: storageMarketDomain(chainId, storageMarket),
+    types: STORAGE_DEAL_PROPOSAL_TYPES,
+    primaryType: "StorageDealProposal",
+    message: proposal,
+  });
+}
+
+/**
+ * Whether `signature` is the client's over `proposal`: ECDSA for EOAs, ERC-1271 for contract
+ * clients (viem asks the contract), as StorageMarket will when publishing.
+ */
+export async function verifyProposalSignature(
+  c: Pick<ChainClients, "public">,
+  storageMarket: Address,
+  proposal: StorageDealProposal,
+  signature: Hex,
+): Promise<boolean> {
+  try {
+    return await c.public.verifyTypedData({
+      address: proposal.client,
+      domain: storageMarketDomain(c.public.chain.id, storageMarket),
+      types: STORAGE_DEAL_PROPOSAL_TYPES,
+      primaryType: "StorageDealProposal",
+      message: proposal,
+      signature,
+    });
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,67 @@
+import type { Hex } from "viem";
+import { storageMarketAbi } from "../generated/abis";
+import type { ChainClients } from "../clients";
+import type { MarketContracts } from "../contracts";
+import { PUBLISH_RESULTS } from "../constants";
+import type { StorageDealProposal } from "../eip712";
+import { sendContract } from "../send";
+
+/** One proposal with the client's signature. */
+export interface SignedProposal {
+  proposal: StorageDealProposal;
+  clientSignature: Hex;
+}
+
+/** Outcome of one item of the batch. */
+export type PublishItemResult =
+  | { published: true; dealId: bigint; generation: number; startLeaf: bigint }
+  | { published: false; reason: (typeof PUBLISH_RESULTS)[number] };
+
+/**
+ * `StorageMarket.publishStorageDeals` from the provider's account: publishes the valid items and
+ * reports why each other one was skipped (decoded from `DealProposalSkipped`).
+ *
+ * @returns Per-item results in input order, and the transaction hash.
+ * @throws ContractRevertedError if the whole call reverts.
+ */
+export async function publishStorageDeals(
+  clients: ChainClients,
+  contracts: MarketContracts,
+  items: SignedProposal[],
+): Promise<{ hash: Hex; results: PublishItemResult[] }> {
+  const sent = await sendContract(
+    clients,
+    {
+      contract: "StorageMarket",
+      address: contracts.storageMarket,
+      abi: storageMarketAbi,
+      functionName: "publishStorageDeals",
+      args: [items],
+    },
+    ["DealPublished", "DealProposalSkipped"],
+  );
+  const results: PublishItemResult[] = items.map(() => ({ published: false, reason: "None" }));
+  const published = sent.events.filter((e) => e.eventName === "DealPublished");
+  const skipped = new Map<number, number>();
+  for (const e of sent.events) {
+    if (e.eventName === "DealProposalSkipped") skipped.set(Number(e.args.index), Number(e.args.reason));
+  }
+  let next = 0;
+  items.forEach((_, i) => {
+    const reason = skipped.get(i);
+    if (reason !== undefined) {
+      results[i] = { published: false, reason: PUBLISH_RESULTS[reason] ?? "None" };
+      return;
+    }
+    const event = published[next++];
+    if (event?.eventName === "DealPublished") {
+      results[i] = {
+        published: true,
+        dealId: event.args.dealId ?? 0n,
+        generation: Number(event.args.generation),
+        startLeaf: event.args.startLeaf ?? 0n,
+      };
+    }
+  });
+  return { hash: sent.hash, results };
+}

@@ -1,0 +1,63 @@
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { Option } from "commander";
+import { RepairMarketError } from "../core/errors";
+import { stringifyJson } from "../core/json";
+
+/** Options every command that talks to the chain accepts. */
+export interface ChainOptions {
+  rpc: string;
+  key?: string;
+  deployment: string;
+  dataDir?: string;
+  json?: boolean;
+}
+
+export const rpcOption = new Option("--rpc <url>", "JSON-RPC endpoint of the chain")
+  .env("RM_RPC_URL")
+  .default("http://127.0.0.1:8545");
+export const keyOption = new Option(
+  "--key <hex-or-file>",
+  "private key (0x-prefixed hex) or a file holding one; default $RM_PRIVATE_KEY",
+);
+export const deploymentOption = new Option(
+  "--deployment <path>",
+  "deployments/<chainId>.json, or the directory holding it",
+).default("deployments");
+export const jsonOption = new Option("--json", "print machine-readable JSON on stdout");
+
+/** Default data directory of a role: ~/.repair-market/<role>. */
+export function defaultDataDir(role: string): string {
+  return join(homedir(), ".repair-market", role);
+}
+
+/** Parses a non-negative integer option into a bigint. */
+export function parseBigint(value: string): bigint {
+  if (!/^\d+$/.test(value)) throw new Error(`expected a non-negative integer, got "${value}"`);
+  return BigInt(value);
+}
+
+/** Parses an integer option. */
+export function parseIntOption(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n)) throw new Error(`expected an integer, got "${value}"`);
+  return n;
+}
+
+/** Writes one JSON document (bigints as strings) to stdout. */
+export function printJson(value: unknown): void {
+  process.stdout.write(stringifyJson(value, 2) + "\n");
+}
+
+/** Reports a failure: a readable message on stderr, or `{ error }` on stdout with --json. */
+export function reportError(err: unknown, json: boolean): void {
+  const e = err as Error;
+  if (json) {
+    printJson({
+      ok: false,
+      error: err instanceof RepairMarketError ? err.toJSON() : { name: e.name, message: e.message },
+    });
+  } else {
+    process.stderr.write(`error: ${e.message}\n`);
+  }
+}

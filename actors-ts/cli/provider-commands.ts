@@ -1,0 +1,98 @@
+import { readFileSync } from "node:fs";
+import { Command, Option } from "commander";
+import { loadAccount } from "../core/keys";
+import { providerConfigSchema } from "../provider/config";
+import { ProviderDaemon } from "../provider/provider-daemon";
+import {
+  defaultDataDir,
+  deploymentOption,
+  jsonOption,
+  keyOption,
+  parseBigint,
+  parseIntOption,
+  printJson,
+  reportError,
+  rpcOption,
+} from "./common";
+
+/** `repair-market provider …` */
+export function providerCommand(): Command {
+  const provider = new Command("provider").description("run a storage provider");
+  provider
+    .command("start")
+    .description("start the provider daemon: HTTP API for deals and pieces, prover, settler, scrubber")
+    .option("--data-dir <dir>", "directory for the database and pieces", defaultDataDir("provider"))
+    .option("--host <host>", "interface to listen on", "127.0.0.1")
+    .requiredOption("--port <port>", "TCP port (0 = any free port)", parseIntOption)
+    .addOption(keyOption)
+    .addOption(rpcOption)
+    .addOption(deploymentOption)
+    .option("--public-url <url>", "URL other agents reach this daemon at (default: the listen address)")
+    .option("--config <file>", "JSON file with any provider setting (flags win)")
+    .option(
+      "--price-per-byte-per-epoch <units>",
+      "storage ask: token base units per padded byte per epoch",
+      parseBigint,
+    )
+    .option("--collateral-per-byte <units>", "collateral offered per padded byte", parseBigint)
+    .option("--retrieval-price-per-byte <units>", "retrieval ask: token base units per byte", parseBigint)
+    .option("--capacity <bytes>", "padded bytes the provider will hold", parseIntOption)
+    .option("--no-register", "do not register the endpoint and asks in ProviderRegistry")
+    .option("--publish-interval-ms <ms>", "publish batch interval", parseIntOption)
+    .option("--prove-interval-ms <ms>", "prover polling interval", parseIntOption)
+    .option("--settle-interval-ms <ms>", "settlement interval", parseIntOption)
+    .option("--scrub-interval-ms <ms>", "piece scrub interval", parseIntOption)
+    .option("--deep-scrub-every <n>", "recompute CommP every n scrubs", parseIntOption)
+    .option("--log-file <path>", "write logs here instead of stderr")
+    .addOption(jsonOption)
+    .addOption(new Option("--quiet", "print nothing on start").hideHelp())
+    .action(async (opts) => {
+      try {
+        const file = opts.config ? (JSON.parse(readFileSync(opts.config, "utf8")) as Record<string, unknown>) : {};
+        const config = providerConfigSchema.parse({
+          ...file,
+          dataDir: opts.dataDir,
+          host: opts.host,
+          port: opts.port,
+          rpcUrl: opts.rpc,
+          deployment: opts.deployment,
+          publicUrl: opts.publicUrl ?? file.publicUrl,
+          register: opts.register,
+          storageAsk: {
+            ...((file.storageAsk as object) ?? {}),
+            ...(opts.pricePerBytePerEpoch !== undefined ? { pricePerBytePerEpoch: opts.pricePerBytePerEpoch } : {}),
+            ...(opts.collateralPerByte !== undefined ? { collateralPerByte: opts.collateralPerByte } : {}),
+          },
+          retrievalAsk: {
+            ...((file.retrievalAsk as object) ?? {}),
+            ...(opts.retrievalPricePerByte !== undefined ? { pricePerByte: opts.retrievalPricePerByte } : {}),
+          },
+          ...(opts.capacity !== undefined ? { capacityBytes: opts.capacity } : {}),
+          ...(opts.publishIntervalMs !== undefined ? { publishIntervalMs: opts.publishIntervalMs } : {}),
+          ...(opts.proveIntervalMs !== undefined ? { proveIntervalMs: opts.proveIntervalMs } : {}),
+          ...(opts.settleIntervalMs !== undefined ? { settleIntervalMs: opts.settleIntervalMs } : {}),
+          ...(opts.scrubIntervalMs !== undefined ? { scrubIntervalMs: opts.scrubIntervalMs } : {}),
+          ...(opts.deepScrubEvery !== undefined ? { deepScrubEvery: opts.deepScrubEvery } : {}),
+          ...(opts.logFile !== undefined ? { logFile: opts.logFile } : {}),
+        });
+        const account = loadAccount(opts.key);
+        const daemon = new ProviderDaemon(config, account);
+        const { url } = await daemon.start();
+        if (opts.json)
+          printJson({ event: "started", role: "provider", address: account.address, url, pid: process.pid });
+        else if (!opts.quiet) process.stdout.write(`provider ${account.address} listening on ${url}\n`);
+        const shutdown = (): void => {
+          daemon.stop().then(
+            () => process.exit(0),
+            () => process.exit(1),
+          );
+        };
+        process.once("SIGINT", shutdown);
+        process.once("SIGTERM", shutdown);
+      } catch (err) {
+        reportError(err, Boolean(opts.json));
+        process.exit(1);
+      }
+    });
+  return provider;
+}

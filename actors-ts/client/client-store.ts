@@ -1,0 +1,145 @@
+import type { Address, Hex } from "viem";
+import { openDatabase, type SqliteDatabase } from "../core/database";
+import { stringifyJson } from "../core/json";
+import type { StorageDealProposal } from "../chain/eip712";
+
+/** A direct storage deal as the client tracks it. */
+export interface ClientDealRow {
+  proposalHash: Hex;
+  provider: Address;
+  providerUrl: string;
+  dealId?: bigint;
+  pieceCid: string;
+  root: Hex;
+  payloadSize: number;
+  paddedSize: number;
+  proposal: StorageDealProposal;
+  filePath: string;
+  status: "proposed" | "published" | "failed";
+  reason?: string;
+  txHash?: Hex;
+  createdAt: number;
+}
+
+const MIGRATIONS = [
+  `CREATE TABLE deals (
+     proposal_hash TEXT PRIMARY KEY,
+     provider TEXT NOT NULL,
+     provider_url TEXT NOT NULL,
+     deal_id TEXT,
+     piece_cid TEXT NOT NULL,
+     root TEXT NOT NULL,
+     payload_size INTEGER NOT NULL,
+     padded_size INTEGER NOT NULL,
+     proposal_json TEXT NOT NULL,
+     file_path TEXT NOT NULL,
+     status TEXT NOT NULL,
+     reason TEXT,
+     tx_hash TEXT,
+     created_at INTEGER NOT NULL
+   );
+   CREATE INDEX deals_piece ON deals(piece_cid);`,
+];
+
+interface RawDeal {
+  proposal_hash: string;
+  provider: string;
+  provider_url: string;
+  deal_id: string | null;
+  piece_cid: string;
+  root: string;
+  payload_size: number;
+  padded_size: number;
+  proposal_json: string;
+  file_path: string;
+  status: ClientDealRow["status"];
+  reason: string | null;
+  tx_hash: string | null;
+  created_at: number;
+}
+
+function toRow(r: RawDeal): ClientDealRow {
+  const p = JSON.parse(r.proposal_json) as Record<string, string>;
+  return {
+    proposalHash: r.proposal_hash as Hex,
+    provider: r.provider as Address,
+    providerUrl: r.provider_url,
+    dealId: r.deal_id ? BigInt(r.deal_id) : undefined,
+    pieceCid: r.piece_cid,
+    root: r.root as Hex,
+    payloadSize: r.payload_size,
+    paddedSize: r.padded_size,
+    proposal: {
+      pieceCid: p.pieceCid as Hex,
+      pieceSize: BigInt(p.pieceSize),
+      client: p.client as Address,
+      provider: p.provider as Address,
+      label: p.label,
+      startEpoch: BigInt(p.startEpoch),
+      endEpoch: BigInt(p.endEpoch),
+      storagePricePerEpoch: BigInt(p.storagePricePerEpoch),
+      providerCollateral: BigInt(p.providerCollateral),
+      clientCollateral: BigInt(p.clientCollateral),
+      nonce: BigInt(p.nonce),
+    },
+    filePath: r.file_path,
+    status: r.status,
+    reason: r.reason ?? undefined,
+    txHash: (r.tx_hash ?? undefined) as Hex | undefined,
+    createdAt: r.created_at,
+  };
+}
+
+/** The client's persistent record of its deals (SQLite, WAL). */
+export class ClientStore {
+  readonly db: SqliteDatabase;
+
+  constructor(path: string) {
+    this.db = openDatabase(path, MIGRATIONS);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  insertDeal(row: Omit<ClientDealRow, "status" | "createdAt">): void {
+    this.db
+      .prepare(
+        `INSERT OR REPLACE INTO deals (proposal_hash, provider, provider_url, deal_id, piece_cid, root, payload_size,
+           padded_size, proposal_json, file_path, status, created_at)
+         VALUES (?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, 'proposed', ?)`,
+      )
+      .run(
+        row.proposalHash,
+        row.provider,
+        row.providerUrl,
+        row.pieceCid,
+        row.root,
+        row.payloadSize,
+        row.paddedSize,
+        stringifyJson(row.proposal),
+        row.filePath,
+        Date.now(),
+      );
+  }
+
+  markPublished(proposalHash: Hex, dealId: bigint, txHash: Hex): void {
+    this.db
+      .prepare("UPDATE deals SET status = 'published', deal_id = ?, tx_hash = ? WHERE proposal_hash = ?")
+      .run(dealId.toString(), txHash, proposalHash);
+  }
+
+  markFailed(proposalHash: Hex, reason: string): void {
+    this.db.prepare("UPDATE deals SET status = 'failed', reason = ? WHERE proposal_hash = ?").run(reason, proposalHash);
+  }
+
+  deals(): ClientDealRow[] {
+    return (this.db.prepare("SELECT * FROM deals ORDER BY created_at").all() as RawDeal[]).map(toRow);
+  }
+
+  dealsForPiece(pieceCid: string): ClientDealRow[] {
+    return (
+      this.db.prepare("SELECT * FROM deals WHERE piece_cid = ? AND status = 'published'").all(pieceCid) as RawDeal[]
+    ).map(toRow);
+  }
+}

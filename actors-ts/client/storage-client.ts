@@ -1,0 +1,348 @@
+import { createReadStream } from "node:fs";
+import { stat, open, rename, rm } from "node:fs/promises";
+import { createHash, randomBytes } from "node:crypto";
+import { dirname, join, resolve } from "node:path";
+import { toHex, type Address, type Hex } from "viem";
+import { sleep } from "../core/abort";
+import { RepairMarketError } from "../core/errors";
+import { PeerRejectedError, PeerUnreachableError, httpCall, httpJson } from "../core/http-client";
+import type { Logger } from "../core/logger";
+import { signRequest } from "../core/signed-request";
+import type { ChainClients } from "../chain/clients";
+import type { MarketContracts } from "../chain/contracts";
+import type { StorageDealProposal } from "../chain/eip712";
+import { addBalance } from "../chain/storage-market/add-balance";
+import { escrowBalance, marketParams } from "../chain/storage-market/reads";
+import { signProposal } from "../chain/storage-market/proposals";
+import { getProvider, type RegisteredProvider } from "../chain/registry/reads";
+import { commpOfFile, CommPHasher } from "../piece/commp";
+import { parsePieceCidV2 } from "../piece/piece-cid";
+import {
+  PROVIDER_PATHS,
+  type ProposalStatusResponse,
+  type ProposeDealResponse,
+  type UploadResponse,
+} from "../provider/api";
+import type { ClientStore } from "./client-store";
+
+/** The provider is not in ProviderRegistry. */
+export class ProviderNotRegisteredError extends RepairMarketError {
+  override name = "ProviderNotRegisteredError" as const;
+}
+
+/** Retrieved bytes do not hash to the piece commitment asked for. */
+export class PieceCommitmentMismatchError extends RepairMarketError {
+  override name = "PieceCommitmentMismatchError" as const;
+}
+
+/** Options of {@link StorageClient.storeFile}. */
+export interface StoreOptions {
+  provider: Address;
+  /** Deal length, epochs (default 1000 proving periods). */
+  durationEpochs?: bigint;
+  /** Token base units per epoch (default: the provider's ask × padded size). */
+  pricePerEpoch?: bigint;
+  /** Epochs from now to the deal's start (default: 3 proving periods + 10). */
+  startDelayEpochs?: bigint;
+  /** Upload attempts before giving up (the provider may restart in between). */
+  maxUploadAttempts?: number;
+  onProgress?: (event: StoreProgress) => void;
+}
+
+/** Progress of a store, for bars and `--json` event lists. */
+export type StoreProgress =
+  | { stage: "commp"; pieceCid: string; paddedSize: number }
+  | { stage: "escrow"; deposited: bigint }
+  | { stage: "proposed"; proposalHash: Hex }
+  | { stage: "upload"; sent: number; total: number; attempt: number }
+  | { stage: "retry"; attempt: number; error: string }
+  | { stage: "published"; dealId: bigint; txHash: Hex };
+
+/** A published direct storage deal. */
+export interface StoredDeal {
+  dealId: bigint;
+  proposalHash: Hex;
+  pieceCid: string;
+  txHash: Hex;
+  provider: Address;
+  proposal: StorageDealProposal;
+}
+
+/** Dependencies of {@link StorageClient}. */
+export interface StorageClientComponents {
+  clients: ChainClients;
+  contracts: MarketContracts;
+  store: ClientStore;
+  logger: Logger;
+}
+
+/**
+ * Seed 001's StorageClient: direct storage deals with one provider (the 10-step StorageMarket
+ * flow) and reading one's own pieces back. Each step that can fail says which provider and which
+ * stage.
+ */
+export class StorageClient {
+  constructor(private readonly c: StorageClientComponents) {}
+
+  /**
+   * Stores a file as one piece with one provider: CommP, escrow top-up, signed proposal, streamed
+   * upload (retried across provider restarts), wait for the published deal.
+   *
+   * @throws ProviderNotRegisteredError, PeerRejectedError (the provider refused, with its code),
+   * PeerUnreachableError (after the last attempt), ContractRevertedError (escrow deposit).
+   */
+  async storeFile(filePath: string, options: StoreOptions): Promise<StoredDeal> {
+    const { clients, contracts, store } = this.c;
+    const provider = await this.provider(options.provider);
+    const commitment = await commpOfFile(filePath);
+    options.onProgress?.({ stage: "commp", pieceCid: commitment.pieceCid, paddedSize: commitment.paddedSize });
+    const params = await marketParams(clients, contracts);
+    const latest = await clients.public.getBlockNumber();
+    const paddedSize = BigInt(commitment.paddedSize);
+    const startEpoch = latest + (options.startDelayEpochs ?? 3n * params.provingPeriodEpochs + 10n);
+    const duration = options.durationEpochs ?? 1000n * params.provingPeriodEpochs;
+    const proposal: StorageDealProposal = {
+      pieceCid: toHex(commitment.root),
+      pieceSize: paddedSize,
+      client: clients.account.address,
+      provider: provider.address,
+      label: commitment.pieceCid,
+      startEpoch,
+      endEpoch: startEpoch + duration,
+      storagePricePerEpoch: options.pricePerEpoch ?? provider.storageAsk.pricePerBytePerEpoch * paddedSize,
+      providerCollateral: provider.storageAsk.collateralPerByte * paddedSize,
+      clientCollateral: 0n,
+      nonce: BigInt(`0x${randomBytes(8).toString("hex")}`),
+    };
+    const deposited = await this.ensureEscrow(proposal.storagePricePerEpoch * duration);
+    options.onProgress?.({ stage: "escrow", deposited });
+    const clientSignature = await signProposal(clients.account, clients.chain.id, contracts.storageMarket, proposal);
+    const accepted = await this.post<ProposeDealResponse>(provider, PROVIDER_PATHS.proposals, "propose deal", {
+      proposal,
+      clientSignature,
+      pieceCidV2: commitment.pieceCid,
+    });
+    options.onProgress?.({ stage: "proposed", proposalHash: accepted.proposalHash });
+    store.insertDeal({
+      proposalHash: accepted.proposalHash,
+      provider: provider.address,
+      providerUrl: provider.endpoint,
+      pieceCid: commitment.pieceCid,
+      root: toHex(commitment.root),
+      payloadSize: commitment.payloadSize,
+      paddedSize: commitment.paddedSize,
+      proposal,
+      filePath: resolve(filePath),
+    });
+    try {
+      const published = await this.upload(provider, accepted, filePath, options);
+      store.markPublished(accepted.proposalHash, published.dealId, published.txHash);
+      options.onProgress?.({ stage: "published", dealId: published.dealId, txHash: published.txHash });
+      return {
+        ...published,
+        proposalHash: accepted.proposalHash,
+        pieceCid: commitment.pieceCid,
+        provider: provider.address,
+        proposal,
+      };
+    } catch (err) {
+      store.markFailed(accepted.proposalHash, (err as Error).message.split("\n")[0]);
+      throw err;
+    }
+  }
+
+  /**
+   * Fetches one's own piece from a provider holding it (signed request; no payment), checks its
+   * CommP while streaming, and writes it atomically to `outPath`.
+   *
+   * @throws PieceCommitmentMismatchError when the bytes do not match the PieceCID.
+   */
+  async retrieveOwnPiece(
+    pieceCid: string,
+    outPath: string,
+    providerAddress?: Address,
+  ): Promise<{ provider: Address; bytes: number }> {
+    const expected = parsePieceCidV2(pieceCid);
+    const candidates = this.c.store
+      .dealsForPiece(pieceCid)
+      .filter((d) => !providerAddress || d.provider.toLowerCase() === providerAddress.toLowerCase());
+    const addresses =
+      candidates.length > 0
+        ? [...new Set(candidates.map((d) => d.provider))]
+        : providerAddress
+          ? [providerAddress]
+          : [];
+    if (addresses.length === 0) {
+      throw new ProviderNotRegisteredError("no provider known to hold this piece; pass --provider", {
+        details: { pieceCid },
+      });
+    }
+    let lastError: unknown;
+    for (const address of addresses) {
+      try {
+        const provider = await this.provider(address);
+        const bytes = await this.download(provider, pieceCid, expected.root, outPath);
+        return { provider: address, bytes };
+      } catch (err) {
+        lastError = err;
+        this.c.logger.warn({ err, provider: address }, "piece download failed; trying the next provider");
+      }
+    }
+    throw lastError;
+  }
+
+  private async provider(address: Address): Promise<RegisteredProvider> {
+    const provider = await getProvider(this.c.clients, this.c.contracts, address);
+    if (!provider)
+      throw new ProviderNotRegisteredError("provider is not registered", { details: { provider: address } });
+    return provider;
+  }
+
+  private async ensureEscrow(needed: bigint): Promise<bigint> {
+    const { clients, contracts } = this.c;
+    const { free } = await escrowBalance(clients, contracts, clients.account.address);
+    if (free >= needed) return 0n;
+    await addBalance(clients, contracts, clients.account.address, needed - free);
+    return needed - free;
+  }
+
+  private async post<T>(provider: RegisteredProvider, path: string, stage: string, body: unknown): Promise<T> {
+    const json = JSON.stringify(body, (_k, v) => (typeof v === "bigint" ? v.toString() : v));
+    const headers = await signRequest(this.c.clients.account, {
+      method: "POST",
+      path,
+      body: json,
+      audience: provider.address,
+    });
+    return httpJson<T>(
+      {
+        method: "POST",
+        url: provider.endpoint + path,
+        headers: { ...headers, "content-type": "application/json" },
+        body: json,
+      },
+      { peer: provider.address, stage },
+    );
+  }
+
+  private async upload(
+    provider: RegisteredProvider,
+    accepted: ProposeDealResponse,
+    filePath: string,
+    options: StoreOptions,
+  ): Promise<{ dealId: bigint; txHash: Hex }> {
+    const bodySha256 = await fileSha256(filePath);
+    const { size } = await stat(filePath);
+    const attempts = options.maxUploadAttempts ?? 8;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const headers = await signRequest(this.c.clients.account, {
+          method: "PUT",
+          path: accepted.uploadPath,
+          bodySha256,
+          audience: provider.address,
+        });
+        let sent = 0;
+        const body = createReadStream(filePath, { highWaterMark: 1 << 20 });
+        body.on("data", (chunk) => {
+          sent += chunk.length;
+          options.onProgress?.({ stage: "upload", sent, total: size, attempt });
+        });
+        const response = await httpCall(
+          {
+            method: "PUT",
+            url: provider.endpoint + accepted.uploadPath,
+            headers: { ...headers, "content-type": "application/octet-stream", "content-length": String(size) },
+            body,
+            headersTimeoutMs: 180_000,
+          },
+          { peer: provider.address, stage: "upload piece" },
+        );
+        const text = await response.body.text();
+        if (response.statusCode === 202) return await this.waitPublished(provider, accepted.proposalHash);
+        const uploaded = JSON.parse(text) as UploadResponse;
+        return { dealId: BigInt(uploaded.dealId), txHash: uploaded.txHash };
+      } catch (err) {
+        const retryable =
+          err instanceof PeerUnreachableError ||
+          (err instanceof PeerRejectedError && (err.statusCode >= 500 || err.code === "UploadInProgress"));
+        if (!retryable || attempt >= attempts) throw err;
+        options.onProgress?.({ stage: "retry", attempt, error: (err as Error).message.split("\n")[0] });
+        this.c.logger.warn({ err, attempt }, "upload failed; retrying");
+        await sleep(Math.min(1000 * 2 ** (attempt - 1), 8000));
+      }
+    }
+  }
+
+  private async waitPublished(
+    provider: RegisteredProvider,
+    proposalHash: Hex,
+  ): Promise<{ dealId: bigint; txHash: Hex }> {
+    for (let i = 0; i < 120; i++) {
+      const status = await httpJson<ProposalStatusResponse>(
+        { method: "GET", url: provider.endpoint + PROVIDER_PATHS.proposal(proposalHash) },
+        { peer: provider.address, stage: "deal status" },
+      );
+      if (status.status === "published" && status.dealId && status.txHash) {
+        return { dealId: BigInt(status.dealId), txHash: status.txHash };
+      }
+      if (status.status === "failed" || status.status === "expired") {
+        throw new PeerRejectedError(422, "PublishFailed", `deal was not published: ${status.reason ?? status.status}`, {
+          peer: provider.address,
+          stage: "deal status",
+        });
+      }
+      await sleep(1000);
+    }
+    throw new PeerRejectedError(504, "PublishTimeout", "deal was not published within two minutes", {
+      peer: provider.address,
+      stage: "deal status",
+    });
+  }
+
+  private async download(
+    provider: RegisteredProvider,
+    pieceCid: string,
+    root: Uint8Array,
+    outPath: string,
+  ): Promise<number> {
+    const path = PROVIDER_PATHS.piece(pieceCid);
+    const headers = await signRequest(this.c.clients.account, { method: "GET", path, audience: provider.address });
+    const response = await httpCall(
+      { method: "GET", url: provider.endpoint + path, headers },
+      { peer: provider.address, stage: "fetch piece" },
+    );
+    const temp = join(dirname(resolve(outPath)), `.${randomBytes(6).toString("hex")}.part`);
+    const handle = await open(temp, "w");
+    const hasher = new CommPHasher();
+    let bytes = 0;
+    try {
+      for await (const chunk of response.body) {
+        const data = chunk as Uint8Array;
+        hasher.update(data);
+        await handle.write(data);
+        bytes += data.length;
+      }
+      const actual = hasher.digest();
+      if (toHex(actual.root) !== toHex(root)) {
+        throw new PieceCommitmentMismatchError("piece bytes do not match the PieceCID", {
+          details: { provider: provider.address, pieceCid, actual: actual.pieceCid },
+        });
+      }
+      await handle.sync();
+      await handle.close();
+      await rename(temp, outPath);
+      return bytes;
+    } catch (err) {
+      await handle.close().catch(() => undefined);
+      await rm(temp, { force: true });
+      throw err;
+    }
+  }
+}
+
+async function fileSha256(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}

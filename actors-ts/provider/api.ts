@@ -1,0 +1,76 @@
+import { z } from "zod";
+import { zAddress, zHex, zHexBytes, zUint } from "../core/schemas";
+
+/**
+ * The provider daemon's HTTP API: paths and body shapes shared by the daemon and its clients.
+ * Amounts and epochs travel as decimal strings.
+ */
+export const PROVIDER_PATHS = {
+  info: "/info",
+  health: "/healthz",
+  metrics: "/metrics",
+  proposals: "/deals/proposals",
+  proposal: (hash: string) => `/deals/proposals/${hash}`,
+  proposalData: (hash: string) => `/deals/proposals/${hash}/data`,
+  piece: (pieceCid: string) => `/pieces/${pieceCid}`,
+  manifest: (droot: string) => `/manifests/${droot}`,
+} as const;
+
+export const storageDealProposalSchema = z.object({
+  pieceCid: zHexBytes(32),
+  pieceSize: zUint,
+  client: zAddress,
+  provider: zAddress,
+  label: z.string().max(512),
+  startEpoch: zUint,
+  endEpoch: zUint,
+  storagePricePerEpoch: zUint,
+  providerCollateral: zUint,
+  clientCollateral: zUint,
+  nonce: zUint,
+});
+
+/** POST /deals/proposals */
+export const proposeDealRequestSchema = z.object({
+  proposal: storageDealProposalSchema,
+  clientSignature: zHex,
+  /** PieceCID v2 of the piece: commits to the root and the exact payload size. */
+  pieceCidV2: z.string().min(1).max(200),
+});
+export type ProposeDealRequest = z.input<typeof proposeDealRequestSchema>;
+
+export interface ProposeDealResponse {
+  accepted: true;
+  proposalHash: `0x${string}`;
+  /** Where to PUT the piece's bytes. */
+  uploadPath: string;
+  /** Exact number of bytes the upload must carry. */
+  payloadSize: number;
+}
+
+/** PUT /deals/proposals/:hash/data, once the deal is published. */
+export interface UploadResponse {
+  proposalHash: `0x${string}`;
+  dealId: string;
+  txHash: `0x${string}`;
+  pieceCid: string;
+}
+
+/** GET /deals/proposals/:hash */
+export interface ProposalStatusResponse {
+  proposalHash: `0x${string}`;
+  status: "accepted" | "stored" | "published" | "failed" | "expired";
+  reason?: string;
+  dealId?: string;
+  txHash?: `0x${string}`;
+}
+
+/** GET /info */
+export interface ProviderInfoResponse {
+  address: `0x${string}`;
+  chainId: number;
+  storageMarket: `0x${string}`;
+  storageAsk: Record<string, string>;
+  retrievalAsk: Record<string, string>;
+  version: string;
+}

@@ -1,0 +1,254 @@
+import type { FastifyInstance } from "fastify";
+import { toHex, type Address, type Hex } from "viem";
+import { HttpError } from "../../core/http-errors";
+import { parsePieceCidV2 } from "../../piece/piece-cid";
+import { escrowBalance, isNonceUsed } from "../../chain/storage-market/reads";
+import { hashProposal, verifyProposalSignature } from "../../chain/storage-market/proposals";
+import type { StorageDealProposal } from "../../chain/eip712";
+import {
+  PROVIDER_PATHS,
+  proposeDealRequestSchema,
+  type ProposalStatusResponse,
+  type ProposeDealResponse,
+  type UploadResponse,
+} from "../api";
+import type { ProviderContext } from "../context";
+import type { Publisher } from "../publisher";
+import { receivePiece } from "../piece-intake";
+import { authenticate, sendError } from "./server";
+
+/** How long an upload waits for its deal to be published before answering 202. */
+const PUBLISH_WAIT_MS = 90_000;
+
+/**
+ * Seed 001's StorageMarket flow on the provider side: a signed proposal is checked against the
+ * ask, the client's escrow and the provider's capacity (steps 1–2), its piece is pushed and
+ * checked while streaming (4–8), and the deal is published (3, 9).
+ */
+export function registerDealRoutes(app: FastifyInstance, ctx: ProviderContext, publisher: Publisher): void {
+  const uploads = { total: 0, perPeer: new Map<string, number>(), proposals: new Set<string>() };
+
+  app.post(PROVIDER_PATHS.proposals, async (request, reply) => {
+    const auth = await authenticate(ctx, request);
+    const body = proposeDealRequestSchema.parse(request.body);
+    const proposal: StorageDealProposal = body.proposal;
+    let checked;
+    try {
+      checked = await checkProposal(ctx, proposal, body.clientSignature, body.pieceCidV2);
+    } catch (err) {
+      ctx.metrics.proposals.inc({ result: err instanceof HttpError ? err.code : "error" });
+      throw err;
+    }
+    const existing = ctx.store.proposal(checked.proposalHash);
+    if (!existing) {
+      ctx.store.insertProposal({
+        proposalHash: checked.proposalHash,
+        client: proposal.client,
+        submitter: auth.signer,
+        proposal,
+        clientSignature: body.clientSignature,
+        pieceCidV2: body.pieceCidV2,
+        root: proposal.pieceCid,
+        payloadSize: checked.payloadSize,
+        paddedSize: Number(proposal.pieceSize),
+      });
+    } else if (existing.status !== "accepted") {
+      throw new HttpError(409, "ProposalAlreadyHandled", `proposal is already ${existing.status}`, {
+        proposalHash: checked.proposalHash,
+      });
+    }
+    ctx.metrics.proposals.inc({ result: "accepted" });
+    const response: ProposeDealResponse = {
+      accepted: true,
+      proposalHash: checked.proposalHash,
+      uploadPath: PROVIDER_PATHS.proposalData(checked.proposalHash),
+      payloadSize: checked.payloadSize,
+    };
+    return reply.send(response);
+  });
+
+  app.get<{ Params: { hash: string } }>(PROVIDER_PATHS.proposal(":hash"), async (request, reply) => {
+    const row = ctx.store.proposal(request.params.hash as Hex);
+    if (!row) throw new HttpError(404, "ProposalNotFound", "no such proposal", { proposalHash: request.params.hash });
+    const response: ProposalStatusResponse = {
+      proposalHash: row.proposalHash,
+      status: row.status,
+      reason: row.reason,
+      dealId: row.dealId?.toString(),
+      txHash: row.txHash,
+    };
+    return reply.send(response);
+  });
+
+  app.put<{ Params: { hash: string } }>(PROVIDER_PATHS.proposalData(":hash"), async (request, reply) => {
+    const auth = await authenticate(ctx, request, { streamedBody: true });
+    const row = ctx.store.proposal(request.params.hash as Hex);
+    if (!row) throw new HttpError(404, "ProposalNotFound", "no such proposal", { proposalHash: request.params.hash });
+    if (auth.signer.toLowerCase() !== row.submitter.toLowerCase()) {
+      throw new HttpError(403, "NotProposalSubmitter", "only the proposal's submitter may upload its data", {
+        proposalHash: row.proposalHash,
+      });
+    }
+    if (row.status === "published" && row.dealId !== undefined && row.txHash) {
+      request.raw.resume();
+      return reply.send(uploadResponse(row.proposalHash, row.dealId, row.txHash, row.pieceCidV2));
+    }
+    if (row.status !== "accepted" && row.status !== "stored") {
+      throw new HttpError(409, "ProposalNotAwaitingData", `proposal is ${row.status}`, {
+        proposalHash: row.proposalHash,
+        reason: row.reason,
+      });
+    }
+    if (row.status === "accepted") {
+      const length = Number(request.headers["content-length"]);
+      if (!Number.isInteger(length) || length !== row.payloadSize) {
+        throw new HttpError(400, "WrongPieceSize", "Content-Length must equal the piece's payload size", {
+          proposalHash: row.proposalHash,
+          contentLength: request.headers["content-length"],
+          payloadSize: row.payloadSize,
+        });
+      }
+      const peer = auth.signer.toLowerCase();
+      if (uploads.proposals.has(row.proposalHash)) {
+        throw new HttpError(409, "UploadInProgress", "this proposal's data is already being uploaded");
+      }
+      if (
+        uploads.total >= ctx.config.maxConcurrentUploads ||
+        (uploads.perPeer.get(peer) ?? 0) >= ctx.config.maxUploadsPerPeer
+      ) {
+        throw new HttpError(503, "TooManyUploads", "too many uploads in progress; retry later");
+      }
+      uploads.total++;
+      uploads.perPeer.set(peer, (uploads.perPeer.get(peer) ?? 0) + 1);
+      uploads.proposals.add(row.proposalHash);
+      try {
+        await receivePiece(
+          request.raw,
+          { root: row.root, payloadSize: row.payloadSize, bodySha256: auth.bodySha256, proposalHash: row.proposalHash },
+          ctx.blobs,
+          (n) => ctx.metrics.bytesReceived.inc(n),
+        );
+        ctx.store.db.transaction(() => {
+          ctx.store.upsertPiece({
+            root: row.root,
+            pieceCidV2: row.pieceCidV2,
+            payloadSize: row.payloadSize,
+            paddedSize: row.paddedSize,
+          });
+          ctx.store.setProposalStatus(row.proposalHash, "stored");
+        })();
+        ctx.metrics.uploads.inc({ result: "stored" });
+      } catch (err) {
+        ctx.metrics.uploads.inc({ result: err instanceof HttpError ? err.code : "aborted" });
+        if (request.raw.destroyed) return reply;
+        return sendError(reply, err, request);
+      } finally {
+        uploads.total--;
+        uploads.perPeer.set(peer, (uploads.perPeer.get(peer) ?? 1) - 1);
+        uploads.proposals.delete(row.proposalHash);
+      }
+    } else {
+      request.raw.resume();
+    }
+    publisher.nudge();
+    const outcome = await publisher.waitFor(row.proposalHash, PUBLISH_WAIT_MS);
+    if (outcome.ok) return reply.send(uploadResponse(row.proposalHash, outcome.dealId, outcome.txHash, row.pieceCidV2));
+    if (outcome.reason === "PublishTimeout") {
+      return reply.code(202).send({ proposalHash: row.proposalHash, status: "stored" });
+    }
+    throw new HttpError(422, "PublishFailed", `the market skipped the proposal: ${outcome.reason}`, {
+      proposalHash: row.proposalHash,
+      reason: outcome.reason,
+    });
+  });
+}
+
+function uploadResponse(proposalHash: Hex, dealId: bigint, txHash: Hex, pieceCid: string): UploadResponse {
+  return { proposalHash, dealId: dealId.toString(), txHash, pieceCid };
+}
+
+/**
+ * Checks a proposal before agreeing to store it.
+ *
+ * @throws HttpError 422 with a code naming the failed check.
+ */
+async function checkProposal(
+  ctx: ProviderContext,
+  proposal: StorageDealProposal,
+  signature: Hex,
+  pieceCidV2: string,
+): Promise<{ proposalHash: Hex; payloadSize: number }> {
+  const { clients, contracts, config, params } = ctx;
+  const reject = (code: string, message: string, details: Record<string, string | number> = {}) =>
+    new HttpError(422, code, message, details);
+  const self = clients.account.address as Address;
+  if (proposal.provider.toLowerCase() !== self.toLowerCase()) {
+    throw reject("WrongProvider", "proposal names another provider", { provider: proposal.provider });
+  }
+  let cid;
+  try {
+    cid = parsePieceCidV2(pieceCidV2);
+  } catch {
+    throw reject("InvalidPieceCid", "pieceCidV2 is not a PieceCID v2");
+  }
+  if (toHex(cid.root) !== proposal.pieceCid.toLowerCase() || BigInt(cid.paddedSize) !== proposal.pieceSize) {
+    throw reject("PieceCidMismatch", "pieceCidV2 disagrees with the proposal's pieceCid or pieceSize");
+  }
+  const ask = config.storageAsk;
+  if (proposal.pieceSize < ask.minPieceSize || proposal.pieceSize > ask.maxPieceSize) {
+    throw reject("PieceSizeOutsideAsk", "piece size is outside the provider's ask", {
+      pieceSize: proposal.pieceSize.toString(),
+      min: ask.minPieceSize.toString(),
+      max: ask.maxPieceSize.toString(),
+    });
+  }
+  const minPrice = ask.pricePerBytePerEpoch * proposal.pieceSize;
+  if (proposal.storagePricePerEpoch < minPrice) {
+    throw reject("PriceBelowAsk", "storagePricePerEpoch is below the ask", {
+      offered: proposal.storagePricePerEpoch.toString(),
+      required: minPrice.toString(),
+    });
+  }
+  const maxCollateral = ask.collateralPerByte * proposal.pieceSize;
+  if (proposal.providerCollateral > maxCollateral) {
+    throw reject("CollateralAboveAsk", "providerCollateral is more than the provider offers", {
+      asked: proposal.providerCollateral.toString(),
+      offered: maxCollateral.toString(),
+    });
+  }
+  const latest = await clients.public.getBlockNumber();
+  const minStart = latest + 2n * params.provingPeriodEpochs;
+  if (proposal.startEpoch < minStart) {
+    throw reject("StartEpochTooSoon", "startEpoch leaves no time to store and prove the piece", {
+      startEpoch: proposal.startEpoch.toString(),
+      earliest: minStart.toString(),
+    });
+  }
+  if (
+    proposal.endEpoch <= proposal.startEpoch ||
+    proposal.endEpoch - proposal.startEpoch > params.maxDealDurationEpochs
+  ) {
+    throw reject("InvalidDuration", "endEpoch must follow startEpoch within the market's maximum duration");
+  }
+  if (!(await verifyProposalSignature(clients, contracts.storageMarket, proposal, signature))) {
+    throw reject("InvalidClientSignature", "the client's signature does not match the proposal", {
+      client: proposal.client,
+    });
+  }
+  if (await isNonceUsed(clients, contracts, proposal.client, proposal.nonce)) {
+    throw reject("NonceUsed", "the client already used this nonce", { nonce: proposal.nonce.toString() });
+  }
+  const lock = proposal.storagePricePerEpoch * (proposal.endEpoch - proposal.startEpoch) + proposal.clientCollateral;
+  const { free } = await escrowBalance(clients, contracts, proposal.client);
+  if (free < lock) {
+    throw reject("ClientEscrowTooLow", "the client's free escrow does not cover the deal", {
+      free: free.toString(),
+      required: lock.toString(),
+    });
+  }
+  if (ctx.store.committedBytes() + Number(proposal.pieceSize) > config.capacityBytes) {
+    throw reject("NoCapacity", "the provider has no room for this piece", { capacityBytes: config.capacityBytes });
+  }
+  const proposalHash = hashProposal(clients.chain.id, contracts.storageMarket, proposal).toLowerCase() as Hex;
+  return { proposalHash, payloadSize: cid.payloadSize };
+}

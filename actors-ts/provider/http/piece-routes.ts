@@ -1,0 +1,133 @@
+import type { FastifyInstance } from "fastify";
+import { toHex, type Hex } from "viem";
+import { HttpError } from "../../core/http-errors";
+import { parsePieceCidV2 } from "../../piece/piece-cid";
+import { verifyManifest } from "../../manifest/manifest";
+import { PROVIDER_PATHS, type ProviderInfoResponse } from "../api";
+import type { ProviderContext } from "../context";
+import { pieceKey } from "../piece-intake";
+import { authenticate } from "./server";
+
+/** The daemon's package version, reported by /info and /healthz. */
+const VERSION = "0.1.0";
+
+/** Parses a single `bytes=a-b` / `bytes=a-` / `bytes=-n` range against `size`. */
+export function parseRange(header: string | undefined, size: number): { start: number; end: number } | undefined {
+  if (!header) return undefined;
+  const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!match || (match[1] === "" && match[2] === "")) {
+    throw new HttpError(416, "InvalidRange", "only one `bytes=start-end` range is supported", { range: header });
+  }
+  let start: number;
+  let end: number;
+  if (match[1] === "") {
+    start = Math.max(0, size - Number(match[2]));
+    end = size - 1;
+  } else {
+    start = Number(match[1]);
+    end = match[2] === "" ? size - 1 : Math.min(Number(match[2]), size - 1);
+  }
+  if (start > end || start >= size) {
+    throw new HttpError(416, "RangeNotSatisfiable", "range is outside the piece", { range: header, size });
+  }
+  return { start, end };
+}
+
+/**
+ * Read side of the provider: pieces for their clients (with Range), manifests, health, asks and
+ * metrics. A piece is served only from the committed blob store, never from a partial upload.
+ */
+export function registerPieceRoutes(app: FastifyInstance, ctx: ProviderContext): void {
+  app.get(PROVIDER_PATHS.health, async () => ({
+    ok: true,
+    address: ctx.clients.account.address,
+    chainId: ctx.clients.chain.id,
+    block: (await ctx.clients.public.getBlockNumber()).toString(),
+    version: VERSION,
+  }));
+
+  app.get(PROVIDER_PATHS.info, async (): Promise<ProviderInfoResponse> => {
+    const str = (o: Record<string, bigint>) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, v.toString()]));
+    return {
+      address: ctx.clients.account.address,
+      chainId: ctx.clients.chain.id,
+      storageMarket: ctx.contracts.storageMarket,
+      storageAsk: str(ctx.config.storageAsk),
+      retrievalAsk: str(ctx.config.retrievalAsk),
+      version: VERSION,
+    };
+  });
+
+  app.get(PROVIDER_PATHS.metrics, async (_request, reply) => {
+    ctx.metrics.storedBytes.set(
+      ctx.store
+        .pieces()
+        .filter((p) => p.status === "ok")
+        .reduce((s, p) => s + p.paddedSize, 0),
+    );
+    return reply.type(ctx.metrics.registry.contentType).send(await ctx.metrics.registry.metrics());
+  });
+
+  app.get<{ Params: { pieceCid: string } }>(PROVIDER_PATHS.piece(":pieceCid"), async (request, reply) => {
+    const auth = await authenticate(ctx, request);
+    let root: Hex;
+    try {
+      root = toHex(parsePieceCidV2(request.params.pieceCid).root);
+    } catch {
+      throw new HttpError(400, "InvalidPieceCid", "not a PieceCID v2", { pieceCid: request.params.pieceCid });
+    }
+    const piece = ctx.store.piece(root);
+    if (!piece || piece.status !== "ok" || !ctx.blobs.has(pieceKey(root))) {
+      throw new HttpError(404, "PieceNotFound", "this provider does not hold the piece", {
+        pieceCid: request.params.pieceCid,
+      });
+    }
+    const clients = ctx.store.clientsOfPiece(root).map((c) => c.toLowerCase());
+    if (!clients.includes(auth.signer.toLowerCase())) {
+      throw new HttpError(403, "NotDealClient", "only clients of this piece's deals may fetch it without paying", {
+        signer: auth.signer,
+      });
+    }
+    const range = parseRange(request.headers.range, piece.payloadSize);
+    reply.header("accept-ranges", "bytes").type("application/octet-stream");
+    const served = range ? range.end - range.start + 1 : piece.payloadSize;
+    ctx.metrics.bytesServed.inc({ paid: "client" }, served);
+    if (range) {
+      reply.code(206).header("content-range", `bytes ${range.start}-${range.end}/${piece.payloadSize}`);
+    }
+    reply.header("content-length", served);
+    return reply.send(ctx.blobs.read(pieceKey(root), range));
+  });
+
+  app.get<{ Params: { droot: string } }>(PROVIDER_PATHS.manifest(":droot"), async (request, reply) => {
+    const json = ctx.store.manifest(request.params.droot as Hex);
+    if (!json)
+      throw new HttpError(404, "ManifestNotFound", "no manifest for this droot", { droot: request.params.droot });
+    return reply.type("application/json").send(json);
+  });
+
+  app.put<{ Params: { droot: string } }>(PROVIDER_PATHS.manifest(":droot"), async (request, reply) => {
+    const auth = await authenticate(ctx, request);
+    let manifest;
+    try {
+      manifest = verifyManifest(request.body, request.params.droot as Hex);
+    } catch (err) {
+      throw new HttpError(422, "InvalidManifest", (err as Error).message.split("\n")[0], {
+        droot: request.params.droot,
+      });
+    }
+    const client = auth.signer.toLowerCase();
+    const holds = manifest.pieces.some((p) =>
+      ctx.store.clientsOfPiece(p.root as Hex).some((c) => c.toLowerCase() === client),
+    );
+    if (!holds) {
+      throw new HttpError(
+        403,
+        "NotDealClient",
+        "only a client with a deal on one of the file's pieces may store its manifest",
+      );
+    }
+    ctx.store.putManifest(manifest.droot as Hex, JSON.stringify(manifest));
+    return reply.send({ stored: true, droot: manifest.droot });
+  });
+}

@@ -1,0 +1,93 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import { ZodError } from "zod";
+import type { Address } from "viem";
+import { HttpError, type HttpErrorBody } from "../../core/http-errors";
+import { RequestAuthError, verifyRequest, type VerifiedRequest } from "../../core/signed-request";
+import type { ProviderContext } from "../context";
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** The exact JSON body bytes, kept to check the signed body hash. */
+    rawBody?: Buffer;
+  }
+}
+
+/**
+ * The provider's fastify instance: JSON bodies kept raw (their SHA-256 is signed), octet-stream
+ * bodies left unread for streaming handlers, errors turned into `{ error, message, details }`.
+ * fastify because it validates and bounds bodies, streams without buffering, and logs with pino.
+ */
+export function createHttpServer(ctx: ProviderContext): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: ctx.logger.child({ component: "http" }) as FastifyBaseLogger,
+    bodyLimit: ctx.config.maxJsonBodyBytes,
+    disableRequestLogging: true,
+  });
+  app.addContentTypeParser("application/json", { parseAs: "buffer" }, (request, body, done) => {
+    request.rawBody = body as Buffer;
+    try {
+      done(null, body.length === 0 ? {} : JSON.parse(body.toString("utf8")));
+    } catch {
+      done(new HttpError(400, "InvalidJson", "request body is not valid JSON"), undefined);
+    }
+  });
+  // Streaming handlers read request.raw themselves.
+  app.addContentTypeParser("application/octet-stream", (_request, _payload, done) => done(null));
+  app.setErrorHandler((err, request, reply) => sendError(reply, err, request));
+  app.setNotFoundHandler((request, reply) =>
+    sendError(reply, new HttpError(404, "NotFound", `no route ${request.method} ${request.url}`), request),
+  );
+  return app;
+}
+
+/** Replies with the JSON error body for `err`. */
+export function sendError(reply: FastifyReply, err: unknown, request?: FastifyRequest): FastifyReply {
+  let status = 500;
+  let body: HttpErrorBody = { error: "InternalError", message: "internal error" };
+  if (err instanceof HttpError) {
+    status = err.statusCode;
+    body = { error: err.code, message: err.shortMessage, details: jsonDetails(err.details) };
+  } else if (err instanceof RequestAuthError) {
+    status = 401;
+    body = { error: err.reason, message: err.shortMessage, details: jsonDetails(err.details) };
+  } else if (err instanceof ZodError) {
+    status = 400;
+    const issue = err.issues[0];
+    body = { error: "InvalidRequest", message: `${issue?.path.join(".") || "body"}: ${issue?.message}` };
+  } else if ((err as { statusCode?: number }).statusCode && (err as { statusCode: number }).statusCode < 500) {
+    const e = err as { statusCode: number; code?: string; message: string };
+    status = e.statusCode;
+    body = { error: e.code ?? `HTTP${status}`, message: e.message };
+  } else {
+    request?.log.error({ err }, "request failed");
+  }
+  return reply.code(status).type("application/json").send(body);
+}
+
+function jsonDetails(details: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(details).map(([k, v]) => [k, typeof v === "bigint" ? v.toString() : v]));
+}
+
+/**
+ * Verifies the request's signature headers against this provider's address, recording the
+ * nonce. For JSON bodies the raw bytes are checked here; streamed bodies are checked by their
+ * handler against the returned `bodySha256`.
+ *
+ * @throws RequestAuthError
+ */
+export function authenticate(
+  ctx: ProviderContext,
+  request: FastifyRequest,
+  options: { streamedBody?: boolean } = {},
+): Promise<VerifiedRequest> {
+  return verifyRequest(
+    request.headers,
+    {
+      method: request.method,
+      path: request.url,
+      body: options.streamedBody ? undefined : (request.rawBody ?? new Uint8Array()),
+      self: ctx.clients.account.address as Address,
+    },
+    (signer, nonce, expiresAt) => ctx.store.useNonce(signer, nonce, expiresAt),
+  );
+}

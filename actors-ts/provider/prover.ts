@@ -1,0 +1,160 @@
+import { hashStruct, toHex, type Address, type Hex } from "viem";
+import { runEvery } from "../core/abort";
+import { RepairMarketError } from "../core/errors";
+import { DRAWS_PER_CHALLENGE, freeRangeLocator } from "../chain/constants";
+import { STORAGE_DEAL_PROPOSAL_TYPES, type StorageDealProposal } from "../chain/eip712";
+import { challengedLeaf, dealInfo, freeRange, proofSetInfo } from "../chain/storage-market/reads";
+import { provePossession, type PieceProofInput } from "../chain/storage-market/prove-possession";
+import { PieceTreeCache, proveLeaf, rootFromProof } from "../piece/piece-proof";
+import { CHUNK_LOG2_LEAVES } from "../piece/constants";
+import { pieceGeometry } from "../piece/commp";
+import type { ProviderContext } from "./context";
+import type { DealRow } from "./provider-store";
+import { pieceKey, treeKey } from "./piece-intake";
+
+/** A challenged leaf could not be proven from local data (the piece is missing or corrupt). */
+export class ProofUnavailableError extends RepairMarketError {
+  override name = "ProofUnavailableError" as const;
+}
+
+/** EIP-712 struct hash of a proposal (StorageMarket's `termsHash`), computed locally. */
+export function proposalTermsHash(proposal: StorageDealProposal): Hex {
+  return hashStruct({ data: proposal, primaryType: "StorageDealProposal", types: STORAGE_DEAL_PROPOSAL_TYPES });
+}
+
+/**
+ * Proves possession every proving period (PDP-style, DESIGN.md "Proofs of possession"): once the
+ * current period's challenge epoch has passed it reads the drawn leaves, finds the deal (or freed
+ * range) holding each, rebuilds that leaf's path from the piece on disk — one 2^15-leaf chunk
+ * re-read, the levels above from the cached chunk roots — checks it locally and submits
+ * `provePossession` before the deadline. State lives on chain, so restarts need nothing.
+ */
+export class Prover {
+  private lastFailedGeneration = -1;
+
+  constructor(private readonly ctx: ProviderContext) {}
+
+  async run(signal: AbortSignal): Promise<void> {
+    await runEvery(
+      this.ctx.config.proveIntervalMs,
+      signal,
+      () => this.tick(),
+      (err) => this.ctx.logger.warn({ err }, "proving round failed; retrying"),
+    );
+  }
+
+  /** Proves the current period if it is due; returns the period proven, if any. */
+  async tick(): Promise<number | undefined> {
+    const { clients, contracts, logger, metrics } = this.ctx;
+    const self = clients.account.address;
+    const set = await proofSetInfo(clients, contracts, self);
+    if (set.anchorEpoch === 0n || set.currentPeriodProven) return undefined;
+    if (set.failed) {
+      if (this.lastFailedGeneration !== set.generation) {
+        logger.error({ generation: set.generation }, "proof set failed: missed too many periods in a row");
+        this.lastFailedGeneration = set.generation;
+      }
+      return undefined;
+    }
+    const latest = await clients.public.getBlockNumber();
+    if (latest <= set.challengeEpoch || latest >= set.deadlineEpoch) return undefined;
+    const started = performance.now();
+    let proofs: PieceProofInput[];
+    try {
+      proofs = await this.buildProofs(self, set.generation);
+    } catch (err) {
+      metrics.proofs.inc({ result: "unavailable" });
+      throw err;
+    }
+    const result = await provePossession(clients, contracts, proofs);
+    metrics.proofs.inc({ result: "proven" });
+    metrics.proveSeconds.observe((performance.now() - started) / 1000);
+    logger.info({ period: result.period, verified: result.verified, txHash: result.hash }, "possession proven");
+    return result.period;
+  }
+
+  private async buildProofs(self: Address, generation: number): Promise<PieceProofInput[]> {
+    const { clients, contracts, params } = this.ctx;
+    const deals = this.ctx.store.openDeals().filter((d) => d.generation === generation);
+    const required = params.challengesPerProof;
+    const proofs: PieceProofInput[] = [];
+    let verified = 0;
+    for (let draw = 0; draw < required * DRAWS_PER_CHALLENGE && verified < required; draw++) {
+      const leaf = await challengedLeaf(clients, contracts, self, BigInt(draw));
+      const owner = await this.liveOwner(deals, leaf, generation);
+      if (owner) {
+        proofs.push(await this.proveDealLeaf(owner, leaf));
+        verified++;
+      } else {
+        proofs.push({
+          dealId: await this.freeRangeOf(self, generation, leaf),
+          termsHash: zero,
+          leaf: zero,
+          siblings: [],
+        });
+      }
+    }
+    return proofs;
+  }
+
+  /** The open deal holding `leaf`, confirmed on chain (anyone may have closed it meanwhile). */
+  private async liveOwner(deals: DealRow[], leaf: bigint, generation: number): Promise<DealRow | undefined> {
+    for (const deal of deals) {
+      if (leaf < deal.startLeaf || leaf >= deal.startLeaf + (1n << BigInt(deal.log2Leaves))) continue;
+      const info = await dealInfo(this.ctx.clients, this.ctx.contracts, deal.dealId);
+      if (info.generation === generation && info.stateName !== "Terminated" && info.stateName !== "Expired")
+        return deal;
+      this.ctx.store.closeDeal(deal.dealId, `closed on chain (${info.stateName})`);
+    }
+    return undefined;
+  }
+
+  private async proveDealLeaf(deal: DealRow, leaf: bigint): Promise<PieceProofInput> {
+    const { store, blobs } = this.ctx;
+    const proposalRow = store.proposal(deal.proposalHash);
+    const piece = store.piece(deal.root);
+    if (!proposalRow || !piece || piece.status !== "ok" || !blobs.has(pieceKey(deal.root))) {
+      throw new ProofUnavailableError("challenged piece is not held", {
+        details: { dealId: deal.dealId.toString(), root: deal.root },
+      });
+    }
+    const { height } = pieceGeometry(piece.payloadSize);
+    const cache =
+      height > CHUNK_LOG2_LEAVES
+        ? PieceTreeCache.deserialize(await blobs.readRange(treeKey(deal.root), 0, 32 * 2 ** (height - 15)), height)
+        : undefined;
+    const proof = await proveLeaf(
+      (offset, length) => blobs.readRange(pieceKey(deal.root), offset, length),
+      piece.payloadSize,
+      Number(leaf - deal.startLeaf),
+      cache,
+    );
+    if (toHex(rootFromProof(proof)) !== deal.root.toLowerCase()) {
+      store.setPieceStatus(deal.root, "lost");
+      throw new ProofUnavailableError("stored piece no longer matches its commitment", {
+        details: { dealId: deal.dealId.toString(), root: deal.root, leaf: leaf.toString() },
+      });
+    }
+    return {
+      dealId: deal.dealId,
+      termsHash: proposalTermsHash(proposalRow.proposal),
+      leaf: toHex(proof.leaf),
+      siblings: proof.siblings.map((s) => toHex(s)),
+    };
+  }
+
+  private async freeRangeOf(self: Address, generation: number, leaf: bigint): Promise<bigint> {
+    for (let log2 = 2; log2 <= 31; log2++) {
+      const { count } = await freeRange(this.ctx.clients, this.ctx.contracts, self, generation, log2, 0n);
+      for (let i = 0n; i < count; i++) {
+        const { startLeaf } = await freeRange(this.ctx.clients, this.ctx.contracts, self, generation, log2, i);
+        if (leaf >= startLeaf && leaf < startLeaf + (1n << BigInt(log2))) return freeRangeLocator(log2, i);
+      }
+    }
+    throw new ProofUnavailableError("challenged leaf is in no local deal and no freed range", {
+      details: { leaf: leaf.toString(), generation },
+    });
+  }
+}
+
+const zero = `0x${"00".repeat(32)}` as Hex;

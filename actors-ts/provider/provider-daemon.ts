@@ -1,0 +1,130 @@
+import { join } from "node:path";
+import type { FastifyInstance } from "fastify";
+import type { PrivateKeyAccount } from "viem/accounts";
+import { BlobStore } from "../core/blob-store";
+import { createLogger, type Logger } from "../core/logger";
+import { connectChain } from "../chain/clients";
+import { contractsOf } from "../chain/contracts";
+import { loadDeployment } from "../chain/deployment";
+import { marketParams } from "../chain/storage-market/reads";
+import { registerProvider } from "../chain/registry/register";
+import type { ProviderConfig } from "./config";
+import type { ProviderContext } from "./context";
+import { ProviderMetrics } from "./metrics";
+import { ProviderStore } from "./provider-store";
+import { Publisher } from "./publisher";
+import { Prover } from "./prover";
+import { Settler } from "./settler";
+import { Scrubber } from "./scrubber";
+import { createHttpServer } from "./http/server";
+import { registerDealRoutes } from "./http/deal-routes";
+import { registerPieceRoutes } from "./http/piece-routes";
+
+/**
+ * The storage provider daemon (seed 001's StorageProvider + RetrievalProvider): an HTTP API for
+ * deal proposals, piece uploads and reads, plus background loops that publish deals, prove
+ * possession every period, settle payments and scrub stored pieces. A facade: it only wires the
+ * components together. `start()` and `stop()` are idempotent.
+ *
+ * @example
+ * const daemon = new ProviderDaemon(config, account);
+ * const { url } = await daemon.start();
+ * process.on("SIGTERM", () => daemon.stop());
+ */
+export class ProviderDaemon {
+  private ctx: ProviderContext | undefined;
+  private app: FastifyInstance | undefined;
+  private loops: Promise<void>[] = [];
+  private abort: AbortController | undefined;
+  private publisher: Publisher | undefined;
+  private starting: Promise<{ url: string }> | undefined;
+
+  constructor(
+    private readonly config: ProviderConfig,
+    private readonly account: PrivateKeyAccount,
+    private readonly logger: Logger = createLogger("provider", "info", config.logFile),
+  ) {}
+
+  /** The running context (for tests and tools); undefined before start. */
+  get context(): ProviderContext | undefined {
+    return this.ctx;
+  }
+
+  /**
+   * Opens the store, connects to the chain, listens, registers (unless disabled) and starts the
+   * loops.
+   *
+   * @returns The URL the daemon listens on.
+   * @throws RpcUnavailableError, DeploymentNotFoundError, listen errors (EADDRINUSE).
+   */
+  start(): Promise<{ url: string }> {
+    this.starting ??= this.doStart();
+    return this.starting;
+  }
+
+  private async doStart(): Promise<{ url: string }> {
+    const { config, logger } = this;
+    const store = new ProviderStore(join(config.dataDir, "provider.sqlite"));
+    const blobs = new BlobStore(join(config.dataDir, "pieces"));
+    const removed = blobs.removeTemps();
+    if (removed > 0) logger.warn({ removed }, "removed partial uploads left by a previous run");
+    const clients = await connectChain(config.rpcUrl, this.account);
+    const deployment = loadDeployment(config.deployment, clients.chain.id);
+    const contracts = contractsOf(deployment);
+    const params = await marketParams(clients, contracts);
+    const ctx: ProviderContext = {
+      config,
+      store,
+      blobs,
+      clients,
+      contracts,
+      params: {
+        provingPeriodEpochs: params.provingPeriodEpochs,
+        challengeWindowEpochs: params.challengeWindowEpochs,
+        challengesPerProof: params.challengesPerProof,
+        maxDealDurationEpochs: params.maxDealDurationEpochs,
+      },
+      logger,
+      metrics: new ProviderMetrics(),
+    };
+    this.ctx = ctx;
+    const publisher = new Publisher(ctx);
+    this.publisher = publisher;
+    const app = createHttpServer(ctx);
+    registerDealRoutes(app, ctx, publisher);
+    registerPieceRoutes(app, ctx);
+    this.app = app;
+    const address = await app.listen({ host: config.host, port: config.port });
+    const url = config.publicUrl ?? address;
+    if (config.register) {
+      const { hash, updated } = await registerProvider(clients, contracts, url, {
+        storageAsk: config.storageAsk,
+        retrievalAsk: config.retrievalAsk,
+      });
+      logger.info({ url, hash, updated }, "registered in ProviderRegistry");
+    }
+    this.abort = new AbortController();
+    const signal = this.abort.signal;
+    this.loops = [
+      publisher.run(signal),
+      new Prover(ctx).run(signal),
+      new Settler(ctx, publisher).run(signal),
+      new Scrubber(ctx, publisher).run(signal),
+    ];
+    logger.info({ address: this.account.address, url, chainId: clients.chain.id }, "provider started");
+    return { url: address };
+  }
+
+  /** Stops the loops, closes the HTTP server and the database. */
+  async stop(): Promise<void> {
+    if (!this.starting) return;
+    await this.starting.catch(() => undefined);
+    this.starting = undefined;
+    this.abort?.abort();
+    this.publisher?.stop();
+    await Promise.allSettled(this.loops);
+    await this.app?.close();
+    this.ctx?.store.close();
+    this.logger.info("provider stopped");
+  }
+}

@@ -1,0 +1,389 @@
+import type { Address, Hex } from "viem";
+import { openDatabase, type SqliteDatabase } from "../core/database";
+import { stringifyJson } from "../core/json";
+import type { StorageDealProposal } from "../chain/eip712";
+
+/**
+ * The provider's persistent state (SQLite, WAL): proposals through their life, published deals
+ * with their place in the proof set, stored pieces, and seen request nonces. Everything a
+ * restart needs to resume lives here; the chain is the authority it is reconciled against.
+ */
+
+/** Lifecycle of a proposal at this provider. */
+export type ProposalStatus = "accepted" | "stored" | "published" | "failed" | "expired";
+
+export interface ProposalRow {
+  proposalHash: Hex;
+  client: Address;
+  /** Address that signed the HTTP request that proposed it (may differ for contract clients). */
+  submitter: Address;
+  proposal: StorageDealProposal;
+  clientSignature: Hex;
+  pieceCidV2: string;
+  root: Hex;
+  payloadSize: number;
+  paddedSize: number;
+  status: ProposalStatus;
+  reason?: string;
+  dealId?: bigint;
+  txHash?: Hex;
+  createdAt: number;
+}
+
+export interface DealRow {
+  dealId: bigint;
+  proposalHash: Hex;
+  root: Hex;
+  generation: number;
+  startLeaf: bigint;
+  log2Leaves: number;
+  startEpoch: bigint;
+  endEpoch: bigint;
+  status: "open" | "closed";
+  closedReason?: string;
+}
+
+export interface PieceRow {
+  root: Hex;
+  pieceCidV2: string;
+  payloadSize: number;
+  paddedSize: number;
+  status: "ok" | "lost";
+  verifiedAt?: number;
+}
+
+const MIGRATIONS = [
+  `CREATE TABLE proposals (
+     proposal_hash TEXT PRIMARY KEY,
+     client TEXT NOT NULL,
+     submitter TEXT NOT NULL,
+     proposal_json TEXT NOT NULL,
+     client_signature TEXT NOT NULL,
+     piece_cid_v2 TEXT NOT NULL,
+     root TEXT NOT NULL,
+     payload_size INTEGER NOT NULL,
+     padded_size INTEGER NOT NULL,
+     status TEXT NOT NULL,
+     reason TEXT,
+     deal_id TEXT,
+     tx_hash TEXT,
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL
+   );
+   CREATE INDEX proposals_status ON proposals(status);
+   CREATE TABLE deals (
+     deal_id TEXT PRIMARY KEY,
+     proposal_hash TEXT NOT NULL,
+     root TEXT NOT NULL,
+     generation INTEGER NOT NULL,
+     start_leaf TEXT NOT NULL,
+     log2_leaves INTEGER NOT NULL,
+     start_epoch TEXT NOT NULL,
+     end_epoch TEXT NOT NULL,
+     status TEXT NOT NULL,
+     closed_reason TEXT
+   );
+   CREATE INDEX deals_root ON deals(root);
+   CREATE INDEX deals_status ON deals(status, generation);
+   CREATE TABLE pieces (
+     root TEXT PRIMARY KEY,
+     piece_cid_v2 TEXT NOT NULL,
+     payload_size INTEGER NOT NULL,
+     padded_size INTEGER NOT NULL,
+     status TEXT NOT NULL,
+     verified_at INTEGER
+   );
+   CREATE TABLE manifests (droot TEXT PRIMARY KEY, json TEXT NOT NULL, stored_at INTEGER NOT NULL);
+   CREATE TABLE request_nonces (
+     signer TEXT NOT NULL,
+     nonce TEXT NOT NULL,
+     expires_at INTEGER NOT NULL,
+     PRIMARY KEY (signer, nonce)
+   );`,
+];
+
+interface RawProposal {
+  proposal_hash: string;
+  client: string;
+  submitter: string;
+  proposal_json: string;
+  client_signature: string;
+  piece_cid_v2: string;
+  root: string;
+  payload_size: number;
+  padded_size: number;
+  status: ProposalStatus;
+  reason: string | null;
+  deal_id: string | null;
+  tx_hash: string | null;
+  created_at: number;
+}
+
+interface RawDeal {
+  deal_id: string;
+  proposal_hash: string;
+  root: string;
+  generation: number;
+  start_leaf: string;
+  log2_leaves: number;
+  start_epoch: string;
+  end_epoch: string;
+  status: "open" | "closed";
+  closed_reason: string | null;
+}
+
+function parseProposal(json: string): StorageDealProposal {
+  const raw = JSON.parse(json) as Record<string, string>;
+  return {
+    pieceCid: raw.pieceCid as Hex,
+    pieceSize: BigInt(raw.pieceSize),
+    client: raw.client as Address,
+    provider: raw.provider as Address,
+    label: raw.label,
+    startEpoch: BigInt(raw.startEpoch),
+    endEpoch: BigInt(raw.endEpoch),
+    storagePricePerEpoch: BigInt(raw.storagePricePerEpoch),
+    providerCollateral: BigInt(raw.providerCollateral),
+    clientCollateral: BigInt(raw.clientCollateral),
+    nonce: BigInt(raw.nonce),
+  };
+}
+
+function toProposalRow(r: RawProposal): ProposalRow {
+  return {
+    proposalHash: r.proposal_hash as Hex,
+    client: r.client as Address,
+    submitter: r.submitter as Address,
+    proposal: parseProposal(r.proposal_json),
+    clientSignature: r.client_signature as Hex,
+    pieceCidV2: r.piece_cid_v2,
+    root: r.root as Hex,
+    payloadSize: r.payload_size,
+    paddedSize: r.padded_size,
+    status: r.status,
+    reason: r.reason ?? undefined,
+    dealId: r.deal_id ? BigInt(r.deal_id) : undefined,
+    txHash: (r.tx_hash ?? undefined) as Hex | undefined,
+    createdAt: r.created_at,
+  };
+}
+
+function toDealRow(r: RawDeal): DealRow {
+  return {
+    dealId: BigInt(r.deal_id),
+    proposalHash: r.proposal_hash as Hex,
+    root: r.root as Hex,
+    generation: r.generation,
+    startLeaf: BigInt(r.start_leaf),
+    log2Leaves: r.log2_leaves,
+    startEpoch: BigInt(r.start_epoch),
+    endEpoch: BigInt(r.end_epoch),
+    status: r.status,
+    closedReason: r.closed_reason ?? undefined,
+  };
+}
+
+export class ProviderStore {
+  readonly db: SqliteDatabase;
+
+  constructor(path: string) {
+    this.db = openDatabase(path, MIGRATIONS);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  // ------------------------------------------------------------------ proposals
+
+  insertProposal(row: Omit<ProposalRow, "status" | "createdAt">): void {
+    const now = Date.now();
+    this.db
+      .prepare(
+        `INSERT INTO proposals (proposal_hash, client, submitter, proposal_json, client_signature, piece_cid_v2, root,
+           payload_size, padded_size, status, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'accepted', ?, ?)`,
+      )
+      .run(
+        row.proposalHash,
+        row.client,
+        row.submitter,
+        stringifyJson(row.proposal),
+        row.clientSignature,
+        row.pieceCidV2,
+        row.root,
+        row.payloadSize,
+        row.paddedSize,
+        now,
+        now,
+      );
+  }
+
+  proposal(hash: Hex): ProposalRow | undefined {
+    const r = this.db.prepare("SELECT * FROM proposals WHERE proposal_hash = ?").get(hash.toLowerCase()) as
+      RawProposal | undefined;
+    return r ? toProposalRow(r) : undefined;
+  }
+
+  proposalsWithStatus(status: ProposalStatus, limit = 1000): ProposalRow[] {
+    return (
+      this.db
+        .prepare("SELECT * FROM proposals WHERE status = ? ORDER BY created_at LIMIT ?")
+        .all(status, limit) as RawProposal[]
+    ).map(toProposalRow);
+  }
+
+  setProposalStatus(
+    hash: Hex,
+    status: ProposalStatus,
+    extra: { reason?: string; dealId?: bigint; txHash?: Hex } = {},
+  ): void {
+    this.db
+      .prepare(
+        `UPDATE proposals SET status = ?, reason = COALESCE(?, reason), deal_id = COALESCE(?, deal_id),
+           tx_hash = COALESCE(?, tx_hash), updated_at = ? WHERE proposal_hash = ?`,
+      )
+      .run(status, extra.reason ?? null, extra.dealId?.toString() ?? null, extra.txHash ?? null, Date.now(), hash);
+  }
+
+  /** Bytes of accepted, stored and open-deal pieces: what counts against capacity. */
+  committedBytes(): number {
+    const row = this.db
+      .prepare(
+        `SELECT COALESCE(SUM(padded_size), 0) AS total FROM proposals
+         WHERE status IN ('accepted', 'stored') OR (status = 'published' AND deal_id IN
+           (SELECT deal_id FROM deals WHERE status = 'open'))`,
+      )
+      .get() as { total: number };
+    return row.total;
+  }
+
+  // ------------------------------------------------------------------ deals
+
+  insertDeal(row: Omit<DealRow, "status" | "closedReason">): void {
+    this.db
+      .prepare(
+        `INSERT OR IGNORE INTO deals (deal_id, proposal_hash, root, generation, start_leaf, log2_leaves, start_epoch,
+           end_epoch, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open')`,
+      )
+      .run(
+        row.dealId.toString(),
+        row.proposalHash,
+        row.root,
+        row.generation,
+        row.startLeaf.toString(),
+        row.log2Leaves,
+        row.startEpoch.toString(),
+        row.endEpoch.toString(),
+      );
+  }
+
+  openDeals(): DealRow[] {
+    return (this.db.prepare("SELECT * FROM deals WHERE status = 'open'").all() as RawDeal[]).map(toDealRow);
+  }
+
+  deal(dealId: bigint): DealRow | undefined {
+    const r = this.db.prepare("SELECT * FROM deals WHERE deal_id = ?").get(dealId.toString()) as RawDeal | undefined;
+    return r ? toDealRow(r) : undefined;
+  }
+
+  openDealsForPiece(root: Hex): DealRow[] {
+    return (
+      this.db.prepare("SELECT * FROM deals WHERE status = 'open' AND root = ?").all(root.toLowerCase()) as RawDeal[]
+    ).map(toDealRow);
+  }
+
+  closeDeal(dealId: bigint, reason: string): void {
+    this.db
+      .prepare("UPDATE deals SET status = 'closed', closed_reason = ? WHERE deal_id = ?")
+      .run(reason, dealId.toString());
+  }
+
+  /** Clients of open deals for a piece (who may fetch it without paying). */
+  clientsOfPiece(root: Hex): Address[] {
+    const rows = this.db
+      .prepare(
+        `SELECT DISTINCT p.client AS client FROM deals d JOIN proposals p ON p.proposal_hash = d.proposal_hash
+         WHERE d.root = ? AND d.status = 'open'`,
+      )
+      .all(root.toLowerCase()) as { client: string }[];
+    return rows.map((r) => r.client as Address);
+  }
+
+  // ------------------------------------------------------------------ pieces
+
+  upsertPiece(row: Omit<PieceRow, "status" | "verifiedAt">): void {
+    this.db
+      .prepare(
+        `INSERT INTO pieces (root, piece_cid_v2, payload_size, padded_size, status, verified_at)
+         VALUES (?, ?, ?, ?, 'ok', ?)
+         ON CONFLICT(root) DO UPDATE SET status = 'ok', verified_at = excluded.verified_at`,
+      )
+      .run(row.root, row.pieceCidV2, row.payloadSize, row.paddedSize, Date.now());
+  }
+
+  piece(root: Hex): PieceRow | undefined {
+    const r = this.db.prepare("SELECT * FROM pieces WHERE root = ?").get(root.toLowerCase()) as
+      | {
+          root: string;
+          piece_cid_v2: string;
+          payload_size: number;
+          padded_size: number;
+          status: "ok" | "lost";
+          verified_at: number | null;
+        }
+      | undefined;
+    return r
+      ? {
+          root: r.root as Hex,
+          pieceCidV2: r.piece_cid_v2,
+          payloadSize: r.payload_size,
+          paddedSize: r.padded_size,
+          status: r.status,
+          verifiedAt: r.verified_at ?? undefined,
+        }
+      : undefined;
+  }
+
+  pieces(): PieceRow[] {
+    return (this.db.prepare("SELECT root FROM pieces").all() as { root: string }[])
+      .map((r) => this.piece(r.root as Hex))
+      .filter((p): p is PieceRow => p !== undefined);
+  }
+
+  setPieceStatus(root: Hex, status: "ok" | "lost"): void {
+    this.db.prepare("UPDATE pieces SET status = ?, verified_at = ? WHERE root = ?").run(status, Date.now(), root);
+  }
+
+  deletePiece(root: Hex): void {
+    this.db.prepare("DELETE FROM pieces WHERE root = ?").run(root);
+  }
+
+  // ------------------------------------------------------------------ manifests
+
+  putManifest(droot: Hex, json: string): void {
+    this.db
+      .prepare("INSERT OR REPLACE INTO manifests (droot, json, stored_at) VALUES (?, ?, ?)")
+      .run(droot.toLowerCase(), json, Date.now());
+  }
+
+  manifest(droot: Hex): string | undefined {
+    const r = this.db.prepare("SELECT json FROM manifests WHERE droot = ?").get(droot.toLowerCase()) as
+      { json: string } | undefined;
+    return r?.json;
+  }
+
+  // ------------------------------------------------------------------ request nonces
+
+  /** Records a request nonce; false when it was already used. */
+  useNonce(signer: Address, nonce: string, expiresAt: number): boolean {
+    const result = this.db
+      .prepare("INSERT OR IGNORE INTO request_nonces (signer, nonce, expires_at) VALUES (?, ?, ?)")
+      .run(signer.toLowerCase(), nonce, expiresAt);
+    return result.changes === 1;
+  }
+
+  pruneNonces(now = Date.now()): void {
+    this.db.prepare("DELETE FROM request_nonces WHERE expires_at < ?").run(now);
+  }
+}

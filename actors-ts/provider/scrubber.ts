@@ -1,0 +1,90 @@
+import { toHex } from "viem";
+import { runEvery } from "../core/abort";
+import { isRevert } from "../chain/contract-errors";
+import { declareFaults } from "../chain/storage-market/declare-faults";
+import { dealInfo, proofSetInfo } from "../chain/storage-market/reads";
+import { commpOfStream } from "../piece/commp";
+import type { ProviderContext } from "./context";
+import type { Publisher } from "./publisher";
+import { pieceKey } from "./piece-intake";
+
+/**
+ * Re-verifies stored pieces and declares faults honestly (DESIGN.md "Faults"): every
+ * `scrubIntervalMs` it checks each held piece is present with its size, and every
+ * `deepScrubEvery` rounds recomputes its CommP from disk. A missing or corrupt piece is marked
+ * lost and its open deals are declared faulty with `declareFaults` before the next challenge
+ * epoch (a small penalty instead of a failed period for the whole proof set).
+ */
+export class Scrubber {
+  private rounds = 0;
+
+  constructor(
+    private readonly ctx: ProviderContext,
+    private readonly publisher: Publisher,
+  ) {}
+
+  async run(signal: AbortSignal): Promise<void> {
+    await runEvery(
+      this.ctx.config.scrubIntervalMs,
+      signal,
+      () => this.tick(),
+      (err) => this.ctx.logger.warn({ err }, "scrub round failed; retrying"),
+    );
+  }
+
+  /** One round: verify pieces, then declare faults for lost ones when the period allows. */
+  async tick(): Promise<void> {
+    const { store, blobs, logger } = this.ctx;
+    const deep = this.rounds++ % this.ctx.config.deepScrubEvery === 0;
+    for (const piece of store.pieces()) {
+      if (piece.status !== "ok") continue;
+      const size = blobs.size(pieceKey(piece.root));
+      let healthy = size === piece.payloadSize;
+      if (healthy && deep) {
+        const commitment = await commpOfStream(blobs.read(pieceKey(piece.root)));
+        healthy = toHex(commitment.root) === piece.root.toLowerCase();
+      }
+      if (!healthy) {
+        store.setPieceStatus(piece.root, "lost");
+        logger.warn({ root: piece.root, size, expected: piece.payloadSize }, "stored piece is missing or corrupt");
+      }
+    }
+    await this.declareLost();
+  }
+
+  private async declareLost(): Promise<void> {
+    const { store, clients, contracts, logger, metrics } = this.ctx;
+    const lost = store.pieces().filter((p) => p.status === "lost");
+    if (lost.length === 0) return;
+    const set = await proofSetInfo(clients, contracts, clients.account.address);
+    const latest = await clients.public.getBlockNumber();
+    // The declaration must be mined at or before the challenge epoch; leave a block of margin.
+    const canDeclare = set.anchorEpoch !== 0n && !set.failed && latest + 2n <= set.challengeEpoch;
+    for (const piece of lost) {
+      const deals = store.openDealsForPiece(piece.root);
+      const declarable = [];
+      for (const deal of deals) {
+        const info = await dealInfo(clients, contracts, deal.dealId);
+        if (info.stateName === "Terminated" || info.stateName === "Expired" || info.generation !== set.generation) {
+          store.closeDeal(deal.dealId, `lost piece; deal ${info.stateName} on chain`);
+          continue;
+        }
+        const row = store.proposal(deal.proposalHash);
+        if (row) declarable.push({ dealId: deal.dealId, proposal: row.proposal });
+      }
+      if (declarable.length > 0) {
+        if (!canDeclare) continue;
+        try {
+          const hash = await declareFaults(clients, contracts, declarable);
+          metrics.faultsDeclared.inc(declarable.length);
+          for (const d of declarable) store.closeDeal(d.dealId, "FaultDeclared");
+          logger.warn({ root: piece.root, deals: declarable.map((d) => d.dealId.toString()), hash }, "faults declared");
+        } catch (err) {
+          if (isRevert(err, "DeclarationTooLate")) continue;
+          throw err;
+        }
+      }
+      this.publisher.releasePieceIfUnused(piece.root);
+    }
+  }
+}
