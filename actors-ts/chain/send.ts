@@ -68,7 +68,9 @@ export async function sendContract<
     }
     let hash: Hex;
     try {
-      hash = await clients.wallet.writeContract(request);
+      // The simulated request carries only the function's ABI item; give the write the whole ABI
+      // so a revert at send time still decodes to its custom error.
+      hash = await clients.wallet.writeContract({ ...request, abi: call.abi as Abi });
     } catch (err) {
       throw decodeContractError(err, call.contract, call.functionName as string);
     }

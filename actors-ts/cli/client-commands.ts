@@ -16,6 +16,7 @@ import {
   jsonOption,
   keyOption,
   parseBigint,
+  parseIntOption,
   printJson,
   reportError,
   rpcOption,
@@ -73,7 +74,8 @@ export function clientCommand(): Command {
       .requiredOption("--provider <address>", "provider address (from ProviderRegistry)")
       .option("--duration <epochs>", "deal length in epochs", parseBigint)
       .option("--price <units>", "storagePricePerEpoch in token base units (default: the provider's ask)", parseBigint)
-      .option("--start-delay <epochs>", "epochs from now to the deal's start", parseBigint),
+      .option("--start-delay <epochs>", "epochs from now to the deal's start", parseBigint)
+      .option("--max-upload-rate <bytes-per-second>", "cap the upload speed", parseIntOption),
   ).action(async (file: string, opts) => {
     const events: StoreProgress[] = [];
     const progress = progressReporter(!opts.json);
@@ -85,6 +87,7 @@ export function clientCommand(): Command {
           durationEpochs: opts.duration,
           pricePerEpoch: opts.price,
           startDelayEpochs: opts.startDelay,
+          uploadBytesPerSecond: opts.maxUploadRate,
           onProgress: (e) => {
             if (e.stage !== "upload") events.push(e);
             progress.onProgress(e);

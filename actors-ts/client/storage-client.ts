@@ -1,4 +1,5 @@
 import { createReadStream } from "node:fs";
+import { Transform } from "node:stream";
 import { stat, open, rename, rm } from "node:fs/promises";
 import { createHash, randomBytes } from "node:crypto";
 import { dirname, join, resolve } from "node:path";
@@ -46,6 +47,8 @@ export interface StoreOptions {
   startDelayEpochs?: bigint;
   /** Upload attempts before giving up (the provider may restart in between). */
   maxUploadAttempts?: number;
+  /** Cap on upload speed, bytes per second (default: unlimited). */
+  uploadBytesPerSecond?: number;
   onProgress?: (event: StoreProgress) => void;
 }
 
@@ -97,10 +100,14 @@ export class StorageClient {
     const commitment = await commpOfFile(filePath);
     options.onProgress?.({ stage: "commp", pieceCid: commitment.pieceCid, paddedSize: commitment.paddedSize });
     const params = await marketParams(clients, contracts);
-    const latest = await clients.public.getBlockNumber();
     const paddedSize = BigInt(commitment.paddedSize);
-    const startEpoch = latest + (options.startDelayEpochs ?? 3n * params.provingPeriodEpochs + 10n);
     const duration = options.durationEpochs ?? 1000n * params.provingPeriodEpochs;
+    const pricePerEpoch = options.pricePerEpoch ?? provider.storageAsk.pricePerBytePerEpoch * paddedSize;
+    const deposited = await this.ensureEscrow(pricePerEpoch * duration);
+    options.onProgress?.({ stage: "escrow", deposited });
+    // Read the chain head last, right before signing, so the start epoch does not drift.
+    const latest = await clients.public.getBlockNumber();
+    const startEpoch = latest + (options.startDelayEpochs ?? 3n * params.provingPeriodEpochs + 10n);
     const proposal: StorageDealProposal = {
       pieceCid: toHex(commitment.root),
       pieceSize: paddedSize,
@@ -109,13 +116,11 @@ export class StorageClient {
       label: commitment.pieceCid,
       startEpoch,
       endEpoch: startEpoch + duration,
-      storagePricePerEpoch: options.pricePerEpoch ?? provider.storageAsk.pricePerBytePerEpoch * paddedSize,
+      storagePricePerEpoch: pricePerEpoch,
       providerCollateral: provider.storageAsk.collateralPerByte * paddedSize,
       clientCollateral: 0n,
       nonce: BigInt(`0x${randomBytes(8).toString("hex")}`),
     };
-    const deposited = await this.ensureEscrow(proposal.storagePricePerEpoch * duration);
-    options.onProgress?.({ stage: "escrow", deposited });
     const clientSignature = await signProposal(clients.account, clients.chain.id, contracts.storageMarket, proposal);
     const accepted = await this.post<ProposeDealResponse>(provider, PROVIDER_PATHS.proposals, "propose deal", {
       proposal,
@@ -226,11 +231,12 @@ export class StorageClient {
   }
 
   private async upload(
-    provider: RegisteredProvider,
+    initialProvider: RegisteredProvider,
     accepted: ProposeDealResponse,
     filePath: string,
     options: StoreOptions,
   ): Promise<{ dealId: bigint; txHash: Hex }> {
+    let provider = initialProvider;
     const bodySha256 = await fileSha256(filePath);
     const { size } = await stat(filePath);
     const attempts = options.maxUploadAttempts ?? 8;
@@ -243,8 +249,9 @@ export class StorageClient {
           audience: provider.address,
         });
         let sent = 0;
-        const body = createReadStream(filePath, { highWaterMark: 1 << 20 });
-        body.on("data", (chunk) => {
+        const file = createReadStream(filePath, { highWaterMark: options.uploadBytesPerSecond ? 64 * 1024 : 1 << 20 });
+        const body = options.uploadBytesPerSecond ? file.pipe(throttle(options.uploadBytesPerSecond)) : file;
+        body.on("data", (chunk: Buffer) => {
           sent += chunk.length;
           options.onProgress?.({ stage: "upload", sent, total: size, attempt });
         });
@@ -270,6 +277,8 @@ export class StorageClient {
         options.onProgress?.({ stage: "retry", attempt, error: (err as Error).message.split("\n")[0] });
         this.c.logger.warn({ err, attempt }, "upload failed; retrying");
         await sleep(Math.min(1000 * 2 ** (attempt - 1), 8000));
+        // The provider may have moved (restarted on another port): ask the registry again.
+        provider = await this.provider(provider.address).catch(() => provider);
       }
     }
   }
@@ -339,6 +348,19 @@ export class StorageClient {
       throw err;
     }
   }
+}
+
+/** A pass-through stream that releases at most `bytesPerSecond`. */
+function throttle(bytesPerSecond: number): Transform {
+  const started = Date.now();
+  let passed = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      passed += chunk.length;
+      const due = started + (passed / bytesPerSecond) * 1000;
+      setTimeout(() => done(null, chunk), Math.max(0, due - Date.now()));
+    },
+  });
 }
 
 async function fileSha256(path: string): Promise<string> {

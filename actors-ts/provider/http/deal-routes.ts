@@ -140,7 +140,8 @@ export function registerDealRoutes(app: FastifyInstance, ctx: ProviderContext, p
         ctx.metrics.uploads.inc({ result: "stored" });
       } catch (err) {
         ctx.metrics.uploads.inc({ result: err instanceof HttpError ? err.code : "aborted" });
-        if (request.raw.destroyed) return reply;
+        // A client that hung up gets no answer; a finished body leaves the socket open.
+        if (request.raw.socket.destroyed) return reply;
         return sendError(reply, err, request);
       } finally {
         uploads.total--;

@@ -1,9 +1,11 @@
 import { expect } from "chai";
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createPublicClient, http, type Address } from "viem";
+import { createPublicClient, http, toHex, type Address, type Hex } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { request } from "undici";
 import { startDevnet, type Devnet } from "../../helpers/devnet";
 import {
   deployTo,
@@ -16,15 +18,30 @@ import {
 } from "../../helpers/agents";
 import type { Deployment } from "../../../actors-ts/chain/deployment";
 import { storageMarketAbi } from "../../../actors-ts/chain/generated/abis";
+import { connectChain } from "../../../actors-ts/chain/clients";
+import { contractsOf } from "../../../actors-ts/chain/contracts";
+import { addBalance } from "../../../actors-ts/chain/storage-market/add-balance";
+import { signProposal } from "../../../actors-ts/chain/storage-market/proposals";
+import { signRequest, sha256Hex } from "../../../actors-ts/core/signed-request";
+import { commpOfBytes } from "../../../actors-ts/piece";
+import type { StorageDealProposal } from "../../../actors-ts/chain/eip712";
 
 const TOKENS = 10n ** 21n;
+
+let diagnostics: () => string = () => "";
 
 async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
     if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) {
+      const problems = diagnostics()
+        .split("\n")
+        .filter((l) => /"level":(40|50|60)/.test(l))
+        .map((l) => l.slice(0, 600));
+      throw new Error(`timed out waiting for ${what}\n${problems.slice(-8).join("\n")}`);
+    }
     await new Promise((r) => setTimeout(r, 250));
   }
 }
@@ -35,38 +52,49 @@ describe("provider daemon + client CLI: a direct deal end to end", function () {
   let dir: string;
   let deployment: Deployment;
   let provider: DaemonProcess;
+  let providerArgs: string[];
   const clientKey = devKey(1);
   const providerAddress = devAddress(2);
+  const firstDeal: { dealId?: bigint; pieceCid?: string; bytes?: Buffer } = {};
+  const bigDeal: { dealId?: bigint; root?: Hex } = {};
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "rm-provider-"));
     devnet = await startDevnet([], { HARDHAT_INTERVAL_MINING_MS: "250" });
     deployment = await deployTo(devnet, join(dir, "deployments"), {
-      provingPeriodEpochs: 12,
-      challengeWindowEpochs: 4,
+      provingPeriodEpochs: 20,
+      challengeWindowEpochs: 10,
     });
     await fundTokens(devnet, deployment, [devAddress(1), providerAddress], TOKENS);
-    provider = await startDaemon("provider", [
-      "--port",
-      "0",
-      "--data-dir",
-      join(dir, "provider"),
-      "--key",
-      devKey(2),
-      "--rpc",
-      devnet.rpcUrl,
-      "--deployment",
-      join(dir, "deployments"),
-      "--prove-interval-ms",
-      "200",
-      "--publish-interval-ms",
-      "300",
-      "--settle-interval-ms",
-      "1500",
-      "--scrub-interval-ms",
-      "1000",
-    ]);
+    providerArgs = [
+      ...["--data-dir", join(dir, "provider"), "--key", devKey(2), "--rpc", devnet.rpcUrl],
+      ...["--deployment", join(dir, "deployments"), "--prove-interval-ms", "200", "--publish-interval-ms", "300"],
+      ...["--settle-interval-ms", "1500", "--scrub-interval-ms", "1000", "--deep-scrub-every", "1"],
+    ];
+    provider = await startDaemon("provider", ["--port", "0", ...providerArgs]);
+    diagnostics = () => provider.output();
   });
+
+  function cliArgs(): string[] {
+    return [
+      ...["--key", clientKey, "--rpc", devnet.rpcUrl, "--deployment", join(dir, "deployments")],
+      ...["--data-dir", join(dir, "client"), "--json"],
+    ];
+  }
+
+  function chain() {
+    return createPublicClient({ transport: http(devnet.rpcUrl) });
+  }
+
+  async function dealPublishedCount(): Promise<number> {
+    const logs = await chain().getContractEvents({
+      address: deployment.contracts.StorageMarket as Address,
+      abi: storageMarketAbi,
+      eventName: "DealPublished",
+      fromBlock: 0n,
+    });
+    return logs.length;
+  }
 
   after(async () => {
     await provider?.stop();
@@ -76,7 +104,8 @@ describe("provider daemon + client CLI: a direct deal end to end", function () {
 
   it("stores a file, the deal is published, proven for several periods and paid to the provider", async () => {
     const file = join(dir, "hello.bin");
-    await writeFile(file, randomBytes(300_000));
+    firstDeal.bytes = randomBytes(300_000);
+    await writeFile(file, firstDeal.bytes);
     const result = await runCli([
       "client",
       "store",
@@ -86,7 +115,7 @@ describe("provider daemon + client CLI: a direct deal end to end", function () {
       "--duration",
       "200",
       "--start-delay",
-      "30",
+      "80",
       "--key",
       clientKey,
       "--rpc",
@@ -100,12 +129,14 @@ describe("provider daemon + client CLI: a direct deal end to end", function () {
     expect(result.code, result.stderr + result.stdout).to.equal(0);
     const stored = JSON.parse(result.stdout) as { dealId: string; pieceCid: string; txHash: string };
     const dealId = BigInt(stored.dealId);
+    firstDeal.dealId = dealId;
+    firstDeal.pieceCid = stored.pieceCid;
     expect(dealId).to.be.greaterThan(0n);
     expect(stored.pieceCid).to.match(/^bafkzcib/);
 
     const chain = createPublicClient({ transport: http(devnet.rpcUrl) });
     const market = deployment.contracts.StorageMarket as Address;
-    await waitFor("three proven periods", 120_000, async () => {
+    await waitFor("three proven periods", 60_000, async () => {
       const set = await chain.readContract({
         address: market,
         abi: storageMarketAbi,
@@ -133,5 +164,251 @@ describe("provider daemon + client CLI: a direct deal end to end", function () {
       return paid > 0n ? paid : undefined;
     });
     expect(payments).to.be.greaterThan(0n);
+  });
+
+  it("gives the client its own piece back, byte for byte", async () => {
+    const out = join(dir, "back.bin");
+    const result = await runCli(["client", "retrieve", firstDeal.pieceCid as string, "--out", out, ...cliArgs()]);
+    expect(result.code, result.stderr + result.stdout).to.equal(0);
+    expect((await readFile(out)).equals(firstDeal.bytes as Buffer)).to.equal(true);
+    const listed = await runCli(["client", "deals", ...cliArgs()]);
+    const deals = JSON.parse(listed.stdout) as { dealId: string; state: string }[];
+    expect(deals.map((d) => d.dealId)).to.include((firstDeal.dealId as bigint).toString());
+  });
+
+  describe("bad inputs get clear errors and nothing is stored or published", () => {
+    const account = privateKeyToAccount(devKey(1));
+    let proposalHash: Hex;
+    let payload: Buffer;
+
+    async function send(
+      method: "POST" | "PUT" | "GET",
+      path: string,
+      body: Buffer | string | undefined,
+      headers: Record<string, string>,
+    ): Promise<{ status: number; json: Record<string, unknown> }> {
+      const res = await request(provider.url + path, { method, body, headers });
+      const text = await res.body.text();
+      return { status: res.statusCode, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+    }
+
+    before(async () => {
+      payload = randomBytes(5000);
+      const clients = await connectChain(devnet.rpcUrl, account);
+      const contracts = contractsOf(deployment);
+      const commitment = commpOfBytes(payload);
+      const latest = await clients.public.getBlockNumber();
+      const proposal: StorageDealProposal = {
+        pieceCid: toHex(commitment.root),
+        pieceSize: BigInt(commitment.paddedSize),
+        client: account.address,
+        provider: providerAddress,
+        label: commitment.pieceCid,
+        startEpoch: latest + 200n,
+        endEpoch: latest + 400n,
+        storagePricePerEpoch: BigInt(commitment.paddedSize),
+        providerCollateral: BigInt(commitment.paddedSize),
+        clientCollateral: 0n,
+        nonce: 424242n,
+      };
+      await addBalance(clients, contracts, account.address, proposal.storagePricePerEpoch * 200n);
+      const body = JSON.stringify(
+        {
+          proposal,
+          clientSignature: await signProposal(account, 31337, contracts.storageMarket, proposal),
+          pieceCidV2: commitment.pieceCid,
+        },
+        (_k, v) => (typeof v === "bigint" ? v.toString() : v),
+      );
+      const headers = await signRequest(account, {
+        method: "POST",
+        path: "/deals/proposals",
+        body,
+        audience: providerAddress,
+      });
+      const accepted = await send("POST", "/deals/proposals", body, { ...headers, "content-type": "application/json" });
+      expect(accepted.status, JSON.stringify(accepted.json)).to.equal(200);
+      proposalHash = accepted.json.proposalHash as Hex;
+      // The same signed request again is a replay.
+      const replay = await send("POST", "/deals/proposals", body, { ...headers, "content-type": "application/json" });
+      expect(replay.status).to.equal(401);
+      expect(replay.json.error).to.equal("ReplayedNonce");
+    });
+
+    async function upload(bytes: Buffer, extra: Record<string, string> = {}, signer = account) {
+      const path = `/deals/proposals/${proposalHash}/data`;
+      const headers = await signRequest(signer, {
+        method: "PUT",
+        path,
+        bodySha256: sha256Hex(bytes),
+        audience: providerAddress,
+      });
+      return send("PUT", path, bytes, { ...headers, "content-type": "application/octet-stream", ...extra });
+    }
+
+    async function expectNothingKept(): Promise<void> {
+      const status = await send("GET", `/deals/proposals/${proposalHash}`, undefined, {});
+      expect(status.json.status).to.equal("accepted");
+      const blobs = await readdir(join(dir, "provider", "pieces", "blobs"));
+      expect(blobs).to.not.include(toHex(commpOfBytes(payload).root));
+      expect(await readdir(join(dir, "provider", "pieces", "tmp"))).to.deep.equal([]);
+    }
+
+    it("rejects bytes that do not hash to the proposal's pieceCid (422)", async () => {
+      const before = await dealPublishedCount();
+      const wrong = await upload(randomBytes(payload.length));
+      expect(wrong.status).to.equal(422);
+      expect(wrong.json.error).to.equal("PieceCommitmentMismatch");
+      await expectNothingKept();
+      expect(await dealPublishedCount()).to.equal(before);
+    });
+
+    it("rejects a body whose length is not the piece's (400)", async () => {
+      const short = await upload(payload.subarray(0, 100));
+      expect(short.status).to.equal(400);
+      expect(short.json.error).to.equal("WrongPieceSize");
+      await expectNothingKept();
+    });
+
+    it("drops a truncated upload", async () => {
+      const path = `/deals/proposals/${proposalHash}/data`;
+      const headers = await signRequest(account, {
+        method: "PUT",
+        path,
+        bodySha256: sha256Hex(payload),
+        audience: providerAddress,
+      });
+      const { Readable } = await import("node:stream");
+      const half = Readable.from(
+        (async function* () {
+          yield payload.subarray(0, 2000);
+          await new Promise((r) => setTimeout(r, 200));
+          throw new Error("client went away");
+        })(),
+      );
+      await request(provider.url + path, {
+        method: "PUT",
+        body: half,
+        headers: { ...headers, "content-type": "application/octet-stream", "content-length": String(payload.length) },
+      }).catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 500));
+      await expectNothingKept();
+    });
+
+    it("rejects a bad signature and a tampered body (401)", async () => {
+      const other = privateKeyToAccount(devKey(5));
+      const path = `/deals/proposals/${proposalHash}/data`;
+      const forged = await signRequest(other, {
+        method: "PUT",
+        path,
+        bodySha256: sha256Hex(payload),
+        audience: providerAddress,
+      });
+      forged["x-rm-address"] = account.address;
+      const bad = await send("PUT", path, payload, { ...forged, "content-type": "application/octet-stream" });
+      expect(bad.status).to.equal(401);
+      expect(bad.json.error).to.equal("BadSignature");
+      const notSubmitter = await upload(payload, {}, other);
+      expect(notSubmitter.status).to.equal(403);
+      const tampered = await upload(payload, { "x-rm-body-sha256": sha256Hex(randomBytes(8)) });
+      expect(tampered.status).to.equal(401);
+      await expectNothingKept();
+    });
+
+    it("refuses an oversized JSON body (413) and unsigned requests (401)", async () => {
+      const huge = JSON.stringify({ junk: "x".repeat(300 * 1024) });
+      const headers = await signRequest(account, {
+        method: "POST",
+        path: "/deals/proposals",
+        body: huge,
+        audience: providerAddress,
+      });
+      const tooBig = await send("POST", "/deals/proposals", huge, { ...headers, "content-type": "application/json" });
+      expect(tooBig.status).to.equal(413);
+      const unsigned = await send("POST", "/deals/proposals", "{}", { "content-type": "application/json" });
+      expect(unsigned.status).to.equal(401);
+      expect(unsigned.json.error).to.equal("MissingHeaders");
+    });
+
+    it("still takes the right bytes afterwards", async () => {
+      const ok = await upload(payload);
+      expect(ok.status, JSON.stringify(ok.json)).to.equal(200);
+      expect(BigInt(ok.json.dealId as string)).to.be.greaterThan(0n);
+    });
+  });
+
+  it("survives kill -9 mid-upload: the client's retry completes and no partial piece is kept", async () => {
+    const file = join(dir, "big.bin");
+    const bytes = randomBytes(6 * 1024 * 1024);
+    await writeFile(file, bytes);
+    const port = new URL(provider.url).port;
+    const store = runCli([
+      "client",
+      "store",
+      file,
+      "--provider",
+      providerAddress,
+      "--duration",
+      "300",
+      "--start-delay",
+      "150",
+      "--max-upload-rate",
+      "1500000",
+      ...cliArgs(),
+    ]);
+    const tmp = join(dir, "provider", "pieces", "tmp");
+    await waitFor("a partial upload on the provider", 60_000, async () => {
+      for (const name of await readdir(tmp)) {
+        if ((await stat(join(tmp, name))).size > 1_000_000) return true;
+      }
+      return undefined;
+    });
+    await provider.kill9();
+    const committed = await readdir(join(dir, "provider", "pieces", "blobs"));
+    expect(committed).to.not.include(toHex(commpOfBytes(bytes).root));
+    provider = await startDaemon("provider", ["--port", port, ...providerArgs]);
+    expect(
+      await readdir(tmp).then((names) => names.filter((n) => n.endsWith(".part") && n !== "")),
+    ).to.have.length.lessThan(2);
+    const result = await store;
+    expect(result.code, result.stderr + result.stdout).to.equal(0);
+    const stored = JSON.parse(result.stdout) as { dealId: string; events: { stage: string }[] };
+    expect(stored.events.some((e) => e.stage === "retry")).to.equal(true);
+    bigDeal.dealId = BigInt(stored.dealId);
+    bigDeal.root = toHex(commpOfBytes(bytes).root);
+    const out = join(dir, "big-back.bin");
+    const back = await runCli(["client", "retrieve", commpOfBytes(bytes).pieceCid, "--out", out, ...cliArgs()]);
+    expect(back.code, back.stderr).to.equal(0);
+    expect((await readFile(out)).equals(bytes)).to.equal(true);
+  });
+
+  it("declares faults on chain when a stored piece is corrupted or deleted", async () => {
+    const blobs = join(dir, "provider", "pieces", "blobs");
+    const root = toHex(commpOfBytes(firstDeal.bytes as Buffer).root);
+    const data = await readFile(join(blobs, root));
+    data[1234] ^= 0xff;
+    await writeFile(join(blobs, root), data);
+    await rm(join(blobs, bigDeal.root as Hex));
+    const market = deployment.contracts.StorageMarket as Address;
+    for (const dealId of [firstDeal.dealId as bigint, bigDeal.dealId as bigint]) {
+      const closed = await waitFor(`DealClosed(FaultDeclared) for deal ${dealId}`, 90_000, async () => {
+        const logs = await chain().getContractEvents({
+          address: market,
+          abi: storageMarketAbi,
+          eventName: "DealClosed",
+          args: { dealId },
+          fromBlock: 0n,
+        });
+        return logs[0];
+      });
+      expect(closed.args.reason).to.equal(1); // FaultDeclared
+      const info = await chain().readContract({
+        address: market,
+        abi: storageMarketAbi,
+        functionName: "dealInfo",
+        args: [dealId],
+      });
+      expect(info.state).to.equal(4); // Terminated
+    }
   });
 });
