@@ -46,6 +46,19 @@ export async function receivePiece(
   const sha = createHash("sha256");
   let received = 0;
   let committed = false;
+  // Network chunks are small; hash and write them in ~1 MiB batches.
+  let pending: Uint8Array[] = [];
+  let pendingBytes = 0;
+  const flush = async (): Promise<void> => {
+    if (pendingBytes === 0) return;
+    const batch = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingBytes);
+    pending = [];
+    pendingBytes = 0;
+    commp.update(batch);
+    sha.update(batch);
+    await handle.write(batch);
+    onBytes?.(batch.length);
+  };
   try {
     for await (const chunk of body) {
       received += chunk.length;
@@ -55,11 +68,11 @@ export async function receivePiece(
           expectedBytes: expected.payloadSize,
         });
       }
-      await handle.write(chunk);
-      commp.update(chunk);
-      sha.update(chunk);
-      onBytes?.(chunk.length);
+      pending.push(chunk);
+      pendingBytes += chunk.length;
+      if (pendingBytes >= 1 << 20) await flush();
     }
+    await flush();
     if (received !== expected.payloadSize) {
       throw new HttpError(400, "TruncatedUpload", "upload ended before the whole piece arrived", {
         proposalHash: expected.proposalHash,

@@ -1,0 +1,98 @@
+/**
+ * `npm run bench`: speed figures of the data plane, printed as a table and written to
+ * `bench-report.json` as `{ "<figure>": value }`. Targets are goals, not assertions
+ * (docs/decisions.md records where we land).
+ *
+ *   encode/4+2/MBps, encode/10+4/MBps   Reed–Solomon parity, MB of data per second, one worker
+ *   commp/MBps                          streaming CommP of one payload, one core
+ *   prepare/4+2/MBps                    file → n pieces with CommPs and droot on disk, both cores
+ *   store/direct/MBps                   client → local provider over HTTP, CommP checked there
+ *
+ * BENCH_MB sets the data size (default 64).
+ */
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { writeFileSync } from "node:fs";
+import { ErasurePool } from "../actors-ts/erasure/erasure-pool";
+import { encodeStripe } from "../actors-ts/erasure/reed-solomon";
+import { CommPHasher } from "../actors-ts/piece/commp";
+import { prepareFile } from "../actors-ts/manifest/prepare";
+import { benchStoreDirect } from "./bench/store-direct";
+
+const MB = 1e6;
+const SIZE = Number(process.env.BENCH_MB ?? 64) * 1024 * 1024;
+const results: { figure: string; value: number; unit: string; goal?: string }[] = [];
+
+function record(figure: string, value: number, unit: string, goal?: string): void {
+  results.push({ figure, value: Math.round(value * 10) / 10, unit, goal });
+}
+
+/** Best of `runs` timings of `fn`, seconds. */
+async function best(runs: number, fn: () => Promise<void> | void): Promise<number> {
+  let fastest = Infinity;
+  for (let i = 0; i < runs; i++) {
+    const started = performance.now();
+    await fn();
+    fastest = Math.min(fastest, (performance.now() - started) / 1000);
+  }
+  return fastest;
+}
+
+function benchEncode(k: number, m: number): void {
+  const shareSize = 1 << 20;
+  const stripe = new Uint8Array((k + m) * shareSize);
+  stripe.set(randomBytes(k * shareSize));
+  const stripes = Math.max(1, Math.floor(SIZE / (k * shareSize)));
+  encodeStripe(stripe, k, m); // warm up
+  const started = performance.now();
+  for (let s = 0; s < stripes; s++) encodeStripe(stripe, k, m);
+  const seconds = (performance.now() - started) / 1000;
+  record(`encode/${k}+${m}/MBps`, (stripes * k * shareSize) / MB / seconds, "MB/s");
+}
+
+async function main(): Promise<void> {
+  benchEncode(4, 2);
+  benchEncode(10, 4);
+
+  const payload = randomBytes(SIZE);
+  const commpSeconds = await best(3, () => {
+    new CommPHasher().update(payload).digest();
+  });
+  record("commp/MBps", SIZE / MB / commpSeconds, "MB/s");
+
+  const dir = await mkdtemp(join(tmpdir(), "rm-bench-"));
+  try {
+    const file = join(dir, "file.bin");
+    await writeFile(file, payload);
+    const pool = new ErasurePool();
+    try {
+      const prepareSeconds = await best(3, async () => {
+        await prepareFile(file, { k: 4, m: 2, outDir: join(dir, "pieces"), pool });
+      });
+      record("prepare/4+2/MBps", SIZE / MB / prepareSeconds, "MB/s", "≥ 120");
+    } finally {
+      await pool.close();
+    }
+    const store = await benchStoreDirect(dir, file);
+    record("store/direct/MBps", SIZE / MB / store.uploadSeconds, "MB/s");
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+
+  console.table(results);
+  writeFileSync(
+    "bench-report.json",
+    JSON.stringify(Object.fromEntries(results.map((r) => [r.figure, r.value])), null, 2) + "\n",
+  );
+  console.log("wrote bench-report.json");
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
