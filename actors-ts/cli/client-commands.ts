@@ -10,6 +10,8 @@ import { loadDeployment } from "../chain/deployment";
 import { dealInfo } from "../chain/storage-market/reads";
 import { ClientStore } from "../client/client-store";
 import { StorageClient, type StoreProgress } from "../client/storage-client";
+import { RetrievalClient } from "../client/retrieval/retrieval-client";
+import { ErasurePool } from "../erasure/erasure-pool";
 import {
   defaultDataDir,
   deploymentOption,
@@ -29,7 +31,14 @@ async function openClient(opts: ChainOptions & { dataDir: string }) {
   const clients = await connectChain(opts.rpc, account);
   const contracts = contractsOf(loadDeployment(opts.deployment, clients.chain.id));
   const store = new ClientStore(join(opts.dataDir, "client.sqlite"));
-  return { clients, contracts, store, logger, client: new StorageClient({ clients, contracts, store, logger }) };
+  return {
+    clients,
+    contracts,
+    store,
+    logger,
+    client: new StorageClient({ clients, contracts, store, logger }),
+    workDir: join(opts.dataDir, "work"),
+  };
 }
 
 /** A progress bar on a terminal, nothing otherwise. */
@@ -55,6 +64,34 @@ function progressReporter(enabled: boolean): { onProgress: (e: StoreProgress) =>
   };
 }
 
+/** A byte progress bar on a terminal, inert otherwise. */
+function progressBar(enabled: boolean): { update: (done: number, total: number) => void; stop: () => void } {
+  if (!enabled || !process.stderr.isTTY) return { update: () => undefined, stop: () => undefined };
+  const bar = new SingleBar(
+    { format: "retrieve {bar} {percentage}% | {value}/{total} bytes", stream: process.stderr },
+    Presets.shades_classic,
+  );
+  let started = false;
+  return {
+    update: (done, total) => {
+      if (!started) {
+        bar.start(total, 0);
+        started = true;
+      }
+      bar.update(done);
+    },
+    stop: () => {
+      if (started) bar.stop();
+      started = false;
+    },
+  };
+}
+
+function errorJson(err: unknown): unknown {
+  const e = err as { toJSON?: () => unknown; name: string; message: string };
+  return e.toJSON ? e.toJSON() : { name: e.name, message: e.message };
+}
+
 /** `repair-market client …` */
 export function clientCommand(): Command {
   const client = new Command("client").description("store and retrieve files");
@@ -69,9 +106,14 @@ export function clientCommand(): Command {
   withCommon(
     client
       .command("store")
-      .description("store FILE with one provider as a direct storage deal (no repair)")
+      .description(
+        "store FILE as a direct storage deal with one provider, or erasure-coded (--k, --m) as one deal per piece with --providers (no repair)",
+      )
       .argument("<file>", "file to store")
-      .requiredOption("--provider <address>", "provider address (from ProviderRegistry)")
+      .option("--provider <address>", "provider address (from ProviderRegistry)")
+      .option("--providers <addresses>", "comma-separated k + m providers for an erasure-coded file")
+      .option("--k <n>", "data pieces (with --providers)", parseIntOption, 4)
+      .option("--m <n>", "parity pieces (with --providers)", parseIntOption, 2)
       .option("--duration <epochs>", "deal length in epochs", parseBigint)
       .option("--price <units>", "storagePricePerEpoch in token base units (default: the provider's ask)", parseBigint)
       .option("--start-delay <epochs>", "epochs from now to the deal's start", parseBigint)
@@ -80,18 +122,52 @@ export function clientCommand(): Command {
     const events: StoreProgress[] = [];
     const progress = progressReporter(!opts.json);
     try {
-      const { client: storageClient, store } = await openClient(opts);
+      const { client: storageClient, store, workDir } = await openClient(opts);
       try {
-        const deal = await storageClient.storeFile(file, {
-          provider: getAddress(opts.provider) as Address,
+        const storeOptions = {
           durationEpochs: opts.duration,
           pricePerEpoch: opts.price,
           startDelayEpochs: opts.startDelay,
           uploadBytesPerSecond: opts.maxUploadRate,
-          onProgress: (e) => {
+          onProgress: (e: StoreProgress) => {
             if (e.stage !== "upload") events.push(e);
             progress.onProgress(e);
           },
+        };
+        if (opts.providers) {
+          const pool = new ErasurePool();
+          try {
+            const stored = await storageClient.storeErasureCoded(
+              file,
+              {
+                k: opts.k,
+                m: opts.m,
+                providers: String(opts.providers)
+                  .split(",")
+                  .map((a) => getAddress(a.trim()) as Address),
+                workDir,
+                pool,
+              },
+              storeOptions,
+            );
+            progress.stop();
+            if (opts.json)
+              printJson({ ok: true, droot: stored.droot, deals: stored.deals, manifest: stored.manifest, events });
+            else {
+              process.stdout.write(`stored ${file} as ${stored.deals.length} pieces (k=${opts.k}, m=${opts.m})\n`);
+              process.stdout.write(`droot ${stored.droot}\n`);
+              for (const d of stored.deals)
+                process.stdout.write(`  deal ${d.dealId} with ${d.provider} ${d.pieceCid}\n`);
+            }
+          } finally {
+            await pool.close();
+          }
+          return;
+        }
+        if (!opts.provider) throw new Error("give --provider, or --providers with --k and --m");
+        const deal = await storageClient.storeFile(file, {
+          ...storeOptions,
+          provider: getAddress(opts.provider) as Address,
         });
         progress.stop();
         if (opts.json) printJson({ ok: true, ...deal, events });
@@ -137,26 +213,78 @@ export function clientCommand(): Command {
   withCommon(
     client
       .command("retrieve")
-      .description("fetch one of your own pieces back by its PieceCID, checking its commitment")
-      .argument("<pieceCid>", "PieceCID v2 of the piece")
-      .requiredOption("--out <file>", "where to write it")
-      .option("--provider <address>", "provider to fetch from (default: any holding your deal)"),
-  ).action(async (pieceCid: string, opts) => {
+      .description(
+        "retrieve a whole file by its droot (0x…, any k pieces, paid), or one piece by its PieceCID " +
+          "(your own pieces free, --paid or others' through a payment channel)",
+      )
+      .argument("<target>", "droot (0x-prefixed 32 bytes) or PieceCID v2")
+      .requiredOption("--out <file>", "where to write it (atomically)")
+      .option("--provider <address>", "provider for a single piece")
+      .option("--paid", "pay for a piece even if you hold a deal on it")
+      .option("--stall-timeout-ms <ms>", "replace a provider that sends nothing for this long", parseIntOption)
+      .option("--max-download-rate <bytes-per-second>", "cap each piece download's speed", parseIntOption),
+  ).action(async (target: string, opts) => {
+    const events: string[] = [];
     try {
-      const { client: storageClient, store } = await openClient(opts);
+      const { client: storageClient, store, clients, contracts, logger, workDir } = await openClient(opts);
+      const isDroot = /^0x[0-9a-fA-F]{64}$/.test(target);
+      const pool = isDroot ? new ErasurePool() : undefined;
+      const retrieval = new RetrievalClient({ clients, contracts, store, logger, pool, workDir });
+      const bar = progressBar(!opts.json);
       try {
-        const result = await storageClient.retrieveOwnPiece(
-          pieceCid,
+        if (isDroot) {
+          const result = await retrieval.retrieveFile(target as `0x${string}`, opts.out, {
+            stallTimeoutMs: opts.stallTimeoutMs,
+            maxBytesPerSecond: opts.maxDownloadRate,
+            onEvent: (line) => events.push(line),
+            onProgress: bar.update,
+          });
+          bar.stop();
+          if (opts.json) printJson({ ok: true, ...result });
+          else {
+            process.stdout.write(`wrote ${result.fileSize} bytes to ${result.outPath} (paid ${result.paid})\n`);
+            for (const c of result.corruptProviders) {
+              process.stdout.write(
+                `corrupt: provider ${c.provider} served bad bytes for piece ${c.pieceIndex} (${c.evidence})\n`,
+              );
+            }
+            for (const f of result.failedProviders)
+              process.stdout.write(`failed: provider ${f.provider} piece ${f.pieceIndex}: ${f.error}\n`);
+          }
+          return;
+        }
+        const own = store.dealsForPiece(target).length > 0 && !opts.paid;
+        if (own) {
+          const result = await storageClient.retrieveOwnPiece(
+            target,
+            opts.out,
+            opts.provider ? (getAddress(opts.provider) as Address) : undefined,
+          );
+          if (opts.json) printJson({ ok: true, pieceCid: target, out: opts.out, paid: 0n, ...result });
+          else process.stdout.write(`wrote ${result.bytes} bytes from ${result.provider} to ${opts.out}\n`);
+          return;
+        }
+        if (!opts.provider) throw new Error("a paid piece retrieval needs --provider");
+        const result = await retrieval.retrievePiece(
+          target,
+          getAddress(opts.provider) as Address,
           opts.out,
-          opts.provider ? (getAddress(opts.provider) as Address) : undefined,
+          (line) => events.push(line),
+          opts.maxDownloadRate,
         );
-        if (opts.json) printJson({ ok: true, pieceCid, out: opts.out, ...result });
-        else process.stdout.write(`wrote ${result.bytes} bytes from ${result.provider} to ${opts.out}\n`);
+        if (opts.json) printJson({ ok: true, ...result, out: opts.out });
+        else
+          process.stdout.write(
+            `wrote ${result.bytes} bytes from ${result.provider} to ${opts.out} (paid ${result.paid})\n`,
+          );
       } finally {
+        bar.stop();
+        await pool?.close();
         store.close();
       }
     } catch (err) {
-      reportError(err, Boolean(opts.json));
+      if (opts.json) printJson({ ok: false, error: errorJson(err), events });
+      else reportError(err, false);
       process.exitCode = 1;
     }
   });

@@ -43,9 +43,22 @@ export function providerCommand(): Command {
     .option("--settle-interval-ms <ms>", "settlement interval", parseIntOption)
     .option("--scrub-interval-ms <ms>", "piece scrub interval", parseIntOption)
     .option("--deep-scrub-every <n>", "recompute CommP every n scrubs", parseIntOption)
+    .option("--max-unpaid-bytes <bytes>", "bytes a retrieval client may receive beyond what it paid", parseIntOption)
+    .option("--redeem-interval-ms <ms>", "how often retrieval vouchers are redeemed on chain", parseIntOption)
     .option("--log-file <path>", "write logs here instead of stderr")
     .addOption(jsonOption)
     .addOption(new Option("--quiet", "print nothing on start").hideHelp())
+    .addOption(
+      new Option("--fault <name...>", "misbehave on purpose, for testing others: corrupt-reads, refuse-deals").choices([
+        "corrupt-reads",
+        "refuse-deals",
+      ]),
+    )
+    .option(
+      "--die-after-served-bytes <n>",
+      "fault injection: SIGKILL itself after serving this many bytes",
+      parseIntOption,
+    )
     .action(async (opts) => {
       try {
         const file = opts.config ? (JSON.parse(readFileSync(opts.config, "utf8")) as Record<string, unknown>) : {};
@@ -74,6 +87,14 @@ export function providerCommand(): Command {
           ...(opts.scrubIntervalMs !== undefined ? { scrubIntervalMs: opts.scrubIntervalMs } : {}),
           ...(opts.deepScrubEvery !== undefined ? { deepScrubEvery: opts.deepScrubEvery } : {}),
           ...(opts.logFile !== undefined ? { logFile: opts.logFile } : {}),
+          ...(opts.maxUnpaidBytes !== undefined ? { maxUnpaidBytes: opts.maxUnpaidBytes } : {}),
+          ...(opts.redeemIntervalMs !== undefined ? { redeemIntervalMs: opts.redeemIntervalMs } : {}),
+          faults: {
+            ...((file.faults as object) ?? {}),
+            ...(opts.fault?.includes("corrupt-reads") ? { corruptReads: true } : {}),
+            ...(opts.fault?.includes("refuse-deals") ? { refuseDeals: true } : {}),
+            ...(opts.dieAfterServedBytes !== undefined ? { dieAfterServedBytes: opts.dieAfterServedBytes } : {}),
+          },
         });
         const account = loadAccount(opts.key);
         const daemon = new ProviderDaemon(config, account);

@@ -39,6 +39,47 @@ const MIGRATIONS = [
      created_at INTEGER NOT NULL
    );
    CREATE INDEX deals_piece ON deals(piece_cid);`,
+  `CREATE TABLE manifests (droot TEXT PRIMARY KEY, json TEXT NOT NULL);
+   CREATE TABLE channels (
+     channel_id TEXT PRIMARY KEY,
+     provider TEXT NOT NULL,
+     created_at INTEGER NOT NULL
+   );
+   CREATE TABLE lanes (
+     channel_id TEXT NOT NULL,
+     lane TEXT NOT NULL,
+     nonce TEXT NOT NULL,
+     amount TEXT NOT NULL,
+     PRIMARY KEY (channel_id, lane)
+   );
+   CREATE TABLE retrievals (
+     id TEXT PRIMARY KEY,
+     kind TEXT NOT NULL,
+     target TEXT NOT NULL,
+     out_path TEXT NOT NULL,
+     status TEXT NOT NULL,
+     events TEXT NOT NULL DEFAULT '[]',
+     error TEXT,
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL
+   );
+   CREATE TABLE piece_fetches (
+     retrieval_id TEXT NOT NULL,
+     piece_index INTEGER NOT NULL,
+     provider TEXT NOT NULL,
+     piece_cid TEXT NOT NULL,
+     provider_retrieval_id TEXT,
+     channel_id TEXT,
+     lane TEXT,
+     start_offset INTEGER NOT NULL DEFAULT 0,
+     end_offset INTEGER NOT NULL DEFAULT 0,
+     price_per_byte TEXT NOT NULL DEFAULT '0',
+     verified_bytes INTEGER NOT NULL DEFAULT 0,
+     status TEXT NOT NULL,
+     error TEXT,
+     temp_path TEXT NOT NULL,
+     PRIMARY KEY (retrieval_id, piece_index, provider)
+   );`,
 ];
 
 interface RawDeal {
@@ -135,6 +176,16 @@ export class ClientStore {
 
   deals(): ClientDealRow[] {
     return (this.db.prepare("SELECT * FROM deals ORDER BY created_at").all() as RawDeal[]).map(toRow);
+  }
+
+  putManifest(droot: Hex, json: string): void {
+    this.db.prepare("INSERT OR REPLACE INTO manifests (droot, json) VALUES (?, ?)").run(droot.toLowerCase(), json);
+  }
+
+  manifest(droot: Hex): string | undefined {
+    const r = this.db.prepare("SELECT json FROM manifests WHERE droot = ?").get(droot.toLowerCase()) as
+      { json: string } | undefined;
+    return r?.json;
   }
 
   dealsForPiece(pieceCid: string): ClientDealRow[] {

@@ -5,7 +5,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { dirname, join, resolve } from "node:path";
 import { toHex, type Address, type Hex } from "viem";
 import { sleep } from "../core/abort";
-import { RepairMarketError } from "../core/errors";
+import { InvalidArgumentError, RepairMarketError } from "../core/errors";
 import { PeerRejectedError, PeerUnreachableError, httpCall, httpJson } from "../core/http-client";
 import type { Logger } from "../core/logger";
 import { signRequest } from "../core/signed-request";
@@ -25,15 +25,21 @@ import {
   type UploadResponse,
 } from "../provider/api";
 import type { ClientStore } from "./client-store";
+import { PieceCommitmentMismatchError } from "./retrieval/piece-fetcher";
+import type { ErasurePool } from "../erasure/erasure-pool";
+import { prepareFile } from "../manifest/prepare";
+import type { Manifest } from "../manifest/manifest";
+
+/** An erasure-coded file stored as direct deals, one piece per provider. */
+export interface StoredFile {
+  droot: Hex;
+  manifest: Manifest;
+  deals: StoredDeal[];
+}
 
 /** The provider is not in ProviderRegistry. */
 export class ProviderNotRegisteredError extends RepairMarketError {
   override name = "ProviderNotRegisteredError" as const;
-}
-
-/** Retrieved bytes do not hash to the piece commitment asked for. */
-export class PieceCommitmentMismatchError extends RepairMarketError {
-  override name = "PieceCommitmentMismatchError" as const;
 }
 
 /** Options of {@link StorageClient.storeFile}. */
@@ -154,6 +160,58 @@ export class StorageClient {
       store.markFailed(accepted.proposalHash, (err as Error).message.split("\n")[0]);
       throw err;
     }
+  }
+
+  /**
+   * Erasure-codes a file (k + m pieces, DESIGN.md "Erasure coding") and stores piece i with
+   * `providers[i]` as a direct deal — durability without a repair miner: the file survives any m
+   * lost pieces but nobody rebuilds them. The manifest is kept locally and given to every provider.
+   *
+   * @throws InvalidArgumentError when there are not k + m distinct providers; as storeFile.
+   */
+  async storeErasureCoded(
+    filePath: string,
+    coding: { k: number; m: number; providers: Address[]; workDir: string; pool: ErasurePool },
+    options: Omit<StoreOptions, "provider">,
+  ): Promise<StoredFile> {
+    const { k, m, providers } = coding;
+    if (new Set(providers.map((p) => p.toLowerCase())).size !== k + m) {
+      throw new InvalidArgumentError("erasure-coded storage needs k + m distinct providers", {
+        details: { k, m, providers: providers.length },
+      });
+    }
+    const prepared = await prepareFile(filePath, {
+      k,
+      m,
+      outDir: join(coding.workDir, `prepare-${Date.now()}`),
+      pool: coding.pool,
+    });
+    const droot = prepared.manifest.droot as Hex;
+    this.c.store.putManifest(droot, JSON.stringify(prepared.manifest));
+    const deals = await Promise.all(
+      prepared.piecePaths.map((path, i) => this.storeFile(path, { ...options, provider: providers[i] })),
+    );
+    for (const address of providers) {
+      const provider = await this.provider(address);
+      const path = PROVIDER_PATHS.manifest(droot);
+      const json = JSON.stringify(prepared.manifest);
+      const headers = await signRequest(this.c.clients.account, {
+        method: "PUT",
+        path,
+        body: json,
+        audience: provider.address,
+      });
+      await httpJson(
+        {
+          method: "PUT",
+          url: provider.endpoint + path,
+          headers: { ...headers, "content-type": "application/json" },
+          body: json,
+        },
+        { peer: provider.address, stage: "store manifest" },
+      );
+    }
+    return { droot, manifest: prepared.manifest, deals };
   }
 
   /**

@@ -14,7 +14,42 @@ export const PROVIDER_PATHS = {
   proposalData: (hash: string) => `/deals/proposals/${hash}/data`,
   piece: (pieceCid: string) => `/pieces/${pieceCid}`,
   manifest: (droot: string) => `/manifests/${droot}`,
+  pieceTree: (pieceCid: string) => `/pieces/${pieceCid}/tree`,
+  retrievals: "/retrievals",
+  retrieval: (id: string) => `/retrievals/${id}`,
+  retrievalData: (id: string) => `/retrievals/${id}/data`,
+  retrievalPayment: (id: string) => `/retrievals/${id}/payment`,
 } as const;
+
+/** Header carrying a base64 signed voucher on `GET /retrievals/:id/data`. */
+export const VOUCHER_HEADER = "x-rm-voucher";
+
+/** POST /retrievals: open a paid retrieval deal for (part of) a piece on a payment channel. */
+export const openRetrievalRequestSchema = z.object({
+  pieceCid: z.string().min(1).max(200),
+  channelId: zUint,
+  /** First byte wanted (default 0). */
+  offset: z.number().int().nonnegative().default(0),
+  /** Bytes wanted (default: to the end of the piece). */
+  length: z.number().int().positive().optional(),
+});
+export type OpenRetrievalRequest = z.input<typeof openRetrievalRequestSchema>;
+
+/** The accepted retrieval deal: its lane and payment terms. */
+export interface OpenRetrievalResponse {
+  retrievalId: string;
+  channelId: string;
+  lane: string;
+  /** Token base units per byte. */
+  pricePerByte: string;
+  paymentIntervalBytes: number;
+  paymentIntervalIncreaseBytes: number;
+  maxUnpaidBytes: number;
+  startOffset: number;
+  endOffset: number;
+  /** Payload bytes of the whole piece. */
+  payloadSize: number;
+}
 
 export const storageDealProposalSchema = z.object({
   pieceCid: zHexBytes(32),

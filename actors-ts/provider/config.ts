@@ -42,6 +42,10 @@ export const providerConfigSchema = z.object({
       paymentIntervalIncreaseBytes: zUint.default(1n << 20n),
     })
     .prefault({}),
+  /** Bytes a retrieval client may receive beyond what it has paid for (default: one interval). */
+  maxUnpaidBytes: z.number().int().positive().optional(),
+  /** How often retrieval vouchers are redeemed on chain (and settling channels collected), ms. */
+  redeemIntervalMs: z.number().int().positive().default(30_000),
   /** Padded bytes the provider will hold. */
   capacityBytes: z
     .number()
@@ -78,6 +82,18 @@ export const providerConfigSchema = z.object({
     .default(60 * 60 * 1000),
   /** Deposit collateral from the provider's wallet when its escrow is short. */
   autoDeposit: z.boolean().default(true),
+  /**
+   * Deliberate misbehaviour, for testing clients, repair miners and dealbots against bad
+   * providers (never set in production): serve corrupted bytes, refuse every deal, or die after
+   * serving this many retrieval bytes.
+   */
+  faults: z
+    .object({
+      corruptReads: z.boolean().default(false),
+      refuseDeals: z.boolean().default(false),
+      dieAfterServedBytes: z.number().int().positive().optional(),
+    })
+    .prefault({}),
   /** Log file (default: stderr). */
   logFile: z.string().optional(),
 });

@@ -19,6 +19,9 @@ import { Scrubber } from "./scrubber";
 import { createHttpServer } from "./http/server";
 import { registerDealRoutes } from "./http/deal-routes";
 import { registerPieceRoutes } from "./http/piece-routes";
+import { registerRetrievalRoutes } from "./retrieval/retrieval-routes";
+import { RetrievalStore } from "./retrieval/retrieval-store";
+import { Redeemer } from "./retrieval/redeemer";
 
 /**
  * The storage provider daemon (seed 001's StorageProvider + RetrievalProvider): an HTTP API for
@@ -93,6 +96,8 @@ export class ProviderDaemon {
     const app = createHttpServer(ctx);
     registerDealRoutes(app, ctx, publisher);
     registerPieceRoutes(app, ctx);
+    const retrievals = new RetrievalStore(store.db);
+    registerRetrievalRoutes(app, ctx, retrievals);
     this.app = app;
     const address = await app.listen({ host: config.host, port: config.port });
     const url = config.publicUrl ?? address;
@@ -110,6 +115,7 @@ export class ProviderDaemon {
       new Prover(ctx).run(signal),
       new Settler(ctx, publisher).run(signal),
       new Scrubber(ctx, publisher).run(signal),
+      new Redeemer(ctx, retrievals).run(signal),
     ];
     logger.info({ address: this.account.address, url, chainId: clients.chain.id }, "provider started");
     return { url: address };

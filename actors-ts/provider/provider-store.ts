@@ -100,6 +100,39 @@ const MIGRATIONS = [
      expires_at INTEGER NOT NULL,
      PRIMARY KEY (signer, nonce)
    );`,
+  `CREATE TABLE retrievals (
+     id TEXT PRIMARY KEY,
+     client TEXT NOT NULL,
+     root TEXT NOT NULL,
+     piece_cid TEXT NOT NULL,
+     start_offset INTEGER NOT NULL,
+     end_offset INTEGER NOT NULL,
+     channel_id TEXT NOT NULL,
+     lane INTEGER NOT NULL,
+     price_per_byte TEXT NOT NULL,
+     interval_bytes INTEGER NOT NULL,
+     interval_increase INTEGER NOT NULL,
+     max_unpaid INTEGER NOT NULL,
+     intervals_served INTEGER NOT NULL DEFAULT 0,
+     bytes_sent INTEGER NOT NULL DEFAULT 0,
+     created_at INTEGER NOT NULL
+   );
+   CREATE UNIQUE INDEX retrievals_lane ON retrievals(channel_id, lane);
+   CREATE TABLE vouchers (
+     channel_id TEXT NOT NULL,
+     lane INTEGER NOT NULL,
+     nonce TEXT NOT NULL,
+     amount TEXT NOT NULL,
+     voucher_json TEXT NOT NULL,
+     signature TEXT NOT NULL,
+     redeemed_amount TEXT NOT NULL DEFAULT '0',
+     PRIMARY KEY (channel_id, lane)
+   );
+   CREATE TABLE channels (
+     channel_id TEXT PRIMARY KEY,
+     payer TEXT NOT NULL,
+     collected INTEGER NOT NULL DEFAULT 0
+   );`,
 ];
 
 interface RawProposal {

@@ -182,6 +182,7 @@ async function checkProposal(
   const { clients, contracts, config, params } = ctx;
   const reject = (code: string, message: string, details: Record<string, string | number> = {}) =>
     new HttpError(422, code, message, details);
+  if (config.faults.refuseDeals) throw reject("RefusedByPolicy", "this provider is not taking deals");
   const self = clients.account.address as Address;
   if (proposal.provider.toLowerCase() !== self.toLowerCase()) {
     throw reject("WrongProvider", "proposal names another provider", { provider: proposal.provider });

@@ -7,6 +7,7 @@ import { PROVIDER_PATHS, type ProviderInfoResponse } from "../api";
 import type { ProviderContext } from "../context";
 import { pieceKey } from "../piece-intake";
 import { authenticate } from "./server";
+import { applyFaults } from "../retrieval/retrieval-routes";
 
 /** The daemon's package version, reported by /info and /healthz. */
 const VERSION = "0.1.0";
@@ -96,7 +97,7 @@ export function registerPieceRoutes(app: FastifyInstance, ctx: ProviderContext):
       reply.code(206).header("content-range", `bytes ${range.start}-${range.end}/${piece.payloadSize}`);
     }
     reply.header("content-length", served);
-    return reply.send(ctx.blobs.read(pieceKey(root), range));
+    return reply.send(applyFaults(ctx, ctx.blobs.read(pieceKey(root), range), served));
   });
 
   app.get<{ Params: { droot: string } }>(PROVIDER_PATHS.manifest(":droot"), async (request, reply) => {

@@ -7,6 +7,7 @@ import { createPublicClient, http, toHex, type Address, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { request } from "undici";
 import { startDevnet, type Devnet } from "../../helpers/devnet";
+import { waitFor as waitUntil } from "../../helpers/wait";
 import {
   deployTo,
   devAddress,
@@ -30,20 +31,8 @@ const TOKENS = 10n ** 21n;
 
 let diagnostics: () => string = () => "";
 
-async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) {
-      const problems = diagnostics()
-        .split("\n")
-        .filter((l) => /"level":(40|50|60)/.test(l))
-        .map((l) => l.slice(0, 600));
-      throw new Error(`timed out waiting for ${what}\n${problems.slice(-8).join("\n")}`);
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
+function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  return waitUntil(what, timeoutMs, probe, diagnostics);
 }
 
 describe("provider daemon + client CLI: a direct deal end to end", function () {

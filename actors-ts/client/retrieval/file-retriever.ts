@@ -1,0 +1,354 @@
+import { mkdir, rm, stat } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { join, resolve } from "node:path";
+import type { Address, Hex } from "viem";
+import { RepairMarketError } from "../../core/errors";
+import { httpJson } from "../../core/http-client";
+import type { Logger } from "../../core/logger";
+import type { ChainClients } from "../../chain/clients";
+import type { MarketContracts } from "../../chain/contracts";
+import { getProvider, listProviders, type RegisteredProvider } from "../../chain/registry/reads";
+import { repairDealPieces, repairDealsByDroot } from "../../chain/repair-market/reads";
+import type { ErasurePool } from "../../erasure/erasure-pool";
+import { decodeFile } from "../../manifest/decode";
+import { verifyManifest, type Manifest } from "../../manifest/manifest";
+import { PROVIDER_PATHS } from "../../provider/api";
+import type { ClientStore } from "../client-store";
+import { PieceCommitmentMismatchError, PieceFetcher, formatEvent, type RetrievalEvent } from "./piece-fetcher";
+import type { RetrievalLedger } from "./retrieval-ledger";
+
+/** Fewer than k pieces could be fetched and verified. */
+export class NotEnoughPiecesError extends RepairMarketError {
+  override name = "NotEnoughPiecesError" as const;
+}
+
+/** No manifest for the droot could be found and verified. */
+export class ManifestNotFoundError extends RepairMarketError {
+  override name = "ManifestNotFoundError" as const;
+}
+
+/** What a whole-file retrieval did. */
+export interface FileRetrievalResult {
+  retrievalId: string;
+  droot: Hex;
+  outPath: string;
+  fileSize: number;
+  /** Token base units paid over all piece fetches. */
+  paid: bigint;
+  piecesUsed: { pieceIndex: number; provider: Address }[];
+  /** Providers whose bytes did not match the commitment, with the evidence. */
+  corruptProviders: { provider: Address; pieceIndex: number; evidence: string }[];
+  /** Providers that failed otherwise (unreachable, refused, stalled). */
+  failedProviders: { provider: Address; pieceIndex: number; error: string }[];
+  events: string[];
+}
+
+export interface FileRetrieverDeps {
+  clients: ChainClients;
+  contracts: MarketContracts;
+  store: ClientStore;
+  ledger: RetrievalLedger;
+  pool: ErasurePool;
+  logger: Logger;
+  /** Where piece downloads are kept until the file is rebuilt. */
+  workDir: string;
+}
+
+export interface FileRetrieveOptions {
+  /** Cap on each piece download, bytes per second. */
+  maxBytesPerSecond?: number;
+  /** No bytes for this long replaces a provider (ms, default 20 s). */
+  stallTimeoutMs?: number;
+  onEvent?: (line: string) => void;
+  onProgress?: (received: number, total: number) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * Seed 001's RetrievalRequest for a whole file: reads the manifest, finds who holds each piece
+ * (repair deals on chain, the client's own deals), fetches k pieces in parallel through paid
+ * retrieval — the first k that verify win; a slow, failing or lying provider is replaced by the
+ * next holder, not waited for — then rebuilds the file, checks its SHA-256 and writes it
+ * atomically. The retrieval is persisted: a rerun resumes it, and pays nothing twice.
+ */
+export class FileRetriever {
+  private readonly fetcher: PieceFetcher;
+
+  constructor(private readonly deps: FileRetrieverDeps) {
+    this.fetcher = new PieceFetcher(deps);
+  }
+
+  /**
+   * @throws ManifestNotFoundError, NotEnoughPiecesError (with every provider's failure),
+   * FileHashMismatchError.
+   */
+  async retrieve(droot: Hex, outPath: string, options: FileRetrieveOptions = {}): Promise<FileRetrievalResult> {
+    const { ledger } = this.deps;
+    const out = resolve(outPath);
+    const existing = ledger.findResumable("file", droot, out);
+    const retrievalId = existing?.id ?? randomBytes(8).toString("hex");
+    if (!existing) ledger.create({ id: retrievalId, kind: "file", target: droot, outPath: out });
+    const events: string[] = [...(existing?.events ?? [])];
+    const log = (line: string) => {
+      events.push(line);
+      ledger.appendEvent(retrievalId, line);
+      options.onEvent?.(line);
+    };
+    const workDir = join(this.deps.workDir, retrievalId);
+    await mkdir(workDir, { recursive: true });
+    const result: FileRetrievalResult = {
+      retrievalId,
+      droot,
+      outPath: out,
+      fileSize: 0,
+      paid: 0n,
+      piecesUsed: [],
+      corruptProviders: [],
+      failedProviders: [],
+      events,
+    };
+    try {
+      const holders = await this.holders(droot);
+      const manifest = await this.manifest(droot, holders);
+      result.fileSize = manifest.fileSize;
+      log(
+        formatEvent({
+          received: 0,
+          paid: 0n,
+          event: "ClientEventOpen",
+          status: "DealStatusNew",
+          detail: `droot ${droot}`,
+        }),
+      );
+      const paths = await this.fetchPieces(retrievalId, manifest, holders, workDir, options, log, result);
+      await decodeFile(manifest, paths, out, this.deps.pool);
+      result.paid = ledger.paidFor(retrievalId);
+      log(
+        formatEvent({
+          received: manifest.fileSize,
+          paid: result.paid,
+          event: "ClientEventComplete",
+          status: "DealStatusCompleted",
+        }),
+      );
+      ledger.finish(retrievalId, "completed");
+      await rm(workDir, { recursive: true, force: true });
+      return result;
+    } catch (err) {
+      result.paid = ledger.paidFor(retrievalId);
+      log(
+        formatEvent({
+          received: 0,
+          paid: result.paid,
+          event: "ClientEventError",
+          status: "DealStatusErrored",
+          detail: (err as Error).message.split("\n")[0],
+        }),
+      );
+      if (!(err instanceof NotEnoughPiecesError)) throw err;
+      ledger.finish(retrievalId, "failed", err.message);
+      throw err;
+    }
+  }
+
+  /** Runs piece fetches until k pieces are verified. */
+  private async fetchPieces(
+    retrievalId: string,
+    manifest: Manifest,
+    holders: Map<number, RegisteredProvider[]>,
+    workDir: string,
+    options: FileRetrieveOptions,
+    log: (line: string) => void,
+    result: FileRetrievalResult,
+  ): Promise<(string | undefined)[]> {
+    const { k, m } = manifest;
+    const n = k + m;
+    const paths: (string | undefined)[] = Array.from({ length: n }, () => undefined);
+    const done = new Set<number>();
+    // A rerun keeps what an earlier run verified.
+    for (const f of this.deps.ledger.fetches(retrievalId)) {
+      if (
+        f.status === "verified" &&
+        (await stat(f.tempPath).catch(() => undefined))?.size === manifest.pieces[f.pieceIndex].payloadSize
+      ) {
+        done.add(f.pieceIndex);
+        paths[f.pieceIndex] = f.tempPath;
+        result.piecesUsed.push({ pieceIndex: f.pieceIndex, provider: f.provider });
+      }
+    }
+    const tried = new Set<string>();
+    const order = Array.from({ length: n }, (_, i) => i); // data pieces first: no decoding needed
+    const total = k * manifest.pieces[0].payloadSize;
+    let received = done.size * manifest.pieces[0].payloadSize;
+    const next = (): { index: number; provider: RegisteredProvider } | undefined => {
+      for (const index of order) {
+        if (done.has(index) || running.has(index)) continue;
+        const provider = (holders.get(index) ?? []).find((p) => !tried.has(`${index}:${p.address}`));
+        if (provider) return { index, provider };
+      }
+      return undefined;
+    };
+    const running = new Map<number, Promise<void>>();
+    const start = (index: number, provider: RegisteredProvider): void => {
+      tried.add(`${index}:${provider.address}`);
+      const piece = manifest.pieces[index];
+      const tempPath = join(workDir, `piece-${index}-${provider.address}`);
+      const context = `[piece ${index}, provider ${provider.address}]`;
+      const task = this.fetcher
+        .fetch(
+          retrievalId,
+          {
+            provider,
+            pieceIndex: index,
+            pieceCid: piece.pieceCid,
+            root: piece.root as Hex,
+            payloadSize: piece.payloadSize,
+          },
+          tempPath,
+          {
+            stallTimeoutMs: options.stallTimeoutMs ?? 20_000,
+            maxBytesPerSecond: options.maxBytesPerSecond,
+            signal: options.signal,
+            onEvent: (e: RetrievalEvent) => log(`${formatEvent(e)} ${context}`),
+            onBytes: (bytes) => {
+              received += bytes;
+              options.onProgress?.(Math.min(received, total), total);
+            },
+          },
+        )
+        .then(
+          () => {
+            done.add(index);
+            paths[index] = tempPath;
+            result.piecesUsed.push({ pieceIndex: index, provider: provider.address });
+          },
+          (err: Error) => {
+            const message = err.message.split("\n")[0];
+            if (err instanceof PieceCommitmentMismatchError) {
+              const d = err.details;
+              result.corruptProviders.push({
+                provider: provider.address,
+                pieceIndex: index,
+                evidence: `chunk ${d.chunk ?? "?"}: expected ${d.expected}, got ${d.actual}`,
+              });
+            } else {
+              result.failedProviders.push({ provider: provider.address, pieceIndex: index, error: message });
+            }
+            this.deps.ledger.upsertFetch({
+              ...(this.deps.ledger.fetch(retrievalId, index, provider.address) ?? {
+                retrievalId,
+                pieceIndex: index,
+                provider: provider.address,
+                pieceCid: piece.pieceCid,
+                startOffset: 0,
+                endOffset: piece.payloadSize,
+                pricePerByte: 0n,
+                verifiedBytes: 0,
+                tempPath,
+              }),
+              status: "failed",
+              error: message,
+            });
+            log(
+              `${formatEvent({ received: 0, paid: 0n, event: "ClientEventDataTransferError", status: "DealStatusErrored", detail: message })} ${context}`,
+            );
+          },
+        )
+        .finally(() => running.delete(index));
+      running.set(index, task);
+    };
+    while (done.size < k) {
+      while (done.size + running.size < k) {
+        const candidate = next();
+        if (!candidate) break;
+        start(candidate.index, candidate.provider);
+      }
+      if (running.size === 0) {
+        throw new NotEnoughPiecesError("fewer than k pieces could be retrieved and verified", {
+          details: {
+            k,
+            verified: done.size,
+            failures: [
+              ...result.corruptProviders.map((c) => `${c.provider} piece ${c.pieceIndex}: corrupt (${c.evidence})`),
+              ...result.failedProviders.map((f) => `${f.provider} piece ${f.pieceIndex}: ${f.error}`),
+            ].join("; "),
+          },
+        });
+      }
+      await Promise.race(running.values());
+    }
+    // Fetches beyond k (none are started) — wait for stragglers that already finished.
+    await Promise.allSettled(running.values());
+    return paths;
+  }
+
+  /** Providers holding each piece: repair deals on chain, then the client's own deals. */
+  private async holders(droot: Hex): Promise<Map<number, RegisteredProvider[]>> {
+    const { clients, contracts, store } = this.deps;
+    const addresses = new Map<number, Set<Address>>();
+    const add = (index: number, provider: Address) => {
+      if (!addresses.has(index)) addresses.set(index, new Set());
+      addresses.get(index)?.add(provider);
+    };
+    for (const dealId of await repairDealsByDroot(clients, contracts, droot)) {
+      const deal = await repairDealPieces(clients, contracts, dealId);
+      if (deal.state !== "Placing" && deal.state !== "Active") continue;
+      for (const p of deal.pieces) if (!p.lost) add(p.index, p.provider);
+    }
+    const local = store.manifest(droot);
+    if (local) {
+      const manifest = JSON.parse(local) as Manifest;
+      manifest.pieces.forEach((piece, index) => {
+        for (const d of store.dealsForPiece(piece.pieceCid)) add(index, d.provider);
+      });
+    }
+    const out = new Map<number, RegisteredProvider[]>();
+    const cache = new Map<Address, RegisteredProvider | undefined>();
+    for (const [index, set] of addresses) {
+      const list: RegisteredProvider[] = [];
+      for (const address of set) {
+        if (!cache.has(address)) cache.set(address, await getProvider(clients, contracts, address));
+        const provider = cache.get(address);
+        if (provider) list.push(provider);
+      }
+      out.set(index, list);
+    }
+    return out;
+  }
+
+  /** The verified manifest: from the local store, else from holders, else from any provider. */
+  private async manifest(droot: Hex, holders: Map<number, RegisteredProvider[]>): Promise<Manifest> {
+    const local = this.deps.store.manifest(droot);
+    if (local) return verifyManifest(local, droot);
+    const asked = new Set<string>();
+    const candidates = [...holders.values()].flat();
+    const tryProvider = async (p: RegisteredProvider): Promise<Manifest | undefined> => {
+      if (asked.has(p.address)) return undefined;
+      asked.add(p.address);
+      try {
+        const json = await httpJson<unknown>(
+          { method: "GET", url: p.endpoint + PROVIDER_PATHS.manifest(droot), headersTimeoutMs: 10_000 },
+          { peer: p.address, stage: "fetch manifest" },
+        );
+        return verifyManifest(json, droot);
+      } catch (err) {
+        this.deps.logger.warn({ err, provider: p.address }, "no usable manifest from provider");
+        return undefined;
+      }
+    };
+    for (const p of candidates) {
+      const m = await tryProvider(p);
+      if (m) return this.keep(m);
+    }
+    for (const p of await listProviders(this.deps.clients, this.deps.contracts)) {
+      const m = await tryProvider(p);
+      if (m) return this.keep(m);
+    }
+    throw new ManifestNotFoundError("no provider served a manifest matching this droot", { details: { droot } });
+  }
+
+  private keep(manifest: Manifest): Manifest {
+    this.deps.store.putManifest(manifest.droot as Hex, JSON.stringify(manifest));
+    return manifest;
+  }
+}
