@@ -7,6 +7,8 @@
  *   commp/MBps                          streaming CommP of one payload, one core
  *   prepare/4+2/MBps                    file → n pieces with CommPs and droot on disk, both cores
  *   store/direct/MBps                   client → local provider over HTTP, CommP checked there
+ *   retrieve/4+2/MBps                   whole file from six local providers, paid, verified, decoded
+ *   retrieve/plainGet/MBps              the same bytes by one plain HTTP GET from a local server
  *
  * BENCH_MB sets the data size (default 64).
  */
@@ -20,6 +22,7 @@ import { encodeStripe } from "../actors-ts/erasure/reed-solomon";
 import { CommPHasher } from "../actors-ts/piece/commp";
 import { prepareFile } from "../actors-ts/manifest/prepare";
 import { benchStoreDirect } from "./bench/store-direct";
+import { benchRetrieve } from "./bench/retrieve";
 
 const MB = 1e6;
 const SIZE = Number(process.env.BENCH_MB ?? 64) * 1024 * 1024;
@@ -77,6 +80,11 @@ async function main(): Promise<void> {
     }
     const store = await benchStoreDirect(dir, file);
     record("store/direct/MBps", SIZE / MB / store.uploadSeconds, "MB/s");
+    const retrieve = await benchRetrieve(join(dir, "retrieve"), file, SIZE);
+    record("retrieve/4+2/MBps", SIZE / MB / retrieve.warmSeconds, "MB/s");
+    record("retrieve/4+2/cold/MBps", SIZE / MB / retrieve.coldSeconds, "MB/s");
+    record("retrieve/plainGet/MBps", SIZE / MB / retrieve.plainSeconds, "MB/s");
+    record("retrieve/4+2/ratioToPlain", retrieve.plainSeconds / retrieve.warmSeconds, "×", "≥ 0.8");
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

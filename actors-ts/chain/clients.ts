@@ -28,8 +28,9 @@ export class RpcUnavailableError extends RepairMarketError {
 }
 
 /**
- * Runs async jobs one at a time, in order: every transaction of one account goes through one
- * queue, so two components of a daemon never pick the same nonce.
+ * Runs async jobs one at a time, in order: every transaction of one account is simulated and
+ * sent through one queue, so two components of a daemon never pick the same nonce. Waiting for
+ * receipts happens outside the queue, so confirmations overlap.
  */
 export class TxQueue {
   private tail: Promise<unknown> = Promise.resolve();
@@ -43,7 +44,7 @@ export class TxQueue {
 
 /**
  * Connects to an EVM JSON-RPC endpoint: reads the chain id, then builds viem clients that poll
- * every `pollingIntervalMs` (short on devnets, where a block comes every second).
+ * every `pollingIntervalMs` (default 50 ms for an endpoint on this machine, 1 s otherwise).
  *
  * @param rpcUrl HTTP JSON-RPC URL.
  * @param account Signing account.
@@ -52,7 +53,7 @@ export class TxQueue {
 export async function connectChain(
   rpcUrl: string,
   account: PrivateKeyAccount,
-  pollingIntervalMs = 250,
+  pollingIntervalMs = isLocal(rpcUrl) ? 50 : 1000,
 ): Promise<ChainClients> {
   const probe = createPublicClient({ transport: http(rpcUrl, { retryCount: 2, timeout: 10_000 }) });
   let chainId: number;
@@ -75,4 +76,14 @@ export async function connectChain(
     chain,
     queue: new TxQueue(),
   };
+}
+
+/** True for an RPC endpoint on this machine, which can be polled often. */
+function isLocal(rpcUrl: string): boolean {
+  try {
+    const host = new URL(rpcUrl).hostname;
+    return host === "127.0.0.1" || host === "localhost" || host === "::1";
+  } catch {
+    return false;
+  }
 }

@@ -47,9 +47,9 @@ export async function sendContract<
   },
   eventNames?: eventName[],
 ): Promise<SentTransaction<unknown, ParseEventLogsReturnType<abi, eventName>>> {
-  return clients.queue.run(async () => {
+  let result: unknown;
+  const hash = await clients.queue.run(async () => {
     let request;
-    let result: unknown;
     try {
       // The generic parameter plumbing of viem's simulateContract does not survive a wrapper;
       // the call shape is checked by this function's own signature.
@@ -66,25 +66,24 @@ export async function sendContract<
     } catch (err) {
       throw decodeContractError(err, call.contract, call.functionName as string);
     }
-    let hash: Hex;
     try {
       // The simulated request carries only the function's ABI item; give the write the whole ABI
       // so a revert at send time still decodes to its custom error.
-      hash = await clients.wallet.writeContract({ ...request, abi: call.abi as Abi });
+      return await clients.wallet.writeContract({ ...request, abi: call.abi as Abi });
     } catch (err) {
       throw decodeContractError(err, call.contract, call.functionName as string);
     }
-    const receipt = await clients.public.waitForTransactionReceipt({ hash, timeout: 120_000 });
-    if (receipt.status !== "success") {
-      throw new TransactionFailedError(`${call.contract}.${String(call.functionName)} transaction reverted on chain`, {
-        details: { hash, block: receipt.blockNumber },
-      });
-    }
-    const events = parseEventLogs({
-      abi: call.abi,
-      logs: receipt.logs.filter((l) => l.address.toLowerCase() === call.address.toLowerCase()),
-      eventName: eventNames as never,
-    }) as ParseEventLogsReturnType<abi, eventName>;
-    return { hash, receipt, result, events };
   });
+  const receipt = await clients.public.waitForTransactionReceipt({ hash, timeout: 120_000 });
+  if (receipt.status !== "success") {
+    throw new TransactionFailedError(`${call.contract}.${String(call.functionName)} transaction reverted on chain`, {
+      details: { hash, block: receipt.blockNumber },
+    });
+  }
+  const events = parseEventLogs({
+    abi: call.abi,
+    logs: receipt.logs.filter((l) => l.address.toLowerCase() === call.address.toLowerCase()),
+    eventName: eventNames as never,
+  }) as ParseEventLogsReturnType<abi, eventName>;
+  return { hash, receipt, result, events };
 }

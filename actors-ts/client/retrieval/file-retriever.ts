@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { join, resolve } from "node:path";
 import type { Address, Hex } from "viem";
 import { RepairMarketError } from "../../core/errors";
-import { httpJson } from "../../core/http-client";
+import { httpCall, httpJson } from "../../core/http-client";
 import type { Logger } from "../../core/logger";
 import type { ChainClients } from "../../chain/clients";
 import type { MarketContracts } from "../../chain/contracts";
@@ -110,6 +110,7 @@ export class FileRetriever {
     try {
       const holders = await this.holders(droot);
       const manifest = await this.manifest(droot, holders);
+      await this.probeHolders(manifest, holders);
       result.fileSize = manifest.fileSize;
       log(
         formatEvent({
@@ -314,6 +315,35 @@ export class FileRetriever {
       out.set(index, list);
     }
     return out;
+  }
+
+  /**
+   * Completes the holder lists by asking every registered provider that is not already listed
+   * whether it holds each piece (`GET /pieces/:pieceCid/tree`, public and cheap).
+   */
+  private async probeHolders(manifest: Manifest, holders: Map<number, RegisteredProvider[]>): Promise<void> {
+    const known = new Set([...holders.values()].flat().map((p) => p.address));
+    const others = (await listProviders(this.deps.clients, this.deps.contracts)).filter((p) => !known.has(p.address));
+    await Promise.all(
+      manifest.pieces.flatMap((piece, index) =>
+        others.map(async (provider) => {
+          try {
+            const response = await httpCall(
+              {
+                method: "GET",
+                url: provider.endpoint + PROVIDER_PATHS.pieceTree(piece.pieceCid),
+                headersTimeoutMs: 5_000,
+              },
+              { peer: provider.address, stage: "probe holdings" },
+            );
+            await response.body.dump();
+            holders.set(index, [...(holders.get(index) ?? []), provider]);
+          } catch {
+            // not a holder, or unreachable: either way not a candidate
+          }
+        }),
+      ),
+    );
   }
 
   /** The verified manifest: from the local store, else from holders, else from any provider. */
