@@ -9,6 +9,7 @@ import { contractsOf } from "../chain/contracts";
 import { loadDeployment } from "../chain/deployment";
 import { dealInfo } from "../chain/storage-market/reads";
 import { ClientStore } from "../client/client-store";
+import { RepairClient } from "../client/repair-client";
 import { StorageClient, type StoreProgress } from "../client/storage-client";
 import { RetrievalClient } from "../client/retrieval/retrieval-client";
 import { ErasurePool } from "../erasure/erasure-pool";
@@ -107,13 +108,16 @@ export function clientCommand(): Command {
     client
       .command("store")
       .description(
-        "store FILE as a direct storage deal with one provider, or erasure-coded (--k, --m) as one deal per piece with --providers (no repair)",
+        "store FILE: repair-backed with --repair (erasure-coded, placed and repaired by a repair miner), " +
+          "as a direct storage deal with --provider, or erasure-coded as one deal per piece with --providers (no repair)",
       )
       .argument("<file>", "file to store")
+      .option("--repair", "repair-backed: a repair miner places the pieces and repairs lost ones")
+      .option("--miner <address>", "repair miner (worker or owner address) for --repair (default: the cheapest ask)")
       .option("--provider <address>", "provider address (from ProviderRegistry)")
       .option("--providers <addresses>", "comma-separated k + m providers for an erasure-coded file")
-      .option("--k <n>", "data pieces (with --providers)", parseIntOption, 4)
-      .option("--m <n>", "parity pieces (with --providers)", parseIntOption, 2)
+      .option("--k <n>", "data pieces (with --repair or --providers)", parseIntOption, 4)
+      .option("--m <n>", "parity pieces (with --repair or --providers)", parseIntOption, 2)
       .option("--duration <epochs>", "deal length in epochs", parseBigint)
       .option("--price <units>", "storagePricePerEpoch in token base units (default: the provider's ask)", parseBigint)
       .option("--start-delay <epochs>", "epochs from now to the deal's start", parseBigint)
@@ -122,8 +126,39 @@ export function clientCommand(): Command {
     const events: StoreProgress[] = [];
     const progress = progressReporter(!opts.json);
     try {
-      const { client: storageClient, store, workDir } = await openClient(opts);
+      const { client: storageClient, store, workDir, clients, contracts, logger } = await openClient(opts);
       try {
+        if (opts.repair) {
+          const pool = new ErasurePool();
+          try {
+            const stored = await new RepairClient({ clients, contracts, store, logger }).store(file, {
+              k: opts.k,
+              m: opts.m,
+              miner: opts.miner ? (getAddress(opts.miner) as Address) : undefined,
+              durationEpochs: opts.duration,
+              workDir,
+              pool,
+              onProgress: (e) => {
+                if (e.stage !== "upload") events.push(e as never);
+                if (e.stage === "upload")
+                  progress.onProgress({ stage: "upload", sent: e.sent ?? 0, total: e.total ?? 0, attempt: 1 });
+                else if (!opts.json) process.stderr.write(`${e.stage}: ${e.detail ?? ""}\n`);
+              },
+            });
+            progress.stop();
+            if (opts.json) printJson({ ok: true, ...stored, events });
+            else {
+              process.stdout.write(`stored ${file} repair-backed (k=${opts.k}, m=${opts.m})\n`);
+              process.stdout.write(
+                `droot ${stored.droot}\nrepair deal ${stored.dealId} with miner ${stored.minerId} (${stored.miner})\n`,
+              );
+              process.stdout.write(`retrieve it with: repair-market client retrieve ${stored.droot} --out FILE\n`);
+            }
+          } finally {
+            await pool.close();
+          }
+          return;
+        }
         const storeOptions = {
           durationEpochs: opts.duration,
           pricePerEpoch: opts.price,

@@ -1,6 +1,7 @@
 import { Command } from "commander";
 import { clientCommand } from "./client-commands";
 import { providerCommand } from "./provider-commands";
+import { repairCommand } from "./repair-commands";
 
 /** The `repair-market` command line. */
 export function buildProgram(): Command {
@@ -11,7 +12,8 @@ export function buildProgram(): Command {
     )
     .version("0.1.0")
     .addCommand(providerCommand())
-    .addCommand(clientCommand());
+    .addCommand(clientCommand())
+    .addCommand(repairCommand());
 }
 
 /** Runs the CLI with `argv` (process.argv form). */

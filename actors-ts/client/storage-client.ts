@@ -14,7 +14,7 @@ import type { MarketContracts } from "../chain/contracts";
 import type { StorageDealProposal } from "../chain/eip712";
 import { addBalance } from "../chain/storage-market/add-balance";
 import { escrowBalance, marketParams } from "../chain/storage-market/reads";
-import { signProposal } from "../chain/storage-market/proposals";
+import { hashProposal, signProposal } from "../chain/storage-market/proposals";
 import { getProvider, type RegisteredProvider } from "../chain/registry/reads";
 import { commpOfFile, CommPHasher } from "../piece/commp";
 import { parsePieceCidV2 } from "../piece/piece-cid";
@@ -35,6 +35,18 @@ export interface StoredFile {
   droot: Hex;
   manifest: Manifest;
   deals: StoredDeal[];
+}
+
+/** A signed storage deal proposal, ready to send (and to persist before sending). */
+export interface SignedProposal {
+  proposal: StorageDealProposal;
+  clientSignature: Hex;
+  /** PieceCID v2 of the piece. */
+  pieceCidV2: string;
+  /** EIP-712 digest of the proposal: the provider's key for it. */
+  proposalHash: Hex;
+  /** The provider's endpoint when the proposal was made. */
+  providerUrl: string;
 }
 
 /** The provider is not in ProviderRegistry. */
@@ -101,43 +113,21 @@ export class StorageClient {
    * PeerUnreachableError (after the last attempt), ContractRevertedError (escrow deposit).
    */
   async storeFile(filePath: string, options: StoreOptions): Promise<StoredDeal> {
-    const { clients, contracts, store } = this.c;
-    const provider = await this.provider(options.provider);
+    const { store } = this.c;
     const commitment = await commpOfFile(filePath);
     options.onProgress?.({ stage: "commp", pieceCid: commitment.pieceCid, paddedSize: commitment.paddedSize });
-    const params = await marketParams(clients, contracts);
-    const paddedSize = BigInt(commitment.paddedSize);
-    const duration = options.durationEpochs ?? 1000n * params.provingPeriodEpochs;
-    const pricePerEpoch = options.pricePerEpoch ?? provider.storageAsk.pricePerBytePerEpoch * paddedSize;
-    const deposited = await this.ensureEscrow(pricePerEpoch * duration);
-    options.onProgress?.({ stage: "escrow", deposited });
-    // Read the chain head last, right before signing, so the start epoch does not drift.
-    const latest = await clients.public.getBlockNumber();
-    const startEpoch = latest + (options.startDelayEpochs ?? 3n * params.provingPeriodEpochs + 10n);
-    const proposal: StorageDealProposal = {
-      pieceCid: toHex(commitment.root),
-      pieceSize: paddedSize,
-      client: clients.account.address,
-      provider: provider.address,
-      label: commitment.pieceCid,
-      startEpoch,
-      endEpoch: startEpoch + duration,
-      storagePricePerEpoch: pricePerEpoch,
-      providerCollateral: provider.storageAsk.collateralPerByte * paddedSize,
-      clientCollateral: 0n,
-      nonce: BigInt(`0x${randomBytes(8).toString("hex")}`),
-    };
-    const clientSignature = await signProposal(clients.account, clients.chain.id, contracts.storageMarket, proposal);
-    const accepted = await this.post<ProposeDealResponse>(provider, PROVIDER_PATHS.proposals, "propose deal", {
-      proposal,
-      clientSignature,
-      pieceCidV2: commitment.pieceCid,
-    });
+    const signed = await this.prepareProposal(
+      { root: toHex(commitment.root), paddedSize: commitment.paddedSize, pieceCid: commitment.pieceCid },
+      options.provider,
+      options,
+    );
+    const { proposal } = signed;
+    const accepted = await this.propose(signed);
     options.onProgress?.({ stage: "proposed", proposalHash: accepted.proposalHash });
     store.insertDeal({
       proposalHash: accepted.proposalHash,
-      provider: provider.address,
-      providerUrl: provider.endpoint,
+      provider: proposal.provider,
+      providerUrl: signed.providerUrl,
       pieceCid: commitment.pieceCid,
       root: toHex(commitment.root),
       payloadSize: commitment.payloadSize,
@@ -146,6 +136,7 @@ export class StorageClient {
       filePath: resolve(filePath),
     });
     try {
+      const provider = await this.provider(proposal.provider);
       const published = await this.upload(provider, accepted, filePath, options);
       store.markPublished(accepted.proposalHash, published.dealId, published.txHash);
       options.onProgress?.({ stage: "published", dealId: published.dealId, txHash: published.txHash });
@@ -153,11 +144,122 @@ export class StorageClient {
         ...published,
         proposalHash: accepted.proposalHash,
         pieceCid: commitment.pieceCid,
-        provider: provider.address,
+        provider: proposal.provider,
         proposal,
       };
     } catch (err) {
       store.markFailed(accepted.proposalHash, (err as Error).message.split("\n")[0]);
+      throw err;
+    }
+  }
+
+  /**
+   * Builds and signs a proposal for a piece with a provider at its ask (escrow topped up first).
+   * Nothing is sent: callers that must survive a crash persist the result, then call
+   * {@link completeProposal}, which is idempotent.
+   *
+   * @throws ProviderNotRegisteredError, ContractRevertedError (escrow deposit).
+   */
+  async prepareProposal(
+    piece: { root: Hex; paddedSize: number; pieceCid: string },
+    providerAddress: Address,
+    options: Omit<StoreOptions, "provider" | "onProgress"> & { onProgress?: StoreOptions["onProgress"] },
+  ): Promise<SignedProposal> {
+    const { clients, contracts } = this.c;
+    const provider = await this.provider(providerAddress);
+    const params = await marketParams(clients, contracts);
+    const paddedSize = BigInt(piece.paddedSize);
+    const duration = options.durationEpochs ?? 1000n * params.provingPeriodEpochs;
+    const pricePerEpoch = options.pricePerEpoch ?? provider.storageAsk.pricePerBytePerEpoch * paddedSize;
+    const deposited = await this.ensureEscrow(pricePerEpoch * duration);
+    options.onProgress?.({ stage: "escrow", deposited });
+    // Read the chain head last, right before signing, so the start epoch does not drift.
+    const latest = await clients.public.getBlockNumber();
+    const startEpoch = latest + (options.startDelayEpochs ?? 3n * params.provingPeriodEpochs + 10n);
+    const proposal: StorageDealProposal = {
+      pieceCid: piece.root,
+      pieceSize: paddedSize,
+      client: clients.account.address,
+      provider: provider.address,
+      label: piece.pieceCid,
+      startEpoch,
+      endEpoch: startEpoch + duration,
+      storagePricePerEpoch: pricePerEpoch,
+      providerCollateral: provider.storageAsk.collateralPerByte * paddedSize,
+      clientCollateral: 0n,
+      nonce: BigInt(`0x${randomBytes(8).toString("hex")}`),
+    };
+    const clientSignature = await signProposal(clients.account, clients.chain.id, contracts.storageMarket, proposal);
+    return {
+      proposal,
+      clientSignature,
+      pieceCidV2: piece.pieceCid,
+      proposalHash: hashProposal(clients.chain.id, contracts.storageMarket, proposal),
+      providerUrl: provider.endpoint,
+    };
+  }
+
+  /**
+   * Takes a signed proposal to a published deal, whatever state an earlier attempt left it in:
+   * asks the provider for the proposal's status, then proposes, uploads and waits as needed. The
+   * same proposal (same nonce) is never published twice, so a retry after a crash costs nothing.
+   *
+   * @throws PeerRejectedError (refused, failed or expired at the provider), PeerUnreachableError.
+   */
+  async completeProposal(
+    signed: SignedProposal,
+    filePath: string,
+    options: Omit<StoreOptions, "provider"> = {},
+  ): Promise<{ dealId: bigint; txHash: Hex }> {
+    const provider = await this.provider(signed.proposal.provider);
+    const status = await this.proposalStatus(provider, signed.proposalHash);
+    if (status?.status === "published" && status.dealId && status.txHash) {
+      return { dealId: BigInt(status.dealId), txHash: status.txHash };
+    }
+    if (status?.status === "stored") return this.waitPublished(provider, signed.proposalHash);
+    if (status?.status === "failed" || status?.status === "expired") {
+      throw new PeerRejectedError(422, "PublishFailed", `deal was not published: ${status.reason ?? status.status}`, {
+        peer: provider.address,
+        stage: "deal status",
+      });
+    }
+    const accepted = status
+      ? { ...this.acceptedOf(signed), uploadPath: PROVIDER_PATHS.proposalData(signed.proposalHash) }
+      : await this.propose(signed);
+    return this.upload(provider, accepted, filePath, { ...options, provider: provider.address });
+  }
+
+  private acceptedOf(signed: SignedProposal): ProposeDealResponse {
+    return {
+      accepted: true,
+      proposalHash: signed.proposalHash,
+      uploadPath: PROVIDER_PATHS.proposalData(signed.proposalHash),
+      payloadSize: 0,
+    };
+  }
+
+  /** POSTs a signed proposal; accepting the same proposal again is a no-op at the provider. */
+  private async propose(signed: SignedProposal): Promise<ProposeDealResponse> {
+    const provider = await this.provider(signed.proposal.provider);
+    return this.post<ProposeDealResponse>(provider, PROVIDER_PATHS.proposals, "propose deal", {
+      proposal: signed.proposal,
+      clientSignature: signed.clientSignature,
+      pieceCidV2: signed.pieceCidV2,
+    });
+  }
+
+  /** The provider's view of a proposal, or undefined when it has never seen it. */
+  private async proposalStatus(
+    provider: RegisteredProvider,
+    proposalHash: Hex,
+  ): Promise<ProposalStatusResponse | undefined> {
+    try {
+      return await httpJson<ProposalStatusResponse>(
+        { method: "GET", url: provider.endpoint + PROVIDER_PATHS.proposal(proposalHash) },
+        { peer: provider.address, stage: "deal status" },
+      );
+    } catch (err) {
+      if (err instanceof PeerRejectedError && err.statusCode === 404) return undefined;
       throw err;
     }
   }

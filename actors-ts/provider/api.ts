@@ -15,6 +15,7 @@ export const PROVIDER_PATHS = {
   piece: (pieceCid: string) => `/pieces/${pieceCid}`,
   manifest: (droot: string) => `/manifests/${droot}`,
   pieceTree: (pieceCid: string) => `/pieces/${pieceCid}/tree`,
+  holdings: "/holdings",
   retrievals: "/retrievals",
   retrieval: (id: string) => `/retrievals/${id}`,
   retrievalData: (id: string) => `/retrievals/${id}/data`,

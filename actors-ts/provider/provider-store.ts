@@ -133,6 +133,24 @@ const MIGRATIONS = [
      payer TEXT NOT NULL,
      collected INTEGER NOT NULL DEFAULT 0
    );`,
+  // Holdings advertisements (seed 002's epoch slots): every change to the set of good pieces is
+  // logged by triggers, so "what changed since sequence n" is one indexed query.
+  `CREATE TABLE holdings_log (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     piece_cid_v2 TEXT NOT NULL,
+     change TEXT NOT NULL CHECK (change IN ('add', 'remove')),
+     at INTEGER NOT NULL
+   );
+   CREATE TRIGGER holdings_insert AFTER INSERT ON pieces WHEN NEW.status = 'ok' BEGIN
+     INSERT INTO holdings_log (piece_cid_v2, change, at) VALUES (NEW.piece_cid_v2, 'add', unixepoch() * 1000);
+   END;
+   CREATE TRIGGER holdings_status AFTER UPDATE OF status ON pieces WHEN NEW.status IS NOT OLD.status BEGIN
+     INSERT INTO holdings_log (piece_cid_v2, change, at)
+     VALUES (NEW.piece_cid_v2, CASE NEW.status WHEN 'ok' THEN 'add' ELSE 'remove' END, unixepoch() * 1000);
+   END;
+   CREATE TRIGGER holdings_delete AFTER DELETE ON pieces WHEN OLD.status = 'ok' BEGIN
+     INSERT INTO holdings_log (piece_cid_v2, change, at) VALUES (OLD.piece_cid_v2, 'remove', unixepoch() * 1000);
+   END;`,
 ];
 
 interface RawProposal {
@@ -390,6 +408,41 @@ export class ProviderStore {
 
   deletePiece(root: Hex): void {
     this.db.prepare("DELETE FROM pieces WHERE root = ?").run(root);
+  }
+
+  // ------------------------------------------------------------------ holdings
+
+  /** PieceCIDs of every piece held in good state, and the holdings log's head sequence. */
+  holdingsSnapshot(): { seq: number; pieceCids: string[] } {
+    return this.db.transaction(() => {
+      const pieceCids = (
+        this.db.prepare("SELECT piece_cid_v2 FROM pieces WHERE status = 'ok' ORDER BY root").all() as {
+          piece_cid_v2: string;
+        }[]
+      ).map((r) => r.piece_cid_v2);
+      return { seq: this.holdingsHead(), pieceCids };
+    })();
+  }
+
+  /** Changes after sequence `since`, oldest first, or undefined when the log no longer reaches back. */
+  holdingsChanges(since: number): { seq: number; added: string[]; removed: string[] } | undefined {
+    const oldest = (this.db.prepare("SELECT MIN(seq) AS seq FROM holdings_log").get() as { seq: number | null }).seq;
+    if (oldest !== null && since < oldest - 1) return undefined;
+    const rows = this.db
+      .prepare("SELECT seq, piece_cid_v2, change FROM holdings_log WHERE seq > ? ORDER BY seq")
+      .all(since) as { seq: number; piece_cid_v2: string; change: "add" | "remove" }[];
+    // The last change of each piece wins.
+    const last = new Map<string, "add" | "remove">();
+    for (const r of rows) last.set(r.piece_cid_v2, r.change);
+    return {
+      seq: rows.length > 0 ? rows[rows.length - 1].seq : Math.max(since, this.holdingsHead()),
+      added: [...last].filter(([, c]) => c === "add").map(([cid]) => cid),
+      removed: [...last].filter(([, c]) => c === "remove").map(([cid]) => cid),
+    };
+  }
+
+  private holdingsHead(): number {
+    return (this.db.prepare("SELECT COALESCE(MAX(seq), 0) AS seq FROM holdings_log").get() as { seq: number }).seq;
   }
 
   // ------------------------------------------------------------------ manifests

@@ -61,6 +61,10 @@ export interface FileRetrieveOptions {
   stallTimeoutMs?: number;
   onEvent?: (line: string) => void;
   onProgress?: (received: number, total: number) => void;
+  /** Called with every batch of bytes downloaded (verified or not). */
+  onBytes?: (bytes: number) => void;
+  /** Piece indices in the order to try them (default: data pieces first). */
+  order?: number[];
   signal?: AbortSignal;
 }
 
@@ -152,8 +156,17 @@ export class FileRetriever {
     }
   }
 
-  /** Runs piece fetches until k pieces are verified. */
-  private async fetchPieces(
+  /**
+   * Runs paid piece fetches until k pieces are verified (seed 003: download exactly k; a piece
+   * whose bytes do not match its commitment is recorded in `result.corruptProviders` and
+   * another holder or piece is tried, keeping the good ones). Verified fetches recorded under
+   * `retrievalId` by an earlier run are reused.
+   *
+   * @param holders Candidate providers per piece index, in preference order.
+   * @returns Paths of the verified pieces by index (undefined for the others).
+   * @throws NotEnoughPiecesError listing every failure.
+   */
+  async fetchPieces(
     retrievalId: string,
     manifest: Manifest,
     holders: Map<number, RegisteredProvider[]>,
@@ -178,7 +191,7 @@ export class FileRetriever {
       }
     }
     const tried = new Set<string>();
-    const order = Array.from({ length: n }, (_, i) => i); // data pieces first: no decoding needed
+    const order = options.order ?? Array.from({ length: n }, (_, i) => i); // data first: no decoding needed
     const total = k * manifest.pieces[0].payloadSize;
     let received = done.size * manifest.pieces[0].payloadSize;
     const next = (): { index: number; provider: RegisteredProvider } | undefined => {
@@ -212,6 +225,7 @@ export class FileRetriever {
             signal: options.signal,
             onEvent: (e: RetrievalEvent) => log(`${formatEvent(e)} ${context}`),
             onBytes: (bytes) => {
+              options.onBytes?.(bytes);
               received += bytes;
               options.onProgress?.(Math.min(received, total), total);
             },

@@ -7,6 +7,7 @@ import { PROVIDER_PATHS, type ProviderInfoResponse } from "../api";
 import type { ProviderContext } from "../context";
 import { pieceKey } from "../piece-intake";
 import { authenticate } from "./server";
+import { advertiseHoldings } from "../holdings";
 import { applyFaults } from "../retrieval/retrieval-routes";
 
 /** The daemon's package version, reported by /info and /healthz. */
@@ -98,6 +99,20 @@ export function registerPieceRoutes(app: FastifyInstance, ctx: ProviderContext):
     }
     reply.header("content-length", served);
     return reply.send(applyFaults(ctx, ctx.blobs.read(pieceKey(root), range), served));
+  });
+
+  // Holdings advertisement: full snapshot, or the changes after `?since=<seq>`.
+  app.get<{ Querystring: { since?: string } }>(PROVIDER_PATHS.holdings, async (request) => {
+    const raw = request.query.since;
+    if (raw !== undefined && !/^\d{1,15}$/.test(raw)) {
+      throw new HttpError(400, "InvalidSince", "since must be a holdings sequence number", { since: raw });
+    }
+    return advertiseHoldings(
+      ctx.store,
+      ctx.clients.account,
+      ctx.clients.chain.id,
+      raw === undefined ? undefined : Number(raw),
+    );
   });
 
   app.get<{ Params: { droot: string } }>(PROVIDER_PATHS.manifest(":droot"), async (request, reply) => {

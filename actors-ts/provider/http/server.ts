@@ -17,7 +17,9 @@ declare module "fastify" {
  * bodies left unread for streaming handlers, errors turned into `{ error, message, details }`.
  * fastify because it validates and bounds bodies, streams without buffering, and logs with pino.
  */
-export function createHttpServer(ctx: ProviderContext): FastifyInstance {
+export function createHttpServer(
+  ctx: Pick<ProviderContext, "logger"> & { config: { maxJsonBodyBytes: number } },
+): FastifyInstance {
   const app = Fastify({
     loggerInstance: ctx.logger.child({ component: "http" }) as FastifyBaseLogger,
     bodyLimit: ctx.config.maxJsonBodyBytes,
@@ -76,7 +78,10 @@ function jsonDetails(details: Record<string, unknown>): Record<string, unknown> 
  * @throws RequestAuthError
  */
 export function authenticate(
-  ctx: ProviderContext,
+  ctx: {
+    clients: Pick<ProviderContext["clients"], "account">;
+    store: { useNonce(signer: Address, nonce: string, expiresAt: number): boolean };
+  },
   request: FastifyRequest,
   options: { streamedBody?: boolean } = {},
 ): Promise<VerifiedRequest> {

@@ -1,0 +1,235 @@
+import type { Address, Hex } from "viem";
+import type { PrivateKeyAccount } from "viem/accounts";
+import { repairMarketAbi } from "../generated/abis";
+import type { ChainClients } from "../clients";
+import type { MarketContracts } from "../contracts";
+import { REPAIR_DEAL_AUTHORIZATION_TYPES, REPAIR_MARKET_DOMAIN, type StorageDealProposal } from "../eip712";
+import { sendContract } from "../send";
+import { ensureAllowance } from "../token/approve";
+
+/**
+ * RepairMarket writes, one function each, built on `sendContract` (simulate, send, confirm,
+ * decode events). Amounts are token base units, epochs are block numbers. Every function throws
+ * ContractRevertedError carrying the contract's custom error on a revert (seed 000 "Market Flow
+ * (with repair)"; DESIGN.md "RepairMarket").
+ */
+
+/** Erasure-coding parameters as the contract stores them. */
+export interface CodingParams {
+  k: number;
+  m: number;
+  /** Padded piece size, bytes (a power of two ≥ 128). */
+  pieceSize: bigint;
+}
+
+function send<F extends string>(
+  clients: ChainClients,
+  contracts: MarketContracts,
+  functionName: F,
+  args: readonly unknown[],
+  events: string[] = [],
+) {
+  return sendContract(
+    clients,
+    {
+      contract: "RepairMarket",
+      address: contracts.repairMarket,
+      abi: repairMarketAbi,
+      functionName: functionName as never,
+      args: args as never,
+    },
+    events as never,
+  );
+}
+
+function eventArgs(sent: { events: readonly unknown[] }, name: string): Record<string, unknown> {
+  const event = (sent.events as { eventName: string; args: Record<string, unknown> }[]).find(
+    (e) => e.eventName === name,
+  );
+  if (!event) throw new Error(`RepairMarket transaction emitted no ${name} event`);
+  return event.args;
+}
+
+/** `createRepairMiner(worker, pledge, endpoint)`; approves the pledge first. */
+export async function createRepairMiner(
+  clients: ChainClients,
+  contracts: MarketContracts,
+  worker: Address,
+  pledge: bigint,
+  endpoint: string,
+): Promise<{ hash: Hex; minerId: bigint }> {
+  if (pledge > 0n) await ensureAllowance(clients, contracts.token, contracts.repairMarket, pledge);
+  const sent = await send(clients, contracts, "createRepairMiner", [worker, pledge, endpoint], ["RepairMinerCreated"]);
+  return { hash: sent.hash, minerId: eventArgs(sent, "RepairMinerCreated").minerId as bigint };
+}
+
+/** `addPledge(minerId, amount)`; approves first. */
+export async function addPledge(
+  clients: ChainClients,
+  contracts: MarketContracts,
+  minerId: bigint,
+  amount: bigint,
+): Promise<Hex> {
+  await ensureAllowance(clients, contracts.token, contracts.repairMarket, amount);
+  return (await send(clients, contracts, "addPledge", [minerId, amount])).hash;
+}
+
+/** `setMinerEndpoint(minerId, endpoint)`. */
+export async function setMinerEndpoint(
+  clients: ChainClients,
+  contracts: MarketContracts,
+  minerId: bigint,
+  endpoint: string,
+): Promise<Hex> {
+  return (await send(clients, contracts, "setMinerEndpoint", [minerId, endpoint])).hash;
+}
+
+/** `addRepairAsk(minerId, pricePerBytePerEpoch, maxSize, expiryEpoch)`. */
+export async function addRepairAsk(
+  clients: ChainClients,
+  contracts: MarketContracts,
+  ask: { minerId: bigint; pricePerBytePerEpoch: bigint; maxSize: bigint; expiryEpoch: bigint },
+): Promise<{ hash: Hex; askId: bigint }> {
+  const sent = await send(
+    clients,
+    contracts,
+    "addRepairAsk",
+    [ask.minerId, ask.pricePerBytePerEpoch, ask.maxSize, ask.expiryEpoch],
+    ["RepairAskAdded"],
+  );
+  return { hash: sent.hash, askId: eventArgs(sent, "RepairAskAdded").askId as bigint };
+}
+
+/** `cancelRepairAsk(askId)`. */
+export async function cancelRepairAsk(clients: ChainClients, contracts: MarketContracts, askId: bigint): Promise<Hex> {
+  return (await send(clients, contracts, "cancelRepairAsk", [askId])).hash;
+}
+
+/**
+ * `addBid(droot, price, size, duration, expiry, codingParams)`: locks price · size · duration;
+ * approves first.
+ */
+export async function addBid(
+  clients: ChainClients,
+  contracts: MarketContracts,
+  bid: {
+    droot: Hex;
+    pricePerBytePerEpoch: bigint;
+    size: bigint;
+    durationEpochs: bigint;
+    expiryEpoch: bigint;
+    codingParams: CodingParams;
+  },
+): Promise<{ hash: Hex; bidId: bigint; amount: bigint }> {
+  const amount = bid.pricePerBytePerEpoch * bid.size * bid.durationEpochs;
+  if (amount > 0n) await ensureAllowance(clients, contracts.token, contracts.repairMarket, amount);
+  const sent = await send(
+    clients,
+    contracts,
+    "addBid",
+    [bid.droot, bid.pricePerBytePerEpoch, bid.size, bid.durationEpochs, bid.expiryEpoch, bid.codingParams],
+    ["BidAdded"],
+  );
+  const args = eventArgs(sent, "BidAdded");
+  return { hash: sent.hash, bidId: args.bidId as bigint, amount: args.amount as bigint };
+}
+
+/** `cancelBid(bidId)`: the bid's funds become withdrawable. */
+export async function cancelBid(clients: ChainClients, contracts: MarketContracts, bidId: bigint): Promise<Hex> {
+  return (await send(clients, contracts, "cancelBid", [bidId])).hash;
+}
+
+/**
+ * Signs `RepairDealAuthorization(bidId, askId, minerId, deadline)` (EIP-712, domain
+ * "RepairMarket"/"1"): the client's consent to this miner taking this bid with this ask.
+ */
+export function signDealAuthorization(
+  account: PrivateKeyAccount,
+  chainId: number,
+  repairMarket: Address,
+  auth: { bidId: bigint; askId: bigint; minerId: bigint; deadline: bigint },
+): Promise<Hex> {
+  return account.signTypedData({
+    domain: { ...REPAIR_MARKET_DOMAIN, chainId, verifyingContract: repairMarket },
+    types: REPAIR_DEAL_AUTHORIZATION_TYPES,
+    primaryType: "RepairDealAuthorization",
+    message: auth,
+  });
+}
+
+/** `addDeal(askId, bidId, deadline, clientSignature)` by the miner's operator. */
+export async function addDeal(
+  clients: ChainClients,
+  contracts: MarketContracts,
+  deal: { askId: bigint; bidId: bigint; deadline: bigint; clientSignature: Hex },
+): Promise<{ hash: Hex; dealId: bigint; endEpoch: bigint }> {
+  const sent = await send(
+    clients,
+    contracts,
+    "addDeal",
+    [deal.askId, deal.bidId, deal.deadline, deal.clientSignature],
+    ["RepairDealCreated"],
+  );
+  const args = eventArgs(sent, "RepairDealCreated");
+  return { hash: sent.hash, dealId: args.dealId as bigint, endEpoch: args.endEpoch as bigint };
+}
+
+/**
+ * `assignPiece` (first placement) or `reassignPiece` (a repair) of piece `index` of a repair deal
+ * to a published storage deal whose client is the miner's worker.
+ *
+ * @param proof Merkle proof of leaf `index` in the deal's droot.
+ */
+export async function placePieceOnChain(
+  clients: ChainClients,
+  contracts: MarketContracts,
+  mode: "assign" | "reassign",
+  piece: { dealId: bigint; index: number; storageDealId: bigint; proposal: StorageDealProposal; proof: Hex[] },
+): Promise<Hex> {
+  const sent = await send(
+    clients,
+    contracts,
+    mode === "assign" ? "assignPiece" : "reassignPiece",
+    [piece.dealId, BigInt(piece.index), piece.storageDealId, piece.proposal, piece.proof],
+    [],
+  );
+  return sent.hash;
+}
+
+/**
+ * `reportPieceLoss(dealId, index)`: anyone may call once the piece's storage deal is Faulted or
+ * Terminated. Losing more than m pieces ends the deal as Lost and refunds the client.
+ *
+ * @returns Whether this report made the file lost (`FileLost`).
+ */
+export async function reportPieceLoss(
+  clients: ChainClients,
+  contracts: MarketContracts,
+  dealId: bigint,
+  index: number,
+): Promise<{ hash: Hex; fileLost: boolean; refund: bigint }> {
+  const sent = await send(clients, contracts, "reportPieceLoss", [dealId, BigInt(index)], ["PieceLost", "FileLost"]);
+  const lost = (sent.events as { eventName: string; args: Record<string, unknown> }[]).find(
+    (e) => e.eventName === "FileLost",
+  );
+  return { hash: sent.hash, fileLost: Boolean(lost), refund: (lost?.args.clientRefund as bigint | undefined) ?? 0n };
+}
+
+/** `claimEarnings(dealIds)`: pays the miner's owner what the deals earned so far. */
+export async function claimEarnings(
+  clients: ChainClients,
+  contracts: MarketContracts,
+  dealIds: bigint[],
+): Promise<{ hash: Hex; amounts: bigint[] }> {
+  const sent = await send(clients, contracts, "claimEarnings", [dealIds]);
+  return { hash: sent.hash, amounts: (sent.result as bigint[] | undefined) ?? [] };
+}
+
+/** `withdraw(amount)`: moves claimed earnings or refunds to the caller's wallet. */
+export async function withdrawRepairBalance(
+  clients: ChainClients,
+  contracts: MarketContracts,
+  amount: bigint,
+): Promise<Hex> {
+  return (await send(clients, contracts, "withdraw", [amount])).hash;
+}

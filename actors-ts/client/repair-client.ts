@@ -1,0 +1,268 @@
+import { createReadStream } from "node:fs";
+import { createHash } from "node:crypto";
+import { stat } from "node:fs/promises";
+import { join } from "node:path";
+import { getAddress, type Address, type Hex } from "viem";
+import { InvalidArgumentError, RepairMarketError } from "../core/errors";
+import { httpCall, httpJson, PeerUnreachableError } from "../core/http-client";
+import type { Logger } from "../core/logger";
+import { sleep } from "../core/abort";
+import { signRequest } from "../core/signed-request";
+import type { ChainClients } from "../chain/clients";
+import type { MarketContracts } from "../chain/contracts";
+import { repairMarketAbi } from "../chain/generated/abis";
+import { addBid, signDealAuthorization } from "../chain/repair-market/actions";
+import type { ErasurePool } from "../erasure/erasure-pool";
+import { prepareFile } from "../manifest/prepare";
+import type { Manifest } from "../manifest/manifest";
+import { REPAIR_PATHS, type RepairCommitResponse, type RepairProposalResponse } from "../repair/api";
+import type { ClientStore } from "./client-store";
+
+/** No active repair ask fits the file (or the named miner has none). */
+export class NoRepairAskError extends RepairMarketError {
+  override name = "NoRepairAskError" as const;
+}
+
+/** An active repair ask with its miner. */
+export interface RepairOffer {
+  askId: bigint;
+  minerId: bigint;
+  worker: Address;
+  owner: Address;
+  endpoint: string;
+  /** Token base units per encoded byte per epoch. */
+  pricePerBytePerEpoch: bigint;
+  /** Largest encoded size, bytes. */
+  maxSize: bigint;
+}
+
+/** A repair-backed file, as the client keeps it. */
+export interface RepairBackedFile {
+  droot: Hex;
+  dealId: bigint;
+  bidId: bigint;
+  minerId: bigint;
+  miner: Address;
+  txHash: Hex;
+  manifest: Manifest;
+  /** Token base units locked in the bid. */
+  amount: bigint;
+}
+
+export interface RepairStoreOptions {
+  k: number;
+  m: number;
+  /** Repair miner by worker or owner address (default: the cheapest fitting ask). */
+  miner?: Address;
+  /** Deal length, epochs (default 10 000). */
+  durationEpochs?: bigint;
+  workDir: string;
+  pool: ErasurePool;
+  onProgress?: (event: { stage: string; detail?: string; sent?: number; total?: number }) => void;
+}
+
+/**
+ * Seed 000's "Market Flow (with repair)", client side: encode the file (k + m pieces), compute
+ * the commitments and the droot, post a funded bid, pick a repair ask, send the miner the
+ * proposal with an EIP-712 RepairDealAuthorization naming that miner and ask, upload the pieces,
+ * and ask the miner to commit: it checks the bytes and posts `addDeal`. The client can then
+ * leave; the miner places, watches and repairs.
+ */
+export class RepairClient {
+  constructor(
+    private readonly c: { clients: ChainClients; contracts: MarketContracts; store: ClientStore; logger: Logger },
+  ) {}
+
+  /** Active repair asks that take `size` encoded bytes, cheapest first. */
+  async offers(size: bigint): Promise<RepairOffer[]> {
+    const { clients, contracts } = this.c;
+    const head = await clients.public.getBlockNumber();
+    const added = await clients.public.getContractEvents({
+      address: contracts.repairMarket,
+      abi: repairMarketAbi,
+      eventName: "RepairAskAdded",
+      fromBlock: 0n,
+    });
+    const offers: RepairOffer[] = [];
+    for (const e of added) {
+      const askId = e.args.askId as bigint;
+      const ask = await clients.public.readContract({
+        address: contracts.repairMarket,
+        abi: repairMarketAbi,
+        functionName: "getAsk",
+        args: [askId],
+      });
+      if (!ask.active || ask.expiryEpoch <= head + 10n || ask.maxSize < size) continue;
+      const miner = await clients.public.readContract({
+        address: contracts.repairMarket,
+        abi: repairMarketAbi,
+        functionName: "getMiner",
+        args: [ask.minerId],
+      });
+      offers.push({
+        askId,
+        minerId: ask.minerId,
+        worker: miner.worker,
+        owner: miner.owner,
+        endpoint: miner.endpoint,
+        pricePerBytePerEpoch: ask.pricePerBytePerEpoch,
+        maxSize: ask.maxSize,
+      });
+    }
+    return offers.sort((a, b) =>
+      a.pricePerBytePerEpoch < b.pricePerBytePerEpoch ? -1 : a.pricePerBytePerEpoch > b.pricePerBytePerEpoch ? 1 : 0,
+    );
+  }
+
+  /**
+   * Stores a file repair-backed.
+   *
+   * @throws NoRepairAskError, PeerRejectedError (the miner refused, with its code — e.g.
+   * DrootMismatch, ParityMismatch, AddDealReverted), PeerUnreachableError, ContractRevertedError
+   * (addBid: allowance or balance).
+   */
+  async store(filePath: string, options: RepairStoreOptions): Promise<RepairBackedFile> {
+    const { clients, contracts, store } = this.c;
+    const { k, m } = options;
+    if (k < 1 || m < 1 || k + m > 64) {
+      throw new InvalidArgumentError("repair-backed storage needs k ≥ 1, m ≥ 1 and k + m ≤ 64", { details: { k, m } });
+    }
+    const progress = options.onProgress ?? (() => undefined);
+    const prepared = await prepareFile(filePath, {
+      k,
+      m,
+      outDir: join(options.workDir, `prepare-${Date.now()}`),
+      pool: options.pool,
+    });
+    const manifest = prepared.manifest;
+    const droot = manifest.droot as Hex;
+    store.putManifest(droot, JSON.stringify(manifest));
+    progress({ stage: "encoded", detail: `droot ${droot}` });
+    const pieceSize = BigInt(manifest.pieces[0].paddedSize);
+    const size = pieceSize * BigInt(k + m);
+    const offers = (await this.offers(size)).filter(
+      (o) =>
+        !options.miner ||
+        getAddress(o.worker) === getAddress(options.miner) ||
+        getAddress(o.owner) === getAddress(options.miner),
+    );
+    const offer = offers[0];
+    if (!offer) {
+      throw new NoRepairAskError("no active repair ask takes this file", {
+        details: { size: size.toString(), miner: options.miner ?? "any" },
+      });
+    }
+    const head = await clients.public.getBlockNumber();
+    const bid = await addBid(clients, contracts, {
+      droot,
+      pricePerBytePerEpoch: offer.pricePerBytePerEpoch,
+      size,
+      durationEpochs: options.durationEpochs ?? 10_000n,
+      expiryEpoch: head + 1_000n,
+      codingParams: { k, m, pieceSize },
+    });
+    progress({ stage: "bid", detail: `bid ${bid.bidId} locks ${bid.amount}` });
+    const deadline = head + 500n;
+    const clientSignature = await signDealAuthorization(clients.account, clients.chain.id, contracts.repairMarket, {
+      bidId: bid.bidId,
+      askId: offer.askId,
+      minerId: offer.minerId,
+      deadline,
+    });
+    const peer = offer.worker;
+    const accepted = await this.signedJson<RepairProposalResponse>(
+      offer,
+      "POST",
+      REPAIR_PATHS.proposals,
+      "propose repair deal",
+      {
+        bidId: bid.bidId.toString(),
+        askId: offer.askId.toString(),
+        deadline: deadline.toString(),
+        clientSignature,
+        manifest,
+      },
+    );
+    progress({ stage: "accepted", detail: `miner ${offer.minerId} (${peer}) accepted tentatively` });
+    const total = manifest.pieces.reduce((s, p) => s + p.payloadSize, 0);
+    let sent = 0;
+    for (const [index, path] of prepared.piecePaths.entries()) {
+      await this.uploadPiece(offer, accepted.uploadPaths[index], path, index);
+      sent += manifest.pieces[index].payloadSize;
+      progress({ stage: "upload", sent, total });
+    }
+    const committed = await this.signedJson<RepairCommitResponse>(
+      offer,
+      "POST",
+      REPAIR_PATHS.commit(accepted.intakeId),
+      "commit repair deal",
+      {},
+    );
+    progress({ stage: "deal", detail: `repair deal ${committed.dealId} tx ${committed.txHash}` });
+    return {
+      droot,
+      dealId: BigInt(committed.dealId),
+      bidId: bid.bidId,
+      minerId: offer.minerId,
+      miner: offer.worker,
+      txHash: committed.txHash,
+      manifest,
+      amount: bid.amount,
+    };
+  }
+
+  private async signedJson<T>(
+    offer: RepairOffer,
+    method: "POST",
+    path: string,
+    stage: string,
+    body: unknown,
+  ): Promise<T> {
+    const json = JSON.stringify(body);
+    const headers = await signRequest(this.c.clients.account, { method, path, body: json, audience: offer.worker });
+    return httpJson<T>(
+      {
+        method,
+        url: offer.endpoint + path,
+        headers: { ...headers, "content-type": "application/json" },
+        body: json,
+        headersTimeoutMs: 180_000,
+      },
+      { peer: offer.worker, stage },
+    );
+  }
+
+  /** PUTs one piece, retrying while the miner is unreachable (it may be restarting). */
+  private async uploadPiece(offer: RepairOffer, path: string, file: string, index: number): Promise<void> {
+    const { size } = await stat(file);
+    const hash = createHash("sha256");
+    for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+    const bodySha256 = hash.digest("hex");
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const headers = await signRequest(this.c.clients.account, {
+          method: "PUT",
+          path,
+          bodySha256,
+          audience: offer.worker,
+        });
+        const response = await httpCall(
+          {
+            method: "PUT",
+            url: offer.endpoint + path,
+            headers: { ...headers, "content-type": "application/octet-stream", "content-length": String(size) },
+            body: createReadStream(file),
+            headersTimeoutMs: 180_000,
+          },
+          { peer: offer.worker, stage: `upload piece ${index}` },
+        );
+        await response.body.dump();
+        return;
+      } catch (err) {
+        if (!(err instanceof PeerUnreachableError) || attempt >= 5) throw err;
+        this.c.logger.warn({ err, attempt, piece: index }, "piece upload to the repair miner failed; retrying");
+        await sleep(1000 * attempt);
+      }
+    }
+  }
+}

@@ -1,0 +1,81 @@
+import { z } from "zod";
+import { zHex, zUint } from "../core/schemas";
+
+/**
+ * The repair miner daemon's HTTP API (seed 000 "Market Flow (with repair)"): a client proposes a
+ * repair deal for its open bid, uploads the k + m pieces, and commits; the miner checks every byte
+ * against the bid's droot before it signs anything on chain. Amounts and ids are decimal strings.
+ */
+export const REPAIR_PATHS = {
+  info: "/info",
+  health: "/healthz",
+  proposals: "/repair/proposals",
+  piece: (id: string, index: string | number) => `/repair/proposals/${id}/pieces/${index}`,
+  commit: (id: string) => `/repair/proposals/${id}/commit`,
+  deal: (dealId: string) => `/repair/deals/${dealId}`,
+  deals: "/repair/deals",
+  manifest: (droot: string) => `/manifests/${droot}`,
+} as const;
+
+/** POST /repair/proposals (signed by the bid's client). */
+export const repairProposalSchema = z.object({
+  bidId: zUint,
+  askId: zUint,
+  /** Last epoch the authorization may be used. */
+  deadline: zUint,
+  /** EIP-712 RepairDealAuthorization(bidId, askId, minerId, deadline) by the client. */
+  clientSignature: zHex,
+  /** The file's manifest; it must hash to the bid's droot. */
+  manifest: z.unknown(),
+});
+
+/** Tentative acceptance: where to upload each piece. */
+export interface RepairProposalResponse {
+  intakeId: string;
+  minerId: string;
+  /** uploadPaths[i] takes piece i (PUT, application/octet-stream, signed). */
+  uploadPaths: string[];
+}
+
+/** POST /repair/proposals/:id/commit */
+export interface RepairCommitResponse {
+  dealId: string;
+  txHash: `0x${string}`;
+  droot: `0x${string}`;
+}
+
+/** GET /info */
+export interface RepairInfoResponse {
+  minerId: string;
+  worker: `0x${string}`;
+  askId: string;
+  pricePerBytePerEpoch: string;
+  maxSize: string;
+  chainId: number;
+  version: string;
+}
+
+/** GET /repair/deals/:dealId */
+export interface RepairDealStatusResponse {
+  dealId: string;
+  droot: string;
+  status: string;
+  pieces: {
+    index: number;
+    pieceCid: string;
+    state: string;
+    provider?: string;
+    storageDealId?: string;
+    error?: string;
+  }[];
+  repairs: {
+    id: number;
+    indices: number[];
+    status: string;
+    bytesDownloaded: number;
+    faultEpoch?: string;
+    reassignedEpoch?: string;
+    error?: string;
+  }[];
+  evidence: { index: number; provider: string; expected: string; actual: string; stage: string }[];
+}

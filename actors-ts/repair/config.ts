@@ -1,0 +1,56 @@
+import { z } from "zod";
+import { zUint } from "../core/schemas";
+
+/**
+ * Repair miner daemon configuration: CLI flags over an optional JSON file (`--config`).
+ * Amounts in token base units, sizes in bytes, intervals in milliseconds, depths in epochs.
+ */
+export const repairConfigSchema = z.object({
+  /** Directory for the database, pieces in transit and logs. */
+  dataDir: z.string().min(1),
+  host: z.string().default("127.0.0.1"),
+  /** TCP port; 0 picks a free one. */
+  port: z.number().int().min(0).max(65_535),
+  rpcUrl: z.string().url(),
+  /** `deployments/<chainId>.json` or the directory holding it. */
+  deployment: z.string().min(1),
+  /** URL clients reach this daemon at (default: the listen address). */
+  publicUrl: z.string().url().optional(),
+  ask: z
+    .object({
+      /** Token base units per encoded byte per epoch (seed 000 AddRepairAsk). */
+      pricePerBytePerEpoch: zUint.default(1n),
+      /** Largest encoded file ((k + m) · pieceSize) accepted, bytes. */
+      maxSize: zUint.default(1n << 36n),
+      /** Epochs an ask stays valid; it is renewed before it expires. */
+      validityEpochs: zUint.default(100_000n),
+    })
+    .prefault({}),
+  /** Pledge deposited when the miner is created, token base units (default: enough for 1 GiB). */
+  pledge: zUint.optional(),
+  /** Epochs behind the head the chain watcher stays (re-org tolerance). */
+  confirmations: z.number().int().min(0).default(2),
+  /** Chain watcher and health sweep interval, ms. */
+  watchIntervalMs: z.number().int().positive().default(1000),
+  /** Placement and repair worker interval, ms. */
+  workIntervalMs: z.number().int().positive().default(500),
+  /** How often earnings are claimed, ms. */
+  claimIntervalMs: z.number().int().positive().default(60_000),
+  /** Storage deals start this many epochs after they are proposed. */
+  storageStartDelayEpochs: zUint.optional(),
+  /** Placement or repair attempts before a provider is dropped for a piece / a job is parked. */
+  maxAttempts: z.number().int().positive().default(6),
+  /** Provider scores in [0, 1] (from the dealbots); unknown providers rank after known ones. */
+  reputation: z.record(z.string(), z.number().min(0).max(1)).default({}),
+  /** Largest JSON body accepted, bytes. */
+  maxJsonBodyBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(1 << 20),
+  /** No bytes for this long replaces a provider during a repair download, ms. */
+  stallTimeoutMs: z.number().int().positive().default(15_000),
+  logFile: z.string().optional(),
+});
+
+export type RepairConfig = z.infer<typeof repairConfigSchema>;

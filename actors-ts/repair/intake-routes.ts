@@ -1,0 +1,282 @@
+import type { FastifyInstance } from "fastify";
+import { randomBytes } from "node:crypto";
+import { getAddress, recoverTypedDataAddress, type Hex } from "viem";
+import { HttpError } from "../core/http-errors";
+import { repairMarketAbi } from "../chain/generated/abis";
+import { REPAIR_DEAL_AUTHORIZATION_TYPES, REPAIR_MARKET_DOMAIN } from "../chain/eip712";
+import { verifyManifest, type Manifest } from "../manifest/manifest";
+import { pieceKey, receivePiece } from "../provider/piece-intake";
+import { authenticate, sendError } from "../provider/http/server";
+import {
+  REPAIR_PATHS,
+  repairProposalSchema,
+  type RepairCommitResponse,
+  type RepairDealStatusResponse,
+  type RepairInfoResponse,
+  type RepairProposalResponse,
+} from "./api";
+import type { RepairContext } from "./context";
+import type { Intake } from "./intake";
+
+const VERSION = "0.1.0";
+const BID_OPEN = 1;
+
+/**
+ * The miner's side of seed 000's "Market Flow (with repair)": tentative acceptance of a client's
+ * proposal for its open bid, streamed piece uploads checked against the manifest's commitments,
+ * and the commit that signs the deal on chain only once every byte checked out. Also the read
+ * side: info, deal status, manifests.
+ */
+export function registerIntakeRoutes(app: FastifyInstance, ctx: RepairContext, intake: Intake): void {
+  app.get(REPAIR_PATHS.health, async () => ({ ok: true, minerId: ctx.minerId.toString(), version: VERSION }));
+
+  app.get(REPAIR_PATHS.info, async (): Promise<RepairInfoResponse> => ({
+    minerId: ctx.minerId.toString(),
+    worker: ctx.clients.account.address,
+    askId: ctx.askId.toString(),
+    pricePerBytePerEpoch: ctx.config.ask.pricePerBytePerEpoch.toString(),
+    maxSize: ctx.config.ask.maxSize.toString(),
+    chainId: ctx.clients.chain.id,
+    version: VERSION,
+  }));
+
+  app.post(REPAIR_PATHS.proposals, async (request, reply): Promise<RepairProposalResponse> => {
+    const auth = await authenticate(ctx, request);
+    const body = repairProposalSchema.parse(request.body);
+    let manifest: Manifest;
+    try {
+      manifest = verifyManifest(body.manifest);
+    } catch (err) {
+      throw new HttpError(422, "InvalidManifest", (err as Error).message.split("\n")[0]);
+    }
+    const existing = ctx.store.intakeForBid(body.bidId);
+    if (existing) {
+      if (existing.client !== auth.signer || existing.droot !== manifest.droot.toLowerCase()) {
+        throw new HttpError(409, "BidAlreadyProposed", "another proposal already uses this bid", {
+          bidId: body.bidId.toString(),
+        });
+      }
+      reply.code(200);
+      return acceptance(ctx, existing.id, manifest);
+    }
+    await checkBid(ctx, auth.signer, body, manifest);
+    const id = randomBytes(8).toString("hex");
+    ctx.store.putManifest(manifest.droot as Hex, JSON.stringify(manifest));
+    ctx.store.insertIntake({
+      id,
+      client: auth.signer,
+      bidId: body.bidId,
+      askId: body.askId,
+      deadline: body.deadline,
+      clientSignature: body.clientSignature as Hex,
+      droot: manifest.droot as Hex,
+    });
+    ctx.logger.info(
+      { intakeId: id, bidId: body.bidId, client: auth.signer, droot: manifest.droot },
+      "repair proposal accepted tentatively",
+    );
+    reply.code(201);
+    return acceptance(ctx, id, manifest);
+  });
+
+  app.put<{ Params: { id: string; index: string } }>(REPAIR_PATHS.piece(":id", ":index"), async (request, reply) => {
+    const auth = await authenticate(ctx, request, { streamedBody: true });
+    const row = ctx.store.intake(request.params.id);
+    if (!row) throw new HttpError(404, "ProposalNotFound", "no such repair proposal", { id: request.params.id });
+    if (row.client !== auth.signer) throw new HttpError(403, "NotBidClient", "only the bid's client may upload pieces");
+    if (row.status !== "receiving") {
+      request.raw.resume();
+      throw new HttpError(409, "ProposalNotReceiving", `repair proposal is ${row.status}`, { id: row.id });
+    }
+    const manifest = verifyManifest(ctx.store.manifest(row.droot) as string, row.droot);
+    const index = Number(request.params.index);
+    const piece = manifest.pieces[index];
+    if (!Number.isInteger(index) || !piece) {
+      throw new HttpError(404, "NoSuchPiece", "the manifest has no piece with this index", {
+        index: request.params.index,
+      });
+    }
+    const length = Number(request.headers["content-length"]);
+    if (length !== piece.payloadSize) {
+      throw new HttpError(400, "WrongPieceSize", "Content-Length must equal the piece's payload size", {
+        index,
+        contentLength: request.headers["content-length"],
+        payloadSize: piece.payloadSize,
+      });
+    }
+    if (ctx.blobs.has(pieceKey(piece.root as Hex))) {
+      request.raw.resume();
+      return reply.send({ index, pieceCid: piece.pieceCid, stored: true });
+    }
+    try {
+      await receivePiece(
+        request.raw,
+        {
+          root: piece.root as Hex,
+          payloadSize: piece.payloadSize,
+          bodySha256: auth.bodySha256,
+          proposalHash: row.droot,
+        },
+        ctx.blobs,
+      );
+    } catch (err) {
+      if (request.raw.socket.destroyed) return reply;
+      return sendError(reply, err, request);
+    }
+    ctx.logger.info({ intakeId: row.id, index, pieceCid: piece.pieceCid }, "piece received and its commitment checked");
+    return reply.send({ index, pieceCid: piece.pieceCid, stored: true });
+  });
+
+  app.post<{ Params: { id: string } }>(REPAIR_PATHS.commit(":id"), async (request): Promise<RepairCommitResponse> => {
+    const auth = await authenticate(ctx, request);
+    const row = ctx.store.intake(request.params.id);
+    if (!row) throw new HttpError(404, "ProposalNotFound", "no such repair proposal", { id: request.params.id });
+    if (row.client !== auth.signer) throw new HttpError(403, "NotBidClient", "only the bid's client may commit");
+    const committed = await intake.commit(row.id);
+    return { dealId: committed.dealId.toString(), txHash: committed.txHash, droot: row.droot };
+  });
+
+  app.get<{ Params: { dealId: string } }>(REPAIR_PATHS.deal(":dealId"), async (request) => {
+    if (!/^\d{1,30}$/.test(request.params.dealId))
+      throw new HttpError(400, "InvalidDealId", "deal id must be a number");
+    const status = dealStatus(ctx, BigInt(request.params.dealId));
+    if (!status)
+      throw new HttpError(404, "DealNotFound", "this miner has no such repair deal", { dealId: request.params.dealId });
+    return status;
+  });
+
+  app.get(REPAIR_PATHS.deals, async () => ctx.store.deals().map((d) => dealStatus(ctx, d.dealId)));
+
+  app.get<{ Params: { droot: string } }>(REPAIR_PATHS.manifest(":droot"), async (request, reply) => {
+    const json = ctx.store.manifest(request.params.droot as Hex);
+    if (!json)
+      throw new HttpError(404, "ManifestNotFound", "no manifest for this droot", { droot: request.params.droot });
+    return reply.type("application/json").send(json);
+  });
+}
+
+function acceptance(ctx: RepairContext, id: string, manifest: Manifest): RepairProposalResponse {
+  return {
+    intakeId: id,
+    minerId: ctx.minerId.toString(),
+    uploadPaths: manifest.pieces.map((_, i) => REPAIR_PATHS.piece(id, i)),
+  };
+}
+
+/** Checks the bid, the ask and the client's authorization against the chain and the manifest. */
+async function checkBid(
+  ctx: RepairContext,
+  signer: Hex,
+  body: { bidId: bigint; askId: bigint; deadline: bigint; clientSignature: string },
+  manifest: Manifest,
+): Promise<void> {
+  const read = <T>(functionName: "getBid" | "getAsk", id: bigint) =>
+    ctx.clients.public.readContract({
+      address: ctx.contracts.repairMarket,
+      abi: repairMarketAbi,
+      functionName,
+      args: [id],
+    }) as Promise<T>;
+  const bid = await read<{
+    client: Hex;
+    droot: Hex;
+    pricePerBytePerEpoch: bigint;
+    size: bigint;
+    expiryEpoch: bigint;
+    codingParams: { k: number; m: number; pieceSize: bigint };
+    state: number;
+  }>("getBid", body.bidId);
+  const details = { bidId: body.bidId.toString() };
+  if (bid.state !== BID_OPEN) throw new HttpError(409, "BidNotOpen", "the bid is not open", details);
+  if (getAddress(bid.client) !== getAddress(signer)) {
+    throw new HttpError(403, "NotBidClient", "the request is not signed by the bid's client", details);
+  }
+  if (bid.droot.toLowerCase() !== manifest.droot.toLowerCase()) {
+    throw new HttpError(422, "DrootMismatch", "the manifest does not hash to the bid's droot", {
+      ...details,
+      bidDroot: bid.droot,
+      manifestDroot: manifest.droot,
+    });
+  }
+  const pieceSize = BigInt(manifest.pieces[0].paddedSize);
+  if (
+    bid.codingParams.k !== manifest.k ||
+    bid.codingParams.m !== manifest.m ||
+    bid.codingParams.pieceSize !== pieceSize ||
+    manifest.pieces.some((p) => BigInt(p.paddedSize) !== pieceSize)
+  ) {
+    throw new HttpError(422, "CodingMismatch", "the bid's coding parameters do not match the manifest", details);
+  }
+  const ask = await read<{ minerId: bigint; pricePerBytePerEpoch: bigint; maxSize: bigint; active: boolean }>(
+    "getAsk",
+    body.askId,
+  );
+  if (ask.minerId !== ctx.minerId || !ask.active) {
+    throw new HttpError(422, "NotOurAsk", "the ask is not an active ask of this miner", {
+      askId: body.askId.toString(),
+    });
+  }
+  if (bid.pricePerBytePerEpoch < ask.pricePerBytePerEpoch || bid.size > ask.maxSize) {
+    throw new HttpError(422, "AskDoesNotCoverBid", "the bid's price or size does not fit the ask", details);
+  }
+  const head = await ctx.clients.public.getBlockNumber();
+  if (body.deadline <= head + 2n || bid.expiryEpoch <= head + 2n) {
+    throw new HttpError(422, "DeadlineTooClose", "the authorization or the bid expires too soon", {
+      ...details,
+      head: head.toString(),
+    });
+  }
+  const authorizer = await recoverTypedDataAddress({
+    domain: { ...REPAIR_MARKET_DOMAIN, chainId: ctx.clients.chain.id, verifyingContract: ctx.contracts.repairMarket },
+    types: REPAIR_DEAL_AUTHORIZATION_TYPES,
+    primaryType: "RepairDealAuthorization",
+    message: { bidId: body.bidId, askId: body.askId, minerId: ctx.minerId, deadline: body.deadline },
+    signature: body.clientSignature as Hex,
+  }).catch(() => undefined);
+  if (!authorizer || getAddress(authorizer) !== getAddress(bid.client)) {
+    throw new HttpError(
+      401,
+      "BadAuthorization",
+      "the RepairDealAuthorization is not signed by the bid's client",
+      details,
+    );
+  }
+}
+
+/** The deal's pieces, repairs and evidence as the API shows them. */
+export function dealStatus(ctx: RepairContext, dealId: bigint): RepairDealStatusResponse | undefined {
+  const deal = ctx.store.deal(dealId);
+  if (!deal) return undefined;
+  return {
+    dealId: dealId.toString(),
+    droot: deal.droot,
+    status: deal.status,
+    pieces: ctx.store.pieces(dealId).map((p) => ({
+      index: p.index,
+      pieceCid: p.pieceCid,
+      state: p.state,
+      provider: p.provider,
+      storageDealId: p.storageDealId?.toString(),
+      error: p.error,
+    })),
+    repairs: ctx.store
+      .repairs()
+      .filter((r) => r.dealId === dealId)
+      .map((r) => ({
+        id: r.id,
+        indices: r.indices,
+        status: r.status,
+        bytesDownloaded: r.bytesDownloaded,
+        faultEpoch: r.faultEpoch?.toString(),
+        reassignedEpoch: r.reassignedEpoch?.toString(),
+        error: r.error,
+      })),
+    evidence: ctx.store.evidence(dealId).map((e) => ({
+      index: e.index,
+      provider: e.provider,
+      expected: e.expected,
+      actual: e.actual,
+      stage: e.stage,
+    })),
+  };
+}

@@ -1,0 +1,182 @@
+import { mkdir, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { toHex, type Hex } from "viem";
+import { HttpError } from "../core/http-errors";
+import { ContractRevertedError } from "../chain/contract-errors";
+import { repairMarketAbi } from "../chain/generated/abis";
+import { addDeal } from "../chain/repair-market/actions";
+import { rebuildPieces } from "../manifest/decode";
+import { verifyManifest, type Manifest } from "../manifest/manifest";
+import { pieceKey } from "../provider/piece-intake";
+import type { RepairContext } from "./context";
+
+const BID_TAKEN = 2;
+
+/**
+ * Turns a fully uploaded repair proposal into a repair deal (seed 000: "the miner recomputes
+ * everything from the bytes and only then signs"): every piece's CommP was checked on upload
+ * and the manifest against the bid's droot; here the parity pieces are re-derived from the data
+ * pieces and must match their commitments too, so a client cannot hand the miner a file it could
+ * never repair. Then `addDeal` — made idempotent by reading the bid's state first, so a restart
+ * after a crash finds the deal instead of sending a second transaction.
+ */
+export class Intake {
+  private readonly inFlight = new Map<string, Promise<{ dealId: bigint; txHash: Hex }>>();
+
+  constructor(private readonly ctx: RepairContext) {}
+
+  /**
+   * Commits intake `id` (concurrent calls share one attempt).
+   *
+   * @throws HttpError 409 (pieces missing, rejected earlier), 422 (parity inconsistent, addDeal
+   * reverted, with the contract error).
+   */
+  commit(id: string): Promise<{ dealId: bigint; txHash: Hex }> {
+    let running = this.inFlight.get(id);
+    if (!running) {
+      running = this.doCommit(id).finally(() => this.inFlight.delete(id));
+      this.inFlight.set(id, running);
+    }
+    return running;
+  }
+
+  /** Finishes commits a crash interrupted. */
+  async resume(): Promise<void> {
+    for (const row of this.ctx.store.intakesWithStatus("committing")) {
+      try {
+        await this.commit(row.id);
+      } catch (err) {
+        this.ctx.logger.error({ err, intakeId: row.id }, "could not finish an interrupted repair-deal commit");
+      }
+    }
+  }
+
+  private async doCommit(id: string): Promise<{ dealId: bigint; txHash: Hex }> {
+    const { store, logger } = this.ctx;
+    const row = store.intake(id);
+    if (!row) throw new HttpError(404, "ProposalNotFound", "no such repair proposal", { id });
+    if (row.status === "committed" && row.dealId !== undefined && row.txHash) {
+      return { dealId: row.dealId, txHash: row.txHash };
+    }
+    if (row.status === "rejected") {
+      throw new HttpError(409, "ProposalRejected", `repair proposal was rejected: ${row.error}`, { id });
+    }
+    const manifest = verifyManifest(store.manifest(row.droot) as string, row.droot);
+    if (row.status === "receiving") {
+      const missing = manifest.pieces
+        .map((p, i) => (this.ctx.blobs.has(pieceKey(p.root as Hex)) ? -1 : i))
+        .filter((i) => i >= 0);
+      if (missing.length > 0) {
+        throw new HttpError(409, "MissingPieces", "pieces are still missing", { id, missing: missing.join(",") });
+      }
+      await this.checkParity(id, manifest);
+      store.setIntakeStatus(id, "committing");
+    }
+    let dealId: bigint;
+    let txHash: Hex;
+    const earlier = await this.dealOfBid(row.bidId);
+    if (earlier) {
+      ({ dealId, txHash } = earlier);
+    } else {
+      try {
+        ({ dealId, hash: txHash } = await addDeal(this.ctx.clients, this.ctx.contracts, {
+          askId: row.askId,
+          bidId: row.bidId,
+          deadline: row.deadline,
+          clientSignature: row.clientSignature,
+        }));
+      } catch (err) {
+        if (err instanceof ContractRevertedError) {
+          store.setIntakeStatus(id, "rejected", { error: err.message.split("\n")[0] });
+          throw new HttpError(422, "AddDealReverted", err.message.split("\n")[0], { id, bidId: row.bidId.toString() });
+        }
+        throw err;
+      }
+    }
+    const chainDeal = await this.ctx.clients.public.readContract({
+      address: this.ctx.contracts.repairMarket,
+      abi: repairMarketAbi,
+      functionName: "getDeal",
+      args: [dealId],
+    });
+    store.db.transaction(() => {
+      store.insertDeal(
+        {
+          dealId,
+          droot: row.droot,
+          client: row.client,
+          k: manifest.k,
+          m: manifest.m,
+          pieceSize: BigInt(manifest.pieces[0].paddedSize),
+          endEpoch: chainDeal.endEpoch,
+          status: "placing",
+        },
+        manifest.pieces.map((p, index) => ({
+          dealId,
+          index,
+          pieceCid: p.pieceCid,
+          root: p.root as Hex,
+          payloadSize: p.payloadSize,
+          state: "pending" as const,
+          mode: "assign" as const,
+          localPath: this.ctx.blobs.path(pieceKey(p.root as Hex)),
+        })),
+      );
+      store.setIntakeStatus(id, "committed", { dealId, txHash });
+    })();
+    logger.info({ intakeId: id, dealId, txHash, droot: row.droot }, "repair deal made; placing pieces");
+    this.ctx.wake();
+    return { dealId, txHash };
+  }
+
+  /** The deal already made for `bidId`, found from the chain (after a crash mid-commit). */
+  private async dealOfBid(bidId: bigint): Promise<{ dealId: bigint; txHash: Hex } | undefined> {
+    const bid = await this.ctx.clients.public.readContract({
+      address: this.ctx.contracts.repairMarket,
+      abi: repairMarketAbi,
+      functionName: "getBid",
+      args: [bidId],
+    });
+    if (bid.state !== BID_TAKEN) return undefined;
+    const events = await this.ctx.clients.public.getContractEvents({
+      address: this.ctx.contracts.repairMarket,
+      abi: repairMarketAbi,
+      eventName: "RepairDealCreated",
+      args: { bidId, minerId: this.ctx.minerId },
+      fromBlock: 0n,
+    });
+    const event = events[0];
+    if (!event?.args.dealId) {
+      throw new HttpError(409, "BidTakenElsewhere", "the bid was taken by another deal", { bidId: bidId.toString() });
+    }
+    return { dealId: event.args.dealId, txHash: event.transactionHash };
+  }
+
+  /** Re-derives the parity pieces from the data pieces and compares their commitments. */
+  private async checkParity(id: string, manifest: Manifest): Promise<void> {
+    const dir = join(this.ctx.config.dataDir, "work", `intake-${id}`);
+    await mkdir(dir, { recursive: true });
+    try {
+      const paths = manifest.pieces.map((p, i) =>
+        i < manifest.k ? this.ctx.blobs.path(pieceKey(p.root as Hex)) : undefined,
+      );
+      const parity = manifest.pieces.map((_, i) => i).filter((i) => i >= manifest.k);
+      const rebuilt = await rebuildPieces(manifest, paths, parity, dir, this.ctx.pool);
+      for (const [index, { digest }] of rebuilt) {
+        if (toHex(digest.root) !== manifest.pieces[index].root.toLowerCase()) {
+          this.ctx.store.setIntakeStatus(id, "rejected", {
+            error: `parity piece ${index} is not the encoding of the data pieces`,
+          });
+          throw new HttpError(422, "ParityMismatch", "a parity piece is not the encoding of the data pieces", {
+            id,
+            index,
+            expected: manifest.pieces[index].root,
+            actual: toHex(digest.root),
+          });
+        }
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+}

@@ -1,0 +1,266 @@
+import { rm } from "node:fs/promises";
+import type { Address, Hex } from "viem";
+import { PeerRejectedError } from "../core/http-client";
+import { signRequest } from "../core/signed-request";
+import { httpJson } from "../core/http-client";
+import { ContractRevertedError } from "../chain/contract-errors";
+import { repairMarketAbi } from "../chain/generated/abis";
+import { placePieceOnChain } from "../chain/repair-market/actions";
+import { dealInfo } from "../chain/storage-market/reads";
+import { getProvider, listProviders, type RegisteredProvider } from "../chain/registry/reads";
+import { manifestDroot, verifyManifest } from "../manifest/manifest";
+import { PROVIDER_PATHS } from "../provider/api";
+import type { RepairContext } from "./context";
+import type { PieceRow } from "./repair-store";
+
+/** StorageMarket `DealState.Active`: covered by a proven period. */
+const DEAL_ACTIVE = 2;
+
+/** No registered provider can take a piece (all hold a piece of the file, refused or failed). */
+export class NoProviderAvailableError extends Error {
+  override name = "NoProviderAvailableError" as const;
+}
+
+/**
+ * Places pieces with storage providers, one persisted step at a time (issue "Placement"): pick a
+ * provider that holds no other piece of the file (ranked by reputation, then price), persist the
+ * signed proposal before sending it, take it to a published deal (idempotently), hand the
+ * provider the manifest, then `assignPiece` (first placement) or `reassignPiece` (after a repair)
+ * on chain with the piece's droot proof. Local copies are deleted once every piece of the deal
+ * has been proven once.
+ */
+export class Placer {
+  private readonly running = new Set<string>();
+
+  constructor(private readonly ctx: RepairContext) {}
+
+  /** One pass: advances every due piece (in parallel, bounded) and drops proven local copies. */
+  async tick(): Promise<void> {
+    const due = this.ctx.store.piecesToPlace().filter((p) => !this.running.has(key(p)));
+    let providers: RegisteredProvider[] | undefined;
+    const work = due.slice(0, 8).map(async (piece) => {
+      this.running.add(key(piece));
+      try {
+        providers ??= await listProviders(this.ctx.clients, this.ctx.contracts);
+        await this.advance(piece, providers);
+      } catch (err) {
+        this.failed(piece, err);
+      } finally {
+        this.running.delete(key(piece));
+      }
+    });
+    await Promise.all(work);
+    await this.dropProvenCopies();
+  }
+
+  private async advance(initial: PieceRow, providers: RegisteredProvider[]): Promise<void> {
+    const { store, logger } = this.ctx;
+    let piece = initial;
+    const deal = store.deal(piece.dealId);
+    if (!deal) return;
+    const log = logger.child({ dealId: piece.dealId, piece: piece.index });
+    if (piece.state === "pending") {
+      const provider = piece.provider ?? this.choose(piece, providers);
+      store.updatePiece(piece.dealId, piece.index, { provider });
+      const head = await this.ctx.clients.public.getBlockNumber();
+      const period = this.ctx.params.provingPeriodEpochs;
+      const startDelay = this.ctx.config.storageStartDelayEpochs ?? period + 5n;
+      const start = head + startDelay;
+      const duration = deal.endEpoch > start ? deal.endEpoch - start + period : period;
+      const signed = await this.ctx.storage.prepareProposal(
+        { root: piece.root, paddedSize: Number(deal.pieceSize), pieceCid: piece.pieceCid },
+        provider,
+        { durationEpochs: duration, startDelayEpochs: startDelay },
+      );
+      store.updatePiece(piece.dealId, piece.index, { state: "proposed", proposal: signed, error: undefined });
+      piece = { ...piece, state: "proposed", proposal: signed, provider };
+      log.info({ provider, proposalHash: signed.proposalHash }, "storage deal proposed");
+    }
+    if (piece.state === "proposed" && piece.proposal) {
+      if (!piece.localPath) throw new Error(`piece ${piece.index} of deal ${piece.dealId} has no local copy to upload`);
+      const published = await this.ctx.storage.completeProposal(piece.proposal, piece.localPath);
+      store.updatePiece(piece.dealId, piece.index, { state: "published", storageDealId: published.dealId });
+      piece = { ...piece, state: "published", storageDealId: published.dealId };
+      log.info({ provider: piece.provider, storageDealId: published.dealId }, "storage deal published");
+    }
+    if (piece.state === "published" && piece.storageDealId !== undefined && piece.proposal) {
+      await this.giveManifest(deal.droot, piece.proposal.proposal.provider);
+      const slot = await this.ctx.clients.public.readContract({
+        address: this.ctx.contracts.repairMarket,
+        abi: repairMarketAbi,
+        functionName: "pieceSlot",
+        args: [piece.dealId, BigInt(piece.index)],
+      });
+      let hash: Hex | undefined;
+      if (slot.storageDealId !== piece.storageDealId || (piece.mode === "reassign" && slot.lostAtEpoch !== 0n)) {
+        const manifest = verifyManifest(store.manifest(deal.droot) as string, deal.droot);
+        hash = await placePieceOnChain(this.ctx.clients, this.ctx.contracts, piece.mode, {
+          dealId: piece.dealId,
+          index: piece.index,
+          storageDealId: piece.storageDealId,
+          proposal: piece.proposal.proposal,
+          proof: manifestDroot(manifest).proof(piece.index),
+        });
+      }
+      const epoch = await this.ctx.clients.public.getBlockNumber();
+      store.db.transaction(() => {
+        store.updatePiece(piece.dealId, piece.index, {
+          state: "assigned",
+          attempts: 0,
+          error: undefined,
+          faultEpoch: undefined,
+        });
+        if (piece.mode === "reassign") this.finishRepairs(piece.dealId, epoch);
+        if (store.pieces(piece.dealId).every((p) => p.state === "assigned") && deal.status === "placing") {
+          store.setDealStatus(piece.dealId, "active");
+        }
+      })();
+      log.info(
+        { provider: piece.provider, storageDealId: piece.storageDealId, hash, mode: piece.mode },
+        piece.mode === "assign" ? "piece assigned on chain" : "piece reassigned on chain (repaired)",
+      );
+    }
+  }
+
+  /** Marks repair jobs of the deal done once all their pieces are placed again. */
+  private finishRepairs(dealId: bigint, epoch: bigint): void {
+    const pieces = this.ctx.store.pieces(dealId);
+    for (const job of this.ctx.store.repairs(["rebuilt"])) {
+      if (job.dealId !== dealId) continue;
+      const placed = job.indices.every((i) => pieces.find((p) => p.index === i)?.state === "assigned");
+      this.ctx.store.updateRepair(
+        job.id,
+        placed ? { status: "done", reassignedEpoch: epoch, finishedAt: Date.now() } : { reassignedEpoch: epoch },
+      );
+    }
+  }
+
+  /**
+   * The best provider for a piece: registered, with a storage ask that fits the piece size, not
+   * holding (or being given) another piece of the file, not excluded for this piece. Ranked by
+   * reputation (known scores first), then price; ties broken at random.
+   *
+   * @throws NoProviderAvailableError
+   */
+  private choose(piece: PieceRow, providers: RegisteredProvider[]): Address {
+    const deal = this.ctx.store.deal(piece.dealId);
+    const size = deal?.pieceSize ?? 0n;
+    const taken = new Set(
+      this.ctx.store
+        .pieces(piece.dealId)
+        .filter((p) => p.index !== piece.index && p.provider)
+        .map((p) => (p.provider as Address).toLowerCase()),
+    );
+    const excluded = new Set(piece.excluded.map((a) => a.toLowerCase()));
+    const reputation = this.ctx.config.reputation;
+    const score = (a: Address) => reputation[a] ?? reputation[a.toLowerCase()];
+    const candidates = providers
+      .filter((p) => p.address.toLowerCase() !== this.ctx.clients.account.address.toLowerCase())
+      .filter((p) => !taken.has(p.address.toLowerCase()) && !excluded.has(p.address.toLowerCase()))
+      .filter((p) => p.storageAsk.minPieceSize <= size && size <= p.storageAsk.maxPieceSize)
+      .map((p) => ({ p, score: score(p.address), tie: Math.random() }))
+      .sort(
+        (a, b) =>
+          (b.score ?? -1) - (a.score ?? -1) ||
+          (a.p.storageAsk.pricePerBytePerEpoch < b.p.storageAsk.pricePerBytePerEpoch
+            ? -1
+            : a.p.storageAsk.pricePerBytePerEpoch > b.p.storageAsk.pricePerBytePerEpoch
+              ? 1
+              : a.tie - b.tie),
+      );
+    if (candidates.length === 0) {
+      throw new NoProviderAvailableError(
+        `no provider can take piece ${piece.index} of deal ${piece.dealId} (every registered provider holds a piece of the file, refused it or is excluded)`,
+      );
+    }
+    return candidates[0].p.address;
+  }
+
+  /** Gives the provider the file's manifest (for orphan recovery); failures are only logged. */
+  private async giveManifest(droot: Hex, providerAddress: Address): Promise<void> {
+    const json = this.ctx.store.manifest(droot);
+    if (!json) return;
+    try {
+      const provider = await getProvider(this.ctx.clients, this.ctx.contracts, providerAddress);
+      if (!provider) return;
+      const path = PROVIDER_PATHS.manifest(droot);
+      const headers = await signRequest(this.ctx.clients.account, {
+        method: "PUT",
+        path,
+        body: json,
+        audience: provider.address,
+      });
+      await httpJson(
+        {
+          method: "PUT",
+          url: provider.endpoint + path,
+          headers: { ...headers, "content-type": "application/json" },
+          body: json,
+        },
+        { peer: provider.address, stage: "store manifest" },
+      );
+    } catch (err) {
+      this.ctx.logger.warn({ err, provider: providerAddress, droot }, "could not give the manifest to a provider");
+    }
+  }
+
+  /** Records a failed step: retry with backoff, or drop the provider for this piece. */
+  private failed(piece: PieceRow, err: unknown): void {
+    const message = (err as Error).message.split("\n")[0];
+    const attempts = piece.attempts + 1;
+    const refused =
+      (err instanceof PeerRejectedError &&
+        err.statusCode >= 400 &&
+        err.statusCode < 500 &&
+        err.code !== "UploadInProgress" &&
+        err.statusCode !== 429) ||
+      err instanceof ContractRevertedError;
+    const giveUp = refused || attempts >= this.ctx.config.maxAttempts || err instanceof NoProviderAvailableError;
+    const log = this.ctx.logger.child({ dealId: piece.dealId, piece: piece.index, provider: piece.provider });
+    if (giveUp && piece.provider && !(err instanceof NoProviderAvailableError)) {
+      log.warn({ err: message, attempts }, "placement with this provider failed; trying another provider");
+      this.ctx.store.updatePiece(piece.dealId, piece.index, {
+        state: "pending",
+        provider: undefined,
+        storageDealId: undefined,
+        proposal: undefined,
+        excluded: [...piece.excluded, piece.provider],
+        attempts: 0,
+        nextAttemptAt: Date.now() + 1000,
+        error: `${piece.provider}: ${message}`,
+      });
+      return;
+    }
+    const delay = Math.min(1000 * 2 ** Math.min(attempts, 6), 60_000);
+    log.warn({ err: message, attempts, retryInMs: delay }, "placement step failed; will retry");
+    this.ctx.store.updatePiece(piece.dealId, piece.index, {
+      attempts,
+      nextAttemptAt: Date.now() + delay,
+      error: message,
+    });
+  }
+
+  /** Deletes a deal's local piece copies once every piece's storage deal has been proven once. */
+  private async dropProvenCopies(): Promise<void> {
+    for (const deal of this.ctx.store.deals(["placing", "active"])) {
+      const pieces = this.ctx.store.pieces(deal.dealId);
+      if (!pieces.some((p) => p.localPath) || pieces.some((p) => p.state !== "assigned" || !p.storageDealId)) continue;
+      const states = await Promise.all(
+        pieces.map((p) =>
+          dealInfo(this.ctx.clients, this.ctx.contracts, p.storageDealId as bigint).then((i) => i.state),
+        ),
+      );
+      if (!states.every((s) => s === DEAL_ACTIVE)) continue;
+      for (const p of pieces) {
+        if (!p.localPath) continue;
+        await rm(p.localPath, { force: true });
+        this.ctx.store.updatePiece(deal.dealId, p.index, { localPath: undefined });
+      }
+      this.ctx.logger.info({ dealId: deal.dealId }, "every piece proven once; local copies deleted");
+    }
+  }
+}
+
+function key(p: PieceRow): string {
+  return `${p.dealId}:${p.index}`;
+}

@@ -1,0 +1,247 @@
+import { join } from "node:path";
+import type { FastifyInstance } from "fastify";
+import type { PrivateKeyAccount } from "viem/accounts";
+import { BlobStore } from "../core/blob-store";
+import { sleep } from "../core/abort";
+import { createLogger, type Logger } from "../core/logger";
+import { connectChain } from "../chain/clients";
+import { contractsOf } from "../chain/contracts";
+import { loadDeployment } from "../chain/deployment";
+import { repairMarketAbi } from "../chain/generated/abis";
+import { marketParams } from "../chain/storage-market/reads";
+import { addRepairAsk, claimEarnings, createRepairMiner, setMinerEndpoint } from "../chain/repair-market/actions";
+import { ErasurePool } from "../erasure/erasure-pool";
+import { ClientStore } from "../client/client-store";
+import { RetrievalLedger } from "../client/retrieval/retrieval-ledger";
+import { StorageClient } from "../client/storage-client";
+import { createHttpServer } from "../provider/http/server";
+import type { RepairConfig } from "./config";
+import type { RepairContext } from "./context";
+import { Intake } from "./intake";
+import { registerIntakeRoutes } from "./intake-routes";
+import { Placer } from "./placer";
+import { Repairer } from "./repairer";
+import { RepairStore } from "./repair-store";
+import { Watcher } from "./watcher";
+
+/**
+ * The repair miner daemon (seeds 000, 002, 003; DESIGN.md "repair miner daemon"): takes repair
+ * deals from clients over HTTP, places the pieces with distinct providers as their storage
+ * client, watches the chain for faults, rebuilds lost pieces from k healthy ones and re-places
+ * them, and claims its earnings. A facade over {@link Intake}, {@link Placer}, {@link Watcher}
+ * and {@link Repairer}; every step they take is persisted, so a restart resumes the work.
+ */
+export class RepairDaemon {
+  private ctx: RepairContext | undefined;
+  private app: FastifyInstance | undefined;
+  private abort: AbortController | undefined;
+  private loops: Promise<void>[] = [];
+  private starting: Promise<{ url: string; minerId: bigint }> | undefined;
+  private readonly waiters = new Set<() => void>();
+
+  constructor(
+    private readonly config: RepairConfig,
+    private readonly account: PrivateKeyAccount,
+    private readonly logger: Logger = createLogger("repair", "info", config.logFile),
+  ) {}
+
+  get context(): RepairContext | undefined {
+    return this.ctx;
+  }
+
+  /**
+   * Opens the store, connects, listens, finds or creates the miner on chain (by its worker
+   * address, so a wiped data dir finds the same miner), keeps an ask posted, and starts the
+   * loops.
+   *
+   * @throws RpcUnavailableError, DeploymentNotFoundError, ContractRevertedError (createRepairMiner:
+   * not enough tokens for the pledge), listen errors.
+   */
+  start(): Promise<{ url: string; minerId: bigint }> {
+    this.starting ??= this.doStart();
+    return this.starting;
+  }
+
+  private async doStart(): Promise<{ url: string; minerId: bigint }> {
+    const { config, logger } = this;
+    const store = new RepairStore(join(config.dataDir, "repair.sqlite"));
+    const blobs = new BlobStore(join(config.dataDir, "pieces"));
+    blobs.removeTemps();
+    const clients = await connectChain(config.rpcUrl, this.account);
+    const deployment = loadDeployment(config.deployment, clients.chain.id);
+    const contracts = contractsOf(deployment);
+    const params = await marketParams(clients, contracts);
+    const clientStore = new ClientStore(join(config.dataDir, "client.sqlite"));
+    const pool = new ErasurePool(1);
+    const ctx: RepairContext = {
+      config,
+      store,
+      blobs,
+      clients,
+      contracts,
+      logger,
+      pool,
+      storage: new StorageClient({ clients, contracts, store: clientStore, logger }),
+      clientStore,
+      ledger: new RetrievalLedger(clientStore.db),
+      minerId: 0n,
+      askId: 0n,
+      params: { provingPeriodEpochs: params.provingPeriodEpochs },
+      deployBlock: BigInt(deployment.deployBlock),
+      wake: () => this.wake(),
+    };
+    this.ctx = ctx;
+    const intake = new Intake(ctx);
+    const app = createHttpServer(ctx);
+    registerIntakeRoutes(app, ctx, intake);
+    this.app = app;
+    const address = await app.listen({ host: config.host, port: config.port });
+    const url = config.publicUrl ?? address;
+    ctx.minerId = await this.ensureMiner(ctx, url);
+    ctx.askId = await this.ensureAsk(ctx);
+    this.abort = new AbortController();
+    const signal = this.abort.signal;
+    await intake.resume();
+    const watcher = new Watcher(ctx);
+    const placer = new Placer(ctx);
+    const repairer = new Repairer(ctx);
+    this.loops = [
+      this.loop("watcher", config.watchIntervalMs, signal, () => watcher.tick()),
+      this.loop("placer", config.workIntervalMs, signal, () => placer.tick(), true),
+      this.loop("repairer", config.workIntervalMs, signal, () => repairer.tick(), true),
+      this.loop("claimer", config.claimIntervalMs, signal, () => this.claim(ctx)),
+    ];
+    logger.info({ address: this.account.address, url, minerId: ctx.minerId, askId: ctx.askId }, "repair miner started");
+    return { url: address, minerId: ctx.minerId };
+  }
+
+  /** Runs `step` every `intervalMs` until aborted; wakeable loops also run on `ctx.wake()`. */
+  private async loop(
+    name: string,
+    intervalMs: number,
+    signal: AbortSignal,
+    step: () => Promise<void>,
+    wakeable = false,
+  ): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        await step();
+      } catch (err) {
+        if (signal.aborted) return;
+        this.logger.error({ err, loop: name }, "loop step failed");
+      }
+      if (!wakeable) {
+        await sleep(intervalMs, signal).catch(() => undefined);
+        continue;
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, intervalMs);
+        const waiters = this.waiters;
+        function done() {
+          clearTimeout(timer);
+          waiters.delete(done);
+          signal.removeEventListener("abort", done);
+          resolve();
+        }
+        waiters.add(done);
+        signal.addEventListener("abort", done, { once: true });
+      });
+    }
+  }
+
+  private wake(): void {
+    for (const done of [...this.waiters]) done();
+  }
+
+  private async ensureMiner(ctx: RepairContext, url: string): Promise<bigint> {
+    const { store, clients, contracts, logger } = ctx;
+    let minerId = store.get("minerId") ? BigInt(store.get("minerId") as string) : undefined;
+    if (minerId === undefined) {
+      // A wiped data dir: the miner is found again by its worker address.
+      const created = await clients.public.getContractEvents({
+        address: contracts.repairMarket,
+        abi: repairMarketAbi,
+        eventName: "RepairMinerCreated",
+        args: { worker: clients.account.address },
+        fromBlock: ctx.deployBlock,
+      });
+      minerId = created.at(-1)?.args.minerId;
+      if (minerId !== undefined) logger.warn({ minerId }, "no local state: found this worker's repair miner on chain");
+    }
+    if (minerId === undefined) {
+      const repairParams = await clients.public.readContract({
+        address: contracts.repairMarket,
+        abi: repairMarketAbi,
+        functionName: "repairParams",
+      });
+      const pledge = this.config.pledge ?? repairParams.pledgePerByte * (1n << 30n);
+      ({ minerId } = await createRepairMiner(clients, contracts, clients.account.address, pledge, url));
+      logger.info({ minerId, pledge }, "repair miner created on chain");
+    } else {
+      const miner = await clients.public.readContract({
+        address: contracts.repairMarket,
+        abi: repairMarketAbi,
+        functionName: "getMiner",
+        args: [minerId],
+      });
+      if (miner.endpoint !== url) await setMinerEndpoint(clients, contracts, minerId, url);
+    }
+    store.set("minerId", minerId.toString());
+    return minerId;
+  }
+
+  /** Keeps one active ask at the configured price, renewing it when it nears expiry. */
+  private async ensureAsk(ctx: RepairContext): Promise<bigint> {
+    const { store, clients, contracts, config } = ctx;
+    const head = await clients.public.getBlockNumber();
+    const known = store.get("askId");
+    if (known) {
+      const ask = await clients.public.readContract({
+        address: contracts.repairMarket,
+        abi: repairMarketAbi,
+        functionName: "getAsk",
+        args: [BigInt(known)],
+      });
+      if (
+        ask.active &&
+        ask.minerId === ctx.minerId &&
+        ask.expiryEpoch > head + config.ask.validityEpochs / 2n &&
+        ask.pricePerBytePerEpoch === config.ask.pricePerBytePerEpoch &&
+        ask.maxSize === config.ask.maxSize
+      ) {
+        return BigInt(known);
+      }
+    }
+    const { askId } = await addRepairAsk(clients, contracts, {
+      minerId: ctx.minerId,
+      pricePerBytePerEpoch: config.ask.pricePerBytePerEpoch,
+      maxSize: config.ask.maxSize,
+      expiryEpoch: head + config.ask.validityEpochs,
+    });
+    store.set("askId", askId.toString());
+    ctx.logger.info({ askId, price: config.ask.pricePerBytePerEpoch }, "repair ask posted");
+    return askId;
+  }
+
+  private async claim(ctx: RepairContext): Promise<void> {
+    const open = ctx.store.deals(["placing", "active"]).map((d) => d.dealId);
+    if (open.length === 0) return;
+    const { amounts } = await claimEarnings(ctx.clients, ctx.contracts, open);
+    ctx.logger.info({ deals: open.length, claimed: amounts.reduce((a, b) => a + b, 0n) }, "earnings claimed");
+  }
+
+  /** Stops the loops, the HTTP server, the worker pool and the databases. */
+  async stop(): Promise<void> {
+    if (!this.starting) return;
+    await this.starting.catch(() => undefined);
+    this.starting = undefined;
+    this.abort?.abort();
+    this.wake();
+    await Promise.allSettled(this.loops);
+    await this.app?.close();
+    await this.ctx?.pool.close();
+    this.ctx?.store.close();
+    this.ctx?.clientStore.close();
+    this.logger.info("repair miner stopped");
+  }
+}

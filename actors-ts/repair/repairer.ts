@@ -1,0 +1,313 @@
+import { existsSync } from "node:fs";
+import { mkdir, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { toHex, type Address, type Hex } from "viem";
+import { httpJson } from "../core/http-client";
+import { listProviders, type RegisteredProvider } from "../chain/registry/reads";
+import { FileRetriever, NotEnoughPiecesError, type FileRetrievalResult } from "../client/retrieval/file-retriever";
+import { rebuildPieces } from "../manifest/decode";
+import { verifyManifest, type Manifest } from "../manifest/manifest";
+import { PROVIDER_PATHS } from "../provider/api";
+import { verifyHoldings, type SignedHoldings } from "../provider/holdings";
+import { pieceKey } from "../provider/piece-intake";
+import type { RepairContext } from "./context";
+import type { RepairJobRow } from "./repair-store";
+
+/**
+ * What each provider advertises it holds (seed 002's epoch slots), kept current by asking for
+ * the changes since the last sequence seen, falling back to a full snapshot.
+ */
+export class HoldingsIndex {
+  private readonly held = new Map<Address, { seq: number; pieces: Set<string> }>();
+
+  constructor(private readonly ctx: RepairContext) {}
+
+  /** Refreshes every registered provider's advertisement (unreachable ones are forgotten). */
+  async refresh(providers: RegisteredProvider[]): Promise<void> {
+    await Promise.all(
+      providers.map(async (p) => {
+        const known = this.held.get(p.address);
+        const query = known ? `?since=${known.seq}` : "";
+        try {
+          const signed = await httpJson<SignedHoldings>(
+            { method: "GET", url: p.endpoint + PROVIDER_PATHS.holdings + query, headersTimeoutMs: 5_000 },
+            { peer: p.address, stage: "fetch holdings" },
+          );
+          const payload = await verifyHoldings(signed, p.address);
+          const pieces = payload.since === null || !known ? new Set<string>() : known.pieces;
+          for (const cid of payload.added) pieces.add(cid);
+          for (const cid of payload.removed) pieces.delete(cid);
+          this.held.set(p.address, { seq: payload.seq, pieces });
+        } catch (err) {
+          this.held.delete(p.address);
+          this.ctx.logger.debug({ err, provider: p.address }, "no holdings advertisement");
+        }
+      }),
+    );
+  }
+
+  /** Providers whose latest advertisement lists `pieceCid`. */
+  advertisers(pieceCid: string): Address[] {
+    return [...this.held].filter(([, h]) => h.pieces.has(pieceCid)).map(([a]) => a);
+  }
+}
+
+/**
+ * Runs repair jobs (seed 003, issue "Repair"), riskiest first: fewest healthy pieces, then the
+ * deal that ends soonest. A job downloads exactly k healthy pieces through paid retrieval from
+ * providers that advertise them — or, with no advertiser, from the on-chain holders picked at
+ * random weighted by collateral with a floor — checking each against its commitment as it
+ * arrives (a mismatch is recorded as evidence and another piece fetched; good pieces are kept),
+ * rebuilds the lost pieces, checks every rebuilt commitment against the manifest, and hands them
+ * to placement (a new storage deal with a provider holding no other piece, then reassignPiece).
+ * A failed job retries with backoff; a file with fewer than k healthy pieces is reported lost.
+ */
+export class Repairer {
+  private readonly holdings: HoldingsIndex;
+
+  constructor(private readonly ctx: RepairContext) {
+    this.holdings = new HoldingsIndex(ctx);
+  }
+
+  /** Runs the riskiest due job, if any. */
+  async tick(): Promise<void> {
+    const now = Date.now();
+    const due = this.ctx.store.repairs(["queued"]).filter((j) => j.nextAttemptAt <= now);
+    if (due.length === 0) return;
+    const risk = (job: RepairJobRow) => {
+      const pieces = this.ctx.store.pieces(job.dealId);
+      return pieces.filter((p) => p.state !== "lost").length;
+    };
+    due.sort(
+      (a, b) =>
+        risk(a) - risk(b) ||
+        Number((this.ctx.store.deal(a.dealId)?.endEpoch ?? 0n) - (this.ctx.store.deal(b.dealId)?.endEpoch ?? 0n)),
+    );
+    const job = due[0];
+    try {
+      await this.run(job);
+    } catch (err) {
+      const attempts = job.attempts + 1;
+      const delay = Math.min(1000 * 2 ** Math.min(attempts, 6), 60_000);
+      const message = (err as Error).message.split("\n")[0];
+      this.ctx.logger.warn(
+        { err, dealId: job.dealId, job: job.id, attempts, retryInMs: delay },
+        "repair failed; will retry",
+      );
+      this.ctx.store.updateRepair(job.id, { attempts, nextAttemptAt: Date.now() + delay, error: message });
+    }
+  }
+
+  private async run(job: RepairJobRow): Promise<void> {
+    const { store, logger } = this.ctx;
+    const deal = store.deal(job.dealId);
+    if (!deal || deal.status === "lost" || deal.status === "completed") {
+      store.updateRepair(job.id, {
+        status: "lost",
+        error: `deal is ${deal?.status ?? "unknown"}`,
+        finishedAt: Date.now(),
+      });
+      return;
+    }
+    const manifest = verifyManifest(store.manifest(deal.droot) as string, deal.droot);
+    const pieces = store.pieces(job.dealId);
+    const lost = job.indices;
+    const log = logger.child({ dealId: job.dealId, job: job.id, lost });
+    // Pieces still held locally (placement not yet proven everywhere) need no download.
+    const local = new Map(
+      lost.map((i) => [i, pieces[i]?.localPath]).filter(([, p]) => p && existsSync(p as string)) as [number, string][],
+    );
+    if (local.size === lost.length) {
+      store.handRebuiltToPlacement(job.id, job.dealId, local);
+      log.info("lost pieces still held locally; re-placing them without a download");
+      this.ctx.wake();
+      return;
+    }
+    const healthy = pieces.filter((p) => p.state === "assigned" && !lost.includes(p.index));
+    if (healthy.length < manifest.k) {
+      store.updateRepair(job.id, {
+        status: "lost",
+        error: `only ${healthy.length} healthy pieces, fewer than k = ${manifest.k}: the file cannot be rebuilt`,
+        finishedAt: Date.now(),
+      });
+      log.error({ healthy: healthy.length, k: manifest.k }, "file lost: fewer than k healthy pieces");
+      return;
+    }
+    const providers = await listProviders(this.ctx.clients, this.ctx.contracts);
+    await this.holdings.refresh(providers);
+    const byAddress = new Map(providers.map((p) => [p.address.toLowerCase(), p]));
+    const holders = new Map<number, RegisteredProvider[]>();
+    for (const piece of healthy) {
+      const advertised = this.holdings.advertisers(piece.pieceCid);
+      const addresses = advertised.length > 0 ? advertised : piece.provider ? [piece.provider] : [];
+      const list = addresses.map((a) => byAddress.get(a.toLowerCase())).filter((p): p is RegisteredProvider => !!p);
+      // The assigned holder first when it advertises the piece.
+      list.sort((a, b) => Number(b.address === piece.provider) - Number(a.address === piece.provider));
+      if (list.length > 0) holders.set(piece.index, list);
+    }
+    // Advertised pieces first; within that, providers with a known reputation first (best
+    // first); ties by a collateral-weighted draw with a floor.
+    const reputation = this.ctx.config.reputation;
+    const scoreOf = (i: number) =>
+      Math.max(-1, ...(holders.get(i) ?? []).map((p) => reputation[p.address] ?? reputation[p.address.toLowerCase()] ?? -1));
+    const advertised = (i: number) => (this.holdings.advertisers(manifest.pieces[i].pieceCid).length > 0 ? 1 : 0);
+    const groups = new Map<string, number[]>();
+    for (const p of healthy) {
+      const group = `${advertised(p.index)}:${scoreOf(p.index)}`;
+      groups.set(group, [...(groups.get(group) ?? []), p.index]);
+    }
+    const order = [...groups.entries()]
+      .sort(([a], [b]) => {
+        const [aa, as] = a.split(":").map(Number);
+        const [ba, bs] = b.split(":").map(Number);
+        return ba - aa || bs - as;
+      })
+      .flatMap(([, indices]) => weightedOrder(indices, holders));
+    const retrievalId = `repair-${job.id}`;
+    if (!this.ctx.ledger.get(retrievalId)) {
+      this.ctx.ledger.create({
+        id: retrievalId,
+        kind: "file",
+        target: deal.droot,
+        outPath: join(this.workDir(job), "file"),
+      });
+    }
+    await mkdir(this.workDir(job), { recursive: true });
+    const retriever = new FileRetriever({
+      clients: this.ctx.clients,
+      contracts: this.ctx.contracts,
+      store: this.ctx.clientStore,
+      ledger: this.ctx.ledger,
+      pool: this.ctx.pool,
+      logger: this.ctx.logger,
+      workDir: this.workDir(job),
+    });
+    const result: FileRetrievalResult = {
+      retrievalId,
+      droot: deal.droot,
+      outPath: "",
+      fileSize: manifest.fileSize,
+      paid: 0n,
+      piecesUsed: [],
+      corruptProviders: [],
+      failedProviders: [],
+      events: [],
+    };
+    log.info(
+      { holders: Object.fromEntries([...holders].map(([i, l]) => [i, l.map((p) => p.address)])), order },
+      "repair: downloading k healthy pieces",
+    );
+    let paths: (string | undefined)[];
+    try {
+      paths = await retriever.fetchPieces(
+        retrievalId,
+        manifest,
+        holders,
+        this.workDir(job),
+        {
+          order,
+          stallTimeoutMs: this.ctx.config.stallTimeoutMs,
+          onBytes: (bytes) => store.addRepairBytes(job.id, bytes),
+        },
+        (line) => log.debug({ event: line }, "repair retrieval"),
+        result,
+      );
+    } finally {
+      this.recordEvidence(job, manifest, result);
+    }
+    for (const f of result.failedProviders)
+      log.warn({ provider: f.provider, piece: f.pieceIndex, err: f.error }, "repair download failed");
+    const rebuiltDir = join(this.workDir(job), "rebuilt");
+    await mkdir(rebuiltDir, { recursive: true });
+    const rebuilt = await rebuildPieces(manifest, paths, lost, rebuiltDir, this.ctx.pool);
+    const placed = new Map<number, string>();
+    for (const [index, { path, digest }] of rebuilt) {
+      const expected = manifest.pieces[index].root.toLowerCase();
+      if (toHex(digest.root) !== expected) {
+        store.addEvidence({
+          dealId: job.dealId,
+          index,
+          provider: "0x0000000000000000000000000000000000000000",
+          pieceCid: manifest.pieces[index].pieceCid,
+          expected,
+          actual: toHex(digest.root),
+          stage: "rebuild",
+        });
+        throw new Error(
+          `rebuilt piece ${index} does not match its commitment (expected ${expected}, got ${toHex(digest.root)})`,
+        );
+      }
+      const key = pieceKey(expected as Hex);
+      await this.ctx.blobs.commit(path, key);
+      placed.set(index, this.ctx.blobs.path(key));
+    }
+    store.handRebuiltToPlacement(job.id, job.dealId, placed);
+    this.ctx.ledger.finish(retrievalId, "completed");
+    const downloaded = store.repair(job.id)?.bytesDownloaded ?? 0;
+    log.info(
+      {
+        downloadedBytes: downloaded,
+        piecesUsed: result.piecesUsed,
+        corrupt: result.corruptProviders.map((c) => c.provider),
+        pieceSize: manifest.pieces[0].payloadSize,
+      },
+      "pieces rebuilt and checked against the manifest; placing them",
+    );
+    await rm(this.workDir(job), { recursive: true, force: true });
+    this.ctx.wake();
+  }
+
+  private recordEvidence(job: RepairJobRow, manifest: Manifest, result: FileRetrievalResult): void {
+    for (const c of result.corruptProviders) {
+      const match = /expected (\S+), got (\S+)/.exec(c.evidence);
+      this.ctx.store.addEvidence({
+        dealId: job.dealId,
+        index: c.pieceIndex,
+        provider: c.provider,
+        pieceCid: manifest.pieces[c.pieceIndex].pieceCid,
+        expected: match?.[1] ?? manifest.pieces[c.pieceIndex].root,
+        actual: match?.[2] ?? c.evidence,
+        stage: "repair download",
+      });
+      this.ctx.logger.warn(
+        { dealId: job.dealId, piece: c.pieceIndex, provider: c.provider, evidence: c.evidence },
+        "provider served bytes that do not match the piece commitment; evidence recorded",
+      );
+    }
+  }
+
+  private workDir(job: RepairJobRow): string {
+    return join(this.ctx.config.dataDir, "work", `repair-${job.id}`);
+  }
+}
+
+/**
+ * Orders piece indices by a weighted random draw without replacement, each weighted by its best
+ * holder's collateral per byte with a floor of a tenth of the largest (at least 1), so
+ * well-collateralised providers are preferred but small ones are still chosen.
+ */
+export function weightedOrder(indices: number[], holders: Map<number, RegisteredProvider[]>): number[] {
+  const weightOf = (i: number) =>
+    (holders.get(i) ?? []).reduce(
+      (w, p) => (p.storageAsk.collateralPerByte > w ? p.storageAsk.collateralPerByte : w),
+      0n,
+    );
+  const max = indices.reduce((m, i) => (weightOf(i) > m ? weightOf(i) : m), 0n);
+  const floor = max / 10n > 1n ? max / 10n : 1n;
+  const pool = indices.map((i) => ({ i, w: Number(weightOf(i) > floor ? weightOf(i) : floor) }));
+  const out: number[] = [];
+  while (pool.length > 0) {
+    const total = pool.reduce((s, p) => s + p.w, 0);
+    let r = Math.random() * total;
+    let pick = 0;
+    for (; pick < pool.length - 1; pick++) {
+      r -= pool[pick].w;
+      if (r < 0) break;
+    }
+    out.push(pool[pick].i);
+    pool.splice(pick, 1);
+  }
+  return out;
+}
+
+export { NotEnoughPiecesError };

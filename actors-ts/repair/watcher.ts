@@ -1,0 +1,308 @@
+import type { Address, Hex } from "viem";
+import { httpJson } from "../core/http-client";
+import { ContractRevertedError } from "../chain/contract-errors";
+import { repairMarketAbi, storageMarketAbi } from "../chain/generated/abis";
+import { reportPieceLoss } from "../chain/repair-market/actions";
+import { repairDealPieces } from "../chain/repair-market/reads";
+import { dealInfo } from "../chain/storage-market/reads";
+import { getProvider, listProviders } from "../chain/registry/reads";
+import { verifyManifest, type Manifest } from "../manifest/manifest";
+import { PROVIDER_PATHS } from "../provider/api";
+import type { RepairContext } from "./context";
+import type { PieceRow } from "./repair-store";
+
+const DEAL_FAULTED = 3;
+const DEAL_TERMINATED = 4;
+const REPAIR_STATES = ["None", "Placing", "Active", "Completed", "Lost"] as const;
+const CURSOR_KEY = "watcher.cursor";
+const ORPHAN_PREFIX = "orphan:";
+/** Most blocks asked for in one getLogs call. */
+const LOG_RANGE = 2_000n;
+
+/**
+ * Follows the chain for the miner's deals (issue "Detection and the repair queue"):
+ *
+ * - a log scan from a persisted block cursor, `confirmations` blocks behind the head (re-org
+ *   tolerant, restart-safe), over RepairMarket's RepairDealCreated (ours: unknown ones are
+ *   orphans), PieceLost and FileLost, and StorageMarket's FaultRecorded, ProofSetFailed and
+ *   DealClosed (which trigger an immediate health sweep);
+ * - a health sweep of every assigned piece's storage deal: StorageMarket computes missed periods
+ *   lazily, so a dead provider shows up as Faulted in `dealInfo` even before anyone reports it.
+ *   A faulted or terminated piece is reported with `reportPieceLoss` and queued for repair;
+ * - orphan recovery (seed 002): a deal known on chain whose manifest the miner lacks is rebuilt
+ *   from the chain's piece slots and a manifest fetched by droot from providers and verified
+ *   against it.
+ */
+export class Watcher {
+  constructor(private readonly ctx: RepairContext) {}
+
+  /** One pass: scan logs, recover orphans, sweep health, follow deal ends. */
+  async tick(): Promise<void> {
+    const sweepNow = await this.scanLogs();
+    await this.recoverOrphans();
+    await this.sweep(sweepNow);
+  }
+
+  private async scanLogs(): Promise<boolean> {
+    const { clients, contracts, store, config } = this.ctx;
+    const head = await clients.public.getBlockNumber();
+    const safe = head - BigInt(config.confirmations);
+    const cursor = BigInt(store.get(CURSOR_KEY) ?? String(this.ctx.deployBlock - 1n));
+    if (safe <= cursor) return false;
+    const to = safe - cursor > LOG_RANGE ? cursor + LOG_RANGE : safe;
+    const from = cursor + 1n;
+    const [created, lost, fileLost, storageEvents] = await Promise.all([
+      clients.public.getContractEvents({
+        address: contracts.repairMarket,
+        abi: repairMarketAbi,
+        eventName: "RepairDealCreated",
+        args: { minerId: this.ctx.minerId },
+        fromBlock: from,
+        toBlock: to,
+      }),
+      clients.public.getContractEvents({
+        address: contracts.repairMarket,
+        abi: repairMarketAbi,
+        eventName: "PieceLost",
+        fromBlock: from,
+        toBlock: to,
+      }),
+      clients.public.getContractEvents({
+        address: contracts.repairMarket,
+        abi: repairMarketAbi,
+        eventName: "FileLost",
+        args: { minerId: this.ctx.minerId },
+        fromBlock: from,
+        toBlock: to,
+      }),
+      clients.public.getContractEvents({
+        address: contracts.storageMarket,
+        abi: storageMarketAbi,
+        fromBlock: from,
+        toBlock: to,
+      }),
+    ]);
+    for (const e of created) {
+      const dealId = e.args.dealId as bigint;
+      if (!store.deal(dealId)) {
+        store.set(ORPHAN_PREFIX + dealId.toString(), e.args.droot as Hex);
+        this.ctx.logger.warn({ dealId, droot: e.args.droot }, "repair deal on chain without local state (orphan)");
+      }
+    }
+    for (const e of lost) {
+      const dealId = e.args.dealId as bigint;
+      const index = Number(e.args.index);
+      const piece = store.piece(dealId, index);
+      if (piece && piece.state === "assigned" && piece.storageDealId === e.args.storageDealId) {
+        this.markLost(piece, e.blockNumber ?? head);
+      }
+    }
+    for (const e of fileLost) this.markFileLost(e.args.dealId as bigint, e.args.clientRefund as bigint);
+    const sweep = storageEvents.some(
+      (e) => e.eventName === "FaultRecorded" || e.eventName === "ProofSetFailed" || e.eventName === "DealClosed",
+    );
+    store.set(CURSOR_KEY, to.toString());
+    return sweep;
+  }
+
+  private lastSweep = 0;
+
+  /** Reads every assigned piece's storage deal; reports and queues the faulted ones. */
+  private async sweep(force: boolean): Promise<void> {
+    const { store, clients, contracts } = this.ctx;
+    if (!force && Date.now() - this.lastSweep < this.ctx.config.watchIntervalMs) return;
+    this.lastSweep = Date.now();
+    const head = await clients.public.getBlockNumber();
+    for (const deal of store.deals(["placing", "active"])) {
+      const chainDeal = await clients.public.readContract({
+        address: contracts.repairMarket,
+        abi: repairMarketAbi,
+        functionName: "getDeal",
+        args: [deal.dealId],
+      });
+      const state = REPAIR_STATES[chainDeal.state];
+      if (state === "Lost") {
+        this.markFileLost(deal.dealId, 0n);
+        continue;
+      }
+      if (state === "Completed" || head >= deal.endEpoch) {
+        store.setDealStatus(deal.dealId, "completed");
+        continue;
+      }
+      for (const piece of store.pieces(deal.dealId)) {
+        if (piece.state !== "assigned" || piece.storageDealId === undefined) continue;
+        const info = await dealInfo(clients, contracts, piece.storageDealId);
+        if (info.state !== DEAL_FAULTED && info.state !== DEAL_TERMINATED) continue;
+        await this.reportLoss(piece, info.stateName, head);
+        if (store.deal(deal.dealId)?.status === "lost") break;
+      }
+    }
+  }
+
+  private async reportLoss(piece: PieceRow, stateName: string, head: bigint): Promise<void> {
+    const log = this.ctx.logger.child({ dealId: piece.dealId, piece: piece.index, provider: piece.provider });
+    log.warn(
+      { storageDealId: piece.storageDealId, state: stateName },
+      "storage deal of a piece is faulted; reporting the loss",
+    );
+    const slot = await this.ctx.clients.public.readContract({
+      address: this.ctx.contracts.repairMarket,
+      abi: repairMarketAbi,
+      functionName: "pieceSlot",
+      args: [piece.dealId, BigInt(piece.index)],
+    });
+    if (slot.lostAtEpoch === 0n && slot.storageDealId === piece.storageDealId) {
+      try {
+        const reported = await reportPieceLoss(this.ctx.clients, this.ctx.contracts, piece.dealId, piece.index);
+        if (reported.fileLost) {
+          this.markLost(piece, head);
+          this.markFileLost(piece.dealId, reported.refund);
+          return;
+        }
+      } catch (err) {
+        if (!(err instanceof ContractRevertedError)) throw err;
+        log.warn({ err: err.message.split("\n")[0] }, "reportPieceLoss reverted; re-reading the slot next sweep");
+        return;
+      }
+    }
+    this.markLost(piece, head);
+  }
+
+  private markLost(piece: PieceRow, epoch: bigint): void {
+    const { store } = this.ctx;
+    const excluded =
+      piece.provider && !piece.excluded.includes(piece.provider) ? [...piece.excluded, piece.provider] : piece.excluded;
+    store.db.transaction(() => {
+      store.updatePiece(piece.dealId, piece.index, { state: "lost", mode: "reassign", faultEpoch: epoch, excluded });
+      store.queueRepair(piece.dealId, [piece.index], epoch);
+    })();
+    this.ctx.logger.warn(
+      { dealId: piece.dealId, piece: piece.index, provider: piece.provider, epoch },
+      "piece lost; repair queued",
+    );
+    this.ctx.wake();
+  }
+
+  private markFileLost(dealId: bigint, refund: bigint): void {
+    const { store } = this.ctx;
+    const deal = store.deal(dealId);
+    if (!deal || deal.status === "lost") return;
+    store.db.transaction(() => {
+      store.setDealStatus(dealId, "lost");
+      for (const job of store.repairs(["queued", "rebuilt"])) {
+        if (job.dealId === dealId)
+          store.updateRepair(job.id, {
+            status: "lost",
+            error: "more than m pieces lost: the file is gone",
+            finishedAt: Date.now(),
+          });
+      }
+    })();
+    this.ctx.logger.error({ dealId, refund }, "file lost: more than m pieces gone; the client was refunded on chain");
+  }
+
+  /** Rebuilds local state for deals on chain the miner has no record of. */
+  private async recoverOrphans(): Promise<void> {
+    const { store } = this.ctx;
+    const rows = store.db.prepare("SELECT key, value FROM kv WHERE key LIKE ?").all(`${ORPHAN_PREFIX}%`) as {
+      key: string;
+      value: string;
+    }[];
+    for (const row of rows) {
+      const dealId = BigInt(row.key.slice(ORPHAN_PREFIX.length));
+      try {
+        await this.recoverOrphan(dealId, row.value as Hex);
+        store.db.prepare("DELETE FROM kv WHERE key = ?").run(row.key);
+      } catch (err) {
+        this.ctx.logger.warn({ err, dealId }, "orphan recovery failed; will retry");
+      }
+    }
+  }
+
+  private async recoverOrphan(dealId: bigint, droot: Hex): Promise<void> {
+    const { store, clients, contracts } = this.ctx;
+    if (store.deal(dealId)) return;
+    const chainDeal = await clients.public.readContract({
+      address: contracts.repairMarket,
+      abi: repairMarketAbi,
+      functionName: "getDeal",
+      args: [dealId],
+    });
+    const state = REPAIR_STATES[chainDeal.state];
+    if (state !== "Placing" && state !== "Active") return;
+    const slots = await repairDealPieces(clients, contracts, dealId);
+    const manifest = await this.fetchManifest(
+      droot,
+      slots.pieces.map((p) => p.provider),
+    );
+    const head = await clients.public.getBlockNumber();
+    const bySlot = new Map(slots.pieces.map((p) => [p.index, p]));
+    const inserted = store.db.transaction(() => {
+      store.putManifest(droot, JSON.stringify(manifest));
+      const ok = store.insertDeal(
+        {
+          dealId,
+          droot,
+          client: chainDeal.client,
+          k: manifest.k,
+          m: manifest.m,
+          pieceSize: chainDeal.codingParams.pieceSize,
+          endEpoch: chainDeal.endEpoch,
+          status: state === "Active" ? "active" : "placing",
+        },
+        manifest.pieces.map((p, index) => {
+          const slot = bySlot.get(index);
+          return {
+            dealId,
+            index,
+            pieceCid: p.pieceCid,
+            root: p.root as Hex,
+            payloadSize: p.payloadSize,
+            state: slot && !slot.lost ? ("assigned" as const) : ("lost" as const),
+            mode: slot ? ("reassign" as const) : ("assign" as const),
+            provider: slot?.provider,
+            storageDealId: slot?.storageDealId,
+            faultEpoch: slot && !slot.lost ? undefined : head,
+          };
+        }),
+      );
+      const missing = manifest.pieces.map((_, i) => i).filter((i) => !bySlot.get(i) || bySlot.get(i)?.lost);
+      if (ok && missing.length > 0) store.queueRepair(dealId, missing, head);
+      return ok;
+    })();
+    if (inserted) {
+      this.ctx.logger.info(
+        { dealId, droot, pieces: manifest.pieces.length },
+        "orphan recovered: manifest fetched and verified against droot",
+      );
+      this.ctx.wake();
+    }
+  }
+
+  /** The manifest by droot from the file's providers first, then any registered provider. */
+  private async fetchManifest(droot: Hex, holders: Address[]): Promise<Manifest> {
+    const local = this.ctx.store.manifest(droot);
+    if (local) return verifyManifest(local, droot);
+    const { clients, contracts } = this.ctx;
+    const tried = new Set<string>();
+    const candidates = [
+      ...(await Promise.all(holders.map((a) => getProvider(clients, contracts, a)))),
+      ...(await listProviders(clients, contracts)),
+    ];
+    const failures: string[] = [];
+    for (const provider of candidates) {
+      if (!provider || tried.has(provider.address)) continue;
+      tried.add(provider.address);
+      try {
+        const json = await httpJson<unknown>(
+          { method: "GET", url: provider.endpoint + PROVIDER_PATHS.manifest(droot), headersTimeoutMs: 10_000 },
+          { peer: provider.address, stage: "fetch manifest" },
+        );
+        return verifyManifest(json, droot);
+      } catch (err) {
+        failures.push(`${provider.address}: ${(err as Error).message.split("\n")[0]}`);
+      }
+    }
+    throw new Error(`no provider served a manifest hashing to ${droot} (${failures.join("; ") || "no providers"})`);
+  }
+}
