@@ -57,7 +57,14 @@ const config: HardhatUserConfig = {
       // `hardhat node` for agents and the demo: a block every N ms as well as one per transaction,
       // so proving periods pass in real time.
       ...(process.env.HARDHAT_INTERVAL_MINING_MS
-        ? { mining: { auto: true, interval: Number(process.env.HARDHAT_INTERVAL_MINING_MS) } }
+        ? {
+            // HARDHAT_AUTOMINE=false: transactions wait for the next interval block, so epochs
+            // pass in real time however many transactions the agents send.
+            mining: {
+              auto: process.env.HARDHAT_AUTOMINE !== "false",
+              interval: Number(process.env.HARDHAT_INTERVAL_MINING_MS),
+            },
+          }
         : {}),
     },
     localhost: {

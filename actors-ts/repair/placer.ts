@@ -64,7 +64,8 @@ export class Placer {
       store.updatePiece(piece.dealId, piece.index, { provider });
       const head = await this.ctx.clients.public.getBlockNumber();
       const period = this.ctx.params.provingPeriodEpochs;
-      const startDelay = this.ctx.config.storageStartDelayEpochs ?? period + 5n;
+      // Providers ask for two proving periods to store and prove a piece before it starts.
+      const startDelay = this.ctx.config.storageStartDelayEpochs ?? 2n * period + 5n;
       const start = head + startDelay;
       const duration = deal.endEpoch > start ? deal.endEpoch - start + period : period;
       const signed = await this.ctx.storage.prepareProposal(
@@ -208,6 +209,22 @@ export class Placer {
   private failed(piece: PieceRow, err: unknown): void {
     const message = (err as Error).message.split("\n")[0];
     const attempts = piece.attempts + 1;
+    // A proposal that went stale before it was published is proposed again, to the same provider.
+    if (err instanceof PeerRejectedError && /StartEpochTooSoon/.test(err.message) && piece.provider) {
+      this.ctx.logger.warn(
+        { dealId: piece.dealId, piece: piece.index, provider: piece.provider },
+        "proposal went stale before publication; proposing again",
+      );
+      this.ctx.store.updatePiece(piece.dealId, piece.index, {
+        state: "pending",
+        storageDealId: undefined,
+        proposal: undefined,
+        attempts,
+        nextAttemptAt: Date.now() + 1000,
+        error: message,
+      });
+      return;
+    }
     const refused =
       (err instanceof PeerRejectedError &&
         err.statusCode >= 400 &&

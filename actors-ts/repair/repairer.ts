@@ -149,7 +149,10 @@ export class Repairer {
     // first); ties by a collateral-weighted draw with a floor.
     const reputation = this.ctx.config.reputation;
     const scoreOf = (i: number) =>
-      Math.max(-1, ...(holders.get(i) ?? []).map((p) => reputation[p.address] ?? reputation[p.address.toLowerCase()] ?? -1));
+      Math.max(
+        -1,
+        ...(holders.get(i) ?? []).map((p) => reputation[p.address] ?? reputation[p.address.toLowerCase()] ?? -1),
+      );
     const advertised = (i: number) => (this.holdings.advertisers(manifest.pieces[i].pieceCid).length > 0 ? 1 : 0);
     const groups = new Map<string, number[]>();
     for (const p of healthy) {

@@ -5,13 +5,21 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createPublicClient, getAddress, http, type Address, type Hex } from "viem";
 import { startDevnet, type Devnet } from "../../helpers/devnet";
-import { deployTo, devAddress, devKey, fundTokens, runCli, startDaemon, type DaemonProcess } from "../../helpers/agents";
+import {
+  deployTo,
+  devAddress,
+  devKey,
+  fundTokens,
+  runCli,
+  startDaemon,
+  type DaemonProcess,
+} from "../../helpers/agents";
 import { waitFor } from "../../helpers/wait";
 import type { Deployment } from "../../../actors-ts/chain/deployment";
 import { repairMarketAbi, storageMarketAbi } from "../../../actors-ts/chain/generated/abis";
 import type { RepairDealStatusResponse } from "../../../actors-ts/repair/api";
 
-const PERIOD = 20; // proving period, epochs (250 ms blocks: 5 s)
+const PERIOD = 20; // proving period, epochs (500 ms blocks: 10 s)
 const PROVIDERS = [2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
 const MINER = 12;
 const CLIENT = 1;
@@ -34,7 +42,7 @@ describe("repair miner: repair-backed deals, placement, fault detection, minimal
   function providerArgs(n: number, extra: string[] = []): string[] {
     return [
       ...["--port", "0", "--data-dir", join(dir, `provider-${n}`), "--key", devKey(n), "--rpc", devnet.rpcUrl],
-      ...["--deployment", join(dir, "deployments"), "--prove-interval-ms", "200", "--publish-interval-ms", "300"],
+      ...["--deployment", join(dir, "deployments"), "--prove-interval-ms", "400", "--publish-interval-ms", "500"],
       ...["--settle-interval-ms", "5000", "--scrub-interval-ms", "600000", "--redeem-interval-ms", "5000"],
       ...extra,
     ];
@@ -45,7 +53,7 @@ describe("repair miner: repair-backed deals, placement, fault detection, minimal
       ...["--port", "0", "--data-dir", join(dir, "miner"), "--key", devKey(MINER), "--rpc", devnet.rpcUrl],
       ...["--deployment", join(dir, "deployments"), "--config", join(dir, "miner.json")],
       ...["--watch-interval-ms", "300", "--work-interval-ms", "200", "--confirmations", "1"],
-      ...["--storage-start-delay", "4", "--claim-interval-ms", "5000"],
+      ...["--claim-interval-ms", "5000"],
     ]);
   }
 
@@ -64,17 +72,23 @@ describe("repair miner: repair-backed deals, placement, fault detection, minimal
       })
     ).provider;
 
-  const providerIndexOf = (address: Address) => PROVIDERS.find((n) => getAddress(devAddress(n)) === getAddress(address)) as number;
+  const providerIndexOf = (address: Address) =>
+    PROVIDERS.find((n) => getAddress(devAddress(n)) === getAddress(address)) as number;
 
-  /** Waits for every repair of the deal to finish and returns the last one. */
-  async function repaired(count: number) {
+  /** Number of repair jobs the miner has recorded so far. */
+  async function repairCount(): Promise<number> {
+    return (await status()).repairs.length;
+  }
+
+  /** Waits for a repair of piece `index` recorded after the first `since` jobs to finish. */
+  async function repaired(index: number, since: number) {
     return waitFor(
-      `repair #${count} to complete`,
+      `the repair of piece ${index} to complete`,
       120_000,
       async () => {
         const s = await status();
-        const done = s.repairs.filter((r) => r.status === "done");
-        return done.length >= count && s.pieces.every((p) => p.state === "assigned") ? { s, job: done[count - 1] } : undefined;
+        const job = s.repairs.slice(since).find((r) => r.status === "done" && r.indices.includes(index));
+        return job && s.pieces.every((p) => p.state === "assigned") ? { s, job } : undefined;
       },
       () => miner.output(),
     );
@@ -82,7 +96,7 @@ describe("repair miner: repair-backed deals, placement, fault detection, minimal
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "rm-repair-"));
-    devnet = await startDevnet([], { HARDHAT_INTERVAL_MINING_MS: "250" });
+    devnet = await startDevnet([], { HARDHAT_INTERVAL_MINING_MS: "500", HARDHAT_AUTOMINE: "false" });
     deployment = await deployTo(
       devnet,
       join(dir, "deployments"),
@@ -102,6 +116,7 @@ describe("repair miner: repair-backed deals, placement, fault detection, minimal
   });
 
   after(async () => {
+    if (process.env.DUMP_LOGS) await writeFile(process.env.DUMP_LOGS, miner?.output() ?? "");
     await miner?.stop();
     await Promise.all([...providers.values()].map((p) => p.stop()));
     await devnet?.stop();
@@ -122,15 +137,20 @@ describe("repair miner: repair-backed deals, placement, fault detection, minimal
     dealId = stored.dealId;
     // Every piece assigned on chain, each with a different provider, and proven once (the miner
     // then drops its local copies).
-    await waitFor("the repair deal to become Active", 90_000, async () => {
-      const deal = await chain().readContract({
-        address: deployment.contracts.RepairMarket as Address,
-        abi: repairMarketAbi,
-        functionName: "getDeal",
-        args: [BigInt(dealId)],
-      });
-      return deal.state === 2 ? true : undefined;
-    }, () => miner.output());
+    await waitFor(
+      "the repair deal to become Active",
+      90_000,
+      async () => {
+        const deal = await chain().readContract({
+          address: deployment.contracts.RepairMarket as Address,
+          abi: repairMarketAbi,
+          functionName: "getDeal",
+          args: [BigInt(dealId)],
+        });
+        return deal.state === 2 ? true : undefined;
+      },
+      () => miner.output(),
+    );
     const holders = await Promise.all([0, 1, 2, 3, 4, 5].map(holder));
     expect(new Set(holders).size).to.equal(6);
     expect(holders.map(getAddress)).to.include(getAddress(devAddress(TRUSTED)));
@@ -144,13 +164,14 @@ describe("repair miner: repair-backed deals, placement, fault detection, minimal
     const victim = await holder(victimIndex);
     const n = providerIndexOf(victim);
     expect(n).to.not.equal(TRUSTED);
+    const since = await repairCount();
     await providers.get(n)?.kill9();
-    const { job, s } = await repaired(1);
+    const { job, s } = await repaired(victimIndex, since);
     expect(job.indices).to.deep.equal([victimIndex]);
     const newHolder = await holder(victimIndex);
     expect(getAddress(newHolder)).to.not.equal(getAddress(victim));
     expect(new Set(await Promise.all([0, 1, 2, 3, 4, 5].map(holder))).size).to.equal(6);
-    expect(s.evidence).to.deep.equal([]);
+    expect(s.evidence.filter((e) => e.index === victimIndex)).to.deep.equal([]);
     // Exactly k pieces downloaded.
     const payload = (await pieceSizes())[0];
     expect(job.bytesDownloaded).to.equal(4 * payload);
@@ -177,8 +198,9 @@ describe("repair miner: repair-backed deals, placement, fault detection, minimal
     providers.set(TRUSTED, await startDaemon("provider", providerArgs(TRUSTED, ["--fault", "corrupt-reads"])));
     const pieces = await Promise.all([0, 1, 2, 3, 4, 5].map(holder));
     const victimIndex = pieces.findIndex((p) => getAddress(p) !== getAddress(devAddress(TRUSTED)));
+    const since = await repairCount();
     await providers.get(providerIndexOf(pieces[victimIndex]))?.kill9();
-    const { job, s } = await repaired(2);
+    const { job, s } = await repaired(victimIndex, since);
     expect(job.indices).to.deep.equal([victimIndex]);
     const evidence = s.evidence.filter((e) => getAddress(e.provider as Address) === getAddress(devAddress(TRUSTED)));
     expect(evidence.length, JSON.stringify(s.evidence)).to.be.greaterThan(0);
@@ -194,34 +216,49 @@ describe("repair miner: repair-backed deals, placement, fault detection, minimal
     await miner.stop();
     await rm(join(dir, "miner"), { recursive: true, force: true });
     miner = await startMiner();
-    await waitFor("the orphaned deal to be recovered", 60_000, async () => {
-      const res = await fetch(`${miner.url}/repair/deals/${dealId}`);
-      return res.status === 200 ? true : undefined;
-    }, () => miner.output());
+    await waitFor(
+      "the orphaned deal to be recovered",
+      60_000,
+      async () => {
+        const res = await fetch(`${miner.url}/repair/deals/${dealId}`);
+        return res.status === 200 ? true : undefined;
+      },
+      () => miner.output(),
+    );
     expect(miner.output()).to.include("orphan recovered");
     const pieces = await Promise.all([0, 1, 2, 3, 4, 5].map(holder));
-    const alive = (a: Address) => providers.get(providerIndexOf(a))?.process.exitCode === null && providerIndexOf(a) !== TRUSTED;
+    const alive = (a: Address) =>
+      providers.get(providerIndexOf(a))?.process.exitCode === null && providerIndexOf(a) !== TRUSTED;
     const victimIndex = pieces.findIndex(alive);
+    const since = await repairCount();
     await providers.get(providerIndexOf(pieces[victimIndex]))?.kill9();
-    const { job } = await repaired(1); // the fresh database's first repair
+    const { job } = await repaired(victimIndex, since);
     expect(job.indices).to.deep.equal([victimIndex]);
   });
 
   it("kill -9 of the miner mid-repair: the restarted miner finishes it with one new storage deal, not two", async () => {
     const pieces = await Promise.all([0, 1, 2, 3, 4, 5].map(holder));
-    const alive = (a: Address) => providers.get(providerIndexOf(a))?.process.exitCode === null && providerIndexOf(a) !== TRUSTED;
+    const alive = (a: Address) =>
+      providers.get(providerIndexOf(a))?.process.exitCode === null && providerIndexOf(a) !== TRUSTED;
     const victimIndex = pieces.findIndex(alive);
     const from = await chain().getBlockNumber();
+    const since = await repairCount();
     await providers.get(providerIndexOf(pieces[victimIndex]))?.kill9();
-    await waitFor("the repair to start", 60_000, async () => {
-      const s = await status();
-      return s.repairs.some((r) => r.status !== "done") ? true : undefined;
-    }, () => miner.output());
+    await waitFor(
+      "the repair to start",
+      60_000,
+      async () => {
+        const s = await status();
+        return s.repairs.slice(since).some((r) => r.indices.includes(victimIndex)) ? true : undefined;
+      },
+      () => miner.output(),
+    );
     await miner.kill9();
     miner = await startMiner();
-    const { job } = await repaired(2);
+    const { job } = await repaired(victimIndex, since);
     expect(job.indices).to.deep.equal([victimIndex]);
-    const root = JSON.parse(await (await fetch(`${miner.url}/manifests/${droot}`)).text()).pieces[victimIndex].root as Hex;
+    const root = JSON.parse(await (await fetch(`${miner.url}/manifests/${droot}`)).text()).pieces[victimIndex]
+      .root as Hex;
     const published = await chain().getContractEvents({
       address: deployment.contracts.StorageMarket as Address,
       abi: storageMarketAbi,
@@ -236,16 +273,21 @@ describe("repair miner: repair-backed deals, placement, fault detection, minimal
     const pieces = await Promise.all([0, 1, 2, 3, 4, 5].map(holder));
     const alive = pieces.filter((a) => providers.get(providerIndexOf(a))?.process.exitCode === null);
     await Promise.all(alive.slice(0, 3).map((a) => providers.get(providerIndexOf(a))?.kill9()));
-    const lost = await waitFor("FileLost on chain", 120_000, async () => {
-      const events = await chain().getContractEvents({
-        address: deployment.contracts.RepairMarket as Address,
-        abi: repairMarketAbi,
-        eventName: "FileLost",
-        args: { dealId: BigInt(dealId) },
-        fromBlock: 0n,
-      });
-      return events[0];
-    }, () => miner.output());
+    const lost = await waitFor(
+      "FileLost on chain",
+      120_000,
+      async () => {
+        const events = await chain().getContractEvents({
+          address: deployment.contracts.RepairMarket as Address,
+          abi: repairMarketAbi,
+          eventName: "FileLost",
+          args: { dealId: BigInt(dealId) },
+          fromBlock: 0n,
+        });
+        return events[0];
+      },
+      () => miner.output(),
+    );
     expect(lost.args.clientRefund as bigint).to.be.greaterThan(0n);
     const refund = await chain().readContract({
       address: deployment.contracts.RepairMarket as Address,
@@ -254,7 +296,9 @@ describe("repair miner: repair-backed deals, placement, fault detection, minimal
       args: [devAddress(CLIENT)],
     });
     expect(refund).to.be.greaterThanOrEqual(lost.args.clientRefund as bigint);
-    await waitFor("the miner to mark the deal lost", 30_000, async () => ((await status()).status === "lost" ? true : undefined));
+    await waitFor("the miner to mark the deal lost", 30_000, async () =>
+      (await status()).status === "lost" ? true : undefined,
+    );
   });
 });
 

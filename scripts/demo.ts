@@ -1,0 +1,284 @@
+/**
+ * `npm run demo -- [--file PATH] [--k 4 --m 2] [--providers N]`: the main job end to end on an
+ * embedded devnet (DESIGN.md "The main job"). Starts a Hardhat node mining on an interval,
+ * deploys, funds accounts, starts N provider daemons and a repair miner as separate processes,
+ * stores the file repair-backed, kills one provider with SIGKILL, waits for the fault, the repair
+ * and the reassignPiece transaction, retrieves the file through paid retrieval and compares
+ * SHA-256, then prints a timeline and stops everything it started. Exit code 0 only when the
+ * bytes match. Data dirs are left in .demo/<run>/ for inspection.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
+import { basename, join, resolve } from "node:path";
+import { Command } from "commander";
+import { createPublicClient, getAddress, http, type Address, type Hex } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { startDevnet, type Devnet } from "./lib/devnet";
+import { deployTo, devAddress, devKey, fundTokens, startDaemon, type DaemonProcess } from "./lib/agents";
+import { connectChain } from "../actors-ts/chain/clients";
+import { contractsOf } from "../actors-ts/chain/contracts";
+import { repairMarketAbi } from "../actors-ts/chain/generated/abis";
+import { createLogger } from "../actors-ts/core/logger";
+import { ClientStore } from "../actors-ts/client/client-store";
+import { RepairClient } from "../actors-ts/client/repair-client";
+import { RetrievalClient } from "../actors-ts/client/retrieval/retrieval-client";
+import { ErasurePool } from "../actors-ts/erasure/erasure-pool";
+import type { RepairDealStatusResponse } from "../actors-ts/repair/api";
+
+const CLIENT = 1;
+const READER = 18;
+const MINER = 19;
+const FIRST_PROVIDER = 2;
+
+const program = new Command("demo")
+  .description("store a file repair-backed on a local devnet, kill a provider, watch the repair, retrieve the file")
+  .option("--file <path>", "file to store (default: a generated file of a few MiB)")
+  .option("--size-mib <n>", "size of the generated file", (v) => Number(v), 4)
+  .option("--k <n>", "data pieces", (v) => Number(v), 4)
+  .option("--m <n>", "parity pieces", (v) => Number(v), 2)
+  .option(
+    "--providers <n>",
+    "provider daemons (default k + m + 1: a repaired piece needs a provider holding no other piece)",
+  )
+  .option("--period <epochs>", "proving period", (v) => Number(v), 20)
+  .option("--block-ms <ms>", "devnet block interval", (v) => Number(v), 500)
+  .option("--json", "print the timeline and summary as JSON")
+  .parse(process.argv);
+
+const opts = program.opts<{
+  file?: string;
+  sizeMib: number;
+  k: number;
+  m: number;
+  providers?: string;
+  period: number;
+  blockMs: number;
+  json?: boolean;
+}>();
+
+interface Step {
+  wallSeconds: number;
+  epoch: string;
+  event: string;
+}
+
+async function main(): Promise<number> {
+  const started = Date.now();
+  const runDir = resolve(".demo", new Date().toISOString().replace(/[:.]/g, "-"));
+  await mkdir(runDir, { recursive: true });
+  const n = opts.k + opts.m;
+  const providerCount = opts.providers ? Number(opts.providers) : n + 1;
+  if (providerCount < n + 1) throw new Error(`--providers must be at least k + m + 1 = ${n + 1}`);
+  if (FIRST_PROVIDER + providerCount > READER) throw new Error(`at most ${READER - FIRST_PROVIDER} providers`);
+  const timeline: Step[] = [];
+  let devnet: Devnet | undefined;
+  const providers = new Map<Address, DaemonProcess>();
+  let miner: DaemonProcess | undefined;
+  const pool = new ErasurePool();
+  const say = async (event: string) => {
+    const epoch = devnet ? await createPublicClient({ transport: http(devnet.rpcUrl) }).getBlockNumber() : 0n;
+    const step = { wallSeconds: (Date.now() - started) / 1000, epoch: epoch.toString(), event };
+    timeline.push(step);
+    if (!opts.json)
+      process.stdout.write(
+        `[${step.wallSeconds.toFixed(1).padStart(6)} s | epoch ${step.epoch.padStart(5)}] ${event}\n`,
+      );
+  };
+  try {
+    devnet = await startDevnet([], { HARDHAT_INTERVAL_MINING_MS: String(opts.blockMs), HARDHAT_AUTOMINE: "false" });
+    await say(`devnet up at ${devnet.rpcUrl} (a block every ${opts.blockMs} ms)`);
+    const deploymentDir = join(runDir, "deployments");
+    const deployment = await deployTo(
+      devnet,
+      deploymentDir,
+      { provingPeriodEpochs: opts.period, challengeWindowEpochs: Math.max(4, Math.floor(opts.period / 2)) },
+      { repairWindowEpochs: 10 * opts.period, placementWindowEpochs: 10 * opts.period },
+    );
+    const providerIndices = Array.from({ length: providerCount }, (_, i) => FIRST_PROVIDER + i);
+    await fundTokens(devnet, deployment, [CLIENT, READER, MINER, ...providerIndices].map(devAddress), 10n ** 24n);
+    await say(`contracts deployed (proving period ${opts.period} epochs), ${providerCount + 3} accounts funded`);
+    const rpc = devnet.rpcUrl;
+    const started_ = await Promise.all(
+      providerIndices.map((i) =>
+        startDaemon(
+          "provider",
+          [
+            ...["--port", "0", "--data-dir", join(runDir, `provider-${i}`), "--key", devKey(i), "--rpc", rpc],
+            ...["--deployment", deploymentDir, "--prove-interval-ms", "200", "--publish-interval-ms", "300"],
+            ...["--scrub-interval-ms", "600000", "--log-file", join(runDir, `provider-${i}.log`)],
+          ],
+          { LOG_LEVEL: "info" },
+        ),
+      ),
+    );
+    for (const p of started_) providers.set(getAddress(p.address), p);
+    miner = await startDaemon("repair", [
+      ...["--port", "0", "--data-dir", join(runDir, "miner"), "--key", devKey(MINER), "--rpc", rpc],
+      ...["--deployment", deploymentDir, "--watch-interval-ms", "300", "--work-interval-ms", "200"],
+      ...["--confirmations", "1", "--log-file", join(runDir, "miner.log")],
+    ]);
+    await say(
+      `${providerCount} provider daemons and a repair miner started as separate processes, all registered on chain`,
+    );
+
+    // 1. Store the file repair-backed.
+    const file = opts.file ? resolve(opts.file) : join(runDir, "demo-file.bin");
+    if (!opts.file) await writeFile(file, randomBytes(opts.sizeMib * 1024 * 1024 + 12_345));
+    const fileSha = await sha256File(file);
+    const clientClients = await connectChain(rpc, privateKeyToAccount(devKey(CLIENT)));
+    const contracts = contractsOf(deployment);
+    const logger = createLogger("demo", "warn", join(runDir, "demo.log"));
+    const clientStore = new ClientStore(join(runDir, "client", "client.sqlite"));
+    const stored = await new RepairClient({ clients: clientClients, contracts, store: clientStore, logger }).store(
+      file,
+      {
+        k: opts.k,
+        m: opts.m,
+        workDir: join(runDir, "client", "work"),
+        pool,
+        onProgress: (e) => {
+          if (e.stage !== "upload") void say(`client: ${e.stage} ${e.detail ?? ""}`);
+        },
+      },
+    );
+    clientStore.close();
+    await say(
+      `stored ${basename(file)} (sha256 ${fileSha.slice(0, 16)}…) as repair deal ${stored.dealId}, droot ${stored.droot}`,
+    );
+
+    // 2. Pieces placed and proven.
+    const status = async () =>
+      (await (await fetch(`${miner?.url}/repair/deals/${stored.dealId}`)).json()) as RepairDealStatusResponse;
+    const chain = createPublicClient({ transport: http(rpc) });
+    await waitUntil("every piece assigned on chain", 120_000, async () => {
+      const deal = await chain.readContract({
+        address: contracts.repairMarket,
+        abi: repairMarketAbi,
+        functionName: "getDeal",
+        args: [stored.dealId],
+      });
+      return deal.state === 2;
+    });
+    const placed = await status();
+    await say(`all ${n} pieces placed with distinct providers and assigned on chain (repair deal Active)`);
+    for (const p of placed.pieces) await say(`  piece ${p.index} → ${p.provider} (storage deal ${p.storageDealId})`);
+    await waitUntil("every piece proven once", 180_000, async () =>
+      (await readLog(join(runDir, "miner.log"))).includes("local copies deleted"),
+    );
+    await say("every piece proven on chain at least once; the miner deleted its local copies");
+
+    // 3. Kill one provider.
+    const victim = getAddress(placed.pieces[0].provider as Address);
+    const repairsBefore = (await status()).repairs.length;
+    await providers.get(victim)?.kill9();
+    await say(`SIGKILL provider ${victim} (holds piece 0)`);
+
+    // 4. Fault, repair, reassignPiece.
+    const done = await waitUntil("the repair to finish", 180_000, async () => {
+      const s = await status();
+      const job = s.repairs.slice(repairsBefore).find((r) => r.status === "done" && r.indices.includes(0));
+      return job && s.pieces.every((p) => p.state === "assigned") ? { s, job } : undefined;
+    });
+    const repairedEvents = await chain.getContractEvents({
+      address: contracts.repairMarket,
+      abi: repairMarketAbi,
+      eventName: "PieceRepaired",
+      args: { dealId: stored.dealId },
+      fromBlock: 0n,
+    });
+    const repairedEvent = repairedEvents.at(-1);
+    const newHolder = done.s.pieces[0];
+    await say(`fault seen at epoch ${done.job.faultEpoch}: loss reported on chain, repair queued`);
+    await say(
+      `repair downloaded ${done.job.bytesDownloaded} bytes (${(done.job.bytesDownloaded / (placed.pieces.length ? await pieceSize(miner.url, stored.droot) : 1)).toFixed(2)} pieces for k = ${opts.k}) and rebuilt piece 0`,
+    );
+    await say(
+      `piece 0 re-placed with ${newHolder.provider} (storage deal ${newHolder.storageDealId}); reassignPiece tx ${repairedEvent?.transactionHash} at epoch ${done.job.reassignedEpoch}`,
+    );
+
+    // 5. Paid retrieval of the whole file.
+    const reader = await connectChain(rpc, privateKeyToAccount(devKey(READER)));
+    const readerStore = new ClientStore(join(runDir, "reader", "client.sqlite"));
+    const out = join(runDir, "retrieved.bin");
+    const retrieval = await new RetrievalClient({
+      clients: reader,
+      contracts,
+      store: readerStore,
+      logger,
+      pool,
+      workDir: join(runDir, "reader", "work"),
+    }).retrieveFile(stored.droot as Hex, out);
+    readerStore.close();
+    const outSha = await sha256File(out);
+    const match = outSha === fileSha;
+    await say(
+      `retrieved the file through paid retrieval from ${retrieval.piecesUsed.length} providers, paid ${retrieval.paid} token base units`,
+    );
+    await say(`sha256 ${match ? "MATCHES" : "DIFFERS"}: ${outSha}`);
+
+    // 6. Summary.
+    const summary = {
+      ok: match,
+      file,
+      droot: stored.droot,
+      repairDealId: stored.dealId.toString(),
+      killedProvider: victim,
+      newProvider: newHolder.provider,
+      bytesDownloadedForRepair: done.job.bytesDownloaded,
+      faultToReassignEpochs: Number(BigInt(done.job.reassignedEpoch ?? "0") - BigInt(done.job.faultEpoch ?? "0")),
+      reassignTx: repairedEvent?.transactionHash,
+      retrievalPaid: retrieval.paid.toString(),
+      wallSeconds: (Date.now() - started) / 1000,
+      dataDir: runDir,
+    };
+    if (opts.json) process.stdout.write(JSON.stringify({ timeline, summary }, null, 2) + "\n");
+    else {
+      process.stdout.write("\nsummary\n");
+      for (const [key, value] of Object.entries(summary))
+        process.stdout.write(`  ${key.padEnd(26)} ${String(value)}\n`);
+    }
+    return match ? 0 : 1;
+  } finally {
+    await miner?.stop();
+    await Promise.all([...providers.values()].map((p) => p.stop()));
+    await pool.close();
+    await devnet?.stop();
+  }
+}
+
+async function pieceSize(minerUrl: string, droot: Hex): Promise<number> {
+  const manifest = (await (await fetch(`${minerUrl}/manifests/${droot}`)).json()) as {
+    pieces: { payloadSize: number }[];
+  };
+  return manifest.pieces[0].payloadSize;
+}
+
+async function readLog(path: string): Promise<string> {
+  const { readFile } = await import("node:fs/promises");
+  return readFile(path, "utf8").catch(() => "");
+}
+
+async function waitUntil<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | false>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`demo: timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    process.stderr.write(`demo failed: ${(err as Error).message}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,170 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
+import { createWalletClient, http, toHex, type Address, type Hex } from "viem";
+import { mnemonicToAccount } from "viem/accounts";
+import type { Devnet } from "./devnet";
+import { runHardhat } from "./devnet";
+import { readDeployment, type Deployment } from "../../actors-ts/chain/deployment";
+import { paymentTokenAbi } from "../../actors-ts/chain/generated/abis";
+
+const ROOT = join(__dirname, "..", "..");
+const CLI = join(ROOT, "bin", "repair-market.cjs");
+const MNEMONIC = "test test test test test test test test test test test junk";
+
+/** Private key of Hardhat's default account `index` (the devnet's funded accounts). */
+export function devKey(index: number): Hex {
+  const key = mnemonicToAccount(MNEMONIC, { addressIndex: index }).getHdKey().privateKey;
+  if (!key) throw new Error("no private key");
+  return toHex(key);
+}
+
+/** Address of Hardhat's default account `index`. */
+export function devAddress(index: number): Address {
+  return mnemonicToAccount(MNEMONIC, { addressIndex: index }).address;
+}
+
+/** Deploys the contracts to `devnet` and returns the deployment. */
+export async function deployTo(
+  devnet: Devnet,
+  dir: string,
+  marketParams: Record<string, number> = {},
+  repairParams: Record<string, number> = {},
+): Promise<Deployment> {
+  await runHardhat(["run", "scripts/deploy.ts", "--network", "localhost"], {
+    RPC_URL: devnet.rpcUrl,
+    DEPLOYMENTS_DIR: dir,
+    MARKET_PARAMS: JSON.stringify(marketParams),
+    REPAIR_PARAMS: JSON.stringify(repairParams),
+  });
+  return readDeployment(31337, dir);
+}
+
+/** Sends devnet tokens from account 0 (which holds the supply) to `to`. */
+export async function fundTokens(devnet: Devnet, deployment: Deployment, to: Address[], amount: bigint): Promise<void> {
+  const wallet = createWalletClient({
+    account: mnemonicToAccount(MNEMONIC, { addressIndex: 0 }),
+    transport: http(devnet.rpcUrl),
+  });
+  const chain = {
+    id: 31337,
+    name: "devnet",
+    nativeCurrency: { name: "ETH", symbol: "ETH", decimals: 18 },
+    rpcUrls: { default: { http: [devnet.rpcUrl] } },
+  };
+  for (const address of to) {
+    await wallet.writeContract({
+      chain,
+      address: deployment.contracts.PaymentToken as Address,
+      abi: paymentTokenAbi,
+      functionName: "transfer",
+      args: [address, amount],
+    });
+  }
+}
+
+/** A CLI invocation's result. */
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `repair-market …` to completion. */
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 180_000): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`repair-market ${args.join(" ")} timed out after ${timeoutMs} ms\n${stderr}`));
+    }, timeoutMs);
+    child.on("error", reject);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** A daemon started as a child process. */
+export interface DaemonProcess {
+  process: ChildProcess;
+  url: string;
+  address: Address;
+  output(): string;
+  /** SIGTERM and wait for the exit. */
+  stop(): Promise<void>;
+  /** SIGKILL and wait for the exit. */
+  kill9(): Promise<void>;
+}
+
+/**
+ * Starts `repair-market <role> start --json …` and waits for its "started" line.
+ *
+ * @throws Error with the daemon's output if it exits or stays silent for 60 s.
+ */
+export function startDaemon(
+  role: "provider" | "repair",
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<DaemonProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, role, "start", "--json", ...args], {
+      cwd: ROOT,
+      env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? "info", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    let stdout = "";
+    let started = false;
+    const exited = new Promise<void>((r) => child.once("exit", () => r()));
+    const timer = setTimeout(() => {
+      if (!started) {
+        child.kill("SIGKILL");
+        reject(new Error(`${role} did not start within 60 s:\n${output}`));
+      }
+    }, 60_000);
+    child.stderr.on("data", (d: Buffer) => (output += d.toString()));
+    child.stdout.on("data", (d: Buffer) => {
+      output += d.toString();
+      stdout += d.toString();
+      if (started) return;
+      let info: { event?: string; url: string; address: Address };
+      try {
+        info = JSON.parse(stdout);
+      } catch {
+        return; // the JSON document is not complete yet
+      }
+      if (info.event !== "started") return;
+      started = true;
+      clearTimeout(timer);
+      resolve({
+        process: child,
+        url: info.url,
+        address: info.address,
+        output: () => output,
+        async stop() {
+          if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+          await exited;
+        },
+        async kill9() {
+          if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+          await exited;
+        },
+      });
+    });
+    child.on("exit", (code) => {
+      if (!started) {
+        clearTimeout(timer);
+        reject(new Error(`${role} exited with ${code} before starting:\n${output}`));
+      }
+    });
+  });
+}

@@ -1,0 +1,106 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
+import { join } from "node:path";
+
+const ROOT = join(__dirname, "..", "..");
+const HARDHAT_CLI = require.resolve("hardhat/internal/cli/cli.js", { paths: [ROOT] });
+
+/** A free TCP port on 127.0.0.1 (released just before it is returned). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
+      );
+    });
+  });
+}
+
+/** A `hardhat node` child process serving JSON-RPC on 127.0.0.1. */
+export interface Devnet {
+  rpcUrl: string;
+  port: number;
+  process: ChildProcess;
+  /** Output collected so far, for failure messages. */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `hardhat node` on a free port and waits until it answers `eth_chainId`.
+ *
+ * @param args Extra CLI arguments (e.g. ["--fork", url]).
+ * @param env Extra environment (e.g. HARDHAT_INTERVAL_MINING_MS for interval mining).
+ * @param fixedPort Listen here instead of on a free port (e.g. 8545 for `npm run devnet`).
+ * @throws Error with the node's output when it does not come up within 60 s.
+ */
+export async function startDevnet(
+  args: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+  fixedPort?: number,
+): Promise<Devnet> {
+  const port = fixedPort ?? (await freePort());
+  const child = spawn(
+    process.execPath,
+    [HARDHAT_CLI, "node", "--hostname", "127.0.0.1", "--port", String(port), ...args],
+    {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+  let output = "";
+  child.stdout?.on("data", (d: Buffer) => (output += d.toString()));
+  child.stderr?.on("data", (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const rpcUrl = `http://127.0.0.1:${port}`;
+  const devnet: Devnet = {
+    rpcUrl,
+    port,
+    process: child,
+    output: () => output,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+      await exited;
+    },
+  };
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`hardhat node exited early:\n${output}`);
+    try {
+      const res = await fetch(rpcUrl, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }),
+      });
+      if (res.ok) return devnet;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  await devnet.stop();
+  throw new Error(`hardhat node did not answer on ${rpcUrl} within 60 s:\n${output}`);
+}
+
+/** Runs a Hardhat CLI command to completion; resolves with its output, rejects on failure. */
+export async function runHardhat(args: string[], env: NodeJS.ProcessEnv = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [HARDHAT_CLI, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout.on("data", (d: Buffer) => (output += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (output += d.toString()));
+    child.on("error", reject);
+    child.on("exit", (code) =>
+      code === 0 ? resolve(output) : reject(new Error(`hardhat ${args.join(" ")} exited ${code}:\n${output}`)),
+    );
+  });
+}
