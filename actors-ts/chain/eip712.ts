@@ -45,6 +45,26 @@ export type StorageDealProposal = {
   nonce: bigint;
 };
 
+/**
+ * Reads back a proposal stored as JSON with its integers as decimal strings (as `stringifyJson`
+ * writes it): the one decoder the agents' databases share.
+ */
+export function proposalFromJson(raw: Record<string, string>): StorageDealProposal {
+  return {
+    pieceCid: raw.pieceCid as `0x${string}`,
+    pieceSize: BigInt(raw.pieceSize),
+    client: raw.client as `0x${string}`,
+    provider: raw.provider as `0x${string}`,
+    label: raw.label,
+    startEpoch: BigInt(raw.startEpoch),
+    endEpoch: BigInt(raw.endEpoch),
+    storagePricePerEpoch: BigInt(raw.storagePricePerEpoch),
+    providerCollateral: BigInt(raw.providerCollateral),
+    clientCollateral: BigInt(raw.clientCollateral),
+    nonce: BigInt(raw.nonce),
+  };
+}
+
 /** Domain name and version of `PaymentChannels`. */
 export const PAYMENT_CHANNELS_DOMAIN = { name: "RepairMarket PaymentChannels", version: "1" } as const;
 

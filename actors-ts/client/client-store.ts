@@ -1,7 +1,7 @@
 import type { Address, Hex } from "viem";
 import { openDatabase, type SqliteDatabase } from "../core/database";
 import { stringifyJson } from "../core/json";
-import type { StorageDealProposal } from "../chain/eip712";
+import { proposalFromJson, type StorageDealProposal } from "../chain/eip712";
 
 /** A direct storage deal as the client tracks it. */
 export interface ClientDealRow {
@@ -100,7 +100,6 @@ interface RawDeal {
 }
 
 function toRow(r: RawDeal): ClientDealRow {
-  const p = JSON.parse(r.proposal_json) as Record<string, string>;
   return {
     proposalHash: r.proposal_hash as Hex,
     provider: r.provider as Address,
@@ -110,19 +109,7 @@ function toRow(r: RawDeal): ClientDealRow {
     root: r.root as Hex,
     payloadSize: r.payload_size,
     paddedSize: r.padded_size,
-    proposal: {
-      pieceCid: p.pieceCid as Hex,
-      pieceSize: BigInt(p.pieceSize),
-      client: p.client as Address,
-      provider: p.provider as Address,
-      label: p.label,
-      startEpoch: BigInt(p.startEpoch),
-      endEpoch: BigInt(p.endEpoch),
-      storagePricePerEpoch: BigInt(p.storagePricePerEpoch),
-      providerCollateral: BigInt(p.providerCollateral),
-      clientCollateral: BigInt(p.clientCollateral),
-      nonce: BigInt(p.nonce),
-    },
+    proposal: proposalFromJson(JSON.parse(r.proposal_json) as Record<string, string>),
     filePath: r.file_path,
     status: r.status,
     reason: r.reason ?? undefined,

@@ -1,7 +1,7 @@
 import type { Address, Hex } from "viem";
 import { openDatabase, type SqliteDatabase } from "../core/database";
 import { stringifyJson } from "../core/json";
-import type { StorageDealProposal } from "../chain/eip712";
+import { proposalFromJson, type StorageDealProposal } from "../chain/eip712";
 
 /**
  * The provider's persistent state (SQLite, WAL): proposals through their life, published deals
@@ -183,29 +183,12 @@ interface RawDeal {
   closed_reason: string | null;
 }
 
-function parseProposal(json: string): StorageDealProposal {
-  const raw = JSON.parse(json) as Record<string, string>;
-  return {
-    pieceCid: raw.pieceCid as Hex,
-    pieceSize: BigInt(raw.pieceSize),
-    client: raw.client as Address,
-    provider: raw.provider as Address,
-    label: raw.label,
-    startEpoch: BigInt(raw.startEpoch),
-    endEpoch: BigInt(raw.endEpoch),
-    storagePricePerEpoch: BigInt(raw.storagePricePerEpoch),
-    providerCollateral: BigInt(raw.providerCollateral),
-    clientCollateral: BigInt(raw.clientCollateral),
-    nonce: BigInt(raw.nonce),
-  };
-}
-
 function toProposalRow(r: RawProposal): ProposalRow {
   return {
     proposalHash: r.proposal_hash as Hex,
     client: r.client as Address,
     submitter: r.submitter as Address,
-    proposal: parseProposal(r.proposal_json),
+    proposal: proposalFromJson(JSON.parse(r.proposal_json) as Record<string, string>),
     clientSignature: r.client_signature as Hex,
     pieceCidV2: r.piece_cid_v2,
     root: r.root as Hex,

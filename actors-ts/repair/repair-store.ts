@@ -2,6 +2,7 @@ import type { Address, Hex } from "viem";
 import { openDatabase, type SqliteDatabase } from "../core/database";
 import { stringifyJson } from "../core/json";
 import type { SignedProposal } from "../client/storage-client";
+import { proposalFromJson } from "../chain/eip712";
 
 /**
  * The repair miner's persistent state (SQLite, WAL). Every step of intake, placement and repair
@@ -609,23 +610,7 @@ function toPiece(r: RawPiece): PieceRow {
 
 function parseSignedProposal(json: string): SignedProposal {
   const raw = JSON.parse(json) as SignedProposal & { proposal: Record<string, string> };
-  const p = raw.proposal;
-  return {
-    ...raw,
-    proposal: {
-      pieceCid: p.pieceCid as Hex,
-      pieceSize: BigInt(p.pieceSize),
-      client: p.client as Address,
-      provider: p.provider as Address,
-      label: p.label,
-      startEpoch: BigInt(p.startEpoch),
-      endEpoch: BigInt(p.endEpoch),
-      storagePricePerEpoch: BigInt(p.storagePricePerEpoch),
-      providerCollateral: BigInt(p.providerCollateral),
-      clientCollateral: BigInt(p.clientCollateral),
-      nonce: BigInt(p.nonce),
-    },
-  };
+  return { ...raw, proposal: proposalFromJson(raw.proposal) };
 }
 
 interface RawRepair {
