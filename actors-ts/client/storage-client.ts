@@ -223,9 +223,7 @@ export class StorageClient {
         stage: "deal status",
       });
     }
-    const accepted = status
-      ? { ...this.acceptedOf(signed), uploadPath: PROVIDER_PATHS.proposalData(signed.proposalHash) }
-      : await this.propose(signed);
+    const accepted = status ? this.acceptedOf(signed) : await this.propose(signed);
     return this.upload(provider, accepted, filePath, { ...options, provider: provider.address });
   }
 
@@ -293,27 +291,35 @@ export class StorageClient {
     const deals = await Promise.all(
       prepared.piecePaths.map((path, i) => this.storeFile(path, { ...options, provider: providers[i] })),
     );
-    for (const address of providers) {
-      const provider = await this.provider(address);
-      const path = PROVIDER_PATHS.manifest(droot);
-      const json = JSON.stringify(prepared.manifest);
-      const headers = await signRequest(this.c.clients.account, {
-        method: "PUT",
-        path,
-        body: json,
-        audience: provider.address,
-      });
-      await httpJson(
-        {
-          method: "PUT",
-          url: provider.endpoint + path,
-          headers: { ...headers, "content-type": "application/json" },
-          body: json,
-        },
-        { peer: provider.address, stage: "store manifest" },
-      );
-    }
+    const json = JSON.stringify(prepared.manifest);
+    for (const address of providers) await this.giveManifest(address, droot, json);
     return { droot, manifest: prepared.manifest, deals };
+  }
+
+  /**
+   * Hands a provider the file's manifest (signed `PUT /manifests/:droot`); the provider keeps it
+   * only for a client with a deal on one of the file's pieces, and serves it for orphan repair.
+   *
+   * @throws ProviderNotRegisteredError, PeerRejectedError, PeerUnreachableError.
+   */
+  async giveManifest(providerAddress: Address, droot: Hex, json: string): Promise<void> {
+    const provider = await this.provider(providerAddress);
+    const path = PROVIDER_PATHS.manifest(droot);
+    const headers = await signRequest(this.c.clients.account, {
+      method: "PUT",
+      path,
+      body: json,
+      audience: provider.address,
+    });
+    await httpJson(
+      {
+        method: "PUT",
+        url: provider.endpoint + path,
+        headers: { ...headers, "content-type": "application/json" },
+        body: json,
+      },
+      { peer: provider.address, stage: "store manifest" },
+    );
   }
 
   /**

@@ -1,20 +1,14 @@
 import { rm } from "node:fs/promises";
 import type { Address, Hex } from "viem";
 import { PeerRejectedError } from "../core/http-client";
-import { signRequest } from "../core/signed-request";
-import { httpJson } from "../core/http-client";
 import { ContractRevertedError } from "../chain/contract-errors";
 import { repairMarketAbi } from "../chain/generated/abis";
 import { placePieceOnChain } from "../chain/repair-market/actions";
 import { dealInfo } from "../chain/storage-market/reads";
-import { getProvider, listProviders, type RegisteredProvider } from "../chain/registry/reads";
+import { listProviders, type RegisteredProvider } from "../chain/registry/reads";
 import { manifestDroot, verifyManifest } from "../manifest/manifest";
-import { PROVIDER_PATHS } from "../provider/api";
 import type { RepairContext } from "./context";
 import type { PieceRow } from "./repair-store";
-
-/** StorageMarket `DealState.Active`: covered by a proven period. */
-const DEAL_ACTIVE = 2;
 
 /** No registered provider can take a piece (all hold a piece of the file, refused or failed). */
 export class NoProviderAvailableError extends Error {
@@ -182,24 +176,7 @@ export class Placer {
     const json = this.ctx.store.manifest(droot);
     if (!json) return;
     try {
-      const provider = await getProvider(this.ctx.clients, this.ctx.contracts, providerAddress);
-      if (!provider) return;
-      const path = PROVIDER_PATHS.manifest(droot);
-      const headers = await signRequest(this.ctx.clients.account, {
-        method: "PUT",
-        path,
-        body: json,
-        audience: provider.address,
-      });
-      await httpJson(
-        {
-          method: "PUT",
-          url: provider.endpoint + path,
-          headers: { ...headers, "content-type": "application/json" },
-          body: json,
-        },
-        { peer: provider.address, stage: "store manifest" },
-      );
+      await this.ctx.storage.giveManifest(providerAddress, droot, json);
     } catch (err) {
       this.ctx.logger.warn({ err, provider: providerAddress, droot }, "could not give the manifest to a provider");
     }
@@ -264,10 +241,10 @@ export class Placer {
       if (!pieces.some((p) => p.localPath) || pieces.some((p) => p.state !== "assigned" || !p.storageDealId)) continue;
       const states = await Promise.all(
         pieces.map((p) =>
-          dealInfo(this.ctx.clients, this.ctx.contracts, p.storageDealId as bigint).then((i) => i.state),
+          dealInfo(this.ctx.clients, this.ctx.contracts, p.storageDealId as bigint).then((i) => i.stateName),
         ),
       );
-      if (!states.every((s) => s === DEAL_ACTIVE)) continue;
+      if (!states.every((s) => s === "Active")) continue; // proven at least once
       for (const p of pieces) {
         if (!p.localPath) continue;
         await rm(p.localPath, { force: true });

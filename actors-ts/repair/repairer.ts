@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { toHex, type Address, type Hex } from "viem";
 import { httpJson } from "../core/http-client";
 import { listProviders, type RegisteredProvider } from "../chain/registry/reads";
-import { FileRetriever, NotEnoughPiecesError, type FileRetrievalResult } from "../client/retrieval/file-retriever";
+import { FileRetriever, type FileRetrievalResult } from "../client/retrieval/file-retriever";
 import { rebuildPieces } from "../manifest/decode";
 import { verifyManifest, type Manifest } from "../manifest/manifest";
 import { PROVIDER_PATHS } from "../provider/api";
@@ -312,5 +312,3 @@ export function weightedOrder(indices: number[], holders: Map<number, Registered
   }
   return out;
 }
-
-export { NotEnoughPiecesError };

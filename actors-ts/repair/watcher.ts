@@ -3,7 +3,7 @@ import { httpJson } from "../core/http-client";
 import { ContractRevertedError } from "../chain/contract-errors";
 import { repairMarketAbi, storageMarketAbi } from "../chain/generated/abis";
 import { reportPieceLoss } from "../chain/repair-market/actions";
-import { repairDealPieces } from "../chain/repair-market/reads";
+import { REPAIR_DEAL_STATES, repairDealPieces } from "../chain/repair-market/reads";
 import { dealInfo } from "../chain/storage-market/reads";
 import { getProvider, listProviders } from "../chain/registry/reads";
 import { verifyManifest, type Manifest } from "../manifest/manifest";
@@ -11,9 +11,6 @@ import { PROVIDER_PATHS } from "../provider/api";
 import type { RepairContext } from "./context";
 import type { PieceRow } from "./repair-store";
 
-const DEAL_FAULTED = 3;
-const DEAL_TERMINATED = 4;
-const REPAIR_STATES = ["None", "Placing", "Active", "Completed", "Lost"] as const;
 const CURSOR_KEY = "watcher.cursor";
 const ORPHAN_PREFIX = "orphan:";
 /** Most blocks asked for in one getLogs call. */
@@ -120,7 +117,7 @@ export class Watcher {
         functionName: "getDeal",
         args: [deal.dealId],
       });
-      const state = REPAIR_STATES[chainDeal.state];
+      const state = REPAIR_DEAL_STATES[chainDeal.state];
       if (state === "Lost") {
         this.markFileLost(deal.dealId, 0n);
         continue;
@@ -132,7 +129,7 @@ export class Watcher {
       for (const piece of store.pieces(deal.dealId)) {
         if (piece.state !== "assigned" || piece.storageDealId === undefined) continue;
         const info = await dealInfo(clients, contracts, piece.storageDealId);
-        if (info.state !== DEAL_FAULTED && info.state !== DEAL_TERMINATED) continue;
+        if (info.stateName !== "Faulted" && info.stateName !== "Terminated") continue;
         await this.reportLoss(piece, info.stateName, head);
         if (store.deal(deal.dealId)?.status === "lost") break;
       }
@@ -228,7 +225,7 @@ export class Watcher {
       functionName: "getDeal",
       args: [dealId],
     });
-    const state = REPAIR_STATES[chainDeal.state];
+    const state = REPAIR_DEAL_STATES[chainDeal.state];
     if (state !== "Placing" && state !== "Active") return;
     const slots = await repairDealPieces(clients, contracts, dealId);
     const manifest = await this.fetchManifest(
