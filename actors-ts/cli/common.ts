@@ -61,3 +61,15 @@ export function reportError(err: unknown, json: boolean): void {
     process.stderr.write(`error: ${e.message}\n`);
   }
 }
+
+/** Stops `daemon` cleanly on SIGINT or SIGTERM, then exits (1 if stopping failed). */
+export function stopOnSignals(daemon: { stop(): Promise<void> }): void {
+  const shutdown = (): void => {
+    daemon.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once("SIGINT", shutdown);
+  process.once("SIGTERM", shutdown);
+}

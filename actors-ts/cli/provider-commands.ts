@@ -13,6 +13,7 @@ import {
   printJson,
   reportError,
   rpcOption,
+  stopOnSignals,
 } from "./common";
 
 /** `repair-market provider …` */
@@ -102,14 +103,7 @@ export function providerCommand(): Command {
         if (opts.json)
           printJson({ event: "started", role: "provider", address: account.address, url, pid: process.pid });
         else if (!opts.quiet) process.stdout.write(`provider ${account.address} listening on ${url}\n`);
-        const shutdown = (): void => {
-          daemon.stop().then(
-            () => process.exit(0),
-            () => process.exit(1),
-          );
-        };
-        process.once("SIGINT", shutdown);
-        process.once("SIGTERM", shutdown);
+        stopOnSignals(daemon);
       } catch (err) {
         reportError(err, Boolean(opts.json));
         process.exit(1);

@@ -15,6 +15,7 @@ import {
   printJson,
   reportError,
   rpcOption,
+  stopOnSignals,
 } from "./common";
 
 /** `repair-market repair …` */
@@ -82,14 +83,7 @@ export function repairCommand(): Command {
         if (opts.json)
           printJson({ event: "started", role: "repair", address: account.address, url, minerId, pid: process.pid });
         else process.stdout.write(`repair miner ${minerId} (${account.address}) listening on ${url}\n`);
-        const shutdown = (): void => {
-          daemon.stop().then(
-            () => process.exit(0),
-            () => process.exit(1),
-          );
-        };
-        process.once("SIGINT", shutdown);
-        process.once("SIGTERM", shutdown);
+        stopOnSignals(daemon);
       } catch (err) {
         reportError(err, Boolean(opts.json));
         process.exit(1);
