@@ -9,7 +9,7 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { Command } from "commander";
 import { createPublicClient, getAddress, http, type Address, type Hex } from "viem";
@@ -191,7 +191,7 @@ async function main(): Promise<number> {
     const newHolder = done.s.pieces[0];
     await say(`fault seen at epoch ${done.job.faultEpoch}: loss reported on chain, repair queued`);
     await say(
-      `repair downloaded ${done.job.bytesDownloaded} bytes (${(done.job.bytesDownloaded / (placed.pieces.length ? await pieceSize(miner.url, stored.droot) : 1)).toFixed(2)} pieces for k = ${opts.k}) and rebuilt piece 0`,
+      `repair downloaded ${done.job.bytesDownloaded} bytes (${(done.job.bytesDownloaded / (await pieceSize(miner.url, stored.droot))).toFixed(2)} pieces for k = ${opts.k}) and rebuilt piece 0`,
     );
     await say(
       `piece 0 re-placed with ${newHolder.provider} (storage deal ${newHolder.storageDealId}); reassignPiece tx ${repairedEvent?.transactionHash} at epoch ${done.job.reassignedEpoch}`,
@@ -255,7 +255,6 @@ async function pieceSize(minerUrl: string, droot: Hex): Promise<number> {
 }
 
 async function readLog(path: string): Promise<string> {
-  const { readFile } = await import("node:fs/promises");
   return readFile(path, "utf8").catch(() => "");
 }
 
