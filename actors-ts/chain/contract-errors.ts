@@ -1,4 +1,5 @@
-import { BaseError, ContractFunctionRevertedError, type Hex } from "viem";
+import { BaseError, ContractFunctionRevertedError, decodeErrorResult, type Hex } from "viem";
+import { paymentTokenAbi } from "./generated/abis";
 import { RepairMarketError } from "../core/errors";
 
 /**
@@ -29,17 +30,31 @@ export class TransactionFailedError extends RepairMarketError {
 
 /**
  * Turns viem's errors into {@link ContractRevertedError} when the revert data decodes to a custom
- * error of the ABI; other errors come back unchanged.
+ * error of the ABI, or to an ERC-20 error (EIP-6093, e.g. ERC20InsufficientBalance) the token
+ * raised inside the call; other errors come back unchanged.
  */
 export function decodeContractError(err: unknown, contract: string, functionName: string): unknown {
   if (err instanceof BaseError) {
     const reverted = err.walk((e) => e instanceof ContractFunctionRevertedError);
     if (reverted instanceof ContractFunctionRevertedError) {
+      if (!reverted.data && reverted.raw) {
+        const token = decodeTokenError(reverted.raw);
+        if (token) return new ContractRevertedError(contract, functionName, token.errorName, token.args, err);
+      }
       const errorName = reverted.data?.errorName ?? reverted.reason ?? "unknown";
       return new ContractRevertedError(contract, functionName, errorName, reverted.data?.args ?? [], err);
     }
   }
   return err;
+}
+
+function decodeTokenError(raw: Hex): { errorName: string; args: readonly unknown[] } | undefined {
+  try {
+    const decoded = decodeErrorResult({ abi: paymentTokenAbi, data: raw });
+    return { errorName: decoded.errorName, args: decoded.args ?? [] };
+  } catch {
+    return undefined;
+  }
 }
 
 /** True when `err` is a revert with custom error `errorName`. */

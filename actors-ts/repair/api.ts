@@ -66,6 +66,8 @@ export interface RepairDealStatusResponse {
     state: string;
     provider?: string;
     storageDealId?: string;
+    /** The miner still holds a copy (until every piece has been proven once). */
+    localCopy: boolean;
     error?: string;
   }[];
   repairs: {

@@ -40,6 +40,8 @@ export const repairConfigSchema = z.object({
   storageStartDelayEpochs: zUint.optional(),
   /** Placement or repair attempts before a provider is dropped for a piece / a job is parked. */
   maxAttempts: z.number().int().positive().default(6),
+  /** A provider found unreachable, or whose storage deal faulted, is not chosen for new placements for this long, ms. */
+  unreachableBackoffMs: z.number().int().positive().default(120_000),
   /** Provider scores in [0, 1] (from the dealbots); unknown providers rank after known ones. */
   reputation: z.record(z.string(), z.number().min(0).max(1)).default({}),
   /** Largest JSON body accepted, bytes. */

@@ -29,6 +29,11 @@ export interface RepairContext {
   params: { provingPeriodEpochs: bigint };
   /** First block that can hold the contracts' events. */
   deployBlock: bigint;
+  /**
+   * Providers not to choose for new placements, lower-case address → until (ms since the epoch):
+   * found unreachable by the placer, or holding a piece whose storage deal faulted.
+   */
+  avoidProviders: Map<string, number>;
   /** Wakes the placement and repair workers early. */
   wake(): void;
 }

@@ -257,6 +257,7 @@ export function dealStatus(ctx: RepairContext, dealId: bigint): RepairDealStatus
       state: p.state,
       provider: p.provider,
       storageDealId: p.storageDealId?.toString(),
+      localCopy: p.localPath !== undefined,
       error: p.error,
     })),
     repairs: ctx.store

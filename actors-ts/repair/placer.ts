@@ -1,6 +1,6 @@
 import { rm } from "node:fs/promises";
 import type { Address, Hex } from "viem";
-import { PeerRejectedError } from "../core/http-client";
+import { PeerRejectedError, PeerUnreachableError } from "../core/http-client";
 import { ContractRevertedError } from "../chain/contract-errors";
 import { repairMarketAbi } from "../chain/generated/abis";
 import { placePieceOnChain } from "../chain/repair-market/actions";
@@ -132,7 +132,8 @@ export class Placer {
 
   /**
    * The best provider for a piece: registered, with a storage ask that fits the piece size, not
-   * holding (or being given) another piece of the file, not excluded for this piece. Ranked by
+   * holding (or being given) another piece of the file, not excluded for this piece, not
+   * unreachable or faulted in the last `unreachableBackoffMs`. Ranked by
    * reputation (known scores first), then price; ties broken at random.
    *
    * @throws NoProviderAvailableError
@@ -147,6 +148,8 @@ export class Placer {
         .map((p) => (p.provider as Address).toLowerCase()),
     );
     const excluded = new Set(piece.excluded.map((a) => a.toLowerCase()));
+    const now = Date.now();
+    for (const [a, until] of this.ctx.avoidProviders) if (until > now) excluded.add(a);
     const reputation = this.ctx.config.reputation;
     const score = (a: Address) => reputation[a] ?? reputation[a.toLowerCase()];
     const candidates = providers
@@ -165,7 +168,7 @@ export class Placer {
       );
     if (candidates.length === 0) {
       throw new NoProviderAvailableError(
-        `no provider can take piece ${piece.index} of deal ${piece.dealId} (every registered provider holds a piece of the file, refused it or is excluded)`,
+        `no provider can take piece ${piece.index} of deal ${piece.dealId} (every registered provider holds a piece of the file, refused it, is excluded or was unreachable)`,
       );
     }
     return candidates[0].p.address;
@@ -209,7 +212,20 @@ export class Placer {
         err.code !== "UploadInProgress" &&
         err.statusCode !== 429) ||
       err instanceof ContractRevertedError;
-    const giveUp = refused || attempts >= this.ctx.config.maxAttempts || err instanceof NoProviderAvailableError;
+    // An unreachable provider is skipped for new placements for a while, and this piece moves on
+    // after a few quick tries: a dead provider must not hold a repair up for minutes.
+    const unreachable = err instanceof PeerUnreachableError && piece.provider !== undefined;
+    if (unreachable) {
+      this.ctx.avoidProviders.set(
+        (piece.provider as Address).toLowerCase(),
+        Date.now() + this.ctx.config.unreachableBackoffMs,
+      );
+    }
+    const giveUp =
+      refused ||
+      attempts >= this.ctx.config.maxAttempts ||
+      (unreachable && attempts >= Math.min(3, this.ctx.config.maxAttempts)) ||
+      err instanceof NoProviderAvailableError;
     const log = this.ctx.logger.child({ dealId: piece.dealId, piece: piece.index, provider: piece.provider });
     if (giveUp && piece.provider && !(err instanceof NoProviderAvailableError)) {
       log.warn({ err: message, attempts }, "placement with this provider failed; trying another provider");

@@ -88,6 +88,7 @@ export class RepairDaemon {
       askId: 0n,
       params: { provingPeriodEpochs: params.provingPeriodEpochs },
       deployBlock: BigInt(deployment.deployBlock),
+      avoidProviders: new Map(),
       wake: () => this.wake(),
     };
     this.ctx = ctx;

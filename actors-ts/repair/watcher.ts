@@ -169,6 +169,9 @@ export class Watcher {
     const { store } = this.ctx;
     const excluded =
       piece.provider && !piece.excluded.includes(piece.provider) ? [...piece.excluded, piece.provider] : piece.excluded;
+    if (piece.provider) {
+      this.ctx.avoidProviders.set(piece.provider.toLowerCase(), Date.now() + this.ctx.config.unreachableBackoffMs);
+    }
     store.db.transaction(() => {
       store.updatePiece(piece.dealId, piece.index, { state: "lost", mode: "reassign", faultEpoch: epoch, excluded });
       store.queueRepair(piece.dealId, [piece.index], epoch);

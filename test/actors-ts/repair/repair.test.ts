@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createPublicClient, getAddress, http, type Address, type Hex } from "viem";
@@ -52,7 +52,11 @@ describeRepair("repair miner: repair-backed deals, placement, fault detection, m
     ];
   }
 
+  /** Output of miners that were stopped or killed (for DUMP_LOGS). */
+  const pastMinerOutput: string[] = [];
+
   async function startMiner(): Promise<DaemonProcess> {
+    if (miner) pastMinerOutput.push(miner.output());
     return startDaemon("repair", [
       ...["--port", "0", "--data-dir", join(dir, "miner"), "--key", devKey(MINER), "--rpc", devnet.rpcUrl],
       ...["--deployment", join(dir, "deployments"), "--config", join(dir, "miner.json")],
@@ -78,6 +82,12 @@ describeRepair("repair miner: repair-backed deals, placement, fault detection, m
 
   const providerIndexOf = (address: Address) =>
     PROVIDERS.find((n) => getAddress(devAddress(n)) === getAddress(address)) as number;
+
+  /** The provider process holding this address is running (neither exited nor killed). */
+  const alive = (address: Address) => {
+    const p = providers.get(providerIndexOf(address))?.process;
+    return p !== undefined && p.exitCode === null && p.signalCode === null;
+  };
 
   /** Number of repair jobs the miner has recorded so far. */
   async function repairCount(): Promise<number> {
@@ -120,7 +130,12 @@ describeRepair("repair miner: repair-backed deals, placement, fault detection, m
   });
 
   after(async () => {
-    if (process.env.DUMP_LOGS) await writeFile(process.env.DUMP_LOGS, miner?.output() ?? "");
+    // DUMP_LOGS=DIR keeps every miner's and provider's output for a post-mortem.
+    if (process.env.DUMP_LOGS) {
+      await mkdir(process.env.DUMP_LOGS, { recursive: true });
+      await writeFile(join(process.env.DUMP_LOGS, "miner.log"), [...pastMinerOutput, miner?.output() ?? ""].join("\n"));
+      for (const [n, p] of providers) await writeFile(join(process.env.DUMP_LOGS, `provider-${n}.log`), p.output());
+    }
     await miner?.stop();
     await Promise.all([...providers.values()].map((p) => p.stop()));
     await devnet?.stop();
@@ -164,10 +179,10 @@ describeRepair("repair miner: repair-backed deals, placement, fault detection, m
   });
 
   it("a provider is killed: the piece is rebuilt from k pieces, placed elsewhere and reassigned within two proving periods", async () => {
-    const victimIndex = 0;
-    const victim = await holder(victimIndex);
+    const pieces = await Promise.all([0, 1, 2, 3, 4, 5].map(holder));
+    const victimIndex = pieces.findIndex((a) => providerIndexOf(a) !== TRUSTED);
+    const victim = pieces[victimIndex];
     const n = providerIndexOf(victim);
-    expect(n).to.not.equal(TRUSTED);
     const since = await repairCount();
     await providers.get(n)?.kill9();
     const { job, s } = await repaired(victimIndex, since);
@@ -231,9 +246,7 @@ describeRepair("repair miner: repair-backed deals, placement, fault detection, m
     );
     expect(miner.output()).to.include("orphan recovered");
     const pieces = await Promise.all([0, 1, 2, 3, 4, 5].map(holder));
-    const alive = (a: Address) =>
-      providers.get(providerIndexOf(a))?.process.exitCode === null && providerIndexOf(a) !== TRUSTED;
-    const victimIndex = pieces.findIndex(alive);
+    const victimIndex = pieces.findIndex((a) => alive(a) && providerIndexOf(a) !== TRUSTED);
     const since = await repairCount();
     await providers.get(providerIndexOf(pieces[victimIndex]))?.kill9();
     const { job } = await repaired(victimIndex, since);
@@ -242,9 +255,7 @@ describeRepair("repair miner: repair-backed deals, placement, fault detection, m
 
   it("kill -9 of the miner mid-repair: the restarted miner finishes it with one new storage deal, not two", async () => {
     const pieces = await Promise.all([0, 1, 2, 3, 4, 5].map(holder));
-    const alive = (a: Address) =>
-      providers.get(providerIndexOf(a))?.process.exitCode === null && providerIndexOf(a) !== TRUSTED;
-    const victimIndex = pieces.findIndex(alive);
+    const victimIndex = pieces.findIndex((a) => alive(a) && providerIndexOf(a) !== TRUSTED);
     const from = await chain().getBlockNumber();
     const since = await repairCount();
     await providers.get(providerIndexOf(pieces[victimIndex]))?.kill9();
@@ -274,9 +285,15 @@ describeRepair("repair miner: repair-backed deals, placement, fault detection, m
   });
 
   it("more than m providers of a file die at once: the file is reported lost and the client refunded on chain", async () => {
+    // Once every piece has been proven the miner holds no copies: losing m + 1 holders loses the file.
+    await waitFor("the miner to drop its local copies", 90_000, async () => {
+      const s = await status();
+      return s.pieces.every((p) => p.state === "assigned" && !p.localCopy) ? true : undefined;
+    });
     const pieces = await Promise.all([0, 1, 2, 3, 4, 5].map(holder));
-    const alive = pieces.filter((a) => providers.get(providerIndexOf(a))?.process.exitCode === null);
-    await Promise.all(alive.slice(0, 3).map((a) => providers.get(providerIndexOf(a))?.kill9()));
+    const victims = pieces.filter(alive).slice(0, 3);
+    expect(victims.length).to.equal(3);
+    await Promise.all(victims.map((a) => providers.get(providerIndexOf(a))?.kill9()));
     const lost = await waitFor(
       "FileLost on chain",
       120_000,
