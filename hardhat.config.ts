@@ -3,6 +3,7 @@ import { subtask, task } from "hardhat/config";
 import { TASK_COMPILE, TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD } from "hardhat/builtin-tasks/task-names";
 import type { HardhatUserConfig } from "hardhat/types";
 import { writeAbiModule } from "./scripts/lib/abi-module";
+import "./tasks/market";
 
 // The compiler comes from the npm `solc` package (pinned exactly in package.json), so a build
 // never downloads anything. The configured version is read from that package, so the two cannot
