@@ -87,20 +87,33 @@ export async function startDevnet(
   throw new Error(`hardhat node did not answer on ${rpcUrl} within 60 s:\n${output}`);
 }
 
-/** Runs a Hardhat CLI command to completion; resolves with its output, rejects on failure. */
-export async function runHardhat(args: string[], env: NodeJS.ProcessEnv = {}): Promise<string> {
+/** A finished Hardhat CLI run. */
+export interface HardhatRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a Hardhat CLI command to completion and collects stdout and stderr apart. */
+export async function spawnHardhat(args: string[], env: NodeJS.ProcessEnv = {}): Promise<HardhatRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [HARDHAT_CLI, ...args], {
       cwd: ROOT,
       env: { ...process.env, ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
-    let output = "";
-    child.stdout.on("data", (d: Buffer) => (output += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (output += d.toString()));
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     child.on("error", reject);
-    child.on("exit", (code) =>
-      code === 0 ? resolve(output) : reject(new Error(`hardhat ${args.join(" ")} exited ${code}:\n${output}`)),
-    );
+    child.on("exit", (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/** Runs a Hardhat CLI command to completion; resolves with its output, rejects on failure. */
+export async function runHardhat(args: string[], env: NodeJS.ProcessEnv = {}): Promise<string> {
+  const r = await spawnHardhat(args, env);
+  if (r.code !== 0) throw new Error(`hardhat ${args.join(" ")} exited ${r.code}:\n${r.stdout}${r.stderr}`);
+  return r.stdout + r.stderr;
 }

@@ -27,11 +27,7 @@ const READER = 13;
 /** The provider the miner trusts most: it gets a piece, and is asked first during repairs. */
 const TRUSTED = 3;
 
-// Ten provider processes, a repair miner and a devnet on two cores: opt-in (RM_REPAIR_TESTS=1)
-// until the suite is stable on CI machines (see the closing note of the repair issue).
-const describeRepair = process.env.RM_REPAIR_TESTS === "1" ? describe : describe.skip;
-
-describeRepair("repair miner: repair-backed deals, placement, fault detection, minimal-download repair", function () {
+describe("repair miner: repair-backed deals, placement, fault detection, minimal-download repair", function () {
   this.timeout(600_000);
   let devnet: Devnet;
   let dir: string;

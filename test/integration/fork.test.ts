@@ -1,0 +1,265 @@
+import { expect } from "chai";
+import { randomBytes } from "node:crypto";
+import { cp, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createPublicClient, getAddress, http, type Address, type Hex } from "viem";
+import { spawnHardhat, startDevnet, type Devnet } from "../helpers/devnet";
+import { deployTo, devAddress, devKey, fundTokens, runCli, startDaemon, type DaemonProcess } from "../helpers/agents";
+import { waitFor } from "../helpers/wait";
+import type { Deployment } from "../../actors-ts/chain/deployment";
+import { repairMarketAbi } from "../../actors-ts/chain/generated/abis";
+import type { RepairDealStatusResponse } from "../../actors-ts/repair/api";
+
+// Issue "integration tests against a forked chain": real state on a devnet (contracts, providers,
+// published and proven storage deals, a repair deal), then `hardhat node --fork` of it with the
+// same agents' data dirs pointed at the fork: the fork reads that state, repairs on it, and the
+// original devnet does not change. The `npx hardhat rm …` tasks are exercised on both chains.
+
+const PERIOD = 40; // proving period, epochs (500 ms blocks: 20 s), room for the hand-over gap
+const PROVIDERS = [2, 3, 4, 5, 6, 7, 8];
+const MINER = 12;
+const CLIENT = 1;
+const BLOCK_ENV = { HARDHAT_INTERVAL_MINING_MS: "500", HARDHAT_AUTOMINE: "false" };
+
+describe("integration: agents against a forked devnet", function () {
+  this.timeout(600_000);
+  let original: Devnet;
+  let fork: Devnet | undefined;
+  let dir: string;
+  let deployment: Deployment;
+  let dealId: string;
+  /** Agents by name ("miner", "provider-N"), on whichever chain they currently run. */
+  const agents = new Map<string, DaemonProcess>();
+
+  const client = (rpcUrl: string) => createPublicClient({ transport: http(rpcUrl) });
+
+  function providerArgs(root: string, n: number, rpcUrl: string): string[] {
+    return [
+      ...["--port", "0", "--data-dir", join(root, `provider-${n}`), "--key", devKey(n), "--rpc", rpcUrl],
+      ...["--deployment", join(dir, "deployments"), "--prove-interval-ms", "400", "--publish-interval-ms", "500"],
+      ...["--settle-interval-ms", "5000", "--scrub-interval-ms", "600000", "--redeem-interval-ms", "5000"],
+    ];
+  }
+
+  function minerArgs(root: string, rpcUrl: string): string[] {
+    return [
+      ...["--port", "0", "--data-dir", join(root, "miner"), "--key", devKey(MINER), "--rpc", rpcUrl],
+      ...["--deployment", join(dir, "deployments"), "--watch-interval-ms", "300", "--work-interval-ms", "200"],
+      ...["--confirmations", "1", "--claim-interval-ms", "5000"],
+    ];
+  }
+
+  async function startAgents(root: string, rpcUrl: string): Promise<void> {
+    const started = await Promise.all(PROVIDERS.map((n) => startDaemon("provider", providerArgs(root, n, rpcUrl))));
+    PROVIDERS.forEach((n, i) => agents.set(`provider-${n}`, started[i]));
+    agents.set("miner", await startDaemon("repair", minerArgs(root, rpcUrl)));
+  }
+
+  async function stopAgents(): Promise<void> {
+    await Promise.all([...agents.values()].map((a) => a.stop()));
+    agents.clear();
+  }
+
+  const miner = () => agents.get("miner") as DaemonProcess;
+
+  async function status(): Promise<RepairDealStatusResponse> {
+    return (await (await fetch(`${miner().url}/repair/deals/${dealId}`)).json()) as RepairDealStatusResponse;
+  }
+
+  async function holders(rpcUrl: string): Promise<Address[]> {
+    const slots = await Promise.all(
+      [0, 1, 2, 3, 4, 5].map((i) =>
+        client(rpcUrl).readContract({
+          address: deployment.contracts.RepairMarket as Address,
+          abi: repairMarketAbi,
+          functionName: "pieceSlot",
+          args: [BigInt(dealId), BigInt(i)],
+        }),
+      ),
+    );
+    return slots.map((s) => getAddress(s.provider));
+  }
+
+  /** `npx hardhat rm <task> … --json --network localhost` against `rpcUrl`; parsed stdout. */
+  async function task<T>(rpcUrl: string, args: string[]): Promise<T> {
+    const r = await spawnHardhat(
+      ["rm", ...args, "--deployment", join(dir, "deployments"), "--json", "--network", "localhost"],
+      { RPC_URL: rpcUrl },
+    );
+    expect(r.code, `rm ${args.join(" ")}:\n${r.stdout}${r.stderr}`).to.equal(0);
+    return JSON.parse(r.stdout) as T;
+  }
+
+  async function rpc(rpcUrl: string, method: string, params: unknown[]): Promise<unknown> {
+    const res = await fetch(rpcUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+    });
+    const body = (await res.json()) as { result?: unknown; error?: { message: string } };
+    if (body.error) throw new Error(`${method}: ${body.error.message}`);
+    return body.result;
+  }
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "rm-fork-"));
+    original = await startDevnet([], BLOCK_ENV);
+    deployment = await deployTo(
+      original,
+      join(dir, "deployments"),
+      { provingPeriodEpochs: PERIOD, challengeWindowEpochs: 20 },
+      { repairWindowEpochs: 400, placementWindowEpochs: 400 },
+    );
+    await fundTokens(
+      original,
+      deployment,
+      [CLIENT, MINER, ...PROVIDERS].map((n) => devAddress(n)),
+      10n ** 24n,
+    );
+    await startAgents(join(dir, "original"), original.rpcUrl);
+    // Real state: a repair-backed file, its six storage deals published, placed and proven.
+    await writeFile(join(dir, "file.bin"), randomBytes(2 * 1024 * 1024 + 99));
+    const r = await runCli([
+      ...["client", "store", join(dir, "file.bin"), "--repair", "--k", "4", "--m", "2", "--miner", devAddress(MINER)],
+      ...["--key", devKey(CLIENT), "--rpc", original.rpcUrl, "--deployment", join(dir, "deployments")],
+      ...["--data-dir", join(dir, "client"), "--json"],
+    ]);
+    expect(r.code, r.stderr + r.stdout).to.equal(0);
+    dealId = (JSON.parse(r.stdout) as { dealId: string }).dealId;
+    await waitFor(
+      "every piece placed and proven (the miner drops its copies)",
+      180_000,
+      async () => {
+        const s = await status();
+        return s.status === "active" && s.pieces.every((p) => p.state === "assigned" && !p.localCopy)
+          ? true
+          : undefined;
+      },
+      () => miner().output(),
+    );
+  });
+
+  after(async () => {
+    await stopAgents();
+    await fork?.stop();
+    await original?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("the rm tasks read and act on the devnet: providers, deals, repair-deal health, settle, claim", async () => {
+    const providers = await task<{ address: string }[]>(original.rpcUrl, ["providers"]);
+    expect(providers.map((p) => getAddress(p.address)).sort()).to.deep.equal(
+      PROVIDERS.map((n) => getAddress(devAddress(n))).sort(),
+    );
+    const deals = await task<{ dealId: string; provider: string; state: string }[]>(original.rpcUrl, [
+      "deals",
+      "--client",
+      devAddress(MINER),
+    ]);
+    expect(deals.length).to.equal(6);
+    const onChain = await holders(original.rpcUrl);
+    const shown = await task<{
+      state: string;
+      healthyPieces: number;
+      pieces: { provider: string; storageDealState: string }[];
+    }>(original.rpcUrl, ["repair-deal", "--id", dealId]);
+    expect(shown.state).to.equal("Active");
+    expect(shown.healthyPieces).to.equal(6);
+    expect(shown.pieces.map((p) => getAddress(p.provider))).to.deep.equal(onChain);
+    // Settlement pays the provider for proven epochs; claiming pays the miner for the deal.
+    const provider = PROVIDERS.find((n) => getAddress(devAddress(n)) === onChain[0]) as number;
+    const settled = await task<{ dealId: string; payment: string }[]>(original.rpcUrl, [
+      "settle",
+      "--account",
+      String(provider),
+    ]);
+    expect(settled.length).to.be.greaterThan(0);
+    const claimed = await task<{ dealId: string; claimed: string }[]>(original.rpcUrl, [
+      "claim",
+      "--account",
+      String(MINER),
+    ]);
+    expect(claimed.map((c) => c.dealId)).to.deep.equal([dealId]);
+    // A malformed argument is refused with the reason, not a stack of viem internals.
+    const bad = await spawnHardhat(
+      [
+        "rm",
+        "bid",
+        "--droot",
+        "0x12",
+        "--piece-size",
+        "1024",
+        "--deployment",
+        join(dir, "deployments"),
+        "--network",
+        "localhost",
+      ],
+      { RPC_URL: original.rpcUrl },
+    );
+    expect(bad.code).to.not.equal(0);
+    expect(bad.stderr + bad.stdout).to.include("--droot must be 32 bytes of hex");
+  });
+
+  it("a fork of the devnet: its state is read, a repair happens on it, and the original is untouched", async () => {
+    // Hand the agents over: stop them, freeze the original (no more blocks), fork it, and start
+    // the same agents, from copies of their data dirs, against the fork.
+    await stopAgents();
+    await rpc(original.rpcUrl, "evm_setIntervalMining", [0]);
+    const frozenAt = await client(original.rpcUrl).getBlockNumber();
+    const before = await holders(original.rpcUrl);
+    fork = await startDevnet(["--fork", original.rpcUrl], BLOCK_ENV);
+    await cp(join(dir, "original"), join(dir, "fork"), { recursive: true });
+    await startAgents(join(dir, "fork"), fork.rpcUrl);
+
+    // The forked state reads as on the original: the deal, its pieces and their health.
+    expect(await holders(fork.rpcUrl)).to.deep.equal(before);
+    const shown = await task<{ state: string; pieces: { provider: string }[] }>(fork.rpcUrl, [
+      "repair-deal",
+      "--id",
+      dealId,
+    ]);
+    expect(shown.state).to.equal("Active");
+    expect(shown.pieces.map((p) => getAddress(p.provider))).to.deep.equal(before);
+    expect((await status()).status).to.equal("active");
+
+    // A provider dies on the fork: the miner rebuilds its piece and reassigns it there.
+    const victimIndex = 2;
+    const victim = PROVIDERS.find((n) => getAddress(devAddress(n)) === before[victimIndex]) as number;
+    const since = (await status()).repairs.length;
+    await agents.get(`provider-${victim}`)?.kill9();
+    const job = await waitFor(
+      "the repair on the fork",
+      120_000,
+      async () => {
+        const s = await status();
+        const done = s.repairs.slice(since).find((j) => j.status === "done" && j.indices.includes(victimIndex));
+        return done && s.pieces.every((p) => p.state === "assigned") ? done : undefined;
+      },
+      () => miner().output(),
+    );
+    expect(job.bytesDownloaded).to.be.greaterThan(0);
+    const after = await holders(fork.rpcUrl);
+    expect(after[victimIndex]).to.not.equal(before[victimIndex]);
+    const repairedEvents = await client(fork.rpcUrl).getContractEvents({
+      address: deployment.contracts.RepairMarket as Address,
+      abi: repairMarketAbi,
+      eventName: "PieceRepaired",
+      args: { dealId: BigInt(dealId) },
+      fromBlock: frozenAt + 1n,
+    });
+    expect(repairedEvents.length).to.be.greaterThan(0);
+
+    // The original devnet did not move: same head, same holders, none of the fork's transactions.
+    expect(await client(original.rpcUrl).getBlockNumber()).to.equal(frozenAt);
+    expect(await holders(original.rpcUrl)).to.deep.equal(before);
+    const tx = repairedEvents[0].transactionHash as Hex;
+    const onOriginal = await client(original.rpcUrl)
+      .getTransactionReceipt({ hash: tx })
+      .then(
+        () => true,
+        () => false,
+      );
+    expect(onOriginal).to.equal(false);
+  });
+});
