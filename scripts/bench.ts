@@ -9,7 +9,10 @@
  *   store/direct/MBps                   client → local provider over HTTP, CommP checked there
  *   retrieve/4+2/MBps                   whole file from six local providers, paid, verified, decoded
  *   retrieve/plainGet/MBps              the same bytes by one plain HTTP GET from a local server
+ *   repair/piecesDownloaded             bytes a repair downloaded / piece size (goal: exactly k = 4)
+ *   repair/faultToReassign/epochs       from the fault the miner saw to reassignPiece (goal ≤ 2 periods)
  *
+ * The repair figures come from one `npm run demo -- --json` run (BENCH_REPAIR=0 skips it).
  * BENCH_MB sets the data size (default 64).
  */
 import { randomBytes } from "node:crypto";
@@ -23,6 +26,7 @@ import { CommPHasher } from "../actors-ts/piece/commp";
 import { prepareFile } from "../actors-ts/manifest/prepare";
 import { benchStoreDirect } from "./bench/store-direct";
 import { benchRetrieve } from "./bench/retrieve";
+import { benchRepair } from "./bench/repair";
 
 const MB = 1e6;
 const SIZE = Number(process.env.BENCH_MB ?? 64) * 1024 * 1024;
@@ -87,6 +91,17 @@ async function main(): Promise<void> {
     record("retrieve/4+2/ratioToPlain", retrieve.plainSeconds / retrieve.warmSeconds, "×", "≥ 0.8");
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+  if (process.env.BENCH_REPAIR !== "0") {
+    const repair = await benchRepair();
+    record("repair/piecesDownloaded", repair.piecesDownloaded, "pieces", "= k (4)");
+    record(
+      "repair/faultToReassign/epochs",
+      repair.faultToReassignEpochs,
+      "epochs",
+      `≤ ${2 * repair.provingPeriodEpochs} (2 periods)`,
+    );
+    record("repair/demoWall/s", repair.wallSeconds, "s");
   }
 
   console.table(results);

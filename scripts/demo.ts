@@ -226,7 +226,10 @@ async function main(): Promise<number> {
       killedProvider: victim,
       newProvider: newHolder.provider,
       bytesDownloadedForRepair: done.job.bytesDownloaded,
+      // Goal: exactly k (seed 003: download the minimum number of pieces).
+      piecesDownloadedForRepair: done.job.bytesDownloaded / (await pieceSize(miner.url, stored.droot)),
       faultToReassignEpochs: Number(BigInt(done.job.reassignedEpoch ?? "0") - BigInt(done.job.faultEpoch ?? "0")),
+      provingPeriodEpochs: opts.period,
       reassignTx: repairedEvent?.transactionHash,
       retrievalPaid: retrieval.paid.toString(),
       wallSeconds: (Date.now() - started) / 1000,

@@ -1,0 +1,49 @@
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+
+/** What one `npm run demo -- --json` run measured about its repair. */
+export interface RepairFigures {
+  /** Bytes downloaded for the repair divided by the piece's payload size (goal: exactly k). */
+  piecesDownloaded: number;
+  /** Epochs from the fault the miner saw to its `reassignPiece` transaction. */
+  faultToReassignEpochs: number;
+  provingPeriodEpochs: number;
+  /** Wall time of the whole demo run, s. */
+  wallSeconds: number;
+}
+
+/**
+ * Runs the demo (its own devnet, seven provider processes, a repair miner; one provider is
+ * SIGKILLed and its piece repaired) with `--json` and reads the repair figures from its summary.
+ * The run's data dirs stay in `.demo/<run>/`.
+ *
+ * @throws Error with the demo's output when it exits non-zero.
+ */
+export async function benchRepair(): Promise<RepairFigures> {
+  const root = join(__dirname, "..", "..");
+  const tsx = require.resolve("tsx/cli", { paths: [root] });
+  const child = spawn(process.execPath, [tsx, join(root, "scripts", "demo.ts"), "--json"], {
+    cwd: root,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+  if (code !== 0) throw new Error(`demo exited ${code}:\n${stdout}${stderr}`);
+  const { summary } = JSON.parse(stdout) as {
+    summary: {
+      piecesDownloadedForRepair: number;
+      faultToReassignEpochs: number;
+      provingPeriodEpochs: number;
+      wallSeconds: number;
+    };
+  };
+  return {
+    piecesDownloaded: summary.piecesDownloadedForRepair,
+    faultToReassignEpochs: summary.faultToReassignEpochs,
+    provingPeriodEpochs: summary.provingPeriodEpochs,
+    wallSeconds: summary.wallSeconds,
+  };
+}
