@@ -300,13 +300,10 @@ export function clientCommand(): Command {
           return;
         }
         if (!opts.provider) throw new Error("a paid piece retrieval needs --provider");
-        const result = await retrieval.retrievePiece(
-          target,
-          getAddress(opts.provider) as Address,
-          opts.out,
-          (line) => events.push(line),
-          opts.maxDownloadRate,
-        );
+        const result = await retrieval.retrievePiece(target, getAddress(opts.provider) as Address, opts.out, {
+          onEvent: (line) => events.push(line),
+          maxBytesPerSecond: opts.maxDownloadRate,
+        });
         if (opts.json) printJson({ ok: true, ...result, out: opts.out });
         else
           process.stdout.write(

@@ -60,6 +60,11 @@ export function providerCommand(): Command {
       "fault injection: SIGKILL itself after serving this many bytes",
       parseIntOption,
     )
+    .option(
+      "--die-after-received-bytes <n>",
+      "fault injection: SIGKILL itself after receiving this many upload bytes",
+      parseIntOption,
+    )
     .action(async (opts) => {
       try {
         const file = opts.config ? (JSON.parse(readFileSync(opts.config, "utf8")) as Record<string, unknown>) : {};
@@ -95,6 +100,7 @@ export function providerCommand(): Command {
             ...(opts.fault?.includes("corrupt-reads") ? { corruptReads: true } : {}),
             ...(opts.fault?.includes("refuse-deals") ? { refuseDeals: true } : {}),
             ...(opts.dieAfterServedBytes !== undefined ? { dieAfterServedBytes: opts.dieAfterServedBytes } : {}),
+            ...(opts.dieAfterReceivedBytes !== undefined ? { dieAfterReceivedBytes: opts.dieAfterReceivedBytes } : {}),
           },
         });
         const account = loadAccount(opts.key);

@@ -76,6 +76,8 @@ export type StoreProgress =
   | { stage: "escrow"; deposited: bigint }
   | { stage: "proposed"; proposalHash: Hex }
   | { stage: "upload"; sent: number; total: number; attempt: number }
+  /** The provider answered the upload: it has the whole piece and checked its CommP. */
+  | { stage: "uploaded" }
   | { stage: "retry"; attempt: number; error: string }
   | { stage: "published"; dealId: bigint; txHash: Hex };
 
@@ -432,6 +434,7 @@ export class StorageClient {
           { peer: provider.address, stage: "upload piece" },
         );
         const text = await response.body.text();
+        options.onProgress?.({ stage: "uploaded" });
         if (response.statusCode === 202) return await this.waitPublished(provider, accepted.proposalHash);
         const uploaded = JSON.parse(text) as UploadResponse;
         return { dealId: BigInt(uploaded.dealId), txHash: uploaded.txHash };

@@ -84,14 +84,15 @@ export const providerConfigSchema = z.object({
   autoDeposit: z.boolean().default(true),
   /**
    * Deliberate misbehaviour, for testing clients, repair miners and dealbots against bad
-   * providers (never set in production): serve corrupted bytes, refuse every deal, or die after
-   * serving this many retrieval bytes.
+   * providers (never set in production): serve corrupted bytes, refuse every deal, or die
+   * (SIGKILL) after serving this many retrieval bytes or receiving this many upload bytes.
    */
   faults: z
     .object({
       corruptReads: z.boolean().default(false),
       refuseDeals: z.boolean().default(false),
       dieAfterServedBytes: z.number().int().positive().optional(),
+      dieAfterReceivedBytes: z.number().int().positive().optional(),
     })
     .prefault({}),
   /** Log file (default: stderr). */

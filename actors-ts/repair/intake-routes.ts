@@ -17,8 +17,8 @@ import {
 } from "./api";
 import type { RepairContext } from "./context";
 import type { Intake } from "./intake";
+import { SOFTWARE_VERSION as VERSION } from "../core/version";
 
-const VERSION = "0.1.0";
 const BID_OPEN = 1;
 
 /**

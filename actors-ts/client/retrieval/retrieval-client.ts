@@ -58,15 +58,24 @@ export class RetrievalClient {
    * One piece from one provider, paid chunk by chunk, checked against its PieceCID and written
    * atomically to `outPath`. A rerun after a crash resumes it.
    *
+   * @param options.onEvent Seed 004 event lines as they happen.
+   * @param options.onBytes Bytes received, per batch.
+   * @param options.signal Aborts the transfer. @param options.stallTimeoutMs No bytes this long fails it.
    * @throws ProviderNotRegisteredError, PieceCommitmentMismatchError, PeerUnreachableError, PeerRejectedError.
    */
   async retrievePiece(
     pieceCid: string,
     providerAddress: Address,
     outPath: string,
-    onEvent?: (line: string) => void,
-    maxBytesPerSecond?: number,
+    options: {
+      onEvent?: (line: string) => void;
+      onBytes?: (bytes: number) => void;
+      maxBytesPerSecond?: number;
+      signal?: AbortSignal;
+      stallTimeoutMs?: number;
+    } = {},
   ): Promise<PieceRetrievalResult> {
+    const { onEvent, maxBytesPerSecond } = options;
     const { clients, contracts } = this.deps;
     const provider = await getProvider(clients, contracts, providerAddress);
     if (!provider)
@@ -87,6 +96,9 @@ export class RetrievalClient {
         temp,
         {
           maxBytesPerSecond,
+          onBytes: options.onBytes,
+          signal: options.signal,
+          stallTimeoutMs: options.stallTimeoutMs,
           onEvent: (e) => {
             const line = formatEvent(e);
             events.push(line);

@@ -126,7 +126,10 @@ export function registerDealRoutes(app: FastifyInstance, ctx: ProviderContext, p
           request.raw,
           { root: row.root, payloadSize: row.payloadSize, bodySha256: auth.bodySha256, proposalHash: row.proposalHash },
           ctx.blobs,
-          (n) => ctx.metrics.bytesReceived.inc(n),
+          (n) => {
+            ctx.metrics.bytesReceived.inc(n);
+            dieAfterReceived(ctx, n);
+          },
         );
         ctx.store.db.transaction(() => {
           ctx.store.upsertPiece({
@@ -253,4 +256,17 @@ async function checkProposal(
   }
   const proposalHash = hashProposal(clients.chain.id, contracts.storageMarket, proposal).toLowerCase() as Hex;
   return { proposalHash, payloadSize: cid.payloadSize };
+}
+
+let receivedBytes = 0;
+
+/** Fault injection (config.faults.dieAfterReceivedBytes): SIGKILL once that many upload bytes arrived. */
+function dieAfterReceived(ctx: ProviderContext, n: number): void {
+  const limit = ctx.config.faults.dieAfterReceivedBytes;
+  if (limit === undefined) return;
+  receivedBytes += n;
+  if (receivedBytes >= limit) {
+    ctx.logger.fatal({ receivedBytes }, "fault injection: dying mid-upload");
+    process.kill(process.pid, "SIGKILL");
+  }
 }

@@ -9,9 +9,9 @@ import { pieceKey } from "../piece-intake";
 import { authenticate } from "./server";
 import { advertiseHoldings } from "../holdings";
 import { applyFaults } from "../retrieval/retrieval-routes";
+import { SOFTWARE_VERSION as VERSION } from "../../core/version";
 
 /** The daemon's package version, reported by /info and /healthz. */
-const VERSION = "0.1.0";
 
 /** Parses a single `bytes=a-b` / `bytes=a-` / `bytes=-n` range against `size`. */
 export function parseRange(header: string | undefined, size: number): { start: number; end: number } | undefined {
