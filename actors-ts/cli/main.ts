@@ -2,6 +2,7 @@ import { Command } from "commander";
 import { clientCommand } from "./client-commands";
 import { providerCommand } from "./provider-commands";
 import { repairCommand } from "./repair-commands";
+import { dealbotCommand } from "./dealbot-commands";
 
 /** The `repair-market` command line. */
 export function buildProgram(): Command {
@@ -13,7 +14,8 @@ export function buildProgram(): Command {
     .version("0.1.0")
     .addCommand(providerCommand())
     .addCommand(clientCommand())
-    .addCommand(repairCommand());
+    .addCommand(repairCommand())
+    .addCommand(dealbotCommand());
 }
 
 /** Runs the CLI with `argv` (process.argv form). */

@@ -45,6 +45,7 @@ export function repairCommand(): Command {
     .option("--watch-interval-ms <ms>", "chain watcher and health sweep interval", parseIntOption)
     .option("--work-interval-ms <ms>", "placement and repair worker interval", parseIntOption)
     .option("--claim-interval-ms <ms>", "how often earnings are claimed", parseIntOption)
+    .option("--reputation-url <url>", "a dealbot controller's /api/reputation: provider scores used to rank placement")
     .option(
       "--storage-start-delay <epochs>",
       "epochs from proposal to the start of the miner's storage deals",
@@ -74,6 +75,7 @@ export function repairCommand(): Command {
           ...set("watchIntervalMs", opts.watchIntervalMs),
           ...set("workIntervalMs", opts.workIntervalMs),
           ...set("claimIntervalMs", opts.claimIntervalMs),
+          ...set("reputationUrl", opts.reputationUrl),
           ...set("storageStartDelayEpochs", opts.storageStartDelay),
           ...set("logFile", opts.logFile),
         });

@@ -42,8 +42,12 @@ export const repairConfigSchema = z.object({
   maxAttempts: z.number().int().positive().default(6),
   /** A provider found unreachable, or whose storage deal faulted, is not chosen for new placements for this long, ms. */
   unreachableBackoffMs: z.number().int().positive().default(120_000),
-  /** Provider scores in [0, 1] (from the dealbots); unknown providers rank after known ones. */
+  /** Provider scores in [0, 1], set by hand; they win over the feed's. Unknown providers rank after known ones. */
   reputation: z.record(z.string(), z.number().min(0).max(1)).default({}),
+  /** A dealbot controller's GET /api/reputation, read for placement (seed 004). */
+  reputationUrl: z.string().url().optional(),
+  /** How often the reputation feed is read, ms. */
+  reputationRefreshMs: z.number().int().positive().default(60_000),
   /** Largest JSON body accepted, bytes. */
   maxJsonBodyBytes: z
     .number()

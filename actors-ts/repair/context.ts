@@ -34,6 +34,8 @@ export interface RepairContext {
    * found unreachable by the placer, or holding a piece whose storage deal faulted.
    */
   avoidProviders: Map<string, number>;
+  /** Scores from the dealbots' reputation feed, lower-case address → [0, 1] (empty without a feed). */
+  fedScores: Map<string, number>;
   /** Wakes the placement and repair workers early. */
   wake(): void;
 }

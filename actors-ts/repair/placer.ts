@@ -150,28 +150,21 @@ export class Placer {
     const excluded = new Set(piece.excluded.map((a) => a.toLowerCase()));
     const now = Date.now();
     for (const [a, until] of this.ctx.avoidProviders) if (until > now) excluded.add(a);
-    const reputation = this.ctx.config.reputation;
-    const score = (a: Address) => reputation[a] ?? reputation[a.toLowerCase()];
-    const candidates = providers
-      .filter((p) => p.address.toLowerCase() !== this.ctx.clients.account.address.toLowerCase())
-      .filter((p) => !taken.has(p.address.toLowerCase()) && !excluded.has(p.address.toLowerCase()))
-      .filter((p) => p.storageAsk.minPieceSize <= size && size <= p.storageAsk.maxPieceSize)
-      .map((p) => ({ p, score: score(p.address), tie: Math.random() }))
-      .sort(
-        (a, b) =>
-          (b.score ?? -1) - (a.score ?? -1) ||
-          (a.p.storageAsk.pricePerBytePerEpoch < b.p.storageAsk.pricePerBytePerEpoch
-            ? -1
-            : a.p.storageAsk.pricePerBytePerEpoch > b.p.storageAsk.pricePerBytePerEpoch
-              ? 1
-              : a.tie - b.tie),
-      );
+    const manual = this.ctx.config.reputation;
+    const score = (a: Address) => manual[a] ?? manual[a.toLowerCase()] ?? this.ctx.fedScores.get(a.toLowerCase());
+    const candidates = rankForPlacement(
+      providers
+        .filter((p) => p.address.toLowerCase() !== this.ctx.clients.account.address.toLowerCase())
+        .filter((p) => !taken.has(p.address.toLowerCase()) && !excluded.has(p.address.toLowerCase()))
+        .filter((p) => p.storageAsk.minPieceSize <= size && size <= p.storageAsk.maxPieceSize),
+      score,
+    );
     if (candidates.length === 0) {
       throw new NoProviderAvailableError(
         `no provider can take piece ${piece.index} of deal ${piece.dealId} (every registered provider holds a piece of the file, refused it, is excluded or was unreachable)`,
       );
     }
-    return candidates[0].p.address;
+    return candidates[0].address;
   }
 
   /** Gives the provider the file's manifest (for orphan recovery); failures are only logged. */
@@ -269,6 +262,30 @@ export class Placer {
       this.ctx.logger.info({ dealId: deal.dealId }, "every piece proven once; local copies deleted");
     }
   }
+}
+
+/**
+ * Orders providers for placement (issue "Placement"): known reputation first, higher first
+ * (hand-set scores, then the dealbots' feed); then lower storage price; ties at random.
+ *
+ * @param scoreOf A provider's score in [0, 1], or undefined when unknown.
+ */
+export function rankForPlacement(
+  providers: RegisteredProvider[],
+  scoreOf: (address: Address) => number | undefined,
+): RegisteredProvider[] {
+  return providers
+    .map((p) => ({ p, score: scoreOf(p.address), tie: Math.random() }))
+    .sort(
+      (a, b) =>
+        (b.score ?? -1) - (a.score ?? -1) ||
+        (a.p.storageAsk.pricePerBytePerEpoch < b.p.storageAsk.pricePerBytePerEpoch
+          ? -1
+          : a.p.storageAsk.pricePerBytePerEpoch > b.p.storageAsk.pricePerBytePerEpoch
+            ? 1
+            : a.tie - b.tie),
+    )
+    .map((c) => c.p);
 }
 
 function key(p: PieceRow): string {

@@ -20,6 +20,7 @@ import type { RepairContext } from "./context";
 import { Intake } from "./intake";
 import { registerIntakeRoutes } from "./intake-routes";
 import { Placer } from "./placer";
+import { ReputationFeed } from "./reputation-feed";
 import { Repairer } from "./repairer";
 import { RepairStore } from "./repair-store";
 import { Watcher } from "./watcher";
@@ -89,6 +90,7 @@ export class RepairDaemon {
       params: { provingPeriodEpochs: params.provingPeriodEpochs },
       deployBlock: BigInt(deployment.deployBlock),
       avoidProviders: new Map(),
+      fedScores: new Map(),
       wake: () => this.wake(),
     };
     this.ctx = ctx;
@@ -112,6 +114,16 @@ export class RepairDaemon {
       this.loop("repairer", config.workIntervalMs, signal, () => repairer.tick(), true),
       this.loop("claimer", config.claimIntervalMs, signal, () => this.claim(ctx)),
     ];
+    if (config.reputationUrl) {
+      const feed = new ReputationFeed(config.reputationUrl, logger);
+      this.loops.push(
+        this.loop("reputation", config.reputationRefreshMs, signal, async () => {
+          if (!(await feed.refresh())) return;
+          ctx.fedScores.clear();
+          for (const [a, score] of feed.scores) ctx.fedScores.set(a, score);
+        }),
+      );
+    }
     logger.info({ address: this.account.address, url, minerId: ctx.minerId, askId: ctx.askId }, "repair miner started");
     return { url: address, minerId: ctx.minerId };
   }

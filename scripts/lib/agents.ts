@@ -106,17 +106,19 @@ export interface DaemonProcess {
 }
 
 /**
- * Starts `repair-market <role> start --json …` and waits for its "started" line.
+ * Starts `repair-market <role> start --json …` (`dealbot controller` for "dealbot") and waits
+ * for its "started" line.
  *
  * @throws Error with the daemon's output if it exits or stays silent for 60 s.
  */
 export function startDaemon(
-  role: "provider" | "repair",
+  role: "provider" | "repair" | "dealbot",
   args: string[],
   env: NodeJS.ProcessEnv = {},
 ): Promise<DaemonProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, role, "start", "--json", ...args], {
+    const command = role === "dealbot" ? ["dealbot", "controller"] : [role, "start"];
+    const child = spawn(process.execPath, [CLI, ...command, "--json", ...args], {
       cwd: ROOT,
       env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? "info", ...env },
       stdio: ["ignore", "pipe", "pipe"],

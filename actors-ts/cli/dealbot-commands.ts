@@ -1,0 +1,212 @@
+import { createWriteStream, readFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { Command, Option } from "commander";
+import { connectChain } from "../chain/clients";
+import { contractsOf } from "../chain/contracts";
+import { loadDeployment } from "../chain/deployment";
+import { ClientStore } from "../client/client-store";
+import { loadAccount } from "../core/keys";
+import { createLogger } from "../core/logger";
+import { stringifyJson } from "../core/json";
+import { DEFAULT_STAGE_LIMITS, runRetrievalAttempt, runStorageAttempt, type BotDeps } from "../dealbot/bots";
+import { DealbotController } from "../dealbot/controller";
+import type { StageLimits } from "../dealbot/record";
+import { parseTasks, retrievalTaskSchema, storageTaskSchema } from "../dealbot/tasks";
+import {
+  defaultDataDir,
+  deploymentOption,
+  jsonOption,
+  keyOption,
+  parseBigint,
+  parseIntOption,
+  reportError,
+  rpcOption,
+  stopOnSignals,
+  type ChainOptions,
+} from "./common";
+
+interface BotOptions extends ChainOptions {
+  dataDir: string;
+  input?: string;
+  stageTimeout?: string[];
+  stallMs?: number;
+  logFile?: string;
+}
+
+/** Reads the task input: `--input FILE`, or stdin when it is not a terminal. */
+function readInput(path: string | undefined): string {
+  if (path && path !== "-") return readFileSync(path, "utf8");
+  if (process.stdin.isTTY) throw new Error("no tasks: pass --input FILE or pipe JSON tasks on stdin");
+  return readFileSync(0, "utf8");
+}
+
+/** `--stage-timeout transfer=60000 …` over the defaults. */
+function stageLimits(opts: { stageTimeout?: string[]; stallMs?: number }): StageLimits {
+  const timeoutMs = { ...DEFAULT_STAGE_LIMITS.timeoutMs };
+  for (const item of opts.stageTimeout ?? []) {
+    const m = /^([a-z]+)=(\d+)$/.exec(item);
+    if (!m) throw new Error(`--stage-timeout expects stage=ms (e.g. transfer=60000), got "${item}"`);
+    timeoutMs[m[1]] = Number(m[2]);
+  }
+  return { ...DEFAULT_STAGE_LIMITS, timeoutMs, stallMs: opts.stallMs ?? DEFAULT_STAGE_LIMITS.stallMs };
+}
+
+async function openBot(opts: BotOptions): Promise<BotDeps & { close(): void }> {
+  const account = loadAccount(opts.key);
+  const clients = await connectChain(opts.rpc, account);
+  const contracts = contractsOf(loadDeployment(opts.deployment, clients.chain.id));
+  mkdirSync(opts.dataDir, { recursive: true });
+  const store = new ClientStore(join(opts.dataDir, "client.sqlite"));
+  const log = createWriteStream(opts.logFile ?? join(opts.dataDir, "dealbot.log"), { flags: "a" });
+  return {
+    clients,
+    contracts,
+    store,
+    workDir: join(opts.dataDir, "work"),
+    limits: stageLimits(opts),
+    echo: (line) => log.write(line),
+    close: () => {
+      store.close();
+      log.end();
+    },
+  };
+}
+
+function withBotOptions(cmd: Command): Command {
+  return cmd
+    .option("--data-dir <dir>", "the bot's database, work files and log", defaultDataDir("dealbot"))
+    .addOption(keyOption)
+    .addOption(rpcOption)
+    .addOption(deploymentOption)
+    .option("--stage-timeout <stage=ms...>", "limit on one stage's duration (e.g. transfer=60000)")
+    .option("--stall-ms <ms>", "an attempt with no progress this long fails in its current stage", parseIntOption)
+    .option("--log-file <path>", "append the bots' logs here (default: <data-dir>/dealbot.log)");
+}
+
+/** `repair-market dealbot …` (seed 004) */
+export function dealbotCommand(): Command {
+  const dealbot = new Command("dealbot").description(
+    "storage and retrieval bots that record every attempt as one JSON line, and a controller with metrics, reputation and a dashboard",
+  );
+
+  withBotOptions(
+    dealbot
+      .command("storage")
+      .description(
+        "make one storage deal per task and print one JSON record per attempt. Tasks (JSON array or one per line): " +
+          '{"provider": "0x…" | "random", "size": BYTES, "duration": EPOCHS, "priceLimit": UNITS_PER_BYTE_PER_EPOCH}',
+      )
+      .option("--input <file>", "tasks file (default: stdin)"),
+  ).action(async (opts: BotOptions) => {
+    await runBot(opts, "storage");
+  });
+
+  withBotOptions(
+    dealbot
+      .command("retrieval")
+      .description(
+        "retrieve one piece per task, paid, and print one JSON record per attempt. Tasks: " +
+          '{"pieceCid": "bafk…", "provider": "0x…"}',
+      )
+      .option("--input <file>", "tasks file (default: stdin)"),
+  ).action(async (opts: BotOptions) => {
+    await runBot(opts, "retrieval");
+  });
+
+  withBotOptions(
+    dealbot
+      .command("controller")
+      .description(
+        "schedule storage deals with random registered providers and retrievals of what was stored; keep records in SQLite; serve /metrics, /api/reputation and a dashboard",
+      )
+      .option("--host <host>", "interface to listen on", "127.0.0.1")
+      .requiredOption("--port <port>", "TCP port (0 = any free port)", parseIntOption)
+      .option("--storage-every-ms <ms>", "a storage attempt this often (0: never)", parseIntOption, 60_000)
+      .option("--retrieval-every-ms <ms>", "a retrieval of stored data this often (0: never)", parseIntOption, 30_000)
+      .option("--sizes <bytes...>", "sizes to store, one at random per attempt", ["1048576"])
+      .option("--duration <epochs>", "storage deal duration", parseIntOption)
+      .option("--price-limit <units>", "most the bots pay per byte per epoch", parseBigint)
+      .addOption(new Option("--quiet", "do not print records on stdout"))
+      .addOption(jsonOption),
+  ).action(
+    async (
+      opts: BotOptions & {
+        host: string;
+        port: number;
+        storageEveryMs: number;
+        retrievalEveryMs: number;
+        sizes: string[];
+        duration?: number;
+        priceLimit?: bigint;
+        quiet?: boolean;
+      },
+    ) => {
+      try {
+        const deps = await openBot(opts);
+        const sizes = opts.sizes.map((s) => {
+          const n = Number(s);
+          if (!Number.isInteger(n) || n < 127) throw new Error(`--sizes: expected integers ≥ 127, got "${s}"`);
+          return n;
+        });
+        const logger = createLogger("dealbot", "info", opts.logFile ?? join(opts.dataDir, "controller.log"));
+        const controller = new DealbotController(
+          {
+            host: opts.host,
+            port: opts.port,
+            dbPath: join(opts.dataDir, "controller.sqlite"),
+            storageIntervalMs: opts.storageEveryMs,
+            retrievalIntervalMs: opts.retrievalEveryMs,
+            sizes,
+            durationEpochs: opts.duration,
+            priceLimit: opts.priceLimit,
+            maxProviderLabels: 200,
+          },
+          deps,
+          logger,
+          opts.quiet ? undefined : (record) => process.stdout.write(stringifyJson(record) + "\n"),
+        );
+        const { url } = await controller.start();
+        process.stderr.write(`dealbot controller on ${url} (dashboard ${url}/, metrics ${url}/metrics)\n`);
+        process.stdout.write(
+          stringifyJson({ event: "started", role: "dealbot-controller", url, pid: process.pid }) + "\n",
+        );
+        stopOnSignals({
+          stop: async () => {
+            await controller.stop();
+            deps.close();
+          },
+        });
+      } catch (err) {
+        reportError(err, false);
+        process.exit(1);
+      }
+    },
+  );
+  return dealbot;
+}
+
+/** Runs every task in order, one JSON record per line on stdout; exit code 0 even when attempts fail. */
+async function runBot(opts: BotOptions, kind: "storage" | "retrieval"): Promise<void> {
+  let deps: (BotDeps & { close(): void }) | undefined;
+  try {
+    const text = readInput(opts.input);
+    const tasks = kind === "storage" ? parseTasks(text, storageTaskSchema) : parseTasks(text, retrievalTaskSchema);
+    deps = await openBot(opts);
+    for (const task of tasks) {
+      const record =
+        kind === "storage"
+          ? await runStorageAttempt(deps, task as never)
+          : await runRetrievalAttempt(deps, task as never);
+      process.stdout.write(stringifyJson(record) + "\n");
+    }
+  } catch (err) {
+    reportError(err, false);
+    process.exitCode = 1;
+  } finally {
+    deps?.close();
+  }
+  // An attempt cut off by a stage limit may leave a request to a silent peer open: the records
+  // are out, so exit instead of waiting for it.
+  process.stdout.write("", () => process.exit(process.exitCode ?? 0));
+}

@@ -1,0 +1,143 @@
+import { openDatabase, type SqliteDatabase } from "../core/database";
+import type { DealbotRecord } from "./record";
+
+const MIGRATIONS = [
+  `CREATE TABLE records (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     kind TEXT NOT NULL,
+     provider TEXT NOT NULL,
+     status TEXT NOT NULL,
+     failed_at TEXT,
+     started_ms INTEGER NOT NULL,
+     ttfb_ms INTEGER,
+     ttlb_ms INTEGER,
+     confirm_ms INTEGER,
+     json TEXT NOT NULL
+   );
+   CREATE INDEX records_provider ON records(provider, started_ms);
+   CREATE INDEX records_started ON records(started_ms);
+   -- What the controller stored, so that it can retrieve it later (seed 004: store, then retrieve).
+   CREATE TABLE stored (
+     piece_cid TEXT NOT NULL,
+     provider TEXT NOT NULL,
+     sha256 TEXT NOT NULL,
+     size INTEGER NOT NULL,
+     stored_ms INTEGER NOT NULL,
+     retrievals INTEGER NOT NULL DEFAULT 0,
+     PRIMARY KEY (piece_cid, provider)
+   );`,
+];
+
+/** A time bucket of one provider's attempts (dashboard: success rate over time). */
+export interface RateBucket {
+  provider: string;
+  /** Bucket start, ms since the epoch. */
+  bucketMs: number;
+  attempts: number;
+  successes: number;
+}
+
+/** The dealbot controller's SQLite database: every record, and what it stored for later retrieval. */
+export class ControllerStore {
+  readonly db: SqliteDatabase;
+
+  constructor(path: string) {
+    this.db = openDatabase(path, MIGRATIONS);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  /** Keeps a record; a successful storage attempt also becomes a retrieval target. */
+  add(record: DealbotRecord): number {
+    const p = record.dealParameters;
+    const started = Date.parse(record.datetime);
+    const id = this.db
+      .prepare(
+        `INSERT INTO records (kind, provider, status, failed_at, started_ms, ttfb_ms, ttlb_ms, confirm_ms, json)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        record.kind,
+        p.provider.toLowerCase(),
+        record.status,
+        record.failedAt ?? null,
+        started,
+        record.timings.timeToFirstByteMs ?? null,
+        record.timings.timeToLastByteMs ?? null,
+        record.timings.onChainConfirmationMs ?? null,
+        JSON.stringify(record),
+      ).lastInsertRowid as number;
+    if (record.kind === "storage" && record.status === "success" && p.pieceCid && p.sha256) {
+      this.db
+        .prepare(`INSERT OR IGNORE INTO stored (piece_cid, provider, sha256, size, stored_ms) VALUES (?, ?, ?, ?, ?)`)
+        .run(p.pieceCid, p.provider.toLowerCase(), p.sha256, p.sizeInBytes ?? 0, started);
+    }
+    return id;
+  }
+
+  /** The newest records, newest first. */
+  recent(limit: number, provider?: string): DealbotRecord[] {
+    const rows = (
+      provider
+        ? this.db
+            .prepare(`SELECT json FROM records WHERE provider = ? ORDER BY id DESC LIMIT ?`)
+            .all(provider.toLowerCase(), limit)
+        : this.db.prepare(`SELECT json FROM records ORDER BY id DESC LIMIT ?`).all(limit)
+    ) as { json: string }[];
+    return rows.map((r) => JSON.parse(r.json) as DealbotRecord);
+  }
+
+  /** Attempts and successes per provider (all time). */
+  counts(): { provider: string; attempts: number; successes: number }[] {
+    return this.db
+      .prepare(
+        `SELECT provider, COUNT(*) AS attempts, SUM(status = 'success') AS successes FROM records GROUP BY provider`,
+      )
+      .all() as { provider: string; attempts: number; successes: number }[];
+  }
+
+  /** Failures by kind and stage. */
+  failuresByStage(): { kind: string; stage: string; failures: number }[] {
+    return this.db
+      .prepare(
+        `SELECT kind, failed_at AS stage, COUNT(*) AS failures FROM records
+         WHERE status = 'failure' GROUP BY kind, failed_at ORDER BY failures DESC`,
+      )
+      .all() as { kind: string; stage: string; failures: number }[];
+  }
+
+  /** Success counts per provider in buckets of `bucketMs`, oldest first. */
+  rateOverTime(bucketMs: number): RateBucket[] {
+    return this.db
+      .prepare(
+        `SELECT provider, CAST(started_ms / ? AS INTEGER) * ? AS bucketMs, COUNT(*) AS attempts, SUM(status = 'success') AS successes
+         FROM records GROUP BY provider, bucketMs ORDER BY bucketMs`,
+      )
+      .all(bucketMs, bucketMs) as RateBucket[];
+  }
+
+  /** Latencies of successful attempts, ms (for the distributions). */
+  latencies(limit = 2000): { kind: string; provider: string; ttfbMs: number | null; ttlbMs: number | null }[] {
+    return this.db
+      .prepare(
+        `SELECT kind, provider, ttfb_ms AS ttfbMs, ttlb_ms AS ttlbMs FROM records
+         WHERE status = 'success' ORDER BY id DESC LIMIT ?`,
+      )
+      .all(limit) as { kind: string; provider: string; ttfbMs: number | null; ttlbMs: number | null }[];
+  }
+
+  /** A stored piece to retrieve again: the least retrieved one, oldest first. */
+  nextRetrievalTarget(): { pieceCid: string; provider: string; sha256: string } | undefined {
+    const row = this.db
+      .prepare(`SELECT piece_cid AS pieceCid, provider, sha256 FROM stored ORDER BY retrievals, stored_ms LIMIT 1`)
+      .get() as { pieceCid: string; provider: string; sha256: string } | undefined;
+    if (row) {
+      this.db
+        .prepare(`UPDATE stored SET retrievals = retrievals + 1 WHERE piece_cid = ? AND provider = ?`)
+        .run(row.pieceCid, row.provider);
+    }
+    return row;
+  }
+}

@@ -1,0 +1,40 @@
+import { z } from "zod";
+import { httpJson } from "../core/http-client";
+import type { Logger } from "../core/logger";
+
+const reputationSchema = z.object({ scores: z.record(z.string(), z.number().min(0).max(1)) });
+
+/**
+ * Provider scores from a dealbot controller's `GET /api/reputation` (seed 004: reputation feeds
+ * placement). The latest good answer is kept; a failed refresh keeps the previous scores.
+ */
+export class ReputationFeed {
+  /** Lower-case provider address → score in [0, 1]. */
+  readonly scores = new Map<string, number>();
+  updatedAt?: number;
+
+  constructor(
+    private readonly url: string,
+    private readonly logger: Logger,
+  ) {}
+
+  /**
+   * Fetches the scores once.
+   *
+   * @returns true when the scores were replaced.
+   */
+  async refresh(): Promise<boolean> {
+    try {
+      const body = reputationSchema.parse(
+        await httpJson<unknown>({ method: "GET", url: this.url }, { peer: this.url, stage: "reputation feed" }),
+      );
+      this.scores.clear();
+      for (const [address, score] of Object.entries(body.scores)) this.scores.set(address.toLowerCase(), score);
+      this.updatedAt = Date.now();
+      return true;
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message.split("\n")[0], url: this.url }, "reputation feed unavailable");
+      return false;
+    }
+  }
+}

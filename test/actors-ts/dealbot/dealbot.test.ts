@@ -1,0 +1,374 @@
+import { expect } from "chai";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
+import { createServer, type Server, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { getAddress, type Address } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { startDevnet, type Devnet } from "../../helpers/devnet";
+import {
+  deployTo,
+  devAddress,
+  devKey,
+  fundTokens,
+  runCli,
+  startDaemon,
+  type DaemonProcess,
+} from "../../helpers/agents";
+import { waitFor } from "../../helpers/wait";
+import type { Deployment } from "../../../actors-ts/chain/deployment";
+import { connectChain } from "../../../actors-ts/chain/clients";
+import { contractsOf } from "../../../actors-ts/chain/contracts";
+import { registerProvider } from "../../../actors-ts/chain/registry/register";
+import { listProviders } from "../../../actors-ts/chain/registry/reads";
+import { ClientStore } from "../../../actors-ts/client/client-store";
+import { silentLogger } from "../../../actors-ts/core/logger";
+import { DEFAULT_STAGE_LIMITS, runStorageAttempt, type BotDeps } from "../../../actors-ts/dealbot/bots";
+import { DealbotController } from "../../../actors-ts/dealbot/controller";
+import type { DealbotRecord } from "../../../actors-ts/dealbot/record";
+import { ReputationFeed } from "../../../actors-ts/repair/reputation-feed";
+import { rankForPlacement } from "../../../actors-ts/repair/placer";
+
+// Seed 004 against real providers on a devnet: one good, one that refuses deals, one that dies
+// mid-transfer, one that serves corrupted bytes (and, for stage timeouts, one that never answers).
+
+const BOT = 1;
+const GOOD = 2;
+const REFUSES = 3;
+const DIES = 4;
+const CORRUPT = 5;
+const SILENT = 6;
+const SIZE = 1024 * 1024;
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+
+describe("dealbots: storage and retrieval bots, controller, reputation, dashboard", function () {
+  this.timeout(300_000);
+  let devnet: Devnet;
+  let dir: string;
+  let deployment: Deployment;
+  const providers = new Map<number, DaemonProcess>();
+  let blackHole: Server;
+  const sockets = new Set<Socket>();
+  const storage = new Map<number, DealbotRecord>();
+  const retrieval = new Map<number, DealbotRecord>();
+  let controller: DealbotController | undefined;
+  let deps: BotDeps | undefined;
+
+  const addr = (n: number) => getAddress(devAddress(n));
+
+  function providerArgs(n: number, extra: string[]): string[] {
+    return [
+      ...["--port", "0", "--data-dir", join(dir, `provider-${n}`), "--key", devKey(n), "--rpc", devnet.rpcUrl],
+      ...["--deployment", join(dir, "deployments"), "--publish-interval-ms", "300", "--prove-interval-ms", "500"],
+      ...["--settle-interval-ms", "60000", "--scrub-interval-ms", "600000", "--redeem-interval-ms", "60000"],
+      ...extra,
+    ];
+  }
+
+  /** `repair-market dealbot <kind>` over `tasks`; its JSON records in order. */
+  async function bot(kind: "storage" | "retrieval", tasks: unknown[], extra: string[] = []): Promise<DealbotRecord[]> {
+    const input = join(dir, `${kind}-${Date.now()}.json`);
+    await writeFile(input, tasks.map((t) => JSON.stringify(t)).join("\n"));
+    const r = await runCli([
+      ...["dealbot", kind, "--input", input, "--key", devKey(BOT), "--rpc", devnet.rpcUrl],
+      ...["--deployment", join(dir, "deployments"), "--data-dir", join(dir, "bot"), ...extra],
+    ]);
+    expect(r.code, r.stderr + r.stdout).to.equal(0);
+    const records = r.stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as DealbotRecord);
+    expect(records.length, r.stdout).to.equal(tasks.length);
+    return records;
+  }
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "rm-dealbot-"));
+    devnet = await startDevnet([], { HARDHAT_INTERVAL_MINING_MS: "500" });
+    deployment = await deployTo(devnet, join(dir, "deployments"), {
+      provingPeriodEpochs: 30,
+      challengeWindowEpochs: 10,
+    });
+    await fundTokens(
+      devnet,
+      deployment,
+      [BOT, GOOD, REFUSES, DIES, CORRUPT, SILENT].map((n) => devAddress(n)),
+      10n ** 24n,
+    );
+    const started = await Promise.all([
+      startDaemon("provider", providerArgs(GOOD, [])),
+      startDaemon("provider", providerArgs(REFUSES, ["--fault", "refuse-deals"])),
+      startDaemon("provider", providerArgs(DIES, ["--die-after-received-bytes", String(SIZE / 4)])),
+      startDaemon("provider", providerArgs(CORRUPT, ["--fault", "corrupt-reads"])),
+    ]);
+    [GOOD, REFUSES, DIES, CORRUPT].forEach((n, i) => providers.set(n, started[i]));
+    // A registered provider whose endpoint accepts connections and never answers.
+    blackHole = createServer((socket) => {
+      sockets.add(socket);
+      socket.on("close", () => sockets.delete(socket));
+    });
+    await new Promise<void>((resolve) => blackHole.listen(0, "127.0.0.1", resolve));
+    const port = (blackHole.address() as { port: number }).port;
+    const silent = await connectChain(devnet.rpcUrl, privateKeyToAccount(devKey(SILENT)));
+    await registerProvider(silent, contractsOf(deployment), `http://127.0.0.1:${port}`, {
+      storageAsk: { pricePerBytePerEpoch: 1n, minPieceSize: 128n, maxPieceSize: 1n << 34n, collateralPerByte: 1n },
+      retrievalAsk: { pricePerByte: 1n, paymentIntervalBytes: 1n << 20n, paymentIntervalIncreaseBytes: 1n << 20n },
+    });
+  });
+
+  after(async () => {
+    await controller?.stop();
+    (deps?.store as ClientStore | undefined)?.close();
+    await Promise.all([...providers.values()].map((p) => p.stop()));
+    for (const s of sockets) s.destroy();
+    await new Promise((resolve) => blackHole?.close(resolve));
+    await devnet?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("storage bot: one JSON record per task; refusals fail at propose, a provider dying mid-upload at transfer", async () => {
+    const records = await bot(
+      "storage",
+      [GOOD, REFUSES, DIES, CORRUPT].map((n) => ({ provider: addr(n), size: SIZE })),
+    );
+    [GOOD, REFUSES, DIES, CORRUPT].forEach((n, i) => storage.set(n, records[i]));
+    for (const r of records) {
+      expect(r.kind).to.equal("storage");
+      expect(r.softwareVersion).to.match(/^\d+\.\d+\.\d+/);
+      expect(r.chain.chainId).to.equal(31337);
+      expect(r.chain.clientVersion).to.match(/HardhatNetwork/i);
+      expect(Number.isNaN(Date.parse(r.datetime))).to.equal(false);
+      expect(r.tailLog.length).to.be.greaterThan(0);
+      expect(r.eventList[0]).to.match(/^Recv: 0 B, Paid 0, ClientEventOpen \(/);
+      expect(r.dealParameters.sizeInBytes).to.equal(SIZE);
+      expect(r.dealParameters.sha256).to.match(/^[0-9a-f]{64}$/);
+    }
+    const good = storage.get(GOOD) as DealbotRecord;
+    expect(good.status, good.errorMessage).to.equal("success");
+    expect(good.dealParameters.dealId).to.match(/^\d+$/);
+    expect(good.dealParameters.pieceCid).to.match(/^bafk/);
+    expect(good.bytesTransferred).to.equal(SIZE);
+    expect(good.timings.timeToFirstByteMs).to.be.a("number");
+    expect(good.timings.timeToLastByteMs).to.be.at.least(good.timings.timeToFirstByteMs as number);
+    expect(good.timings.onChainConfirmationMs).to.be.a("number");
+    expect(good.eventList.at(-1)).to.include("ClientEventDealPublished");
+
+    const refused = storage.get(REFUSES) as DealbotRecord;
+    expect(refused.status).to.equal("failure");
+    expect(refused.failedAt).to.equal("propose");
+    expect(refused.errorMessage).to.include("RefusedByPolicy");
+    expect(refused.errorMessage).to.include(addr(REFUSES));
+
+    const died = storage.get(DIES) as DealbotRecord;
+    expect(died.status).to.equal("failure");
+    expect(died.failedAt).to.equal("transfer");
+    expect(died.errorMessage).to.include(addr(DIES));
+    expect(died.bytesTransferred).to.be.greaterThan(0);
+    expect(died.tailLog).to.include("attempt failed");
+    await waitFor("the dying provider to be gone", 10_000, async () =>
+      providers.get(DIES)?.process.signalCode === "SIGKILL" ? true : undefined,
+    );
+
+    expect((storage.get(CORRUPT) as DealbotRecord).status).to.equal("success");
+  });
+
+  it("retrieval bot: paid and verified from the good provider; corrupt bytes fail at verify, a dead or refusing provider at open", async () => {
+    const goodCid = storage.get(GOOD)?.dealParameters.pieceCid as string;
+    const corruptCid = storage.get(CORRUPT)?.dealParameters.pieceCid as string;
+    const records = await bot("retrieval", [
+      { pieceCid: goodCid, provider: addr(GOOD) },
+      { pieceCid: corruptCid, provider: addr(CORRUPT) },
+      { pieceCid: goodCid, provider: addr(DIES) },
+      { pieceCid: goodCid, provider: addr(REFUSES) },
+    ]);
+    [GOOD, CORRUPT, DIES, REFUSES].forEach((n, i) => retrieval.set(n, records[i]));
+    const good = retrieval.get(GOOD) as DealbotRecord;
+    expect(good.status, good.errorMessage).to.equal("success");
+    expect(good.dealParameters.sha256).to.equal(storage.get(GOOD)?.dealParameters.sha256);
+    expect(BigInt(good.paid)).to.be.greaterThan(0n);
+    expect(good.timings.timeToFirstByteMs).to.be.a("number");
+    expect(good.eventList.some((e) => /^Recv: \d+ B, Paid \d+, ClientEventComplete \(DealStatusCompleted\)$/.test(e)))
+      .to.be.true;
+
+    const corrupt = retrieval.get(CORRUPT) as DealbotRecord;
+    expect(corrupt.status).to.equal("failure");
+    expect(corrupt.failedAt).to.equal("verify");
+    expect(corrupt.errorMessage).to.include("PieceCommitmentMismatchError");
+
+    const dead = retrieval.get(DIES) as DealbotRecord;
+    expect(dead.failedAt).to.equal("open");
+    expect(dead.errorMessage).to.include("cannot reach");
+    expect(dead.errorMessage).to.include(addr(DIES));
+
+    const refusing = retrieval.get(REFUSES) as DealbotRecord;
+    expect(refusing.failedAt).to.equal("open");
+    expect(refusing.errorMessage).to.include(addr(REFUSES));
+  });
+
+  it("an attempt that stops making progress fails with its stage named, never a hang", async () => {
+    const started = Date.now();
+    const [record] = await bot("storage", [{ provider: addr(SILENT), size: 4096 }], ["--stall-ms", "2000"]);
+    expect(record.status).to.equal("failure");
+    expect(record.failedAt).to.equal("propose");
+    expect(record.errorMessage).to.include("made no progress for 2000 ms");
+    expect(Date.now() - started).to.be.lessThan(60_000);
+    // Malformed input: a clear error naming the line and field, nothing attempted.
+    await writeFile(join(dir, "bad.json"), '{"provider":"random","size":1000}\n{"provider":"0x12","size":10}\n');
+    const bad = await runCli([
+      ...["dealbot", "storage", "--input", join(dir, "bad.json"), "--key", devKey(BOT), "--rpc", devnet.rpcUrl],
+      ...["--deployment", join(dir, "deployments"), "--data-dir", join(dir, "bot")],
+    ]);
+    expect(bad.code).to.equal(1);
+    expect(bad.stderr).to.match(/line 2: provider/);
+    expect(bad.stdout).to.equal("");
+  });
+
+  it("reputation ranks the good provider first, and repair placement follows the scores as they change", async () => {
+    deps = {
+      clients: await connectChain(devnet.rpcUrl, privateKeyToAccount(devKey(BOT))),
+      contracts: contractsOf(deployment),
+      store: new ClientStore(join(dir, "in-process-bot", "client.sqlite")),
+      workDir: join(dir, "in-process-bot", "work"),
+      limits: DEFAULT_STAGE_LIMITS,
+    };
+    controller = new DealbotController(
+      {
+        host: "127.0.0.1",
+        port: 0,
+        dbPath: join(dir, "controller", "controller.sqlite"),
+        storageIntervalMs: 0,
+        retrievalIntervalMs: 0,
+        sizes: [SIZE],
+        maxProviderLabels: 10,
+      },
+      deps,
+      silentLogger,
+    );
+    const { url } = await controller.start();
+    for (const r of [...storage.values(), ...retrieval.values()]) controller.record(r);
+    const reputation = (await (await fetch(`${url}/api/reputation`)).json()) as {
+      ranking: { provider: string; score: number }[];
+    };
+    const order = reputation.ranking.map((r) => getAddress(r.provider));
+    // good 2/2, corrupt 1/2 (stores, serves bad bytes), refusing and dying 0/2.
+    expect(order[0]).to.equal(addr(GOOD));
+    expect(order[1]).to.equal(addr(CORRUPT));
+    expect(order.slice(2).sort()).to.deep.equal([addr(REFUSES), addr(DIES)].sort());
+
+    // The repair miner's feed reads the same scores; placement ranks by them.
+    const feed = new ReputationFeed(`${url}/api/reputation`, silentLogger);
+    const registered = (await listProviders(deps.clients, deps.contracts)).filter((p) =>
+      [addr(GOOD), addr(CORRUPT)].includes(getAddress(p.address)),
+    );
+    const placementOrder = () =>
+      rankForPlacement(registered, (a: Address) => feed.scores.get(a.toLowerCase())).map((p) => getAddress(p.address));
+    expect(await feed.refresh()).to.equal(true);
+    expect(placementOrder()).to.deep.equal([addr(GOOD), addr(CORRUPT)]);
+    // The corrupt provider keeps taking storage deals: its score passes the good one's.
+    for (let i = 0; i < 4; i++) {
+      const r = await runStorageAttempt(deps, { provider: addr(CORRUPT), size: 64 * 1024 });
+      expect(r.status, r.errorMessage).to.equal("success");
+      controller.record(r);
+    }
+    expect(await feed.refresh()).to.equal(true);
+    expect(
+      (feed.scores.get(addr(CORRUPT).toLowerCase()) as number) > (feed.scores.get(addr(GOOD).toLowerCase()) as number),
+    ).to.be.true;
+    expect(placementOrder()).to.deep.equal([addr(CORRUPT), addr(GOOD)]);
+
+    // Prometheus: bounded labels, stage failures, latency histograms.
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(metrics).to.match(
+      /rm_dealbot_attempts_total\{kind="storage",provider="0x[0-9a-f]{40}",status="success"\} \d+/,
+    );
+    expect(metrics).to.include('rm_dealbot_stage_failures_total{kind="retrieval",stage="verify"} 1');
+    expect(metrics).to.include('rm_dealbot_stage_failures_total{kind="storage",stage="propose"}');
+    expect(metrics).to.include("rm_dealbot_time_to_first_byte_seconds_bucket");
+    expect(metrics).to.include("rm_dealbot_provider_score");
+  });
+
+  it("the controller process schedules storage and retrievals, keeps records in SQLite, and stops cleanly on SIGTERM", async () => {
+    const daemon = await startDaemon("dealbot", [
+      ...["--port", "0", "--key", devKey(BOT), "--rpc", devnet.rpcUrl, "--deployment", join(dir, "deployments")],
+      ...["--data-dir", join(dir, "controller-process"), "--storage-every-ms", "1000", "--retrieval-every-ms", "1000"],
+      ...["--sizes", "65536", "131072", "--stall-ms", "3000"],
+    ]);
+    try {
+      const records = await waitFor(
+        "a stored piece retrieved again by the controller",
+        120_000,
+        async () => {
+          const all = (await (await fetch(`${daemon.url}/api/records?limit=200`)).json()) as DealbotRecord[];
+          return all.some((r) => r.kind === "retrieval") ? all : undefined;
+        },
+        () => daemon.output(),
+      );
+      const providersTried = new Set(records.map((r) => getAddress(r.dealParameters.provider)));
+      expect([...providersTried].every((p) => [GOOD, REFUSES, DIES, CORRUPT, SILENT].map(addr).includes(p))).to.be.true;
+      expect(records.some((r) => r.kind === "storage" && r.status === "success")).to.be.true;
+      const summary = (await (await fetch(`${daemon.url}/api/summary`)).json()) as { ranking: unknown[] };
+      expect(summary.ranking.length).to.equal(providersTried.size);
+      // Each record was also printed as one JSON line.
+      const lines = daemon
+        .output()
+        .split("\n")
+        .filter((l) => l.startsWith('{"kind":'));
+      expect(lines.length).to.be.at.least(records.length);
+    } finally {
+      await daemon.stop();
+    }
+    expect(daemon.process.exitCode).to.equal(0);
+  });
+
+  it("the dashboard renders in headless Chromium: ranking, rate over time, failures by stage, latencies", async function () {
+    if (!existsSync(CHROMIUM)) {
+      if (process.env.RM_REQUIRE_CHROMIUM === "1")
+        throw new Error(`no Chromium at ${CHROMIUM}: apt-get install chromium`);
+      this.skip();
+    }
+    const { chromium } = await import("playwright-core");
+    const url = controller?.url as string;
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+    });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      const errors: string[] = [];
+      page.on("pageerror", (e) => errors.push(e.message));
+      await page.goto(url);
+      await page.waitForSelector("body[data-ready='1']", { timeout: 20_000 });
+      const rows = await page.$$eval("#ranking tbody tr", (trs) =>
+        trs.map((tr) => (tr as unknown as { dataset: Record<string, string> }).dataset.provider),
+      );
+      expect(rows.map((r) => getAddress(r as string))[0]).to.equal(addr(CORRUPT));
+      expect(rows.length).to.equal(4);
+      // Every chart drew something: a canvas with non-blank pixels.
+      for (const id of ["rate", "failures", "latency"]) {
+        const inked = await page.$eval(`#${id}`, (c) => {
+          const canvas = c as unknown as {
+            width: number;
+            height: number;
+            getContext(
+              kind: "2d",
+            ): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } } | null;
+          };
+          const data = canvas.getContext("2d")?.getImageData(0, 0, canvas.width, canvas.height).data ?? [];
+          let n = 0;
+          for (let i = 3; i < data.length; i += 4) if (data[i] !== 0) n++;
+          return n;
+        });
+        expect(inked, `chart #${id} is blank`).to.be.greaterThan(500);
+      }
+      expect(await page.textContent("#error")).to.equal("");
+      expect(errors).to.deep.equal([]);
+      await mkdir("test-output", { recursive: true });
+      const shot = join("test-output", "dealbot-dashboard.png");
+      await page.screenshot({ path: shot, fullPage: true });
+      expect((await stat(shot)).size).to.be.greaterThan(10_000);
+    } finally {
+      await browser.close();
+    }
+  });
+});
