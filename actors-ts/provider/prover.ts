@@ -31,24 +31,60 @@ export function proposalTermsHash(proposal: StorageDealProposal): Hex {
  */
 export class Prover {
   private lastFailedGeneration = -1;
+  private lastState = "";
+
+  /** Logs (debug) why a tick did or did not prove, once per change: why a period went unproven. */
+  private note(state: string, fields: Record<string, unknown>): undefined {
+    if (state === this.lastState) return undefined;
+    this.lastState = state;
+    this.ctx.logger.debug(fields, `prover: ${state}`);
+    return undefined;
+  }
 
   constructor(private readonly ctx: ProviderContext) {}
+
+  /** What the current tick is waiting on (for the slow-tick warning). */
+  private step = "idle";
 
   async run(signal: AbortSignal): Promise<void> {
     await runEvery(
       this.ctx.config.proveIntervalMs,
       signal,
-      () => this.tick(),
+      () => this.watched(),
       (err) => this.ctx.logger.warn({ err }, "proving round failed; retrying"),
     );
+  }
+
+  private lastHeartbeat = 0;
+  private lastSeen: Record<string, unknown> = {};
+
+  /** One tick, with a warning every 5 s while it runs naming the step it is stuck in. */
+  private async watched(): Promise<number | undefined> {
+    const started = Date.now();
+    if (started - this.lastHeartbeat > 5000) {
+      this.lastHeartbeat = started;
+      this.ctx.logger.debug({ state: this.lastState, ...this.lastSeen }, "prover heartbeat");
+    }
+    const timer = setInterval(() => {
+      this.ctx.logger.warn({ step: this.step, ms: Date.now() - started }, "proving round is slow");
+    }, 5000);
+    try {
+      return await this.tick();
+    } finally {
+      clearInterval(timer);
+      this.step = "idle";
+    }
   }
 
   /** Proves the current period if it is due; returns the period proven, if any. */
   async tick(): Promise<number | undefined> {
     const { clients, contracts, logger, metrics } = this.ctx;
     const self = clients.account.address;
+    this.step = "proofSetInfo";
     const set = await proofSetInfo(clients, contracts, self);
-    if (set.anchorEpoch === 0n || set.currentPeriodProven) return undefined;
+    const at = { period: set.currentPeriod, challengeEpoch: set.challengeEpoch, deadlineEpoch: set.deadlineEpoch };
+    if (set.anchorEpoch === 0n) return this.note("no live pieces", at);
+    if (set.currentPeriodProven) return this.note(`period ${set.currentPeriod} proven`, at);
     if (set.failed) {
       if (this.lastFailedGeneration !== set.generation) {
         logger.error({ generation: set.generation }, "proof set failed: missed too many periods in a row");
@@ -56,16 +92,23 @@ export class Prover {
       }
       return undefined;
     }
+    this.step = "getBlockNumber";
     const latest = await clients.public.getBlockNumber();
-    if (latest <= set.challengeEpoch || latest >= set.deadlineEpoch) return undefined;
+    this.lastSeen = { latest: latest.toString(), ...at };
+    if (latest <= set.challengeEpoch) return this.note(`period ${set.currentPeriod}: waiting for the challenge`, at);
+    if (latest >= set.deadlineEpoch)
+      return this.note(`period ${set.currentPeriod}: deadline passed`, { ...at, latest });
+    this.note(`period ${set.currentPeriod}: proving`, { ...at, latest });
     const started = performance.now();
     let proofs: PieceProofInput[];
     try {
+      this.step = "buildProofs";
       proofs = await this.buildProofs(self, set.generation);
     } catch (err) {
       metrics.proofs.inc({ result: "unavailable" });
       throw err;
     }
+    this.step = "provePossession";
     const result = await provePossession(clients, contracts, proofs);
     metrics.proofs.inc({ result: "proven" });
     metrics.proveSeconds.observe((performance.now() - started) / 1000);
