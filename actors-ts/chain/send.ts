@@ -61,8 +61,22 @@ export async function sendContract<
         args: call.args as readonly unknown[],
         gas: call.gas,
       });
-      request = simulated.request;
       result = simulated.result;
+      // Headroom over the estimate: transactions sent back to back are estimated against the same
+      // block, and one that lands after another can take a costlier branch (the last
+      // assignPiece activates the deal) and run out of gas.
+      const gas =
+        call.gas ??
+        gasWithHeadroom(
+          await clients.public.estimateContractGas({
+            account: clients.account,
+            address: call.address,
+            abi: call.abi as Abi,
+            functionName: call.functionName as string,
+            args: call.args as readonly unknown[],
+          }),
+        );
+      request = { ...simulated.request, gas };
     } catch (err) {
       throw decodeContractError(err, call.contract, call.functionName as string);
     }
@@ -86,4 +100,9 @@ export async function sendContract<
     eventName: eventNames as never,
   }) as ParseEventLogsReturnType<abi, eventName>;
   return { hash, receipt, result, events };
+}
+
+/** A gas limit 25 % above the estimate, plus 10,000 (units of gas). */
+export function gasWithHeadroom(estimate: bigint): bigint {
+  return (estimate * 5n) / 4n + 10_000n;
 }

@@ -126,7 +126,12 @@ export function startDaemon(
     let output = "";
     let stdout = "";
     let started = false;
-    const exited = new Promise<void>((r) => child.once("exit", () => r()));
+    const exited = new Promise<void>((r) =>
+      child.once("exit", (code, signal) => {
+        output += `\n[${role} process ${child.pid} exited: code ${code}, signal ${signal}]\n`;
+        r();
+      }),
+    );
     const timer = setTimeout(() => {
       if (!started) {
         child.kill("SIGKILL");

@@ -168,7 +168,10 @@ describe("repair miner: repair-backed deals, placement, fault detection, minimal
     );
     const holders = await Promise.all([0, 1, 2, 3, 4, 5].map(holder));
     expect(new Set(holders).size).to.equal(6);
-    expect(holders.map(getAddress)).to.include(getAddress(devAddress(TRUSTED)));
+    expect(
+      holders.map((a) => getAddress(a)),
+      `holders ${holders.join(", ")}; miner: ${JSON.stringify(await status())}`,
+    ).to.include(getAddress(devAddress(TRUSTED)));
     await waitFor("the miner to drop its local copies once every piece was proven", 90_000, async () =>
       miner.output().includes("local copies deleted") ? true : undefined,
     );
