@@ -12,7 +12,13 @@ import { deployTo, devAddress, devKey } from "./lib/agents";
 
 async function main(): Promise<void> {
   const port = Number(process.env.DEVNET_PORT ?? 8545);
-  const devnet = await startDevnet([], { HARDHAT_INTERVAL_MINING_MS: process.env.DEVNET_BLOCK_MS ?? "1000" }, port);
+  // Blocks on the interval only (no block per transaction), so epochs pass in real time however
+  // busy the agents are (docs/decisions.md 18).
+  const devnet = await startDevnet(
+    [],
+    { HARDHAT_INTERVAL_MINING_MS: process.env.DEVNET_BLOCK_MS ?? "1000", HARDHAT_AUTOMINE: "false" },
+    port,
+  );
   const stop = () => {
     devnet.stop().then(() => process.exit(0));
   };
