@@ -11,6 +11,7 @@ import { createLogger } from "../core/logger";
 import { stringifyJson } from "../core/json";
 import { DEFAULT_STAGE_LIMITS, runRetrievalAttempt, runStorageAttempt, type BotDeps } from "../dealbot/bots";
 import { DealbotController } from "../dealbot/controller";
+import { ErasurePool } from "../erasure/erasure-pool";
 import type { StageLimits } from "../dealbot/record";
 import { parseTasks, retrievalTaskSchema, storageTaskSchema } from "../dealbot/tasks";
 import {
@@ -107,7 +108,7 @@ export function dealbotCommand(): Command {
       .command("retrieval")
       .description(
         "retrieve one piece per task, paid, and print one JSON record per attempt. Tasks: " +
-          '{"pieceCid": "bafk…", "provider": "0x…"}',
+          '{"pieceCid": "bafk…", "provider": "0x…"} (one piece from that provider) or {"droot": "0x…"} (the whole file from any k providers)',
       )
       .option("--input <file>", "tasks file (default: stdin)"),
   ).action(async (opts: BotOptions) => {
@@ -193,6 +194,8 @@ async function runBot(opts: BotOptions, kind: "storage" | "retrieval"): Promise<
     const text = readInput(opts.input);
     const tasks = kind === "storage" ? parseTasks(text, storageTaskSchema) : parseTasks(text, retrievalTaskSchema);
     deps = await openBot(opts);
+    // Whole-file (droot) retrievals rebuild the file on an erasure pool.
+    if (tasks.some((t) => "droot" in (t as object))) deps.pool = new ErasurePool();
     for (const task of tasks) {
       const record =
         kind === "storage"
@@ -204,6 +207,7 @@ async function runBot(opts: BotOptions, kind: "storage" | "retrieval"): Promise<
     reportError(err, false);
     process.exitCode = 1;
   } finally {
+    await deps?.pool?.close();
     deps?.close();
   }
   // An attempt cut off by a stage limit may leave a request to a silent peer open: the records

@@ -11,6 +11,7 @@ import type { ClientStore } from "../client/client-store";
 import { StorageClient, type StoreProgress } from "../client/storage-client";
 import { RetrievalClient } from "../client/retrieval/retrieval-client";
 import { InvalidArgumentError } from "../core/errors";
+import type { ErasurePool } from "../erasure/erasure-pool";
 import { SOFTWARE_VERSION } from "../core/version";
 import { AttemptRecorder, type DealbotRecord, type StageLimits } from "./record";
 import type { RetrievalTask, StorageTask } from "./tasks";
@@ -26,6 +27,8 @@ export interface BotDeps {
   limits: StageLimits;
   /** Also gets every log line of every attempt (e.g. to a log file). */
   echo?: (line: string) => void;
+  /** Needed only for whole-file (droot) retrievals: rebuilds the file from k pieces. */
+  pool?: ErasurePool;
 }
 
 /**
@@ -138,6 +141,7 @@ export async function runStorageAttempt(deps: BotDeps, task: StorageTask): Promi
  * through a payment channel, every chunk checked against the commitment. Never throws.
  */
 export async function runRetrievalAttempt(deps: BotDeps, task: RetrievalTask): Promise<DealbotRecord> {
+  if ("droot" in task) return runFileRetrievalAttempt(deps, task);
   const rec = new AttemptRecorder("retrieval", deps.limits, deps.echo);
   const params: DealbotRecord["dealParameters"] = { provider: task.provider, pieceCid: task.pieceCid };
   const chain = await chainVersion(deps.clients);
@@ -171,6 +175,45 @@ export async function runRetrievalAttempt(deps: BotDeps, task: RetrievalTask): P
   } catch (err) {
     // A commitment mismatch is found while verifying chunks, whatever stage the bytes arrived in.
     if ((err as Error).name === "PieceCommitmentMismatchError") rec.enter("verify");
+    return rec.finish({ dealParameters: params, softwareVersion: SOFTWARE_VERSION, chain }, err);
+  } finally {
+    await rm(out, { force: true });
+  }
+}
+
+/** A whole file by droot, from any k of its providers: one record for the whole retrieval. */
+async function runFileRetrievalAttempt(
+  deps: BotDeps,
+  task: { droot: string; provider?: Address },
+): Promise<DealbotRecord> {
+  const rec = new AttemptRecorder("retrieval", deps.limits, deps.echo);
+  const params: DealbotRecord["dealParameters"] = { provider: task.provider ?? "any", droot: task.droot };
+  const chain = await chainVersion(deps.clients);
+  const out = join(deps.workDir, `file-${Date.now()}-${randomBytes(4).toString("hex")}.bin`);
+  try {
+    if (!deps.pool) throw new InvalidArgumentError("a droot retrieval needs an erasure pool to rebuild the file");
+    rec.enter("open");
+    await mkdir(deps.workDir, { recursive: true });
+    const retrieval = new RetrievalClient({ ...deps, logger: rec.logger });
+    const result = await rec.guard(
+      retrieval.retrieveFile(task.droot as `0x${string}`, out, {
+        signal: rec.signal,
+        stallTimeoutMs: deps.limits.stallMs,
+        onEvent: (line) => rec.event(line),
+        onBytes: (n) => {
+          if (rec.current === "open") rec.enter("transfer");
+          rec.moved(n);
+        },
+      }),
+    );
+    rec.enter("verify");
+    const hash = createHash("sha256");
+    for await (const chunk of createReadStream(out)) hash.update(chunk as Buffer);
+    params.sha256 = hash.digest("hex");
+    params.sizeInBytes = result.fileSize;
+    rec.paid = result.paid;
+    return rec.finish({ dealParameters: params, softwareVersion: SOFTWARE_VERSION, chain });
+  } catch (err) {
     return rec.finish({ dealParameters: params, softwareVersion: SOFTWARE_VERSION, chain }, err);
   } finally {
     await rm(out, { force: true });

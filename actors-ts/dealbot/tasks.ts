@@ -23,11 +23,20 @@ export const storageTaskSchema = z.object({
 });
 export type StorageTask = z.infer<typeof storageTaskSchema>;
 
-/** A retrieval-bot task (seed 004 "Retrieval Bot"): a `{pieceCid, provider}` tuple. */
-export const retrievalTaskSchema = z.object({
-  pieceCid: z.string().min(1),
-  provider: zAddress,
-});
+/**
+ * A retrieval-bot task (seed 004 "Retrieval Bot"): a `{pieceCid, provider}` tuple (one piece
+ * from that provider), or `{droot}` (the whole file from any k of its providers; `provider`, if
+ * given, only labels the record).
+ */
+export const retrievalTaskSchema = z.union([
+  z.object({ pieceCid: z.string().min(1), provider: zAddress }).strict(),
+  z
+    .object({
+      droot: z.string().regex(/^0x[0-9a-fA-F]{64}$/, "expected a 32-byte 0x-hex droot"),
+      provider: zAddress.optional(),
+    })
+    .strict(),
+]);
 export type RetrievalTask = z.infer<typeof retrievalTaskSchema>;
 
 /**
@@ -63,9 +72,24 @@ export function parseTasks<T>(text: string, schema: z.ZodType<T>): T[] {
   return items.map(({ where, value }) => {
     const result = schema.safeParse(value);
     if (!result.success) {
-      const issue = result.error.issues[0];
+      const issue = firstIssue(result.error.issues);
       throw new InvalidArgumentError(`${where}: ${issue.path.join(".") || "task"}: ${issue.message}`);
     }
     return result.data;
   });
+}
+
+type Issue = { path: PropertyKey[]; message: string; code?: string; errors?: Issue[][] };
+
+/** The issue to report: for a union, the first issue of the branch that came closest. */
+function firstIssue(issues: readonly Issue[]): Issue {
+  const issue = issues[0];
+  if (issue.code === "invalid_union" && issue.errors?.length) {
+    const closest = [...issue.errors].sort((a, b) => a.length - b.length)[0];
+    if (closest.length) {
+      const nested = firstIssue(closest);
+      return { ...nested, path: [...issue.path, ...nested.path] };
+    }
+  }
+  return issue;
 }

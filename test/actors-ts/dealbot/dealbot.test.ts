@@ -181,8 +181,15 @@ describe("dealbots: storage and retrieval bots, controller, reputation, dashboar
       { pieceCid: corruptCid, provider: addr(CORRUPT) },
       { pieceCid: goodCid, provider: addr(DIES) },
       { pieceCid: goodCid, provider: addr(REFUSES) },
+      { droot: `0x${"cd".repeat(32)}` },
     ]);
     [GOOD, CORRUPT, DIES, REFUSES].forEach((n, i) => retrieval.set(n, records[i]));
+    // A whole file nobody stored: fails where the manifest is looked for, and says so.
+    const unknown = records[4];
+    expect(unknown.status).to.equal("failure");
+    expect(unknown.failedAt).to.equal("open");
+    expect(unknown.dealParameters.droot).to.equal(`0x${"cd".repeat(32)}`);
+    expect(unknown.errorMessage).to.match(/manifest/i);
     const good = retrieval.get(GOOD) as DealbotRecord;
     expect(good.status, good.errorMessage).to.equal("success");
     expect(good.dealParameters.sha256).to.equal(storage.get(GOOD)?.dealParameters.sha256);

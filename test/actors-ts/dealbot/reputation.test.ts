@@ -38,8 +38,14 @@ describe("dealbot reputation and task input", () => {
     expect(lines.map((t) => t.provider)).to.deep.equal([p, p]);
     expect(parseTasks(`{"size": 1000, "priceLimit": "5"}`, storageTaskSchema)[0].priceLimit).to.equal(5n);
     expect(() => parseTasks(`{"size": 1000}\n{"size": 10}`, storageTaskSchema)).to.throw(/line 2: size/);
+    expect(() => parseTasks(`{"provider": "0x12", "size": 1000}`, storageTaskSchema)).to.throw(/line 1: provider: /);
     expect(() => parseTasks(`{"size": 1000}\nnot json`, storageTaskSchema)).to.throw(/line 2 is not valid JSON/);
     expect(() => parseTasks(`[{"pieceCid":"x","provider":"0x12"}]`, retrievalTaskSchema)).to.throw(/task 0: provider/);
     expect(parseTasks("  \n", storageTaskSchema)).to.deep.equal([]);
+    // A whole file by droot, with or without a provider label.
+    const droot = `0x${"ab".repeat(32)}`;
+    expect(parseTasks(`{"droot":"${droot}"}`, retrievalTaskSchema)).to.deep.equal([{ droot }]);
+    expect(() => parseTasks(`{"droot":"0x12"}`, retrievalTaskSchema)).to.throw(/line 1: droot: expected a 32-byte/);
+    expect(() => parseTasks(`{"pieceCid":"bafk1"}`, retrievalTaskSchema)).to.throw(/line 1: provider/);
   });
 });
