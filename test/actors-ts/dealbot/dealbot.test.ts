@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { createServer, type Server, type Socket } from "node:net";
@@ -176,12 +177,24 @@ describe("dealbots: storage and retrieval bots, controller, reputation, dashboar
   it("retrieval bot: paid and verified from the good provider; corrupt bytes fail at verify, a dead or refusing provider at open", async () => {
     const goodCid = storage.get(GOOD)?.dealParameters.pieceCid as string;
     const corruptCid = storage.get(CORRUPT)?.dealParameters.pieceCid as string;
+    // A whole file, erasure-coded 1 + 1 over the good and the corrupt provider by the bot's own
+    // client (same data dir), to be retrieved by droot.
+    const file = randomBytes(300_000);
+    await writeFile(join(dir, "whole.bin"), file);
+    const stored = await runCli([
+      ...["client", "store", join(dir, "whole.bin"), "--providers", `${addr(GOOD)},${addr(CORRUPT)}`, "--k", "1"],
+      ...["--m", "1", "--key", devKey(BOT), "--rpc", devnet.rpcUrl, "--deployment", join(dir, "deployments")],
+      ...["--data-dir", join(dir, "bot"), "--json"],
+    ]);
+    expect(stored.code, stored.stderr + stored.stdout).to.equal(0);
+    const droot = (JSON.parse(stored.stdout) as { droot: string }).droot;
     const records = await bot("retrieval", [
       { pieceCid: goodCid, provider: addr(GOOD) },
       { pieceCid: corruptCid, provider: addr(CORRUPT) },
       { pieceCid: goodCid, provider: addr(DIES) },
       { pieceCid: goodCid, provider: addr(REFUSES) },
       { droot: `0x${"cd".repeat(32)}` },
+      { droot },
     ]);
     [GOOD, CORRUPT, DIES, REFUSES].forEach((n, i) => retrieval.set(n, records[i]));
     // A whole file nobody stored: fails where the manifest is looked for, and says so.
@@ -190,6 +203,11 @@ describe("dealbots: storage and retrieval bots, controller, reputation, dashboar
     expect(unknown.failedAt).to.equal("open");
     expect(unknown.dealParameters.droot).to.equal(`0x${"cd".repeat(32)}`);
     expect(unknown.errorMessage).to.match(/manifest/i);
+    const whole = records[5];
+    expect(whole.status, whole.errorMessage).to.equal("success");
+    expect(whole.dealParameters.sha256).to.equal(createHash("sha256").update(file).digest("hex"));
+    expect(whole.dealParameters.sizeInBytes).to.equal(file.length);
+    expect(BigInt(whole.paid)).to.be.greaterThan(0n);
     const good = retrieval.get(GOOD) as DealbotRecord;
     expect(good.status, good.errorMessage).to.equal("success");
     expect(good.dealParameters.sha256).to.equal(storage.get(GOOD)?.dealParameters.sha256);
