@@ -1,0 +1,77 @@
+/** The repair miner's SQLite schema, oldest migration first; never edit a released one. */
+export const REPAIR_MIGRATIONS = [
+  `CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+   CREATE TABLE manifests (droot TEXT PRIMARY KEY, json TEXT NOT NULL);
+   CREATE TABLE request_nonces (
+     signer TEXT NOT NULL, nonce TEXT NOT NULL, expires_at INTEGER NOT NULL, PRIMARY KEY (signer, nonce)
+   );
+   CREATE TABLE intakes (
+     id TEXT PRIMARY KEY,
+     client TEXT NOT NULL,
+     bid_id TEXT NOT NULL UNIQUE,
+     ask_id TEXT NOT NULL,
+     deadline TEXT NOT NULL,
+     client_signature TEXT NOT NULL,
+     droot TEXT NOT NULL,
+     status TEXT NOT NULL,
+     deal_id TEXT,
+     tx_hash TEXT,
+     error TEXT,
+     created_at INTEGER NOT NULL
+   );
+   CREATE TABLE deals (
+     deal_id TEXT PRIMARY KEY,
+     droot TEXT NOT NULL,
+     client TEXT NOT NULL,
+     k INTEGER NOT NULL,
+     m INTEGER NOT NULL,
+     piece_size TEXT NOT NULL,
+     end_epoch TEXT NOT NULL,
+     status TEXT NOT NULL,
+     local_dropped INTEGER NOT NULL DEFAULT 0
+   );
+   CREATE TABLE pieces (
+     deal_id TEXT NOT NULL,
+     idx INTEGER NOT NULL,
+     piece_cid TEXT NOT NULL,
+     root TEXT NOT NULL,
+     payload_size INTEGER NOT NULL,
+     state TEXT NOT NULL,
+     mode TEXT NOT NULL,
+     provider TEXT,
+     storage_deal_id TEXT,
+     proposal_json TEXT,
+     local_path TEXT,
+     excluded_json TEXT NOT NULL DEFAULT '[]',
+     attempts INTEGER NOT NULL DEFAULT 0,
+     next_attempt_at INTEGER NOT NULL DEFAULT 0,
+     error TEXT,
+     fault_epoch TEXT,
+     PRIMARY KEY (deal_id, idx)
+   );
+   CREATE TABLE repairs (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     deal_id TEXT NOT NULL,
+     indices_json TEXT NOT NULL,
+     status TEXT NOT NULL,
+     attempts INTEGER NOT NULL DEFAULT 0,
+     next_attempt_at INTEGER NOT NULL DEFAULT 0,
+     error TEXT,
+     bytes_downloaded INTEGER NOT NULL DEFAULT 0,
+     fault_epoch TEXT,
+     reassigned_epoch TEXT,
+     created_at INTEGER NOT NULL,
+     finished_at INTEGER
+   );
+   CREATE TABLE evidence (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     deal_id TEXT NOT NULL,
+     idx INTEGER NOT NULL,
+     provider TEXT NOT NULL,
+     piece_cid TEXT NOT NULL,
+     expected TEXT NOT NULL,
+     actual TEXT NOT NULL,
+     stage TEXT NOT NULL,
+     at INTEGER NOT NULL
+   );`,
+];
