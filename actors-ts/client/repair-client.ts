@@ -1,9 +1,9 @@
 import { createReadStream } from "node:fs";
-import { createHash } from "node:crypto";
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { getAddress, type Address, type Hex } from "viem";
 import { InvalidArgumentError, RepairMarketError } from "../core/errors";
+import { fileSha256 } from "../core/file-hash";
 import { httpCall, httpJson, PeerUnreachableError } from "../core/http-client";
 import type { Logger } from "../core/logger";
 import { sleep } from "../core/abort";
@@ -235,9 +235,7 @@ export class RepairClient {
   /** PUTs one piece, retrying while the miner is unreachable (it may be restarting). */
   private async uploadPiece(offer: RepairOffer, path: string, file: string, index: number): Promise<void> {
     const { size } = await stat(file);
-    const hash = createHash("sha256");
-    for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-    const bodySha256 = hash.digest("hex");
+    const bodySha256 = await fileSha256(file);
     for (let attempt = 1; ; attempt++) {
       try {
         const headers = await signRequest(this.c.clients.account, {

@@ -1,9 +1,10 @@
 import { createReadStream } from "node:fs";
 import { Transform } from "node:stream";
 import { stat, open, rename, rm } from "node:fs/promises";
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { dirname, join, resolve } from "node:path";
 import { toHex, type Address, type Hex } from "viem";
+import { fileSha256 } from "../core/file-hash";
 import { sleep } from "../core/abort";
 import { InvalidArgumentError, RepairMarketError } from "../core/errors";
 import { PeerRejectedError, PeerUnreachableError, httpCall, httpJson } from "../core/http-client";
@@ -530,10 +531,4 @@ function throttle(bytesPerSecond: number): Transform {
       setTimeout(() => done(null, chunk), Math.max(0, due - Date.now()));
     },
   });
-}
-
-async function fileSha256(path: string): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest("hex");
 }

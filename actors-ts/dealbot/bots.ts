@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { createReadStream, createWriteStream } from "node:fs";
+import { createWriteStream } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { once } from "node:events";
@@ -11,6 +11,7 @@ import type { ClientStore } from "../client/client-store";
 import { StorageClient, type StoreProgress } from "../client/storage-client";
 import { RetrievalClient } from "../client/retrieval/retrieval-client";
 import { InvalidArgumentError } from "../core/errors";
+import { fileSha256 } from "../core/file-hash";
 import type { ErasurePool } from "../erasure/erasure-pool";
 import { SOFTWARE_VERSION } from "../core/version";
 import { AttemptRecorder, type DealbotRecord, type StageLimits } from "./record";
@@ -152,7 +153,6 @@ export async function runRetrievalAttempt(deps: BotDeps, task: RetrievalTask): P
     rec.enter("open");
     const retrieval = new RetrievalClient({ ...deps, logger: rec.logger });
     await mkdir(deps.workDir, { recursive: true });
-    const hash = createHash("sha256");
     const result = await rec.guard(
       retrieval.retrievePiece(task.pieceCid, provider.address, out, {
         signal: rec.signal,
@@ -167,8 +167,7 @@ export async function runRetrievalAttempt(deps: BotDeps, task: RetrievalTask): P
       }),
     );
     rec.enter("verify");
-    for await (const chunk of createReadStream(out)) hash.update(chunk as Buffer);
-    params.sha256 = hash.digest("hex");
+    params.sha256 = await fileSha256(out);
     params.sizeInBytes = result.bytes;
     rec.paid = result.paid;
     return rec.finish({ dealParameters: params, softwareVersion: SOFTWARE_VERSION, chain });
@@ -207,9 +206,7 @@ async function runFileRetrievalAttempt(
       }),
     );
     rec.enter("verify");
-    const hash = createHash("sha256");
-    for await (const chunk of createReadStream(out)) hash.update(chunk as Buffer);
-    params.sha256 = hash.digest("hex");
+    params.sha256 = await fileSha256(out);
     params.sizeInBytes = result.fileSize;
     rec.paid = result.paid;
     return rec.finish({ dealParameters: params, softwareVersion: SOFTWARE_VERSION, chain });
