@@ -178,17 +178,10 @@ common(
   ),
 );
 
-/** The repair miner whose worker is `worker` (newest), from RepairMinerCreated events. */
+/** The repair miner whose worker is `worker`, or undefined. */
 async function minerOf(s: Session, worker: Address): Promise<bigint | undefined> {
-  const { repairMarketAbi } = await import("../actors-ts/chain/generated/abis");
-  const events = await s.clients.public.getContractEvents({
-    address: s.contracts.repairMarket,
-    abi: repairMarketAbi,
-    eventName: "RepairMinerCreated",
-    args: { worker },
-    fromBlock: BigInt(s.deployment.deployBlock),
-  });
-  return events.at(-1)?.args.minerId;
+  const { repairMinerOfWorker } = await import("../actors-ts/chain/repair-market/reads");
+  return repairMinerOfWorker(s.clients, s.contracts, worker, BigInt(s.deployment.deployBlock));
 }
 
 common(

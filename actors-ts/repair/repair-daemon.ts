@@ -19,6 +19,7 @@ import type { RepairConfig } from "./config";
 import type { RepairContext } from "./context";
 import { Intake } from "./intake";
 import { registerIntakeRoutes } from "./intake-routes";
+import { repairMinerOfWorker } from "../chain/repair-market/reads";
 import { Placer } from "./placer";
 import { ReputationFeed } from "./reputation-feed";
 import { Repairer } from "./repairer";
@@ -171,14 +172,7 @@ export class RepairDaemon {
     let minerId = store.get("minerId") ? BigInt(store.get("minerId") as string) : undefined;
     if (minerId === undefined) {
       // A wiped data dir: the miner is found again by its worker address.
-      const created = await clients.public.getContractEvents({
-        address: contracts.repairMarket,
-        abi: repairMarketAbi,
-        eventName: "RepairMinerCreated",
-        args: { worker: clients.account.address },
-        fromBlock: ctx.deployBlock,
-      });
-      minerId = created.at(-1)?.args.minerId;
+      minerId = await repairMinerOfWorker(clients, contracts, clients.account.address, ctx.deployBlock);
       if (minerId !== undefined) logger.warn({ minerId }, "no local state: found this worker's repair miner on chain");
     }
     if (minerId === undefined) {

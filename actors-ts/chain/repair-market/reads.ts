@@ -70,3 +70,23 @@ export async function repairDealsByDroot(
   }
   return dealIds;
 }
+
+/**
+ * The newest repair miner whose worker is `worker`, from the RepairMinerCreated events (how a
+ * miner with no local state, or a devnet task, finds its id), or undefined when there is none.
+ */
+export async function repairMinerOfWorker(
+  c: Reader,
+  contracts: MarketContracts,
+  worker: Address,
+  fromBlock = 0n,
+): Promise<bigint | undefined> {
+  const created = await c.public.getContractEvents({
+    address: contracts.repairMarket,
+    abi: repairMarketAbi,
+    eventName: "RepairMinerCreated",
+    args: { worker },
+    fromBlock,
+  });
+  return created.at(-1)?.args.minerId;
+}
