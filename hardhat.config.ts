@@ -4,6 +4,7 @@ import { TASK_COMPILE, TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD } from "hardhat/buil
 import type { HardhatUserConfig } from "hardhat/types";
 import { writeAbiModule } from "./scripts/lib/abi-module";
 import "./tasks/market";
+import "./tasks/repair";
 
 // The compiler comes from the npm `solc` package (pinned exactly in package.json), so a build
 // never downloads anything. The configured version is read from that package, so the two cannot

@@ -1,118 +1,14 @@
 /**
- * `npx hardhat rm <task> --network localhost`: poke at a running devnet (`npm run devnet`, or
- * `npx hardhat node` + `scripts/deploy.ts`) without writing code. Every task reads the contract
- * addresses from `deployments/<chainId>.json` (or `--deployment`), signs with one of Hardhat's
- * dev accounts (`--account N`, default 0) or `--key`, and prints a table, or JSON with `--json`.
- *
- * Agent modules are imported inside the actions, not at the top: they need the generated ABIs,
- * which the first `hardhat compile` (that also loads this file) has not written yet.
+ * `npx hardhat rm <task> --network localhost`, storage side (providers, deals, settlement,
+ * tokens): poke at a running devnet (`npm run devnet`, or `npx hardhat node` +
+ * `scripts/deploy.ts`) without writing code. Every task reads the contract addresses from
+ * `deployments/<chainId>.json` (or `--deployment`), signs with one of Hardhat's dev accounts
+ * (`--account N`, default 0) or `--key`, and prints a table, or JSON with `--json`. Plumbing,
+ * and why agent modules are imported inside the actions, in tasks/lib.ts.
  */
-import { scope, types } from "hardhat/config";
-import { HardhatPluginError } from "hardhat/plugins";
-import type { ConfigurableTaskDefinition, HardhatRuntimeEnvironment, HttpNetworkConfig } from "hardhat/types";
-import type { Address, Hex } from "viem";
-import type { ChainClients } from "../actors-ts/chain/clients";
-import type { MarketContracts } from "../actors-ts/chain/contracts";
-import type { Deployment } from "../actors-ts/chain/deployment";
-
-const rm = scope(
-  "rm",
-  "repair-market: register, ask, bid, list deals, repair health, settle, claim (--network localhost)",
-);
-
-interface CommonArgs {
-  account: number;
-  key?: string;
-  deployment: string;
-  json: boolean;
-}
-
-/** A connection to the node behind `--network`, with the deployment read for its chain id. */
-interface Session {
-  clients: ChainClients;
-  contracts: MarketContracts;
-  deployment: Deployment;
-}
-
-async function connect(hre: HardhatRuntimeEnvironment, args: CommonArgs): Promise<Session> {
-  if (hre.network.name === "hardhat") {
-    throw new Error(
-      "rm tasks talk to a running node: add `--network localhost` (RPC_URL=… picks another URL than 127.0.0.1:8545)",
-    );
-  }
-  const { privateKeyToAccount } = await import("viem/accounts");
-  const { connectChain } = await import("../actors-ts/chain/clients");
-  const { loadDeployment } = await import("../actors-ts/chain/deployment");
-  const { contractsOf } = await import("../actors-ts/chain/contracts");
-  const { devKey } = await import("../scripts/lib/agents");
-  const key = (args.key ?? devKey(args.account)) as Hex;
-  const clients = await connectChain((hre.network.config as HttpNetworkConfig).url, privateKeyToAccount(key));
-  const deployment = loadDeployment(args.deployment, clients.chain.id);
-  return { clients, contracts: contractsOf(deployment), deployment };
-}
-
-/** Prints rows as JSON (`--json`) or as tab-separated lines under a header. */
-function print(args: CommonArgs, rows: Record<string, unknown>[] | Record<string, unknown>, header?: string): void {
-  const text = (v: unknown) =>
-    typeof v === "bigint" ? v.toString() : typeof v === "object" ? JSON.stringify(v) : String(v);
-  if (args.json) {
-    process.stdout.write(
-      `${JSON.stringify(rows, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v), 2)}\n`,
-    );
-    return;
-  }
-  const list = Array.isArray(rows) ? rows : [rows];
-  if (header) process.stdout.write(`${header}\n`);
-  if (list.length === 0) {
-    if (!header) process.stdout.write("(none)\n");
-    return;
-  }
-  const keys = Object.keys(list[0]);
-  process.stdout.write(`${keys.join("\t")}\n`);
-  for (const row of list) process.stdout.write(`${keys.map((k) => text(row[k])).join("\t")}\n`);
-}
-
-/** Adds --account, --key, --deployment and --json to a task. */
-function common(task: ConfigurableTaskDefinition): ConfigurableTaskDefinition {
-  return task
-    .addOptionalParam("account", "Hardhat dev account index that signs", 0, types.int)
-    .addOptionalParam("key", "private key that signs (instead of --account)", undefined, types.string)
-    .addOptionalParam("deployment", "deployment file or directory", "deployments", types.string)
-    .addFlag("json", "print JSON instead of a table");
-}
-
-/**
- * Runs a task body; a failure is reported as one line naming the contract call and its decoded
- * revert (stack with --show-stack-traces), with a hint when the account lacks tokens.
- */
-function run<A extends CommonArgs>(
-  body: (args: A, hre: HardhatRuntimeEnvironment) => Promise<void>,
-): (args: A, hre: HardhatRuntimeEnvironment) => Promise<void> {
-  return async (args, hre) => {
-    try {
-      await body(args, hre);
-    } catch (err) {
-      const message = (err as Error).message.split("\n")[0];
-      const hint = /ERC20Insufficient(Balance|Allowance)/.test(message)
-        ? " (give the account tokens: npx hardhat rm fund --accounts N --network localhost)"
-        : "";
-      throw new HardhatPluginError("repair-market", `${message}${hint}`, err as Error);
-    }
-  };
-}
-
-/** Comma-separated decimal ids. */
-function ids(list: string | undefined): bigint[] {
-  if (!list) return [];
-  return list
-    .split(",")
-    .map((s) => s.trim())
-    .filter(Boolean)
-    .map((s) => {
-      if (!/^\d+$/.test(s)) throw new Error(`not a decimal id: "${s}"`);
-      return BigInt(s);
-    });
-}
+import { types } from "hardhat/config";
+import type { Address } from "viem";
+import { common, connect, ids, print, rm, run, type CommonArgs, type Session } from "./lib";
 
 common(rm.task("providers", "list registered storage providers with their asks")).setAction(
   run(async (args: CommonArgs, hre) => {
@@ -178,93 +74,6 @@ common(
   ),
 );
 
-/** The repair miner whose worker is `worker`, or undefined. */
-async function minerOf(s: Session, worker: Address): Promise<bigint | undefined> {
-  const { repairMinerOfWorker } = await import("../actors-ts/chain/repair-market/reads");
-  return repairMinerOfWorker(s.clients, s.contracts, worker, BigInt(s.deployment.deployBlock));
-}
-
-common(
-  rm
-    .task("repair-ask", "post a repair ask (AddRepairAsk, seed 000), creating the account's repair miner if needed")
-    .addOptionalParam("price", "token base units per encoded byte per epoch", "1", types.string)
-    .addOptionalParam("maxSize", "largest encoded file, bytes", (1n << 36n).toString(), types.string)
-    .addOptionalParam("validity", "epochs the ask stays valid", "100000", types.string)
-    .addOptionalParam(
-      "pledge",
-      "pledge when the miner is created, token base units",
-      (10n ** 21n).toString(),
-      types.string,
-    )
-    .addOptionalParam("endpoint", "miner URL when it is created", "http://127.0.0.1:0", types.string),
-).setAction(
-  run(
-    async (
-      args: CommonArgs & { price: string; maxSize: string; validity: string; pledge: string; endpoint: string },
-      hre,
-    ) => {
-      const s = await connect(hre, args);
-      const { addRepairAsk, createRepairMiner } = await import("../actors-ts/chain/repair-market/actions");
-      const worker = s.clients.account.address;
-      let minerId = await minerOf(s, worker);
-      if (minerId === undefined) {
-        minerId = (await createRepairMiner(s.clients, s.contracts, worker, BigInt(args.pledge), args.endpoint)).minerId;
-      }
-      const head = await s.clients.public.getBlockNumber();
-      const r = await addRepairAsk(s.clients, s.contracts, {
-        minerId,
-        pricePerBytePerEpoch: BigInt(args.price),
-        maxSize: BigInt(args.maxSize),
-        expiryEpoch: head + BigInt(args.validity),
-      });
-      print(args, { minerId, askId: r.askId, tx: r.hash });
-    },
-  ),
-);
-
-common(
-  rm
-    .task("bid", "post a repair bid (AddBid, seed 000): locks price · size · duration from the account")
-    .addParam("droot", "the file's droot (0x…, 32 bytes)", undefined, types.string)
-    .addParam("pieceSize", "padded piece size, bytes (a power of two)", undefined, types.string)
-    .addOptionalParam("k", "data pieces", 4, types.int)
-    .addOptionalParam("m", "parity pieces", 2, types.int)
-    .addOptionalParam("price", "token base units per encoded byte per epoch", "1", types.string)
-    .addOptionalParam("duration", "deal duration, epochs", "1000", types.string)
-    .addOptionalParam("validity", "epochs the bid stays open", "1000", types.string),
-).setAction(
-  run(
-    async (
-      args: CommonArgs & {
-        droot: string;
-        pieceSize: string;
-        k: number;
-        m: number;
-        price: string;
-        duration: string;
-        validity: string;
-      },
-      hre,
-    ) => {
-      if (!/^0x[0-9a-fA-F]{64}$/.test(args.droot))
-        throw new Error(`--droot must be 32 bytes of hex, got "${args.droot}"`);
-      const s = await connect(hre, args);
-      const { addBid } = await import("../actors-ts/chain/repair-market/actions");
-      const pieceSize = BigInt(args.pieceSize);
-      const head = await s.clients.public.getBlockNumber();
-      const r = await addBid(s.clients, s.contracts, {
-        droot: args.droot as Hex,
-        pricePerBytePerEpoch: BigInt(args.price),
-        size: pieceSize * BigInt(args.k + args.m),
-        durationEpochs: BigInt(args.duration),
-        expiryEpoch: head + BigInt(args.validity),
-        codingParams: { k: args.k, m: args.m, pieceSize },
-      });
-      print(args, { bidId: r.bidId, locked: r.amount, tx: r.hash });
-    },
-  ),
-);
-
 /** Published storage deals from the DealPublished events, optionally by client or provider. */
 async function publishedDeals(s: Session, filter: { client?: Address; provider?: Address }) {
   const { storageMarketAbi } = await import("../actors-ts/chain/generated/abis");
@@ -305,58 +114,6 @@ common(
       });
     }
     print(args, rows);
-  }),
-);
-
-common(
-  rm
-    .task("repair-deal", "show a repair deal: state, and each piece's provider, storage deal and health")
-    .addParam("id", "repair deal id", undefined, types.string),
-).setAction(
-  run(async (args: CommonArgs & { id: string }, hre) => {
-    const s = await connect(hre, args);
-    const { repairDealPieces } = await import("../actors-ts/chain/repair-market/reads");
-    const { dealInfo } = await import("../actors-ts/chain/storage-market/reads");
-    const { repairMarketAbi } = await import("../actors-ts/chain/generated/abis");
-    const dealId = ids(args.id)[0];
-    const deal = await s.clients.public.readContract({
-      address: s.contracts.repairMarket,
-      abi: repairMarketAbi,
-      functionName: "getDeal",
-      args: [dealId],
-    });
-    if (deal.state === 0) throw new Error(`repair deal ${dealId} does not exist`);
-    const placed = await repairDealPieces(s.clients, s.contracts, dealId);
-    const pieces = [];
-    for (const p of placed.pieces) {
-      const state = (await dealInfo(s.clients, s.contracts, p.storageDealId)).stateName;
-      pieces.push({
-        index: p.index,
-        provider: p.provider,
-        storageDealId: p.storageDealId,
-        storageDealState: state,
-        lost: p.lost,
-      });
-    }
-    const healthy = pieces.filter((p) => !p.lost && p.storageDealState === "Active").length;
-    const summary = {
-      dealId,
-      state: placed.state,
-      minerId: placed.minerId,
-      droot: deal.droot,
-      client: deal.client,
-      k: deal.codingParams.k,
-      m: deal.codingParams.m,
-      pieceSize: deal.codingParams.pieceSize,
-      healthyPieces: healthy,
-      endEpoch: deal.endEpoch,
-    };
-    if (args.json) {
-      print(args, { ...summary, pieces });
-      return;
-    }
-    print(args, summary);
-    print(args, pieces, "pieces:");
   }),
 );
 
@@ -419,47 +176,6 @@ common(
     print(
       args,
       r.settled.map((d) => ({ dealId: d.dealId, payment: d.payment, closed: d.closed ?? "", tx: r.hash })),
-    );
-  }),
-);
-
-common(
-  rm
-    .task("claim", "claim a repair miner's earnings (RepairMarket.claimEarnings, seed 000)")
-    .addOptionalParam(
-      "deals",
-      "comma-separated repair deal ids (default: every deal of the miner)",
-      undefined,
-      types.string,
-    )
-    .addOptionalParam("miner", "repair miner id (default: the signing account's miner)", undefined, types.string),
-).setAction(
-  run(async (args: CommonArgs & { deals?: string; miner?: string }, hre) => {
-    const s = await connect(hre, args);
-    const { claimEarnings } = await import("../actors-ts/chain/repair-market/actions");
-    const { repairMarketAbi } = await import("../actors-ts/chain/generated/abis");
-    let dealIds = ids(args.deals);
-    if (dealIds.length === 0) {
-      const minerId = args.miner !== undefined ? ids(args.miner)[0] : await minerOf(s, s.clients.account.address);
-      if (minerId === undefined)
-        throw new Error(`${s.clients.account.address} runs no repair miner; pass --miner or --deals`);
-      const created = await s.clients.public.getContractEvents({
-        address: s.contracts.repairMarket,
-        abi: repairMarketAbi,
-        eventName: "RepairDealCreated",
-        args: { minerId },
-        fromBlock: BigInt(s.deployment.deployBlock),
-      });
-      dealIds = created.map((e) => e.args.dealId as bigint);
-    }
-    if (dealIds.length === 0) {
-      print(args, [], "no repair deals to claim for");
-      return;
-    }
-    const r = await claimEarnings(s.clients, s.contracts, dealIds);
-    print(
-      args,
-      dealIds.map((dealId, i) => ({ dealId, claimed: r.amounts[i] ?? 0n, tx: r.hash })),
     );
   }),
 );
