@@ -1,5 +1,5 @@
-import { spawn } from "node:child_process";
 import { join } from "node:path";
+import { runNode } from "../lib/devnet";
 
 /** What one `npm run demo -- --json` run measured about its repair. */
 export interface RepairFigures {
@@ -22,15 +22,7 @@ export interface RepairFigures {
 export async function benchRepair(): Promise<RepairFigures> {
   const root = join(__dirname, "..", "..");
   const tsx = require.resolve("tsx/cli", { paths: [root] });
-  const child = spawn(process.execPath, [tsx, join(root, "scripts", "demo.ts"), "--json"], {
-    cwd: root,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+  const { code, stdout, stderr } = await runNode([tsx, join(root, "scripts", "demo.ts"), "--json"]);
   if (code !== 0) throw new Error(`demo exited ${code}:\n${stdout}${stderr}`);
   const { summary } = JSON.parse(stdout) as {
     summary: {

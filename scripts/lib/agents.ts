@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { createWalletClient, http, toHex, type Address, type Hex } from "viem";
 import { mnemonicToAccount } from "viem/accounts";
 import type { Devnet } from "./devnet";
-import { runHardhat } from "./devnet";
+import { runHardhat, runNode, type ProcessRun } from "./devnet";
 import { readDeployment, type Deployment } from "../../actors-ts/chain/deployment";
 import { paymentTokenAbi } from "../../actors-ts/chain/generated/abis";
 
@@ -63,34 +63,11 @@ export async function fundTokens(devnet: Devnet, deployment: Deployment, to: Add
 }
 
 /** A CLI invocation's result. */
-export interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+export type CliResult = ProcessRun;
 
-/** Runs `repair-market …` to completion. */
+/** Runs `repair-market …` to completion (SIGKILLed and rejected after `timeoutMs`). */
 export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 180_000): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      cwd: ROOT,
-      env: { ...process.env, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`repair-market ${args.join(" ")} timed out after ${timeoutMs} ms\n${stderr}`));
-    }, timeoutMs);
-    child.on("error", reject);
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runNode([CLI, ...args], { env, timeoutMs });
 }
 
 /** A daemon started as a child process. */

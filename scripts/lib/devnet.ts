@@ -87,28 +87,51 @@ export async function startDevnet(
   throw new Error(`hardhat node did not answer on ${rpcUrl} within 60 s:\n${output}`);
 }
 
-/** A finished Hardhat CLI run. */
-export interface HardhatRun {
+/** A finished child process: exit code (null when killed by a signal) and its output. */
+export interface ProcessRun {
   code: number | null;
   stdout: string;
   stderr: string;
 }
 
-/** Runs a Hardhat CLI command to completion and collects stdout and stderr apart. */
-export async function spawnHardhat(args: string[], env: NodeJS.ProcessEnv = {}): Promise<HardhatRun> {
+/**
+ * Runs `node <args…>` from the repository root to completion, collecting stdout and stderr.
+ *
+ * @param options.timeoutMs SIGKILL the child and reject after this long (default: no limit).
+ * @throws Error naming the command when it times out or cannot be spawned.
+ */
+export function runNode(
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<ProcessRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [HARDHAT_CLI, ...args], {
+    const child = spawn(process.execPath, args, {
       cwd: ROOT,
-      env: { ...process.env, ...env },
+      env: { ...process.env, ...options.env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const timer =
+      options.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            child.kill("SIGKILL");
+            reject(new Error(`node ${args.join(" ")} timed out after ${options.timeoutMs} ms\n${stderr}`));
+          }, options.timeoutMs);
     child.on("error", reject);
-    child.on("exit", (code) => resolve({ code, stdout, stderr }));
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
   });
+}
+
+/** Runs a Hardhat CLI command to completion and collects stdout and stderr apart. */
+export function spawnHardhat(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ProcessRun> {
+  return runNode([HARDHAT_CLI, ...args], { env });
 }
 
 /** Runs a Hardhat CLI command to completion; resolves with its output, rejects on failure. */
