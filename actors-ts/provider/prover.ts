@@ -55,16 +55,9 @@ export class Prover {
     );
   }
 
-  private lastHeartbeat = 0;
-  private lastSeen: Record<string, unknown> = {};
-
   /** One tick, with a warning every 5 s while it runs naming the step it is stuck in. */
   private async watched(): Promise<number | undefined> {
     const started = Date.now();
-    if (started - this.lastHeartbeat > 5000) {
-      this.lastHeartbeat = started;
-      this.ctx.logger.debug({ state: this.lastState, ...this.lastSeen }, "prover heartbeat");
-    }
     const timer = setInterval(() => {
       this.ctx.logger.warn({ step: this.step, ms: Date.now() - started }, "proving round is slow");
     }, 5000);
@@ -94,7 +87,6 @@ export class Prover {
     }
     this.step = "getBlockNumber";
     const latest = await clients.public.getBlockNumber();
-    this.lastSeen = { latest: latest.toString(), ...at };
     if (latest <= set.challengeEpoch) return this.note(`period ${set.currentPeriod}: waiting for the challenge`, at);
     if (latest >= set.deadlineEpoch)
       return this.note(`period ${set.currentPeriod}: deadline passed`, { ...at, latest });
