@@ -54,6 +54,10 @@ const config: HardhatUserConfig = {
     hardhat: {
       // Contract-size limits are enforced as on mainnet.
       allowUnlimitedContractSize: false,
+      // `hardhat node` prints every JSON-RPC call (decoding each contract call) unless told not
+      // to; with a dozen agents polling, that alone keeps a core busy. HARDHAT_NODE_LOGGING=1
+      // turns it back on for debugging.
+      loggingEnabled: process.env.HARDHAT_NODE_LOGGING === "1",
       // The gas report measures under a second rule set too (see scripts/gas-report.ts).
       ...(process.env.HARDHAT_HARDFORK ? { hardfork: process.env.HARDHAT_HARDFORK } : {}),
       // `hardhat node` for agents and the demo: a block every N ms as well as one per transaction,

@@ -104,7 +104,18 @@ export class Prover {
     const result = await provePossession(clients, contracts, proofs);
     metrics.proofs.inc({ result: "proven" });
     metrics.proveSeconds.observe((performance.now() - started) / 1000);
-    logger.info({ period: result.period, verified: result.verified, txHash: result.hash }, "possession proven");
+    const landed = result.blockNumber;
+    logger.info(
+      {
+        period: result.period,
+        verified: result.verified,
+        txHash: result.hash,
+        ms: Math.round(performance.now() - started),
+        // Epochs to spare before the deadline: how close this round came to a missed period.
+        marginEpochs: Number(set.deadlineEpoch - landed),
+      },
+      "possession proven",
+    );
     return result.period;
   }
 

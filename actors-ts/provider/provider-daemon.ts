@@ -2,7 +2,9 @@ import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import type { PrivateKeyAccount } from "viem/accounts";
 import { BlobStore } from "../core/blob-store";
+import { runEvery } from "../core/abort";
 import { createLogger, type Logger } from "../core/logger";
+import { advanceCheckpoint, assertSameChain } from "../chain/checkpoint";
 import { connectChain } from "../chain/clients";
 import { contractsOf } from "../chain/contracts";
 import { loadDeployment } from "../chain/deployment";
@@ -22,6 +24,9 @@ import { registerPieceRoutes } from "./http/piece-routes";
 import { registerRetrievalRoutes } from "./retrieval/retrieval-routes";
 import { RetrievalStore } from "./retrieval/retrieval-store";
 import { Redeemer } from "./retrieval/redeemer";
+
+/** How often the data dir's chain checkpoint moves forward, ms. */
+const CHECKPOINT_INTERVAL_MS = 5_000;
 
 /**
  * The storage provider daemon (seed 001's StorageProvider + RetrievalProvider): an HTTP API for
@@ -58,7 +63,8 @@ export class ProviderDaemon {
    * loops.
    *
    * @returns The URL the daemon listens on.
-   * @throws RpcUnavailableError, DeploymentNotFoundError, listen errors (EADDRINUSE).
+   * @throws RpcUnavailableError, DeploymentNotFoundError, ChainDivergedError (the chain no longer
+   * holds the block this data dir last saw), listen errors (EADDRINUSE).
    */
   start(): Promise<{ url: string }> {
     this.starting ??= this.doStart();
@@ -72,6 +78,8 @@ export class ProviderDaemon {
     const removed = blobs.removeTemps();
     if (removed > 0) logger.warn({ removed }, "removed partial uploads left by a previous run");
     const clients = await connectChain(config.rpcUrl, this.account);
+    await assertSameChain(clients, store, config.dataDir);
+    await advanceCheckpoint(clients, store);
     const deployment = loadDeployment(config.deployment, clients.chain.id);
     const contracts = contractsOf(deployment);
     const params = await marketParams(clients, contracts);
@@ -101,13 +109,6 @@ export class ProviderDaemon {
     this.app = app;
     const address = await app.listen({ host: config.host, port: config.port });
     const url = config.publicUrl ?? address;
-    if (config.register) {
-      const { hash, updated } = await registerProvider(clients, contracts, url, {
-        storageAsk: config.storageAsk,
-        retrievalAsk: config.retrievalAsk,
-      });
-      logger.info({ url, hash, updated }, "registered in ProviderRegistry");
-    }
     this.abort = new AbortController();
     const signal = this.abort.signal;
     this.loops = [
@@ -116,7 +117,32 @@ export class ProviderDaemon {
       new Settler(ctx, publisher).run(signal),
       new Scrubber(ctx, publisher).run(signal),
       new Redeemer(ctx, retrievals).run(signal),
+      runEvery(
+        CHECKPOINT_INTERVAL_MS,
+        signal,
+        () => advanceCheckpoint(clients, store),
+        (err) => logger.warn({ err }, "chain checkpoint not advanced; retrying"),
+      ),
     ];
+    // The loops start first: a restarted provider proves its current period before it spends
+    // a block on updating its registration.
+    if (config.register) {
+      try {
+        const { hash, updated } = await registerProvider(clients, contracts, url, {
+          storageAsk: config.storageAsk,
+          retrievalAsk: config.retrievalAsk,
+        });
+        logger.info({ url, hash, updated }, "registered in ProviderRegistry");
+      } catch (err) {
+        this.abort.abort();
+        this.publisher.stop();
+        await Promise.allSettled(this.loops);
+        await app.close();
+        store.close();
+        this.starting = undefined;
+        throw err;
+      }
+    }
     logger.info({ address: this.account.address, url, chainId: clients.chain.id }, "provider started");
     return { url: address };
   }

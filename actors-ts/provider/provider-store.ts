@@ -151,6 +151,8 @@ const MIGRATIONS = [
    CREATE TRIGGER holdings_delete AFTER DELETE ON pieces WHEN OLD.status = 'ok' BEGIN
      INSERT INTO holdings_log (piece_cid_v2, change, at) VALUES (OLD.piece_cid_v2, 'remove', unixepoch() * 1000);
    END;`,
+  // Small facts about the daemon itself (the chain checkpoint of actors-ts/chain/checkpoint.ts).
+  `CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
 ];
 
 interface RawProposal {
@@ -226,6 +228,16 @@ export class ProviderStore {
 
   close(): void {
     this.db.close();
+  }
+
+  /** A value from the daemon's key/value table. */
+  get(key: string): string | undefined {
+    return (this.db.prepare("SELECT value FROM kv WHERE key = ?").get(key) as { value: string } | undefined)?.value;
+  }
+
+  /** Sets a value in the daemon's key/value table. */
+  set(key: string, value: string): void {
+    this.db.prepare("INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)").run(key, value);
   }
 
   // ------------------------------------------------------------------ proposals

@@ -1,9 +1,11 @@
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
+import { zeroAddress } from "viem";
 import type { PrivateKeyAccount } from "viem/accounts";
 import { BlobStore } from "../core/blob-store";
 import { sleep } from "../core/abort";
 import { createLogger, type Logger } from "../core/logger";
+import { advanceCheckpoint, assertSameChain, ChainDivergedError } from "../chain/checkpoint";
 import { connectChain } from "../chain/clients";
 import { contractsOf } from "../chain/contracts";
 import { loadDeployment } from "../chain/deployment";
@@ -57,7 +59,8 @@ export class RepairDaemon {
    * loops.
    *
    * @throws RpcUnavailableError, DeploymentNotFoundError, ContractRevertedError (createRepairMiner:
-   * not enough tokens for the pledge), listen errors.
+   * not enough tokens for the pledge), ChainDivergedError (the chain no longer holds the block
+   * this data dir last saw, or the recorded miner is not this worker's), listen errors.
    */
   start(): Promise<{ url: string; minerId: bigint }> {
     this.starting ??= this.doStart();
@@ -70,6 +73,8 @@ export class RepairDaemon {
     const blobs = new BlobStore(join(config.dataDir, "pieces"));
     blobs.removeTemps();
     const clients = await connectChain(config.rpcUrl, this.account);
+    await assertSameChain(clients, store, config.dataDir);
+    await advanceCheckpoint(clients, store);
     const deployment = loadDeployment(config.deployment, clients.chain.id);
     const contracts = contractsOf(deployment);
     const params = await marketParams(clients, contracts);
@@ -191,6 +196,23 @@ export class RepairDaemon {
         functionName: "getMiner",
         args: [minerId],
       });
+      if (miner.owner.toLowerCase() !== clients.account.address.toLowerCase()) {
+        // Say what is wrong instead of letting setMinerEndpoint revert NotMinerOwner.
+        throw new ChainDivergedError(
+          miner.owner === zeroAddress
+            ? `repair miner ${minerId} recorded in this data dir does not exist on this chain: ` +
+                "the chain was reset or forked from before the miner was created"
+            : `repair miner ${minerId} recorded in this data dir belongs to ${miner.owner} on this chain, ` +
+                `not to ${clients.account.address}`,
+          {
+            details: {
+              dataDir: this.config.dataDir,
+              rpcUrl: this.config.rpcUrl,
+              hint: "point --rpc at the chain this data dir was made on, or start with a new --data-dir",
+            },
+          },
+        );
+      }
       if (miner.endpoint !== url) await setMinerEndpoint(clients, contracts, minerId, url);
     }
     store.set("minerId", minerId.toString());

@@ -1,5 +1,6 @@
 import type { Address, Hex } from "viem";
 import { httpJson } from "../core/http-client";
+import { advanceCheckpoint } from "../chain/checkpoint";
 import { ContractRevertedError } from "../chain/contract-errors";
 import { repairMarketAbi, storageMarketAbi } from "../chain/generated/abis";
 import { reportPieceLoss } from "../chain/repair-market/actions";
@@ -35,6 +36,7 @@ export class Watcher {
 
   /** One pass: scan logs, recover orphans, sweep health, follow deal ends. */
   async tick(): Promise<void> {
+    await advanceCheckpoint(this.ctx.clients, this.ctx.store);
     const sweepNow = await this.scanLogs();
     await this.recoverOrphans();
     await this.sweep(sweepNow);

@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { createWalletClient, http, toHex, type Address, type Hex } from "viem";
 import { mnemonicToAccount } from "viem/accounts";
 import type { Devnet } from "./devnet";
 import { runHardhat, runNode, type ProcessRun } from "./devnet";
+import { trackProcess } from "./process-log";
 import { readDeployment, type Deployment } from "../../actors-ts/chain/deployment";
 import { paymentTokenAbi } from "../../actors-ts/chain/generated/abis";
 
@@ -100,7 +101,10 @@ export function startDaemon(
       env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? "info", ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
+    const dataDir = args[args.indexOf("--data-dir") + 1];
+    const name = args.includes("--data-dir") ? `${role} ${basename(dataDir)}` : role;
     let output = "";
+    trackProcess({ name, process: child, output: () => output });
     let stdout = "";
     let started = false;
     const exited = new Promise<void>((r) =>

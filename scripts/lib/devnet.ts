@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import { join } from "node:path";
+import { trackProcess } from "./process-log";
 
 const ROOT = join(__dirname, "..", "..");
 const HARDHAT_CLI = require.resolve("hardhat/internal/cli/cli.js", { paths: [ROOT] });
@@ -54,6 +55,7 @@ export async function startDevnet(
     },
   );
   let output = "";
+  trackProcess({ name: `hardhat node :${port}`, process: child, output: () => output });
   child.stdout?.on("data", (d: Buffer) => (output += d.toString()));
   child.stderr?.on("data", (d: Buffer) => (output += d.toString()));
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
@@ -85,6 +87,39 @@ export async function startDevnet(
   }
   await devnet.stop();
   throw new Error(`hardhat node did not answer on ${rpcUrl} within 60 s:\n${output}`);
+}
+
+/**
+ * Starts `hardhat node --fork <sourceRpcUrl>` pinned to a block of the source chain. Without
+ * `--fork-block-number`, Hardhat forks a chain it does not know 128 blocks behind its head (its
+ * reorg allowance, `FALLBACK_MAX_REORG`): a fork of a devnet would then lack the last 128
+ * blocks, and agents whose data dirs saw those blocks would act on state that is not there.
+ *
+ * @param blockNumber Block to fork at (default: the source's head at the time of the call).
+ * @returns The fork (one block already mined on it), and the block it forked at.
+ */
+export async function forkDevnet(
+  sourceRpcUrl: string,
+  env: NodeJS.ProcessEnv = {},
+  blockNumber?: bigint,
+): Promise<Devnet & { forkBlock: bigint }> {
+  const res = await fetch(sourceRpcUrl, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_blockNumber", params: [] }),
+  });
+  const head = BigInt(((await res.json()) as { result: string }).result);
+  const forkBlock = blockNumber ?? head;
+  const devnet = await startDevnet(["--fork", sourceRpcUrl, "--fork-block-number", forkBlock.toString()], env);
+  // Hardhat refuses to execute calls at the fork block of a chain whose hardfork history it does
+  // not know ("No known hardfork for execution on historical block"); one local block makes
+  // `latest` callable at once, whether or not the fork mines on an interval.
+  await fetch(devnet.rpcUrl, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "evm_mine", params: [] }),
+  });
+  return { ...devnet, forkBlock };
 }
 
 /** A finished child process: exit code (null when killed by a signal) and its output. */

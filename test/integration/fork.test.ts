@@ -4,30 +4,37 @@ import { cp, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createPublicClient, getAddress, http, type Address, type Hex } from "viem";
-import { spawnHardhat, startDevnet, type Devnet } from "../helpers/devnet";
+import { forkDevnet, spawnHardhat, startDevnet, type Devnet } from "../helpers/devnet";
 import { deployTo, devAddress, devKey, fundTokens, runCli, startDaemon, type DaemonProcess } from "../helpers/agents";
 import { waitFor } from "../helpers/wait";
+import { ChainPacer, PACED_DEVNET_ENV } from "../helpers/chain-pacer";
 import type { Deployment } from "../../actors-ts/chain/deployment";
 import { repairMarketAbi } from "../../actors-ts/chain/generated/abis";
 import type { RepairDealStatusResponse } from "../../actors-ts/repair/api";
+import { printProcessLogsOnFailure } from "../helpers/process-logs";
 
 // Issue "integration tests against a forked chain": real state on a devnet (contracts, providers,
 // published and proven storage deals, a repair deal), then `hardhat node --fork` of it with the
 // same agents' data dirs pointed at the fork: the fork reads that state, repairs on it, and the
 // original devnet does not change. The `npx hardhat rm …` tasks are exercised on both chains.
 
-const PERIOD = 40; // proving period, epochs (500 ms blocks: 20 s), room for the hand-over gap
+const PERIOD = 40; // proving period, epochs (500 ms blocks mined by a ChainPacer: about 20 s)
 const PROVIDERS = [2, 3, 4, 5, 6, 7, 8];
 const MINER = 12;
 const CLIENT = 1;
-const BLOCK_ENV = { HARDHAT_INTERVAL_MINING_MS: "500", HARDHAT_AUTOMINE: "false" };
 
 describe("integration: agents against a forked devnet", function () {
   this.timeout(600_000);
+  printProcessLogsOnFailure();
   let original: Devnet;
   let fork: Devnet | undefined;
+  let stale: Devnet | undefined;
   let dir: string;
   let deployment: Deployment;
+  /** Mines the chain the agents run on; holds a window's last block for a live provider's proof. */
+  let pacer: ChainPacer | undefined;
+  /** Every pacer this suite ran (the original's, then the fork's). */
+  const pacers: ChainPacer[] = [];
   let dealId: string;
   /** Agents by name ("miner", "provider-N"), on whichever chain they currently run. */
   const agents = new Map<string, DaemonProcess>();
@@ -91,20 +98,12 @@ describe("integration: agents against a forked devnet", function () {
     return JSON.parse(r.stdout) as T;
   }
 
-  async function rpc(rpcUrl: string, method: string, params: unknown[]): Promise<unknown> {
-    const res = await fetch(rpcUrl, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
-    });
-    const body = (await res.json()) as { result?: unknown; error?: { message: string } };
-    if (body.error) throw new Error(`${method}: ${body.error.message}`);
-    return body.result;
-  }
-
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "rm-fork-"));
-    original = await startDevnet([], BLOCK_ENV);
+    original = await startDevnet([], PACED_DEVNET_ENV);
+    pacer = new ChainPacer(original.rpcUrl, { blockMs: 500 });
+    pacers.push(pacer);
+    pacer.start();
     deployment = await deployTo(
       original,
       join(dir, "deployments"),
@@ -117,6 +116,8 @@ describe("integration: agents against a forked devnet", function () {
       [CLIENT, MINER, ...PROVIDERS].map((n) => devAddress(n)),
       10n ** 24n,
     );
+    pacer.setMarket(deployment.contracts.StorageMarket as Address);
+    pacer.watch(...PROVIDERS.map((n) => devAddress(n)));
     await startAgents(join(dir, "original"), original.rpcUrl);
     // Real state: a repair-backed file, its six storage deals published, placed and proven.
     await writeFile(join(dir, "file.bin"), randomBytes(2 * 1024 * 1024 + 99));
@@ -142,7 +143,9 @@ describe("integration: agents against a forked devnet", function () {
 
   after(async () => {
     await stopAgents();
+    await pacer?.stop();
     await fork?.stop();
+    await stale?.stop();
     await original?.stop();
     await rm(dir, { recursive: true, force: true });
   });
@@ -205,10 +208,17 @@ describe("integration: agents against a forked devnet", function () {
     // Hand the agents over: stop them, freeze the original (no more blocks), fork it, and start
     // the same agents, from copies of their data dirs, against the fork.
     await stopAgents();
-    await rpc(original.rpcUrl, "evm_setIntervalMining", [0]);
+    await pacer?.stop();
     const frozenAt = await client(original.rpcUrl).getBlockNumber();
     const before = await holders(original.rpcUrl);
-    fork = await startDevnet(["--fork", original.rpcUrl], BLOCK_ENV);
+    const forked = await forkDevnet(original.rpcUrl, PACED_DEVNET_ENV);
+    fork = forked;
+    expect(forked.forkBlock).to.equal(frozenAt);
+    pacer = new ChainPacer(fork.rpcUrl, { blockMs: 500 });
+    pacers.push(pacer);
+    pacer.setMarket(deployment.contracts.StorageMarket as Address);
+    pacer.watch(...PROVIDERS.map((n) => devAddress(n)));
+    pacer.start();
     await cp(join(dir, "original"), join(dir, "fork"), { recursive: true });
     await startAgents(join(dir, "fork"), fork.rpcUrl);
 
@@ -227,6 +237,7 @@ describe("integration: agents against a forked devnet", function () {
     const victimIndex = 2;
     const victim = PROVIDERS.find((n) => getAddress(devAddress(n)) === before[victimIndex]) as number;
     const since = (await status()).repairs.length;
+    pacer.release(devAddress(victim));
     await agents.get(`provider-${victim}`)?.kill9();
     const job = await waitFor(
       "the repair on the fork",
@@ -261,5 +272,42 @@ describe("integration: agents against a forked devnet", function () {
         () => false,
       );
     expect(onOriginal).to.equal(false);
+    // Every live provider proved in time on both chains: the pacer never gave up waiting.
+    expect(pacers.flatMap((p) => p.timedOutHolds)).to.deep.equal([]);
+  });
+
+  it("a fork from before the block the data dirs last saw: miner and provider refuse to start and say why", async () => {
+    // What Hardhat does by default (it forks an unknown chain 128 blocks behind its head): the
+    // fork lacks blocks the agents' data dirs already saw, so their deals, proposals and miner
+    // may not exist there. Acting on it gave NotMinerOwner and false losses; now they refuse.
+    await stopAgents();
+    const frozenAt = await client(original.rpcUrl).getBlockNumber();
+    // Nothing mines the stale fork: the agents must refuse before they need a block.
+    stale = await forkDevnet(original.rpcUrl, PACED_DEVNET_ENV, frozenAt - 60n);
+    await cp(join(dir, "original"), join(dir, "stale"), { recursive: true });
+    const refusal = async (start: Promise<DaemonProcess>): Promise<string> =>
+      start.then(
+        async (d) => {
+          await d.stop();
+          return "started";
+        },
+        (err: Error) => err.message,
+      );
+    const minerRefusal = await refusal(startDaemon("repair", minerArgs(join(dir, "stale"), stale.rpcUrl)));
+    expect(minerRefusal).to.match(/exited with 1 before starting/);
+    expect(minerRefusal).to.match(/the chain is at block \d+, behind block \d+ that this data dir already saw/);
+    expect(minerRefusal).to.include("--fork-block-number");
+    expect(minerRefusal).to.not.include("NotMinerOwner");
+    const providerRefusal = await refusal(
+      startDaemon("provider", providerArgs(join(dir, "stale"), PROVIDERS[0], stale.rpcUrl)),
+    );
+    expect(providerRefusal).to.match(/behind block \d+ that this data dir already saw/);
+    // Nothing was sent to the stale fork: no transaction from the miner's key.
+    const nonce = await client(stale.rpcUrl).getTransactionCount({ address: devAddress(MINER) });
+    const nonceAtFork = await client(original.rpcUrl).getTransactionCount({
+      address: devAddress(MINER),
+      blockNumber: frozenAt - 60n,
+    });
+    expect(nonce).to.equal(nonceAtFork);
   });
 });

@@ -16,14 +16,14 @@ export interface PieceProofInput {
 /**
  * `StorageMarket.provePossession` for the current period of the provider's proof set.
  *
- * @returns Transaction hash and the proven period.
+ * @returns Transaction hash, the block it landed in, the proven period and verified challenges.
  * @throws ContractRevertedError (ChallengeWindowNotOpen, InvalidMerkleProof, …).
  */
 export async function provePossession(
   clients: ChainClients,
   contracts: MarketContracts,
   proofs: PieceProofInput[],
-): Promise<{ hash: Hex; period: number; verified: number }> {
+): Promise<{ hash: Hex; blockNumber: bigint; period: number; verified: number }> {
   const sent = await sendContract(
     clients,
     {
@@ -38,6 +38,7 @@ export async function provePossession(
   const event = sent.events[0];
   return {
     hash: sent.hash,
+    blockNumber: sent.receipt.blockNumber,
     period: Number(event?.args.period ?? 0),
     verified: Number(event?.args.challengesVerified ?? 0),
   };

@@ -26,6 +26,7 @@ import { signProposal } from "../../../actors-ts/chain/storage-market/proposals"
 import { signRequest, sha256Hex } from "../../../actors-ts/core/signed-request";
 import { commpOfBytes } from "../../../actors-ts/piece";
 import type { StorageDealProposal } from "../../../actors-ts/chain/eip712";
+import { printProcessLogsOnFailure } from "../../helpers/process-logs";
 
 const TOKENS = 10n ** 21n;
 
@@ -37,6 +38,7 @@ function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | un
 
 describe("provider daemon + client CLI: a direct deal end to end", function () {
   this.timeout(240_000);
+  printProcessLogsOnFailure();
   let devnet: Devnet;
   let dir: string;
   let deployment: Deployment;

@@ -25,6 +25,7 @@ import { contractsOf } from "../../../actors-ts/chain/contracts";
 import { createChannel } from "../../../actors-ts/chain/payment-channels/actions";
 import { encodeVoucherHeader, plainVoucher, signVoucher } from "../../../actors-ts/chain/payment-channels/vouchers";
 import { signRequest } from "../../../actors-ts/core/signed-request";
+import { printProcessLogsOnFailure } from "../../helpers/process-logs";
 
 const PRICE = 2n; // token base units per byte
 const INTERVAL = 1 << 20;
@@ -34,6 +35,7 @@ const ROOT = join(__dirname, "..", "..", "..");
 
 describe("retrieval market: paid, chunked, k-of-n", function () {
   this.timeout(300_000);
+  printProcessLogsOnFailure();
   let devnet: Devnet;
   let dir: string;
   let deployment: Deployment;

@@ -15,9 +15,20 @@ export interface ChannelFixture {
   accounts: string[];
 }
 
-export async function deployChannels(): Promise<ChannelFixture> {
+/**
+ * Deploys a token and PaymentChannels, funds and approves payer, payee and other.
+ *
+ * @param tokenContract "PaymentToken", or a test token with the same supply constructor
+ * ("SkimmingTokenMock", whose planted bug the property test must find).
+ */
+export async function deployChannels(
+  tokenContract: "PaymentToken" | "SkimmingTokenMock" = "PaymentToken",
+): Promise<ChannelFixture> {
   const [deployer, payer, payee, other] = await ethers.getSigners();
-  const token = await ethers.deployContract("PaymentToken", ["T", "T", ethers.parseEther("1000000000")]);
+  const supply = ethers.parseEther("1000000000");
+  const token = (tokenContract === "PaymentToken"
+    ? await ethers.deployContract("PaymentToken", ["T", "T", supply])
+    : await ethers.deployContract(tokenContract, [supply])) as unknown as PaymentToken;
   const channels = await ethers.deployContract("PaymentChannels", [await token.getAddress(), SETTLE_DELAY]);
   for (const s of [payer, payee, other]) {
     await token.transfer(s.address, INITIAL_BALANCE);

@@ -1,158 +1,18 @@
 import { expect } from "chai";
-import { mine, takeSnapshot } from "@nomicfoundation/hardhat-network-helpers";
 import fc from "fast-check";
-import type { ContractTransactionResponse } from "ethers";
-import { SETTLE_DELAY, deployChannels, expectChannelFundsConserved, signVoucher, voucher } from "../helpers/channels";
-
-const RUNS = Number(process.env.PROPERTY_RUNS ?? 500);
-
-type Action =
-  | { kind: "create"; amount: bigint }
-  | { kind: "fund"; pick: number; amount: bigint }
-  | { kind: "redeem"; pick: number; lane: number; nonceStep: number; share: number; lower: boolean }
-  | { kind: "settle"; pick: number; byPayee: boolean }
-  | { kind: "collect"; pick: number }
-  | { kind: "close"; pick: number }
-  | { kind: "advance"; epochs: number };
-
-const actionArb: fc.Arbitrary<Action> = fc.oneof(
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant("create" as const), amount: fc.bigInt(1n, 10_000n) }) },
-  fc.record({ kind: fc.constant("fund" as const), pick: fc.nat(5), amount: fc.bigInt(1n, 5_000n) }),
-  {
-    weight: 4,
-    // Mostly valid vouchers (a share of what is left), sometimes a replayed nonce, an amount
-    // above the funds, or a lower amount.
-    arbitrary: fc.record({
-      kind: fc.constant("redeem" as const),
-      pick: fc.nat(5),
-      lane: fc.nat(2),
-      nonceStep: fc.oneof({ weight: 8, arbitrary: fc.integer({ min: 1, max: 3 }) }, fc.constant(0)),
-      share: fc.oneof({ weight: 8, arbitrary: fc.integer({ min: 0, max: 100 }) }, fc.integer({ min: 101, max: 200 })),
-      lower: fc.oneof({ weight: 9, arbitrary: fc.constant(false) }, fc.constant(true)),
-    }),
-  },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant("settle" as const), pick: fc.nat(5), byPayee: fc.boolean() }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant("collect" as const), pick: fc.nat(5) }) },
-  fc.record({ kind: fc.constant("close" as const), pick: fc.nat(5) }),
-  fc.record({ kind: fc.constant("advance" as const), epochs: fc.integer({ min: 1, max: Number(SETTLE_DELAY) + 2 }) }),
-);
-
-const ALLOWED: Record<Action["kind"], string[]> = {
-  create: [],
-  fund: ["ChannelSettling", "ChannelCollected"],
-  redeem: ["VoucherNonceTooLow", "VoucherAmountTooLow", "VoucherExceedsFunds", "ChannelCollected"],
-  settle: ["ChannelSettling", "ChannelCollected"],
-  collect: ["ChannelNotSettling", "SettleDelayNotOver", "ChannelCollected"],
-  close: ["ChannelSettling", "ChannelCollected", "ChannelNotSettling", "SettleDelayNotOver"],
-  advance: [],
-};
+import { deployChannels } from "../helpers/channels";
+import { channelsProperty } from "../helpers/channels-property";
+import { PROPERTY_RUNS } from "../helpers/property-runs";
 
 describe("PaymentChannels: property test over random call sequences", function () {
   this.timeout(30 * 60 * 1000);
 
-  it(`keeps every channel solvent and pays exactly the best vouchers (${RUNS} sequences)`, async () => {
+  it(`keeps every channel solvent and pays exactly the best vouchers (${PROPERTY_RUNS} sequences)`, async () => {
     const f = await deployChannels();
-    const snapshot = await takeSnapshot();
-    let collected = 0;
-    let redeemed = 0;
-
-    await fc.assert(
-      fc.asyncProperty(fc.array(actionArb, { minLength: 3, maxLength: 10, size: "max" }), async (rest) => {
-        await snapshot.restore();
-        const actions: Action[] = [{ kind: "create", amount: 5_000n }, ...rest];
-        /** Model: per channel, its funds and each lane's best (nonce, amount). */
-        const model: { funds: bigint; lanes: Map<number, { nonce: number; amount: bigint }>; collected: boolean }[] =
-          [];
-        for (const action of actions) {
-          const run = async (send: () => Promise<ContractTransactionResponse>): Promise<boolean> => {
-            try {
-              await (await send()).wait();
-              return true;
-            } catch (err) {
-              const data = (err as { data?: string }).data;
-              const parsed = data ? f.channels.interface.parseError(data) : null;
-              if (!parsed || !ALLOWED[action.kind].includes(parsed.name)) throw err;
-              return false;
-            }
-          };
-          /** Collects and checks both parties got exactly what the model says. */
-          const collect = async (channel: number, id: bigint): Promise<boolean> => {
-            const owed = [...model[channel].lanes.values()].reduce((sum, l) => sum + l.amount, 0n);
-            const payeeBefore = await f.token.balanceOf(f.payee.address);
-            const payerBefore = await f.token.balanceOf(f.payer.address);
-            if (!(await run(() => f.channels.connect(f.payer).collect(id)))) return false;
-            expect((await f.token.balanceOf(f.payee.address)) - payeeBefore).to.equal(owed);
-            expect((await f.token.balanceOf(f.payer.address)) - payerBefore).to.equal(model[channel].funds - owed);
-            model[channel].collected = true;
-            return true;
-          };
-          const channel = "pick" in action && model.length > 0 ? action.pick % model.length : -1;
-          const id = BigInt(channel + 1);
-          switch (action.kind) {
-            case "create":
-              await run(() => f.channels.connect(f.payer).createChannel(f.payee.address, action.amount));
-              model.push({ funds: action.amount, lanes: new Map(), collected: false });
-              break;
-            case "fund":
-              if (channel < 0) break;
-              if (await run(() => f.channels.connect(f.payer).fund(id, action.amount)))
-                model[channel].funds += action.amount;
-              break;
-            case "redeem": {
-              if (channel < 0) break;
-              const m = model[channel];
-              const current = m.lanes.get(action.lane) ?? { nonce: 0, amount: 0n };
-              const owedNow = [...m.lanes.values()].reduce((sum, l) => sum + l.amount, 0n);
-              const amount = action.lower
-                ? current.amount - 1n
-                : current.amount + ((m.funds - owedNow) * BigInt(action.share)) / 100n + (action.share > 100 ? 1n : 0n);
-              if (amount < 0n) break;
-              const nonce = current.nonce + action.nonceStep;
-              const v = voucher({ channelId: id, lane: BigInt(action.lane), nonce: BigInt(nonce), amount });
-              const signature = await signVoucher(f.channels, f.payer, v);
-              if (await run(() => f.channels.connect(f.payee).updateChannelState(v, signature, "0x"))) {
-                expect(nonce > current.nonce && amount >= current.amount).to.equal(true);
-                m.lanes.set(action.lane, { nonce, amount });
-                redeemed++;
-              }
-              break;
-            }
-            case "settle":
-              if (channel < 0) break;
-              await run(() => f.channels.connect(action.byPayee ? f.payee : f.payer).settle(id));
-              break;
-            case "close":
-              // settle, wait out the delay, collect.
-              if (channel < 0) break;
-              await run(() => f.channels.connect(f.payee).settle(id));
-              await mine(SETTLE_DELAY);
-              if (await collect(channel, id)) collected++;
-              break;
-            case "collect":
-              if (channel < 0) break;
-              if (await collect(channel, id)) collected++;
-              break;
-            case "advance":
-              await mine(action.epochs);
-              break;
-          }
-          await expectChannelFundsConserved(f);
-          for (const [i, m] of model.entries()) {
-            const onChain = await f.channels.getChannel(BigInt(i + 1));
-            const owed = [...m.lanes.values()].reduce((s, l) => s + l.amount, 0n);
-            expect(onChain.collected).to.equal(m.collected);
-            if (!m.collected) {
-              expect(onChain.funds).to.equal(m.funds);
-              expect(onChain.redeemed).to.equal(owed);
-              expect(owed).to.be.at.most(m.funds);
-            }
-          }
-        }
-      }),
-      { numRuns: RUNS },
-    );
-    console.log(`      ${redeemed} vouchers redeemed, ${collected} channels collected`);
-    expect(redeemed).to.be.greaterThan(RUNS / 2);
-    expect(collected).to.be.greaterThan(RUNS / 10);
+    const stats = { redeemed: 0, collected: 0 };
+    await fc.assert(await channelsProperty(f, stats), { numRuns: PROPERTY_RUNS });
+    console.log(`      ${stats.redeemed} vouchers redeemed, ${stats.collected} channels collected`);
+    expect(stats.redeemed).to.be.greaterThan(PROPERTY_RUNS / 2);
+    expect(stats.collected).to.be.greaterThan(PROPERTY_RUNS / 10);
   });
 });

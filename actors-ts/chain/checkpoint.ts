@@ -1,0 +1,104 @@
+import type { Hex } from "viem";
+import { RepairMarketError } from "../core/errors";
+import type { ChainClients } from "./clients";
+
+/**
+ * Which chain an agent's data dir was built on (DESIGN.md "Time and real chains"): a confirmed
+ * block the agent saw, by number and hash. An agent's local state (deal ids, proposals, proven
+ * periods, a log cursor) is only true on a chain that still holds that block. A chain that was
+ * reset, or forked from an earlier block (Hardhat forks an unknown chain 128 blocks behind its
+ * head unless told the block), or reorganised deeper than the checkpoint does not — and acting
+ * on it produces wrong errors (a miner that "does not own" its own miner) or false losses.
+ */
+export interface ChainCheckpoint {
+  chainId: number;
+  /** Block number (epoch). */
+  blockNumber: bigint;
+  /** That block's hash. */
+  blockHash: Hex;
+}
+
+/** The key/value store a checkpoint is kept in (each agent's SQLite `kv` table). */
+export interface CheckpointStore {
+  get(key: string): string | undefined;
+  set(key: string, value: string): void;
+}
+
+const KEY = "chain.checkpoint";
+
+/** Blocks behind the head a checkpoint is taken at, so a shallow reorg never trips it. */
+export const CHECKPOINT_DEPTH_BLOCKS = 2n;
+
+/**
+ * The chain at the RPC endpoint is not the one this data dir was built on (another chain id,
+ * fewer blocks, or a different block at the checkpoint's height).
+ */
+export class ChainDivergedError extends RepairMarketError {
+  override name = "ChainDivergedError" as const;
+}
+
+/** The checkpoint recorded in `store`, if any. */
+export function readCheckpoint(store: CheckpointStore): ChainCheckpoint | undefined {
+  const raw = store.get(KEY);
+  if (!raw) return undefined;
+  const parsed = JSON.parse(raw) as { chainId: number; blockNumber: string; blockHash: Hex };
+  return { chainId: parsed.chainId, blockNumber: BigInt(parsed.blockNumber), blockHash: parsed.blockHash };
+}
+
+/**
+ * Checks that the chain still holds the block this data dir last recorded.
+ *
+ * @param dataDir Named in the error, with what the operator can do.
+ * @throws ChainDivergedError naming both chains' blocks when it does not.
+ */
+export async function assertSameChain(clients: ChainClients, store: CheckpointStore, dataDir: string): Promise<void> {
+  const known = readCheckpoint(store);
+  if (!known) return;
+  const rpcUrl = clients.chain.rpcUrls.default.http[0];
+  const hint =
+    "point --rpc at the chain this data dir was made on, or start with a new --data-dir " +
+    "(a fork must start at or after the data dir's block: hardhat node --fork URL --fork-block-number N)";
+  if (clients.chain.id !== known.chainId) {
+    throw new ChainDivergedError(`this data dir belongs to chain ${known.chainId}, not ${clients.chain.id}`, {
+      details: { dataDir, rpcUrl, hint },
+    });
+  }
+  const head = await clients.public.getBlockNumber();
+  if (head < known.blockNumber) {
+    throw new ChainDivergedError(
+      `the chain is at block ${head}, behind block ${known.blockNumber} that this data dir already saw: ` +
+        "it was reset or forked from an earlier block",
+      { details: { dataDir, rpcUrl, checkpointBlock: known.blockNumber, checkpointHash: known.blockHash, hint } },
+    );
+  }
+  const block = await clients.public.getBlock({ blockNumber: known.blockNumber });
+  if (block.hash?.toLowerCase() !== known.blockHash.toLowerCase()) {
+    throw new ChainDivergedError(
+      `block ${known.blockNumber} on this chain is not the one this data dir saw: ` +
+        "the chain was reset or reorganised past it",
+      {
+        details: { dataDir, rpcUrl, expectedHash: known.blockHash, chainHash: block.hash ?? null, hint },
+      },
+    );
+  }
+}
+
+/**
+ * Records the block {@link CHECKPOINT_DEPTH_BLOCKS} behind the head as this data dir's
+ * checkpoint (only ever moving forward).
+ *
+ * @returns The checkpoint now recorded.
+ */
+export async function advanceCheckpoint(clients: ChainClients, store: CheckpointStore): Promise<ChainCheckpoint> {
+  const head = await clients.public.getBlockNumber();
+  const known = readCheckpoint(store);
+  const target = head > CHECKPOINT_DEPTH_BLOCKS ? head - CHECKPOINT_DEPTH_BLOCKS : 0n;
+  if (known && known.blockNumber >= target) return known;
+  const block = await clients.public.getBlock({ blockNumber: target });
+  const next: ChainCheckpoint = { chainId: clients.chain.id, blockNumber: target, blockHash: block.hash as Hex };
+  store.set(
+    KEY,
+    JSON.stringify({ chainId: next.chainId, blockNumber: next.blockNumber.toString(), blockHash: next.blockHash }),
+  );
+  return next;
+}

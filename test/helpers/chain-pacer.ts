@@ -1,0 +1,156 @@
+import { createPublicClient, getAddress, http, toFunctionSelector, type Address, type Hex } from "viem";
+import { storageMarketAbi } from "../../actors-ts/chain/generated/abis";
+
+/**
+ * Mines a devnet from the test, one block every `blockMs`, like interval mining — except that it
+ * never mines the last block of a watched provider's proof window while that provider has not
+ * proven the period and has no proof waiting to be mined. A provider that is merely slow (a
+ * loaded machine, a restart) therefore never misses a period; one the test kills or breaks on
+ * purpose is released first (`release`) and misses as intended. A hold lasts at most `maxHoldMs`,
+ * then the block is mined anyway and the hold is recorded (`timedOutHolds`), so a provider that
+ * cannot prove fails the test instead of hanging it.
+ *
+ * The devnet must not mine on its own: start it with HARDHAT_INTERVAL_MINING_MS=0 and
+ * HARDHAT_AUTOMINE=false ({@link PACED_DEVNET_ENV}).
+ */
+export class ChainPacer {
+  private readonly client;
+  private readonly watched = new Set<Address>();
+  private readonly cache = new Map<Address, { deadline: bigint; proven: boolean; checkedAt: bigint }>();
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+  private holdSince: number | undefined;
+  /** Blocks mined by this pacer. */
+  mined = 0;
+  /** Holds that reached `maxHoldMs`: "provider at block N", one per hold. */
+  readonly timedOutHolds: string[] = [];
+  /** Longest hold so far, ms. */
+  longestHoldMs = 0;
+
+  private storageMarket: Address | undefined;
+
+  constructor(
+    private readonly rpcUrl: string,
+    private readonly options: { blockMs?: number; maxHoldMs?: number } = {},
+  ) {
+    this.client = createPublicClient({ transport: http(rpcUrl, { retryCount: 0, timeout: 30_000 }) });
+  }
+
+  /** The StorageMarket whose proof windows are watched (once deployed). */
+  setMarket(storageMarket: Address): void {
+    this.storageMarket = storageMarket;
+  }
+
+  /** Holds the chain for these providers' proofs from now on. */
+  watch(...providers: Address[]): void {
+    for (const p of providers) this.watched.add(getAddress(p));
+  }
+
+  /** Stops holding for these providers (the test kills or breaks them on purpose). */
+  release(...providers: Address[]): void {
+    for (const p of providers) {
+      this.watched.delete(getAddress(p));
+      this.cache.delete(getAddress(p));
+    }
+  }
+
+  /** Starts mining. */
+  start(): void {
+    this.stopped = false;
+    const loop = async (): Promise<void> => {
+      if (this.stopped) return;
+      this.running = this.step().catch(() => undefined);
+      await this.running;
+      if (!this.stopped) this.timer = setTimeout(() => void loop(), this.options.blockMs ?? 500);
+    };
+    void loop();
+  }
+
+  /** Stops mining (waits for a step in progress). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+
+  private async step(): Promise<void> {
+    const head = await this.client.getBlockNumber();
+    // A read that fails holds like an unproven provider would (bounded by maxHoldMs): mining
+    // blindly could close a window that a live provider is about to use.
+    const holder = await this.blockingProvider(head).catch(
+      (err: Error) => `(proof windows unreadable: ${err.message.split("\n")[0]})`,
+    );
+    const now = Date.now();
+    if (holder) {
+      this.holdSince ??= now;
+      const held = now - this.holdSince;
+      this.longestHoldMs = Math.max(this.longestHoldMs, held);
+      if (held < (this.options.maxHoldMs ?? 60_000)) return;
+      this.timedOutHolds.push(`${holder} at block ${head + 1n}`);
+    }
+    this.holdSince = undefined;
+    await this.rpc("evm_mine", []);
+    this.mined++;
+  }
+
+  /** A watched provider whose window closes with the next block, unproven and with no proof pending. */
+  private async blockingProvider(head: bigint): Promise<Address | undefined> {
+    const market = this.storageMarket;
+    if (!market) return undefined;
+    const next = head + 1n;
+    const due: Address[] = [];
+    for (const provider of this.watched) {
+      let known = this.cache.get(provider);
+      const stale =
+        !known ||
+        head > known.deadline ||
+        (known.deadline === 0n && head >= known.checkedAt + 2n) ||
+        (!known.proven && next >= known.deadline);
+      if (stale) {
+        const info = await this.client.readContract({
+          address: market,
+          abi: storageMarketAbi,
+          functionName: "proofSetInfo",
+          args: [provider],
+        });
+        const live = info.anchorEpoch !== 0n && !info.failed && info.liveLeaves > 0n;
+        known = {
+          deadline: live ? info.deadlineEpoch : 0n,
+          proven: !live || info.currentPeriodProven,
+          checkedAt: head,
+        };
+        this.cache.set(provider, known);
+      }
+      if (known && !known.proven && known.deadline !== 0n && next === known.deadline) due.push(provider);
+    }
+    if (due.length === 0) return undefined;
+    const pending = (await this.rpc("eth_getBlockByNumber", ["pending", true])) as {
+      transactions: { from: string; to: string | null; input: Hex }[];
+    };
+    const proving = new Set(
+      pending.transactions
+        .filter((tx) => tx.to?.toLowerCase() === market.toLowerCase() && tx.input.startsWith(PROVE_SELECTOR))
+        .map((tx) => getAddress(tx.from)),
+    );
+    return due.find((p) => !proving.has(p));
+  }
+
+  private async rpc(method: string, params: unknown[]): Promise<unknown> {
+    const res = await fetch(this.rpcUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+    });
+    const body = (await res.json()) as { result?: unknown; error?: { message: string } };
+    if (body.error) throw new Error(`${method}: ${body.error.message}`);
+    return body.result;
+  }
+}
+
+const PROVE_SELECTOR = toFunctionSelector(
+  storageMarketAbi.find((item) => item.type === "function" && item.name === "provePossession") as never,
+);
+
+/** Environment for `startDevnet` when a {@link ChainPacer} mines: no blocks of its own. */
+export const PACED_DEVNET_ENV = { HARDHAT_INTERVAL_MINING_MS: "0", HARDHAT_AUTOMINE: "false" };
