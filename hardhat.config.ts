@@ -1,6 +1,10 @@
 import "@nomicfoundation/hardhat-toolbox";
 import { subtask, task } from "hardhat/config";
-import { TASK_COMPILE, TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD } from "hardhat/builtin-tasks/task-names";
+import {
+  TASK_COMPILE,
+  TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD,
+  TASK_TEST_GET_TEST_FILES,
+} from "hardhat/builtin-tasks/task-names";
 import type { HardhatUserConfig } from "hardhat/types";
 import { writeAbiModule } from "./scripts/lib/abi-module";
 import "./tasks/market";
@@ -33,6 +37,34 @@ task(TASK_COMPILE, async (args, hre, runSuper) => {
   const result = await runSuper(args);
   await writeAbiModule(hre.artifacts, hre.config.paths.root);
   return result;
+});
+
+// `npm test` runs files in parallel (mocha workers, `mocha.jobs` below), and workers take files
+// in the order given. The order keeps the two heaviest multi-process suites (ten providers and
+// a miner; seven providers twice) apart: the repair suite first, the in-process contract and
+// unit tests beside it, then the fork suite and the other agent suites. Only `*.test.ts` files
+// are test files (helpers are not). See docs/testing.md.
+const TEST_ORDER = [
+  "test/actors-ts/repair/repair.test.ts",
+  "test/contracts/repair/RepairMarket.property.test.ts",
+  "test/contracts/market/StorageMarket.property.test.ts",
+  "test/contracts/retrieval/PaymentChannels.property.test.ts",
+  "*",
+  "test/integration/fork.test.ts",
+  "test/actors-ts/provider/store-and-prove.test.ts",
+  "test/actors-ts/retrieval/retrieval.test.ts",
+  "test/actors-ts/dealbot/dealbot.test.ts",
+  "test/scripts/deploy.test.ts",
+];
+
+subtask(TASK_TEST_GET_TEST_FILES, async (args: { testFiles: string[] }, _hre, runSuper) => {
+  const files: string[] = await runSuper(args);
+  const tests = args.testFiles.length > 0 ? files : files.filter((f) => /\.test\.[cm]?[jt]s$/.test(f));
+  const rank = (file: string): number => {
+    const i = TEST_ORDER.findIndex((s) => file.endsWith(s));
+    return i < 0 ? TEST_ORDER.indexOf("*") : i;
+  };
+  return [...tests].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 });
 
 const config: HardhatUserConfig = {
@@ -83,6 +115,9 @@ const config: HardhatUserConfig = {
   },
   mocha: {
     timeout: 120_000,
+    // Parallel workers for `hardhat test --parallel` (npm test): the multi-process suites mostly
+    // wait on the chain, two workers overlap their waits on two cores. MOCHA_JOBS overrides.
+    jobs: Number(process.env.MOCHA_JOBS ?? 2),
   },
   gasReporter: {
     enabled: false,

@@ -71,6 +71,9 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 
   return runNode([CLI, ...args], { env, timeoutMs });
 }
 
+/** Longest wait for a daemon's "started" line, ms. */
+const START_TIMEOUT_MS = 180_000;
+
 /** A daemon started as a child process. */
 export interface DaemonProcess {
   process: ChildProcess;
@@ -87,7 +90,8 @@ export interface DaemonProcess {
  * Starts `repair-market <role> start --json …` (`dealbot controller` for "dealbot") and waits
  * for its "started" line.
  *
- * @throws Error with the daemon's output if it exits or stays silent for 60 s.
+ * @throws Error with the daemon's output if it exits, or stays silent for `START_TIMEOUT_MS`
+ * (a bound for a loaded machine, where ten daemons starting at once can take a minute).
  */
 export function startDaemon(
   role: "provider" | "repair" | "dealbot",
@@ -116,9 +120,9 @@ export function startDaemon(
     const timer = setTimeout(() => {
       if (!started) {
         child.kill("SIGKILL");
-        reject(new Error(`${role} did not start within 60 s:\n${output}`));
+        reject(new Error(`${role} did not start within ${START_TIMEOUT_MS / 1000} s:\n${output}`));
       }
-    }, 60_000);
+    }, START_TIMEOUT_MS);
     child.stderr.on("data", (d: Buffer) => (output += d.toString()));
     child.stdout.on("data", (d: Buffer) => {
       output += d.toString();

@@ -37,7 +37,7 @@ export interface Devnet {
  * @param args Extra CLI arguments (e.g. ["--fork", url]).
  * @param env Extra environment (e.g. HARDHAT_INTERVAL_MINING_MS for interval mining).
  * @param fixedPort Listen here instead of on a free port (e.g. 8545 for `npm run devnet`).
- * @throws Error with the node's output when it does not come up within 60 s.
+ * @throws Error with the node's output when it does not come up within 120 s.
  */
 export async function startDevnet(
   args: string[] = [],
@@ -70,7 +70,7 @@ export async function startDevnet(
       await exited;
     },
   };
-  const deadline = Date.now() + 60_000;
+  const deadline = Date.now() + 120_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`hardhat node exited early:\n${output}`);
     try {
@@ -86,7 +86,7 @@ export async function startDevnet(
     await new Promise((r) => setTimeout(r, 200));
   }
   await devnet.stop();
-  throw new Error(`hardhat node did not answer on ${rpcUrl} within 60 s:\n${output}`);
+  throw new Error(`hardhat node did not answer on ${rpcUrl} within 120 s:\n${output}`);
 }
 
 /**

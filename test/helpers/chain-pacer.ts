@@ -1,4 +1,5 @@
 import { createPublicClient, getAddress, http, toFunctionSelector, type Address, type Hex } from "viem";
+import { startDevnet, type Devnet } from "./devnet";
 import { storageMarketAbi } from "../../actors-ts/chain/generated/abis";
 
 /**
@@ -75,7 +76,9 @@ export class ChainPacer {
   }
 
   private async step(): Promise<void> {
-    const head = await this.client.getBlockNumber();
+    // Straight from the node: viem's getBlockNumber caches for its polling interval (4 s by
+    // default), long enough to step past a window's last block unseen.
+    const head = BigInt((await this.rpc("eth_blockNumber", [])) as string);
     // A read that fails holds like an unproven provider would (bounded by maxHoldMs): mining
     // blindly could close a window that a live provider is about to use.
     const holder = await this.blockingProvider(head).catch(
@@ -154,3 +157,24 @@ const PROVE_SELECTOR = toFunctionSelector(
 
 /** Environment for `startDevnet` when a {@link ChainPacer} mines: no blocks of its own. */
 export const PACED_DEVNET_ENV = { HARDHAT_INTERVAL_MINING_MS: "0", HARDHAT_AUTOMINE: "false" };
+
+/**
+ * Starts a devnet mined by a {@link ChainPacer} (already running): the returned devnet's `stop`
+ * stops the pacer first. Tell the pacer the market (`setMarket`) once deployed and which
+ * providers to wait for (`watch`).
+ *
+ * @param blockMs Milliseconds between blocks when nobody is waited for.
+ */
+export async function startPacedDevnet(blockMs = 500, args: string[] = []): Promise<Devnet & { pacer: ChainPacer }> {
+  const devnet = await startDevnet(args, PACED_DEVNET_ENV);
+  const pacer = new ChainPacer(devnet.rpcUrl, { blockMs });
+  pacer.start();
+  return {
+    ...devnet,
+    pacer,
+    async stop() {
+      await pacer.stop();
+      await devnet.stop();
+    },
+  };
+}

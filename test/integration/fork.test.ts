@@ -11,7 +11,7 @@ import { ChainPacer, PACED_DEVNET_ENV } from "../helpers/chain-pacer";
 import type { Deployment } from "../../actors-ts/chain/deployment";
 import { repairMarketAbi } from "../../actors-ts/chain/generated/abis";
 import type { RepairDealStatusResponse } from "../../actors-ts/repair/api";
-import { printProcessLogsOnFailure } from "../helpers/process-logs";
+import { superviseSuiteProcesses } from "../helpers/process-logs";
 
 // Issue "integration tests against a forked chain": real state on a devnet (contracts, providers,
 // published and proven storage deals, a repair deal), then `hardhat node --fork` of it with the
@@ -25,7 +25,7 @@ const CLIENT = 1;
 
 describe("integration: agents against a forked devnet", function () {
   this.timeout(600_000);
-  printProcessLogsOnFailure();
+  superviseSuiteProcesses();
   let original: Devnet;
   let fork: Devnet | undefined;
   let stale: Devnet | undefined;
@@ -52,7 +52,7 @@ describe("integration: agents against a forked devnet", function () {
   function minerArgs(root: string, rpcUrl: string): string[] {
     return [
       ...["--port", "0", "--data-dir", join(root, "miner"), "--key", devKey(MINER), "--rpc", rpcUrl],
-      ...["--deployment", join(dir, "deployments"), "--watch-interval-ms", "300", "--work-interval-ms", "200"],
+      ...["--deployment", join(dir, "deployments"), "--watch-interval-ms", "1000", "--work-interval-ms", "200"],
       ...["--confirmations", "1", "--claim-interval-ms", "5000"],
     ];
   }

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Devnet, runHardhat, startDevnet } from "../helpers/devnet";
 import { readDeployment } from "../../actors-ts/chain/deployment";
-import { printProcessLogsOnFailure } from "../helpers/process-logs";
+import { superviseSuiteProcesses } from "../helpers/process-logs";
 
 async function rpc<T>(url: string, method: string, params: unknown[]): Promise<T> {
   const res = await fetch(url, {
@@ -18,7 +18,7 @@ async function rpc<T>(url: string, method: string, params: unknown[]): Promise<T
 
 describe("scripts/deploy.ts against a hardhat node", function () {
   this.timeout(180_000);
-  printProcessLogsOnFailure();
+  superviseSuiteProcesses();
   let devnet: Devnet;
   let dir: string;
 

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { getAddress, type Address } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { startDevnet, type Devnet } from "../../helpers/devnet";
+import type { Devnet } from "../../helpers/devnet";
 import {
   deployTo,
   devAddress,
@@ -30,7 +30,8 @@ import { DealbotController } from "../../../actors-ts/dealbot/controller";
 import type { DealbotRecord } from "../../../actors-ts/dealbot/record";
 import { ReputationFeed } from "../../../actors-ts/repair/reputation-feed";
 import { rankForPlacement } from "../../../actors-ts/repair/placer";
-import { printProcessLogsOnFailure } from "../../helpers/process-logs";
+import { superviseSuiteProcesses } from "../../helpers/process-logs";
+import { startPacedDevnet, type ChainPacer } from "../../helpers/chain-pacer";
 
 // Seed 004 against real providers on a devnet: one good, one that refuses deals, one that dies
 // mid-transfer, one that serves corrupted bytes (and, for stage timeouts, one that never answers).
@@ -46,8 +47,8 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
 describe("dealbots: storage and retrieval bots, controller, reputation, dashboard", function () {
   this.timeout(300_000);
-  printProcessLogsOnFailure();
-  let devnet: Devnet;
+  superviseSuiteProcesses();
+  let devnet: Devnet & { pacer: ChainPacer };
   let dir: string;
   let deployment: Deployment;
   const providers = new Map<number, DaemonProcess>();
@@ -88,11 +89,14 @@ describe("dealbots: storage and retrieval bots, controller, reputation, dashboar
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "rm-dealbot-"));
-    devnet = await startDevnet([], { HARDHAT_INTERVAL_MINING_MS: "500" });
+    // Mined by a pacer: the providers that keep deals are never late for a period.
+    devnet = await startPacedDevnet(500);
     deployment = await deployTo(devnet, join(dir, "deployments"), {
       provingPeriodEpochs: 30,
       challengeWindowEpochs: 10,
     });
+    devnet.pacer.setMarket(deployment.contracts.StorageMarket as Address);
+    devnet.pacer.watch(devAddress(GOOD), devAddress(CORRUPT));
     await fundTokens(
       devnet,
       deployment,

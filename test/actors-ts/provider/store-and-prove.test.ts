@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { createPublicClient, http, toHex, type Address, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { request } from "undici";
-import { startDevnet, type Devnet } from "../../helpers/devnet";
+import type { Devnet } from "../../helpers/devnet";
 import { waitFor as waitUntil } from "../../helpers/wait";
 import {
   deployTo,
@@ -26,7 +26,8 @@ import { signProposal } from "../../../actors-ts/chain/storage-market/proposals"
 import { signRequest, sha256Hex } from "../../../actors-ts/core/signed-request";
 import { commpOfBytes } from "../../../actors-ts/piece";
 import type { StorageDealProposal } from "../../../actors-ts/chain/eip712";
-import { printProcessLogsOnFailure } from "../../helpers/process-logs";
+import { superviseSuiteProcesses } from "../../helpers/process-logs";
+import { startPacedDevnet, type ChainPacer } from "../../helpers/chain-pacer";
 
 const TOKENS = 10n ** 21n;
 
@@ -38,8 +39,8 @@ function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | un
 
 describe("provider daemon + client CLI: a direct deal end to end", function () {
   this.timeout(240_000);
-  printProcessLogsOnFailure();
-  let devnet: Devnet;
+  superviseSuiteProcesses();
+  let devnet: Devnet & { pacer: ChainPacer };
   let dir: string;
   let deployment: Deployment;
   let provider: DaemonProcess;
@@ -51,11 +52,14 @@ describe("provider daemon + client CLI: a direct deal end to end", function () {
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "rm-provider-"));
-    devnet = await startDevnet([], { HARDHAT_INTERVAL_MINING_MS: "250" });
+    // Mined by a pacer: the provider is never late for a period while it is merely slow.
+    devnet = await startPacedDevnet(250);
     deployment = await deployTo(devnet, join(dir, "deployments"), {
       provingPeriodEpochs: 20,
       challengeWindowEpochs: 10,
     });
+    devnet.pacer.setMarket(deployment.contracts.StorageMarket as Address);
+    devnet.pacer.watch(providerAddress);
     await fundTokens(devnet, deployment, [devAddress(1), providerAddress], TOKENS);
     providerArgs = [
       ...["--data-dir", join(dir, "provider"), "--key", devKey(2), "--rpc", devnet.rpcUrl],
@@ -282,7 +286,19 @@ describe("provider daemon + client CLI: a direct deal end to end", function () {
         body: half,
         headers: { ...headers, "content-type": "application/octet-stream", "content-length": String(payload.length) },
       }).catch(() => undefined);
-      await new Promise((r) => setTimeout(r, 500));
+      // Wait for the provider to have seen the upload break (its own count of aborted uploads),
+      // not for a fixed time that a loaded machine may not honour.
+      await waitUntil(
+        "the provider to count the broken upload (aborted or truncated)",
+        60_000,
+        async () => {
+          const metrics = await (await fetch(`${provider.url}/metrics`)).text();
+          return /rm_provider_uploads_total\{result="(aborted|TruncatedUpload)"\} [1-9]/.test(metrics)
+            ? true
+            : undefined;
+        },
+        () => provider.output(),
+      );
       await expectNothingKept();
     });
 
@@ -374,6 +390,8 @@ describe("provider daemon + client CLI: a direct deal end to end", function () {
   });
 
   it("declares faults on chain when a stored piece is corrupted or deleted", async () => {
+    // The provider cannot prove these pieces any more: its periods may go unproven.
+    devnet.pacer.release(providerAddress);
     const blobs = join(dir, "provider", "pieces", "blobs");
     const root = toHex(commpOfBytes(firstDeal.bytes as Buffer).root);
     const data = await readFile(join(blobs, root));

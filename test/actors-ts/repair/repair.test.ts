@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createPublicClient, getAddress, http, type Address, type Hex } from "viem";
-import { startDevnet, type Devnet } from "../../helpers/devnet";
+import type { Devnet } from "../../helpers/devnet";
 import {
   deployTo,
   devAddress,
@@ -15,11 +15,11 @@ import {
   type DaemonProcess,
 } from "../../helpers/agents";
 import { waitFor } from "../../helpers/wait";
-import { ChainPacer, PACED_DEVNET_ENV } from "../../helpers/chain-pacer";
+import { startPacedDevnet, type ChainPacer } from "../../helpers/chain-pacer";
 import type { Deployment } from "../../../actors-ts/chain/deployment";
 import { repairMarketAbi, storageMarketAbi } from "../../../actors-ts/chain/generated/abis";
 import type { RepairDealStatusResponse } from "../../../actors-ts/repair/api";
-import { printProcessLogsOnFailure } from "../../helpers/process-logs";
+import { superviseSuiteProcesses } from "../../helpers/process-logs";
 
 const PERIOD = 20; // proving period, epochs (500 ms blocks, mined by a ChainPacer: about 10 s)
 const PROVIDERS = [2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
@@ -31,8 +31,8 @@ const TRUSTED = 3;
 
 describe("repair miner: repair-backed deals, placement, fault detection, minimal-download repair", function () {
   this.timeout(600_000);
-  printProcessLogsOnFailure();
-  let devnet: Devnet;
+  superviseSuiteProcesses();
+  let devnet: Devnet & { pacer: ChainPacer };
   let pacer: ChainPacer;
   let dir: string;
   let deployment: Deployment;
@@ -60,7 +60,7 @@ describe("repair miner: repair-backed deals, placement, fault detection, minimal
     return startDaemon("repair", [
       ...["--port", "0", "--data-dir", join(dir, "miner"), "--key", devKey(MINER), "--rpc", devnet.rpcUrl],
       ...["--deployment", join(dir, "deployments"), "--config", join(dir, "miner.json")],
-      ...["--watch-interval-ms", "300", "--work-interval-ms", "200", "--confirmations", "1"],
+      ...["--watch-interval-ms", "1000", "--work-interval-ms", "200", "--confirmations", "1"],
       ...["--claim-interval-ms", "5000"],
     ]);
   }
@@ -118,9 +118,8 @@ describe("repair miner: repair-backed deals, placement, fault detection, minimal
     dir = await mkdtemp(join(tmpdir(), "rm-repair-"));
     // Blocks come from the pacer: a provider that is only slow never misses a period; the ones
     // this suite kills are released first.
-    devnet = await startDevnet([], PACED_DEVNET_ENV);
-    pacer = new ChainPacer(devnet.rpcUrl, { blockMs: 500 });
-    pacer.start();
+    devnet = await startPacedDevnet(500);
+    pacer = devnet.pacer;
     deployment = await deployTo(
       devnet,
       join(dir, "deployments"),
@@ -150,7 +149,6 @@ describe("repair miner: repair-backed deals, placement, fault detection, minimal
     }
     await miner?.stop();
     await Promise.all([...providers.values()].map((p) => p.stop()));
-    await pacer?.stop();
     await devnet?.stop();
     await rm(dir, { recursive: true, force: true });
   });

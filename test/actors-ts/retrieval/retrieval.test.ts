@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { request } from "undici";
 import { createPublicClient, http, type Address, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { startDevnet, type Devnet } from "../../helpers/devnet";
+import type { Devnet } from "../../helpers/devnet";
 import {
   deployTo,
   devAddress,
@@ -25,7 +25,8 @@ import { contractsOf } from "../../../actors-ts/chain/contracts";
 import { createChannel } from "../../../actors-ts/chain/payment-channels/actions";
 import { encodeVoucherHeader, plainVoucher, signVoucher } from "../../../actors-ts/chain/payment-channels/vouchers";
 import { signRequest } from "../../../actors-ts/core/signed-request";
-import { printProcessLogsOnFailure } from "../../helpers/process-logs";
+import { superviseSuiteProcesses } from "../../helpers/process-logs";
+import { startPacedDevnet, type ChainPacer } from "../../helpers/chain-pacer";
 
 const PRICE = 2n; // token base units per byte
 const INTERVAL = 1 << 20;
@@ -35,8 +36,8 @@ const ROOT = join(__dirname, "..", "..", "..");
 
 describe("retrieval market: paid, chunked, k-of-n", function () {
   this.timeout(300_000);
-  printProcessLogsOnFailure();
-  let devnet: Devnet;
+  superviseSuiteProcesses();
+  let devnet: Devnet & { pacer: ChainPacer };
   let dir: string;
   let deployment: Deployment;
   const providers: DaemonProcess[] = [];
@@ -63,11 +64,14 @@ describe("retrieval market: paid, chunked, k-of-n", function () {
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "rm-retrieval-"));
-    devnet = await startDevnet([], { HARDHAT_INTERVAL_MINING_MS: "250" });
+    // Mined by a pacer: a provider is never late for a period while it is merely slow.
+    devnet = await startPacedDevnet(250);
     deployment = await deployTo(devnet, join(dir, "deployments"), {
       provingPeriodEpochs: 20,
       challengeWindowEpochs: 10,
     });
+    devnet.pacer.setMarket(deployment.contracts.StorageMarket as Address);
+    devnet.pacer.watch(...providerIndex.map(devAddress));
     await fundTokens(devnet, deployment, [devAddress(1), devAddress(8), ...providerIndex.map(devAddress)], 10n ** 24n);
     await writeFile(
       join(dir, "provider.json"),
@@ -253,6 +257,7 @@ describe("retrieval market: paid, chunked, k-of-n", function () {
     ]);
     expect(stored.code, stored.stderr + stored.stdout).to.equal(0);
     const { droot } = JSON.parse(stored.stdout) as { droot: Hex };
+    devnet.pacer.release(devAddress(providerIndex[0]));
     await providers[0].kill9();
     // Provider 1 keeps its piece intact on disk but serves corrupted bytes.
     await providers[1].stop();
@@ -281,6 +286,7 @@ describe("retrieval market: paid, chunked, k-of-n", function () {
     expect(result.failedProviders.map((f) => f.provider)).to.include(addresses[0]);
     expect(result.piecesUsed.map((p) => p.pieceIndex).sort()).to.deep.equal([2, 3, 4, 5]);
     providers[0] = await startDaemon("provider", ["--port", "0", ...providerArgs(0)]);
+    devnet.pacer.watch(devAddress(providerIndex[0]));
     await providers[1].stop();
     providers[1] = await startDaemon("provider", ["--port", "0", ...providerArgs(1)]);
   });

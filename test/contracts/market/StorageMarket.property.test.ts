@@ -17,9 +17,9 @@ import {
 } from "../helpers/market";
 import { TestProver } from "../helpers/prover";
 import { provenEpochsModel } from "../helpers/model";
+import { PROPERTY_RUNS, PROPERTY_TIMEOUT_MS } from "../helpers/property-runs";
 
-/** Sequences checked per run; CI runs the default, PROPERTY_RUNS raises it. */
-const RUNS = Number(process.env.PROPERTY_RUNS ?? 500);
+const RUNS = PROPERTY_RUNS;
 
 type Action =
   | { kind: "deposit"; who: number; amount: bigint }
@@ -143,7 +143,7 @@ const ALLOWED_REVERTS: Record<Action["kind"], string[]> = {
 };
 
 describe("StorageMarket: property test over random call sequences", function () {
-  this.timeout(30 * 60 * 1000);
+  this.timeout(PROPERTY_TIMEOUT_MS);
 
   it(`conserves funds and matches the event model for ${RUNS} random sequences`, async () => {
     const f = await deployMarket();

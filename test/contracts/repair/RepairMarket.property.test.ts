@@ -14,8 +14,9 @@ import {
   signAuthorization,
 } from "../helpers/repair";
 import { INITIAL_BALANCE } from "../helpers/market";
+import { PROPERTY_RUNS, PROPERTY_TIMEOUT_MS } from "../helpers/property-runs";
 
-const RUNS = Number(process.env.PROPERTY_RUNS ?? 500);
+const RUNS = PROPERTY_RUNS;
 const FILES = 3;
 const PROVIDERS = 5;
 const PIECE = 256n;
@@ -109,7 +110,7 @@ const ALLOWED: Record<Action["kind"], string[]> = {
 };
 
 describe("RepairMarket: property test over random call sequences", function () {
-  this.timeout(30 * 60 * 1000);
+  this.timeout(PROPERTY_TIMEOUT_MS);
 
   it(`conserves funds, power and earnings bounds for ${RUNS} random sequences`, async () => {
     // A market with longer periods so pre-published storage deals stay live for a while, then

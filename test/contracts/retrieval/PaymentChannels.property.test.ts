@@ -2,10 +2,10 @@ import { expect } from "chai";
 import fc from "fast-check";
 import { deployChannels } from "../helpers/channels";
 import { channelsProperty } from "../helpers/channels-property";
-import { PROPERTY_RUNS } from "../helpers/property-runs";
+import { PROPERTY_RUNS, PROPERTY_TIMEOUT_MS } from "../helpers/property-runs";
 
 describe("PaymentChannels: property test over random call sequences", function () {
-  this.timeout(30 * 60 * 1000);
+  this.timeout(PROPERTY_TIMEOUT_MS);
 
   it(`keeps every channel solvent and pays exactly the best vouchers (${PROPERTY_RUNS} sequences)`, async () => {
     const f = await deployChannels();
