@@ -1,4 +1,4 @@
-import { BaseError, ContractFunctionRevertedError, decodeErrorResult, type Hex } from "viem";
+import { BaseError, ContractFunctionRevertedError, decodeErrorResult, type Abi, type Hex } from "viem";
 import { paymentTokenAbi } from "./generated/abis";
 import { RepairMarketError } from "../core/errors";
 
@@ -31,9 +31,10 @@ export class TransactionFailedError extends RepairMarketError {
 /**
  * Turns viem's errors into {@link ContractRevertedError} when the revert data decodes to a custom
  * error of the ABI, or to an ERC-20 error (EIP-6093, e.g. ERC20InsufficientBalance) the token
- * raised inside the call; other errors come back unchanged.
+ * raised inside the call; with `abi`, also revert data carried by an RPC error (a raw send); other
+ * errors come back unchanged.
  */
-export function decodeContractError(err: unknown, contract: string, functionName: string): unknown {
+export function decodeContractError(err: unknown, contract: string, functionName: string, abi?: Abi): unknown {
   if (err instanceof BaseError) {
     const reverted = err.walk((e) => e instanceof ContractFunctionRevertedError);
     if (reverted instanceof ContractFunctionRevertedError) {
@@ -43,6 +44,19 @@ export function decodeContractError(err: unknown, contract: string, functionName
       }
       const errorName = reverted.data?.errorName ?? reverted.reason ?? "unknown";
       return new ContractRevertedError(contract, functionName, errorName, reverted.data?.args ?? [], err);
+    }
+    // A raw send that reverted (a node that executes on submission): revert data on an RPC error.
+    const withData = err.walk((e) => typeof (e as { data?: unknown }).data === "string");
+    const data = (withData as { data?: unknown } | null)?.data;
+    if (abi && typeof data === "string" && /^0x[0-9a-f]{8}/i.test(data)) {
+      for (const candidate of [abi, paymentTokenAbi as Abi]) {
+        try {
+          const decoded = decodeErrorResult({ abi: candidate, data: data as Hex });
+          return new ContractRevertedError(contract, functionName, decoded.errorName, decoded.args ?? [], err);
+        } catch {
+          // not this ABI's error
+        }
+      }
     }
   }
   return err;

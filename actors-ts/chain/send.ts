@@ -1,4 +1,6 @@
 import {
+  encodeFunctionData,
+  keccak256,
   parseEventLogs,
   type Abi,
   type Address,
@@ -81,11 +83,17 @@ export async function sendContract<
       throw decodeContractError(err, call.contract, call.functionName as string);
     }
     try {
-      // The simulated request carries only the function's ABI item; give the write the whole ABI
-      // so a revert at send time still decodes to its custom error.
-      return await clients.wallet.writeContract({ ...request, abi: call.abi as Abi });
+      return await sendSigned(clients, {
+        to: call.address,
+        data: encodeFunctionData({
+          abi: call.abi as Abi,
+          functionName: call.functionName as string,
+          args: call.args as readonly unknown[],
+        }),
+        gas: request.gas,
+      });
     } catch (err) {
-      throw decodeContractError(err, call.contract, call.functionName as string);
+      throw decodeContractError(err, call.contract, call.functionName as string, call.abi as Abi);
     }
   });
   const receipt = await clients.public.waitForTransactionReceipt({ hash, timeout: 120_000 });
@@ -100,6 +108,41 @@ export async function sendContract<
     eventName: eventNames as never,
   }) as ParseEventLogsReturnType<abi, eventName>;
   return { hash, receipt, result, events };
+}
+
+/** How often a send is re-prepared after another sender with the same key took its nonce. */
+const NONCE_RETRIES = 2;
+
+/**
+ * Signs locally and sends raw, so the transaction hash is known before the node answers. Another
+ * process with the same key (an operator's `npx hardhat rm settle` beside the provider daemon
+ * doing the same) can send the very same transaction first: the node then answers "known
+ * transaction" / "already known", and this one is already on its way — the hash is returned as
+ * sent. When the other sender used the nonce for something else ("nonce too low"), the request is
+ * prepared again with a fresh nonce, at most {@link NONCE_RETRIES} times.
+ *
+ * @returns The transaction hash.
+ */
+async function sendSigned(clients: ChainClients, tx: { to: Address; data: Hex; gas: bigint }): Promise<Hex> {
+  for (let attempt = 0; ; attempt++) {
+    const prepared = await clients.wallet.prepareTransactionRequest({
+      account: clients.account,
+      chain: clients.chain,
+      to: tx.to,
+      data: tx.data,
+      gas: tx.gas,
+    });
+    const serialized = await clients.wallet.signTransaction(prepared as never);
+    const hash = keccak256(serialized);
+    try {
+      return await clients.wallet.sendRawTransaction({ serializedTransaction: serialized });
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      if (/known transaction|already known/i.test(message)) return hash;
+      if (/nonce too low|nonce has already been used/i.test(message) && attempt < NONCE_RETRIES) continue;
+      throw err;
+    }
+  }
 }
 
 /** A gas limit 25 % above the estimate, plus 10,000 (units of gas). */

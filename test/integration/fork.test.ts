@@ -18,7 +18,7 @@ import { superviseSuiteProcesses } from "../helpers/process-logs";
 // same agents' data dirs pointed at the fork: the fork reads that state, repairs on it, and the
 // original devnet does not change. The `npx hardhat rm …` tasks are exercised on both chains.
 
-const PERIOD = 40; // proving period, epochs (500 ms blocks mined by a ChainPacer: about 20 s)
+const PERIOD = 20; // proving period, epochs (500 ms blocks mined by a ChainPacer: about 10 s)
 const PROVIDERS = [2, 3, 4, 5, 6, 7, 8];
 const MINER = 12;
 const CLIENT = 1;
@@ -44,7 +44,7 @@ describe("integration: agents against a forked devnet", function () {
   function providerArgs(root: string, n: number, rpcUrl: string): string[] {
     return [
       ...["--port", "0", "--data-dir", join(root, `provider-${n}`), "--key", devKey(n), "--rpc", rpcUrl],
-      ...["--deployment", join(dir, "deployments"), "--prove-interval-ms", "400", "--publish-interval-ms", "500"],
+      ...["--deployment", join(dir, "deployments"), "--prove-interval-ms", "1000", "--publish-interval-ms", "500"],
       ...["--settle-interval-ms", "5000", "--scrub-interval-ms", "600000", "--redeem-interval-ms", "5000"],
     ];
   }
@@ -107,7 +107,7 @@ describe("integration: agents against a forked devnet", function () {
     deployment = await deployTo(
       original,
       join(dir, "deployments"),
-      { provingPeriodEpochs: PERIOD, challengeWindowEpochs: 20 },
+      { provingPeriodEpochs: PERIOD, challengeWindowEpochs: 10 },
       { repairWindowEpochs: 400, placementWindowEpochs: 400 },
     );
     await fundTokens(
@@ -151,55 +151,42 @@ describe("integration: agents against a forked devnet", function () {
   });
 
   it("the rm tasks read and act on the devnet: providers, deals, repair-deal health, settle, claim", async () => {
-    const providers = await task<{ address: string }[]>(original.rpcUrl, ["providers"]);
+    const onChain = await holders(original.rpcUrl);
+    const provider = PROVIDERS.find((n) => getAddress(devAddress(n)) === onChain[0]) as number;
+    // Each task is its own `hardhat` process (seconds to start on a loaded machine); they touch
+    // different accounts, so they run side by side.
+    const [providers, deals, shown, settled, claimed, bad] = await Promise.all([
+      task<{ address: string }[]>(original.rpcUrl, ["providers"]),
+      task<{ dealId: string; provider: string; state: string }[]>(original.rpcUrl, [
+        "deals",
+        "--client",
+        devAddress(MINER),
+      ]),
+      task<{ state: string; healthyPieces: number; pieces: { provider: string; storageDealState: string }[] }>(
+        original.rpcUrl,
+        ["repair-deal", "--id", dealId],
+      ),
+      // Settlement pays the provider for proven epochs; claiming pays the miner for the deal.
+      task<{ dealId: string; payment: string }[]>(original.rpcUrl, ["settle", "--account", String(provider)]),
+      task<{ dealId: string; claimed: string }[]>(original.rpcUrl, ["claim", "--account", String(MINER)]),
+      // A malformed argument is refused with the reason, not a stack of viem internals.
+      spawnHardhat(
+        [
+          ...["rm", "bid", "--droot", "0x12", "--piece-size", "1024"],
+          ...["--deployment", join(dir, "deployments"), "--network", "localhost"],
+        ],
+        { RPC_URL: original.rpcUrl },
+      ),
+    ]);
     expect(providers.map((p) => getAddress(p.address)).sort()).to.deep.equal(
       PROVIDERS.map((n) => getAddress(devAddress(n))).sort(),
     );
-    const deals = await task<{ dealId: string; provider: string; state: string }[]>(original.rpcUrl, [
-      "deals",
-      "--client",
-      devAddress(MINER),
-    ]);
     expect(deals.length).to.equal(6);
-    const onChain = await holders(original.rpcUrl);
-    const shown = await task<{
-      state: string;
-      healthyPieces: number;
-      pieces: { provider: string; storageDealState: string }[];
-    }>(original.rpcUrl, ["repair-deal", "--id", dealId]);
     expect(shown.state).to.equal("Active");
     expect(shown.healthyPieces).to.equal(6);
     expect(shown.pieces.map((p) => getAddress(p.provider))).to.deep.equal(onChain);
-    // Settlement pays the provider for proven epochs; claiming pays the miner for the deal.
-    const provider = PROVIDERS.find((n) => getAddress(devAddress(n)) === onChain[0]) as number;
-    const settled = await task<{ dealId: string; payment: string }[]>(original.rpcUrl, [
-      "settle",
-      "--account",
-      String(provider),
-    ]);
     expect(settled.length).to.be.greaterThan(0);
-    const claimed = await task<{ dealId: string; claimed: string }[]>(original.rpcUrl, [
-      "claim",
-      "--account",
-      String(MINER),
-    ]);
     expect(claimed.map((c) => c.dealId)).to.deep.equal([dealId]);
-    // A malformed argument is refused with the reason, not a stack of viem internals.
-    const bad = await spawnHardhat(
-      [
-        "rm",
-        "bid",
-        "--droot",
-        "0x12",
-        "--piece-size",
-        "1024",
-        "--deployment",
-        join(dir, "deployments"),
-        "--network",
-        "localhost",
-      ],
-      { RPC_URL: original.rpcUrl },
-    );
     expect(bad.code).to.not.equal(0);
     expect(bad.stderr + bad.stdout).to.include("--droot must be 32 bytes of hex");
   });

@@ -108,7 +108,8 @@ describe("provider daemon + client CLI: a direct deal end to end", function () {
       "--provider",
       providerAddress,
       "--duration",
-      "200",
+      // Long enough to outlast the suite (deals are faulted on purpose at its end), in epochs.
+      "4000",
       "--start-delay",
       "80",
       "--key",
@@ -131,7 +132,7 @@ describe("provider daemon + client CLI: a direct deal end to end", function () {
 
     const chain = createPublicClient({ transport: http(devnet.rpcUrl) });
     const market = deployment.contracts.StorageMarket as Address;
-    await waitFor("three proven periods", 60_000, async () => {
+    await waitFor("three proven periods", 120_000, async () => {
       const set = await chain.readContract({
         address: market,
         abi: storageMarketAbi,
@@ -147,7 +148,7 @@ describe("provider daemon + client CLI: a direct deal end to end", function () {
       args: [dealId],
     });
     expect(info.state).to.equal(2); // Active
-    const payments = await waitFor("a settlement paying the provider", 60_000, async () => {
+    const payments = await waitFor("a settlement paying the provider", 120_000, async () => {
       const logs = await chain.getContractEvents({
         address: market,
         abi: storageMarketAbi,
@@ -356,7 +357,7 @@ describe("provider daemon + client CLI: a direct deal end to end", function () {
       "--provider",
       providerAddress,
       "--duration",
-      "300",
+      "4000",
       "--start-delay",
       "150",
       "--max-upload-rate",

@@ -46,7 +46,7 @@ describe("repair miner: repair-backed deals, placement, fault detection, minimal
   function providerArgs(n: number, extra: string[] = []): string[] {
     return [
       ...["--port", "0", "--data-dir", join(dir, `provider-${n}`), "--key", devKey(n), "--rpc", devnet.rpcUrl],
-      ...["--deployment", join(dir, "deployments"), "--prove-interval-ms", "400", "--publish-interval-ms", "500"],
+      ...["--deployment", join(dir, "deployments"), "--prove-interval-ms", "1000", "--publish-interval-ms", "500"],
       ...["--settle-interval-ms", "5000", "--scrub-interval-ms", "600000", "--redeem-interval-ms", "5000"],
       ...extra,
     ];
