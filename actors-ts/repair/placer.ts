@@ -38,7 +38,9 @@ export class Placer {
         providers ??= await listProviders(this.ctx.clients, this.ctx.contracts);
         await this.advance(piece, providers);
       } catch (err) {
-        this.failed(piece, err);
+        // The stored row, not the one this pass started from: the step may have chosen a
+        // provider (or proposed) before it failed, and the failure is about that provider.
+        this.failed(this.ctx.store.piece(piece.dealId, piece.index) ?? piece, err);
       } finally {
         this.running.delete(key(piece));
       }
@@ -214,8 +216,12 @@ export class Placer {
         Date.now() + this.ctx.config.unreachableBackoffMs,
       );
     }
+    // Nothing listens at its endpoint (connection refused): the provider is down, not slow, and
+    // a retry would only wait; move on at once.
+    const down = unreachable && (err as PeerUnreachableError).details.code === "ECONNREFUSED";
     const giveUp =
       refused ||
+      down ||
       attempts >= this.ctx.config.maxAttempts ||
       (unreachable && attempts >= Math.min(3, this.ctx.config.maxAttempts)) ||
       err instanceof NoProviderAvailableError;

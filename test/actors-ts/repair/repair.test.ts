@@ -21,7 +21,7 @@ import { repairMarketAbi, storageMarketAbi } from "../../../actors-ts/chain/gene
 import type { RepairDealStatusResponse } from "../../../actors-ts/repair/api";
 import { superviseSuiteProcesses } from "../../helpers/process-logs";
 
-const PERIOD = 20; // proving period, epochs (500 ms blocks, mined by a ChainPacer: about 10 s)
+const PERIOD = 12; // proving period, epochs (500 ms blocks, mined by a ChainPacer: about 6 s)
 const PROVIDERS = [2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
 const MINER = 12;
 const CLIENT = 1;
@@ -123,7 +123,7 @@ describe("repair miner: repair-backed deals, placement, fault detection, minimal
     deployment = await deployTo(
       devnet,
       join(dir, "deployments"),
-      { provingPeriodEpochs: PERIOD, challengeWindowEpochs: 10 },
+      { provingPeriodEpochs: PERIOD, challengeWindowEpochs: PERIOD / 2 },
       { repairWindowEpochs: 200, placementWindowEpochs: 200 },
     );
     await fundTokens(
