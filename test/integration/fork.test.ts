@@ -45,7 +45,7 @@ describe("integration: agents against a forked devnet", function () {
     return [
       ...["--port", "0", "--data-dir", join(root, `provider-${n}`), "--key", devKey(n), "--rpc", rpcUrl],
       ...["--deployment", join(dir, "deployments"), "--prove-interval-ms", "1000", "--publish-interval-ms", "500"],
-      ...["--settle-interval-ms", "5000", "--scrub-interval-ms", "600000", "--redeem-interval-ms", "5000"],
+      ...["--settle-interval-ms", "60000", "--scrub-interval-ms", "600000", "--redeem-interval-ms", "60000"],
     ];
   }
 
@@ -53,7 +53,7 @@ describe("integration: agents against a forked devnet", function () {
     return [
       ...["--port", "0", "--data-dir", join(root, "miner"), "--key", devKey(MINER), "--rpc", rpcUrl],
       ...["--deployment", join(dir, "deployments"), "--watch-interval-ms", "1000", "--work-interval-ms", "200"],
-      ...["--confirmations", "1", "--claim-interval-ms", "5000"],
+      ...["--confirmations", "1", "--claim-interval-ms", "60000"],
     ];
   }
 

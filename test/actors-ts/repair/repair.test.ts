@@ -47,7 +47,7 @@ describe("repair miner: repair-backed deals, placement, fault detection, minimal
     return [
       ...["--port", "0", "--data-dir", join(dir, `provider-${n}`), "--key", devKey(n), "--rpc", devnet.rpcUrl],
       ...["--deployment", join(dir, "deployments"), "--prove-interval-ms", "1000", "--publish-interval-ms", "500"],
-      ...["--settle-interval-ms", "5000", "--scrub-interval-ms", "600000", "--redeem-interval-ms", "5000"],
+      ...["--settle-interval-ms", "60000", "--scrub-interval-ms", "600000", "--redeem-interval-ms", "60000"],
       ...extra,
     ];
   }
@@ -61,7 +61,7 @@ describe("repair miner: repair-backed deals, placement, fault detection, minimal
       ...["--port", "0", "--data-dir", join(dir, "miner"), "--key", devKey(MINER), "--rpc", devnet.rpcUrl],
       ...["--deployment", join(dir, "deployments"), "--config", join(dir, "miner.json")],
       ...["--watch-interval-ms", "1000", "--work-interval-ms", "200", "--confirmations", "1"],
-      ...["--claim-interval-ms", "5000"],
+      ...["--claim-interval-ms", "60000"],
     ]);
   }
 

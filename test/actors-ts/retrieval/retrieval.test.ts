@@ -50,7 +50,7 @@ describe("retrieval market: paid, chunked, k-of-n", function () {
     return [
       ...["--data-dir", join(dir, `provider-${n}`), "--key", devKey(n), "--rpc", devnet.rpcUrl],
       ...["--deployment", join(dir, "deployments"), "--config", join(dir, "provider.json")],
-      ...["--prove-interval-ms", "200", "--publish-interval-ms", "300", "--settle-interval-ms", "3000"],
+      ...["--prove-interval-ms", "500", "--publish-interval-ms", "300", "--settle-interval-ms", "30000"],
       ...["--scrub-interval-ms", "600000", "--redeem-interval-ms", "1000", "--max-unpaid-bytes", String(MAX_UNPAID)],
     ];
   }
