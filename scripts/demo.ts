@@ -1,11 +1,13 @@
 /**
- * `npm run demo -- [--file PATH] [--k 4 --m 2] [--providers N]`: the main job end to end on an
- * embedded devnet (DESIGN.md "The main job"). Starts a Hardhat node mining on an interval,
- * deploys, funds accounts, starts N provider daemons and a repair miner as separate processes,
- * stores the file repair-backed, kills one provider with SIGKILL, waits for the fault, the repair
- * and the reassignPiece transaction, retrieves the file through paid retrieval and compares
+ * `npm run demo -- [--file PATH] [--k 4 --m 2] [--providers N] [--kill N]`: the main job end to
+ * end on an embedded devnet (DESIGN.md "The main job"). Starts a Hardhat node mining on an
+ * interval, deploys, funds accounts, starts the provider daemons and a repair miner as separate
+ * processes, stores the file repair-backed, kills the holders of pieces 0 … N−1 at once with
+ * SIGKILL (default 1, at most m), waits until every one of them is repaired (reassignPiece) and
+ * confirmed (the new storage deal proven), retrieves the file through paid retrieval and compares
  * SHA-256, then prints a timeline and stops everything it started. Exit code 0 only when the
- * bytes match. Data dirs are left in .demo/<run>/ for inspection.
+ * bytes match and no piece was lost that the demo did not kill (`unexpectedLosses`). Data dirs
+ * are left in .demo/<run>/ for inspection.
  */
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
@@ -41,6 +43,7 @@ const program = new Command("demo")
     "--providers <n>",
     "provider daemons (default k + m + 1: a repaired piece needs a provider holding no other piece)",
   )
+  .option("--kill <n>", "holders killed at once (1 … m)", (v) => Number(v), 1)
   .option("--period <epochs>", "proving period", (v) => Number(v), 20)
   .option("--block-ms <ms>", "devnet block interval", (v) => Number(v), 500)
   .option("--json", "print the timeline and summary as JSON")
@@ -52,6 +55,7 @@ const opts = program.opts<{
   k: number;
   m: number;
   providers?: string;
+  kill: number;
   period: number;
   blockMs: number;
   json?: boolean;
@@ -68,8 +72,15 @@ async function main(): Promise<number> {
   const runDir = resolve(".demo", new Date().toISOString().replace(/[:.]/g, "-"));
   await mkdir(runDir, { recursive: true });
   const n = opts.k + opts.m;
-  const providerCount = opts.providers ? Number(opts.providers) : n + 1;
-  if (providerCount < n + 1) throw new Error(`--providers must be at least k + m + 1 = ${n + 1}`);
+  if (!Number.isInteger(opts.kill) || opts.kill < 1 || opts.kill > opts.m) {
+    throw new Error(`--kill must be between 1 and m = ${opts.m}: more than m lost pieces lose the file`);
+  }
+  const providerCount = opts.providers ? Number(opts.providers) : n + opts.kill;
+  if (providerCount < n + opts.kill) {
+    throw new Error(
+      `--providers must be at least k + m + kill = ${n + opts.kill}: each rebuilt piece needs a new provider`,
+    );
+  }
   if (FIRST_PROVIDER + providerCount > READER) throw new Error(`at most ${READER - FIRST_PROVIDER} providers`);
   const timeline: Step[] = [];
   let devnet: Devnet | undefined;
@@ -168,17 +179,22 @@ async function main(): Promise<number> {
     );
     await say("every piece proven on chain at least once; the miner deleted its local copies");
 
-    // 3. Kill one provider.
-    const victim = getAddress(placed.pieces[0].provider as Address);
+    // 3. Kill the holders of pieces 0 … kill − 1 at once.
+    const killed = Array.from({ length: opts.kill }, (_, i) => i);
+    const victims = killed.map((i) => getAddress(placed.pieces[i].provider as Address));
     const repairsBefore = (await status()).repairs.length;
-    await providers.get(victim)?.kill9();
-    await say(`SIGKILL provider ${victim} (holds piece 0)`);
+    await Promise.all(victims.map((v) => providers.get(v)?.kill9()));
+    for (const i of killed) await say(`SIGKILL provider ${victims[i]} (holds piece ${i})`);
 
-    // 4. Fault, repair, reassignPiece.
-    const done = await waitUntil("the repair to finish", 180_000, async () => {
+    // 4. Fault, repair, reassignPiece, confirmation — for every killed piece.
+    const jobOf = (s: RepairDealStatusResponse, index: number) =>
+      s.repairs.slice(repairsBefore).find((r) => r.indices.includes(index) && r.confirmedEpoch !== undefined);
+    const done = await waitUntil("every killed piece repaired and confirmed", 300_000, async () => {
       const s = await status();
-      const job = s.repairs.slice(repairsBefore).find((r) => r.status === "done" && r.indices.includes(0));
-      return job && s.pieces.every((p) => p.state === "assigned") ? { s, job } : undefined;
+      const jobs = killed.map((i) => jobOf(s, i));
+      return jobs.every((j) => j !== undefined) && s.pieces.every((p) => p.state === "assigned")
+        ? { s, job: jobs[0] as RepairDealStatusResponse["repairs"][number] }
+        : undefined;
     });
     const repairedEvents = await chain.getContractEvents({
       address: contracts.repairMarket,
@@ -188,14 +204,29 @@ async function main(): Promise<number> {
       fromBlock: 0n,
     });
     const repairedEvent = repairedEvents.at(-1);
-    const newHolder = done.s.pieces[0];
     await say(`fault seen at epoch ${done.job.faultEpoch}: loss reported on chain, repair queued`);
+    const jobs = [...new Map(killed.map((i) => jobOf(done.s, i)).map((j) => [j?.id, j])).values()];
+    const bytesDownloaded = jobs.reduce((sum, j) => sum + (j?.bytesDownloaded ?? 0), 0);
+    const piecesDownloaded = bytesDownloaded / (await pieceSize(miner.url, stored.droot));
     await say(
-      `repair downloaded ${done.job.bytesDownloaded} bytes (${(done.job.bytesDownloaded / (await pieceSize(miner.url, stored.droot))).toFixed(2)} pieces for k = ${opts.k}) and rebuilt piece 0`,
+      `repair downloaded ${bytesDownloaded} bytes (${piecesDownloaded.toFixed(2)} pieces for k = ${opts.k}) in ${jobs.length} job(s) and rebuilt pieces ${killed.join(", ")}`,
     );
-    await say(
-      `piece 0 re-placed with ${newHolder.provider} (storage deal ${newHolder.storageDealId}); reassignPiece tx ${repairedEvent?.transactionHash} at epoch ${done.job.reassignedEpoch}`,
-    );
+    for (const i of killed) {
+      const job = jobOf(done.s, i);
+      const holder = done.s.pieces[i];
+      await say(
+        `piece ${i} re-placed with ${holder.provider} (storage deal ${holder.storageDealId}); reassigned at epoch ${job?.reassignedEpoch}, confirmed (new deal proven) at epoch ${job?.confirmedEpoch}`,
+      );
+    }
+    await say(`last reassignPiece tx ${repairedEvent?.transactionHash}`);
+    const repaired = killed.map((index) => {
+      const job = jobOf(done.s, index);
+      return { index, faultEpoch: job?.faultEpoch ?? "", confirmedEpoch: job?.confirmedEpoch ?? "" };
+    });
+    // Losses the demo did not cause: every loss the miner worked on beyond the killed pieces
+    // (a live provider that missed a period, a repair that had to be redone).
+    const unexpectedLosses = done.s.repairs.slice(repairsBefore).flatMap((r) => r.indices).length - killed.length;
+    if (unexpectedLosses > 0) await say(`UNEXPECTED: ${unexpectedLosses} piece losses the demo did not cause`);
 
     // 5. Paid retrieval of the whole file.
     const reader = await connectChain(rpc, privateKeyToAccount(devKey(READER)));
@@ -212,6 +243,7 @@ async function main(): Promise<number> {
     readerStore.close();
     const outSha = await sha256File(out);
     const match = outSha === fileSha;
+    const ok = match && unexpectedLosses === 0;
     await say(
       `retrieved the file through paid retrieval from ${retrieval.piecesUsed.length} providers, paid ${retrieval.paid} token base units`,
     );
@@ -219,16 +251,21 @@ async function main(): Promise<number> {
 
     // 6. Summary.
     const summary = {
-      ok: match,
+      ok,
       file,
       droot: stored.droot,
       repairDealId: stored.dealId.toString(),
-      killedProvider: victim,
-      newProvider: newHolder.provider,
-      bytesDownloadedForRepair: done.job.bytesDownloaded,
-      // Goal: exactly k (seed 003: download the minimum number of pieces).
-      piecesDownloadedForRepair: done.job.bytesDownloaded / (await pieceSize(miner.url, stored.droot)),
+      killedProviders: victims,
+      newProviders: killed.map((i) => done.s.pieces[i].provider),
+      repaired,
+      unexpectedLosses,
+      bytesDownloadedForRepair: bytesDownloaded,
+      // Goal: exactly k (seed 003: download the minimum number of pieces), however many were lost.
+      piecesDownloadedForRepair: piecesDownloaded,
       faultToReassignEpochs: Number(BigInt(done.job.reassignedEpoch ?? "0") - BigInt(done.job.faultEpoch ?? "0")),
+      faultToConfirmedRepairEpochs: Math.max(
+        ...repaired.map((r) => Number(BigInt(r.confirmedEpoch || "0") - BigInt(r.faultEpoch || "0"))),
+      ),
       provingPeriodEpochs: opts.period,
       reassignTx: repairedEvent?.transactionHash,
       retrievalPaid: retrieval.paid.toString(),
@@ -239,9 +276,11 @@ async function main(): Promise<number> {
     else {
       process.stdout.write("\nsummary\n");
       for (const [key, value] of Object.entries(summary))
-        process.stdout.write(`  ${key.padEnd(26)} ${String(value)}\n`);
+        process.stdout.write(
+          `  ${key.padEnd(30)} ${typeof value === "object" ? JSON.stringify(value) : String(value)}\n`,
+        );
     }
-    return match ? 0 : 1;
+    return ok ? 0 : 1;
   } finally {
     await miner?.stop();
     await Promise.all([...providers.values()].map((p) => p.stop()));

@@ -28,7 +28,7 @@ import {
 import type { ClientStore } from "./client-store";
 import { PieceCommitmentMismatchError } from "./retrieval/piece-fetcher";
 import type { ErasurePool } from "../erasure/erasure-pool";
-import { prepareFile } from "../manifest/prepare";
+import { assertNotEmpty, prepareFile } from "../manifest/prepare";
 import type { Manifest } from "../manifest/manifest";
 
 /** An erasure-coded file stored as direct deals, one piece per provider. */
@@ -117,6 +117,7 @@ export class StorageClient {
    */
   async storeFile(filePath: string, options: StoreOptions): Promise<StoredDeal> {
     const { store } = this.c;
+    await assertNotEmpty(filePath);
     const commitment = await commpOfFile(filePath);
     options.onProgress?.({ stage: "commp", pieceCid: commitment.pieceCid, paddedSize: commitment.paddedSize });
     const signed = await this.prepareProposal(

@@ -4,6 +4,7 @@ import { basename, join } from "node:path";
 import { toHex, type Hex } from "viem";
 import { chooseShareSize, fileLayout, type FileLayout } from "../erasure/layout";
 import type { ErasurePool } from "../erasure/erasure-pool";
+import { InvalidArgumentError } from "../core/errors";
 import { manifestDroot, type Manifest } from "./manifest";
 
 /** Target bytes of file read per encode job. */
@@ -37,11 +38,13 @@ export interface PrepareOptions {
  * the pieces and `manifest.json` to `outDir` — streaming, so memory stays at a few batches of
  * ~4 MiB whatever the file size. Encoding and hashing run on the pool's worker threads.
  *
- * @throws InvalidArgumentError for bad coding parameters; file system errors as they come.
+ * @throws InvalidArgumentError for bad coding parameters or an empty file (docs/decisions.md 22);
+ * file system errors as they come.
  */
 export async function prepareFile(filePath: string, options: PrepareOptions): Promise<PreparedFile> {
   const { k, m, pool } = options;
   const { size: fileSize } = await stat(filePath);
+  if (fileSize === 0) throw emptyFileError(filePath);
   const shareSize = options.shareSize ?? chooseShareSize(fileSize, k);
   const layout = fileLayout(fileSize, k, m, shareSize);
   const n = k + m;
@@ -113,4 +116,21 @@ export async function readAt(handle: FileHandle, offset: number, length: number)
     filled += bytesRead;
   }
   return buffer;
+}
+
+/**
+ * The error for a file of 0 bytes: there is nothing to store or prove, and an empty piece shares
+ * its commitment with every all-zero piece (docs/decisions.md 22).
+ */
+export function emptyFileError(filePath: string): InvalidArgumentError {
+  return new InvalidArgumentError(`${filePath} is empty (0 bytes): there is nothing to store`, {
+    details: { file: filePath, hint: "store a file of at least one byte" },
+  });
+}
+
+/**
+ * @throws InvalidArgumentError (see {@link emptyFileError}) when the file has 0 bytes.
+ */
+export async function assertNotEmpty(filePath: string): Promise<void> {
+  if ((await stat(filePath)).size === 0) throw emptyFileError(filePath);
 }

@@ -31,6 +31,10 @@ export interface ExpectedPiece {
  * hash and the commitment all match. On any failure the temp file is removed and nothing is kept,
  * so a partial piece can never be served or proven.
  *
+ * Pieces are stored once per root: when `keepHeld` is set and the blob already held for this
+ * root is at least as long (a payload with the same root differs only by trailing zeros), the
+ * verified upload is dropped and the held blob serves both.
+ *
  * @throws HttpError 400 (truncated), 413 (too long), 401 (body hash), 422 (commitment mismatch).
  */
 export async function receivePiece(
@@ -38,6 +42,7 @@ export async function receivePiece(
   expected: ExpectedPiece,
   blobs: BlobStore,
   onBytes?: (n: number) => void,
+  keepHeld = false,
 ): Promise<{ chunkRoots: Uint8Array }> {
   const temp = blobs.tempPath();
   const handle = await open(temp, "w");
@@ -97,6 +102,8 @@ export async function receivePiece(
     await handle.close();
     const roots = new Uint8Array(chunkRoots.length * 32);
     chunkRoots.forEach((r, i) => roots.set(r, i * 32));
+    const held = keepHeld && blobs.has(pieceKey(expected.root)) && blobs.has(treeKey(expected.root));
+    if (held && (blobs.size(pieceKey(expected.root)) ?? -1) >= expected.payloadSize) return { chunkRoots: roots };
     await blobs.write(treeKey(expected.root), roots);
     await blobs.commit(temp, pieceKey(expected.root));
     committed = true;

@@ -45,13 +45,20 @@ export class Prover {
 
   /** What the current tick is waiting on (for the slow-tick warning). */
   private step = "idle";
+  /** The last failed round's error, for the warning when a period goes unproven. */
+  private lastRoundError: string | undefined;
+  /** Last period a missed-period warning was logged for. */
+  private warnedMissed = -1;
 
   async run(signal: AbortSignal): Promise<void> {
     await runEvery(
       this.ctx.config.proveIntervalMs,
       signal,
       () => this.watched(),
-      (err) => this.ctx.logger.warn({ err }, "proving round failed; retrying"),
+      (err) => {
+        this.lastRoundError = (err as Error).message.split("\n")[0];
+        this.ctx.logger.warn({ err }, "proving round failed; retrying");
+      },
     );
   }
 
@@ -77,6 +84,18 @@ export class Prover {
     const set = await proofSetInfo(clients, contracts, self);
     const at = { period: set.currentPeriod, challengeEpoch: set.challengeEpoch, deadlineEpoch: set.deadlineEpoch };
     if (set.anchorEpoch === 0n) return this.note("no live pieces", at);
+    if (set.consecutiveFaults > 0 && set.currentPeriod - 1 > this.warnedMissed) {
+      // Say why a period was missed, once: the operator's first question after a fault.
+      this.warnedMissed = set.currentPeriod - 1;
+      logger.warn(
+        {
+          period: set.currentPeriod - 1,
+          consecutiveFaults: set.consecutiveFaults,
+          lastError: this.lastRoundError ?? "no proving round reached its window before the deadline",
+        },
+        "a proving period went unproven",
+      );
+    }
     if (set.currentPeriodProven) return this.note(`period ${set.currentPeriod} proven`, at);
     if (set.failed) {
       if (this.lastFailedGeneration !== set.generation) {
@@ -103,6 +122,7 @@ export class Prover {
     this.step = "provePossession";
     const result = await provePossession(clients, contracts, proofs);
     metrics.proofs.inc({ result: "proven" });
+    this.lastRoundError = undefined;
     metrics.proveSeconds.observe((performance.now() - started) / 1000);
     const landed = result.blockNumber;
     logger.info(
@@ -119,25 +139,41 @@ export class Prover {
     return result.period;
   }
 
+  /**
+   * Answers the draws in order until `challengesPerProof` of them proved a live leaf. The reads
+   * for a batch of draws run side by side (one round trip, not one per draw): a round must fit
+   * in the proof window on a loaded machine and a slow endpoint.
+   */
   private async buildProofs(self: Address, generation: number): Promise<PieceProofInput[]> {
     const { clients, contracts, params } = this.ctx;
     const deals = this.ctx.store.openDeals().filter((d) => d.generation === generation);
     const required = params.challengesPerProof;
+    const maxDraws = required * DRAWS_PER_CHALLENGE;
     const proofs: PieceProofInput[] = [];
     let verified = 0;
-    for (let draw = 0; draw < required * DRAWS_PER_CHALLENGE && verified < required; draw++) {
-      const leaf = await challengedLeaf(clients, contracts, self, BigInt(draw));
-      const owner = await this.liveOwner(deals, leaf, generation);
-      if (owner) {
-        proofs.push(await this.proveDealLeaf(owner, leaf));
-        verified++;
-      } else {
-        proofs.push({
-          dealId: await this.freeRangeOf(self, generation, leaf),
-          termsHash: zero,
-          leaf: zero,
-          siblings: [],
-        });
+    let draw = 0;
+    while (draw < maxDraws && verified < required) {
+      // Enough draws to finish if none lands in a freed range.
+      const batch = Array.from({ length: Math.min(required - verified, maxDraws - draw) }, (_, i) => draw + i);
+      const owners = await Promise.all(
+        batch.map(async (d) => {
+          const leaf = await challengedLeaf(clients, contracts, self, BigInt(d));
+          return { leaf, owner: await this.liveOwner(deals, leaf, generation) };
+        }),
+      );
+      for (const { leaf, owner } of owners) {
+        draw++;
+        if (owner) {
+          proofs.push(await this.proveDealLeaf(owner, leaf));
+          verified++;
+        } else {
+          proofs.push({
+            dealId: await this.freeRangeOf(self, generation, leaf),
+            termsHash: zero,
+            leaf: zero,
+            siblings: [],
+          });
+        }
       }
     }
     return proofs;

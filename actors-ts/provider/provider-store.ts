@@ -358,12 +358,23 @@ export class ProviderStore {
 
   // ------------------------------------------------------------------ pieces
 
+  /**
+   * Records a piece held in good state. One row per root: when a piece with the same root but a
+   * longer payload arrives (the extra bytes are zeros), the row takes the longer size and
+   * PieceCID, since its blob now serves both (see `receivePiece`); a shorter one changes nothing.
+   */
   upsertPiece(row: Omit<PieceRow, "status" | "verifiedAt">): void {
     this.db
       .prepare(
         `INSERT INTO pieces (root, piece_cid_v2, payload_size, padded_size, status, verified_at)
          VALUES (?, ?, ?, ?, 'ok', ?)
-         ON CONFLICT(root) DO UPDATE SET status = 'ok', verified_at = excluded.verified_at`,
+         ON CONFLICT(root) DO UPDATE SET
+           status = 'ok',
+           verified_at = excluded.verified_at,
+           piece_cid_v2 = CASE WHEN excluded.payload_size > payload_size OR status <> 'ok'
+                          THEN excluded.piece_cid_v2 ELSE piece_cid_v2 END,
+           payload_size = CASE WHEN excluded.payload_size > payload_size OR status <> 'ok'
+                          THEN excluded.payload_size ELSE payload_size END`,
       )
       .run(row.root, row.pieceCidV2, row.payloadSize, row.paddedSize, Date.now());
   }

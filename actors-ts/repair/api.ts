@@ -68,7 +68,9 @@ export interface RepairDealStatusResponse {
     storageDealId?: string;
     /** The miner still holds a copy (until every piece has been proven once). */
     localCopy: boolean;
+    /** Why the last placement step failed, and when it is tried again (ISO 8601). */
     error?: string;
+    nextAttemptAt?: string;
   }[];
   repairs: {
     id: number;
@@ -77,7 +79,11 @@ export interface RepairDealStatusResponse {
     bytesDownloaded: number;
     faultEpoch?: string;
     reassignedEpoch?: string;
+    /** Epoch the new storage deals of the rebuilt pieces were first seen proven. */
+    confirmedEpoch?: string;
+    /** Why the last attempt failed, and when the job runs again (ISO 8601). */
     error?: string;
+    nextAttemptAt?: string;
   }[];
   evidence: { index: number; provider: string; expected: string; actual: string; stage: string }[];
 }

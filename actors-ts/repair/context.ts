@@ -34,6 +34,12 @@ export interface RepairContext {
    * found unreachable by the placer, or holding a piece whose storage deal faulted.
    */
   avoidProviders: Map<string, number>;
+  /**
+   * Providers whose storage deal of a piece faulted, lower-case address → until (ms since the
+   * epoch): skipped for new placements until then, or until their proof set proves again — one
+   * missed period must not shut a live provider out for good.
+   */
+  faultedProviders: Map<string, number>;
   /** Scores from the dealbots' reputation feed, lower-case address → [0, 1] (empty without a feed). */
   fedScores: Map<string, number>;
   /** Wakes the placement and repair workers early. */

@@ -49,6 +49,11 @@ export function registerIntakeRoutes(app: FastifyInstance, ctx: RepairContext, i
     } catch (err) {
       throw new HttpError(422, "InvalidManifest", (err as Error).message.split("\n")[0]);
     }
+    if (manifest.fileSize === 0) {
+      throw new HttpError(422, "EmptyFile", "the manifest describes a file of 0 bytes: there is nothing to store", {
+        droot: manifest.droot,
+      });
+    }
     const existing = ctx.store.intakeForBid(body.bidId);
     if (existing) {
       if (existing.client !== auth.signer || existing.droot !== manifest.droot.toLowerCase()) {
@@ -259,6 +264,7 @@ export function dealStatus(ctx: RepairContext, dealId: bigint): RepairDealStatus
       storageDealId: p.storageDealId?.toString(),
       localCopy: p.localPath !== undefined,
       error: p.error,
+      nextAttemptAt: p.error && p.nextAttemptAt > 0 ? new Date(p.nextAttemptAt).toISOString() : undefined,
     })),
     repairs: ctx.store
       .repairs()
@@ -270,7 +276,10 @@ export function dealStatus(ctx: RepairContext, dealId: bigint): RepairDealStatus
         bytesDownloaded: r.bytesDownloaded,
         faultEpoch: r.faultEpoch?.toString(),
         reassignedEpoch: r.reassignedEpoch?.toString(),
+        confirmedEpoch: r.confirmedEpoch?.toString(),
         error: r.error,
+        nextAttemptAt:
+          r.status === "queued" && r.error && r.nextAttemptAt > 0 ? new Date(r.nextAttemptAt).toISOString() : undefined,
       })),
     evidence: ctx.store.evidence(dealId).map((e) => ({
       index: e.index,

@@ -9,11 +9,15 @@ import { listProviders, type RegisteredProvider } from "../chain/registry/reads"
 import { manifestDroot, verifyManifest } from "../manifest/manifest";
 import type { RepairContext } from "./context";
 import type { PieceRow } from "./repair-store";
+import { proofSetInfo } from "../chain/storage-market/reads";
 
 /** No registered provider can take a piece (all hold a piece of the file, refused or failed). */
 export class NoProviderAvailableError extends Error {
   override name = "NoProviderAvailableError" as const;
 }
+
+/** Longest wait between looks for a provider when none can take a piece, ms. */
+const NO_PROVIDER_RETRY_MAX_MS = 10_000;
 
 /**
  * Places pieces with storage providers, one persisted step at a time (issue "Placement"): pick a
@@ -56,7 +60,7 @@ export class Placer {
     if (!deal) return;
     const log = logger.child({ dealId: piece.dealId, piece: piece.index });
     if (piece.state === "pending") {
-      const provider = piece.provider ?? this.choose(piece, providers);
+      const provider = piece.provider ?? (await this.choose(piece, providers));
       store.updatePiece(piece.dealId, piece.index, { provider });
       const head = await this.ctx.clients.public.getBlockNumber();
       const period = this.ctx.params.provingPeriodEpochs;
@@ -140,7 +144,7 @@ export class Placer {
    *
    * @throws NoProviderAvailableError
    */
-  private choose(piece: PieceRow, providers: RegisteredProvider[]): Address {
+  private async choose(piece: PieceRow, providers: RegisteredProvider[]): Promise<Address> {
     const deal = this.ctx.store.deal(piece.dealId);
     const size = deal?.pieceSize ?? 0n;
     const taken = new Set(
@@ -152,6 +156,13 @@ export class Placer {
     const excluded = new Set(piece.excluded.map((a) => a.toLowerCase()));
     const now = Date.now();
     for (const [a, until] of this.ctx.avoidProviders) if (until > now) excluded.add(a);
+    for (const [a, until] of this.ctx.faultedProviders) {
+      if (until <= now) this.ctx.faultedProviders.delete(a);
+      else if (await this.provesAgain(a as Address)) {
+        this.ctx.faultedProviders.delete(a);
+        this.ctx.logger.info({ provider: a }, "a provider whose deal faulted proves again; eligible for placement");
+      } else excluded.add(a);
+    }
     const manual = this.ctx.config.reputation;
     const score = (a: Address) => manual[a] ?? manual[a.toLowerCase()] ?? this.ctx.fedScores.get(a.toLowerCase());
     const candidates = rankForPlacement(
@@ -167,6 +178,16 @@ export class Placer {
       );
     }
     return candidates[0].address;
+  }
+
+  /** Whether a provider's proof set is live and has missed no period since its last proof. */
+  private async provesAgain(provider: Address): Promise<boolean> {
+    try {
+      const set = await proofSetInfo(this.ctx.clients, this.ctx.contracts, provider);
+      return set.anchorEpoch !== 0n && !set.failed && set.consecutiveFaults === 0 && set.provenPeriods > 0n;
+    } catch {
+      return false;
+    }
   }
 
   /** Gives the provider the file's manifest (for orphan recovery); failures are only logged. */
@@ -240,7 +261,12 @@ export class Placer {
       });
       return;
     }
-    const delay = Math.min(1000 * 2 ** Math.min(attempts, 6), 60_000);
+    // Waiting for a provider to register is checked every few seconds, not backed off to a minute:
+    // the piece should move as soon as one appears.
+    const delay =
+      err instanceof NoProviderAvailableError
+        ? Math.min(2000 * attempts, NO_PROVIDER_RETRY_MAX_MS)
+        : Math.min(1000 * 2 ** Math.min(attempts, 6), 60_000);
     log.warn({ err: message, attempts, retryInMs: delay }, "placement step failed; will retry");
     this.ctx.store.updatePiece(piece.dealId, piece.index, {
       attempts,

@@ -96,6 +96,7 @@ export class RepairDaemon {
       params: { provingPeriodEpochs: params.provingPeriodEpochs },
       deployBlock: BigInt(deployment.deployBlock),
       avoidProviders: new Map(),
+      faultedProviders: new Map(),
       fedScores: new Map(),
       wake: () => this.wake(),
     };

@@ -84,6 +84,8 @@ export interface RepairJobRow {
   faultEpoch?: bigint;
   /** Epoch of the last reassignPiece transaction. */
   reassignedEpoch?: bigint;
+  /** Epoch the new storage deal of every rebuilt piece was first seen proven (Active). */
+  confirmedEpoch?: bigint;
   createdAt: number;
   finishedAt?: number;
 }
@@ -214,6 +216,7 @@ export interface RawRepair {
   bytes_downloaded: number;
   fault_epoch: string | null;
   reassigned_epoch: string | null;
+  confirmed_epoch: string | null;
   created_at: number;
   finished_at: number | null;
 }
@@ -230,6 +233,7 @@ export function toRepair(r: RawRepair): RepairJobRow {
     bytesDownloaded: r.bytes_downloaded,
     faultEpoch: r.fault_epoch ? BigInt(r.fault_epoch) : undefined,
     reassignedEpoch: r.reassigned_epoch ? BigInt(r.reassigned_epoch) : undefined,
+    confirmedEpoch: r.confirmed_epoch ? BigInt(r.confirmed_epoch) : undefined,
     createdAt: r.created_at,
     finishedAt: opt(r.finished_at),
   };

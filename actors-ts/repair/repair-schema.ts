@@ -74,4 +74,6 @@ export const REPAIR_MIGRATIONS = [
      stage TEXT NOT NULL,
      at INTEGER NOT NULL
    );`,
+  // When a repair was confirmed: the new storage deal of every piece it rebuilt proven once.
+  `ALTER TABLE repairs ADD COLUMN confirmed_epoch TEXT;`,
 ];

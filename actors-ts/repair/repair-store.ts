@@ -18,6 +18,7 @@ import {
   type RawEvidence,
 } from "./repair-rows";
 import { REPAIR_MIGRATIONS } from "./repair-schema";
+import { uncoveredLosses } from "./uncovered-losses";
 export type { DealRow, EvidenceRow, IntakeRow, PieceRow, PieceState, RepairJobRow } from "./repair-rows";
 
 /**
@@ -260,6 +261,31 @@ export class RepairStore {
     })();
   }
 
+  /**
+   * Queues the deal's lost pieces that no queued job covers (see {@link uncoveredLosses}),
+   * first taking them out of any "rebuilt" job that still lists them.
+   *
+   * @returns The indices queued.
+   */
+  queueUncoveredLosses(dealId: bigint, faultEpoch: bigint): number[] {
+    return this.db.transaction(() => {
+      const jobs = this.repairs().filter((j) => j.dealId === dealId);
+      const pieces = this.pieces(dealId);
+      const k = this.deal(dealId)?.k ?? 0;
+      // Fewer than k pieces left: nothing can be rebuilt; the file's loss is the chain's to call.
+      if (pieces.filter((p) => p.state !== "lost").length < k) return [];
+      const missing = uncoveredLosses(pieces, jobs);
+      if (missing.length === 0) return missing;
+      for (const job of jobs.filter((j) => j.status === "rebuilt" && j.indices.some((i) => missing.includes(i)))) {
+        this.db
+          .prepare("UPDATE repairs SET indices_json = ? WHERE id = ?")
+          .run(JSON.stringify(job.indices.filter((i) => !missing.includes(i))), job.id);
+      }
+      this.queueRepair(dealId, missing, faultEpoch);
+      return missing;
+    })();
+  }
+
   repairs(status?: RepairJobRow["status"][]): RepairJobRow[] {
     return (this.db.prepare("SELECT * FROM repairs ORDER BY id").all() as RawRepair[])
       .map(toRepair)
@@ -274,7 +300,10 @@ export class RepairStore {
   updateRepair(
     id: number,
     fields: Partial<
-      Pick<RepairJobRow, "status" | "attempts" | "nextAttemptAt" | "error" | "reassignedEpoch" | "finishedAt">
+      Pick<
+        RepairJobRow,
+        "status" | "attempts" | "nextAttemptAt" | "error" | "reassignedEpoch" | "confirmedEpoch" | "finishedAt"
+      >
     >,
   ): void {
     const columns: Record<string, unknown> = {};
@@ -283,6 +312,7 @@ export class RepairStore {
     if (fields.nextAttemptAt !== undefined) columns.next_attempt_at = fields.nextAttemptAt;
     if ("error" in fields) columns.error = fields.error ?? null;
     if (fields.reassignedEpoch !== undefined) columns.reassigned_epoch = fields.reassignedEpoch.toString();
+    if (fields.confirmedEpoch !== undefined) columns.confirmed_epoch = fields.confirmedEpoch.toString();
     if (fields.finishedAt !== undefined) columns.finished_at = fields.finishedAt;
     const keys = Object.keys(columns);
     if (keys.length === 0) return;
@@ -298,9 +328,32 @@ export class RepairStore {
   /**
    * Rebuilt pieces go back to placement (mode "reassign") and the job waits for them, in one
    * transaction: a crash leaves either the job queued or the pieces pending, never neither.
+   *
+   * A loss found while the job was running is merged into it by {@link queueRepair}, but the run
+   * rebuilt only the indices it started with. The job is narrowed to exactly the indices rebuilt
+   * here, and any others it gained meanwhile move to a new queued job, so a job never claims a
+   * piece it did not rebuild and no reported loss is left without a job.
+   *
+   * @returns The id of the new job for the indices that were not rebuilt, if any.
    */
-  handRebuiltToPlacement(id: number, dealId: bigint, rebuilt: Map<number, string>): void {
-    this.db.transaction(() => {
+  handRebuiltToPlacement(id: number, dealId: bigint, rebuilt: Map<number, string>): number | undefined {
+    return this.db.transaction(() => {
+      const job = this.repair(id);
+      const left = (job?.indices ?? []).filter((i) => !rebuilt.has(i));
+      let next: number | undefined;
+      if (left.length > 0) {
+        next = Number(
+          this.db
+            .prepare(
+              "INSERT INTO repairs (deal_id, indices_json, status, fault_epoch, created_at) VALUES (?, ?, 'queued', ?, ?)",
+            )
+            .run(dealId.toString(), JSON.stringify(left), job?.faultEpoch?.toString() ?? null, Date.now())
+            .lastInsertRowid,
+        );
+      }
+      this.db
+        .prepare("UPDATE repairs SET indices_json = ? WHERE id = ?")
+        .run(JSON.stringify([...rebuilt.keys()].sort((a, b) => a - b)), id);
       for (const [index, path] of rebuilt) {
         this.updatePiece(dealId, index, {
           state: "pending",
@@ -315,6 +368,7 @@ export class RepairStore {
         });
       }
       this.updateRepair(id, { status: "rebuilt", error: undefined });
+      return next;
     })();
   }
 

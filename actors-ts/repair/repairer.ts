@@ -118,7 +118,7 @@ export class Repairer {
       lost.map((i) => [i, pieces[i]?.localPath]).filter(([, p]) => p && existsSync(p as string)) as [number, string][],
     );
     if (local.size === lost.length) {
-      store.handRebuiltToPlacement(job.id, job.dealId, local);
+      this.handOver(job, local);
       log.info("lost pieces still held locally; re-placing them without a download");
       this.ctx.wake();
       return;
@@ -244,7 +244,7 @@ export class Repairer {
       await this.ctx.blobs.commit(path, key);
       placed.set(index, this.ctx.blobs.path(key));
     }
-    store.handRebuiltToPlacement(job.id, job.dealId, placed);
+    this.handOver(job, placed);
     this.ctx.ledger.finish(retrievalId, "completed");
     const downloaded = store.repair(job.id)?.bytesDownloaded ?? 0;
     log.info(
@@ -258,6 +258,18 @@ export class Repairer {
     );
     await rm(this.workDir(job), { recursive: true, force: true });
     this.ctx.wake();
+  }
+
+  /** Hands the rebuilt pieces to placement; losses merged into the job meanwhile get a job of their own. */
+  private handOver(job: RepairJobRow, rebuilt: Map<number, string>): void {
+    const next = this.ctx.store.handRebuiltToPlacement(job.id, job.dealId, rebuilt);
+    if (next !== undefined) {
+      const left = this.ctx.store.repair(next)?.indices;
+      this.ctx.logger.warn(
+        { dealId: job.dealId, job: job.id, rebuilt: [...rebuilt.keys()], nextJob: next, left },
+        "more pieces were lost while this repair ran; they are queued in a new repair job",
+      );
+    }
   }
 
   private recordEvidence(job: RepairJobRow, manifest: Manifest, result: FileRetrievalResult): void {

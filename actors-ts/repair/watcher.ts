@@ -128,17 +128,59 @@ export class Watcher {
         store.setDealStatus(deal.dealId, "completed");
         continue;
       }
-      for (const piece of store.pieces(deal.dealId)) {
-        if (piece.state !== "assigned" || piece.storageDealId === undefined) continue;
-        const info = await dealInfo(clients, contracts, piece.storageDealId);
-        if (info.stateName !== "Faulted" && info.stateName !== "Terminated") continue;
-        await this.reportLoss(piece, info.stateName, head);
+      // Read every piece's storage deal first, then report: losses seen in one sweep are queued
+      // together and the repairer woken once, so one download of k pieces rebuilds them all.
+      const proven = new Set<number>();
+      const assigned = store.pieces(deal.dealId).filter((p) => p.state === "assigned" && p.storageDealId !== undefined);
+      const states = await Promise.all(
+        assigned.map(async (piece) => ({
+          piece,
+          state: (await dealInfo(clients, contracts, piece.storageDealId as bigint)).stateName,
+        })),
+      );
+      const lost: number[] = [];
+      for (const { piece, state: pieceState } of states) {
+        if (pieceState === "Active") proven.add(piece.index);
+        if (pieceState !== "Faulted" && pieceState !== "Terminated") continue;
+        if (await this.reportLoss(piece, pieceState, head)) lost.push(piece.index);
         if (store.deal(deal.dealId)?.status === "lost") break;
+      }
+      if (store.deal(deal.dealId)?.status === "lost") continue;
+      if (lost.length > 0) {
+        // One job for every loss of this sweep (a crash before this line is caught by the safety
+        // net below on the next sweep).
+        store.queueRepair(deal.dealId, lost, head);
+        this.ctx.logger.warn({ dealId: deal.dealId, pieces: lost, epoch: head }, "pieces lost; repair queued");
+        this.ctx.wake();
+      }
+      this.confirmRepairs(deal.dealId, proven, head);
+      // Safety net: a lost piece that no queued job covers is queued again, loudly.
+      const requeued = store.queueUncoveredLosses(deal.dealId, head);
+      if (requeued.length > 0) {
+        this.ctx.logger.warn(
+          { dealId: deal.dealId, pieces: requeued },
+          "lost pieces had no repair job working on them; queued",
+        );
+        this.ctx.wake();
       }
     }
   }
 
-  private async reportLoss(piece: PieceRow, stateName: string, head: bigint): Promise<void> {
+  /** A done repair is confirmed once the new storage deal of each piece it rebuilt is proven. */
+  private confirmRepairs(dealId: bigint, proven: Set<number>, head: bigint): void {
+    for (const job of this.ctx.store.repairs(["done"])) {
+      if (job.dealId !== dealId || job.confirmedEpoch !== undefined || job.indices.length === 0) continue;
+      if (!job.indices.every((i) => proven.has(i))) continue;
+      this.ctx.store.updateRepair(job.id, { confirmedEpoch: head });
+      this.ctx.logger.info(
+        { dealId, job: job.id, pieces: job.indices, faultEpoch: job.faultEpoch, confirmedEpoch: head },
+        "repair confirmed: the new storage deals are proven",
+      );
+    }
+  }
+
+  /** Reports one faulted piece's loss on chain and marks it lost; true when it was marked. */
+  private async reportLoss(piece: PieceRow, stateName: string, head: bigint): Promise<boolean> {
     const log = this.ctx.logger.child({ dealId: piece.dealId, piece: piece.index, provider: piece.provider });
     log.warn(
       { storageDealId: piece.storageDealId, state: stateName },
@@ -154,35 +196,40 @@ export class Watcher {
       try {
         const reported = await reportPieceLoss(this.ctx.clients, this.ctx.contracts, piece.dealId, piece.index);
         if (reported.fileLost) {
-          this.markLost(piece, head);
+          this.markLost(piece, head, false);
           this.markFileLost(piece.dealId, reported.refund);
-          return;
+          return true;
         }
       } catch (err) {
         if (!(err instanceof ContractRevertedError)) throw err;
         log.warn({ err: err.message.split("\n")[0] }, "reportPieceLoss reverted; re-reading the slot next sweep");
-        return;
+        return false;
       }
     }
-    this.markLost(piece, head);
+    this.markLost(piece, head, false);
+    return true;
   }
 
-  private markLost(piece: PieceRow, epoch: bigint): void {
+  /**
+   * Marks a piece lost; with `queue` (losses seen in the log scan) also queues its repair and
+   * wakes the repairer. The sweep queues all of its losses at once instead.
+   */
+  private markLost(piece: PieceRow, epoch: bigint, queue = true): void {
     const { store } = this.ctx;
-    const excluded =
-      piece.provider && !piece.excluded.includes(piece.provider) ? [...piece.excluded, piece.provider] : piece.excluded;
+    // The provider is skipped for placements for a while, not excluded for good: a live provider
+    // that missed one period becomes eligible again once it proves (Placer.choose).
     if (piece.provider) {
-      this.ctx.avoidProviders.set(piece.provider.toLowerCase(), Date.now() + this.ctx.config.unreachableBackoffMs);
+      this.ctx.faultedProviders.set(piece.provider.toLowerCase(), Date.now() + this.ctx.config.unreachableBackoffMs);
     }
     store.db.transaction(() => {
-      store.updatePiece(piece.dealId, piece.index, { state: "lost", mode: "reassign", faultEpoch: epoch, excluded });
-      store.queueRepair(piece.dealId, [piece.index], epoch);
+      store.updatePiece(piece.dealId, piece.index, { state: "lost", mode: "reassign", faultEpoch: epoch });
+      if (queue) store.queueRepair(piece.dealId, [piece.index], epoch);
     })();
     this.ctx.logger.warn(
       { dealId: piece.dealId, piece: piece.index, provider: piece.provider, epoch },
-      "piece lost; repair queued",
+      queue ? "piece lost; repair queued" : "piece lost",
     );
-    this.ctx.wake();
+    if (queue) this.ctx.wake();
   }
 
   private markFileLost(dealId: bigint, refund: bigint): void {

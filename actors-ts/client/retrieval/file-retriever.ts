@@ -27,6 +27,58 @@ export class ManifestNotFoundError extends RepairMarketError {
   override name = "ManifestNotFoundError" as const;
 }
 
+/** What the chain says of one repair deal for the file (for errors that explain themselves). */
+export interface ChainDealNote {
+  dealId: bigint;
+  /** RepairDealState name: Placing, Active, Lost, Completed, … */
+  state: string;
+  /** Pieces whose loss is reported on chain. */
+  lostPieces: number[];
+}
+
+/**
+ * Throws before anything is paid when fewer than k of the file's pieces have any candidate
+ * holder (on chain, in the client's own deals, or found by probing).
+ *
+ * @throws NotEnoughPiecesError naming the repair deals' on-chain state and each piece's holders.
+ */
+export function assertEnoughHolders(
+  droot: Hex,
+  manifest: Manifest,
+  holders: Map<number, RegisteredProvider[]>,
+  chainDeals: ChainDealNote[],
+): void {
+  const held = manifest.pieces.map((_, i) => (holders.get(i) ?? []).length > 0);
+  const available = held.filter(Boolean).length;
+  if (available >= manifest.k) return;
+  const dealText =
+    chainDeals.length === 0
+      ? "no repair deal on chain"
+      : chainDeals
+          .map(
+            (d) =>
+              `repair deal ${d.dealId} is ${d.state}` +
+              (d.lostPieces.length > 0 ? ` (pieces ${d.lostPieces.join(", ")} reported lost)` : ""),
+          )
+          .join("; ");
+  throw new NotEnoughPiecesError(
+    `only ${available} of the file's ${manifest.pieces.length} pieces have a holder; k = ${manifest.k} are needed, so nothing was fetched or paid`,
+    {
+      details: {
+        droot,
+        k: manifest.k,
+        available,
+        chain: dealText,
+        holders: manifest.pieces
+          .map(
+            (_, i) => `piece ${i}: ${held[i] ? (holders.get(i) ?? []).map((p) => p.address).join(", ") : "no holder"}`,
+          )
+          .join("; "),
+      },
+    },
+  );
+}
+
 /** What a whole-file retrieval did. */
 export interface FileRetrievalResult {
   retrievalId: string;
@@ -111,10 +163,14 @@ export class FileRetriever {
       failedProviders: [],
       events,
     };
+    const chainDeals: ChainDealNote[] = [];
     try {
-      const holders = await this.holders(droot);
+      const holders = await this.holders(droot, chainDeals);
       const manifest = await this.manifest(droot, holders);
       await this.probeHolders(manifest, holders);
+      // Pay nothing for a file that cannot be rebuilt: with fewer than k pieces held by anyone,
+      // every paid byte would be wasted.
+      assertEnoughHolders(droot, manifest, holders, chainDeals);
       result.fileSize = manifest.fileSize;
       log(
         formatEvent({
@@ -152,7 +208,15 @@ export class FileRetriever {
       );
       if (!(err instanceof NotEnoughPiecesError)) throw err;
       ledger.finish(retrievalId, "failed", err.message);
-      throw err;
+      if (chainDeals.length === 0 || err.details.chain !== undefined) throw err;
+      // Say what the chain says of the file too: a failure next to "Lost on chain" explains itself.
+      throw new NotEnoughPiecesError(err.shortMessage, {
+        details: {
+          ...err.details,
+          chain: chainDeals.map((d) => `repair deal ${d.dealId} is ${d.state}`).join("; "),
+        },
+        cause: err.cause,
+      });
     }
   }
 
@@ -286,6 +350,10 @@ export class FileRetriever {
             failures: [
               ...result.corruptProviders.map((c) => `${c.provider} piece ${c.pieceIndex}: corrupt (${c.evidence})`),
               ...result.failedProviders.map((f) => `${f.provider} piece ${f.pieceIndex}: ${f.error}`),
+              ...manifest.pieces
+                .map((_, i) => i)
+                .filter((i) => !done.has(i) && (holders.get(i) ?? []).length === 0)
+                .map((i) => `piece ${i}: no holder`),
             ].join("; "),
           },
         });
@@ -297,8 +365,11 @@ export class FileRetriever {
     return paths;
   }
 
-  /** Providers holding each piece: repair deals on chain, then the client's own deals. */
-  private async holders(droot: Hex): Promise<Map<number, RegisteredProvider[]>> {
+  /**
+   * Providers holding each piece: repair deals on chain (only pieces not reported lost), then
+   * the client's own deals. What the chain says of each repair deal is added to `notes`.
+   */
+  private async holders(droot: Hex, notes: ChainDealNote[] = []): Promise<Map<number, RegisteredProvider[]>> {
     const { clients, contracts, store } = this.deps;
     const addresses = new Map<number, Set<Address>>();
     const add = (index: number, provider: Address) => {
@@ -307,6 +378,11 @@ export class FileRetriever {
     };
     for (const dealId of await repairDealsByDroot(clients, contracts, droot)) {
       const deal = await repairDealPieces(clients, contracts, dealId);
+      notes.push({
+        dealId,
+        state: deal.state,
+        lostPieces: deal.pieces.filter((p) => p.lost).map((p) => p.index),
+      });
       if (deal.state !== "Placing" && deal.state !== "Active") continue;
       for (const p of deal.pieces) if (!p.lost) add(p.index, p.provider);
     }

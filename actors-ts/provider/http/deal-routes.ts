@@ -130,6 +130,7 @@ export function registerDealRoutes(app: FastifyInstance, ctx: ProviderContext, p
             ctx.metrics.bytesReceived.inc(n);
             dieAfterReceived(ctx, n);
           },
+          ctx.store.piece(row.root)?.status === "ok",
         );
         ctx.store.db.transaction(() => {
           ctx.store.upsertPiece({
@@ -198,6 +199,9 @@ async function checkProposal(
   }
   if (toHex(cid.root) !== proposal.pieceCid.toLowerCase() || BigInt(cid.paddedSize) !== proposal.pieceSize) {
     throw reject("PieceCidMismatch", "pieceCidV2 disagrees with the proposal's pieceCid or pieceSize");
+  }
+  if (cid.payloadSize === 0) {
+    throw reject("EmptyPiece", "a piece of 0 payload bytes stores nothing; this provider refuses it");
   }
   const ask = config.storageAsk;
   if (proposal.pieceSize < ask.minPieceSize || proposal.pieceSize > ask.maxPieceSize) {

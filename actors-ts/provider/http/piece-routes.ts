@@ -1,11 +1,11 @@
 import type { FastifyInstance } from "fastify";
-import { toHex, type Hex } from "viem";
+import type { Hex } from "viem";
 import { HttpError } from "../../core/http-errors";
-import { parsePieceCidV2 } from "../../piece/piece-cid";
 import { verifyManifest } from "../../manifest/manifest";
 import { PROVIDER_PATHS, type ProviderInfoResponse } from "../api";
 import type { ProviderContext } from "../context";
 import { pieceKey } from "../piece-intake";
+import { heldPiece } from "../held-piece";
 import { authenticate } from "./server";
 import { advertiseHoldings } from "../holdings";
 import { applyFaults } from "../retrieval/retrieval-routes";
@@ -72,18 +72,13 @@ export function registerPieceRoutes(app: FastifyInstance, ctx: ProviderContext):
 
   app.get<{ Params: { pieceCid: string } }>(PROVIDER_PATHS.piece(":pieceCid"), async (request, reply) => {
     const auth = await authenticate(ctx, request);
-    let root: Hex;
-    try {
-      root = toHex(parsePieceCidV2(request.params.pieceCid).root);
-    } catch {
-      throw new HttpError(400, "InvalidPieceCid", "not a PieceCID v2", { pieceCid: request.params.pieceCid });
-    }
-    const piece = ctx.store.piece(root);
-    if (!piece || piece.status !== "ok" || !ctx.blobs.has(pieceKey(root))) {
+    const piece = heldPiece(ctx, request.params.pieceCid);
+    if (!piece) {
       throw new HttpError(404, "PieceNotFound", "this provider does not hold the piece", {
         pieceCid: request.params.pieceCid,
       });
     }
+    const root = piece.root;
     const clients = ctx.store.clientsOfPiece(root).map((c) => c.toLowerCase());
     if (!clients.includes(auth.signer.toLowerCase())) {
       throw new HttpError(403, "NotDealClient", "only clients of this piece's deals may fetch it without paying", {

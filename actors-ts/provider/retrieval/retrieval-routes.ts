@@ -14,6 +14,7 @@ import {
 import { PROVIDER_PATHS, VOUCHER_HEADER, openRetrievalRequestSchema, type OpenRetrievalResponse } from "../api";
 import type { ProviderContext } from "../context";
 import { pieceKey, treeKey } from "../piece-intake";
+import { heldPiece } from "../held-piece";
 import { authenticate } from "../http/server";
 import type { RetrievalRow, RetrievalStore } from "./retrieval-store";
 
@@ -52,9 +53,9 @@ export function registerRetrievalRoutes(app: FastifyInstance, ctx: ProviderConte
   app.post(PROVIDER_PATHS.retrievals, async (request, reply) => {
     const auth = await authenticate(ctx, request);
     const body = openRetrievalRequestSchema.parse(request.body);
-    const root = rootOf(body.pieceCid);
-    const piece = ctx.store.piece(root);
-    if (!piece || piece.status !== "ok" || !ctx.blobs.has(pieceKey(root))) {
+    const piece = heldPiece(ctx, body.pieceCid);
+    const root = piece?.root as Hex;
+    if (!piece) {
       throw new HttpError(404, "PieceNotFound", "this provider does not hold the piece", { pieceCid: body.pieceCid });
     }
     const end = body.length === undefined ? piece.payloadSize : body.offset + body.length;

@@ -30,6 +30,8 @@ import { superviseSuiteProcesses } from "../../helpers/process-logs";
 import { startPacedDevnet, type ChainPacer } from "../../helpers/chain-pacer";
 
 const TOKENS = 10n ** 21n;
+/** A second client (dev account), for pieces two clients share. */
+const OTHER_CLIENT = 3;
 
 let diagnostics: () => string = () => "";
 
@@ -60,7 +62,7 @@ describe("provider daemon + client CLI: a direct deal end to end", function () {
     });
     devnet.pacer.setMarket(deployment.contracts.StorageMarket as Address);
     devnet.pacer.watch(providerAddress);
-    await fundTokens(devnet, deployment, [devAddress(1), providerAddress], TOKENS);
+    await fundTokens(devnet, deployment, [devAddress(1), devAddress(OTHER_CLIENT), providerAddress], TOKENS);
     providerArgs = [
       ...["--data-dir", join(dir, "provider"), "--key", devKey(2), "--rpc", devnet.rpcUrl],
       ...["--deployment", join(dir, "deployments"), "--prove-interval-ms", "200", "--publish-interval-ms", "300"],
@@ -388,6 +390,99 @@ describe("provider daemon + client CLI: a direct deal end to end", function () {
     const back = await runCli(["client", "retrieve", commpOfBytes(bytes).pieceCid, "--out", out, ...cliArgs()]);
     expect(back.code, back.stderr).to.equal(0);
     expect((await readFile(out)).equals(bytes)).to.equal(true);
+  });
+
+  it("refuses a 0-byte file with one clear line, and nothing reaches the provider", async () => {
+    const empty = join(dir, "empty.bin");
+    await writeFile(empty, Buffer.alloc(0));
+    const before = await dealPublishedCount();
+    const r = await runCli([
+      "client",
+      "store",
+      empty,
+      "--provider",
+      providerAddress,
+      "--duration",
+      "400",
+      ...cliArgs(),
+    ]);
+    expect(r.code).to.not.equal(0);
+    expect(r.stderr + r.stdout).to.include("is empty (0 bytes): there is nothing to store");
+    expect(await dealPublishedCount()).to.equal(before);
+  });
+
+  it("two clients' deals on one piece root (the same bytes, and a copy with trailing zeros): one ends, the other is still proven and served", async () => {
+    // Payloads with the same root differ only by trailing zeros; the provider keeps one blob.
+    const base = randomBytes(900);
+    const longer = Buffer.concat([base, Buffer.alloc(100)]);
+    expect(toHex(commpOfBytes(base).root)).to.equal(toHex(commpOfBytes(longer).root));
+    expect(commpOfBytes(base).pieceCid).to.not.equal(commpOfBytes(longer).pieceCid);
+    await writeFile(join(dir, "short.bin"), base);
+    await writeFile(join(dir, "longer.bin"), longer);
+    const other = [
+      ...["--key", devKey(OTHER_CLIENT), "--rpc", devnet.rpcUrl, "--deployment", join(dir, "deployments")],
+      ...["--data-dir", join(dir, "other-client"), "--json"],
+    ];
+    // The other client's deal on the shorter payload is short; ours on the longer one is long.
+    const short = await runCli([
+      ...["client", "store", join(dir, "short.bin"), "--provider", providerAddress],
+      ...["--duration", "60", "--start-delay", "80", ...other],
+    ]);
+    expect(short.code, short.stderr + short.stdout).to.equal(0);
+    const long = await runCli([
+      ...["client", "store", join(dir, "longer.bin"), "--provider", providerAddress],
+      ...["--duration", "4000", "--start-delay", "80", ...cliArgs()],
+    ]);
+    expect(long.code, long.stderr + long.stdout).to.equal(0);
+    const shortDeal = JSON.parse(short.stdout) as { dealId: string; pieceCid: string };
+    const longDeal = JSON.parse(long.stdout) as { dealId: string; pieceCid: string };
+    // Each client reads its own piece back at its own length.
+    const readBack = async (pieceCid: string, args: string[], name: string) => {
+      const out = join(dir, name);
+      const r = await runCli(["client", "retrieve", pieceCid, "--out", out, ...args]);
+      expect(r.code, r.stderr + r.stdout).to.equal(0);
+      return readFile(out);
+    };
+    expect((await readBack(shortDeal.pieceCid, other, "short-back.bin")).equals(base)).to.equal(true);
+    expect((await readBack(longDeal.pieceCid, cliArgs(), "longer-back-1.bin")).equals(longer)).to.equal(true);
+    // The short deal runs out and is settled closed; the shared piece stays for the other deal.
+    const market = deployment.contracts.StorageMarket as Address;
+    await waitUntil(
+      `deal ${shortDeal.dealId} to expire and close`,
+      180_000,
+      async () => {
+        const logs = await chain().getContractEvents({
+          address: market,
+          abi: storageMarketAbi,
+          eventName: "DealClosed",
+          args: { dealId: BigInt(shortDeal.dealId) },
+          fromBlock: 0n,
+        });
+        return logs[0];
+      },
+      () => provider.output(),
+    );
+    const proven = async () =>
+      (
+        await chain().readContract({
+          address: market,
+          abi: storageMarketAbi,
+          functionName: "proofSetInfo",
+          args: [providerAddress],
+        })
+      ).provenPeriods;
+    const before = await proven();
+    await waitUntil("two more proven periods after the close", 120_000, async () =>
+      (await proven()) >= before + 2 ? true : undefined,
+    );
+    const info = await chain().readContract({
+      address: market,
+      abi: storageMarketAbi,
+      functionName: "dealInfo",
+      args: [BigInt(longDeal.dealId)],
+    });
+    expect(info.state).to.equal(2); // Active
+    expect((await readBack(longDeal.pieceCid, cliArgs(), "longer-back-2.bin")).equals(longer)).to.equal(true);
   });
 
   it("declares faults on chain when a stored piece is corrupted or deleted", async () => {

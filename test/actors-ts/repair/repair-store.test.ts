@@ -1,0 +1,88 @@
+import { expect } from "chai";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Address, Hex } from "viem";
+import { RepairStore } from "../../../actors-ts/repair/repair-store";
+
+// The repair jobs in a real SQLite database: the bug where a loss merged into a running job was
+// marked rebuilt without being rebuilt, and never repaired.
+
+describe("RepairStore repair jobs", () => {
+  let dir: string;
+  let store: RepairStore;
+  const dealId = 7n;
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), "rm-repair-store-"));
+    store = new RepairStore(join(dir, "repair.sqlite"));
+    store.insertDeal(
+      {
+        dealId,
+        droot: `0x${"ab".repeat(32)}` as Hex,
+        client: `0x${"11".repeat(20)}` as Address,
+        k: 4,
+        m: 2,
+        pieceSize: 2048n,
+        endEpoch: 10_000n,
+        status: "active",
+      },
+      Array.from({ length: 6 }, (_, index) => ({
+        dealId,
+        index,
+        pieceCid: `piece-${index}`,
+        root: `0x${index.toString(16).padStart(64, "0")}` as Hex,
+        payloadSize: 2032,
+        state: "assigned" as const,
+        mode: "assign" as const,
+        provider: `0x${String(index + 1).repeat(40)}` as Address,
+        storageDealId: BigInt(index + 1),
+      })),
+    );
+  });
+
+  afterEach(async () => {
+    store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const lose = (index: number) => {
+    store.updatePiece(dealId, index, { state: "lost", mode: "reassign", faultEpoch: 100n });
+    store.queueRepair(dealId, [index], 100n);
+  };
+
+  it("a loss merged into a job that is already running gets a job of its own when the run hands over", () => {
+    lose(0);
+    const [job] = store.repairs(["queued"]);
+    // The repairer starts on piece 0 (its snapshot); meanwhile piece 1 is lost and merged in.
+    lose(1);
+    expect(store.repair(job.id)?.indices).to.deep.equal([0, 1]);
+    const next = store.handRebuiltToPlacement(job.id, dealId, new Map([[0, "/tmp/rebuilt-0"]]));
+    expect(store.repair(job.id)).to.include({ status: "rebuilt" });
+    expect(store.repair(job.id)?.indices).to.deep.equal([0]);
+    expect(next).to.be.a("number");
+    expect(store.repair(next as number)).to.include({ status: "queued" });
+    expect(store.repair(next as number)?.indices).to.deep.equal([1]);
+    expect(store.piece(dealId, 0)?.state).to.equal("pending");
+    expect(store.piece(dealId, 1)?.state).to.equal("lost");
+  });
+
+  it("queues lost pieces that no queued job covers, taking them out of a rebuilt job that still names them", () => {
+    lose(2);
+    const [job] = store.repairs(["queued"]);
+    // State an older version could leave: the job claims 2 and 3, rebuilt only 2; 3 stays lost.
+    store.updatePiece(dealId, 3, { state: "lost", mode: "reassign", faultEpoch: 101n });
+    store.updatePiece(dealId, 2, { state: "pending", localPath: "/tmp/rebuilt-2" });
+    store.db.prepare("UPDATE repairs SET indices_json = '[2,3]', status = 'rebuilt' WHERE id = ?").run(job.id);
+    expect(store.queueUncoveredLosses(dealId, 120n)).to.deep.equal([3]);
+    expect(store.repair(job.id)?.indices).to.deep.equal([2]);
+    expect(store.repairs(["queued"]).map((j) => j.indices)).to.deep.equal([[3]]);
+    // Nothing is queued twice.
+    expect(store.queueUncoveredLosses(dealId, 121n)).to.deep.equal([]);
+  });
+
+  it("queues nothing when fewer than k pieces are left: the file's loss is the chain's to call", () => {
+    for (const i of [0, 1, 2]) store.updatePiece(dealId, i, { state: "lost", mode: "reassign", faultEpoch: 100n });
+    expect(store.queueUncoveredLosses(dealId, 120n)).to.deep.equal([]);
+  });
+});
