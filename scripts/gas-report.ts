@@ -6,7 +6,7 @@
  *   npm run gas:check      print the table and fail when an operation costs more than 3 % above
  *                          the committed gas-report.json (CI runs this)
  *
- * Proof sets of 2^20 and 2^30 leaves use virtual-size pieces: all-zero pieces whose
+ * Data sets of 2^20 and 2^30 leaves use virtual-size pieces: all-zero pieces whose
  * commitments are zero-subtree roots, so every Merkle path is real while nothing of that size
  * is hashed. Shapes: 2^20 leaves = 32 pieces of 2^15 leaves (1 MiB each); 2^30 leaves = 1024
  * pieces of 2^20 leaves (32 MiB each), plus single-piece variants.
@@ -113,26 +113,27 @@ async function buildZeroSet(f: MarketFixture, provider: HardhatEthersSigner, pie
   return deals;
 }
 
+/** Every measured set is the first data set of a fresh market (one provider, one client). */
+const DATA_SET = 1n;
+
 async function zeroProofs(
   market: StorageMarket,
-  provider: string,
   log2Leaves: number,
   deals: { dealId: bigint; proposal: StorageDealProposal }[],
 ) {
-  const info = await market.proofSetInfo(provider);
+  const info = await market.dataSetInfo(DATA_SET);
   const now = BigInt(await ethers.provider.getBlockNumber());
   if (now <= info.challengeEpoch) await mine(info.challengeEpoch - now + 1n);
-  const termsHash = await market.termsHash(deals[0].proposal);
+  const byId = new Map(deals.map((d) => [d.dealId, d]));
   const proofs: PieceProofStruct[] = [];
   for (let draw = 0n; draw < 5n; draw++) {
-    const leaf = await market.challengedLeaf(provider, draw);
-    const index = leaf >> BigInt(log2Leaves);
-    const deal = deals[Number(index)];
+    const [dealId, offset] = await market.challengedPiece(DATA_SET, draw);
+    const deal = byId.get(dealId);
+    if (!deal) throw new Error(`draw ${draw} picked unknown deal ${dealId}`);
     // All pieces share one commitment but each deal has its own terms (nonce).
-    const proof = zeroPieceProof(log2Leaves, Number(leaf - (index << BigInt(log2Leaves))));
+    const proof = zeroPieceProof(log2Leaves, Number(offset));
     proofs.push({
-      dealId: deal.dealId,
-      termsHash: deal === deals[0] ? termsHash : await market.termsHash(deal.proposal),
+      termsHash: await market.termsHash(deal.proposal),
       leaf: ethers.hexlify(proof.leaf),
       siblings: proof.siblings.map((s) => ethers.hexlify(s)),
     });
@@ -143,15 +144,15 @@ async function zeroProofs(
 async function measureProve(name: string, pieces: number, log2Leaves: number): Promise<void> {
   const f = await deployMarket();
   const deals = await buildZeroSet(f, f.provider, pieces, log2Leaves);
-  const info = await f.market.proofSetInfo(f.provider.address);
-  if (info.totalLeaves !== BigInt(pieces) << BigInt(log2Leaves)) throw new Error(`${name}: wrong set size`);
+  const info = await f.market.dataSetInfo(DATA_SET);
+  if (info.liveLeaves !== BigInt(pieces) << BigInt(log2Leaves)) throw new Error(`${name}: wrong set size`);
   // Period 0 opens the proven-period bitmap word (a fresh storage slot, once per 224 periods);
   // the figure reported is period 1, the steady state.
-  await f.market.connect(f.provider).provePossession(await zeroProofs(f.market, f.provider.address, log2Leaves, deals));
-  const set = await f.market.proofSetInfo(f.provider.address);
+  await f.market.connect(f.provider).provePossession(DATA_SET, await zeroProofs(f.market, log2Leaves, deals));
+  const set = await f.market.dataSetInfo(DATA_SET);
   await mine(set.deadlineEpoch - BigInt(await ethers.provider.getBlockNumber()) + 1n);
-  const proofs = await zeroProofs(f.market, f.provider.address, log2Leaves, deals);
-  results[name + SUFFIX] = await gasOf(f.market.connect(f.provider).provePossession(proofs), name);
+  const proofs = await zeroProofs(f.market, log2Leaves, deals);
+  results[name + SUFFIX] = await gasOf(f.market.connect(f.provider).provePossession(DATA_SET, proofs), name);
 }
 
 async function main(): Promise<void> {
@@ -180,8 +181,8 @@ async function main(): Promise<void> {
     const f = await deployMarket();
     const deals = await buildZeroSet(f, f.provider, 4, 10);
     for (let i = 0; i < 12; i++) {
-      await f.market.connect(f.provider).provePossession(await zeroProofs(f.market, f.provider.address, 10, deals));
-      const info = await f.market.proofSetInfo(f.provider.address);
+      await f.market.connect(f.provider).provePossession(DATA_SET, await zeroProofs(f.market, 10, deals));
+      const info = await f.market.dataSetInfo(DATA_SET);
       await mine(info.deadlineEpoch - BigInt(await ethers.provider.getBlockNumber()) + 1n);
     }
     results["settleDeals/1" + SUFFIX] = await gasOf(

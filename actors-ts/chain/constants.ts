@@ -2,16 +2,9 @@
  * Constants mirrored from the contracts (contracts/types/StorageDealTypes.sol).
  */
 
-/** Flag bit of `PieceProof.dealId` for an answer that points into a free list. */
-export const FREE_RANGE_FLAG = 1n << 255n;
-
-/** `PieceProof.dealId` naming entry `index` of the free list of ranges of 2^log2Leaves leaves. */
-export function freeRangeLocator(log2Leaves: number, index: bigint): bigint {
-  return FREE_RANGE_FLAG | (BigInt(log2Leaves) << 64n) | index;
-}
-
-/** Answers per required challenge the market allows (draws landing in freed ranges are redrawn). */
-export const DRAWS_PER_CHALLENGE = 4;
+/** Answers per required challenge the market allows (draws landing in a piece whose deal closed
+ * while the proof window was open are redrawn). */
+export const DRAWS_PER_CHALLENGE = 16;
 
 /** `PublishResult` names by value (contracts/types/StorageDealTypes.sol). */
 export const PUBLISH_RESULTS = [
@@ -27,7 +20,7 @@ export const PUBLISH_RESULTS = [
   "ClientBalanceTooLow",
   "ProviderBalanceTooLow",
   "AmountTooLarge",
-  "ProofSetFull",
+  "DataSetFull",
 ] as const;
 
 /** `DealState` names by value. */
@@ -35,4 +28,4 @@ export const DEAL_STATES = ["None", "Published", "Active", "Faulted", "Terminate
 export type DealStateName = (typeof DEAL_STATES)[number];
 
 /** `CloseReason` names by value. */
-export const CLOSE_REASONS = ["Expired", "FaultDeclared", "ProofSetFailed", "NotActivated"] as const;
+export const CLOSE_REASONS = ["Expired", "FaultDeclared", "DataSetFailed", "NotActivated"] as const;

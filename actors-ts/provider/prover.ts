@@ -1,9 +1,9 @@
-import { hashStruct, toHex, type Address, type Hex } from "viem";
+import { hashStruct, toHex, type Hex } from "viem";
 import { runEvery } from "../core/abort";
 import { RepairMarketError } from "../core/errors";
-import { DRAWS_PER_CHALLENGE, freeRangeLocator } from "../chain/constants";
+import { DRAWS_PER_CHALLENGE } from "../chain/constants";
 import { STORAGE_DEAL_PROPOSAL_TYPES, type StorageDealProposal } from "../chain/eip712";
-import { challengedLeaf, dealInfo, freeRange, proofSetInfo } from "../chain/storage-market/reads";
+import { challengedPiece, dataSetInfo } from "../chain/storage-market/reads";
 import { provePossession, type PieceProofInput } from "../chain/storage-market/prove-possession";
 import { PieceTreeCache, proveLeaf, rootFromProof } from "../piece/piece-proof";
 import { CHUNK_LOG2_LEAVES } from "../piece/constants";
@@ -23,23 +23,18 @@ export function proposalTermsHash(proposal: StorageDealProposal): Hex {
 }
 
 /**
- * Proves possession every proving period (PDP-style, DESIGN.md "Proofs of possession"): once the
- * current period's challenge epoch has passed it reads the drawn leaves, finds the deal (or freed
- * range) holding each, rebuilds that leaf's path from the piece on disk — one 2^15-leaf chunk
- * re-read, the levels above from the cached chunk roots — checks it locally and submits
- * `provePossession` before the deadline. State lives on chain, so restarts need nothing.
+ * Proves possession every proving period (PDP-style, DESIGN.md "Proofs of possession"), one
+ * `provePossession` per data set (one per client, decisions 23): once a set's challenge epoch has
+ * passed it asks the market which deal and leaf each draw picked, rebuilds that leaf's path from
+ * the piece on disk — one 2^15-leaf chunk re-read, the levels above from the cached chunk roots —
+ * checks it locally and submits before the deadline. The data sets to prove are those of the
+ * open deals in the provider's database; all other state lives on chain, so restarts need nothing.
  */
 export class Prover {
-  private lastFailedGeneration = -1;
-  private lastState = "";
-
-  /** Logs (debug) why a tick did or did not prove, once per change: why a period went unproven. */
-  private note(state: string, fields: Record<string, unknown>): undefined {
-    if (state === this.lastState) return undefined;
-    this.lastState = state;
-    this.ctx.logger.debug(fields, `prover: ${state}`);
-    return undefined;
-  }
+  private readonly failedSets = new Set<bigint>();
+  private readonly lastState = new Map<bigint, string>();
+  /** Last period a missed-period warning was logged for, per data set. */
+  private readonly warnedMissed = new Map<bigint, number>();
 
   constructor(private readonly ctx: ProviderContext) {}
 
@@ -47,8 +42,14 @@ export class Prover {
   private step = "idle";
   /** The last failed round's error, for the warning when a period goes unproven. */
   private lastRoundError: string | undefined;
-  /** Last period a missed-period warning was logged for. */
-  private warnedMissed = -1;
+
+  /** Logs (debug) why a tick did or did not prove a set, once per change. */
+  private note(dataSetId: bigint, state: string, fields: Record<string, unknown>): undefined {
+    if (this.lastState.get(dataSetId) === state) return undefined;
+    this.lastState.set(dataSetId, state);
+    this.ctx.logger.debug({ dataSetId: dataSetId.toString(), ...fields }, `prover: ${state}`);
+    return undefined;
+  }
 
   async run(signal: AbortSignal): Promise<void> {
     await runEvery(
@@ -63,7 +64,7 @@ export class Prover {
   }
 
   /** One tick, with a warning every 5 s while it runs naming the step it is stuck in. */
-  private async watched(): Promise<number | undefined> {
+  private async watched(): Promise<number[]> {
     const started = Date.now();
     const timer = setInterval(() => {
       this.ctx.logger.warn({ step: this.step, ms: Date.now() - started }, "proving round is slow");
@@ -76,19 +77,46 @@ export class Prover {
     }
   }
 
-  /** Proves the current period if it is due; returns the period proven, if any. */
-  async tick(): Promise<number | undefined> {
+  /** The data sets of the provider's open deals, each with its deals. */
+  private openDataSets(): Map<bigint, DealRow[]> {
+    const sets = new Map<bigint, DealRow[]>();
+    for (const deal of this.ctx.store.openDeals()) {
+      const list = sets.get(deal.dataSetId) ?? [];
+      list.push(deal);
+      sets.set(deal.dataSetId, list);
+    }
+    return sets;
+  }
+
+  /**
+   * Proves every data set whose period is due, side by side (each is its own transaction);
+   * returns the periods proven. A failure of one set does not stop the others; the first error
+   * is rethrown after all have run, so the round is retried.
+   */
+  async tick(): Promise<number[]> {
+    const sets = [...this.openDataSets().entries()].filter(([id]) => !this.failedSets.has(id));
+    const outcomes = await Promise.allSettled(sets.map(([id, deals]) => this.proveSet(id, deals)));
+    const proven = outcomes.flatMap((o) => (o.status === "fulfilled" && o.value !== undefined ? [o.value] : []));
+    const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === "rejected");
+    if (failure) throw failure.reason;
+    if (outcomes.length > 0) this.lastRoundError = undefined;
+    return proven;
+  }
+
+  /** Proves the current period of one data set if it is due; returns the period proven. */
+  private async proveSet(dataSetId: bigint, deals: DealRow[]): Promise<number | undefined> {
     const { clients, contracts, logger, metrics } = this.ctx;
-    const self = clients.account.address;
-    this.step = "proofSetInfo";
-    const set = await proofSetInfo(clients, contracts, self);
+    this.step = "dataSetInfo";
+    const set = await dataSetInfo(clients, contracts, dataSetId);
     const at = { period: set.currentPeriod, challengeEpoch: set.challengeEpoch, deadlineEpoch: set.deadlineEpoch };
-    if (set.anchorEpoch === 0n) return this.note("no live pieces", at);
-    if (set.consecutiveFaults > 0 && set.currentPeriod - 1 > this.warnedMissed) {
+    if (set.anchorEpoch === 0n || set.liveLeaves === 0n) return this.note(dataSetId, "no live pieces", at);
+    if (set.consecutiveFaults > 0 && set.currentPeriod - 1 > (this.warnedMissed.get(dataSetId) ?? -1)) {
       // Say why a period was missed, once: the operator's first question after a fault.
-      this.warnedMissed = set.currentPeriod - 1;
+      this.warnedMissed.set(dataSetId, set.currentPeriod - 1);
       logger.warn(
         {
+          dataSetId: dataSetId.toString(),
+          client: set.client,
           period: set.currentPeriod - 1,
           consecutiveFaults: set.consecutiveFaults,
           lastError: this.lastRoundError ?? "no proving round reached its window before the deadline",
@@ -96,43 +124,44 @@ export class Prover {
         "a proving period went unproven",
       );
     }
-    if (set.currentPeriodProven) return this.note(`period ${set.currentPeriod} proven`, at);
+    if (set.currentPeriodProven) return this.note(dataSetId, `period ${set.currentPeriod} proven`, at);
     if (set.failed) {
-      if (this.lastFailedGeneration !== set.generation) {
-        logger.error({ generation: set.generation }, "proof set failed: missed too many periods in a row");
-        this.lastFailedGeneration = set.generation;
-      }
+      logger.error(
+        { dataSetId: dataSetId.toString(), client: set.client },
+        "data set failed: missed too many periods in a row",
+      );
+      this.failedSets.add(dataSetId);
       return undefined;
     }
     this.step = "getBlockNumber";
     const latest = await clients.public.getBlockNumber();
-    if (latest <= set.challengeEpoch) return this.note(`period ${set.currentPeriod}: waiting for the challenge`, at);
+    if (latest <= set.challengeEpoch)
+      return this.note(dataSetId, `period ${set.currentPeriod}: waiting for the challenge`, at);
     if (latest >= set.deadlineEpoch)
-      return this.note(`period ${set.currentPeriod}: deadline passed`, { ...at, latest });
-    this.note(`period ${set.currentPeriod}: proving`, { ...at, latest });
+      return this.note(dataSetId, `period ${set.currentPeriod}: deadline passed`, { ...at, latest });
+    this.note(dataSetId, `period ${set.currentPeriod}: proving`, { ...at, latest });
     const started = performance.now();
     let proofs: PieceProofInput[];
     try {
       this.step = "buildProofs";
-      proofs = await this.buildProofs(self, set.generation);
+      proofs = await this.buildProofs(dataSetId, deals);
     } catch (err) {
       metrics.proofs.inc({ result: "unavailable" });
       throw err;
     }
     this.step = "provePossession";
-    const result = await provePossession(clients, contracts, proofs);
+    const result = await provePossession(clients, contracts, dataSetId, proofs);
     metrics.proofs.inc({ result: "proven" });
-    this.lastRoundError = undefined;
     metrics.proveSeconds.observe((performance.now() - started) / 1000);
-    const landed = result.blockNumber;
     logger.info(
       {
+        dataSetId: dataSetId.toString(),
         period: result.period,
         verified: result.verified,
         txHash: result.hash,
         ms: Math.round(performance.now() - started),
         // Epochs to spare before the deadline: how close this round came to a missed period.
-        marginEpochs: Number(set.deadlineEpoch - landed),
+        marginEpochs: Number(set.deadlineEpoch - result.blockNumber),
       },
       "possession proven",
     );
@@ -142,56 +171,47 @@ export class Prover {
   /**
    * Answers the draws in order until `challengesPerProof` of them proved a live leaf. The reads
    * for a batch of draws run side by side (one round trip, not one per draw): a round must fit
-   * in the proof window on a loaded machine and a slow endpoint.
+   * in the proof window on a loaded machine and a slow endpoint. A draw in a deal that closed
+   * during the window is answered from the piece while it is still held, else left empty.
    */
-  private async buildProofs(self: Address, generation: number): Promise<PieceProofInput[]> {
+  private async buildProofs(dataSetId: bigint, deals: DealRow[]): Promise<PieceProofInput[]> {
     const { clients, contracts, params } = this.ctx;
-    const deals = this.ctx.store.openDeals().filter((d) => d.generation === generation);
+    const byId = new Map(deals.map((d) => [d.dealId, d]));
     const required = params.challengesPerProof;
     const maxDraws = required * DRAWS_PER_CHALLENGE;
     const proofs: PieceProofInput[] = [];
     let verified = 0;
     let draw = 0;
     while (draw < maxDraws && verified < required) {
-      // Enough draws to finish if none lands in a freed range.
+      // Enough draws to finish if none lands in a closed deal.
       const batch = Array.from({ length: Math.min(required - verified, maxDraws - draw) }, (_, i) => draw + i);
-      const owners = await Promise.all(
-        batch.map(async (d) => {
-          const leaf = await challengedLeaf(clients, contracts, self, BigInt(d));
-          return { leaf, owner: await this.liveOwner(deals, leaf, generation) };
-        }),
-      );
-      for (const { leaf, owner } of owners) {
+      const drawn = await Promise.all(batch.map((d) => challengedPiece(clients, contracts, dataSetId, BigInt(d))));
+      for (const pick of drawn) {
         draw++;
-        if (owner) {
-          proofs.push(await this.proveDealLeaf(owner, leaf));
-          verified++;
-        } else {
-          proofs.push({
-            dealId: await this.freeRangeOf(self, generation, leaf),
-            termsHash: zero,
-            leaf: zero,
-            siblings: [],
+        const deal = byId.get(pick.dealId) ?? this.ctx.store.deal(pick.dealId);
+        if (pick.closed && (!deal || !this.holds(deal))) {
+          proofs.push({ termsHash: zero, leaf: zero, siblings: [] });
+          continue;
+        }
+        if (!deal) {
+          throw new ProofUnavailableError("challenged deal is not in this provider's database", {
+            details: { dataSetId: dataSetId.toString(), dealId: pick.dealId.toString() },
           });
         }
+        proofs.push(await this.proveDealLeaf(deal, pick.leafOffset));
+        verified++;
       }
     }
     return proofs;
   }
 
-  /** The open deal holding `leaf`, confirmed on chain (anyone may have closed it meanwhile). */
-  private async liveOwner(deals: DealRow[], leaf: bigint, generation: number): Promise<DealRow | undefined> {
-    for (const deal of deals) {
-      if (leaf < deal.startLeaf || leaf >= deal.startLeaf + (1n << BigInt(deal.log2Leaves))) continue;
-      const info = await dealInfo(this.ctx.clients, this.ctx.contracts, deal.dealId);
-      if (info.generation === generation && info.stateName !== "Terminated" && info.stateName !== "Expired")
-        return deal;
-      this.ctx.store.closeDeal(deal.dealId, `closed on chain (${info.stateName})`);
-    }
-    return undefined;
+  /** Whether the piece of `deal` is on disk and sound. */
+  private holds(deal: DealRow): boolean {
+    const piece = this.ctx.store.piece(deal.root);
+    return piece?.status === "ok" && this.ctx.blobs.has(pieceKey(deal.root));
   }
 
-  private async proveDealLeaf(deal: DealRow, leaf: bigint): Promise<PieceProofInput> {
+  private async proveDealLeaf(deal: DealRow, leafOffset: bigint): Promise<PieceProofInput> {
     const { store, blobs } = this.ctx;
     const proposalRow = store.proposal(deal.proposalHash);
     const piece = store.piece(deal.root);
@@ -208,34 +228,20 @@ export class Prover {
     const proof = await proveLeaf(
       (offset, length) => blobs.readRange(pieceKey(deal.root), offset, length),
       piece.payloadSize,
-      Number(leaf - deal.startLeaf),
+      Number(leafOffset),
       cache,
     );
     if (toHex(rootFromProof(proof)) !== deal.root.toLowerCase()) {
       store.setPieceStatus(deal.root, "lost");
       throw new ProofUnavailableError("stored piece no longer matches its commitment", {
-        details: { dealId: deal.dealId.toString(), root: deal.root, leaf: leaf.toString() },
+        details: { dealId: deal.dealId.toString(), root: deal.root, leaf: leafOffset.toString() },
       });
     }
     return {
-      dealId: deal.dealId,
       termsHash: proposalTermsHash(proposalRow.proposal),
       leaf: toHex(proof.leaf),
       siblings: proof.siblings.map((s) => toHex(s)),
     };
-  }
-
-  private async freeRangeOf(self: Address, generation: number, leaf: bigint): Promise<bigint> {
-    for (let log2 = 2; log2 <= 31; log2++) {
-      const { count } = await freeRange(this.ctx.clients, this.ctx.contracts, self, generation, log2, 0n);
-      for (let i = 0n; i < count; i++) {
-        const { startLeaf } = await freeRange(this.ctx.clients, this.ctx.contracts, self, generation, log2, i);
-        if (leaf >= startLeaf && leaf < startLeaf + (1n << BigInt(log2))) return freeRangeLocator(log2, i);
-      }
-    }
-    throw new ProofUnavailableError("challenged leaf is in no local deal and no freed range", {
-      details: { leaf: leaf.toString(), generation },
-    });
   }
 }
 

@@ -34,8 +34,10 @@ export interface DealRow {
   dealId: bigint;
   proposalHash: Hex;
   root: Hex;
-  generation: number;
-  startLeaf: bigint;
+  /** The data set (this provider, the deal's client) holding the piece. */
+  dataSetId: bigint;
+  /** The piece's index in its data set (1-based). */
+  pieceIndex: bigint;
   log2Leaves: number;
   startEpoch: bigint;
   endEpoch: bigint;
@@ -153,6 +155,12 @@ const MIGRATIONS = [
    END;`,
   // Small facts about the daemon itself (the chain checkpoint of actors-ts/chain/checkpoint.ts).
   `CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
+  // Deals live in per-client data sets (decisions 23): a data set id and a piece index replace
+  // the provider-wide proof-set generation and leaf offset.
+  `DROP INDEX deals_status;
+   ALTER TABLE deals RENAME COLUMN generation TO data_set_id;
+   ALTER TABLE deals RENAME COLUMN start_leaf TO piece_index;
+   CREATE INDEX deals_status ON deals(status, data_set_id);`,
 ];
 
 interface RawProposal {
@@ -176,8 +184,8 @@ interface RawDeal {
   deal_id: string;
   proposal_hash: string;
   root: string;
-  generation: number;
-  start_leaf: string;
+  data_set_id: number;
+  piece_index: string;
   log2_leaves: number;
   start_epoch: string;
   end_epoch: string;
@@ -209,8 +217,8 @@ function toDealRow(r: RawDeal): DealRow {
     dealId: BigInt(r.deal_id),
     proposalHash: r.proposal_hash as Hex,
     root: r.root as Hex,
-    generation: r.generation,
-    startLeaf: BigInt(r.start_leaf),
+    dataSetId: BigInt(r.data_set_id),
+    pieceIndex: BigInt(r.piece_index),
     log2Leaves: r.log2_leaves,
     startEpoch: BigInt(r.start_epoch),
     endEpoch: BigInt(r.end_epoch),
@@ -309,15 +317,15 @@ export class ProviderStore {
   insertDeal(row: Omit<DealRow, "status" | "closedReason">): void {
     this.db
       .prepare(
-        `INSERT OR IGNORE INTO deals (deal_id, proposal_hash, root, generation, start_leaf, log2_leaves, start_epoch,
+        `INSERT OR IGNORE INTO deals (deal_id, proposal_hash, root, data_set_id, piece_index, log2_leaves, start_epoch,
            end_epoch, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open')`,
       )
       .run(
         row.dealId.toString(),
         row.proposalHash,
         row.root,
-        row.generation,
-        row.startLeaf.toString(),
+        Number(row.dataSetId),
+        row.pieceIndex.toString(),
         row.log2Leaves,
         row.startEpoch.toString(),
         row.endEpoch.toString(),

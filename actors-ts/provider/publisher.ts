@@ -91,7 +91,7 @@ export class Publisher {
     for (const [i, result] of results.entries()) {
       const row = batch[i];
       if (result.published) {
-        this.recordDeal(row, result.dealId, result.generation, result.startLeaf, hash);
+        this.recordDeal(row, result.dealId, result.dataSetId, result.pieceIndex, hash);
       } else if (result.reason === "NonceUsed" && (await this.reconcile(row))) {
         continue;
       } else {
@@ -103,15 +103,15 @@ export class Publisher {
     }
   }
 
-  private recordDeal(row: ProposalRow, dealId: bigint, generation: number, startLeaf: bigint, txHash: Hex): void {
+  private recordDeal(row: ProposalRow, dealId: bigint, dataSetId: bigint, pieceIndex: bigint, txHash: Hex): void {
     const { store, logger, metrics } = this.ctx;
     store.db.transaction(() => {
       store.insertDeal({
         dealId,
         proposalHash: row.proposalHash,
         root: row.root,
-        generation,
-        startLeaf,
+        dataSetId,
+        pieceIndex,
         log2Leaves: Math.log2(row.paddedSize / 32),
         startEpoch: row.proposal.startEpoch,
         endEpoch: row.proposal.endEpoch,
@@ -139,8 +139,8 @@ export class Publisher {
     this.recordDeal(
       row,
       match.args.dealId,
-      Number(match.args.generation),
-      match.args.startLeaf ?? 0n,
+      match.args.dataSetId ?? 0n,
+      match.args.pieceIndex ?? 0n,
       match.transactionHash,
     );
     return true;

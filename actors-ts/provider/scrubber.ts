@@ -2,7 +2,7 @@ import { toHex } from "viem";
 import { runEvery } from "../core/abort";
 import { isRevert } from "../chain/contract-errors";
 import { declareFaults } from "../chain/storage-market/declare-faults";
-import { dealInfo, proofSetInfo } from "../chain/storage-market/reads";
+import { dataSetInfo, dealInfo } from "../chain/storage-market/reads";
 import { commpOfStream } from "../piece/commp";
 import type { ProviderContext } from "./context";
 import type { Publisher } from "./publisher";
@@ -56,24 +56,35 @@ export class Scrubber {
     const { store, clients, contracts, logger, metrics } = this.ctx;
     const lost = store.pieces().filter((p) => p.status === "lost");
     if (lost.length === 0) return;
-    const set = await proofSetInfo(clients, contracts, clients.account.address);
     const latest = await clients.public.getBlockNumber();
-    // The declaration must be mined at or before the challenge epoch; leave a block of margin.
-    const canDeclare = set.anchorEpoch !== 0n && !set.failed && latest + 2n <= set.challengeEpoch;
+    // A declaration must be mined at or before its data set's challenge epoch; a block of margin.
+    const declarableNow = new Map<bigint, boolean>();
+    const canDeclare = async (dataSetId: bigint) => {
+      let ok = declarableNow.get(dataSetId);
+      if (ok === undefined) {
+        const set = await dataSetInfo(clients, contracts, dataSetId);
+        ok = set.anchorEpoch !== 0n && !set.failed && latest + 2n <= set.challengeEpoch;
+        declarableNow.set(dataSetId, ok);
+      }
+      return ok;
+    };
     for (const piece of lost) {
       const deals = store.openDealsForPiece(piece.root);
       const declarable = [];
+      let waiting = false;
       for (const deal of deals) {
         const info = await dealInfo(clients, contracts, deal.dealId);
-        if (info.stateName === "Terminated" || info.stateName === "Expired" || info.generation !== set.generation) {
+        if (info.closed || info.stateName === "Terminated" || info.stateName === "Expired") {
           store.closeDeal(deal.dealId, `lost piece; deal ${info.stateName} on chain`);
           continue;
         }
         const row = store.proposal(deal.proposalHash);
-        if (row) declarable.push({ dealId: deal.dealId, proposal: row.proposal });
+        if (!row) continue;
+        if (await canDeclare(info.dataSetId)) declarable.push({ dealId: deal.dealId, proposal: row.proposal });
+        else waiting = true;
       }
+      if (waiting && declarable.length === 0) continue;
       if (declarable.length > 0) {
-        if (!canDeclare) continue;
         try {
           const hash = await declareFaults(clients, contracts, declarable);
           metrics.faultsDeclared.inc(declarable.length);

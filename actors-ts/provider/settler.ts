@@ -1,5 +1,8 @@
 import { runEvery } from "../core/abort";
 import { settleDeals } from "../chain/storage-market/settle-deals";
+import { dataSetInfo, dealInfo } from "../chain/storage-market/reads";
+import { isRevert } from "../chain/contract-errors";
+import type { DealRow } from "./provider-store";
 import type { ProviderContext } from "./context";
 import type { Publisher } from "./publisher";
 
@@ -26,11 +29,28 @@ export class Settler {
     );
   }
 
+  /**
+   * The deals whose data set's tree may change now (its period is proven, or its challenge epoch
+   * is still ahead): closing a deal then takes its piece out at once, so the daemon never has to
+   * answer draws in a piece it has already deleted (decisions 23).
+   */
+  private async settleable(deals: DealRow[], latest: bigint): Promise<DealRow[]> {
+    const open = new Map<bigint, boolean>();
+    for (const id of new Set(deals.map((d) => d.dataSetId))) {
+      const set = await dataSetInfo(this.ctx.clients, this.ctx.contracts, id);
+      open.set(id, set.currentPeriodProven || latest + 1n < set.challengeEpoch || set.anchorEpoch === 0n);
+    }
+    return deals.filter((d) => open.get(d.dataSetId));
+  }
+
   /** One round; returns the token base units paid. */
   async tick(): Promise<bigint> {
     const { store, logger, config } = this.ctx;
     const latest = await this.ctx.clients.public.getBlockNumber();
-    const due = store.openDeals().filter((d) => d.startEpoch <= latest);
+    const due = await this.settleable(
+      store.openDeals().filter((d) => d.startEpoch <= latest),
+      latest,
+    );
     let paid = 0n;
     for (let i = 0; i < due.length; i += SETTLE_BATCH) {
       const batch = due.slice(i, i + SETTLE_BATCH).flatMap((d) => {
@@ -38,7 +58,18 @@ export class Settler {
         return row ? [{ dealId: d.dealId, proposal: row.proposal, root: d.root }] : [];
       });
       if (batch.length === 0) continue;
-      const { settled } = await settleDeals(this.ctx.clients, this.ctx.contracts, batch);
+      let settled;
+      try {
+        ({ settled } = await settleDeals(this.ctx.clients, this.ctx.contracts, batch));
+      } catch (err) {
+        if (!isRevert(err, "DealNotOpen")) throw err;
+        // Someone else settled a deal closed; record it and retry the rest next round.
+        for (const b of batch) {
+          const info = await dealInfo(this.ctx.clients, this.ctx.contracts, b.dealId);
+          if (info.closed) store.closeDeal(b.dealId, `closed on chain (${info.stateName})`);
+        }
+        continue;
+      }
       for (const s of settled) {
         paid += s.payment;
         if (s.closed) {

@@ -9,7 +9,7 @@ import { listProviders, type RegisteredProvider } from "../chain/registry/reads"
 import { manifestDroot, verifyManifest } from "../manifest/manifest";
 import type { RepairContext } from "./context";
 import type { PieceRow } from "./repair-store";
-import { proofSetInfo } from "../chain/storage-market/reads";
+import { dataSetInfo, dataSetOf } from "../chain/storage-market/reads";
 
 /** No registered provider can take a piece (all hold a piece of the file, refused or failed). */
 export class NoProviderAvailableError extends Error {
@@ -180,10 +180,16 @@ export class Placer {
     return candidates[0].address;
   }
 
-  /** Whether a provider's proof set is live and has missed no period since its last proof. */
+  /**
+   * Whether the provider's data set for this miner (the miner's worker is the client of every
+   * placement) is live and has missed no period since its last proof.
+   */
   private async provesAgain(provider: Address): Promise<boolean> {
     try {
-      const set = await proofSetInfo(this.ctx.clients, this.ctx.contracts, provider);
+      const { clients, contracts } = this.ctx;
+      const id = await dataSetOf(clients, contracts, provider, clients.account.address);
+      if (id === 0n) return false;
+      const set = await dataSetInfo(clients, contracts, id);
       return set.anchorEpoch !== 0n && !set.failed && set.consecutiveFaults === 0 && set.provenPeriods > 0n;
     } catch {
       return false;

@@ -98,7 +98,7 @@ export class Watcher {
     }
     for (const e of fileLost) this.markFileLost(e.args.dealId as bigint, e.args.clientRefund as bigint);
     const sweep = storageEvents.some(
-      (e) => e.eventName === "FaultRecorded" || e.eventName === "ProofSetFailed" || e.eventName === "DealClosed",
+      (e) => e.eventName === "FaultRecorded" || e.eventName === "DataSetFailed" || e.eventName === "DealClosed",
     );
     store.set(CURSOR_KEY, to.toString());
     return sweep;

@@ -9,7 +9,7 @@ import {
     PublishResult,
     CloseReason,
     DealInfo,
-    ProofSetInfo
+    DataSetInfo
 } from "../types/StorageDealTypes.sol";
 
 /// @title IStorageMarket
@@ -17,8 +17,9 @@ import {
 /// balances, client-signed storage deals published by providers in batches, PDP-style proofs of
 /// possession every proving period, faults, slashing and pulled payments.
 /// @dev Units: amounts are ERC-20 base units of `token()`; epochs are block numbers; sizes are
-/// bytes unless named "leaves" (one leaf = one 32-byte fr32 node). Periods are numbered from 0
-/// within a provider's proof-set generation; period k spans
+/// bytes unless named "leaves" (one leaf = one 32-byte fr32 node). A data set holds the pieces one
+/// provider stores for one client (FilOz PDP's data set); it is proven on its own, and periods are
+/// numbered from 0 within it; period k spans
 /// [anchorEpoch + k·P, anchorEpoch + (k+1)·P); its challenge epoch is `anchorEpoch + (k+1)·P - W`
 /// and its proof is accepted in the W epochs after the challenge epoch, up to and including the
 /// period's last epoch. P = provingPeriodEpochs, W = challengeWindowEpochs.
@@ -32,8 +33,8 @@ interface IStorageMarket {
         uint64 challengeWindowEpochs;
         /// @dev Leaves challenged per period (c), 1..16. Default 5.
         uint8 challengesPerProof;
-        /// @dev Missed periods in a row after which a provider's proof set fails and all its
-        /// unexpired deals are terminated and slashed, 1..200. Default 3.
+        /// @dev Missed periods in a row after which a data set fails and all its unexpired
+        /// deals are terminated and slashed, 1..200. Default 3.
         uint8 maxConsecutiveFaults;
         /// @dev Share of the provider collateral paid to the client when the provider declares
         /// a fault, in basis points. Default 500 (5 %).
@@ -68,32 +69,30 @@ interface IStorageMarket {
     error NotDealProvider(uint256 dealId, address caller);
     /// @notice The deal is already closed.
     error DealNotOpen(uint256 dealId);
-    /// @notice The deal belongs to an earlier generation of its provider's proof set.
-    error DealNotInCurrentProofSet(uint256 dealId, uint32 dealGeneration, uint32 currentGeneration);
     /// @notice A fault was declared at or after the current period's challenge epoch.
     error DeclarationTooLate(uint256 dealId, uint64 challengeEpoch, uint256 currentEpoch);
-    /// @notice The provider has no live pieces to prove.
-    error NoProofSet(address provider);
+    /// @notice No data set with this id exists, or it holds no live pieces any more.
+    error NoDataSet(uint256 dataSetId);
+    /// @notice Only the data set's provider may prove it.
+    error NotDataSetProvider(uint256 dataSetId, address caller);
     /// @notice The current period's challenge epoch has not passed yet.
-    error ChallengeWindowNotOpen(address provider, uint256 currentEpoch, uint64 challengeEpoch);
+    error ChallengeWindowNotOpen(uint256 dataSetId, uint256 currentEpoch, uint64 challengeEpoch);
     /// @notice The current period has already been proven.
-    error PeriodAlreadyProven(address provider, uint32 period);
-    /// @notice The provider missed `maxConsecutiveFaults` periods in a row; the generation failed.
-    error ProofSetHasFailed(address provider, uint32 generation);
-    /// @notice More proofs than the `4 · challengesPerProof` draws a period allows.
-    error TooManyProofs(uint256 provided, uint256 maxDraws);
-    /// @notice Fewer challenges were answered than required.
+    error PeriodAlreadyProven(uint256 dataSetId, uint32 period);
+    /// @notice The data set missed `maxConsecutiveFaults` periods in a row and failed.
+    error DataSetHasFailed(uint256 dataSetId);
+    /// @notice More answers than the `16 · challengesPerProof` draws a period allows, or more
+    /// than were needed to verify `challengesPerProof` leaves.
+    error TooManyProofs(uint256 provided, uint256 used);
+    /// @notice The answers ran out before `required` live leaves were verified.
     error TooFewProofs(uint256 provided, uint256 verified, uint256 required);
-    /// @notice Draw `draw` picked `leafIndex`, which the named deal does not cover.
-    error ChallengeNotInPiece(uint256 draw, uint256 leafIndex, uint256 dealId);
-    /// @notice Draw `draw` picked `leafIndex`, which the named free range does not cover
-    /// (`freeRange` is the answer's `dealId` word, flag included).
-    error ChallengeNotInFreeRange(uint256 draw, uint256 leafIndex, uint256 freeRange);
+    /// @notice Too little gas was left to give an ERC-1271 signature check its full stipend.
+    error SignatureCheckNeedsGas(uint256 gasLeft, uint256 needed);
     /// @notice The Merkle path for draw `draw` does not lead to the deal's piece commitment
     /// (or the terms hash given with it is not the deal's).
     error InvalidMerkleProof(uint256 draw, uint256 dealId);
-    /// @notice No unproven, unreported period of `provider` has passed its deadline.
-    error NoFaultToReport(address provider, uint32 period, uint64 deadlineEpoch);
+    /// @notice No unproven, unreported period of the data set has passed its deadline.
+    error NoFaultToReport(uint256 dataSetId, uint32 period, uint64 deadlineEpoch);
 
     // ---------------------------------------------------------------- events
 
@@ -101,14 +100,13 @@ interface IStorageMarket {
     event BalanceAdded(address indexed account, address indexed payer, uint256 amount);
     /// @notice `account` withdrew `amount` from its free balance.
     event BalanceWithdrawn(address indexed account, uint256 amount);
-    /// @notice A deal was published; `startLeaf` is where its piece sits in the provider's proof
-    /// set of generation `generation`.
+    /// @notice A deal was published; its piece is piece `pieceIndex` of data set `dataSetId`.
     event DealPublished(
         uint256 indexed dealId,
         address indexed client,
         address indexed provider,
-        uint32 generation,
-        uint64 startLeaf,
+        uint256 dataSetId,
+        uint64 pieceIndex,
         StorageDealProposal proposal
     );
     /// @notice Item `index` of a `publishStorageDeals` batch was skipped.
@@ -119,30 +117,34 @@ interface IStorageMarket {
         uint256 nonce,
         PublishResult reason
     );
-    /// @notice A provider's proof set (generation `generation`) started; period 0 begins at
-    /// `anchorEpoch`.
-    event ProofSetStarted(address indexed provider, uint32 indexed generation, uint64 anchorEpoch);
-    /// @notice Period `period` of the provider's proof set was proven with
-    /// `challengesVerified` verified leaves.
-    event PossessionProven(
+    /// @notice A data set for (provider, client) started; period 0 begins at `anchorEpoch`.
+    event DataSetCreated(
+        uint256 indexed dataSetId,
         address indexed provider,
-        uint32 indexed generation,
+        address indexed client,
+        uint64 anchorEpoch
+    );
+    /// @notice Period `period` of the data set was proven with `challengesVerified` verified
+    /// live leaves (always `challengesPerProof`).
+    event PossessionProven(
+        uint256 indexed dataSetId,
+        address indexed provider,
         uint32 period,
         uint256 challengesVerified
     );
     /// @notice Period `period` was missed; `consecutiveFaults` periods have now been missed in a
     /// row; `reporter` received `bounty`.
     event FaultRecorded(
+        uint256 indexed dataSetId,
         address indexed provider,
-        uint32 indexed generation,
         uint32 period,
         uint32 consecutiveFaults,
         address reporter,
         uint256 bounty
     );
-    /// @notice The provider's proof set failed at `failedAtEpoch`; its unexpired deals are
-    /// terminated and slashed when settled.
-    event ProofSetFailed(address indexed provider, uint32 indexed generation, uint64 failedAtEpoch);
+    /// @notice The data set failed at `failedAtEpoch`; its unexpired deals are terminated and
+    /// slashed when settled.
+    event DataSetFailed(uint256 indexed dataSetId, address indexed provider, uint64 failedAtEpoch);
     /// @notice A deal's piece was first covered by a proven period (noticed at settlement).
     event DealActivated(uint256 indexed dealId, address indexed provider);
     /// @notice `payment` moved from the client's locked balance to the provider's free balance
@@ -157,15 +159,8 @@ interface IStorageMarket {
         uint256 slashedToClient,
         uint256 slashedToReporter
     );
-    /// @notice A closed deal's range of `2^log2Leaves` leaves at `startLeaf` became free range
-    /// `index` of that size class; the next deal of that size reuses the last one freed.
-    event RangeFreed(
-        address indexed provider,
-        uint32 indexed generation,
-        uint8 log2Leaves,
-        uint256 index,
-        uint64 startLeaf
-    );
+    /// @notice A closed deal's piece left its data set's sum tree: it is never drawn again.
+    event PieceRemoved(uint256 indexed dataSetId, uint256 indexed dealId, uint64 pieceIndex);
 
     // ---------------------------------------------------------------- escrow
 
@@ -197,9 +192,11 @@ interface IStorageMarket {
     /// @notice Publishes client-signed proposals for the caller (the provider). Invalid items are
     /// skipped with a `DealProposalSkipped` event; valid ones lock the client's
     /// `storagePricePerEpoch · (endEpoch - startEpoch) + clientCollateral` and the provider's
-    /// `providerCollateral`, add the piece to the provider's proof set and emit `DealPublished`.
+    /// `providerCollateral`, add the piece to the data set of (caller, client) — starting a new
+    /// one when the pair has none or its last one failed or emptied — and emit `DealPublished`.
     /// @dev A proposal is valid when: the caller is its provider; the client's EIP-712 (or
-    /// ERC-1271) signature holds; its (client, nonce) is unused; pieceSize is a power of two in
+    /// ERC-1271, checked with a stipend of 60,000 gas so a wallet that burns gas cannot sink the
+    /// batch) signature holds; its (client, nonce) is unused; pieceSize is a power of two in
     /// [128, 2^36]; pieceCid ≠ 0; startEpoch < endEpoch with endEpoch - startEpoch ≤
     /// maxDealDurationEpochs; startEpoch is at or after the end of the first period that can
     /// prove it; both parties' free balances cover their locks. Gas grows linearly with the batch.
@@ -210,32 +207,37 @@ interface IStorageMarket {
         SignedStorageDealProposal[] calldata proposals
     ) external returns (uint256[] memory dealIds, PublishResult[] memory results);
 
-    /// @notice Proves possession of the caller's proof set for the current period. Draw i picks
-    /// leaf `uint256(keccak256(abi.encodePacked(seed, provider, period, i))) % leaves`, where
-    /// `seed = blockhash(challengeEpoch)` and `leaves` is the set's leaf count at the challenge
-    /// epoch. `proofs[i]` answers draw i: a sha254 Merkle path inside a deal's piece, or a
-    /// freed range that covers the leaf (then one more draw is taken, up to 4·c draws).
-    /// @param proofs Answers in draw order; exactly c verified leaves, or all 4·c draws answered.
-    /// @custom:throws NoProofSet, ChallengeWindowNotOpen, PeriodAlreadyProven, ProofSetHasFailed,
-    /// TooManyProofs, TooFewProofs, ChallengeNotInPiece, ChallengeNotInFreeRange,
-    /// InvalidMerkleProof, DealNotFound, NotDealProvider, DealNotOpen, DealNotInCurrentProofSet.
-    function provePossession(PieceProof[] calldata proofs) external;
-
+    /// @notice Proves possession of data set `dataSetId` for the current period. Draw i picks live
+    /// leaf `uint256(keccak256(abi.encodePacked(seed, dataSetId, period, i))) % leaves`, where
+    /// `seed = blockhash(challengeEpoch)` and `leaves` counts the leaves of the set's pieces at the
+    /// challenge epoch; the sum tree names the piece holding it. `proofs[i]` answers draw i: a
+    /// sha254 Merkle path inside that piece, or, when the piece's deal closed while the window
+    /// was open, an empty answer (then one more draw is taken, up to 16·c draws). The proof is
+    /// accepted only when exactly c = challengesPerProof leaves verified.
+    /// @param dataSetId A data set of the caller.
+    /// @param proofs Answers in draw order.
+    /// @custom:throws NoDataSet, NotDataSetProvider, ChallengeWindowNotOpen, PeriodAlreadyProven,
+    /// DataSetHasFailed, TooManyProofs, TooFewProofs, InvalidMerkleProof.
+    function provePossession(uint256 dataSetId, PieceProof[] calldata proofs) external;
     /// @notice The provider declares the pieces of these deals lost before the current period's
-    /// challenge epoch. Each deal is settled for its proven periods, terminated, and pays
-    /// `declaredFaultPenaltyBps` of its provider collateral to the client.
-    /// @param dealIds Deals of the caller in its current proof set.
+    /// challenge epoch of their data sets. Each deal is settled for its proven periods, terminated,
+    /// and pays `declaredFaultPenaltyBps` of its provider collateral to the client; a deal that
+    /// missed its activation (no proven period by its startEpoch) closes as `NotActivated`
+    /// instead and pays the client the whole collateral.
+    /// @param dealIds Open deals of the caller.
     /// @param proposals The deals' proposals, in the same order.
     /// @custom:throws LengthMismatch, DealNotFound, DealKeyMismatch, NotDealProvider,
-    /// DealNotOpen, DealNotInCurrentProofSet, DeclarationTooLate, ProofSetHasFailed.
+    /// DealNotOpen, DeclarationTooLate, DataSetHasFailed.
     function declareFaults(uint256[] calldata dealIds, StorageDealProposal[] calldata proposals) external;
 
-    /// @notice Records the earliest unreported period of `provider` that passed its deadline
-    /// unproven, paying the caller up to `faultReportBounty` from the provider's free balance.
-    /// When this makes `maxConsecutiveFaults` in a row, the proof set fails (`ProofSetFailed`)
-    /// and the caller earns `reporterBountyBps` of every slashed collateral in it.
-    /// @custom:throws NoProofSet, NoFaultToReport, ProofSetHasFailed.
-    function reportFault(address provider) external;
+    /// @notice Records the earliest unreported period of data set `dataSetId` that passed its
+    /// deadline unproven, paying the caller up to `faultReportBounty` from the provider's free
+    /// balance. When this makes `maxConsecutiveFaults` in a row, the set fails (`DataSetFailed`)
+    /// and the caller earns `reporterBountyBps` of every slashed collateral in it. The set's own
+    /// provider may record its faults but earns nothing: no bounty, and the reporter share of a
+    /// failure goes to the client.
+    /// @custom:throws NoDataSet, NoFaultToReport, DataSetHasFailed.
+    function reportFault(uint256 dataSetId) external;
 
     /// @notice Settles deals (anyone may call): pays each provider for the proven epochs since the
     /// last settlement and closes deals that ended, failed, or were never activated, releasing
@@ -267,23 +269,25 @@ interface IStorageMarket {
     /// @custom:throws DealNotFound.
     function dealInfo(uint256 dealId) external view returns (DealInfo memory);
 
-    /// @notice The state of `provider`'s current proof-set generation.
-    function proofSetInfo(address provider) external view returns (ProofSetInfo memory);
-
-    /// @notice The leaf drawn by draw `draw` of the provider's current period (reverts before the
-    /// challenge epoch). Agents use it to build `provePossession` answers.
-    /// @custom:throws NoProofSet, ChallengeWindowNotOpen.
-    function challengedLeaf(address provider, uint256 draw) external view returns (uint256 leafIndex);
-
-    /// @notice Start leaf of free range `index` of size class `log2Leaves` in `provider`'s proof
-    /// set generation `generation`, and how many ranges that class holds.
-    function freeRange(
+    /// @notice The state of data set `dataSetId` (all zero when it does not exist).
+    function dataSetInfo(uint256 dataSetId) external view returns (DataSetInfo memory);
+    /// @notice The current data set of (provider, client), 0 when the pair has none.
+    function dataSetOf(address provider, address client) external view returns (uint256);
+    /// @notice Data sets `provider` ever had, oldest first: up to `limit` ids from `offset`, and
+    /// how many there are in all.
+    function providerDataSets(
         address provider,
-        uint32 generation,
-        uint8 log2Leaves,
-        uint256 index
-    ) external view returns (uint64 startLeaf, uint256 count);
-
+        uint256 offset,
+        uint256 limit
+    ) external view returns (uint256[] memory dataSetIds, uint256 total);
+    /// @notice The deal and leaf offset (within its piece) drawn by draw `draw` of the data set's
+    /// current period (reverts before the challenge epoch), and whether that deal is closed
+    /// (then the answer is empty). Agents use it to build `provePossession` answers.
+    /// @custom:throws NoDataSet, ChallengeWindowNotOpen.
+    function challengedPiece(
+        uint256 dataSetId,
+        uint256 draw
+    ) external view returns (uint256 dealId, uint256 leafOffset, bool closed);
     /// @notice Id the next published deal will get.
     function nextDealId() external view returns (uint256);
 }

@@ -3,11 +3,11 @@ pragma solidity 0.8.28;
 
 /// @title DealRecords
 /// @notice The one storage word a deal keeps besides its key, packed for a cheap publish.
-/// @dev Layout (low to high bits): provider (160) | generation (24) | addedPeriod (24) |
-/// startLeaf (40) | log2Leaves (6) | status (2). Limits that follow: 2^24 generations per
-/// provider, 2^24 periods per generation, 2^40 leaves (32 TiB) per proof set.
+/// @dev Layout (low to high bits): dataSetId (64) | addedPeriod (32) | pieceIndex (40) |
+/// log2Leaves (6) | status (2) | endEpoch (64). Limits that follow: 2^32 periods
+/// per data set, 2^40 pieces per data set.
 library DealRecords {
-    /// @notice Lifecycle recorded on chain; finer states are derived from the proof set.
+    /// @notice Lifecycle recorded on chain; finer states are derived from the data set.
     enum Status {
         None,
         Open,
@@ -17,42 +17,39 @@ library DealRecords {
 
     /// @notice A deal's record, unpacked.
     struct Record {
-        address provider;
-        uint32 generation;
+        uint64 dataSetId;
         uint32 addedPeriod;
-        uint64 startLeaf;
+        /// @dev Index of the deal's piece in its data set's sum tree (1-based).
+        uint64 pieceIndex;
         uint8 log2Leaves;
         Status status;
+        /// @dev The proposal's endEpoch, so views can tell an ended deal without its proposal.
+        uint64 endEpoch;
     }
-
-    /// @dev Largest generation, period index and leaf offset that fit the packed word.
-    uint256 internal constant MAX_GENERATION = (1 << 24) - 1;
-    uint256 internal constant MAX_PERIOD = (1 << 24) - 1;
-    uint256 internal constant MAX_LEAVES = 1 << 40;
 
     /// @notice Packs `r`; the caller guarantees the field limits above.
     function pack(Record memory r) internal pure returns (uint256 word) {
         word =
-            uint256(uint160(r.provider)) |
-            (uint256(r.generation) << 160) |
-            (uint256(r.addedPeriod) << 184) |
-            (uint256(r.startLeaf) << 208) |
-            (uint256(r.log2Leaves) << 248) |
-            (uint256(r.status) << 254);
+            uint256(r.dataSetId) |
+            (uint256(r.addedPeriod) << 64) |
+            (uint256(r.pieceIndex) << 96) |
+            (uint256(r.log2Leaves) << 136) |
+            (uint256(r.status) << 142) |
+            (uint256(r.endEpoch) << 144);
     }
 
     /// @notice Unpacks a stored word.
     function unpack(uint256 word) internal pure returns (Record memory r) {
-        r.provider = address(uint160(word));
-        r.generation = uint32((word >> 160) & 0xffffff);
-        r.addedPeriod = uint32((word >> 184) & 0xffffff);
-        r.startLeaf = uint64((word >> 208) & 0xffffffffff);
-        r.log2Leaves = uint8((word >> 248) & 0x3f);
-        r.status = Status(word >> 254);
+        r.dataSetId = uint64(word);
+        r.addedPeriod = uint32(word >> 64);
+        r.pieceIndex = uint64((word >> 96) & 0xffffffffff);
+        r.log2Leaves = uint8((word >> 136) & 0x3f);
+        r.status = Status((word >> 142) & 3);
+        r.endEpoch = uint64(word >> 144);
     }
 
     /// @notice `word` with its status replaced.
     function withStatus(uint256 word, Status status) internal pure returns (uint256) {
-        return (word & ~(uint256(3) << 254)) | (uint256(status) << 254);
+        return (word & ~(uint256(3) << 142)) | (uint256(status) << 142);
     }
 }

@@ -3,19 +3,19 @@ pragma solidity 0.8.28;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IStorageMarket} from "../interfaces/IStorageMarket.sol";
-import {StorageDealProposal, CloseReason, DealState, DealInfo, ProofSetInfo} from "../types/StorageDealTypes.sol";
+import {StorageDealProposal, CloseReason, DealState, DealInfo, DataSetInfo} from "../types/StorageDealTypes.sol";
 import {DealProposals} from "../libraries/DealProposals.sol";
 import {DealRecords} from "../libraries/DealRecords.sol";
-import {ProofSets} from "../libraries/ProofSets.sol";
+import {DataSets} from "../libraries/DataSets.sol";
 import {ProvenPeriods} from "../libraries/ProvenPeriods.sol";
 import {MarketEscrow} from "./MarketEscrow.sol";
 
 /// @title DealLedger
-/// @notice Deal and proof-set storage, lazy settlement and the read side of `StorageMarket`.
+/// @notice Deal and data-set storage, lazy settlement and the read side of `StorageMarket`.
 /// @dev Payment rule: a deal earns `storagePricePerEpoch` for every epoch of [startEpoch, endEpoch)
-/// that lies in a proven period of its proof set, counted in O(1) from `ProvenPeriods`.
+/// that lies in a proven period of its data set, counted in O(1) from `ProvenPeriods`.
 abstract contract DealLedger is MarketEscrow {
-    using ProofSets for ProofSets.ProofSet;
+    using DataSets for DataSets.DataSet;
     using ProvenPeriods for mapping(uint256 => uint256);
 
     uint256 internal constant BPS = 10_000;
@@ -33,12 +33,16 @@ abstract contract DealLedger is MarketEscrow {
     mapping(uint256 dealId => uint256 packedRecord) internal _dealRecords;
     /// @dev Epoch up to which a deal has been settled (exclusive); 0 before its first settlement.
     mapping(uint256 dealId => uint64 epoch) internal _settledUpTo;
-    mapping(address provider => uint32 generation) internal _generations;
-    mapping(address provider => mapping(uint256 generation => ProofSets.ProofSet)) internal _proofSets;
-    mapping(address provider => mapping(uint256 generation => mapping(uint256 wordIndex => uint256 word)))
-        internal _provenWords;
-    /// @dev Freed ranges per size class; key = generation << 8 | log2Leaves.
-    mapping(address provider => mapping(uint256 classKey => uint64[] startLeaves)) internal _freeRanges;
+    uint256 internal _nextDataSetId = 1;
+    mapping(uint256 dataSetId => DataSets.DataSet) internal _dataSets;
+    /// @dev The data set new deals of (provider, client) join; 0 when the pair has none open.
+    mapping(address provider => mapping(address client => uint256 dataSetId)) internal _currentDataSet;
+    mapping(address provider => uint256[] dataSetIds) internal _providerDataSets;
+    /// @dev Each data set's sum tree (see `DataSets`): node index → deal id << 64 | leaf count.
+    mapping(uint256 dataSetId => mapping(uint256 node => uint256 word)) internal _sumTrees;
+    mapping(uint256 dataSetId => mapping(uint256 wordIndex => uint256 word)) internal _provenWords;
+    /// @dev Deals closed while a proof window was open; their pieces leave the tree after it.
+    mapping(uint256 dataSetId => uint256[] dealIds) internal _pendingRemovals;
 
     constructor(IERC20 paymentToken, MarketParams memory params) MarketEscrow(paymentToken) {
         if (params.provingPeriodEpochs < 2)
@@ -95,40 +99,45 @@ abstract contract DealLedger is MarketEscrow {
         StorageDealProposal calldata p,
         bool declared
     ) internal returns (uint256 payment) {
-        ProofSets.ProofSet storage set = _proofSets[record.provider][record.generation];
-        mapping(uint256 => uint256) storage words = _provenWords[record.provider][record.generation];
+        DataSets.DataSet storage set = _dataSets[record.dataSetId];
+        mapping(uint256 => uint256) storage words = _provenWords[record.dataSetId];
         (uint256 upTo, bool closing, CloseReason reason) = _settlementBound(set, words, record, p, declared);
         uint256 from = _settledUpTo[dealId];
         if (from < p.startEpoch) from = p.startEpoch;
         if (upTo > from) {
             payment = p.storagePricePerEpoch * _provenEpochs(set, words, from, upTo);
             _settledUpTo[dealId] = uint64(upTo);
-            if (payment != 0) _payFromLocked(p.client, record.provider, payment);
-            emit DealSettled(dealId, record.provider, payment, uint64(upTo));
+            if (payment != 0) _payFromLocked(p.client, p.provider, payment);
+            emit DealSettled(dealId, p.provider, payment, uint64(upTo));
             from = upTo;
         }
         if (closing) {
             uint256 paid = p.storagePricePerEpoch * _provenEpochs(set, words, p.startEpoch, from);
-            _close(dealId, record, p, reason, paid);
+            _close(dealId, record, set, p, reason, paid);
         }
     }
 
     /// @dev How far a deal can be settled now, and whether (and why) it closes.
     function _settlementBound(
-        ProofSets.ProofSet storage set,
+        DataSets.DataSet storage set,
         mapping(uint256 => uint256) storage words,
         DealRecords.Record memory record,
         StorageDealProposal calldata p,
         bool declared
     ) private view returns (uint256 upTo, bool closing, CloseReason reason) {
         if (declared) {
+            // A deal never proven by its deadline closes as NotActivated even when declared: a
+            // late declaration must not turn the whole-collateral slash into the 5 % penalty.
+            if (_missedActivation(set, words, record.addedPeriod, p.startEpoch)) {
+                return (p.startEpoch, true, CloseReason.NotActivated);
+            }
             upTo = set.periodStart(set.currentPeriod(_provingPeriodEpochs), _provingPeriodEpochs);
             return (upTo < p.endEpoch ? upTo : p.endEpoch, true, CloseReason.FaultDeclared);
         }
         bool failed = set.hasFailed(_provingPeriodEpochs, _maxConsecutiveFaults);
         if (failed) {
             uint256 failure = set.failureEpoch(_provingPeriodEpochs, _maxConsecutiveFaults);
-            if (p.endEpoch > failure) return (failure, true, CloseReason.ProofSetFailed);
+            if (p.endEpoch > failure) return (failure, true, CloseReason.DataSetFailed);
         }
         if (_missedActivation(set, words, record.addedPeriod, p.startEpoch)) {
             return (p.startEpoch, true, CloseReason.NotActivated);
@@ -141,7 +150,7 @@ abstract contract DealLedger is MarketEscrow {
     /// @dev True once the period holding `startEpoch - 1` has ended without any period from
     /// `addedPeriod` up to it being proven ("fails if not active by its startEpoch").
     function _missedActivation(
-        ProofSets.ProofSet storage set,
+        DataSets.DataSet storage set,
         mapping(uint256 => uint256) storage words,
         uint256 addedPeriod,
         uint256 startEpoch
@@ -152,7 +161,7 @@ abstract contract DealLedger is MarketEscrow {
     }
 
     /// @dev Epoch before which every period is final (proven or missed for good).
-    function _resolvedEpoch(ProofSets.ProofSet storage set, bool failed) private view returns (uint256) {
+    function _resolvedEpoch(DataSets.DataSet storage set, bool failed) private view returns (uint256) {
         if (failed) return set.failureEpoch(_provingPeriodEpochs, _maxConsecutiveFaults);
         uint256 period = set.currentPeriod(_provingPeriodEpochs);
         return set.periodStart(set.lastProvenPlusOne > period ? period + 1 : period, _provingPeriodEpochs);
@@ -163,6 +172,7 @@ abstract contract DealLedger is MarketEscrow {
     function _close(
         uint256 dealId,
         DealRecords.Record memory record,
+        DataSets.DataSet storage set,
         StorageDealProposal calldata p,
         CloseReason reason,
         uint256 paid
@@ -179,42 +189,63 @@ abstract contract DealLedger is MarketEscrow {
         } else if (reason == CloseReason.FaultDeclared) {
             toClient = (collateral * _declaredFaultPenaltyBps) / BPS;
             returned = collateral - toClient;
-        } else if (reason == CloseReason.ProofSetFailed) {
-            reporter = _proofSets[record.provider][record.generation].failureReporter;
+        } else if (reason == CloseReason.DataSetFailed) {
+            reporter = set.failureReporter;
             if (reporter != address(0)) toReporter = (collateral * _reporterBountyBps) / BPS;
             toClient = collateral - toReporter;
         } else {
             toClient = collateral;
         }
-        if (returned != 0) _unlock(record.provider, returned);
-        if (toClient != 0) _payFromLocked(record.provider, p.client, toClient);
-        if (toReporter != 0) _payFromLocked(record.provider, reporter, toReporter);
+        if (returned != 0) _unlock(p.provider, returned);
+        if (toClient != 0) _payFromLocked(p.provider, p.client, toClient);
+        if (toReporter != 0) _payFromLocked(p.provider, reporter, toReporter);
 
         DealRecords.Status status =
             reason == CloseReason.Expired ? DealRecords.Status.ClosedExpired : DealRecords.Status.ClosedTerminated;
         _dealRecords[dealId] = DealRecords.withStatus(_dealRecords[dealId], status);
-        if (reason != CloseReason.ProofSetFailed) _releaseRange(record);
+        if (reason != CloseReason.DataSetFailed) _removePiece(dealId, record, set);
         emit DealClosed(dealId, reason, clientRefund, returned, toClient, toReporter);
     }
 
-    /// @dev Frees a closed deal's leaf range in its live proof set; ends the generation when the
-    /// set empties. A failed set is abandoned as it is.
-    function _releaseRange(DealRecords.Record memory record) private {
-        address provider = record.provider;
-        uint32 generation = record.generation;
-        if (_generations[provider] != generation) return;
-        ProofSets.ProofSet storage set = _proofSets[provider][generation];
+    /// @dev Takes a closed deal's piece out of its data set's sum tree — now, or once the open
+    /// proof window ends, so that closing a deal never moves a draw a pending proof answers —
+    /// and ends the set for new deals when no open deal is left in it. A failed set is
+    /// abandoned as it is.
+    function _removePiece(uint256 dealId, DealRecords.Record memory record, DataSets.DataSet storage set) private {
+        uint256 dataSetId = record.dataSetId;
         if (set.hasFailed(_provingPeriodEpochs, _maxConsecutiveFaults)) return;
-        uint64[] storage free = _freeRanges[provider][(uint256(generation) << 8) | record.log2Leaves];
-        free.push(record.startLeaf);
-        emit RangeFreed(provider, generation, record.log2Leaves, free.length - 1, record.startLeaf);
-        set.liveLeaves -= uint64(uint256(1) << record.log2Leaves);
-        if (set.liveLeaves == 0) _generations[provider] = generation + 1;
+        if (--set.openPieces == 0 && _currentDataSet[set.provider][set.client] == dataSetId) {
+            _currentDataSet[set.provider][set.client] = 0;
+        }
+        if (set.treeMayChange(_provingPeriodEpochs, _challengeWindowEpochs)) {
+            _applyPendingRemovals(dataSetId, set);
+            set.removePiece(_sumTrees[dataSetId], record.pieceIndex, uint256(1) << record.log2Leaves);
+            emit PieceRemoved(dataSetId, dealId, record.pieceIndex);
+        } else {
+            _pendingRemovals[dataSetId].push(dealId);
+            ++set.pendingRemovals;
+        }
+    }
+
+    /// @dev Applies the removals a proof window held back, when the tree may change now.
+    /// Amortised O(1) per closed deal: each is applied once.
+    function _applyPendingRemovals(uint256 dataSetId, DataSets.DataSet storage set) internal {
+        if (set.pendingRemovals == 0 || !set.treeMayChange(_provingPeriodEpochs, _challengeWindowEpochs)) return;
+        uint256[] storage pending = _pendingRemovals[dataSetId];
+        mapping(uint256 => uint256) storage tree = _sumTrees[dataSetId];
+        for (uint256 i; i < pending.length; ++i) {
+            uint256 dealId = pending[i];
+            DealRecords.Record memory r = DealRecords.unpack(_dealRecords[dealId]);
+            set.removePiece(tree, r.pieceIndex, uint256(1) << r.log2Leaves);
+            emit PieceRemoved(dataSetId, dealId, r.pieceIndex);
+        }
+        delete _pendingRemovals[dataSetId];
+        set.pendingRemovals = 0;
     }
 
     /// @dev Epochs of [from, to) that lie in proven periods; from ≥ the set's anchor.
     function _provenEpochs(
-        ProofSets.ProofSet storage set,
+        DataSets.DataSet storage set,
         mapping(uint256 => uint256) storage words,
         uint256 from,
         uint256 to
@@ -232,7 +263,7 @@ abstract contract DealLedger is MarketEscrow {
     }
 
     function _countProven(
-        ProofSets.ProofSet storage set,
+        DataSets.DataSet storage set,
         mapping(uint256 => uint256) storage words,
         uint256 period
     ) private view returns (uint256) {
@@ -268,12 +299,16 @@ abstract contract DealLedger is MarketEscrow {
         uint256 word = _dealRecords[dealId];
         if (word == 0) revert DealNotFound(dealId);
         DealRecords.Record memory record = DealRecords.unpack(word);
-        info.provider = record.provider;
-        info.generation = record.generation;
+        DataSets.DataSet storage set = _dataSets[record.dataSetId];
+        info.provider = set.provider;
+        info.client = set.client;
+        info.dataSetId = record.dataSetId;
         info.addedPeriod = record.addedPeriod;
-        info.startLeaf = record.startLeaf;
+        info.pieceIndex = record.pieceIndex;
         info.pieceSize = uint64(32) << record.log2Leaves;
+        info.endEpoch = record.endEpoch;
         info.settledUpToEpoch = _settledUpTo[dealId];
+        info.closed = record.status != DealRecords.Status.Open;
         if (record.status == DealRecords.Status.ClosedExpired) {
             info.state = DealState.Expired;
             return info;
@@ -282,16 +317,16 @@ abstract contract DealLedger is MarketEscrow {
             info.state = DealState.Terminated;
             return info;
         }
-        ProofSets.ProofSet storage set = _proofSets[record.provider][record.generation];
         uint256 faults = set.consecutiveFaults(_provingPeriodEpochs);
         info.consecutiveFaults = uint32(faults < _maxConsecutiveFaults ? faults : _maxConsecutiveFaults);
         if (faults >= _maxConsecutiveFaults) {
-            info.state = DealState.Terminated;
+            bool endedFirst = record.endEpoch <= set.failureEpoch(_provingPeriodEpochs, _maxConsecutiveFaults);
+            info.state = endedFirst ? DealState.Expired : DealState.Terminated;
+        } else if (block.number >= record.endEpoch) {
+            info.state = DealState.Expired;
         } else if (faults != 0) {
             info.state = DealState.Faulted;
-        } else if (
-            set.provenPeriods > _countProven(set, _provenWords[record.provider][record.generation], record.addedPeriod)
-        ) {
+        } else if (set.provenPeriods > _countProven(set, _provenWords[record.dataSetId], record.addedPeriod)) {
             info.state = DealState.Active;
         } else {
             info.state = DealState.Published;
@@ -299,13 +334,16 @@ abstract contract DealLedger is MarketEscrow {
     }
 
     /// @inheritdoc IStorageMarket
-    function proofSetInfo(address provider) external view returns (ProofSetInfo memory info) {
-        info.generation = _generations[provider];
-        ProofSets.ProofSet storage set = _proofSets[provider][info.generation];
-        info.totalLeaves = set.totalLeaves;
-        info.liveLeaves = set.liveLeaves;
-        info.provenPeriods = set.provenPeriods;
+    function dataSetInfo(uint256 dataSetId) external view returns (DataSetInfo memory info) {
+        DataSets.DataSet storage set = _dataSets[dataSetId];
         if (set.anchorEpoch == 0) return info;
+        info.provider = set.provider;
+        info.client = set.client;
+        info.current = _currentDataSet[set.provider][set.client] == dataSetId;
+        info.pieceCount = set.pieceCount;
+        info.liveLeaves = set.liveLeaves;
+        info.pendingRemovals = set.pendingRemovals;
+        info.provenPeriods = set.provenPeriods;
         uint256 periodEpochs = _provingPeriodEpochs;
         uint256 period = set.currentPeriod(periodEpochs);
         uint256 faults = set.consecutiveFaults(periodEpochs);
@@ -319,14 +357,21 @@ abstract contract DealLedger is MarketEscrow {
     }
 
     /// @inheritdoc IStorageMarket
-    function freeRange(
+    function dataSetOf(address provider, address client) external view returns (uint256) {
+        return _currentDataSet[provider][client];
+    }
+
+    /// @inheritdoc IStorageMarket
+    function providerDataSets(
         address provider,
-        uint32 generation,
-        uint8 log2Leaves,
-        uint256 index
-    ) external view returns (uint64 startLeaf, uint256 count) {
-        uint64[] storage free = _freeRanges[provider][(uint256(generation) << 8) | log2Leaves];
-        count = free.length;
-        if (index < count) startLeaf = free[index];
+        uint256 offset,
+        uint256 limit
+    ) external view returns (uint256[] memory dataSetIds, uint256 total) {
+        uint256[] storage all = _providerDataSets[provider];
+        total = all.length;
+        uint256 end = offset + limit < total ? offset + limit : total;
+        if (offset >= end) return (new uint256[](0), total);
+        dataSetIds = new uint256[](end - offset);
+        for (uint256 i = offset; i < end; ++i) dataSetIds[i - offset] = all[i];
     }
 }

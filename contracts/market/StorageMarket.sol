@@ -3,35 +3,38 @@ pragma solidity 0.8.28;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
-import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {IERC1271} from "@openzeppelin/contracts/interfaces/IERC1271.sol";
 import {IStorageMarket} from "../interfaces/IStorageMarket.sol";
-import {
-    StorageDealProposal,
-    SignedStorageDealProposal,
-    PieceProof,
-    PublishResult,
-    FREE_RANGE_FLAG
-} from "../types/StorageDealTypes.sol";
+import {StorageDealProposal, SignedStorageDealProposal, PieceProof, PublishResult} from "../types/StorageDealTypes.sol";
 import {DealProposals} from "../libraries/DealProposals.sol";
 import {DealRecords} from "../libraries/DealRecords.sol";
-import {ProofSets} from "../libraries/ProofSets.sol";
+import {DataSets} from "../libraries/DataSets.sol";
 import {ProvenPeriods} from "../libraries/ProvenPeriods.sol";
 import {Sha254MerkleProof} from "../libraries/Sha254MerkleProof.sol";
 import {DealLedger} from "./DealLedger.sol";
 
 /// @title StorageMarket
 /// @notice The seed's StorageMarketActor (seed 001) with FilOz-PDP-style proofs of possession.
-/// @dev Per deal the market stores two words at publish: a key binding the piece commitment to
-/// the EIP-712 terms hash, and a packed record (provider, proof-set generation, period added,
-/// leaf range). Calls that need the terms take the proposal as calldata and check it against the
-/// key; the full proposal is in `DealPublished`. Deal state is derived lazily from the provider's
-/// proof set, so no call loops over deals and nothing runs on a schedule.
+/// @dev Per deal the market stores two words at publish (a key binding the piece commitment to
+/// the EIP-712 terms hash, and a packed record: data set, period added, piece index, size, end)
+/// and one sum-tree node. Calls that need the terms take the proposal as calldata and check it
+/// against the key; the full proposal is in `DealPublished`. A data set holds one (provider,
+/// client) pair's deals and is proven on its own, so nothing a provider publishes for itself or
+/// for another client changes what a client's proofs cover. Deal state is derived lazily from the
+/// data set, so no call loops over deals and nothing runs on a schedule.
 contract StorageMarket is DealLedger, EIP712 {
-    using ProofSets for ProofSets.ProofSet;
+    using DataSets for DataSets.DataSet;
     using ProvenPeriods for mapping(uint256 => uint256);
 
-    /// @dev Draws allowed per required challenge (draws landing in freed ranges are redrawn).
-    uint256 private constant DRAWS_PER_CHALLENGE = 4;
+    /// @dev Draws allowed per required challenge (draws landing in a piece whose deal closed
+    /// during the open window are redrawn).
+    uint256 private constant DRAWS_PER_CHALLENGE = 16;
+    /// @dev Gas given to an ERC-1271 wallet's `isValidSignature` (a Safe with a few owners needs
+    /// about 15,000–30,000).
+    uint256 private constant ERC1271_GAS = 60_000;
+    /// @dev Most leaves one data set holds (2^40 leaves = 32 TiB).
+    uint256 private constant MAX_DATA_SET_LEAVES = 1 << 40;
 
     uint256 private _nextDealId = 1;
     mapping(address client => mapping(uint256 word => uint256)) private _nonceBitmaps;
@@ -52,10 +55,9 @@ contract StorageMarket is DealLedger, EIP712 {
         uint256 count = proposals.length;
         dealIds = new uint256[](count);
         results = new PublishResult[](count);
-        uint32 generation = _generationForPublish(msg.sender);
         uint256 dealId = _nextDealId;
         for (uint256 i; i < count; ++i) {
-            PublishResult result = _publishOne(proposals[i], dealId, generation);
+            PublishResult result = _publishOne(proposals[i], dealId);
             if (result == PublishResult.None) {
                 dealIds[i] = dealId;
                 ++dealId;
@@ -68,65 +70,102 @@ contract StorageMarket is DealLedger, EIP712 {
         _nextDealId = dealId;
     }
 
-    /// @dev The generation new deals of `provider` join, starting a new one after a failure.
-    function _generationForPublish(address provider) private returns (uint32 generation) {
-        generation = _generations[provider];
-        ProofSets.ProofSet storage set = _proofSets[provider][generation];
-        if (set.anchorEpoch != 0 && set.hasFailed(_provingPeriodEpochs, _maxConsecutiveFaults)) {
-            ++generation;
-            _generations[provider] = generation;
+    /// @dev The data set new deals of (provider, client) join: the pair's current one unless it
+    /// failed (0 = a new one starts with this deal).
+    function _dataSetForPublish(address provider, address client) private view returns (uint256 dataSetId) {
+        dataSetId = _currentDataSet[provider][client];
+        if (dataSetId != 0 && _dataSets[dataSetId].hasFailed(_provingPeriodEpochs, _maxConsecutiveFaults)) {
+            dataSetId = 0;
         }
     }
 
-    function _publishOne(
-        SignedStorageDealProposal calldata item,
-        uint256 dealId,
-        uint32 generation
-    ) private returns (PublishResult) {
+    function _publishOne(SignedStorageDealProposal calldata item, uint256 dealId) private returns (PublishResult) {
         StorageDealProposal calldata p = item.proposal;
         (PublishResult result, uint256 log2Leaves, uint256 clientLock) = _checkTerms(p);
         if (result != PublishResult.None) return result;
 
-        ProofSets.ProofSet storage set = _proofSets[msg.sender][generation];
-        uint256 anchor = set.anchorEpoch == 0 ? block.number : set.anchorEpoch;
+        uint256 dataSetId = _dataSetForPublish(msg.sender, p.client);
+        DataSets.DataSet storage set = _dataSets[dataSetId];
+        uint256 anchor = dataSetId == 0 ? block.number : set.anchorEpoch;
         uint256 addedPeriod = _periodForNewPiece(anchor);
         if (p.startEpoch < anchor + (addedPeriod + 1) * _provingPeriodEpochs) {
             return PublishResult.StartEpochTooSoon;
         }
         if (_balances[p.client].free < clientLock) return PublishResult.ClientBalanceTooLow;
         if (_balances[msg.sender].free < p.providerCollateral) return PublishResult.ProviderBalanceTooLow;
-        if (set.totalLeaves + (uint256(1) << log2Leaves) > DealRecords.MAX_LEAVES) {
-            return PublishResult.ProofSetFull;
+        if (dataSetId != 0 && set.liveLeaves + (uint256(1) << log2Leaves) > MAX_DATA_SET_LEAVES) {
+            return PublishResult.DataSetFull;
         }
         bytes32 terms = DealProposals.structHash(p);
-        if (!SignatureChecker.isValidSignatureNow(p.client, _hashTypedDataV4(terms), item.clientSignature)) {
+        if (!_isValidSignature(p.client, _hashTypedDataV4(terms), item.clientSignature)) {
             return PublishResult.InvalidSignature;
         }
 
         _useNonce(p.client, p.nonce);
         _lock(p.client, clientLock);
         _lock(msg.sender, p.providerCollateral);
-        if (set.anchorEpoch == 0) {
-            set.anchorEpoch = uint64(block.number);
-            emit ProofSetStarted(msg.sender, generation, uint64(block.number));
+        if (dataSetId == 0) {
+            dataSetId = _createDataSet(msg.sender, p.client);
+            set = _dataSets[dataSetId];
+        } else {
+            _applyPendingRemovals(dataSetId, set);
         }
-        uint64 startLeaf = _allocateRange(set, msg.sender, generation, log2Leaves);
+        uint256 pieceIndex = set.appendPiece(
+            _sumTrees[dataSetId],
+            dealId,
+            uint256(1) << log2Leaves,
+            _provingPeriodEpochs,
+            _challengeWindowEpochs
+        );
         _dealKeys[dealId] = DealProposals.dealKey(p.pieceCid, terms);
         _dealRecords[dealId] = DealRecords.pack(
             DealRecords.Record({
-                provider: msg.sender,
-                generation: generation,
+                dataSetId: uint64(dataSetId),
                 addedPeriod: uint32(addedPeriod),
-                startLeaf: startLeaf,
+                pieceIndex: uint64(pieceIndex),
                 log2Leaves: uint8(log2Leaves),
-                status: DealRecords.Status.Open
+                status: DealRecords.Status.Open,
+                endEpoch: p.endEpoch
             })
         );
-        emit DealPublished(dealId, p.client, msg.sender, generation, startLeaf, p);
+        emit DealPublished(dealId, p.client, msg.sender, dataSetId, uint64(pieceIndex), p);
         return PublishResult.None;
     }
 
-    /// @dev Checks that need no proof-set state. Returns the piece's log2 leaf count and what
+    function _createDataSet(address provider, address client) private returns (uint256 dataSetId) {
+        dataSetId = _nextDataSetId++;
+        DataSets.DataSet storage set = _dataSets[dataSetId];
+        set.anchorEpoch = uint64(block.number);
+        set.provider = provider;
+        set.client = client;
+        _currentDataSet[provider][client] = dataSetId;
+        _providerDataSets[provider].push(dataSetId);
+        emit DataSetCreated(dataSetId, provider, client, uint64(block.number));
+    }
+
+    /// @dev EIP-712 signature of `signer` over `digest`: ECDSA for keys, ERC-1271 for contracts
+    /// with at most `ERC1271_GAS` gas and 32 bytes of return data read.
+    function _isValidSignature(address signer, bytes32 digest, bytes calldata signature) private view returns (bool) {
+        (address recovered, ECDSA.RecoverError err, ) = ECDSA.tryRecoverCalldata(digest, signature);
+        if (err == ECDSA.RecoverError.NoError && recovered == signer) return true;
+        if (signer.code.length == 0) return false;
+        // 63/64 of what is left goes to the call: make sure that is the full stipend, so a
+        // caller cannot starve a valid wallet signature into a skip.
+        uint256 needed = (ERC1271_GAS * 64) / 63 + 5_000;
+        if (gasleft() < needed) revert SignatureCheckNeedsGas(gasleft(), needed);
+        bytes memory data = abi.encodeCall(IERC1271.isValidSignature, (digest, signature));
+        bool ok;
+        bytes32 answer;
+        uint256 size;
+        assembly ("memory-safe") {
+            ok := staticcall(ERC1271_GAS, signer, add(data, 0x20), mload(data), 0x00, 0x20)
+            size := returndatasize()
+            answer := mload(0x00)
+        }
+        return ok && size >= 32 && answer == bytes32(IERC1271.isValidSignature.selector);
+    }
+
+    /// @dev Checks that need no data-set state. Returns the piece's log2 leaf count and what
     /// the client locks: storagePricePerEpoch · duration + clientCollateral.
     function _checkTerms(
         StorageDealProposal calldata p
@@ -166,24 +205,6 @@ contract StorageMarket is DealLedger, EIP712 {
         return block.number <= challenge ? period : period + 1;
     }
 
-    /// @dev Reuses the most recently freed range of the same size, else appends.
-    function _allocateRange(
-        ProofSets.ProofSet storage set,
-        address provider,
-        uint32 generation,
-        uint256 log2Leaves
-    ) private returns (uint64 startLeaf) {
-        uint64[] storage free = _freeRanges[provider][(uint256(generation) << 8) | log2Leaves];
-        uint256 freeCount = free.length;
-        if (freeCount != 0) {
-            startLeaf = free[freeCount - 1];
-            free.pop();
-        } else {
-            startLeaf = set.append(uint256(1) << log2Leaves, _provingPeriodEpochs, _challengeWindowEpochs);
-        }
-        set.liveLeaves += uint64(uint256(1) << log2Leaves);
-    }
-
     function _useNonce(address client, uint256 nonce) private {
         _nonceBitmaps[client][nonce >> 8] |= uint256(1) << (nonce & 0xff);
     }
@@ -191,93 +212,81 @@ contract StorageMarket is DealLedger, EIP712 {
     // ------------------------------------------------------------------ proofs
 
     /// @inheritdoc IStorageMarket
-    function provePossession(PieceProof[] calldata proofs) external {
-        address provider = msg.sender;
-        uint32 generation = _generations[provider];
-        ProofSets.ProofSet storage set = _proofSets[provider][generation];
-        (uint256 period, uint256 challenge) = _openPeriod(set, provider, generation);
+    function provePossession(uint256 dataSetId, PieceProof[] calldata proofs) external {
+        DataSets.DataSet storage set = _dataSets[dataSetId];
+        (uint256 period, uint256 challenge) = _openPeriod(set, dataSetId);
+        if (set.provider != msg.sender) revert NotDataSetProvider(dataSetId, msg.sender);
+        uint256 verified = _verifyAnswers(dataSetId, set, period, blockhash(challenge), proofs);
+
+        _provenWords[dataSetId].markProven(period, set.provenPeriods);
+        set.lastProvenPlusOne = uint32(period + 1);
+        ++set.provenPeriods;
+        emit PossessionProven(dataSetId, msg.sender, uint32(period), verified);
+        _applyPendingRemovals(dataSetId, set);
+    }
+
+    /// @dev Answers draws in order until c live leaves verified; returns c.
+    function _verifyAnswers(
+        uint256 dataSetId,
+        DataSets.DataSet storage set,
+        uint256 period,
+        bytes32 seed,
+        PieceProof[] calldata proofs
+    ) private view returns (uint256 verified) {
         uint256 required = _challengesPerProof;
         uint256 maxDraws = required * DRAWS_PER_CHALLENGE;
         if (proofs.length > maxDraws) revert TooManyProofs(proofs.length, maxDraws);
-
-        bytes32 seed = blockhash(challenge);
-        uint256 leaves = set.challengeLeaves(period);
-        uint256 verified;
+        (uint256 pieces, uint256 leaves) = set.challengeRange(period);
+        mapping(uint256 => uint256) storage tree = _sumTrees[dataSetId];
         uint256 answered;
         while (answered < proofs.length && verified < required) {
-            uint256 leafIndex = _drawLeaf(seed, provider, period, answered, leaves);
-            if (_checkAnswer(proofs[answered], provider, generation, answered, leafIndex)) ++verified;
+            uint256 leaf = _drawLeaf(seed, dataSetId, period, answered, leaves);
+            (, uint256 dealId, uint256 offset) = DataSets.findPiece(tree, pieces, leaf);
+            if (_checkAnswer(proofs[answered], answered, dealId, offset)) ++verified;
             ++answered;
         }
         if (answered != proofs.length) revert TooManyProofs(proofs.length, answered);
-        if (verified < required && answered < maxDraws) revert TooFewProofs(answered, verified, required);
-
-        _provenWords[provider][generation].markProven(period, set.provenPeriods);
-        set.lastProvenPlusOne = uint32(period + 1);
-        ++set.provenPeriods;
-        emit PossessionProven(provider, generation, uint32(period), verified);
+        if (verified < required) revert TooFewProofs(answered, verified, required);
     }
 
     /// @dev The current period of a live, unfailed set whose challenge epoch has passed.
     function _openPeriod(
-        ProofSets.ProofSet storage set,
-        address provider,
-        uint32 generation
+        DataSets.DataSet storage set,
+        uint256 dataSetId
     ) private view returns (uint256 period, uint256 challenge) {
-        if (set.anchorEpoch == 0) revert NoProofSet(provider);
+        if (set.openPieces == 0) revert NoDataSet(dataSetId);
         period = set.currentPeriod(_provingPeriodEpochs);
-        if (set.lastProvenPlusOne > period) revert PeriodAlreadyProven(provider, uint32(period));
-        if (set.hasFailed(_provingPeriodEpochs, _maxConsecutiveFaults)) {
-            revert ProofSetHasFailed(provider, generation);
-        }
+        if (set.lastProvenPlusOne > period) revert PeriodAlreadyProven(dataSetId, uint32(period));
+        if (set.hasFailed(_provingPeriodEpochs, _maxConsecutiveFaults)) revert DataSetHasFailed(dataSetId);
         challenge = set.challengeEpoch(period, _provingPeriodEpochs, _challengeWindowEpochs);
-        if (block.number <= challenge) revert ChallengeWindowNotOpen(provider, block.number, uint64(challenge));
+        if (block.number <= challenge) revert ChallengeWindowNotOpen(dataSetId, block.number, uint64(challenge));
     }
 
     function _drawLeaf(
         bytes32 seed,
-        address provider,
+        uint256 dataSetId,
         uint256 period,
         uint256 draw,
         uint256 leaves
     ) private pure returns (uint256) {
-        return uint256(keccak256(abi.encodePacked(seed, provider, period, draw))) % leaves;
+        return uint256(keccak256(abi.encodePacked(seed, dataSetId, period, draw))) % leaves;
     }
 
-    /// @dev Verifies one answer; true when it proved a leaf, false when it showed a freed range.
+    /// @dev Verifies one answer; true when it proved a leaf, false for the empty answer to a
+    /// draw in a piece whose deal closed while the window was open.
     function _checkAnswer(
         PieceProof calldata answer,
-        address provider,
-        uint32 generation,
         uint256 draw,
-        uint256 leafIndex
+        uint256 dealId,
+        uint256 offset
     ) private view returns (bool) {
-        uint256 dealId = answer.dealId;
-        if (dealId & FREE_RANGE_FLAG != 0) {
-            uint256 log2Leaves = (dealId >> 64) & 0xff;
-            uint256 index = uint64(dealId);
-            uint64[] storage free = _freeRanges[provider][(uint256(generation) << 8) | log2Leaves];
-            if (index >= free.length) revert ChallengeNotInFreeRange(draw, leafIndex, dealId);
-            uint256 start = free[index];
-            if (leafIndex < start || leafIndex >= start + (uint256(1) << log2Leaves)) {
-                revert ChallengeNotInFreeRange(draw, leafIndex, dealId);
-            }
-            return false;
-        }
-        uint256 word = _dealRecords[dealId];
-        if (word == 0) revert DealNotFound(dealId);
-        DealRecords.Record memory record = DealRecords.unpack(word);
-        if (record.provider != provider) revert NotDealProvider(dealId, provider);
-        if (record.status != DealRecords.Status.Open) revert DealNotOpen(dealId);
-        if (record.generation != generation) {
-            revert DealNotInCurrentProofSet(dealId, record.generation, generation);
-        }
-        uint256 leaves = uint256(1) << record.log2Leaves;
-        if (leafIndex < record.startLeaf || leafIndex >= record.startLeaf + leaves) {
-            revert ChallengeNotInPiece(draw, leafIndex, dealId);
-        }
+        DealRecords.Record memory record = DealRecords.unpack(_dealRecords[dealId]);
+        // A closed deal's piece is still in the tree only while its removal waits for this
+        // window: a proof built before the close (with the path) and one built after (empty)
+        // both stand, so a settle racing a pending proof never invalidates it.
+        if (record.status != DealRecords.Status.Open && answer.siblings.length == 0) return false;
         if (answer.siblings.length != record.log2Leaves) revert InvalidMerkleProof(draw, dealId);
-        bytes32 root = Sha254MerkleProof.processProof(answer.leaf, leafIndex - record.startLeaf, answer.siblings);
+        bytes32 root = Sha254MerkleProof.processProof(answer.leaf, offset, answer.siblings);
         if (_dealKeys[dealId] != DealProposals.dealKey(root, answer.termsHash)) revert InvalidMerkleProof(draw, dealId);
         return true;
     }
@@ -287,18 +296,12 @@ contract StorageMarket is DealLedger, EIP712 {
     /// @inheritdoc IStorageMarket
     function declareFaults(uint256[] calldata dealIds, StorageDealProposal[] calldata proposals) external {
         if (dealIds.length != proposals.length) revert LengthMismatch(dealIds.length, proposals.length);
-        uint32 generation = _generations[msg.sender];
-        ProofSets.ProofSet storage set = _proofSets[msg.sender][generation];
         for (uint256 i; i < dealIds.length; ++i) {
             uint256 dealId = dealIds[i];
             DealRecords.Record memory record = _loadOpenDeal(dealId, proposals[i]);
-            if (record.provider != msg.sender) revert NotDealProvider(dealId, msg.sender);
-            if (record.generation != generation) {
-                revert DealNotInCurrentProofSet(dealId, record.generation, generation);
-            }
-            if (set.hasFailed(_provingPeriodEpochs, _maxConsecutiveFaults)) {
-                revert ProofSetHasFailed(msg.sender, generation);
-            }
+            DataSets.DataSet storage set = _dataSets[record.dataSetId];
+            if (set.provider != msg.sender) revert NotDealProvider(dealId, msg.sender);
+            if (set.hasFailed(_provingPeriodEpochs, _maxConsecutiveFaults)) revert DataSetHasFailed(record.dataSetId);
             uint256 period = set.currentPeriod(_provingPeriodEpochs);
             uint256 challenge = set.challengeEpoch(period, _provingPeriodEpochs, _challengeWindowEpochs);
             if (block.number > challenge) revert DeclarationTooLate(dealId, uint64(challenge), block.number);
@@ -307,23 +310,25 @@ contract StorageMarket is DealLedger, EIP712 {
     }
 
     /// @inheritdoc IStorageMarket
-    function reportFault(address provider) external {
-        uint32 generation = _generations[provider];
-        ProofSets.ProofSet storage set = _proofSets[provider][generation];
-        if (set.anchorEpoch == 0) revert NoProofSet(provider);
+    function reportFault(uint256 dataSetId) external {
+        DataSets.DataSet storage set = _dataSets[dataSetId];
+        if (set.openPieces == 0) revert NoDataSet(dataSetId);
         uint256 lastProvenPlusOne = set.lastProvenPlusOne;
         uint256 period = lastProvenPlusOne > set.lastReportedPlusOne ? lastProvenPlusOne : set.lastReportedPlusOne;
         uint256 streak = period - lastProvenPlusOne + 1;
-        if (streak > _maxConsecutiveFaults) revert ProofSetHasFailed(provider, generation);
+        if (streak > _maxConsecutiveFaults) revert DataSetHasFailed(dataSetId);
         uint256 deadline = set.periodStart(period + 1, _provingPeriodEpochs) - 1;
-        if (block.number <= deadline) revert NoFaultToReport(provider, uint32(period), uint64(deadline));
+        if (block.number <= deadline) revert NoFaultToReport(dataSetId, uint32(period), uint64(deadline));
 
         set.lastReportedPlusOne = uint32(period + 1);
-        uint256 bounty = _payFromFreeCapped(provider, msg.sender, _faultReportBounty);
-        emit FaultRecorded(provider, generation, uint32(period), uint32(streak), msg.sender, bounty);
+        address provider = set.provider;
+        // A provider recording its own fault earns nothing from it.
+        bool self = msg.sender == provider;
+        uint256 bounty = self ? 0 : _payFromFreeCapped(provider, msg.sender, _faultReportBounty);
+        emit FaultRecorded(dataSetId, provider, uint32(period), uint32(streak), msg.sender, bounty);
         if (streak == _maxConsecutiveFaults) {
-            set.failureReporter = msg.sender;
-            emit ProofSetFailed(provider, generation, uint64(deadline + 1));
+            if (!self) set.failureReporter = msg.sender;
+            emit DataSetFailed(dataSetId, provider, uint64(deadline + 1));
         }
     }
 
@@ -360,11 +365,16 @@ contract StorageMarket is DealLedger, EIP712 {
     }
 
     /// @inheritdoc IStorageMarket
-    function challengedLeaf(address provider, uint256 draw) external view returns (uint256) {
-        uint32 generation = _generations[provider];
-        ProofSets.ProofSet storage set = _proofSets[provider][generation];
-        (uint256 period, uint256 challenge) = _openPeriod(set, provider, generation);
-        return _drawLeaf(blockhash(challenge), provider, period, draw, set.challengeLeaves(period));
+    function challengedPiece(
+        uint256 dataSetId,
+        uint256 draw
+    ) external view returns (uint256 dealId, uint256 leafOffset, bool closed) {
+        DataSets.DataSet storage set = _dataSets[dataSetId];
+        (uint256 period, uint256 challenge) = _openPeriod(set, dataSetId);
+        (uint256 pieces, uint256 leaves) = set.challengeRange(period);
+        uint256 leaf = _drawLeaf(blockhash(challenge), dataSetId, period, draw, leaves);
+        (, dealId, leafOffset) = DataSets.findPiece(_sumTrees[dataSetId], pieces, leaf);
+        closed = DealRecords.unpack(_dealRecords[dealId]).status != DealRecords.Status.Open;
     }
 
     /// @inheritdoc IStorageMarket

@@ -49,10 +49,10 @@ enum PublishResult {
     ClientBalanceTooLow,
     ProviderBalanceTooLow,
     AmountTooLarge,
-    ProofSetFull
+    DataSetFull
 }
 
-/// @notice How an open deal stands, computed lazily from its provider's proof set.
+/// @notice How a deal stands, computed lazily from its data set.
 enum DealState {
     /// No deal with this id.
     None,
@@ -60,11 +60,11 @@ enum DealState {
     Published,
     /// Covered by at least one proven period and the latest resolved period was proven.
     Active,
-    /// The proof set missed one or more periods in a row, fewer than `maxConsecutiveFaults`.
+    /// The data set missed one or more periods in a row, fewer than `maxConsecutiveFaults`.
     Faulted,
-    /// Terminated (declared, proof set failed, or never activated); may still await settlement.
+    /// Terminated (declared, data set failed, or never activated); may still await settlement.
     Terminated,
-    /// Closed after running to its end epoch.
+    /// Ran to its end epoch (settled or not).
     Expired
 }
 
@@ -72,45 +72,50 @@ enum DealState {
 enum CloseReason {
     Expired,
     FaultDeclared,
-    ProofSetFailed,
+    DataSetFailed,
     NotActivated
 }
 
 /// @notice One answer to a challenge in `provePossession`.
-/// @dev For a challenged leaf inside a deal's piece: `dealId` names the deal, `leaf` is the
-/// 32-byte fr32 node and `siblings` the sha254 path from the leaf up (length =
+/// @dev The contract finds the piece a draw landed in from the data set's sum tree. For a piece
+/// of an open deal (or of a deal closed while this period's proof window was open): `leaf` is
+/// the 32-byte fr32 node and `siblings` the sha254 path from the leaf up (length =
 /// log2(pieceSize / 32)); the root it reaches and `termsHash` must open the deal's stored key
-/// `keccak256(root ‖ termsHash)`, so the piece commitment itself is not sent. For a challenged
-/// leaf in a freed range: `dealId` = `FREE_RANGE_FLAG | (log2Leaves << 64) | index` names entry
-/// `index` of that size class's free list, and the other fields are ignored.
+/// `keccak256(root ‖ termsHash)`, so the piece commitment itself is not sent. For a piece whose
+/// deal has closed (its removal waits for the window to end): all fields empty; the draw does
+/// not count and the next one is taken.
 struct PieceProof {
-    uint256 dealId;
     bytes32 termsHash;
     bytes32 leaf;
     bytes32[] siblings;
 }
 
-/// @dev Marks a `PieceProof.dealId` that points into a free list instead of at a deal.
-uint256 constant FREE_RANGE_FLAG = 1 << 255;
-
 /// @notice Everything an agent needs to know about a deal without replaying events.
 struct DealInfo {
     DealState state;
+    /// @dev True once the deal is settled closed (its locks released); `state` alone cannot tell
+    /// an ended deal awaiting settlement from a closed one.
+    bool closed;
     address provider;
-    uint32 generation;
+    address client;
+    /// @dev The data set (provider, client) holding the deal's piece.
+    uint64 dataSetId;
     uint32 addedPeriod;
-    uint64 startLeaf;
+    /// @dev The piece's index in its data set (1-based).
+    uint64 pieceIndex;
     uint64 pieceSize;
-    /// @dev Missed periods in a row of the deal's proof set (lazily computed, 0 when healthy).
+    uint64 endEpoch;
+    /// @dev Missed periods in a row of the deal's data set (lazily computed, 0 when healthy).
     uint32 consecutiveFaults;
     /// @dev Epoch up to which the deal has been paid (exclusive); 0 before the first settlement.
     uint64 settledUpToEpoch;
 }
 
-/// @notice A provider's proof set (one generation), as seen by agents.
-struct ProofSetInfo {
-    uint32 generation;
-    /// @dev Epoch at which period 0 started; 0 when the provider has no live pieces.
+/// @notice A data set, as seen by agents.
+struct DataSetInfo {
+    address provider;
+    address client;
+    /// @dev Epoch at which period 0 started; 0 when no such data set exists.
     uint64 anchorEpoch;
     /// @dev Index of the period containing the current block.
     uint32 currentPeriod;
@@ -123,8 +128,12 @@ struct ProofSetInfo {
     uint32 provenPeriods;
     uint32 consecutiveFaults;
     bool failed;
-    /// @dev Leaves (32-byte nodes) in the set including freed ranges; challenges draw from these.
-    uint64 totalLeaves;
-    /// @dev Leaves of open deals.
+    /// @dev True while it is its pair's current data set (new deals of the pair join it).
+    bool current;
+    /// @dev Pieces ever added.
+    uint64 pieceCount;
+    /// @dev Leaves (32-byte nodes) of pieces in the sum tree; challenges draw from these.
     uint64 liveLeaves;
+    /// @dev Closed deals whose pieces leave the tree once the open proof window ends.
+    uint32 pendingRemovals;
 }

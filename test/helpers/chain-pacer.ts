@@ -17,7 +17,11 @@ import { storageMarketAbi } from "../../actors-ts/chain/generated/abis";
 export class ChainPacer {
   private readonly client;
   private readonly watched = new Set<Address>();
-  private readonly cache = new Map<Address, { deadline: bigint; proven: boolean; checkedAt: bigint }>();
+  /** Per watched provider, per live data set: its window's last block and whether it is proven. */
+  private readonly cache = new Map<
+    Address,
+    { sets: { id: bigint; deadline: bigint; proven: boolean }[]; checkedAt: bigint }
+  >();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
@@ -102,43 +106,52 @@ export class ChainPacer {
     const market = this.storageMarket;
     if (!market) return undefined;
     const next = head + 1n;
-    const due: Address[] = [];
+    const dueSets = new Map<bigint, Address>();
     for (const provider of this.watched) {
       let known = this.cache.get(provider);
       const stale =
         !known ||
-        head > known.deadline ||
-        (known.deadline === 0n && head >= known.checkedAt + 2n) ||
-        (!known.proven && next >= known.deadline);
+        // New data sets (a deal from a new client) are picked up within a few blocks.
+        head >= known.checkedAt + (known.sets.length === 0 ? 2n : 10n) ||
+        known.sets.some((set) => head > set.deadline || (!set.proven && next >= set.deadline));
       if (stale) {
-        const info = await this.client.readContract({
+        const [ids] = await this.client.readContract({
           address: market,
           abi: storageMarketAbi,
-          functionName: "proofSetInfo",
-          args: [provider],
+          functionName: "providerDataSets",
+          args: [provider, 0n, 1000n],
         });
-        const live = info.anchorEpoch !== 0n && !info.failed && info.liveLeaves > 0n;
-        known = {
-          deadline: live ? info.deadlineEpoch : 0n,
-          proven: !live || info.currentPeriodProven,
-          checkedAt: head,
-        };
+        const sets = [];
+        for (const id of ids) {
+          const info = await this.client.readContract({
+            address: market,
+            abi: storageMarketAbi,
+            functionName: "dataSetInfo",
+            args: [id],
+          });
+          if (info.anchorEpoch === 0n || info.failed || info.liveLeaves === 0n) continue;
+          sets.push({ id, deadline: info.deadlineEpoch, proven: info.currentPeriodProven });
+        }
+        known = { sets, checkedAt: head };
         this.cache.set(provider, known);
       }
-      if (known && !known.proven && known.deadline !== 0n && next === known.deadline) due.push(provider);
+      for (const set of known?.sets ?? []) {
+        if (!set.proven && next === set.deadline) dueSets.set(set.id, provider);
+      }
     }
-    if (due.length === 0) return undefined;
+    if (dueSets.size === 0) return undefined;
     const pending = (await this.rpc("eth_getBlockByNumber", ["pending", true])) as {
       transactions: { from: string; to: string | null; input: Hex }[];
     };
+    // provePossession(uint256 dataSetId, …): the set id is the first argument word.
     const proving = new Set(
       pending.transactions
         .filter((tx) => tx.to?.toLowerCase() === market.toLowerCase() && tx.input.startsWith(PROVE_SELECTOR))
-        .map((tx) => getAddress(tx.from)),
+        .map((tx) => BigInt(`0x${tx.input.slice(10, 74)}`)),
     );
-    return due.find((p) => !proving.has(p));
+    for (const [id, provider] of dueSets) if (!proving.has(id)) return provider;
+    return undefined;
   }
-
   private async rpc(method: string, params: unknown[]): Promise<unknown> {
     const res = await fetch(this.rpcUrl, {
       method: "POST",

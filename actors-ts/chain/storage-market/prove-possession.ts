@@ -4,17 +4,18 @@ import type { ChainClients } from "../clients";
 import type { MarketContracts } from "../contracts";
 import { sendContract } from "../send";
 
-/** One answer of `provePossession` (see `PieceProof` in the contracts). */
+/**
+ * One answer of `provePossession` (see `PieceProof` in the contracts): a sha254 path from the
+ * drawn leaf to the piece root, or all empty for a draw in a deal closed during the window.
+ */
 export interface PieceProofInput {
-  /** Deal id, or `freeRangeLocator(...)` for a leaf in a freed range. */
-  dealId: bigint;
   termsHash: Hex;
   leaf: Hex;
   siblings: Hex[];
 }
 
 /**
- * `StorageMarket.provePossession` for the current period of the provider's proof set.
+ * `StorageMarket.provePossession` for the current period of data set `dataSetId`.
  *
  * @returns Transaction hash, the block it landed in, the proven period and verified challenges.
  * @throws ContractRevertedError (ChallengeWindowNotOpen, InvalidMerkleProof, …).
@@ -22,6 +23,7 @@ export interface PieceProofInput {
 export async function provePossession(
   clients: ChainClients,
   contracts: MarketContracts,
+  dataSetId: bigint,
   proofs: PieceProofInput[],
 ): Promise<{ hash: Hex; blockNumber: bigint; period: number; verified: number }> {
   const sent = await sendContract(
@@ -31,7 +33,7 @@ export async function provePossession(
       address: contracts.storageMarket,
       abi: storageMarketAbi,
       functionName: "provePossession",
-      args: [proofs],
+      args: [dataSetId, proofs],
     },
     ["PossessionProven"],
   );

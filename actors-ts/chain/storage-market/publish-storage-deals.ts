@@ -14,7 +14,7 @@ export interface SignedProposal {
 
 /** Outcome of one item of the batch. */
 export type PublishItemResult =
-  | { published: true; dealId: bigint; generation: number; startLeaf: bigint }
+  | { published: true; dealId: bigint; dataSetId: bigint; pieceIndex: bigint }
   | { published: false; reason: (typeof PUBLISH_RESULTS)[number] };
 
 /**
@@ -58,8 +58,8 @@ export async function publishStorageDeals(
       results[i] = {
         published: true,
         dealId: event.args.dealId ?? 0n,
-        generation: Number(event.args.generation),
-        startLeaf: event.args.startLeaf ?? 0n,
+        dataSetId: event.args.dataSetId ?? 0n,
+        pieceIndex: event.args.pieceIndex ?? 0n,
       };
     }
   });

@@ -31,42 +31,53 @@ export async function dealInfo(c: Reader, contracts: MarketContracts, dealId: bi
   return { ...info, stateName: DEAL_STATES[info.state] as DealStateName };
 }
 
-/** The provider's current proof set. */
-export async function proofSetInfo(c: Reader, contracts: MarketContracts, provider: Address) {
+/** A data set's state (all zero when it does not exist). */
+export async function dataSetInfo(c: Reader, contracts: MarketContracts, dataSetId: bigint) {
   return c.public.readContract({
     address: contracts.storageMarket,
     abi: storageMarketAbi,
-    functionName: "proofSetInfo",
-    args: [provider],
+    functionName: "dataSetInfo",
+    args: [dataSetId],
   });
 }
 
-/** The leaf drawn by `draw` for the provider's current period (at the latest block). */
-export async function challengedLeaf(c: Reader, contracts: MarketContracts, provider: Address, draw: bigint) {
+/** The current data set of (provider, client), 0n when the pair has none. */
+export async function dataSetOf(c: Reader, contracts: MarketContracts, provider: Address, client: Address) {
   return c.public.readContract({
     address: contracts.storageMarket,
     abi: storageMarketAbi,
-    functionName: "challengedLeaf",
-    args: [provider, draw],
+    functionName: "dataSetOf",
+    args: [provider, client],
   });
 }
 
-/** Free range `index` of size class `log2Leaves` and the class's length. */
-export async function freeRange(
-  c: Reader,
-  contracts: MarketContracts,
-  provider: Address,
-  generation: number,
-  log2Leaves: number,
-  index: bigint,
-) {
-  const [startLeaf, count] = await c.public.readContract({
+/** Every data set `provider` ever had, oldest first (read in pages of 500). */
+export async function providerDataSets(c: Reader, contracts: MarketContracts, provider: Address): Promise<bigint[]> {
+  const ids: bigint[] = [];
+  for (;;) {
+    const [page, total] = await c.public.readContract({
+      address: contracts.storageMarket,
+      abi: storageMarketAbi,
+      functionName: "providerDataSets",
+      args: [provider, BigInt(ids.length), 500n],
+    });
+    ids.push(...page);
+    if (page.length === 0 || BigInt(ids.length) >= total) return ids;
+  }
+}
+
+/**
+ * The deal and leaf offset (inside its piece) drawn by `draw` in the data set's current period
+ * (at the latest block), and whether that deal is closed (then the answer is empty).
+ */
+export async function challengedPiece(c: Reader, contracts: MarketContracts, dataSetId: bigint, draw: bigint) {
+  const [dealId, leafOffset, closed] = await c.public.readContract({
     address: contracts.storageMarket,
     abi: storageMarketAbi,
-    functionName: "freeRange",
-    args: [provider, generation, log2Leaves, index],
+    functionName: "challengedPiece",
+    args: [dataSetId, draw],
   });
-  return { startLeaf, count };
+  return { dealId, leafOffset, closed };
 }
 
 /** The deployment's parameters. */

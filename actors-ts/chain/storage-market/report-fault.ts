@@ -1,19 +1,20 @@
-import type { Address, Hex } from "viem";
+import type { Hex } from "viem";
 import { storageMarketAbi } from "../generated/abis";
 import type { ChainClients } from "../clients";
 import type { MarketContracts } from "../contracts";
 import { sendContract } from "../send";
 
 /**
- * `StorageMarket.reportFault`: records `provider`'s earliest missed period for a bounty.
+ * `StorageMarket.reportFault`: records data set `dataSetId`'s earliest missed period for a
+ * bounty (none when the caller is the set's provider).
  *
- * @returns The recorded period and whether it failed the proof set.
- * @throws ContractRevertedError (NoFaultToReport, ProofSetHasFailed, NoProofSet).
+ * @returns The recorded period and whether it failed the data set.
+ * @throws ContractRevertedError (NoFaultToReport, DataSetHasFailed, NoDataSet).
  */
 export async function reportFault(
   clients: ChainClients,
   contracts: MarketContracts,
-  provider: Address,
+  dataSetId: bigint,
 ): Promise<{ hash: Hex; period: number; consecutiveFaults: number; failed: boolean }> {
   const sent = await sendContract(
     clients,
@@ -22,15 +23,15 @@ export async function reportFault(
       address: contracts.storageMarket,
       abi: storageMarketAbi,
       functionName: "reportFault",
-      args: [provider],
+      args: [dataSetId],
     },
-    ["FaultRecorded", "ProofSetFailed"],
+    ["FaultRecorded", "DataSetFailed"],
   );
   const recorded = sent.events.find((e) => e.eventName === "FaultRecorded");
   return {
     hash: sent.hash,
     period: recorded?.eventName === "FaultRecorded" ? Number(recorded.args.period) : 0,
     consecutiveFaults: recorded?.eventName === "FaultRecorded" ? Number(recorded.args.consecutiveFaults) : 0,
-    failed: sent.events.some((e) => e.eventName === "ProofSetFailed"),
+    failed: sent.events.some((e) => e.eventName === "DataSetFailed"),
   };
 }

@@ -16,8 +16,8 @@ import {
   type DaemonProcess,
 } from "../../helpers/agents";
 import { waitFor } from "../../helpers/wait";
+import { newestDataSetInfo } from "../../helpers/data-sets";
 import type { Deployment } from "../../../actors-ts/chain/deployment";
-import { storageMarketAbi } from "../../../actors-ts/chain/generated/abis";
 import { superviseSuiteProcesses } from "../../helpers/process-logs";
 
 // The one suite whose chain runs in real time (a block every 500 ms, nobody holding it): a
@@ -72,13 +72,7 @@ describe("provider proving on a loaded machine (real-time chain)", function () {
     ]);
     expect(stored.code, stored.stderr + stored.stdout).to.equal(0);
     const chain = createPublicClient({ transport: http(devnet.rpcUrl) });
-    const info = () =>
-      chain.readContract({
-        address: deployment.contracts.StorageMarket as Address,
-        abi: storageMarketAbi,
-        functionName: "proofSetInfo",
-        args: [devAddress(PROVIDER)],
-      });
+    const info = () => newestDataSetInfo(chain, deployment.contracts.StorageMarket as Address, devAddress(PROVIDER));
     // Proving has started: one period proven on a quiet machine.
     await waitFor("a first proven period", 120_000, async () => ((await info()).provenPeriods > 0 ? true : undefined));
     for (let i = 0; i < 2; i++) busy.push(spawn(process.execPath, ["-e", "for (;;) {}"], { stdio: "ignore" }));

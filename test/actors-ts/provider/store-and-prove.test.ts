@@ -8,6 +8,7 @@ import { privateKeyToAccount } from "viem/accounts";
 import { request } from "undici";
 import type { Devnet } from "../../helpers/devnet";
 import { waitFor as waitUntil } from "../../helpers/wait";
+import { newestDataSetInfo } from "../../helpers/data-sets";
 import {
   deployTo,
   devAddress,
@@ -135,12 +136,7 @@ describe("provider daemon + client CLI: a direct deal end to end", function () {
     const chain = createPublicClient({ transport: http(devnet.rpcUrl) });
     const market = deployment.contracts.StorageMarket as Address;
     await waitFor("three proven periods", 120_000, async () => {
-      const set = await chain.readContract({
-        address: market,
-        abi: storageMarketAbi,
-        functionName: "proofSetInfo",
-        args: [providerAddress],
-      });
+      const set = await newestDataSetInfo(chain, market, providerAddress);
       return set.provenPeriods >= 3 ? set : undefined;
     });
     const info = await chain.readContract({
@@ -367,7 +363,7 @@ describe("provider daemon + client CLI: a direct deal end to end", function () {
       ...cliArgs(),
     ]);
     const tmp = join(dir, "provider", "pieces", "tmp");
-    await waitFor("a partial upload on the provider", 60_000, async () => {
+    await waitFor("a partial upload on the provider", 180_000, async () => {
       for (const name of await readdir(tmp)) {
         if ((await stat(join(tmp, name))).size > 1_000_000) return true;
       }
@@ -462,15 +458,7 @@ describe("provider daemon + client CLI: a direct deal end to end", function () {
       },
       () => provider.output(),
     );
-    const proven = async () =>
-      (
-        await chain().readContract({
-          address: market,
-          abi: storageMarketAbi,
-          functionName: "proofSetInfo",
-          args: [providerAddress],
-        })
-      ).provenPeriods;
+    const proven = async () => (await newestDataSetInfo(chain(), market, providerAddress)).provenPeriods;
     const before = await proven();
     await waitUntil("two more proven periods after the close", 120_000, async () =>
       (await proven()) >= before + 2 ? true : undefined,

@@ -73,8 +73,8 @@ export interface TestPiece {
 }
 
 /** Random payload of `size` bytes and its CommP. */
-export function makePiece(size = 2000): TestPiece {
-  const payload = randomBytes(size);
+export function makePiece(size = 2000, fill: "random" | "zero" = "random"): TestPiece {
+  const payload = fill === "zero" ? new Uint8Array(size) : randomBytes(size);
   const roots: Uint8Array[] = [];
   const commitment = new CommPHasher({ onChunkRoot: (_i, root) => roots.push(root) }).update(payload).digest();
   const cache = commitment.height > 15 ? new PieceTreeCache(roots, commitment.height) : undefined;
@@ -181,18 +181,30 @@ export async function publishDeals(
 }
 
 /**
- * Mines until the latest block is past the provider's current challenge epoch, so both views
- * (`challengedLeaf`, run at the latest block) and the next proof transaction see the seed.
+ * The data set a test means by a provider: `target` itself when it is an id, else the provider's
+ * newest data set that still takes deals (else its newest one; 0n when it has none).
  */
-export async function advanceToChallengeWindow(market: StorageMarket, provider: string): Promise<void> {
-  const info = await market.proofSetInfo(provider);
+export async function dataSetOf(market: StorageMarket, target: string | bigint): Promise<bigint> {
+  if (typeof target === "bigint") return target;
+  const [ids] = await market.providerDataSets(target, 0, 1000);
+  for (const id of [...ids].reverse()) if ((await market.dataSetInfo(id)).current) return id;
+  return ids.length > 0 ? ids[ids.length - 1] : 0n;
+}
+
+/**
+ * Mines until the latest block is past the data set's current challenge epoch, so both views
+ * (`challengedPiece`, run at the latest block) and the next proof transaction see the seed.
+ * `target` is a data set id or a provider (see `dataSetOf`).
+ */
+export async function advanceToChallengeWindow(market: StorageMarket, target: string | bigint): Promise<void> {
+  const info = await market.dataSetInfo(await dataSetOf(market, target));
   const now = BigInt(await ethers.provider.getBlockNumber());
   if (now <= info.challengeEpoch) await mine(info.challengeEpoch - now + 1n);
 }
 
-/** Mines until the provider's next period starts (nothing when it has no proof set). */
-export async function advanceToNextPeriod(market: StorageMarket, provider: string): Promise<void> {
-  const info = await market.proofSetInfo(provider);
+/** Mines until the data set's next period starts (nothing when there is no such set). */
+export async function advanceToNextPeriod(market: StorageMarket, target: string | bigint): Promise<void> {
+  const info = await market.dataSetInfo(await dataSetOf(market, target));
   if (info.anchorEpoch === 0n) return;
   const now = BigInt(await ethers.provider.getBlockNumber());
   await mine(info.deadlineEpoch - now + 1n);

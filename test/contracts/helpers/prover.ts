@@ -3,14 +3,15 @@ import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signer
 import { proveLeaf } from "../../../actors-ts/piece";
 import type { StorageMarket } from "../../../typechain-types";
 import type { PieceProofStruct } from "../../../typechain-types/contracts/market/StorageMarket";
-import type { PublishedDeal } from "./market";
-import { DRAWS_PER_CHALLENGE, freeRangeLocator } from "../../../actors-ts/chain/constants";
+import { dataSetOf, type PublishedDeal } from "./market";
+import { DRAWS_PER_CHALLENGE } from "../../../actors-ts/chain/constants";
 
-const MAX_LOG2_LEAVES = 31;
+/** The empty answer to a draw in a piece whose deal closed during the open window. */
+export const EMPTY_ANSWER: PieceProofStruct = { termsHash: ethers.ZeroHash, leaf: ethers.ZeroHash, siblings: [] };
 
 /**
- * Answers a provider's challenges from in-memory pieces, the way the provider daemon does from
- * disk: find which deal (or freed range) holds each drawn leaf and build its sha254 path.
+ * Answers a data set's challenges from in-memory pieces, the way the provider daemon does from
+ * disk: ask the market which deal and leaf each draw picked and build that leaf's sha254 path.
  */
 export class TestProver {
   private readonly deals = new Map<bigint, PublishedDeal>();
@@ -29,70 +30,59 @@ export class TestProver {
     this.deals.delete(dealId);
   }
 
-  /** Builds the answers for the current period (the challenge epoch must have passed). */
-  async buildProofs(): Promise<PieceProofStruct[]> {
-    const provider = this.signer.address;
-    const info = await this.market.proofSetInfo(provider);
+  /**
+   * Builds the answers for the current period of `dataSetId` (default: the signer's current
+   * data set); the challenge epoch must have passed. A draw in a forgotten deal fails.
+   */
+  async buildProofs(dataSetId?: bigint): Promise<PieceProofStruct[]> {
+    return (await this.buildAnswers(dataSetId)).answers;
+  }
+
+  /**
+   * As `buildProofs`, but with `lossy` a draw in a deal this prover does not hold gets the empty
+   * answer instead of failing: how a provider missing data would try its luck. `guessed` counts
+   * empty answers given to open deals (a proof with any must be refused).
+   */
+  async buildAnswers(dataSetId?: bigint, lossy = false): Promise<{ answers: PieceProofStruct[]; guessed: number }> {
+    let guessed = 0;
+    const id = dataSetId ?? (await dataSetOf(this.market, this.signer.address));
     const required = BigInt((await this.market.marketParams()).challengesPerProof);
     const answers: PieceProofStruct[] = [];
     let verified = 0n;
     for (let draw = 0n; draw < required * BigInt(DRAWS_PER_CHALLENGE) && verified < required; draw++) {
-      const leaf = await this.market.challengedLeaf(provider, draw);
-      const owner = await this.findOwner(leaf, info.generation);
-      if (owner) {
-        const { deal, startLeaf } = owner;
-        const proof = await proveLeaf(
-          async (offset, length) => deal.piece.payload.subarray(offset, offset + length),
-          deal.piece.payload.length,
-          Number(leaf - startLeaf),
-          deal.piece.cache,
-        );
-        answers.push({
-          dealId: deal.dealId,
-          termsHash: await this.market.termsHash(deal.proposal),
-          leaf: ethers.hexlify(proof.leaf),
-          siblings: proof.siblings.map((s) => ethers.hexlify(s)),
-        });
-        verified++;
-      } else {
-        answers.push({
-          dealId: await this.findFreeRange(leaf, info.generation),
-          termsHash: ethers.ZeroHash,
-          leaf: ethers.ZeroHash,
-          siblings: [],
-        });
+      const [dealId, offset, closed] = await this.market.challengedPiece(id, draw);
+      const deal = this.deals.get(dealId);
+      if (closed && !deal) {
+        answers.push(EMPTY_ANSWER);
+        continue;
       }
-    }
-    return answers;
-  }
-
-  /** Builds and submits the proof for the current period. */
-  async prove(): Promise<void> {
-    const proofs = await this.buildProofs();
-    await (await this.market.connect(this.signer).provePossession(proofs)).wait();
-  }
-
-  private async findOwner(
-    leaf: bigint,
-    generation: bigint,
-  ): Promise<{ deal: PublishedDeal; startLeaf: bigint } | undefined> {
-    for (const deal of this.deals.values()) {
-      const info = await this.market.dealInfo(deal.dealId);
-      if (info.generation !== generation || info.state >= 4n) continue;
-      const leaves = info.pieceSize / 32n;
-      if (leaf >= info.startLeaf && leaf < info.startLeaf + leaves) return { deal, startLeaf: info.startLeaf };
-    }
-    return undefined;
-  }
-
-  private async findFreeRange(leaf: bigint, generation: bigint): Promise<bigint> {
-    for (let log2 = 2; log2 <= MAX_LOG2_LEAVES; log2++) {
-      const [, count] = await this.market.freeRange(this.signer.address, generation, log2, 0);
-      for (let i = 0n; i < count; i++) {
-        const [start] = await this.market.freeRange(this.signer.address, generation, log2, i);
-        if (leaf >= start && leaf < start + (1n << BigInt(log2))) return freeRangeLocator(log2, i);
+      if (!deal && lossy) {
+        answers.push(EMPTY_ANSWER);
+        guessed++;
+        verified++; // pretend, as a cheating prover would, and go on
+        continue;
       }
+      if (!deal) throw new Error(`draw ${draw} landed in deal ${dealId}, which this prover does not hold`);
+      const proof = await proveLeaf(
+        async (start, length) => deal.piece.payload.subarray(start, start + length),
+        deal.piece.payload.length,
+        Number(offset),
+        deal.piece.cache,
+      );
+      answers.push({
+        termsHash: await this.market.termsHash(deal.proposal),
+        leaf: ethers.hexlify(proof.leaf),
+        siblings: proof.siblings.map((s) => ethers.hexlify(s)),
+      });
+      verified++;
     }
-    throw new Error(`leaf ${leaf} is in no tracked deal and no free range`);
+    return { answers, guessed };
+  }
+
+  /** Builds and submits the proof for the current period of `dataSetId` (default as above). */
+  async prove(dataSetId?: bigint): Promise<void> {
+    const id = dataSetId ?? (await dataSetOf(this.market, this.signer.address));
+    const proofs = await this.buildProofs(id);
+    await (await this.market.connect(this.signer).provePossession(id, proofs)).wait();
   }
 }

@@ -14,7 +14,9 @@ import {
 } from "../helpers/market";
 import { TestProver } from "../helpers/prover";
 
-const CLOSE = { Expired: 0n, FaultDeclared: 1n, ProofSetFailed: 2n, NotActivated: 3n };
+const CLOSE = { Expired: 0n, FaultDeclared: 1n, DataSetFailed: 2n, NotActivated: 3n };
+/** The fixture's deals are the first of a fresh market: data set 1. */
+const SET = 1n;
 const STATE = { Published: 1n, Active: 2n, Faulted: 3n, Terminated: 4n, Expired: 5n };
 
 describe("StorageMarket: faults", () => {
@@ -26,7 +28,7 @@ describe("StorageMarket: faults", () => {
   }
 
   describe("declareFaults", () => {
-    it("terminates the deal, pays the client the penalty and frees the range", async () => {
+    it("terminates the deal, pays the client the penalty and takes its piece out of the data set", async () => {
       const f = await loadFixture(withDeals);
       const [deal] = f.deals;
       const collateral = deal.proposal.providerCollateral;
@@ -35,7 +37,7 @@ describe("StorageMarket: faults", () => {
       await expect(tx)
         .to.emit(f.market, "DealClosed")
         .withArgs(deal.dealId, CLOSE.FaultDeclared, clientLock(deal.proposal), collateral - penalty, penalty, 0n);
-      await expect(tx).to.emit(f.market, "RangeFreed").withArgs(f.provider.address, 0n, 6n, 0n, 0n);
+      await expect(tx).to.emit(f.market, "PieceRemoved").withArgs(SET, deal.dealId, 1n);
       expect((await f.market.dealInfo(deal.dealId)).state).to.equal(STATE.Terminated);
       const other = f.deals[1];
       expect(await f.market.balanceOf(f.client.address)).to.deep.equal([
@@ -46,7 +48,7 @@ describe("StorageMarket: faults", () => {
         collateral - penalty,
         other.proposal.providerCollateral,
       ]);
-      expect((await f.market.proofSetInfo(f.provider.address)).liveLeaves).to.equal(other.proposal.pieceSize / 32n);
+      expect((await f.market.dataSetInfo(SET)).liveLeaves).to.equal(other.proposal.pieceSize / 32n);
       await expectFundsConserved(f, f.accounts);
     });
 
@@ -56,7 +58,7 @@ describe("StorageMarket: faults", () => {
       // Starts early in period 1 (funding and publishing mine 3 blocks) so proven periods are paid.
       const [deal] = await publishDeals(f, [makePiece(500)], { fields: { startEpoch: now + PERIOD + 5n } });
       const prover = new TestProver(f.market, f.provider).track(deal);
-      const anchor = (await f.market.proofSetInfo(f.provider.address)).anchorEpoch;
+      const anchor = (await f.market.dataSetInfo(SET)).anchorEpoch;
       for (let i = 0; i < 3; i++) {
         await advanceToChallengeWindow(f.market, f.provider.address);
         await prover.prove();
@@ -71,23 +73,24 @@ describe("StorageMarket: faults", () => {
       await expectFundsConserved(f, f.accounts);
     });
 
-    it("ends the generation when the last piece is declared", async () => {
+    it("ends the data set when its last piece is declared", async () => {
       const f = await loadFixture(withDeals);
       await f.market.connect(f.provider).declareFaults(
         f.deals.map((d) => d.dealId),
         f.deals.map((d) => d.proposal),
       );
-      const set = await f.market.proofSetInfo(f.provider.address);
-      expect(set.generation).to.equal(1n);
-      expect(set.anchorEpoch).to.equal(0n);
-      await expect(f.market.connect(f.provider).provePossession([]))
-        .to.be.revertedWithCustomError(f.market, "NoProofSet")
-        .withArgs(f.provider.address);
+      const set = await f.market.dataSetInfo(SET);
+      expect(set.current).to.equal(false);
+      expect(set.liveLeaves).to.equal(0n);
+      expect(await f.market.dataSetOf(f.provider.address, f.client.address)).to.equal(0n);
+      await expect(f.market.connect(f.provider).provePossession(SET, []))
+        .to.be.revertedWithCustomError(f.market, "NoDataSet")
+        .withArgs(SET);
     });
 
     it("reverts after the challenge epoch", async () => {
       const f = await loadFixture(withDeals);
-      const set = await f.market.proofSetInfo(f.provider.address);
+      const set = await f.market.dataSetInfo(SET);
       await advanceToChallengeWindow(f.market, f.provider.address);
       const [deal] = f.deals;
       await expect(f.market.connect(f.provider).declareFaults([deal.dealId], [deal.proposal]))
@@ -131,17 +134,17 @@ describe("StorageMarket: faults", () => {
         .withArgs(1n, 0n);
     });
 
-    it("reverts once the set has failed, and for deals of a failed generation", async () => {
+    it("reverts once the data set has failed, also after the pair started a new one", async () => {
       const f = await loadFixture(withDeals);
       const [deal] = f.deals;
       await mine(3n * PERIOD);
       await expect(f.market.connect(f.provider).declareFaults([deal.dealId], [deal.proposal]))
-        .to.be.revertedWithCustomError(f.market, "ProofSetHasFailed")
-        .withArgs(f.provider.address, 0n);
+        .to.be.revertedWithCustomError(f.market, "DataSetHasFailed")
+        .withArgs(SET);
       await publishDeals(f, [makePiece(100)]);
       await expect(f.market.connect(f.provider).declareFaults([deal.dealId], [deal.proposal]))
-        .to.be.revertedWithCustomError(f.market, "DealNotInCurrentProofSet")
-        .withArgs(deal.dealId, 0n, 1n);
+        .to.be.revertedWithCustomError(f.market, "DataSetHasFailed")
+        .withArgs(SET);
     });
   });
 
@@ -151,9 +154,9 @@ describe("StorageMarket: faults", () => {
       await f.market.connect(f.provider).addBalance(f.provider.address, ethers.parseEther("1"));
       await advanceToNextPeriod(f.market, f.provider.address);
       const bounty = BigInt(TEST_PARAMS.faultReportBounty);
-      await expect(f.market.connect(f.reporter).reportFault(f.provider.address))
+      await expect(f.market.connect(f.reporter).reportFault(SET))
         .to.emit(f.market, "FaultRecorded")
-        .withArgs(f.provider.address, 0n, 0n, 1n, f.reporter.address, bounty);
+        .withArgs(SET, f.provider.address, 0n, 1n, f.reporter.address, bounty);
       expect((await f.market.balanceOf(f.reporter.address))[0]).to.equal(bounty);
       expect((await f.market.dealInfo(f.deals[0].dealId)).state).to.equal(STATE.Faulted);
       expect((await f.market.dealInfo(f.deals[0].dealId)).consecutiveFaults).to.equal(1n);
@@ -163,60 +166,58 @@ describe("StorageMarket: faults", () => {
     it("caps the bounty at the provider's free balance", async () => {
       const f = await loadFixture(withDeals);
       await advanceToNextPeriod(f.market, f.provider.address);
-      await expect(f.market.connect(f.reporter).reportFault(f.provider.address))
+      await expect(f.market.connect(f.reporter).reportFault(SET))
         .to.emit(f.market, "FaultRecorded")
-        .withArgs(f.provider.address, 0n, 0n, 1n, f.reporter.address, 0n);
+        .withArgs(SET, f.provider.address, 0n, 1n, f.reporter.address, 0n);
     });
 
     it("reverts when no period has passed unproven", async () => {
       const f = await loadFixture(withDeals);
-      const set = await f.market.proofSetInfo(f.provider.address);
-      await expect(f.market.connect(f.reporter).reportFault(f.provider.address))
+      const set = await f.market.dataSetInfo(SET);
+      await expect(f.market.connect(f.reporter).reportFault(SET))
         .to.be.revertedWithCustomError(f.market, "NoFaultToReport")
-        .withArgs(f.provider.address, 0n, set.deadlineEpoch);
+        .withArgs(SET, 0n, set.deadlineEpoch);
       await advanceToChallengeWindow(f.market, f.provider.address);
       await f.prover.prove();
       await advanceToNextPeriod(f.market, f.provider.address);
-      await expect(f.market.connect(f.reporter).reportFault(f.provider.address))
+      await expect(f.market.connect(f.reporter).reportFault(SET))
         .to.be.revertedWithCustomError(f.market, "NoFaultToReport")
-        .withArgs(f.provider.address, 1n, set.deadlineEpoch + PERIOD);
+        .withArgs(SET, 1n, set.deadlineEpoch + PERIOD);
     });
 
-    it("reverts for a provider without a proof set", async () => {
+    it("reverts for a data set that does not exist", async () => {
       const f = await loadFixture(withDeals);
-      await expect(f.market.reportFault(f.other.address))
-        .to.be.revertedWithCustomError(f.market, "NoProofSet")
-        .withArgs(f.other.address);
+      await expect(f.market.reportFault(7n)).to.be.revertedWithCustomError(f.market, "NoDataSet").withArgs(7n);
     });
 
     it("fails the set on the third report and reverts on a fourth", async () => {
       const f = await loadFixture(withDeals);
       await mine(3n * PERIOD);
-      const anchor = (await f.market.proofSetInfo(f.provider.address)).anchorEpoch;
-      await f.market.connect(f.reporter).reportFault(f.provider.address);
-      await f.market.connect(f.reporter).reportFault(f.provider.address);
-      const tx = f.market.connect(f.reporter).reportFault(f.provider.address);
+      const anchor = (await f.market.dataSetInfo(SET)).anchorEpoch;
+      await f.market.connect(f.reporter).reportFault(SET);
+      await f.market.connect(f.reporter).reportFault(SET);
+      const tx = f.market.connect(f.reporter).reportFault(SET);
       await expect(tx)
         .to.emit(f.market, "FaultRecorded")
-        .withArgs(f.provider.address, 0n, 2n, 3n, f.reporter.address, 0n);
+        .withArgs(SET, f.provider.address, 2n, 3n, f.reporter.address, 0n);
       await expect(tx)
-        .to.emit(f.market, "ProofSetFailed")
-        .withArgs(f.provider.address, 0n, anchor + 3n * PERIOD);
-      await expect(f.market.connect(f.reporter).reportFault(f.provider.address))
-        .to.be.revertedWithCustomError(f.market, "ProofSetHasFailed")
-        .withArgs(f.provider.address, 0n);
+        .to.emit(f.market, "DataSetFailed")
+        .withArgs(SET, f.provider.address, anchor + 3n * PERIOD);
+      await expect(f.market.connect(f.reporter).reportFault(SET))
+        .to.be.revertedWithCustomError(f.market, "DataSetHasFailed")
+        .withArgs(SET);
       expect((await f.market.dealInfo(f.deals[0].dealId)).state).to.equal(STATE.Terminated);
-      expect((await f.market.proofSetInfo(f.provider.address)).failed).to.equal(true);
+      expect((await f.market.dataSetInfo(SET)).failed).to.equal(true);
     });
 
     it("stops counting once the provider proves again", async () => {
       const f = await loadFixture(withDeals);
       await advanceToNextPeriod(f.market, f.provider.address);
-      await f.market.connect(f.reporter).reportFault(f.provider.address);
+      await f.market.connect(f.reporter).reportFault(SET);
       await advanceToChallengeWindow(f.market, f.provider.address);
       await f.prover.prove();
       expect((await f.market.dealInfo(f.deals[0].dealId)).state).to.equal(STATE.Active);
-      expect((await f.market.proofSetInfo(f.provider.address)).consecutiveFaults).to.equal(0n);
+      expect((await f.market.dataSetInfo(SET)).consecutiveFaults).to.equal(0n);
     });
   });
 
@@ -224,14 +225,14 @@ describe("StorageMarket: faults", () => {
     it("gives the reporter its bounty share and the client the rest, refunding unpaid storage", async () => {
       const f = await loadFixture(withDeals);
       await mine(3n * PERIOD);
-      for (let i = 0; i < 3; i++) await f.market.connect(f.reporter).reportFault(f.provider.address);
+      for (let i = 0; i < 3; i++) await f.market.connect(f.reporter).reportFault(SET);
       const [deal] = f.deals;
       const collateral = deal.proposal.providerCollateral;
       const bounty = (collateral * 1000n) / 10_000n;
       const reporterBefore = (await f.market.balanceOf(f.reporter.address))[0];
       await expect(f.market.settleDeals([deal.dealId], [deal.proposal]))
         .to.emit(f.market, "DealClosed")
-        .withArgs(deal.dealId, CLOSE.ProofSetFailed, clientLock(deal.proposal), 0n, collateral - bounty, bounty);
+        .withArgs(deal.dealId, CLOSE.DataSetFailed, clientLock(deal.proposal), 0n, collateral - bounty, bounty);
       expect((await f.market.balanceOf(f.reporter.address))[0] - reporterBefore).to.equal(bounty);
       await expectFundsConserved(f, f.accounts);
     });
@@ -243,22 +244,23 @@ describe("StorageMarket: faults", () => {
       const collateral = deal.proposal.providerCollateral;
       await expect(f.market.settleDeals([deal.dealId], [deal.proposal]))
         .to.emit(f.market, "DealClosed")
-        .withArgs(deal.dealId, CLOSE.ProofSetFailed, clientLock(deal.proposal), 0n, collateral, 0n);
+        .withArgs(deal.dealId, CLOSE.DataSetFailed, clientLock(deal.proposal), 0n, collateral, 0n);
       await expectFundsConserved(f, f.accounts);
     });
 
-    it("starts a fresh generation for the provider's next deal", async () => {
+    it("starts a fresh data set for the pair's next deal", async () => {
       const f = await loadFixture(withDeals);
       await mine(3n * PERIOD);
       const [fresh] = await publishDeals(f, [makePiece(300)]);
       const info = await f.market.dealInfo(fresh.dealId);
-      expect(info.generation).to.equal(1n);
-      expect(info.startLeaf).to.equal(0n);
-      const set = await f.market.proofSetInfo(f.provider.address);
-      expect(set.generation).to.equal(1n);
+      expect(info.dataSetId).to.equal(SET + 1n);
+      expect(info.pieceIndex).to.equal(1n);
+      const set = await f.market.dataSetInfo(SET + 1n);
       expect(set.failed).to.equal(false);
-      await advanceToChallengeWindow(f.market, f.provider.address);
-      await new TestProver(f.market, f.provider).track(fresh).prove();
+      expect(set.current).to.equal(true);
+      expect((await f.market.dataSetInfo(SET)).failed).to.equal(true);
+      await advanceToChallengeWindow(f.market, SET + 1n);
+      await new TestProver(f.market, f.provider).track(fresh).prove(SET + 1n);
     });
   });
 });

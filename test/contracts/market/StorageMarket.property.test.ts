@@ -21,10 +21,24 @@ import { PROPERTY_RUNS, PROPERTY_TIMEOUT_MS } from "../helpers/property-runs";
 
 const RUNS = PROPERTY_RUNS;
 
+/**
+ * Random actions of two clients and two providers, provider 0 an attacker: it publishes deals
+ * with itself as client and all-zero pieces, declares, settles others' deals, loses pieces it
+ * was paid to keep and still tries to prove.
+ */
 type Action =
   | { kind: "deposit"; who: number; amount: bigint }
-  | { kind: "publish"; provider: number; client: number; size: number; startPeriods: number; periods: number }
-  | { kind: "prove"; provider: number }
+  | {
+      kind: "publish";
+      provider: number;
+      client: number;
+      size: number;
+      zero: boolean;
+      startPeriods: number;
+      periods: number;
+    }
+  | { kind: "prove"; provider: number; client: number }
+  | { kind: "lose"; pick: number }
   | { kind: "provePeriod" }
   | { kind: "advance"; epochs: number }
   | { kind: "declare"; provider: number; pick: number }
@@ -39,13 +53,19 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
     arbitrary: fc.record({
       kind: fc.constant("publish" as const),
       provider: fc.nat(1),
-      client: fc.nat(1),
+      // client 2 is the provider itself: a self-deal.
+      client: fc.nat(2),
       size: fc.integer({ min: 1, max: 600 }),
+      zero: fc.boolean(),
       startPeriods: fc.integer({ min: 1, max: 3 }),
       periods: fc.integer({ min: 0, max: 3 }),
     }),
   },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant("prove" as const), provider: fc.nat(1) }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({ kind: fc.constant("prove" as const), provider: fc.nat(1), client: fc.nat(2) }),
+  },
+  fc.record({ kind: fc.constant("lose" as const), pick: fc.nat(20) }),
   { weight: 4, arbitrary: fc.record({ kind: fc.constant("provePeriod" as const) }) },
   {
     weight: 3,
@@ -62,10 +82,10 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
 
 /** Open deals and what each has been paid, rebuilt from the market's events. */
 class Model {
-  readonly open = new Map<bigint, PublishedDeal & { paid: bigint; generation: bigint; settledUpTo: bigint }>();
+  readonly open = new Map<bigint, PublishedDeal & { paid: bigint; dataSetId: bigint; settledUpTo: bigint }>();
   readonly closed = new Set<bigint>();
-  /** Per `provider:generation`: the anchor epoch and the periods proven. */
-  private readonly sets = new Map<string, { anchor: bigint; proven: Set<bigint> }>();
+  /** Per data set: the anchor epoch and the periods proven. */
+  private readonly sets = new Map<bigint, { anchor: bigint; proven: Set<bigint> }>();
 
   constructor(private readonly onPublished: (deal: PublishedDeal) => void) {}
 
@@ -81,22 +101,20 @@ class Model {
           ...deal,
           dealId: event.args.dealId,
           paid: 0n,
-          generation: event.args.generation,
+          dataSetId: event.args.dataSetId,
           settledUpTo: deal.proposal.startEpoch,
         });
         this.onPublished({ ...deal, dealId: event.args.dealId });
-      } else if (event.name === "ProofSetStarted") {
-        this.sets.set(`${event.args.provider}:${event.args.generation}`, {
-          anchor: event.args.anchorEpoch,
-          proven: new Set(),
-        });
+      } else if (event.name === "DataSetCreated") {
+        this.sets.set(event.args.dataSetId, { anchor: event.args.anchorEpoch, proven: new Set() });
       } else if (event.name === "PossessionProven") {
-        this.sets.get(`${event.args.provider}:${event.args.generation}`)?.proven.add(event.args.period);
+        expect(event.args.challengesVerified, "a period proven with fewer than c verified leaves").to.equal(5n);
+        this.sets.get(event.args.dataSetId)?.proven.add(event.args.period);
       } else if (event.name === "DealSettled") {
         const deal = this.open.get(event.args.dealId);
         if (!deal) throw new Error(`settled unknown deal ${event.args.dealId}`);
-        const set = this.sets.get(`${deal.proposal.provider}:${deal.generation}`);
-        if (!set) throw new Error(`no proof set for deal ${deal.dealId}`);
+        const set = this.sets.get(deal.dataSetId);
+        if (!set) throw new Error(`no data set for deal ${deal.dealId}`);
         const epochs = provenEpochsModel(set.anchor, PERIOD, set.proven, deal.settledUpTo, event.args.settledUpToEpoch);
         expect(event.args.payment, `payment of deal ${deal.dealId}`).to.equal(
           deal.proposal.storagePricePerEpoch * epochs,
@@ -133,11 +151,12 @@ class Model {
 const ALLOWED_REVERTS: Record<Action["kind"], string[]> = {
   deposit: [],
   publish: [],
-  prove: ["NoProofSet", "PeriodAlreadyProven", "ProofSetHasFailed", "ChallengeWindowNotOpen"],
+  prove: ["NoDataSet", "PeriodAlreadyProven", "DataSetHasFailed", "ChallengeWindowNotOpen"],
+  lose: [],
   provePeriod: [],
   advance: [],
-  declare: ["DeclarationTooLate", "ProofSetHasFailed", "DealNotInCurrentProofSet"],
-  report: ["NoProofSet", "NoFaultToReport", "ProofSetHasFailed"],
+  declare: ["DeclarationTooLate", "DataSetHasFailed"],
+  report: ["NoDataSet", "NoFaultToReport", "DataSetHasFailed"],
   settle: [],
   withdraw: ["InsufficientBalance", "ZeroAmount"],
 };
@@ -154,6 +173,7 @@ describe("StorageMarket: property test over random call sequences", function () 
     let published = 0;
     let proven = 0;
     let closed = 0;
+    let refused = 0;
 
     await fc.assert(
       fc.asyncProperty(fc.array(actionArb, { minLength: 4, maxLength: 20, size: "max" }), async (actions) => {
@@ -161,16 +181,43 @@ describe("StorageMarket: property test over random call sequences", function () 
         const provers = providers.map((p) => new TestProver(f.market, p));
         const model = new Model((deal) => provers[deal.proposal.provider === f.provider.address ? 0 : 1].track(deal));
         const pending = new Map<string, PublishedDeal>();
+        /** The current data set of (provider i, client j); client 2 = the provider itself. */
+        const clientOf = (i: number, j: number) => (j === 2 ? providers[i] : clients[j]);
+        const dataSetOf = (i: number, j: number) => f.market.dataSetOf(providers[i], clientOf(i, j));
+        /**
+         * Sends a proof for (provider i, client j), lossy when the provider lost pieces: an honest
+         * proof must land, one that guessed an open piece must be refused.
+         */
+        const prove = async (i: number, j: number) => {
+          const id = await dataSetOf(i, j);
+          const { answers, guessed } = await provers[i].buildAnswers(id, true);
+          try {
+            const receipt = await (await f.market.connect(providers[i]).provePossession(id, answers)).wait();
+            model.apply(f, receipt, pending);
+          } catch (err) {
+            const data = (err as { data?: string }).data;
+            const parsed = data ? f.market.interface.parseError(data) : null;
+            if (guessed > 0 && parsed?.name === "InvalidMerkleProof") {
+              refused++;
+              return;
+            }
+            throw err;
+          }
+          expect(guessed, "a proof that guessed an open piece was accepted").to.equal(0);
+          proven++;
+        };
 
         for (const action of actions) {
-          const run = async (send: () => Promise<ContractTransactionResponse>): Promise<void> => {
+          const run = async (send: () => Promise<ContractTransactionResponse>): Promise<boolean> => {
             try {
               const receipt = await (await send()).wait();
               model.apply(f, receipt, pending);
+              return true;
             } catch (err) {
               const data = (err as { data?: string }).data;
               const parsed = data ? f.market.interface.parseError(data) : null;
               if (!parsed || !ALLOWED_REVERTS[action.kind].includes(parsed.name)) throw err;
+              return false;
             }
           };
           switch (action.kind) {
@@ -180,10 +227,10 @@ describe("StorageMarket: property test over random call sequences", function () 
               break;
             }
             case "publish": {
-              const client = clients[action.client];
+              const client = clientOf(action.provider, action.client);
               const provider = providers[action.provider];
               const now = BigInt(await ethers.provider.getBlockNumber());
-              const piece = makePiece(action.size);
+              const piece = makePiece(action.size, action.zero ? "zero" : "random");
               const startEpoch = now + BigInt(action.startPeriods) * PERIOD;
               const proposal: StorageDealProposal = await makeProposal({
                 client: client.address,
@@ -202,44 +249,52 @@ describe("StorageMarket: property test over random call sequences", function () 
               break;
             }
             case "prove": {
-              const provider = providers[action.provider];
-              const set = await f.market.proofSetInfo(provider.address);
-              if (set.anchorEpoch === 0n || set.failed || set.currentPeriodProven) {
-                await run(() => f.market.connect(provider).provePossession([]));
+              const id = await dataSetOf(action.provider, action.client);
+              const set = await f.market.dataSetInfo(id);
+              if (id === 0n || set.failed || set.currentPeriodProven) {
+                await run(() => f.market.connect(providers[action.provider]).provePossession(id, []));
                 break;
               }
               const now = BigInt(await ethers.provider.getBlockNumber());
               if (now >= set.deadlineEpoch)
                 await mine(1); // too late for this period: try the next
               else if (now <= set.challengeEpoch) await mine(set.challengeEpoch - now + 1n);
-              const current = await f.market.proofSetInfo(provider.address);
+              const current = await f.market.dataSetInfo(id);
               if (current.failed || BigInt(await ethers.provider.getBlockNumber()) <= current.challengeEpoch) {
-                await run(() => f.market.connect(provider).provePossession([]));
+                await run(() => f.market.connect(providers[action.provider]).provePossession(id, []));
                 break;
               }
-              const proofs = await provers[action.provider].buildProofs();
-              await run(() => f.market.connect(provider).provePossession(proofs));
-              proven++;
+              await prove(action.provider, action.client);
+              break;
+            }
+            case "lose": {
+              // The attacker loses a piece it was paid to keep (and will try to prove without it).
+              const held = [...model.open.values()].filter((d) => d.proposal.provider === providers[0].address);
+              if (held.length === 0) break;
+              provers[0].forget(held[action.pick % held.length].dealId);
               break;
             }
             case "advance":
               await mine(action.epochs);
               break;
             case "provePeriod": {
-              // A period passes with both providers proving as soon as their challenge allows.
-              for (const [i, provider] of providers.entries()) {
-                const set = await f.market.proofSetInfo(provider.address);
-                if (set.anchorEpoch === 0n || set.failed || set.currentPeriodProven) continue;
-                const now = BigInt(await ethers.provider.getBlockNumber());
-                if (now >= set.deadlineEpoch) continue; // the proof would land after the deadline
-                if (now <= set.challengeEpoch) await mine(set.challengeEpoch - now + 1n);
-                const proofs = await provers[i].buildProofs();
-                await run(() => f.market.connect(provider).provePossession(proofs));
-                proven++;
+              // A period passes with every data set proven as soon as its challenge allows.
+              let last: bigint | undefined;
+              for (let i = 0; i < providers.length; i++) {
+                for (let j = 0; j < 3; j++) {
+                  const id = await dataSetOf(i, j);
+                  if (id === 0n) continue;
+                  const set = await f.market.dataSetInfo(id);
+                  last ??= set.deadlineEpoch;
+                  if (set.failed || set.currentPeriodProven) continue;
+                  const now = BigInt(await ethers.provider.getBlockNumber());
+                  if (now >= set.deadlineEpoch) continue; // the proof would land after the deadline
+                  if (now <= set.challengeEpoch) await mine(set.challengeEpoch - now + 1n);
+                  await prove(i, j);
+                }
               }
-              const first = await f.market.proofSetInfo(providers[0].address);
               const now = BigInt(await ethers.provider.getBlockNumber());
-              await mine(first.anchorEpoch === 0n ? PERIOD : first.deadlineEpoch - now + 1n);
+              await mine(last === undefined || last < now ? PERIOD : last - now + 1n);
               break;
             }
             case "declare": {
@@ -251,7 +306,9 @@ describe("StorageMarket: property test over random call sequences", function () 
               break;
             }
             case "report":
-              await run(() => f.market.connect(f.reporter).reportFault(providers[action.provider].address));
+              await run(async () =>
+                f.market.connect(f.reporter).reportFault(await dataSetOf(action.provider, action.provider)),
+              );
               break;
             case "settle": {
               const open = [...model.open.values()];
@@ -282,9 +339,12 @@ describe("StorageMarket: property test over random call sequences", function () 
       { numRuns: RUNS, verbose: 1 },
     );
     // The sequences must actually reach the interesting states.
-    console.log(`      ${published} deals published, ${proven} periods proven, ${closed} deals closed`);
+    console.log(
+      `      ${published} deals published, ${proven} periods proven, ${closed} deals closed, ${refused} proofs with missing data refused`,
+    );
     expect(published).to.be.greaterThan(RUNS);
     expect(proven).to.be.greaterThan(RUNS / 3);
     expect(closed).to.be.greaterThan(RUNS / 10);
+    expect(refused, "no sequence tried to prove with missing data").to.be.greaterThan(0);
   });
 });

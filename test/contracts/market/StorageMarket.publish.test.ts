@@ -61,8 +61,8 @@ describe("StorageMarket: publishStorageDeals", () => {
     const block = (await ethers.provider.getBlockNumber()) + 1;
     await expect(tx)
       .to.emit(f.market, "DealPublished")
-      .withArgs(1n, f.client.address, f.provider.address, 0n, 0n, tuple(p));
-    await expect(tx).to.emit(f.market, "ProofSetStarted").withArgs(f.provider.address, 0n, block);
+      .withArgs(1n, f.client.address, f.provider.address, 1n, 1n, tuple(p));
+    await expect(tx).to.emit(f.market, "DataSetCreated").withArgs(1n, f.provider.address, f.client.address, block);
 
     expect(await f.market.balanceOf(f.client.address)).to.deep.equal([0n, clientLock(p)]);
     expect(await f.market.balanceOf(f.provider.address)).to.deep.equal([0n, p.providerCollateral]);
@@ -72,15 +72,18 @@ describe("StorageMarket: publishStorageDeals", () => {
     const info = await f.market.dealInfo(1n);
     expect(info.state).to.equal(1n); // Published
     expect(info.provider).to.equal(f.provider.address);
+    expect(info.client).to.equal(f.client.address);
+    expect(info.dataSetId).to.equal(1n);
+    expect(info.endEpoch).to.equal(p.endEpoch);
     expect(info.pieceSize).to.equal(p.pieceSize);
-    const set = await f.market.proofSetInfo(f.provider.address);
+    const set = await f.market.dataSetInfo(1n);
     expect(set.anchorEpoch).to.equal(BigInt(block));
     expect(set.liveLeaves).to.equal(p.pieceSize / 32n);
     expect(await f.market.nextDealId()).to.equal(2n);
     await expectFundsConserved(f, f.accounts);
   });
 
-  it("lays pieces end to end in the proof set", async () => {
+  it("puts a pair's pieces in one data set, in publish order", async () => {
     const f = await loadFixture(fixture);
     const pieces = [makePiece(100), makePiece(5000), makePiece(300)];
     const proposals: StorageDealProposal[] = [];
@@ -91,13 +94,14 @@ describe("StorageMarket: publishStorageDeals", () => {
       proposals.map(async (p) => ({ proposal: p, clientSignature: await signProposal(f.market, f.client, p) })),
     );
     await f.market.connect(f.provider).publishStorageDeals(signed);
-    let expectedStart = 0n;
+    let leaves = 0n;
     for (let i = 0; i < 3; i++) {
       const info = await f.market.dealInfo(BigInt(i + 1));
-      expect(info.startLeaf).to.equal(expectedStart);
-      expectedStart += proposals[i].pieceSize / 32n;
+      expect([info.dataSetId, info.pieceIndex]).to.deep.equal([1n, BigInt(i + 1)]);
+      leaves += proposals[i].pieceSize / 32n;
     }
-    expect((await f.market.proofSetInfo(f.provider.address)).totalLeaves).to.equal(expectedStart);
+    const set = await f.market.dataSetInfo(1n);
+    expect([set.pieceCount, set.liveLeaves]).to.deep.equal([3n, leaves]);
   });
 
   describe("per-item results", () => {
@@ -125,7 +129,7 @@ describe("StorageMarket: publishStorageDeals", () => {
       await expect(tx)
         .to.emit(f.market, "DealProposalSkipped")
         .withArgs(0n, bad.client, bad.provider, bad.nonce, expected);
-      await expect(tx).to.emit(f.market, "DealPublished").withArgs(1n, good.client, good.provider, 0n, 0n, tuple(good));
+      await expect(tx).to.emit(f.market, "DealPublished").withArgs(1n, good.client, good.provider, 1n, 1n, tuple(good));
       expect(await f.market.nextDealId()).to.equal(2n);
       expect(await f.market.isNonceUsed(bad.client, bad.nonce)).to.equal(false);
       await expectFundsConserved(f, f.accounts);
@@ -240,7 +244,7 @@ describe("StorageMarket: publishStorageDeals", () => {
       expect(results).to.deep.equal([R.InvalidSignature, R.None]);
       await expect(f.market.connect(f.provider).publishStorageDeals([good]))
         .to.emit(f.market, "DealPublished")
-        .withArgs(1n, walletAddress, f.provider.address, 0n, 0n, tuple(p));
+        .withArgs(1n, walletAddress, f.provider.address, 1n, 1n, tuple(p));
       expect(await f.market.balanceOf(walletAddress)).to.deep.equal([0n, clientLock(p)]);
     });
   });

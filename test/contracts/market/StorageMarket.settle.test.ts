@@ -14,7 +14,7 @@ import {
 import { TestProver } from "../helpers/prover";
 import { provenEpochsModel } from "../helpers/model";
 
-const CLOSE = { Expired: 0n, FaultDeclared: 1n, ProofSetFailed: 2n, NotActivated: 3n };
+const CLOSE = { Expired: 0n, FaultDeclared: 1n, DataSetFailed: 2n, NotActivated: 3n };
 const STATE = { Terminated: 4n, Expired: 5n };
 
 describe("StorageMarket: settleDeals", () => {
@@ -26,7 +26,7 @@ describe("StorageMarket: settleDeals", () => {
       fields: { startEpoch: now + PERIOD + 7n, endEpoch: now + 7n * PERIOD + 13n, storagePricePerEpoch: 12_345n },
     });
     const prover = new TestProver(f.market, f.provider).track(deal);
-    const anchor = (await f.market.proofSetInfo(f.provider.address)).anchorEpoch;
+    const anchor = (await f.market.dataSetInfo(1n)).anchorEpoch;
     return { ...f, deal, prover, anchor };
   }
 
@@ -46,7 +46,7 @@ describe("StorageMarket: settleDeals", () => {
       }
       if (period % 2n === 1n) {
         const [payment] = await f.market.settleDeals.staticCall([deal.dealId], [deal.proposal]);
-        const set = await f.market.proofSetInfo(f.provider.address);
+        const set = await f.market.dataSetInfo(1n);
         const resolved = anchor + (set.currentPeriodProven ? set.currentPeriod + 1n : set.currentPeriod) * PERIOD;
         const upTo = resolved < deal.proposal.endEpoch ? resolved : deal.proposal.endEpoch;
         const expected =
@@ -98,11 +98,11 @@ describe("StorageMarket: settleDeals", () => {
     await expect(tx)
       .to.emit(f.market, "DealClosed")
       .withArgs(f.deal.dealId, CLOSE.Expired, clientLock(p) - paid, p.providerCollateral, 0n, 0n);
-    await expect(tx).to.emit(f.market, "RangeFreed");
+    await expect(tx).to.emit(f.market, "PieceRemoved").withArgs(1n, f.deal.dealId, 1n);
     expect(await f.market.balanceOf(f.provider.address)).to.deep.equal([p.providerCollateral + paid, 0n]);
     expect(await f.market.balanceOf(f.client.address)).to.deep.equal([clientLock(p) - paid, 0n]);
-    const set = await f.market.proofSetInfo(f.provider.address);
-    expect(set.generation).to.equal(1n);
+    const set = await f.market.dataSetInfo(1n);
+    expect(set.current).to.equal(false);
     expect(set.liveLeaves).to.equal(0n);
     await expectFundsConserved(f, f.accounts);
   });

@@ -1,0 +1,263 @@
+import { expect } from "chai";
+import { ethers } from "hardhat";
+import { mine } from "@nomicfoundation/hardhat-network-helpers";
+import { zeroPieceProof, zeroRoot } from "../../../actors-ts/piece";
+import {
+  PERIOD,
+  advanceToChallengeWindow,
+  advanceToNextPeriod,
+  clientLock,
+  deployMarket,
+  expectFundsConserved,
+  makePiece,
+  makeProposal,
+  publishDeals,
+  signProposal,
+  type MarketFixture,
+  type PublishedDeal,
+} from "../helpers/market";
+import { EMPTY_ANSWER, TestProver } from "../helpers/prover";
+import type { PieceProofStruct } from "../../../typechain-types/contracts/market/StorageMarket";
+
+const CLOSE = { Expired: 0n, FaultDeclared: 1n, DataSetFailed: 2n, NotActivated: 3n };
+const STATE = { Published: 1n, Active: 2n, Faulted: 3n, Terminated: 4n, Expired: 5n };
+/** Largest piece the market accepts: 2^36 bytes = 2^31 leaves. */
+const MAX_LOG2_LEAVES = 31;
+
+/**
+ * Publishes a deal of a "virtual" all-zero piece of 2^log2Leaves leaves between `provider` and
+ * `client` (a self-deal when they are one account): its commitment is the zero-subtree root, so
+ * every leaf's path is the list of zero-subtree hashes and nothing need be stored.
+ */
+async function publishZeroDeal(
+  f: MarketFixture,
+  provider: MarketFixture["provider"],
+  client: MarketFixture["provider"],
+  log2Leaves: number,
+  fields: { storagePricePerEpoch?: bigint; providerCollateral?: bigint } = {},
+): Promise<{ dealId: bigint; proposal: Awaited<ReturnType<typeof makeProposal>> }> {
+  const proposal = await makeProposal({
+    client: client.address,
+    provider: provider.address,
+    pieceCid: ethers.hexlify(zeroRoot(log2Leaves)) as `0x${string}`,
+    pieceSize: 32n << BigInt(log2Leaves),
+    storagePricePerEpoch: fields.storagePricePerEpoch ?? 0n,
+    providerCollateral: fields.providerCollateral ?? 0n,
+    clientCollateral: 0n,
+  });
+  if (clientLock(proposal) > 0n) await f.market.connect(client).addBalance(client.address, clientLock(proposal));
+  if (proposal.providerCollateral > 0n)
+    await f.market.connect(provider).addBalance(provider.address, proposal.providerCollateral);
+  const dealId = await f.market.nextDealId();
+  const signature = await signProposal(f.market, client, proposal);
+  await (await f.market.connect(provider).publishStorageDeals([{ proposal, clientSignature: signature }])).wait();
+  expect(await f.market.nextDealId()).to.equal(dealId + 1n);
+  return { dealId, proposal };
+}
+
+/** Zero-piece answers for every draw: what a provider holding only zeros can send. */
+async function zeroAnswers(f: MarketFixture, dataSetId: bigint, termsHash: string, log2Leaves: number) {
+  const answers: PieceProofStruct[] = [];
+  for (let draw = 0n; draw < 5n; draw++) {
+    const [, offset] = await f.market.challengedPiece(dataSetId, draw);
+    const proof = zeroPieceProof(log2Leaves, Number(offset));
+    answers.push({
+      termsHash,
+      leaf: ethers.hexlify(proof.leaf),
+      siblings: proof.siblings.map((s) => ethers.hexlify(s)),
+    });
+  }
+  return answers;
+}
+
+/** Settles `deal` and returns what the provider was paid. */
+async function settledPayment(f: MarketFixture, deal: PublishedDeal): Promise<bigint> {
+  const [payment] = await f.market.settleDeals.staticCall([deal.dealId], [deal.proposal]);
+  await (await f.market.settleDeals([deal.dealId], [deal.proposal])).wait();
+  return payment;
+}
+
+describe("StorageMarket: what an attacker tries", () => {
+  it("a provider that frees a huge self-deal range still cannot prove a client piece it never received", async () => {
+    const f = await deployMarket();
+    // The client's deal: the provider never receives these bytes (its prover does not hold them).
+    const [clientDeal] = await publishDeals(f, [makePiece(3000)]);
+    const clientSet = (await f.market.dealInfo(clientDeal.dealId)).dataSetId;
+    // A free self-deal of the largest size, declared lost at once (5 % of 0 collateral).
+    const self = await publishZeroDeal(f, f.provider, f.provider, MAX_LOG2_LEAVES);
+    const selfSet = (await f.market.dealInfo(self.dealId)).dataSetId;
+    expect(selfSet, "a self-deal joins the provider's own data set, not the client's").to.not.equal(clientSet);
+    await f.market.connect(f.provider).declareFaults([self.dealId], [self.proposal]);
+
+    for (let period = 0; period < 2; period++) {
+      await advanceToChallengeWindow(f.market, clientSet);
+      // Every draw of the client's set lands in the client's piece; no freed range exists there.
+      for (let draw = 0n; draw < 80n; draw++) {
+        expect((await f.market.challengedPiece(clientSet, draw)).dealId).to.equal(clientDeal.dealId);
+      }
+      const empties = Array.from({ length: 80 }, () => EMPTY_ANSWER);
+      await expect(f.market.connect(f.provider).provePossession(clientSet, empties))
+        .to.be.revertedWithCustomError(f.market, "InvalidMerkleProof")
+        .withArgs(0n, clientDeal.dealId);
+      const zeros = await zeroAnswers(f, clientSet, await f.market.termsHash(self.proposal), 7);
+      await expect(f.market.connect(f.provider).provePossession(clientSet, zeros)).to.be.revertedWithCustomError(
+        f.market,
+        "InvalidMerkleProof",
+      );
+      await advanceToNextPeriod(f.market, clientSet);
+    }
+    const info = await f.market.dealInfo(clientDeal.dealId);
+    expect(info.state).to.equal(STATE.Faulted);
+    expect(await settledPayment(f, clientDeal), "the client paid for an unproven period").to.equal(0n);
+    await expectFundsConserved(f, f.accounts);
+  });
+
+  it("an all-zero self-deal of 64 GiB does not dilute a client's challenges", async () => {
+    const f = await deployMarket();
+    const [clientDeal] = await publishDeals(f, [makePiece(500)]);
+    const clientSet = (await f.market.dealInfo(clientDeal.dealId)).dataSetId;
+    const zero = await publishZeroDeal(f, f.provider, f.provider, MAX_LOG2_LEAVES);
+    const zeroSet = (await f.market.dealInfo(zero.dealId)).dataSetId;
+    expect((await f.market.dataSetInfo(clientSet)).liveLeaves).to.equal(clientDeal.proposal.pieceSize / 32n);
+
+    await advanceToChallengeWindow(f.market, clientSet);
+    // The zero set proves itself without storing anything (it only holds the provider's own zeros)…
+    await advanceToChallengeWindow(f.market, zeroSet);
+    const zeroProof = await zeroAnswers(f, zeroSet, await f.market.termsHash(zero.proposal), MAX_LOG2_LEAVES);
+    await expect(f.market.connect(f.provider).provePossession(zeroSet, zeroProof)).to.emit(
+      f.market,
+      "PossessionProven",
+    );
+    // …but the client's set is drawn only over the client's piece, and zeros do not prove it.
+    const zeros = await zeroAnswers(f, clientSet, await f.market.termsHash(clientDeal.proposal), 4);
+    await expect(f.market.connect(f.provider).provePossession(clientSet, zeros)).to.be.revertedWithCustomError(
+      f.market,
+      "InvalidMerkleProof",
+    );
+    await new TestProver(f.market, f.provider).track(clientDeal).prove(clientSet);
+  });
+
+  it("a provider that never proved cannot declare late to pay 5 % instead of the whole collateral", async () => {
+    const f = await deployMarket();
+    const now = BigInt(await ethers.provider.getBlockNumber());
+    // Starts right after period 0: the activation deadline is the end of period 1.
+    const [deal] = await publishDeals(f, [makePiece(900)], { fields: { startEpoch: now + PERIOD + 4n } });
+    const set = (await f.market.dealInfo(deal.dealId)).dataSetId;
+    await advanceToNextPeriod(f.market, set);
+    await advanceToNextPeriod(f.market, set); // period 2: the deal missed its activation
+    const collateral = deal.proposal.providerCollateral;
+    await expect(f.market.connect(f.provider).declareFaults([deal.dealId], [deal.proposal]))
+      .to.emit(f.market, "DealClosed")
+      .withArgs(deal.dealId, CLOSE.NotActivated, clientLock(deal.proposal), 0n, collateral, 0n);
+    await expectFundsConserved(f, f.accounts);
+  });
+
+  it("settling an ended deal while the provider's proof is pending does not invalidate it", async () => {
+    const f = await deployMarket();
+    const now = BigInt(await ethers.provider.getBlockNumber());
+    // A: 1024 leaves, ends one epoch after it starts; B: 4 leaves, runs on. A dominates the draws.
+    const [a] = await publishDeals(f, [makePiece(127 * 256)], {
+      fields: { startEpoch: now + 3n * PERIOD, endEpoch: now + 3n * PERIOD + 1n },
+    });
+    const [b] = await publishDeals(f, [makePiece(100)]);
+    const set = (await f.market.dealInfo(b.dealId)).dataSetId;
+    const prover = new TestProver(f.market, f.provider).track(a, b);
+    while (BigInt(await ethers.provider.getBlockNumber()) < a.proposal.endEpoch + PERIOD) {
+      await advanceToChallengeWindow(f.market, set);
+      await prover.prove(set);
+      await advanceToNextPeriod(f.market, set);
+    }
+    expect((await f.market.dealInfo(a.dealId)).state, "an ended, unsettled deal reads Expired").to.equal(STATE.Expired);
+    await advanceToChallengeWindow(f.market, set);
+    const pending = await prover.buildProofs(set);
+    const drawsInA = (await Promise.all(pending.map((_, i) => f.market.challengedPiece(set, BigInt(i))))).filter(
+      (d) => d.dealId === a.dealId,
+    ).length;
+    expect(drawsInA, "the test needs the pending proof to answer draws in A").to.be.greaterThan(0);
+
+    // The attacker's settle lands first: A closes, but its piece stays drawable this window.
+    const settle = f.market.connect(f.reporter).settleDeals([a.dealId], [a.proposal]);
+    await expect(settle).to.emit(f.market, "DealClosed");
+    await expect(settle).to.not.emit(f.market, "PieceRemoved");
+    expect((await f.market.dealInfo(a.dealId)).state).to.equal(STATE.Expired);
+    expect((await f.market.dataSetInfo(set)).pendingRemovals).to.equal(1n);
+    // A proof built after the settle is the same proof: A's piece is still drawn (and still
+    // held) until the window ends.
+    expect(await prover.buildProofs(set)).to.deep.equal(pending);
+
+    // The proof built before the settle still stands, and then A leaves the tree.
+    const tx = f.market.connect(f.provider).provePossession(set, pending);
+    await expect(tx).to.emit(f.market, "PossessionProven");
+    await expect(tx).to.emit(f.market, "PieceRemoved").withArgs(set, a.dealId, 1n);
+    expect((await f.market.dataSetInfo(set)).liveLeaves).to.equal(4n);
+    await expectFundsConserved(f, f.accounts);
+  });
+
+  it("a provider reporting its own missed periods earns no bounty and no share of its slashed collateral", async () => {
+    const f = await deployMarket();
+    const [deal] = await publishDeals(f, [makePiece(2000)]);
+    const set = (await f.market.dealInfo(deal.dealId)).dataSetId;
+    await f.market.connect(f.provider).addBalance(f.provider.address, ethers.parseEther("1"));
+    await mine(3n * PERIOD);
+    const freeBefore = (await f.market.balanceOf(f.provider.address))[0];
+    for (let i = 0; i < 3; i++) {
+      await expect(f.market.connect(f.provider).reportFault(set))
+        .to.emit(f.market, "FaultRecorded")
+        .withArgs(set, f.provider.address, BigInt(i), BigInt(i + 1), f.provider.address, 0n);
+    }
+    expect((await f.market.balanceOf(f.provider.address))[0]).to.equal(freeBefore);
+    const collateral = deal.proposal.providerCollateral;
+    await expect(f.market.settleDeals([deal.dealId], [deal.proposal]))
+      .to.emit(f.market, "DealClosed")
+      .withArgs(deal.dealId, CLOSE.DataSetFailed, clientLock(deal.proposal), 0n, collateral, 0n);
+    expect((await f.market.balanceOf(f.provider.address))[0]).to.equal(freeBefore);
+    await expectFundsConserved(f, f.accounts);
+  });
+
+  it("a client wallet that burns gas in isValidSignature cannot sink the provider's batch", async () => {
+    const f = await deployMarket();
+    const burner = await ethers.deployContract("GasBurningWalletMock");
+    const burnerAddress = await burner.getAddress();
+    const bad = await makeProposal({ client: burnerAddress, provider: f.provider.address });
+    await f.market.connect(f.client).addBalance(burnerAddress, clientLock(bad));
+    const good = await makeProposal({ client: f.client.address, provider: f.provider.address });
+    await f.market.connect(f.client).addBalance(f.client.address, clientLock(good));
+    await f.market.connect(f.provider).addBalance(f.provider.address, bad.providerCollateral + good.providerCollateral);
+    const batch = [
+      { proposal: bad, clientSignature: await signProposal(f.market, f.client, bad) },
+      { proposal: good, clientSignature: await signProposal(f.market, f.client, good) },
+    ];
+    // 60,000 gas for the hostile wallet, the rest of the batch goes through in 1,000,000.
+    const tx = await f.market.connect(f.provider).publishStorageDeals(batch, { gasLimit: 1_000_000 });
+    const receipt = await tx.wait();
+    expect(receipt?.status).to.equal(1);
+    await expect(tx)
+      .to.emit(f.market, "DealProposalSkipped")
+      .withArgs(0n, burnerAddress, f.provider.address, bad.nonce, 2n);
+    await expect(tx).to.emit(f.market, "DealPublished");
+    expect(receipt?.gasUsed ?? 0n).to.be.lessThan(500_000n);
+    await expectFundsConserved(f, [...f.accounts, burnerAddress]);
+  });
+
+  it("a client piece cannot be proven from another client's data set or by another provider", async () => {
+    const f = await deployMarket();
+    const [mine_] = await publishDeals(f, [makePiece(1000)]);
+    const [theirs] = await publishDeals(f, [makePiece(1000)], { client: f.other });
+    const mySet = (await f.market.dealInfo(mine_.dealId)).dataSetId;
+    const theirSet = (await f.market.dealInfo(theirs.dealId)).dataSetId;
+    expect(mySet).to.not.equal(theirSet);
+    await advanceToChallengeWindow(f.market, mySet);
+    await advanceToChallengeWindow(f.market, theirSet);
+    // Proofs of the other client's piece do not open this client's set.
+    const foreign = await new TestProver(f.market, f.provider).track(theirs).buildProofs(theirSet);
+    await expect(f.market.connect(f.provider).provePossession(mySet, foreign)).to.be.revertedWithCustomError(
+      f.market,
+      "InvalidMerkleProof",
+    );
+    // Each set is proven on its own; missing one faults only that client's deal.
+    await new TestProver(f.market, f.provider).track(theirs).prove(theirSet);
+    await advanceToNextPeriod(f.market, mySet);
+    expect((await f.market.dealInfo(mine_.dealId)).state).to.equal(STATE.Faulted);
+    expect((await f.market.dealInfo(theirs.dealId)).state).to.equal(STATE.Active);
+  });
+});
