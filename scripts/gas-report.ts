@@ -41,6 +41,13 @@ import { deployChannels, signVoucher, voucher } from "../test/contracts/helpers/
 
 const REPORT_PATH = join(__dirname, "..", "gas-report.json");
 const TOLERANCE = 1.03;
+/**
+ * Proofs over many pieces vary run to run: the draws come from a block hash, and how many sum-tree
+ * nodes the five searches share (warm reads) depends on where they land. Those entries get 12 %.
+ */
+const DRAW_DEPENDENT = /^provePossession\/5chal\/2\^\d+leaves(@|$)/;
+const DRAW_TOLERANCE = 1.12;
+const toleranceOf = (operation: string) => (DRAW_DEPENDENT.test(operation) ? DRAW_TOLERANCE : TOLERANCE);
 /** Set by `npm run gas` for its second pass: the rule set before EIP-7623's calldata floor. */
 const HARDFORK = process.env.HARDHAT_HARDFORK;
 const SUFFIX = HARDFORK ? `@${HARDFORK}` : "";
@@ -278,10 +285,12 @@ function printAndWrite(): void {
   console.log(`hardfork: ${HARDFORK ?? "Hardhat default (osaka: EIP-7623 calldata floor applies)"}`);
   console.table(rows);
   if (process.env.GAS_CHECK) {
-    const regressions = rows.filter((r) => typeof r.committed === "number" && r.gasUsed > r.committed * TOLERANCE);
+    const regressions = rows.filter(
+      (r) => typeof r.committed === "number" && r.gasUsed > r.committed * toleranceOf(r.operation),
+    );
     if (regressions.length > 0) {
       console.error(
-        `gas regressions above ${((TOLERANCE - 1) * 100).toFixed(0)} %:`,
+        `gas regressions above ${((TOLERANCE - 1) * 100).toFixed(0)} % (${((DRAW_TOLERANCE - 1) * 100).toFixed(0)} % for proofs over many pieces):`,
         regressions.map((r) => r.operation),
       );
       process.exitCode = 1;

@@ -9,7 +9,7 @@ import { common, connect, ids, print, rm, run, type CommonArgs, type Session } f
 /** The repair miner whose worker is `worker`, or undefined. */
 async function minerOf(s: Session, worker: Address): Promise<bigint | undefined> {
   const { repairMinerOfWorker } = await import("../actors-ts/chain/repair-market/reads");
-  return repairMinerOfWorker(s.clients, s.contracts, worker, BigInt(s.deployment.deployBlock));
+  return repairMinerOfWorker(s.clients, s.contracts, worker);
 }
 
 common(

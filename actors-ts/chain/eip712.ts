@@ -111,3 +111,11 @@ export const REPAIR_DEAL_AUTHORIZATION_TYPES = {
     { name: "deadline", type: "uint64" },
   ],
 } as const;
+
+/** EIP-712 type of a worker's consent to serve a repair miner owned by `owner` (RepairMarket). */
+export const REPAIR_MINER_CONSENT_TYPES = {
+  RepairMinerConsent: [
+    { name: "owner", type: "address" },
+    { name: "worker", type: "address" },
+  ],
+} as const;

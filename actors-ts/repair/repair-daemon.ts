@@ -178,7 +178,7 @@ export class RepairDaemon {
     let minerId = store.get("minerId") ? BigInt(store.get("minerId") as string) : undefined;
     if (minerId === undefined) {
       // A wiped data dir: the miner is found again by its worker address.
-      minerId = await repairMinerOfWorker(clients, contracts, clients.account.address, ctx.deployBlock);
+      minerId = await repairMinerOfWorker(clients, contracts, clients.account.address);
       if (minerId !== undefined) logger.warn({ minerId }, "no local state: found this worker's repair miner on chain");
     }
     if (minerId === undefined) {

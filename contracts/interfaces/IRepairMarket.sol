@@ -55,6 +55,12 @@ interface IRepairMarket {
     error InvalidEndpoint(uint256 length);
     error MinerNotFound(uint256 minerId);
     error NotMinerOwner(uint256 minerId, address caller);
+    /// @notice `worker` already serves miner `minerId`: a worker serves one miner.
+    error WorkerHasMiner(address worker, uint256 minerId);
+    /// @notice The worker neither sent the call nor signed `RepairMinerConsent` for this owner.
+    error InvalidWorkerConsent(address worker);
+    /// @notice The repair deal reached its end epoch: it can only be completed now.
+    error RepairDealEnded(uint256 dealId, uint64 endEpoch);
     error NotMinerOperator(uint256 minerId, address caller);
     /// @notice The miner's pledge cannot back `required` (pledge per byte × bytes under management).
     error InsufficientPledge(uint256 minerId, uint256 pledge, uint256 required);
@@ -174,15 +180,22 @@ interface IRepairMarket {
 
     // ---------------------------------------------------------------- miners
 
-    /// @notice Creates a repair miner owned by the caller, pulling `pledge` tokens.
+    /// @notice Creates a repair miner owned by the caller, pulling `pledge` tokens. The worker
+    /// consents: it is the caller, or `workerSignature` is its EIP-712 signature of
+    /// `RepairMinerConsent(address owner,address worker)` (ERC-1271 accepted). A worker serves at
+    /// most one miner, so nobody can create a miner around someone else's worker and race its
+    /// placements.
     /// @param worker Key that signs deals and is the storage client of the miner's pieces.
     /// @param pledge Token base units locked (may be 0 and topped up with `addPledge`).
     /// @param endpoint HTTP base URL of the repair daemon, 1..256 bytes.
+    /// @param workerSignature Empty when the worker is the caller.
     /// @return minerId New miner's id (from 1).
+    /// @custom:throws InvalidEndpoint, WorkerHasMiner, InvalidWorkerConsent; token errors bubble up.
     function createRepairMiner(
         address worker,
         uint256 pledge,
-        string calldata endpoint
+        string calldata endpoint,
+        bytes calldata workerSignature
     ) external returns (uint256 minerId);
 
     /// @notice Adds pledge to a miner (anyone may add).
@@ -265,8 +278,9 @@ interface IRepairMarket {
     ) external;
 
     /// @notice Anyone reports piece `index` lost when its storage deal is faulted or terminated
-    /// in StorageMarket. More than m lost pieces at once lose the file: the client is refunded
-    /// what was not earned and the miner slashed `dataLossSlashBps`.
+    /// in StorageMarket, before the repair deal's end epoch (reverts `RepairDealEnded` after).
+    /// More than m lost pieces at once lose the file: the client is refunded what was not earned
+    /// and the miner slashed `dataLossSlashBps`.
     function reportPieceLoss(uint256 dealId, uint256 index) external;
 
     /// @notice The repair: a lost piece now lives under a new storage deal (same checks as
@@ -280,7 +294,8 @@ interface IRepairMarket {
     ) external;
 
     /// @notice Anyone slashes the miner for a piece lost longer than the repair window, or left
-    /// unassigned past the placement deadline; once per loss.
+    /// unassigned past the placement deadline; once per loss (placing or repairing the piece
+    /// makes its next loss slashable again). Not from the deal's end epoch on.
     function slashRepairMiner(uint256 dealId, uint256 index) external;
 
     /// @notice Pays the miners of these deals what they earned since their last claim, and
@@ -307,6 +322,10 @@ interface IRepairMarket {
     function balanceOf(address account) external view returns (uint256);
     /// @notice Token base units the miner could earn if claimed now.
     function claimableEarnings(uint256 dealId) external view returns (uint256);
+    /// @notice The miner `worker` serves, 0 when none.
+    function minerOfWorker(address worker) external view returns (uint256);
+    /// @notice EIP-712 digest a worker signs to consent to serving a miner owned by `owner`.
+    function hashWorkerConsent(address owner, address worker) external view returns (bytes32);
     /// @notice EIP-712 digest a client signs to authorize `addDeal`.
     function hashDealAuthorization(
         uint256 bidId,

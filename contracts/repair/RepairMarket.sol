@@ -45,6 +45,8 @@ contract RepairMarket is RepairOrders {
         _checkPlacement(dealId, deal, index, storageDealId, storageProposal, proof);
         _accrue(deal);
         _occupy(dealId, slot, storageDealId, storageProposal.provider);
+        // A slash for leaving the slot unplaced must not spare the piece's first real loss.
+        slot.slashed = false;
         emit PieceAssigned(dealId, index, storageDealId, storageProposal.provider);
         if (++deal.assigned == uint256(deal.codingParams.k) + deal.codingParams.m) {
             deal.state = RepairDealState.Active;
@@ -55,6 +57,7 @@ contract RepairMarket is RepairOrders {
     /// @inheritdoc IRepairMarket
     function reportPieceLoss(uint256 dealId, uint256 index) external {
         RepairDeal storage deal = _openDeal(dealId);
+        _requireInTerm(dealId, deal);
         PieceSlot storage slot = _slot(dealId, deal, index);
         if (slot.storageDealId == 0) revert PieceNotAssigned(dealId, index);
         if (slot.lostAtEpoch != 0) revert PieceAlreadyLost(dealId, index);
@@ -103,6 +106,7 @@ contract RepairMarket is RepairOrders {
     /// @inheritdoc IRepairMarket
     function slashRepairMiner(uint256 dealId, uint256 index) external {
         RepairDeal storage deal = _openDeal(dealId);
+        _requireInTerm(dealId, deal);
         PieceSlot storage slot = _slot(dealId, deal, index);
         bool unrepaired = slot.lostAtEpoch != 0 && block.number >= uint256(slot.lostAtEpoch) + _repairWindowEpochs;
         bool unplaced = slot.storageDealId == 0 && block.number >= deal.placementDeadline;
@@ -156,6 +160,12 @@ contract RepairMarket is RepairOrders {
         if (deal.state != RepairDealState.Placing && deal.state != RepairDealState.Active) {
             revert DealNotOpen(dealId, deal.state);
         }
+    }
+
+    /// @dev From the end epoch on a deal can only be completed: its storage deals stop being
+    /// proven then, and a loss or slash read from them would punish a file kept its whole term.
+    function _requireInTerm(uint256 dealId, RepairDeal storage deal) private view {
+        if (block.number >= deal.endEpoch) revert RepairDealEnded(dealId, deal.endEpoch);
     }
 
     function _slot(uint256 dealId, RepairDeal storage deal, uint256 index) private view returns (PieceSlot storage) {

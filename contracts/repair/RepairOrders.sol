@@ -24,7 +24,12 @@ abstract contract RepairOrders is RepairLedger, EIP712 {
         "RepairDealAuthorization(uint256 bidId,uint256 askId,uint256 minerId,uint64 deadline)"
     );
 
+    /// @notice EIP-712 type of a worker's consent to serve a miner owned by `owner`.
+    bytes32 public constant WORKER_CONSENT_TYPEHASH = keccak256("RepairMinerConsent(address owner,address worker)");
+
     uint256 private constant MAX_ENDPOINT_LENGTH = 256;
+
+    mapping(address worker => uint256 minerId) private _minerOfWorker;
 
     // ------------------------------------------------------------------ miners
 
@@ -32,11 +37,19 @@ abstract contract RepairOrders is RepairLedger, EIP712 {
     function createRepairMiner(
         address worker,
         uint256 pledge,
-        string calldata endpoint
+        string calldata endpoint,
+        bytes calldata workerSignature
     ) external nonReentrant returns (uint256 minerId) {
         _checkEndpoint(endpoint);
+        uint256 existing = _minerOfWorker[worker];
+        if (existing != 0) revert WorkerHasMiner(worker, existing);
+        if (
+            msg.sender != worker &&
+            !SignatureChecker.isValidSignatureNow(worker, hashWorkerConsent(msg.sender, worker), workerSignature)
+        ) revert InvalidWorkerConsent(worker);
         uint256 received = pledge == 0 ? 0 : _pull(pledge);
         minerId = _nextMinerId++;
+        _minerOfWorker[worker] = minerId;
         _miners[minerId] = RepairMiner({
             owner: msg.sender,
             worker: worker,
@@ -256,6 +269,16 @@ abstract contract RepairOrders is RepairLedger, EIP712 {
             deal.endEpoch,
             deal.placementDeadline
         );
+    }
+
+    /// @inheritdoc IRepairMarket
+    function minerOfWorker(address worker) external view returns (uint256) {
+        return _minerOfWorker[worker];
+    }
+
+    /// @inheritdoc IRepairMarket
+    function hashWorkerConsent(address owner, address worker) public view returns (bytes32) {
+        return _hashTypedDataV4(keccak256(abi.encode(WORKER_CONSENT_TYPEHASH, owner, worker)));
     }
 
     /// @inheritdoc IRepairMarket

@@ -50,16 +50,29 @@ function eventArgs(sent: { events: readonly unknown[] }, name: string): Record<s
   return event.args;
 }
 
-/** `createRepairMiner(worker, pledge, endpoint)`; approves the pledge first. */
+/**
+ * `createRepairMiner(worker, pledge, endpoint, workerSignature)`; approves the pledge first. The
+ * worker consents by being the sender (the default, `workerSignature` "0x") or by its EIP-712
+ * `RepairMinerConsent` signature; a worker serves one miner.
+ *
+ * @throws ContractRevertedError (WorkerHasMiner, InvalidWorkerConsent, InvalidEndpoint).
+ */
 export async function createRepairMiner(
   clients: ChainClients,
   contracts: MarketContracts,
   worker: Address,
   pledge: bigint,
   endpoint: string,
+  workerSignature: Hex = "0x",
 ): Promise<{ hash: Hex; minerId: bigint }> {
   if (pledge > 0n) await ensureAllowance(clients, contracts.token, contracts.repairMarket, pledge);
-  const sent = await send(clients, contracts, "createRepairMiner", [worker, pledge, endpoint], ["RepairMinerCreated"]);
+  const sent = await send(
+    clients,
+    contracts,
+    "createRepairMiner",
+    [worker, pledge, endpoint, workerSignature],
+    ["RepairMinerCreated"],
+  );
   return { hash: sent.hash, minerId: eventArgs(sent, "RepairMinerCreated").minerId as bigint };
 }
 

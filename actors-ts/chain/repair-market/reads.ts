@@ -72,21 +72,19 @@ export async function repairDealsByDroot(
 }
 
 /**
- * The newest repair miner whose worker is `worker`, from the RepairMinerCreated events (how a
- * miner with no local state, or a devnet task, finds its id), or undefined when there is none.
+ * The repair miner `worker` serves (a worker serves at most one), from the `minerOfWorker` view,
+ * or undefined when there is none. One view call; no log scan.
  */
 export async function repairMinerOfWorker(
   c: Reader,
   contracts: MarketContracts,
   worker: Address,
-  fromBlock = 0n,
 ): Promise<bigint | undefined> {
-  const created = await c.public.getContractEvents({
+  const minerId = await c.public.readContract({
     address: contracts.repairMarket,
     abi: repairMarketAbi,
-    eventName: "RepairMinerCreated",
-    args: { worker },
-    fromBlock,
+    functionName: "minerOfWorker",
+    args: [worker],
   });
-  return created.at(-1)?.args.minerId;
+  return minerId === 0n ? undefined : minerId;
 }

@@ -1,7 +1,11 @@
 import { ethers, network } from "hardhat";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
 import { buildDroot, type Droot } from "../../../actors-ts/manifest/droot";
-import { REPAIR_DEAL_AUTHORIZATION_TYPES, REPAIR_MARKET_DOMAIN } from "../../../actors-ts/chain/eip712";
+import {
+  REPAIR_DEAL_AUTHORIZATION_TYPES,
+  REPAIR_MARKET_DOMAIN,
+  REPAIR_MINER_CONSENT_TYPES,
+} from "../../../actors-ts/chain/eip712";
 import type { RepairMarket } from "../../../typechain-types";
 import type { IRepairMarket } from "../../../typechain-types/contracts/repair/RepairMarket";
 import {
@@ -53,7 +57,14 @@ export async function deployRepair(params: IRepairMarket.RepairParamsStruct = RE
     await f.token.connect(s).approve(await f.market.getAddress(), ethers.MaxUint256);
   }
   const pledge = ethers.parseEther("10");
-  await repair.connect(owner).createRepairMiner(worker.address, pledge, "http://127.0.0.1:9000");
+  await repair
+    .connect(owner)
+    .createRepairMiner(
+      worker.address,
+      pledge,
+      "http://127.0.0.1:9000",
+      await signWorkerConsent(repair, worker, owner.address),
+    );
   const expiry = BigInt(await ethers.provider.getBlockNumber()) + 10_000n;
   await repair.connect(worker).addRepairAsk(1n, PRICE, 1n << 30n, expiry);
   return {
@@ -116,6 +127,23 @@ export async function postBid(
 }
 
 /** The client's EIP-712 consent to `minerId` taking `bidId` with `askId` until `deadline`. */
+/** The worker's EIP-712 consent to serve a miner owned by `owner` (`createRepairMiner`). */
+export async function signWorkerConsent(
+  repair: RepairMarket,
+  worker: HardhatEthersSigner,
+  owner: string,
+): Promise<string> {
+  return worker.signTypedData(
+    {
+      ...REPAIR_MARKET_DOMAIN,
+      chainId: BigInt(network.config.chainId ?? 31337),
+      verifyingContract: await repair.getAddress(),
+    },
+    { RepairMinerConsent: [...REPAIR_MINER_CONSENT_TYPES.RepairMinerConsent] },
+    { owner, worker: worker.address },
+  );
+}
+
 export async function signAuthorization(
   repair: RepairMarket,
   client: HardhatEthersSigner,

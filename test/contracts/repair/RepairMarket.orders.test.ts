@@ -10,6 +10,7 @@ import {
   makeFile,
   postBid,
   signAuthorization,
+  signWorkerConsent,
 } from "../helpers/repair";
 
 const BID_STATE = { Open: 1n, Taken: 2n, Cancelled: 3n, Released: 4n };
@@ -63,7 +64,8 @@ describe("RepairMarket: miners, asks, bids and addDeal", () => {
     it("creates a miner owned by the caller with its pledge locked", async () => {
       const f = await loadFixture(fixture);
       const pledge = ethers.parseEther("3");
-      const tx = f.repair.connect(f.other).createRepairMiner(f.provider.address, pledge, "http://m2");
+      const consent = await signWorkerConsent(f.repair, f.provider, f.other.address);
+      const tx = f.repair.connect(f.other).createRepairMiner(f.provider.address, pledge, "http://m2", consent);
       await expect(tx)
         .to.emit(f.repair, "RepairMinerCreated")
         .withArgs(2n, f.other.address, f.provider.address, pledge, "http://m2");
@@ -79,7 +81,7 @@ describe("RepairMarket: miners, asks, bids and addDeal", () => {
 
     it("reverts on an empty endpoint", async () => {
       const f = await loadFixture(fixture);
-      await expect(f.repair.createRepairMiner(f.worker.address, 0, ""))
+      await expect(f.repair.createRepairMiner(f.worker.address, 0, "", "0x"))
         .to.be.revertedWithCustomError(f.repair, "InvalidEndpoint")
         .withArgs(0n);
     });
@@ -304,7 +306,7 @@ describe("RepairMarket: miners, asks, bids and addDeal", () => {
 
     it("rejects the client's signature replayed by another miner", async () => {
       const f = await loadFixture(withBid);
-      await f.repair.connect(f.other).createRepairMiner(f.other.address, ethers.parseEther("10"), "http://thief");
+      await f.repair.connect(f.other).createRepairMiner(f.other.address, ethers.parseEther("10"), "http://thief", "0x");
       const expiry = BigInt(await ethers.provider.getBlockNumber()) + 500n;
       await f.repair.connect(f.other).addRepairAsk(2n, PRICE, 1n << 30n, expiry);
       await expect(f.repair.connect(f.other).addDeal(2n, f.bidId, f.deadline, f.signature))

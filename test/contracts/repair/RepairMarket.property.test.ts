@@ -12,6 +12,7 @@ import {
   expectRepairFundsConserved,
   makeFile,
   signAuthorization,
+  signWorkerConsent,
 } from "../helpers/repair";
 import { INITIAL_BALANCE } from "../helpers/market";
 import { PROPERTY_RUNS, PROPERTY_TIMEOUT_MS } from "../helpers/property-runs";
@@ -131,7 +132,14 @@ describe("RepairMarket: property test over random call sequences", function () {
     }
     await base.token.connect(base.client).approve(await repair.getAddress(), ethers.MaxUint256);
     // Pledge for about two deals at once, so InsufficientPledge happens too.
-    await repair.connect(owner).createRepairMiner(worker.address, 2n * 3n * PIECE * 1000n + 1n, "http://m");
+    await repair
+      .connect(owner)
+      .createRepairMiner(
+        worker.address,
+        2n * 3n * PIECE * 1000n + 1n,
+        "http://m",
+        await signWorkerConsent(repair, worker, owner.address),
+      );
     await repair.connect(worker).addRepairAsk(1n, 1n, 1n << 30n, 1_000_000n);
     const f: RepairFixture = {
       ...base,
