@@ -12,6 +12,8 @@ import {Voucher, Channel, LaneState} from "../types/PaymentChannelTypes.sol";
 /// which `collect` pays the payee what the vouchers allow and refunds the payer the rest.
 /// @dev Units: token base units of `token()`; epochs are block numbers.
 interface IPaymentChannels {
+    /// @notice The settle delay given at deployment is outside [min, max] epochs.
+    error InvalidSettleDelay(uint64 settleDelay, uint64 min, uint64 max);
     error ZeroAmount();
     error InvalidPayee(address payee);
     error ChannelNotFound(uint256 channelId);

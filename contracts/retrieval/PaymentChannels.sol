@@ -27,9 +27,21 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuard {
     mapping(uint256 channelId => Channel) private _channels;
     mapping(uint256 channelId => mapping(uint64 lane => LaneState)) private _lanes;
 
+    /// @notice Shortest settle delay: at least one whole block after `settle` in which the payee
+    /// can still redeem before anyone can `collect`.
+    uint64 public constant MIN_SETTLE_DELAY_EPOCHS = 2;
+    /// @notice Longest settle delay (2^32 − 1 epochs): `block.number + delay` never wraps the
+    /// 64-bit `settlingAt`.
+    uint64 public constant MAX_SETTLE_DELAY_EPOCHS = type(uint32).max;
+
     /// @param paymentToken Token every channel holds.
-    /// @param settleDelay Epochs between `settle` and `collect` (the payee's last chance to redeem).
+    /// @param settleDelay Epochs between `settle` and `collect` (the payee's last chance to redeem),
+    /// in [MIN_SETTLE_DELAY_EPOCHS, MAX_SETTLE_DELAY_EPOCHS].
+    /// @custom:throws InvalidSettleDelay.
     constructor(IERC20 paymentToken, uint64 settleDelay) EIP712("RepairMarket PaymentChannels", "1") {
+        if (settleDelay < MIN_SETTLE_DELAY_EPOCHS || settleDelay > MAX_SETTLE_DELAY_EPOCHS) {
+            revert InvalidSettleDelay(settleDelay, MIN_SETTLE_DELAY_EPOCHS, MAX_SETTLE_DELAY_EPOCHS);
+        }
         _token = paymentToken;
         _settleDelayEpochs = settleDelay;
     }

@@ -18,7 +18,7 @@ describe("reentrancy through a token that calls back on transfer", () => {
       await market.getAddress(),
       REPAIR_PARAMS,
     ]);
-    const channels = await ethers.deployContract("PaymentChannels", [await token.getAddress(), 1n]);
+    const channels = await ethers.deployContract("PaymentChannels", [await token.getAddress(), 2n]);
     await token.transfer(user.address, ethers.parseEther("100"));
     for (const c of [market, repair, channels])
       await token.connect(user).approve(await c.getAddress(), ethers.MaxUint256);

@@ -12,6 +12,19 @@ describe("PaymentChannels", () => {
     return { ...f, channelId: 1n };
   }
 
+  it("refuses a settle delay that would let the payer collect before the payee can redeem, or wrap", async () => {
+    const f = await deployChannels();
+    const token = await f.channels.token();
+    const factory = await ethers.getContractFactory("PaymentChannels");
+    for (const delay of [0n, 1n, 2n ** 32n, 2n ** 64n - 1n]) {
+      await expect(factory.deploy(token, delay))
+        .to.be.revertedWithCustomError(f.channels, "InvalidSettleDelay")
+        .withArgs(delay, 2n, 2n ** 32n - 1n);
+    }
+    const ok = await factory.deploy(token, 2n ** 32n - 1n);
+    expect(await ok.settleDelayEpochs()).to.equal(2n ** 32n - 1n);
+  });
+
   describe("createChannel", () => {
     it("opens a funded channel from the caller", async () => {
       const f = await loadFixture(deployChannels);
