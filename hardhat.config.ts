@@ -71,7 +71,7 @@ const config: HardhatUserConfig = {
   solidity: {
     version: SOLC_VERSION,
     settings: {
-      optimizer: { enabled: true, runs: 1_000 },
+      optimizer: { enabled: true, runs: 200 },
       viaIR: false,
       evmVersion: "cancun",
     },

@@ -196,6 +196,15 @@ async function main(): Promise<void> {
       f.market.settleDeals([deals[0].dealId], [deals[0].proposal]),
       "settleDeals/1",
     );
+    // Renewal of one proven deal by 1,000 epochs (a fresh nonce, the extra price locked).
+    const current = deals[2].proposal;
+    const extended = { ...current, endEpoch: current.endEpoch + 1000n, nonce: current.nonce + 10_000_000n };
+    await f.market.connect(f.client).addBalance(f.client.address, current.storagePricePerEpoch * 1000n + 1n);
+    const signature = await signProposal(f.market, f.client, extended);
+    results["extendStorageDeal/1" + SUFFIX] = await gasOf(
+      f.market.connect(f.provider).extendStorageDeal(deals[2].dealId, current, extended, signature),
+      "extendStorageDeal/1",
+    );
     results["declareFaults/1" + SUFFIX] = await gasOf(
       f.market.connect(f.provider).declareFaults([deals[1].dealId], [deals[1].proposal]),
       "declareFaults/1",

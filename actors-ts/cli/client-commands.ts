@@ -220,6 +220,31 @@ export function clientCommand(): Command {
     }
   });
 
+  withCommon(
+    client
+      .command("extend")
+      .description(
+        "renew a direct deal: its end moves --duration epochs later, the extra price is locked, the piece stays where it is",
+      )
+      .argument("<dealId>", "a published direct deal of this client", parseBigint)
+      .requiredOption("--duration <epochs>", "epochs to add to the deal's end", parseBigint),
+  ).action(async (dealId: bigint, opts) => {
+    try {
+      const { client: storageClient, store } = await openClient(opts);
+      try {
+        const renewed = await storageClient.extendDeal(dealId, opts.duration);
+        if (opts.json) printJson({ ok: true, ...renewed });
+        else
+          process.stdout.write(`deal ${renewed.dealId} now ends at epoch ${renewed.endEpoch}\ntx ${renewed.txHash}\n`);
+      } finally {
+        store.close();
+      }
+    } catch (err) {
+      reportError(err, Boolean(opts.json));
+      process.exitCode = 1;
+    }
+  });
+
   withCommon(client.command("deals").description("list this client's deals with their on-chain state")).action(
     async (opts) => {
       try {

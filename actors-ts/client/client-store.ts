@@ -157,6 +157,15 @@ export class ClientStore {
       .run(dealId.toString(), txHash, proposalHash);
   }
 
+  /** Replaces a renewed deal's row with one for its new proposal (same deal id, published). */
+  renewDeal(oldHash: Hex, row: Omit<ClientDealRow, "status" | "createdAt">, txHash: Hex): void {
+    this.db.transaction(() => {
+      this.db.prepare("DELETE FROM deals WHERE proposal_hash = ?").run(oldHash);
+      this.insertDeal(row);
+      if (row.dealId !== undefined) this.markPublished(row.proposalHash, row.dealId, txHash);
+    })();
+  }
+
   markFailed(proposalHash: Hex, reason: string): void {
     this.db.prepare("UPDATE deals SET status = 'failed', reason = ? WHERE proposal_hash = ?").run(reason, proposalHash);
   }

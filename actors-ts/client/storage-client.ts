@@ -21,6 +21,7 @@ import { commpOfFile, CommPHasher } from "../piece/commp";
 import { parsePieceCidV2 } from "../piece/piece-cid";
 import {
   PROVIDER_PATHS,
+  type ExtendDealResponse,
   type ProposalStatusResponse,
   type ProposeDealResponse,
   type UploadResponse,
@@ -155,6 +156,45 @@ export class StorageClient {
       store.markFailed(accepted.proposalHash, (err as Error).message.split("\n")[0]);
       throw err;
     }
+  }
+
+  /**
+   * Renews one of this client's direct deals (seed 001's `UpdateStorageDeal`): signs its proposal
+   * with `endEpoch` moved `extraEpochs` later and a fresh nonce, tops up escrow by
+   * `storagePricePerEpoch · extraEpochs`, and has the provider put it on chain. The piece is not
+   * uploaded again.
+   *
+   * @param dealId A published deal in this client's database.
+   * @param extraEpochs Epochs added to the deal's end, > 0.
+   * @throws InvalidArgumentError (unknown deal, extraEpochs ≤ 0), ProviderNotRegisteredError,
+   *   PeerRejectedError (the provider or the market refused, with its code), PeerUnreachableError.
+   */
+  async extendDeal(dealId: bigint, extraEpochs: bigint): Promise<{ dealId: bigint; endEpoch: bigint; txHash: Hex }> {
+    const { clients, contracts, store } = this.c;
+    if (extraEpochs <= 0n) throw new InvalidArgumentError("--duration must be a positive number of epochs");
+    const row = store.deals().find((d) => d.dealId === dealId && d.status === "published");
+    if (!row) {
+      throw new InvalidArgumentError(`deal ${dealId} is not one of this client's published direct deals`, {
+        details: { dealId: dealId.toString() },
+      });
+    }
+    const extended: StorageDealProposal = {
+      ...row.proposal,
+      endEpoch: row.proposal.endEpoch + extraEpochs,
+      nonce: BigInt(`0x${randomBytes(8).toString("hex")}`),
+    };
+    await this.ensureEscrow(row.proposal.storagePricePerEpoch * extraEpochs);
+    const clientSignature = await signProposal(clients.account, clients.chain.id, contracts.storageMarket, extended);
+    const provider = await this.provider(row.provider);
+    const response = await this.post<ExtendDealResponse>(
+      provider,
+      PROVIDER_PATHS.dealExtension(dealId.toString()),
+      "extend deal",
+      { proposal: extended, clientSignature },
+    );
+    const proposalHash = hashProposal(clients.chain.id, contracts.storageMarket, extended);
+    store.renewDeal(row.proposalHash, { ...row, proposalHash, proposal: extended }, response.txHash);
+    return { dealId, endEpoch: extended.endEpoch, txHash: response.txHash };
   }
 
   /**

@@ -12,6 +12,7 @@ export const PROVIDER_PATHS = {
   proposals: "/deals/proposals",
   proposal: (hash: string) => `/deals/proposals/${hash}`,
   proposalData: (hash: string) => `/deals/proposals/${hash}/data`,
+  dealExtension: (dealId: string) => `/deals/${dealId}/extension`,
   piece: (pieceCid: string) => `/pieces/${pieceCid}`,
   manifest: (droot: string) => `/manifests/${droot}`,
   pieceTree: (pieceCid: string) => `/pieces/${pieceCid}/tree`,
@@ -74,6 +75,23 @@ export const proposeDealRequestSchema = z.object({
   pieceCidV2: z.string().min(1).max(200),
 });
 export type ProposeDealRequest = z.input<typeof proposeDealRequestSchema>;
+
+/**
+ * POST /deals/:dealId/extension (signed by the deal's client): renew a published deal. `proposal`
+ * is the deal's current proposal with a later `endEpoch` and a fresh `nonce`.
+ */
+export const extendDealRequestSchema = z.object({
+  proposal: storageDealProposalSchema,
+  clientSignature: zHex,
+});
+export type ExtendDealRequest = z.input<typeof extendDealRequestSchema>;
+
+export interface ExtendDealResponse {
+  dealId: string;
+  endEpoch: string;
+  txHash: `0x${string}`;
+  proposalHash: `0x${string}`;
+}
 
 export interface ProposeDealResponse {
   accepted: true;

@@ -332,6 +332,13 @@ export class ProviderStore {
       );
   }
 
+  /** Points a renewed deal at its new proposal and end epoch. */
+  renewDeal(dealId: bigint, proposalHash: Hex, endEpoch: bigint): void {
+    this.db
+      .prepare("UPDATE deals SET proposal_hash = ?, end_epoch = ? WHERE deal_id = ?")
+      .run(proposalHash, endEpoch.toString(), dealId.toString());
+  }
+
   openDeals(): DealRow[] {
     return (this.db.prepare("SELECT * FROM deals WHERE status = 'open'").all() as RawDeal[]).map(toDealRow);
   }

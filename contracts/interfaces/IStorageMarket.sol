@@ -65,6 +65,14 @@ interface IStorageMarket {
     error DealNotFound(uint256 dealId);
     /// @notice The proposal given does not hash to the deal's stored key.
     error DealKeyMismatch(uint256 dealId);
+    /// @notice The extension changes more than `endEpoch` and `nonce`, or does not end later.
+    error InvalidExtension(uint256 dealId);
+    /// @notice The deal has reached its end epoch; an ended deal cannot be extended.
+    error DealEnded(uint256 dealId, uint64 endEpoch);
+    /// @notice The client's signature over the extended proposal does not hold.
+    error InvalidClientSignature(uint256 dealId, address client);
+    /// @notice The client already used this nonce.
+    error NonceAlreadyUsed(address client, uint256 nonce);
     /// @notice Only the deal's provider may do this.
     error NotDealProvider(uint256 dealId, address caller);
     /// @notice The deal is already closed.
@@ -145,6 +153,15 @@ interface IStorageMarket {
     /// @notice The data set failed at `failedAtEpoch`; its unexpired deals are terminated and
     /// slashed when settled.
     event DataSetFailed(uint256 indexed dataSetId, address indexed provider, uint64 failedAtEpoch);
+    /// @notice Deal `dealId` now ends at `newEndEpoch` instead of `oldEndEpoch`; the client locked
+    /// `extraLocked` more; its proposal is now the one in this event.
+    event DealExtended(
+        uint256 indexed dealId,
+        uint64 oldEndEpoch,
+        uint64 newEndEpoch,
+        uint256 extraLocked,
+        StorageDealProposal proposal
+    );
     /// @notice A deal's piece was first covered by a proven period (noticed at settlement).
     event DealActivated(uint256 indexed dealId, address indexed provider);
     /// @notice `payment` moved from the client's locked balance to the provider's free balance
@@ -206,6 +223,23 @@ interface IStorageMarket {
     function publishStorageDeals(
         SignedStorageDealProposal[] calldata proposals
     ) external returns (uint256[] memory dealIds, PublishResult[] memory results);
+
+    /// @notice Renews an open deal (seed 001's `UpdateStorageDeal`): the deal's provider sends the
+    /// client's signature over `extended`, which is `current` with a later `endEpoch` and a fresh
+    /// `nonce`. The client locks `storagePricePerEpoch · (new end − old end)` more; the piece stays
+    /// in its data set, and from now on `extended` is the deal's proposal (settle and declare
+    /// with it, prove with its terms hash).
+    /// @param dealId An open deal of the caller, before its end epoch, in a data set that has not
+    /// failed.
+    /// @custom:throws DealNotFound, DealKeyMismatch, DealNotOpen, NotDealProvider, DealEnded,
+    /// DataSetHasFailed, InvalidExtension, NonceAlreadyUsed, InvalidClientSignature,
+    /// InsufficientBalance, AmountTooLarge.
+    function extendStorageDeal(
+        uint256 dealId,
+        StorageDealProposal calldata current,
+        StorageDealProposal calldata extended,
+        bytes calldata clientSignature
+    ) external;
 
     /// @notice Proves possession of data set `dataSetId` for the current period. Draw i picks live
     /// leaf `uint256(keccak256(abi.encodePacked(seed, dataSetId, period, i))) % leaves`, where

@@ -209,6 +209,59 @@ contract StorageMarket is DealLedger, EIP712 {
         _nonceBitmaps[client][nonce >> 8] |= uint256(1) << (nonce & 0xff);
     }
 
+    // ------------------------------------------------------------------ renewal
+
+    /// @inheritdoc IStorageMarket
+    function extendStorageDeal(
+        uint256 dealId,
+        StorageDealProposal calldata current,
+        StorageDealProposal calldata extended,
+        bytes calldata clientSignature
+    ) external {
+        DealRecords.Record memory record = _loadOpenDeal(dealId, current);
+        DataSets.DataSet storage set = _dataSets[record.dataSetId];
+        if (set.provider != msg.sender) revert NotDealProvider(dealId, msg.sender);
+        if (block.number >= current.endEpoch) revert DealEnded(dealId, current.endEpoch);
+        if (set.hasFailed(_provingPeriodEpochs, _maxConsecutiveFaults)) revert DataSetHasFailed(record.dataSetId);
+        if (!_onlyEndAndNonceDiffer(current, extended) || extended.endEpoch <= current.endEpoch) {
+            revert InvalidExtension(dealId);
+        }
+        if (extended.endEpoch - extended.startEpoch > _maxDealDurationEpochs) revert InvalidExtension(dealId);
+        if (isNonceUsed(extended.client, extended.nonce)) revert NonceAlreadyUsed(extended.client, extended.nonce);
+        bytes32 terms = DealProposals.structHash(extended);
+        if (!_isValidSignature(extended.client, _hashTypedDataV4(terms), clientSignature)) {
+            revert InvalidClientSignature(dealId, extended.client);
+        }
+        uint256 extra = current.storagePricePerEpoch * (extended.endEpoch - current.endEpoch);
+        uint256 free = _balances[extended.client].free;
+        if (free < extra) revert InsufficientBalance(extended.client, free, extra);
+        if (_balances[extended.client].locked + extra > type(uint128).max) revert AmountTooLarge(extra);
+
+        _useNonce(extended.client, extended.nonce);
+        _lock(extended.client, extra);
+        _dealKeys[dealId] = DealProposals.dealKey(extended.pieceCid, terms);
+        record.endEpoch = extended.endEpoch;
+        _dealRecords[dealId] = DealRecords.pack(record);
+        emit DealExtended(dealId, current.endEpoch, extended.endEpoch, extra, extended);
+    }
+
+    /// @dev Whether `b` is `a` with only its end epoch and nonce changed.
+    function _onlyEndAndNonceDiffer(
+        StorageDealProposal calldata a,
+        StorageDealProposal calldata b
+    ) private pure returns (bool) {
+        return
+            a.pieceCid == b.pieceCid &&
+            a.pieceSize == b.pieceSize &&
+            a.client == b.client &&
+            a.provider == b.provider &&
+            keccak256(bytes(a.label)) == keccak256(bytes(b.label)) &&
+            a.startEpoch == b.startEpoch &&
+            a.storagePricePerEpoch == b.storagePricePerEpoch &&
+            a.providerCollateral == b.providerCollateral &&
+            a.clientCollateral == b.clientCollateral;
+    }
+
     // ------------------------------------------------------------------ proofs
 
     /// @inheritdoc IStorageMarket

@@ -4,9 +4,12 @@ import { HttpError } from "../../core/http-errors";
 import { parsePieceCidV2 } from "../../piece/piece-cid";
 import { escrowBalance, isNonceUsed } from "../../chain/storage-market/reads";
 import { hashProposal, verifyProposalSignature } from "../../chain/storage-market/proposals";
+import { extendStorageDeal } from "../../chain/storage-market/extend-storage-deal";
 import type { StorageDealProposal } from "../../chain/eip712";
 import {
   PROVIDER_PATHS,
+  extendDealRequestSchema,
+  type ExtendDealResponse,
   proposeDealRequestSchema,
   type ProposalStatusResponse,
   type ProposeDealResponse,
@@ -63,6 +66,69 @@ export function registerDealRoutes(app: FastifyInstance, ctx: ProviderContext, p
       proposalHash: checked.proposalHash,
       uploadPath: PROVIDER_PATHS.proposalData(checked.proposalHash),
       payloadSize: checked.payloadSize,
+    };
+    return reply.send(response);
+  });
+
+  // Renewal (seed 001's UpdateStorageDeal): the deal's client sends its signed extension; the
+  // provider puts it on chain and proves the piece under the new terms from then on.
+  app.post<{ Params: { dealId: string } }>(PROVIDER_PATHS.dealExtension(":dealId"), async (request, reply) => {
+    const auth = await authenticate(ctx, request);
+    const body = extendDealRequestSchema.parse(request.body);
+    const extended: StorageDealProposal = body.proposal;
+    const dealId = /^\d{1,30}$/.test(request.params.dealId) ? BigInt(request.params.dealId) : undefined;
+    const deal = dealId === undefined ? undefined : ctx.store.deal(dealId);
+    if (dealId === undefined || !deal || deal.status !== "open") {
+      throw new HttpError(404, "DealNotFound", "no open deal with this id at this provider", {
+        dealId: request.params.dealId,
+      });
+    }
+    const current = ctx.store.proposal(deal.proposalHash);
+    if (!current)
+      throw new HttpError(404, "DealNotFound", "the deal's proposal is unknown here", {
+        dealId: deal.dealId.toString(),
+      });
+    if (auth.signer.toLowerCase() !== current.proposal.client.toLowerCase()) {
+      throw new HttpError(403, "NotDealClient", "only the deal's client may extend it", {
+        dealId: deal.dealId.toString(),
+      });
+    }
+    const { clients, contracts } = ctx;
+    if (!(await verifyProposalSignature(clients, contracts.storageMarket, extended, body.clientSignature))) {
+      throw new HttpError(401, "InvalidSignature", "the extension is not signed by its client", {
+        dealId: deal.dealId.toString(),
+      });
+    }
+    const { hash } = await extendStorageDeal(
+      clients,
+      contracts,
+      deal.dealId,
+      current.proposal,
+      extended,
+      body.clientSignature,
+    );
+    const proposalHash = hashProposal(clients.chain.id, contracts.storageMarket, extended);
+    ctx.store.db.transaction(() => {
+      if (!ctx.store.proposal(proposalHash)) {
+        ctx.store.insertProposal({
+          ...current,
+          proposalHash,
+          proposal: extended,
+          clientSignature: body.clientSignature,
+        });
+      }
+      ctx.store.setProposalStatus(proposalHash, "published", { dealId: deal.dealId, txHash: hash });
+      ctx.store.renewDeal(deal.dealId, proposalHash, extended.endEpoch);
+    })();
+    ctx.logger.info(
+      { dealId: deal.dealId.toString(), endEpoch: extended.endEpoch.toString(), txHash: hash },
+      "deal extended",
+    );
+    const response: ExtendDealResponse = {
+      dealId: deal.dealId.toString(),
+      endEpoch: extended.endEpoch.toString(),
+      txHash: hash,
+      proposalHash,
     };
     return reply.send(response);
   });

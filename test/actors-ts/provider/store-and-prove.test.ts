@@ -73,10 +73,10 @@ describe("provider daemon + client CLI: a direct deal end to end", function () {
     diagnostics = () => provider.output();
   });
 
-  function cliArgs(): string[] {
+  function cliArgs(key: string = clientKey, dataDir = join(dir, "client")): string[] {
     return [
-      ...["--key", clientKey, "--rpc", devnet.rpcUrl, "--deployment", join(dir, "deployments")],
-      ...["--data-dir", join(dir, "client"), "--json"],
+      ...["--key", key, "--rpc", devnet.rpcUrl, "--deployment", join(dir, "deployments")],
+      ...["--data-dir", dataDir, "--json"],
     ];
   }
 
@@ -168,6 +168,61 @@ describe("provider daemon + client CLI: a direct deal end to end", function () {
     const listed = await runCli(["client", "deals", ...cliArgs()]);
     const deals = JSON.parse(listed.stdout) as { dealId: string; state: string }[];
     expect(deals.map((d) => d.dealId)).to.include((firstDeal.dealId as bigint).toString());
+  });
+
+  it("renews the deal (client extend): a later end on chain, the extra price locked, the provider proves it on", async () => {
+    const dealId = firstDeal.dealId as bigint;
+    const market = deployment.contracts.StorageMarket as Address;
+    const read = (id: bigint) =>
+      chain().readContract({ address: market, abi: storageMarketAbi, functionName: "dealInfo", args: [id] });
+    const before = await read(dealId);
+    // Someone other than the client may not extend it.
+    const stranger = await runCli([
+      "client",
+      "extend",
+      dealId.toString(),
+      "--duration",
+      "500",
+      ...cliArgs(devKey(5), join(dir, "stranger")),
+    ]);
+    expect(stranger.code).to.not.equal(0);
+    expect(stranger.stderr + stranger.stdout).to.match(/not one of this client's published direct deals/);
+    const renewed = await runCli(["client", "extend", dealId.toString(), "--duration", "500", ...cliArgs()]);
+    expect(renewed.code, renewed.stderr + renewed.stdout).to.equal(0);
+    const result = JSON.parse(renewed.stdout) as { endEpoch: string; txHash: Hex };
+    expect(BigInt(result.endEpoch)).to.equal(before.endEpoch + 500n);
+    const after = await read(dealId);
+    expect([after.endEpoch, after.dataSetId, after.pieceIndex]).to.deep.equal([
+      before.endEpoch + 500n,
+      before.dataSetId,
+      before.pieceIndex,
+    ]);
+    const [extendedEvent] = await chain().getContractEvents({
+      address: market,
+      abi: storageMarketAbi,
+      eventName: "DealExtended",
+      args: { dealId },
+      fromBlock: 0n,
+    });
+    expect(extendedEvent?.transactionHash).to.equal(result.txHash);
+    expect(extendedEvent?.args.extraLocked).to.equal((extendedEvent?.args.proposal?.storagePricePerEpoch ?? 0n) * 500n);
+    // The provider proves on with the new terms: two more proven periods for its data set.
+    const proven = async () =>
+      (
+        await chain().readContract({
+          address: market,
+          abi: storageMarketAbi,
+          functionName: "dataSetInfo",
+          args: [after.dataSetId],
+        })
+      ).provenPeriods;
+    const start = await proven();
+    await waitUntil(
+      "two proven periods after the renewal",
+      120_000,
+      async () => ((await proven()) >= start + 2 ? true : undefined),
+      () => provider.output(),
+    );
   });
 
   describe("bad inputs get clear errors and nothing is stored or published", () => {

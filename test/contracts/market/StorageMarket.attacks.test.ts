@@ -261,3 +261,116 @@ describe("StorageMarket: what an attacker tries", () => {
     expect((await f.market.dealInfo(theirs.dealId)).state).to.equal(STATE.Active);
   });
 });
+
+describe("StorageMarket: extendStorageDeal (renewal)", () => {
+  async function withProvenDeal() {
+    const f = await deployMarket();
+    const [deal] = await publishDeals(f, [makePiece(1500)]);
+    const set = (await f.market.dealInfo(deal.dealId)).dataSetId;
+    const prover = new TestProver(f.market, f.provider).track(deal);
+    await advanceToChallengeWindow(f.market, set);
+    await prover.prove(set);
+    return { ...f, deal, set, prover };
+  }
+
+  async function extension(f: MarketFixture, deal: PublishedDeal, extraEpochs: bigint, nonce?: bigint) {
+    const extended = {
+      ...deal.proposal,
+      endEpoch: deal.proposal.endEpoch + extraEpochs,
+      nonce: nonce ?? deal.proposal.nonce + 1_000_000n,
+    };
+    return { extended, signature: await signProposal(f.market, f.client, extended) };
+  }
+
+  it("lengthens the deal, locks the extra price, keeps the piece in its data set and pays through the new end", async () => {
+    const f = await withProvenDeal();
+    const extra = 3n * PERIOD;
+    const { extended, signature } = await extension(f, f.deal, extra);
+    const price = f.deal.proposal.storagePricePerEpoch;
+    await f.market.connect(f.client).addBalance(f.client.address, price * extra);
+    const [freeBefore, lockedBefore] = await f.market.balanceOf(f.client.address);
+    await expect(f.market.connect(f.provider).extendStorageDeal(f.deal.dealId, f.deal.proposal, extended, signature))
+      .to.emit(f.market, "DealExtended")
+      .withArgs(f.deal.dealId, f.deal.proposal.endEpoch, extended.endEpoch, price * extra, Object.values(extended));
+    expect(await f.market.balanceOf(f.client.address)).to.deep.equal([
+      freeBefore - price * extra,
+      lockedBefore + price * extra,
+    ]);
+    const info = await f.market.dealInfo(f.deal.dealId);
+    expect([info.endEpoch, info.dataSetId, info.pieceIndex]).to.deep.equal([extended.endEpoch, f.set, 1n]);
+    expect(await f.market.isDealProposal(f.deal.dealId, extended)).to.equal(true);
+    expect(await f.market.isDealProposal(f.deal.dealId, f.deal.proposal)).to.equal(false);
+    // Proofs now carry the new terms hash; the old proposal no longer settles the deal.
+    const renewed = { ...f.deal, proposal: extended };
+    const prover = new TestProver(f.market, f.provider).track(renewed);
+    while (BigInt(await ethers.provider.getBlockNumber()) < extended.endEpoch + PERIOD) {
+      await advanceToNextPeriod(f.market, f.set);
+      await advanceToChallengeWindow(f.market, f.set);
+      if (!(await f.market.dataSetInfo(f.set)).current) break;
+      await prover.prove(f.set);
+    }
+    await expect(f.market.settleDeals([f.deal.dealId], [f.deal.proposal])).to.be.revertedWithCustomError(
+      f.market,
+      "DealKeyMismatch",
+    );
+    const tx = f.market.settleDeals([f.deal.dealId], [extended]);
+    await expect(tx).to.emit(f.market, "DealClosed");
+    await expectFundsConserved(f, f.accounts);
+  });
+
+  it("refuses what a provider or a third party would try: other terms, a replayed nonce, a forged signature, an ended deal", async () => {
+    const f = await withProvenDeal();
+    const price = f.deal.proposal.storagePricePerEpoch;
+    await f.market.connect(f.client).addBalance(f.client.address, price * 100n * PERIOD);
+    const { extended, signature } = await extension(f, f.deal, PERIOD);
+    // Only the deal's provider sends it.
+    await expect(f.market.connect(f.other).extendStorageDeal(f.deal.dealId, f.deal.proposal, extended, signature))
+      .to.be.revertedWithCustomError(f.market, "NotDealProvider")
+      .withArgs(f.deal.dealId, f.other.address);
+    // A cheaper price or less collateral is not an extension, even when signed.
+    for (const change of [
+      { storagePricePerEpoch: price - 1n },
+      { providerCollateral: 0n },
+      { pieceCid: ethers.ZeroHash as `0x${string}` },
+    ]) {
+      const other = { ...extended, ...change };
+      await expect(
+        f.market
+          .connect(f.provider)
+          .extendStorageDeal(f.deal.dealId, f.deal.proposal, other, await signProposal(f.market, f.client, other)),
+      ).to.be.revertedWithCustomError(f.market, "InvalidExtension");
+    }
+    // Not later.
+    const shorter = await extension(f, f.deal, 0n);
+    await expect(
+      f.market
+        .connect(f.provider)
+        .extendStorageDeal(f.deal.dealId, f.deal.proposal, shorter.extended, shorter.signature),
+    ).to.be.revertedWithCustomError(f.market, "InvalidExtension");
+    // Signed by someone else.
+    const forged = await signProposal(f.market, f.other, extended);
+    await expect(f.market.connect(f.provider).extendStorageDeal(f.deal.dealId, f.deal.proposal, extended, forged))
+      .to.be.revertedWithCustomError(f.market, "InvalidClientSignature")
+      .withArgs(f.deal.dealId, f.client.address);
+    // The original nonce (or any used one) cannot sign an extension.
+    const replay = await extension(f, f.deal, PERIOD, f.deal.proposal.nonce);
+    await expect(
+      f.market.connect(f.provider).extendStorageDeal(f.deal.dealId, f.deal.proposal, replay.extended, replay.signature),
+    )
+      .to.be.revertedWithCustomError(f.market, "NonceAlreadyUsed")
+      .withArgs(f.client.address, f.deal.proposal.nonce);
+    // It works once; the same signed extension replayed then fails on the deal's new key.
+    await f.market.connect(f.provider).extendStorageDeal(f.deal.dealId, f.deal.proposal, extended, signature);
+    await expect(
+      f.market.connect(f.provider).extendStorageDeal(f.deal.dealId, f.deal.proposal, extended, signature),
+    ).to.be.revertedWithCustomError(f.market, "DealKeyMismatch");
+    // An ended deal cannot be renewed.
+    const now = BigInt(await ethers.provider.getBlockNumber());
+    await mine(extended.endEpoch - now);
+    const late = await extension(f, { ...f.deal, proposal: extended }, PERIOD);
+    await expect(
+      f.market.connect(f.provider).extendStorageDeal(f.deal.dealId, extended, late.extended, late.signature),
+    ).to.be.revertedWithCustomError(f.market, "DealEnded");
+    await expectFundsConserved(f, f.accounts);
+  });
+});
