@@ -7,6 +7,8 @@ export interface RepairFigures {
   piecesDownloaded: number;
   /** Epochs from the fault the miner saw to its `reassignPiece` transaction. */
   faultToReassignEpochs: number;
+  /** Epochs from the fault to the new storage deal's first proven period (the repair confirmed). */
+  faultToConfirmedEpochs: number;
   provingPeriodEpochs: number;
   /** Wall time of the whole demo run, s. */
   wallSeconds: number;
@@ -28,6 +30,7 @@ export async function benchRepair(): Promise<RepairFigures> {
     summary: {
       piecesDownloadedForRepair: number;
       faultToReassignEpochs: number;
+      faultToConfirmedRepairEpochs: number;
       provingPeriodEpochs: number;
       wallSeconds: number;
     };
@@ -35,6 +38,7 @@ export async function benchRepair(): Promise<RepairFigures> {
   return {
     piecesDownloaded: summary.piecesDownloadedForRepair,
     faultToReassignEpochs: summary.faultToReassignEpochs,
+    faultToConfirmedEpochs: summary.faultToConfirmedRepairEpochs,
     provingPeriodEpochs: summary.provingPeriodEpochs,
     wallSeconds: summary.wallSeconds,
   };
