@@ -2,6 +2,7 @@ import { expect } from "chai";
 import { mine, takeSnapshot } from "@nomicfoundation/hardhat-network-helpers";
 import fc from "fast-check";
 import type { ContractTransactionResponse } from "ethers";
+import { progress } from "./property-runs";
 import { SETTLE_DELAY, expectChannelFundsConserved, signVoucher, voucher, type ChannelFixture } from "./channels";
 
 export type Action =
@@ -62,7 +63,9 @@ export async function channelsProperty(
   stats: ChannelPropertyStats,
 ): Promise<fc.IAsyncProperty<[Action[]]>> {
   const snapshot = await takeSnapshot();
+  const tick = progress("PaymentChannels");
   return fc.asyncProperty(fc.array(actionArb, { minLength: 3, maxLength: 10, size: "max" }), async (rest) => {
+    tick();
     await snapshot.restore();
     const actions: Action[] = [{ kind: "create", amount: 5_000n }, ...rest];
     /** Model: per channel, its funds and each lane's best (nonce, amount). */

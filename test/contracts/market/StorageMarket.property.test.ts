@@ -17,7 +17,7 @@ import {
 } from "../helpers/market";
 import { TestProver } from "../helpers/prover";
 import { provenEpochsModel } from "../helpers/model";
-import { PROPERTY_RUNS, PROPERTY_TIMEOUT_MS } from "../helpers/property-runs";
+import { PROPERTY_RUNS, PROPERTY_TIMEOUT_MS, progress } from "../helpers/property-runs";
 
 const RUNS = PROPERTY_RUNS;
 
@@ -174,9 +174,11 @@ describe("StorageMarket: property test over random call sequences", function () 
     let proven = 0;
     let closed = 0;
     let refused = 0;
+    const tick = progress("StorageMarket");
 
     await fc.assert(
       fc.asyncProperty(fc.array(actionArb, { minLength: 4, maxLength: 20, size: "max" }), async (actions) => {
+        tick();
         await snapshot.restore();
         const provers = providers.map((p) => new TestProver(f.market, p));
         const model = new Model((deal) => provers[deal.proposal.provider === f.provider.address ? 0 : 1].track(deal));

@@ -57,8 +57,8 @@ describe("StorageMarket: publishStorageDeals", () => {
     await fundEscrow(f, f.client, f.provider, [p]);
     const signature = await signProposal(f.market, f.client, p);
 
+    const block = (await ethers.provider.getBlockNumber()) + 1; // read before sending
     const tx = f.market.connect(f.provider).publishStorageDeals([{ proposal: p, clientSignature: signature }]);
-    const block = (await ethers.provider.getBlockNumber()) + 1;
     await expect(tx)
       .to.emit(f.market, "DealPublished")
       .withArgs(1n, f.client.address, f.provider.address, 1n, 1n, tuple(p));

@@ -282,8 +282,8 @@ describe("RepairMarket: miners, asks, bids and addDeal", () => {
 
     it("creates a placing deal, takes the bid and adds the miner's power", async () => {
       const f = await loadFixture(withBid);
+      const block = BigInt(await ethers.provider.getBlockNumber()) + 1n; // read before sending
       const tx = f.repair.connect(f.worker).addDeal(1n, f.bidId, f.deadline, f.signature);
-      const block = BigInt(await ethers.provider.getBlockNumber()) + 1n;
       await expect(tx)
         .to.emit(f.repair, "RepairDealCreated")
         .withArgs(1n, f.bidId, f.minerId, 1n, f.client.address, f.file.droot.root, block + 2000n, block + 60n);

@@ -15,7 +15,7 @@ import {
   signWorkerConsent,
 } from "../helpers/repair";
 import { INITIAL_BALANCE } from "../helpers/market";
-import { PROPERTY_RUNS, PROPERTY_TIMEOUT_MS } from "../helpers/property-runs";
+import { PROPERTY_RUNS, PROPERTY_TIMEOUT_MS, progress } from "../helpers/property-runs";
 
 const RUNS = PROPERTY_RUNS;
 const FILES = 3;
@@ -174,9 +174,11 @@ describe("RepairMarket: property test over random call sequences", function () {
     let placed = 0;
     let repaired = 0;
     let claimed = 0;
+    const tick = progress("RepairMarket");
 
     await fc.assert(
       fc.asyncProperty(fc.array(actionArb, { minLength: 4, maxLength: 14, size: "max" }), async (rest) => {
+        tick();
         await snapshot.restore();
         // Every sequence starts from a taken bid, so placement and repair are reachable.
         const actions: Action[] = [{ kind: "bid", file: 0, duration: 300 }, { kind: "deal", pick: 0 }, ...rest];

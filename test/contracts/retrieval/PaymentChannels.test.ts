@@ -189,8 +189,9 @@ describe("PaymentChannels", () => {
       const f = await loadFixture(withChannel);
       const v = voucher({ channelId: f.channelId, amount: 700n, nonce: 1n });
       const sig = await signVoucher(f.channels, f.payer, v);
-      const settleTx = f.channels.connect(f.payer).settle(f.channelId);
+      // The block number is read before the transaction is sent: read after, it races the mining.
       const at = BigInt(await ethers.provider.getBlockNumber()) + 1n + SETTLE_DELAY;
+      const settleTx = f.channels.connect(f.payer).settle(f.channelId);
       await expect(settleTx).to.emit(f.channels, "ChannelSettlingStarted").withArgs(f.channelId, at);
       // The payee can still redeem while the channel settles.
       await f.channels.connect(f.payee).updateChannelState(v, sig, "0x");
