@@ -22,7 +22,6 @@ import type { StorageDealProposal } from "../actors-ts/chain/eip712";
 import type { StorageMarket } from "../typechain-types";
 import type { PieceProofStruct } from "../typechain-types/contracts/market/StorageMarket";
 import {
-  PERIOD,
   clientLock,
   deployMarket,
   makePiece,
@@ -30,9 +29,11 @@ import {
   type MarketFixture,
 } from "../test/contracts/helpers/market";
 import {
+  confirmPieces,
   deployRepair,
   eventArgs,
   makeFile,
+  mineUntilFaulted,
   postBid,
   signAuthorization,
   storePiece,
@@ -235,8 +236,10 @@ async function measureRepair(): Promise<void> {
   const dealId = eventArgs(f.repair, dealReceipt, "RepairDealCreated").dealId as bigint;
   const endEpoch = (await f.repair.getDeal(dealId)).endEpoch + 100n;
   const gasPerAssign: number[] = [];
+  const stored = [];
   for (let i = 0; i < 6; i++) {
     const storage = await storePiece(f, file, i, f.providers[i], endEpoch);
+    stored.push(storage);
     gasPerAssign.push(
       await gasOf(
         f.repair.connect(f.worker).assignPiece(dealId, i, storage.dealId, storage.proposal, file.droot.proof(i)),
@@ -244,15 +247,23 @@ async function measureRepair(): Promise<void> {
       ),
     );
   }
-  // A middle assignment: neither the first write of the deal's counters nor the activation.
+  // A middle assignment: not the first write of the deal's counters.
   results["assignPiece" + SUFFIX] = gasPerAssign[2];
-  await mine(PERIOD * 2n);
+  // Confirmations once each provider has proven: a middle one, and the last (which activates).
+  const confirmGas: number[] = [];
+  await confirmPieces(f, dealId, [0, 1, 2, 3, 4, 5], stored, (gas) => confirmGas.push(gas));
+  results["confirmPiece" + SUFFIX] = confirmGas[2];
+  results["confirmPiece/activates" + SUFFIX] = confirmGas[5];
+  await mineUntilFaulted(f, [stored[3].dealId]);
   await f.repair.reportPieceLoss(dealId, 3);
   const fresh = await storePiece(f, file, 3, f.providers[6], endEpoch);
   results["reassignPiece" + SUFFIX] = await gasOf(
     f.repair.connect(f.worker).reassignPiece(dealId, 3, fresh.dealId, fresh.proposal, file.droot.proof(3)),
     "reassignPiece",
   );
+  const repairGas: number[] = [];
+  await confirmPieces(f, dealId, [3], [fresh], (gas) => repairGas.push(gas));
+  results["confirmPiece/repair" + SUFFIX] = repairGas[0];
   await mine(50);
   results["claimEarnings/1" + SUFFIX] = await gasOf(f.repair.claimEarnings([dealId]), "claimEarnings/1");
 }

@@ -52,13 +52,16 @@ export interface RepairParams {
   dataLossSlashBps: bigint;
   /** Caller's share of a slash, basis points. */
   slashBountyBps: bigint;
+  /** First reporter's bounty for a piece's loss, basis points of the deal's pledge share. */
+  lossReportBountyBps: bigint;
   /** Longest repair deal, epochs. */
   maxDealDurationEpochs: bigint;
 }
 
 /**
- * Devnet defaults: placement within 5 minutes, repairs within 2 minutes (four 30-epoch proving
- * periods) at one block per second.
+ * Devnet defaults: placement (assigned and proven) within 5 minutes, repairs within 2 minutes
+ * (four 30-epoch proving periods) at one block per second; 0.5 % of a deal's pledge share to the
+ * first reporter of each piece's loss.
  */
 export const DEFAULT_REPAIR_PARAMS: RepairParams = {
   pledgePerByte: 1_000_000n,
@@ -67,6 +70,7 @@ export const DEFAULT_REPAIR_PARAMS: RepairParams = {
   lostPieceSlashBps: 1000n,
   dataLossSlashBps: 5000n,
   slashBountyBps: 1000n,
+  lossReportBountyBps: 50n,
   maxDealDurationEpochs: 10_000_000n,
 };
 

@@ -112,9 +112,7 @@ export class Placer {
           faultEpoch: undefined,
         });
         if (piece.mode === "reassign") this.finishRepairs(piece.dealId, epoch);
-        if (store.pieces(piece.dealId).every((p) => p.state === "assigned") && deal.status === "placing") {
-          store.setDealStatus(piece.dealId, "active");
-        }
+        // The deal turns active when the watcher confirms the last piece (its storage deal proven).
       })();
       log.info(
         { provider: piece.provider, storageDealId: piece.storageDealId, hash, mode: piece.mode },

@@ -3,7 +3,7 @@ import { httpJson } from "../core/http-client";
 import { advanceCheckpoint } from "../chain/checkpoint";
 import { ContractRevertedError } from "../chain/contract-errors";
 import { repairMarketAbi, storageMarketAbi } from "../chain/generated/abis";
-import { reportPieceLoss } from "../chain/repair-market/actions";
+import { confirmPieceOnChain, reportPieceLoss } from "../chain/repair-market/actions";
 import { REPAIR_DEAL_STATES, repairDealPieces } from "../chain/repair-market/reads";
 import { dealInfo } from "../chain/storage-market/reads";
 import { getProvider, listProviders } from "../chain/registry/reads";
@@ -128,6 +128,8 @@ export class Watcher {
         store.setDealStatus(deal.dealId, "completed");
         continue;
       }
+      // The deal is active once the chain says so: every piece's storage deal proven once.
+      if (state === "Active" && deal.status === "placing") store.setDealStatus(deal.dealId, "active");
       // Read every piece's storage deal first, then report: losses seen in one sweep are queued
       // together and the repairer woken once, so one download of k pieces rebuilds them all.
       const proven = new Set<number>();
@@ -140,7 +142,10 @@ export class Watcher {
       );
       const lost: number[] = [];
       for (const { piece, state: pieceState } of states) {
-        if (pieceState === "Active") proven.add(piece.index);
+        if (pieceState === "Active") {
+          if (await this.confirmPiece(piece)) proven.add(piece.index);
+          continue;
+        }
         if (pieceState !== "Faulted" && pieceState !== "Terminated") continue;
         if (await this.reportLoss(piece, pieceState, head)) lost.push(piece.index);
         if (store.deal(deal.dealId)?.status === "lost") break;
@@ -166,7 +171,41 @@ export class Watcher {
     }
   }
 
-  /** A done repair is confirmed once the new storage deal of each piece it rebuilt is proven. */
+  /**
+   * Confirms on chain a piece whose storage deal reads Active (`confirmPiece`): a placement or a
+   * repair counts only from then (decision 25). True once the chain holds the piece confirmed
+   * and not lost; false while it could not be confirmed (logged, tried again next sweep).
+   */
+  private async confirmPiece(piece: PieceRow): Promise<boolean> {
+    const { clients, contracts } = this.ctx;
+    const slot = await clients.public.readContract({
+      address: contracts.repairMarket,
+      abi: repairMarketAbi,
+      functionName: "pieceSlot",
+      args: [piece.dealId, BigInt(piece.index)],
+    });
+    if (slot.storageDealId !== piece.storageDealId) return false;
+    if (slot.confirmed && slot.lostAtEpoch === 0n) return true;
+    const log = this.ctx.logger.child({ dealId: piece.dealId, piece: piece.index, provider: piece.provider });
+    try {
+      const confirmed = await confirmPieceOnChain(clients, contracts, piece.dealId, piece.index);
+      log.info(
+        { storageDealId: piece.storageDealId, lostAtEpoch: confirmed.lostAtEpoch, hash: confirmed.hash },
+        confirmed.lostAtEpoch === 0n ? "piece confirmed on chain (proven)" : "repair confirmed on chain (proven)",
+      );
+      if (confirmed.activated) {
+        this.ctx.store.setDealStatus(piece.dealId, "active");
+        log.info("repair deal active: every piece proven");
+      }
+      return true;
+    } catch (err) {
+      if (!(err instanceof ContractRevertedError)) throw err;
+      log.warn({ err: err.message.split("\n")[0] }, "confirmPiece reverted; trying again next sweep");
+      return false;
+    }
+  }
+
+  /** A done repair is confirmed once the new storage deal of each piece it rebuilt is confirmed. */
   private confirmRepairs(dealId: bigint, proven: Set<number>, head: bigint): void {
     for (const job of this.ctx.store.repairs(["done"])) {
       if (job.dealId !== dealId || job.confirmedEpoch !== undefined || job.indices.length === 0) continue;

@@ -29,7 +29,7 @@ interface IRepairMarket {
     struct RepairParams {
         /// @dev Pledge a miner must hold per encoded byte under management, token base units.
         uint256 pledgePerByte;
-        /// @dev Epochs after `addDeal` within which every piece must be assigned.
+        /// @dev Epochs after `addDeal` within which every piece must be assigned and confirmed.
         uint64 placementWindowEpochs;
         /// @dev Epochs a lost piece may stay unrepaired before the miner is slashed and stops
         /// earning.
@@ -42,6 +42,10 @@ interface IRepairMarket {
         /// @dev Share of every slash paid to whoever triggered it, basis points; the rest goes to
         /// the client.
         uint16 slashBountyBps;
+        /// @dev Paid to the first reporter of a piece's loss (once per piece per deal), basis
+        /// points of the deal's pledge share, taken from the miner's pledge; nothing when the
+        /// reporter is the miner's owner or worker. At most `lostPieceSlashBps`.
+        uint16 lossReportBountyBps;
         /// @dev Longest deal a bid may ask for, epochs.
         uint64 maxDealDurationEpochs;
     }
@@ -104,6 +108,11 @@ interface IRepairMarket {
     error StorageDealNotLive(uint256 storageDealId, uint8 state);
     /// @notice Nothing about this piece is slashable now.
     error NothingToSlash(uint256 dealId, uint256 index);
+    /// @notice The piece's storage deal is confirmed and not lost: there is nothing to confirm.
+    error PieceAlreadyConfirmed(uint256 dealId, uint256 index);
+    /// @notice The piece's storage deal has not been proven since it was assigned (its state is
+    /// not Active in StorageMarket).
+    error StorageDealNotProven(uint256 storageDealId, uint8 state);
 
     // ---------------------------------------------------------------- events
 
@@ -164,6 +173,17 @@ interface IRepairMarket {
         uint256 indexed newStorageDealId,
         address indexed newProvider
     );
+    /// @notice Piece `index`'s storage deal was proven since it was assigned: the placement or
+    /// repair counts from now. `lostAtEpoch` is the loss this ends (0 for a first placement).
+    event PieceConfirmed(
+        uint256 indexed dealId,
+        uint256 index,
+        uint256 indexed storageDealId,
+        address indexed provider,
+        uint64 lostAtEpoch
+    );
+    /// @notice The first reporter of the piece's loss was paid `amount` from the pledge.
+    event LossReportBountyPaid(uint256 indexed dealId, uint256 index, address indexed reporter, uint256 amount);
     event RepairMinerSlashed(
         uint256 indexed dealId,
         uint256 index,
@@ -268,6 +288,8 @@ interface IRepairMarket {
     /// `storageDealId`. Checks: the proposal is that deal's; its client is the miner's worker;
     /// it lasts until the repair deal ends; its pieceSize is the file's; (index, pieceCid,
     /// pieceSize) is a leaf of droot; no other piece of the file sits with its provider.
+    /// The placement is pending until `confirmPiece`: the deal turns Active (and starts earning)
+    /// once every piece is confirmed.
     /// @param proof OpenZeppelin Merkle proof of the leaf in droot.
     function assignPiece(
         uint256 dealId,
@@ -279,12 +301,15 @@ interface IRepairMarket {
 
     /// @notice Anyone reports piece `index` lost when its storage deal is faulted or terminated
     /// in StorageMarket, before the repair deal's end epoch (reverts `RepairDealEnded` after).
+    /// The first report of a loss of the piece earns `lossReportBountyBps` of the deal's pledge
+    /// share from the miner's pledge (none to the miner's own owner or worker).
     /// More than m lost pieces at once lose the file: the client is refunded what was not earned
     /// and the miner slashed `dataLossSlashBps`.
     function reportPieceLoss(uint256 dealId, uint256 index) external;
 
     /// @notice The repair: a lost piece now lives under a new storage deal (same checks as
-    /// `assignPiece`).
+    /// `assignPiece`). The piece stays lost, and its repair window keeps running from the loss,
+    /// until `confirmPiece` confirms the new deal; a lost piece may be reassigned again meanwhile.
     function reassignPiece(
         uint256 dealId,
         uint256 index,
@@ -293,9 +318,18 @@ interface IRepairMarket {
         bytes32[] calldata proof
     ) external;
 
-    /// @notice Anyone slashes the miner for a piece lost longer than the repair window, or left
-    /// unassigned past the placement deadline; once per loss (placing or repairing the piece
-    /// makes its next loss slashable again). Not from the deal's end epoch on.
+    /// @notice Anyone confirms piece `index` once its storage deal is Active in StorageMarket
+    /// (proven since it was added, and the latest resolved period proven). Confirms a first
+    /// placement, a repair, or a transient fault: a lost piece whose own storage deal proves
+    /// again returns to placed without a new deal. Before the deal's end epoch only.
+    /// @dev Reverts `PieceNotAssigned`, `PieceAlreadyConfirmed`, `StorageDealNotProven`,
+    /// `RepairDealEnded`. Decision 25 (docs/decisions.md).
+    function confirmPiece(uint256 dealId, uint256 index) external;
+
+    /// @notice Anyone slashes the miner for a piece lost longer than the repair window (a repair
+    /// not yet confirmed does not stop the clock), or not confirmed by the placement deadline;
+    /// once per loss (confirming the piece makes its next loss slashable again). Not from the
+    /// deal's end epoch on.
     function slashRepairMiner(uint256 dealId, uint256 index) external;
 
     /// @notice Pays the miners of these deals what they earned since their last claim, and

@@ -28,6 +28,7 @@ abstract contract RepairLedger is IRepairMarket, ReentrancyGuard {
     uint256 internal immutable _lostPieceSlashBps;
     uint256 internal immutable _dataLossSlashBps;
     uint256 internal immutable _slashBountyBps;
+    uint256 internal immutable _lossReportBountyBps;
     uint256 internal immutable _maxDealDurationEpochs;
 
     uint256 internal _nextMinerId = 1;
@@ -53,6 +54,11 @@ abstract contract RepairLedger is IRepairMarket, ReentrancyGuard {
         if (params.lostPieceSlashBps > BPS) revert InvalidRepairParams("lostPieceSlashBps", params.lostPieceSlashBps);
         if (params.dataLossSlashBps > BPS) revert InvalidRepairParams("dataLossSlashBps", params.dataLossSlashBps);
         if (params.slashBountyBps > BPS) revert InvalidRepairParams("slashBountyBps", params.slashBountyBps);
+        // A report bounty above the per-piece slash would pay more for finding a loss than the
+        // miner is fined for leaving it.
+        if (params.lossReportBountyBps > params.lostPieceSlashBps) {
+            revert InvalidRepairParams("lossReportBountyBps", params.lossReportBountyBps);
+        }
         if (params.maxDealDurationEpochs == 0) {
             revert InvalidRepairParams("maxDealDurationEpochs", params.maxDealDurationEpochs);
         }
@@ -67,6 +73,7 @@ abstract contract RepairLedger is IRepairMarket, ReentrancyGuard {
         _lostPieceSlashBps = params.lostPieceSlashBps;
         _dataLossSlashBps = params.dataLossSlashBps;
         _slashBountyBps = params.slashBountyBps;
+        _lossReportBountyBps = params.lossReportBountyBps;
         _maxDealDurationEpochs = params.maxDealDurationEpochs;
     }
 

@@ -43,15 +43,9 @@ contract RepairMarket is RepairOrders {
         PieceSlot storage slot = _slot(dealId, deal, index);
         if (slot.storageDealId != 0) revert PieceAlreadyAssigned(dealId, index);
         _checkPlacement(dealId, deal, index, storageDealId, storageProposal, proof);
-        _accrue(deal);
         _occupy(dealId, slot, storageDealId, storageProposal.provider);
-        // A slash for leaving the slot unplaced must not spare the piece's first real loss.
-        slot.slashed = false;
+        ++deal.assigned;
         emit PieceAssigned(dealId, index, storageDealId, storageProposal.provider);
-        if (++deal.assigned == uint256(deal.codingParams.k) + deal.codingParams.m) {
-            deal.state = RepairDealState.Active;
-            emit RepairDealActivated(dealId);
-        }
     }
 
     /// @inheritdoc IRepairMarket
@@ -70,6 +64,7 @@ contract RepairMarket is RepairOrders {
         deal.lostBitmap |= uint256(1) << index;
         if (++deal.lost == 1) deal.oldestLossEpoch = uint64(block.number);
         emit PieceLost(dealId, index, slot.storageDealId, slot.provider, msg.sender);
+        _payLossBounty(dealId, deal, index, slot);
         if (deal.lost > deal.codingParams.m) {
             (uint256 slashed, ) = _slash(deal.minerId, deal.client, (_dealPledge(deal) * _dataLossSlashBps) / BPS);
             uint256 refund = _finish(dealId, deal, RepairDealState.Lost);
@@ -88,19 +83,52 @@ contract RepairMarket is RepairOrders {
         RepairDeal storage deal = _openDeal(dealId);
         _requireOperator(deal.minerId);
         PieceSlot storage slot = _slot(dealId, deal, index);
-        uint64 lostAt = slot.lostAtEpoch;
-        if (lostAt == 0) revert PieceNotLost(dealId, index);
+        if (slot.lostAtEpoch == 0) revert PieceNotLost(dealId, index);
         --_providerPieces[dealId][slot.provider];
         _checkPlacement(dealId, deal, index, newStorageDealId, storageProposal, proof);
-        _accrue(deal);
         uint256 oldStorageDealId = slot.storageDealId;
         _occupy(dealId, slot, newStorageDealId, storageProposal.provider);
-        slot.lostAtEpoch = 0;
-        slot.slashed = false;
-        deal.lostBitmap &= ~(uint256(1) << index);
-        if (--deal.lost == 0) deal.oldestLossEpoch = 0;
-        else if (lostAt == deal.oldestLossEpoch) deal.oldestLossEpoch = _oldestLoss(dealId, deal);
+        // The piece stays lost (and its window keeps running) until the new deal is proven.
+        if (slot.confirmed) {
+            slot.confirmed = false;
+            --deal.confirmed;
+        }
         emit PieceRepaired(dealId, index, oldStorageDealId, newStorageDealId, storageProposal.provider);
+    }
+
+    /// @inheritdoc IRepairMarket
+    function confirmPiece(uint256 dealId, uint256 index) external {
+        RepairDeal storage deal = _openDeal(dealId);
+        _requireInTerm(dealId, deal);
+        PieceSlot storage slot = _slot(dealId, deal, index);
+        uint256 storageDealId = slot.storageDealId;
+        if (storageDealId == 0) revert PieceNotAssigned(dealId, index);
+        uint64 lostAt = slot.lostAtEpoch;
+        if (slot.confirmed && lostAt == 0) revert PieceAlreadyConfirmed(dealId, index);
+        DealState state = _storageMarket.dealInfo(storageDealId).state;
+        if (state != DealState.Active) revert StorageDealNotProven(storageDealId, uint8(state));
+        _accrue(deal);
+        // Whatever was slashed (a missed placement, an unrepaired loss) ended here; the next
+        // failure of this piece is slashable again.
+        slot.slashed = false;
+        if (!slot.confirmed) {
+            slot.confirmed = true;
+            ++deal.confirmed;
+        }
+        if (lostAt != 0) {
+            slot.lostAtEpoch = 0;
+            deal.lostBitmap &= ~(uint256(1) << index);
+            if (--deal.lost == 0) deal.oldestLossEpoch = 0;
+            else if (lostAt == deal.oldestLossEpoch) deal.oldestLossEpoch = _oldestLoss(dealId, deal);
+        }
+        emit PieceConfirmed(dealId, index, storageDealId, slot.provider, lostAt);
+        if (
+            deal.state == RepairDealState.Placing &&
+            deal.confirmed == uint256(deal.codingParams.k) + deal.codingParams.m
+        ) {
+            deal.state = RepairDealState.Active;
+            emit RepairDealActivated(dealId);
+        }
     }
 
     /// @inheritdoc IRepairMarket
@@ -109,7 +137,7 @@ contract RepairMarket is RepairOrders {
         _requireInTerm(dealId, deal);
         PieceSlot storage slot = _slot(dealId, deal, index);
         bool unrepaired = slot.lostAtEpoch != 0 && block.number >= uint256(slot.lostAtEpoch) + _repairWindowEpochs;
-        bool unplaced = slot.storageDealId == 0 && block.number >= deal.placementDeadline;
+        bool unplaced = !slot.confirmed && slot.lostAtEpoch == 0 && block.number >= deal.placementDeadline;
         if (slot.slashed || !(unrepaired || unplaced)) revert NothingToSlash(dealId, index);
         slot.slashed = true;
         (uint256 taken, uint256 bounty) = _slash(
@@ -208,6 +236,24 @@ contract RepairMarket is RepairOrders {
         slot.provider = provider;
     }
 
+    /// @dev The first report of a loss of piece `index` earns the reporter `lossReportBountyBps`
+    /// of the deal's pledge share, from the miner's pledge; later losses of the same piece earn
+    /// nothing, so a miner paying its own sybil reporters can move at most n such bounties out of
+    /// a deal's pledge, each for a real fault. The miner's owner or worker earns nothing
+    /// (decision 25).
+    function _payLossBounty(uint256 dealId, RepairDeal storage deal, uint256 index, PieceSlot storage slot) private {
+        if (slot.lossBountyPaid) return;
+        slot.lossBountyPaid = true;
+        RepairMiner storage miner = _miners[deal.minerId];
+        if (msg.sender == miner.owner || msg.sender == miner.worker) return;
+        uint256 amount = (_dealPledge(deal) * _lossReportBountyBps) / BPS;
+        if (amount > miner.pledge) amount = miner.pledge;
+        if (amount == 0) return;
+        miner.pledge -= amount;
+        _credit(msg.sender, amount);
+        emit LossReportBountyPaid(dealId, index, msg.sender, amount);
+    }
+
     /// @dev Earliest loss among the lost pieces; bounded by MAX_PIECES iterations.
     function _oldestLoss(uint256 dealId, RepairDeal storage deal) private view returns (uint64 oldest) {
         uint256 bitmap = deal.lostBitmap;
@@ -247,6 +293,7 @@ contract RepairMarket is RepairOrders {
                 lostPieceSlashBps: uint16(_lostPieceSlashBps),
                 dataLossSlashBps: uint16(_dataLossSlashBps),
                 slashBountyBps: uint16(_slashBountyBps),
+                lossReportBountyBps: uint16(_lossReportBountyBps),
                 maxDealDurationEpochs: uint64(_maxDealDurationEpochs)
             });
     }

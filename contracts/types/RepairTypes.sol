@@ -71,7 +71,7 @@ enum RepairDealState {
     None,
     /// Pieces are being placed with storage providers.
     Placing,
-    /// Every piece has been assigned once.
+    /// Every piece has been assigned and its storage deal proven (confirmed) once.
     Active,
     /// Ran to its end; earnings and refunds settled.
     Completed,
@@ -94,7 +94,10 @@ struct RepairDeal {
     RepairDealState state;
     /// @dev Pieces assigned at least once.
     uint16 assigned;
-    /// @dev Pieces currently lost (reported, not yet reassigned).
+    /// @dev Pieces whose current storage deal has been proven since it was assigned.
+    uint16 confirmed;
+    /// @dev Pieces currently lost: reported, and not yet confirmed again (a repair onto a new
+    /// storage deal stays lost until that deal is proven).
     uint16 lost;
     /// @dev Encoded bytes: (k + m) · pieceSize.
     uint64 size;
@@ -118,8 +121,14 @@ struct PieceSlot {
     /// @dev StorageMarket deal holding the piece; 0 before assignment.
     uint256 storageDealId;
     address provider;
-    /// @dev Epoch the loss was reported; 0 while healthy.
+    /// @dev Epoch the loss was reported; 0 while healthy. Stays set through a repair until the
+    /// repair is confirmed, so the repair window runs from the loss, not from the repair.
     uint64 lostAtEpoch;
     /// @dev Whether the current loss (or missed placement) was already slashed.
     bool slashed;
+    /// @dev Whether `storageDealId` has been proven since it was assigned here (`confirmPiece`).
+    bool confirmed;
+    /// @dev Whether a loss of this piece has already earned a reporter its bounty: one bounty per
+    /// piece per repair deal, however often it faults, recovers or moves.
+    bool lossBountyPaid;
 }

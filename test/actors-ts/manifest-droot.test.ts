@@ -34,6 +34,7 @@ describe("droot", () => {
         lostPieceSlashBps: 0,
         dataLossSlashBps: 0,
         slashBountyBps: 0,
+        lossReportBountyBps: 0,
         maxDealDurationEpochs: 1000,
       },
     ]);

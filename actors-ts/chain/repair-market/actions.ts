@@ -210,6 +210,36 @@ export async function placePieceOnChain(
 }
 
 /**
+ * `confirmPiece(dealId, index)`: anyone may call once the piece's storage deal reads Active in
+ * StorageMarket (proven since it was assigned). Confirms a first placement (the last one
+ * activates the deal), a repair, or a transient fault's recovery (decision 25).
+ *
+ * @returns The transaction hash and the loss it ended (`lostAtEpoch`, 0n for a first placement).
+ * @throws ContractRevertedError `StorageDealNotProven`, `PieceAlreadyConfirmed`, `RepairDealEnded`.
+ */
+export async function confirmPieceOnChain(
+  clients: ChainClients,
+  contracts: MarketContracts,
+  dealId: bigint,
+  index: number,
+): Promise<{ hash: Hex; lostAtEpoch: bigint; activated: boolean }> {
+  const sent = await send(
+    clients,
+    contracts,
+    "confirmPiece",
+    [dealId, BigInt(index)],
+    ["PieceConfirmed", "RepairDealActivated"],
+  );
+  const events = sent.events as { eventName: string; args: Record<string, unknown> }[];
+  const confirmed = events.find((e) => e.eventName === "PieceConfirmed");
+  return {
+    hash: sent.hash,
+    lostAtEpoch: (confirmed?.args.lostAtEpoch as bigint | undefined) ?? 0n,
+    activated: events.some((e) => e.eventName === "RepairDealActivated"),
+  };
+}
+
+/**
  * `reportPieceLoss(dealId, index)`: anyone may call once the piece's storage deal is Faulted or
  * Terminated. Losing more than m pieces ends the deal as Lost and refunds the client.
  *

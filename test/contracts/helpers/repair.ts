@@ -1,4 +1,5 @@
 import { ethers, network } from "hardhat";
+import { mine } from "@nomicfoundation/hardhat-network-helpers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
 import { buildDroot, type Droot } from "../../../actors-ts/manifest/droot";
 import {
@@ -7,12 +8,14 @@ import {
   REPAIR_MINER_CONSENT_TYPES,
 } from "../../../actors-ts/chain/eip712";
 import type { RepairMarket } from "../../../typechain-types";
+import { TestProver } from "./prover";
 import type { IRepairMarket } from "../../../typechain-types/contracts/repair/RepairMarket";
 import {
   INITIAL_BALANCE,
   type MarketFixture,
   type PublishedDeal,
   type TestPiece,
+  PERIOD,
   deployMarket,
   makePiece,
   publishDeals,
@@ -25,6 +28,7 @@ export const REPAIR_PARAMS: IRepairMarket.RepairParamsStruct = {
   lostPieceSlashBps: 1000,
   dataLossSlashBps: 5000,
   slashBountyBps: 1000,
+  lossReportBountyBps: 100,
   maxDealDurationEpochs: 100_000n,
 };
 
@@ -191,8 +195,16 @@ export async function storePiece(
   return deal;
 }
 
-/** Stores and assigns every piece of `file`, piece i with provider i. */
-export async function placeFile(f: RepairFixture, dealId: bigint, file: TestFile): Promise<PublishedDeal[]> {
+/**
+ * Stores and assigns every piece of `file`, piece i with provider i; then (unless `confirm` is
+ * false) proves each provider's data set once and confirms every piece, so the deal is Active.
+ */
+export async function placeFile(
+  f: RepairFixture,
+  dealId: bigint,
+  file: TestFile,
+  options: { confirm?: boolean } = {},
+): Promise<PublishedDeal[]> {
   const deal = await f.repair.getDeal(dealId);
   const stored: PublishedDeal[] = [];
   for (let i = 0; i < file.pieces.length; i++) {
@@ -200,7 +212,68 @@ export async function placeFile(f: RepairFixture, dealId: bigint, file: TestFile
     await f.repair.connect(f.worker).assignPiece(dealId, i, storage.dealId, storage.proposal, file.droot.proof(i));
     stored.push(storage);
   }
+  if (options.confirm !== false)
+    await confirmPieces(
+      f,
+      dealId,
+      stored.map((_, i) => i),
+      stored,
+    );
   return stored;
+}
+
+const STORAGE_ACTIVE = 2n;
+const STORAGE_FAULTED = 3n;
+
+/**
+ * Mines block by block until every one of these storage deals reads Faulted in StorageMarket
+ * (their providers stopped proving); throws after four proving periods.
+ */
+export async function mineUntilFaulted(f: Pick<RepairFixture, "market">, storageDealIds: bigint[]): Promise<void> {
+  for (let epochs = 0; ; epochs++) {
+    const states = await Promise.all(storageDealIds.map(async (id) => (await f.market.dealInfo(id)).state));
+    if (states.every((s) => s === STORAGE_FAULTED)) return;
+    if (epochs > 4 * Number(PERIOD))
+      throw new Error(`storage deals ${storageDealIds.join(", ")} read ${states.join(", ")}`);
+    await mine(1);
+  }
+}
+
+/**
+ * Proves, once, the data set holding each of these pieces' current storage deals (in that set's
+ * next challenge window) and calls `confirmPiece` for each as soon as its deal reads Active.
+ * `held` is every storage deal those data sets hold (a proof needs them all). Mines block by
+ * block; throws when a piece is still unconfirmed after four proving periods.
+ */
+export async function confirmPieces(
+  f: RepairFixture,
+  dealId: bigint,
+  indexes: number[],
+  held: PublishedDeal[],
+  onConfirmed?: (gasUsed: number, index: number) => void,
+): Promise<void> {
+  const pending = new Set(indexes);
+  for (let epochs = 0; pending.size > 0; epochs++) {
+    if (epochs > 4 * Number(PERIOD))
+      throw new Error(`pieces ${[...pending].join(", ")} not confirmed in ${epochs} epochs`);
+    for (const index of [...pending]) {
+      const slot = await f.repair.pieceSlot(dealId, index);
+      const info = await f.market.dealInfo(slot.storageDealId);
+      if (info.state === STORAGE_ACTIVE) {
+        const receipt = await (await f.repair.connect(f.reporter).confirmPiece(dealId, index)).wait();
+        onConfirmed?.(Number(receipt?.gasUsed), index);
+        pending.delete(index);
+        continue;
+      }
+      const set = await f.market.dataSetInfo(info.dataSetId);
+      const now = BigInt(await ethers.provider.getBlockNumber());
+      if (set.currentPeriodProven || now <= set.challengeEpoch || now + 1n > set.deadlineEpoch) continue;
+      const signer = [...f.providers, f.provider, f.provider2].find((p) => p.address === info.provider);
+      if (!signer) throw new Error(`no signer for provider ${info.provider}`);
+      await new TestProver(f.market, signer).track(...held).prove(info.dataSetId);
+    }
+    if (pending.size > 0) await mine(1);
+  }
 }
 
 /**

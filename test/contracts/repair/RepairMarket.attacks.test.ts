@@ -1,17 +1,22 @@
 import { expect } from "chai";
 import { ethers } from "hardhat";
 import { loadFixture, mine } from "@nomicfoundation/hardhat-network-helpers";
-import { PERIOD } from "../helpers/market";
 import {
   REPAIR_PARAMS,
   deployRepair,
   expectRepairFundsConserved,
   makeFile,
   makeRepairDeal,
+  confirmPieces,
+  mineUntilFaulted,
   placeFile,
   signWorkerConsent,
   storePiece,
 } from "../helpers/repair";
+import type { PublishedDeal } from "../helpers/market";
+
+const WINDOW = BigInt(REPAIR_PARAMS.repairWindowEpochs);
+const DEAL_STATE = { Placing: 1n, Active: 2n };
 
 describe("RepairMarket: what an attacker tries", () => {
   async function withPlacedFile() {
@@ -21,6 +26,17 @@ describe("RepairMarket: what an attacker tries", () => {
     const deal = await f.repair.getDeal(dealId);
     const stored = await placeFile(f, dealId, file);
     return { ...f, file, dealId, deal, stored };
+  }
+
+  /** As above with a term long enough for a loss, a repair window and more. */
+  async function withLongDeal() {
+    const f = await deployRepair();
+    const file = makeFile();
+    const dealId = await makeRepairDeal(f, file, 2000n);
+    const deal = await f.repair.getDeal(dealId);
+    const stored = await placeFile(f, dealId, file);
+    const activatedAt = BigInt(await ethers.provider.getBlockNumber());
+    return { ...f, file, dealId, deal, stored, activatedAt };
   }
 
   it("an attacker cannot create a miner around someone else's worker", async () => {
@@ -81,16 +97,153 @@ describe("RepairMarket: what an attacker tries", () => {
     const deal = await f.repair.getDeal(dealId);
     await mine(REPAIR_PARAMS.placementWindowEpochs);
     await expect(f.repair.connect(f.reporter).slashRepairMiner(dealId, 0)).to.emit(f.repair, "RepairMinerSlashed");
-    // Placed late, then lost and left unrepaired past the repair window: slashable again.
+    // Placed late: the missed placement was slashed once, and assigning alone does not make it
+    // slashable twice...
+    const stored: PublishedDeal[] = [];
+    for (let i = 0; i < 6; i++) {
+      const storage = await storePiece(f, file, i, f.providers[i], deal.endEpoch);
+      await f.repair.connect(f.worker).assignPiece(dealId, i, storage.dealId, storage.proposal, file.droot.proof(i));
+      stored.push(storage);
+    }
+    await expect(f.repair.connect(f.reporter).slashRepairMiner(dealId, 0))
+      .to.be.revertedWithCustomError(f.repair, "NothingToSlash")
+      .withArgs(dealId, 0n);
+    // ...confirming it clears the flag, so a later loss left unrepaired is slashable again.
+    await confirmPieces(f, dealId, [0, 1, 2, 3, 4, 5], stored);
+    expect((await f.repair.pieceSlot(dealId, 0)).slashed).to.equal(false);
+    await mineUntilFaulted(f, [stored[0].dealId]);
+    await f.repair.reportPieceLoss(dealId, 0);
+    await mine(WINDOW);
+    await expect(f.repair.connect(f.reporter).slashRepairMiner(dealId, 0)).to.emit(f.repair, "RepairMinerSlashed");
+    await expectRepairFundsConserved(f, f.accounts);
+  });
+
+  it("junk placement: pieces on storage deals nobody proves never activate the deal or earn, and are slashed", async () => {
+    const f = await deployRepair();
+    const file = makeFile();
+    const dealId = await makeRepairDeal(f, file);
+    const deal = await f.repair.getDeal(dealId);
     for (let i = 0; i < 6; i++) {
       const storage = await storePiece(f, file, i, f.providers[i], deal.endEpoch);
       await f.repair.connect(f.worker).assignPiece(dealId, i, storage.dealId, storage.proposal, file.droot.proof(i));
     }
-    expect((await f.repair.pieceSlot(dealId, 0)).slashed).to.equal(false);
-    await mine(PERIOD * 2n);
-    await f.repair.reportPieceLoss(dealId, 0);
-    await mine(REPAIR_PARAMS.repairWindowEpochs);
-    await expect(f.repair.connect(f.reporter).slashRepairMiner(dealId, 0)).to.emit(f.repair, "RepairMinerSlashed");
+    const now = BigInt(await ethers.provider.getBlockNumber());
+    await mine(deal.placementDeadline - now);
+    expect((await f.repair.getDeal(dealId)).state).to.equal(DEAL_STATE.Placing);
+    expect(await f.repair.claimableEarnings(dealId)).to.equal(0n);
+    for (let i = 0; i < 6; i++) {
+      await expect(f.repair.connect(f.reporter).confirmPiece(dealId, i)).to.be.revertedWithCustomError(
+        f.repair,
+        "StorageDealNotProven",
+      );
+      await expect(f.repair.connect(f.reporter).slashRepairMiner(dealId, i)).to.emit(f.repair, "RepairMinerSlashed");
+    }
+    const [earned] = await f.repair.claimEarnings.staticCall([dealId]);
+    expect(earned).to.equal(0n);
     await expectRepairFundsConserved(f, f.accounts);
+  });
+
+  it("junk repairs: repairing onto deals that are never proven keeps the loss, its clock and the slash", async () => {
+    const f = await loadFixture(withLongDeal);
+    await mineUntilFaulted(f, [f.stored[2].dealId]);
+    await f.repair.connect(f.reporter).reportPieceLoss(f.dealId, 2);
+    const lostAt = BigInt(await ethers.provider.getBlockNumber());
+    // Just before each window would end, the miner "repairs" onto a fresh deal at a provider that
+    // never gets the bytes.
+    for (const provider of [f.providers[6], f.providers[7]]) {
+      const junk = await storePiece(f, f.file, 2, provider, f.deal.endEpoch);
+      await f.repair.connect(f.worker).reassignPiece(f.dealId, 2, junk.dealId, junk.proposal, f.file.droot.proof(2));
+      const slot = await f.repair.pieceSlot(f.dealId, 2);
+      expect(slot.lostAtEpoch).to.equal(lostAt);
+      expect(slot.confirmed).to.equal(false);
+      expect(await f.repair.lostPieces(f.dealId)).to.equal(1n << 2n);
+      await mine(WINDOW / 4n);
+    }
+    const now = BigInt(await ethers.provider.getBlockNumber());
+    expect(now).to.be.lessThan(lostAt + WINDOW);
+    await mine(lostAt + WINDOW - now);
+    // Paid up to the window's end only, and slashable.
+    const paid = (await f.repair.getDeal(f.dealId)).paidEpochs;
+    await f.repair.claimEarnings([f.dealId]);
+    const atWindowEnd = (await f.repair.getDeal(f.dealId)).paidEpochs;
+    await mine(30);
+    await f.repair.claimEarnings([f.dealId]);
+    expect((await f.repair.getDeal(f.dealId)).paidEpochs).to.equal(atWindowEnd);
+    expect(atWindowEnd).to.be.greaterThanOrEqual(paid);
+    await expect(f.repair.connect(f.reporter).slashRepairMiner(f.dealId, 2)).to.emit(f.repair, "RepairMinerSlashed");
+    await expectRepairFundsConserved(f, f.accounts);
+  });
+
+  it("a transient fault recovers without a new deal when the provider proves again", async () => {
+    const f = await loadFixture(withLongDeal);
+    const storage = f.stored[3];
+    await mineUntilFaulted(f, [storage.dealId]);
+    await f.repair.connect(f.reporter).reportPieceLoss(f.dealId, 3);
+    const lostAt = BigInt(await ethers.provider.getBlockNumber());
+    await expect(f.repair.connect(f.reporter).confirmPiece(f.dealId, 3))
+      .to.be.revertedWithCustomError(f.repair, "StorageDealNotProven")
+      .withArgs(storage.dealId, 3n);
+    // The provider comes back and proves its data set; anyone confirms the piece.
+    await confirmPieces(f, f.dealId, [3], [storage]);
+    expect(BigInt(await ethers.provider.getBlockNumber())).to.be.lessThan(lostAt + WINDOW);
+    const slot = await f.repair.pieceSlot(f.dealId, 3);
+    expect(slot.storageDealId).to.equal(storage.dealId);
+    expect(slot.lostAtEpoch).to.equal(0n);
+    expect(await f.repair.lostPieces(f.dealId)).to.equal(0n);
+    await mine(WINDOW);
+    await expect(f.repair.connect(f.reporter).slashRepairMiner(f.dealId, 3))
+      .to.be.revertedWithCustomError(f.repair, "NothingToSlash")
+      .withArgs(f.dealId, 3n);
+    // Earnings never stopped: every epoch since activation is paid.
+    await f.repair.claimEarnings([f.dealId]);
+    const deal = await f.repair.getDeal(f.dealId);
+    expect(deal.accruedUpTo).to.equal(BigInt(await ethers.provider.getBlockNumber()));
+    expect(deal.paidEpochs).to.equal(deal.accruedUpTo - f.activatedAt);
+    await expectRepairFundsConserved(f, f.accounts);
+  });
+
+  it("the loss bounty: paid once per piece to the first third-party reporter, never to the miner itself", async () => {
+    const f = await loadFixture(withLongDeal);
+    const dealPledge = (await f.repair.getDeal(f.dealId)).size * BigInt(REPAIR_PARAMS.pledgePerByte);
+    const bounty = (dealPledge * BigInt(REPAIR_PARAMS.lossReportBountyBps)) / 10_000n;
+    expect(bounty).to.be.greaterThan(0n);
+    // A report of a loss that is not real reverts and pays nothing.
+    await expect(f.repair.connect(f.reporter).reportPieceLoss(f.dealId, 0)).to.be.revertedWithCustomError(
+      f.repair,
+      "StorageDealHealthy",
+    );
+    await mineUntilFaulted(
+      f,
+      [0, 1].map((i) => f.stored[i].dealId),
+    );
+    const pledge0 = (await f.repair.getMiner(f.minerId)).pledge;
+    // The miner's worker reporting its own loss earns nothing.
+    await expect(f.repair.connect(f.worker).reportPieceLoss(f.dealId, 0)).to.not.emit(f.repair, "LossReportBountyPaid");
+    expect((await f.repair.getMiner(f.minerId)).pledge).to.equal(pledge0);
+    expect(await f.repair.balanceOf(f.worker.address)).to.equal(0n);
+    // A third party's first report of piece 1 earns the bounty from the pledge.
+    await expect(f.repair.connect(f.reporter).reportPieceLoss(f.dealId, 1))
+      .to.emit(f.repair, "LossReportBountyPaid")
+      .withArgs(f.dealId, 1n, f.reporter.address, bounty);
+    expect((await f.repair.getMiner(f.minerId)).pledge).to.equal(pledge0 - bounty);
+    expect(await f.repair.balanceOf(f.reporter.address)).to.equal(bounty);
+    // Piece 1 recovers and faults again: its second loss earns nobody a bounty.
+    await confirmPieces(f, f.dealId, [1], [f.stored[1]]);
+    await mineUntilFaulted(f, [f.stored[1].dealId]);
+    await expect(f.repair.connect(f.other).reportPieceLoss(f.dealId, 1))
+      .to.emit(f.repair, "PieceLost")
+      .and.to.not.emit(f.repair, "LossReportBountyPaid");
+    expect(await f.repair.balanceOf(f.other.address)).to.equal(0n);
+    await expectRepairFundsConserved(f, f.accounts);
+  });
+
+  it("confirmations stop at the end of the term", async () => {
+    const f = await loadFixture(withPlacedFile);
+    await mineUntilFaulted(f, [f.stored[0].dealId]);
+    await f.repair.reportPieceLoss(f.dealId, 0);
+    await mine(f.deal.endEpoch - BigInt(await ethers.provider.getBlockNumber()));
+    await expect(f.repair.confirmPiece(f.dealId, 0))
+      .to.be.revertedWithCustomError(f.repair, "RepairDealEnded")
+      .withArgs(f.dealId, f.deal.endEpoch);
   });
 });

@@ -1,13 +1,14 @@
 import { expect } from "chai";
 import { ethers } from "hardhat";
 import { loadFixture, mine } from "@nomicfoundation/hardhat-network-helpers";
-import { PERIOD } from "../helpers/market";
 import {
   REPAIR_PARAMS,
   deployRepair,
   expectRepairFundsConserved,
   makeFile,
   makeRepairDeal,
+  confirmPieces,
+  mineUntilFaulted,
   placeFile,
   storePiece,
 } from "../helpers/repair";
@@ -61,9 +62,9 @@ describe("RepairMarket: earnings", () => {
     await expectRepairFundsConserved(f, f.accounts);
   });
 
-  it("stops paying a repair window after a loss and resumes once the piece is repaired", async () => {
+  it("stops paying a repair window after a loss and resumes once the repair is confirmed", async () => {
     const f = await loadFixture(withPlacedFile);
-    await mine(PERIOD * 2n);
+    await mineUntilFaulted(f, [f.stored[1].dealId]);
     await f.repair.reportPieceLoss(f.dealId, 1);
     const lostAt = BigInt(await ethers.provider.getBlockNumber());
     await mine(WINDOW + 30n);
@@ -71,20 +72,27 @@ describe("RepairMarket: earnings", () => {
     expect(await claim(f)).to.equal(f.earned(paidBeforeRepair));
     const fresh = await storePiece(f, f.file, 1, f.providers[6], f.deal.endEpoch);
     await f.repair.connect(f.worker).reassignPiece(f.dealId, 1, fresh.dealId, fresh.proposal, f.file.droot.proof(1));
-    const repairedAt = BigInt(await ethers.provider.getBlockNumber());
+    // Reassigned but not yet proven: still nothing.
+    await mine(5);
+    expect(await claim(f)).to.equal(0n);
+    await confirmPieces(f, f.dealId, [1], [fresh]);
+    const confirmedAt = BigInt(await ethers.provider.getBlockNumber());
     await mine(19);
     expect(await claim(f)).to.equal(f.earned(paidBeforeRepair + 20n) - f.earned(paidBeforeRepair));
     expect((await f.repair.getDeal(f.dealId)).paidEpochs).to.equal(paidBeforeRepair + 20n);
-    expect(repairedAt).to.be.greaterThan(lostAt + WINDOW);
+    expect(confirmedAt).to.be.greaterThan(lostAt + WINDOW);
     await expectRepairFundsConserved(f, f.accounts);
   });
 
-  it("keeps paying through a repair finished within the window", async () => {
+  it("keeps paying through a repair confirmed within the window", async () => {
     const f = await loadFixture(withPlacedFile);
-    await mine(PERIOD * 2n);
+    await mineUntilFaulted(f, [f.stored[4].dealId]);
     await f.repair.reportPieceLoss(f.dealId, 4);
+    const lostAt = BigInt(await ethers.provider.getBlockNumber());
     const fresh = await storePiece(f, f.file, 4, f.providers[7], f.deal.endEpoch);
     await f.repair.connect(f.worker).reassignPiece(f.dealId, 4, fresh.dealId, fresh.proposal, f.file.droot.proof(4));
+    await confirmPieces(f, f.dealId, [4], [fresh]);
+    expect(BigInt(await ethers.provider.getBlockNumber())).to.be.lessThan(lostAt + WINDOW);
     await mine(10);
     const now = BigInt(await ethers.provider.getBlockNumber()) + 1n;
     expect(await claim(f)).to.equal(f.earned(now - f.activatedAt));

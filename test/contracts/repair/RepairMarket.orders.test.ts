@@ -27,6 +27,7 @@ describe("RepairMarket: miners, asks, bids and addDeal", () => {
       ["lostPieceSlashBps", 10_001n],
       ["dataLossSlashBps", 10_001n],
       ["slashBountyBps", 10_001n],
+      ["lossReportBountyBps", 1001n], // above lostPieceSlashBps
       ["maxDealDurationEpochs", 0n],
     ] as const) {
       it(`reverts when ${name} is ${value}`, async () => {

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { ethers } from "hardhat";
 import { loadFixture, mine } from "@nomicfoundation/hardhat-network-helpers";
-import { PERIOD, makePiece, publishDeals } from "../helpers/market";
+import { makePiece, publishDeals } from "../helpers/market";
 import {
   PIECE_SIZE,
   REPAIR_PARAMS,
@@ -9,6 +9,8 @@ import {
   expectRepairFundsConserved,
   makeFile,
   makeRepairDeal,
+  confirmPieces,
+  mineUntilFaulted,
   placeFile,
   storePiece,
 } from "../helpers/repair";
@@ -32,25 +34,43 @@ describe("RepairMarket: placement, loss, repair and slashing", () => {
   }
 
   describe("assignPiece", () => {
-    it("records each piece and activates the deal with the last one", async () => {
+    it("records each piece, and activates the deal once every piece's storage deal is proven", async () => {
       const f = await loadFixture(withDeal);
+      const stored = [];
       for (let i = 0; i < 6; i++) {
         const storage = await storePiece(f, f.file, i, f.providers[i], f.deal.endEpoch);
+        stored.push(storage);
         const tx = f.repair
           .connect(f.worker)
           .assignPiece(f.dealId, i, storage.dealId, storage.proposal, f.file.droot.proof(i));
         await expect(tx)
           .to.emit(f.repair, "PieceAssigned")
           .withArgs(f.dealId, i, storage.dealId, f.providers[i].address);
-        if (i < 5) await expect(tx).to.not.emit(f.repair, "RepairDealActivated");
-        else await expect(tx).to.emit(f.repair, "RepairDealActivated").withArgs(f.dealId);
+        await expect(tx).to.not.emit(f.repair, "RepairDealActivated");
         const slot = await f.repair.pieceSlot(f.dealId, i);
         expect(slot.storageDealId).to.equal(storage.dealId);
         expect(slot.provider).to.equal(f.providers[i].address);
+        expect(slot.confirmed).to.equal(false);
       }
+      // Assigned, not proven: still placing, earning nothing, and nothing to confirm yet.
+      expect((await f.repair.getDeal(f.dealId)).state).to.equal(DEAL_STATE.Placing);
+      await expect(f.repair.connect(f.reporter).confirmPiece(f.dealId, 0))
+        .to.be.revertedWithCustomError(f.repair, "StorageDealNotProven")
+        .withArgs(stored[0].dealId, (await f.market.dealInfo(stored[0].dealId)).state);
+      await confirmPieces(f, f.dealId, [0, 1, 2, 3, 4], stored);
+      expect((await f.repair.getDeal(f.dealId)).state).to.equal(DEAL_STATE.Placing);
+      expect((await f.repair.getDeal(f.dealId)).confirmed).to.equal(5n);
+      await expect(f.repair.connect(f.reporter).confirmPiece(f.dealId, 0))
+        .to.be.revertedWithCustomError(f.repair, "PieceAlreadyConfirmed")
+        .withArgs(f.dealId, 0n);
+      // The last confirmation activates the deal, once.
+      await confirmPieces(f, f.dealId, [5], stored);
       const deal = await f.repair.getDeal(f.dealId);
       expect(deal.state).to.equal(DEAL_STATE.Active);
       expect(deal.assigned).to.equal(6n);
+      expect(deal.confirmed).to.equal(6n);
+      const events = await f.repair.queryFilter(f.repair.filters.RepairDealActivated(f.dealId));
+      expect(events).to.have.length(1);
       await expectRepairFundsConserved(f, f.accounts);
     });
 
@@ -183,12 +203,12 @@ describe("RepairMarket: placement, loss, repair and slashing", () => {
       const last = f.stored[5];
       await expect(f.repair.connect(f.reporter).reportPieceLoss(f.dealId, 5))
         .to.be.revertedWithCustomError(f.repair, "StorageDealHealthy")
-        .withArgs(last.dealId, STORAGE_STATE.Published);
+        .withArgs(last.dealId, STORAGE_STATE.Active);
     });
 
-    it("records a faulted piece as lost, then accepts its repair on a new provider", async () => {
+    it("records a faulted piece as lost, accepts its repair on a new provider, and counts it once proven", async () => {
       const f = await loadFixture(withPlacedFile);
-      await mine(PERIOD * 2n);
+      await mineUntilFaulted(f, [f.stored[2].dealId]);
       expect((await f.market.dealInfo(f.stored[2].dealId)).state).to.equal(STORAGE_STATE.Faulted);
       await expect(f.repair.connect(f.reporter).reportPieceLoss(f.dealId, 2))
         .to.emit(f.repair, "PieceLost")
@@ -214,9 +234,16 @@ describe("RepairMarket: placement, loss, repair and slashing", () => {
       )
         .to.emit(f.repair, "PieceRepaired")
         .withArgs(f.dealId, 2n, f.stored[2].dealId, fresh.dealId, f.providers[6].address);
-      expect(await f.repair.lostPieces(f.dealId)).to.equal(0n);
-      const slot = await f.repair.pieceSlot(f.dealId, 2);
+      // Pending: the piece stays lost, its window running from the loss, until the deal is proven.
+      let slot = await f.repair.pieceSlot(f.dealId, 2);
       expect(slot.storageDealId).to.equal(fresh.dealId);
+      expect(slot.confirmed).to.equal(false);
+      expect(slot.lostAtEpoch).to.equal(lostAt);
+      expect(await f.repair.lostPieces(f.dealId)).to.equal(4n);
+      await confirmPieces(f, f.dealId, [2], [fresh]);
+      expect(await f.repair.lostPieces(f.dealId)).to.equal(0n);
+      slot = await f.repair.pieceSlot(f.dealId, 2);
+      expect(slot.confirmed).to.equal(true);
       expect(slot.lostAtEpoch).to.equal(0n);
       expect((await f.repair.getDeal(f.dealId)).oldestLossEpoch).to.equal(0n);
       await expectRepairFundsConserved(f, f.accounts);
@@ -224,7 +251,7 @@ describe("RepairMarket: placement, loss, repair and slashing", () => {
 
     it("keeps the oldest remaining loss when one of several lost pieces is repaired", async () => {
       const f = await loadFixture(withPlacedFile);
-      await mine(PERIOD * 2n);
+      await mineUntilFaulted(f, [f.stored[0].dealId, f.stored[4].dealId]);
       await f.repair.reportPieceLoss(f.dealId, 0);
       const first = BigInt(await ethers.provider.getBlockNumber());
       await mine(5);
@@ -232,6 +259,8 @@ describe("RepairMarket: placement, loss, repair and slashing", () => {
       const second = BigInt(await ethers.provider.getBlockNumber());
       const fresh = await storePiece(f, f.file, 0, f.providers[6], f.deal.endEpoch);
       await f.repair.connect(f.worker).reassignPiece(f.dealId, 0, fresh.dealId, fresh.proposal, f.file.droot.proof(0));
+      expect((await f.repair.getDeal(f.dealId)).oldestLossEpoch).to.equal(first);
+      await confirmPieces(f, f.dealId, [0], [fresh]);
       expect((await f.repair.getDeal(f.dealId)).oldestLossEpoch).to.equal(second);
       expect(second).to.be.greaterThan(first);
     });
@@ -255,12 +284,17 @@ describe("RepairMarket: placement, loss, repair and slashing", () => {
 
     it("declares the file lost when more than m pieces are lost, refunding and slashing", async () => {
       const f = await loadFixture(withPlacedFile);
-      await mine(PERIOD * 2n);
+      await mineUntilFaulted(
+        f,
+        [0, 1, 2].map((i) => f.stored[i].dealId),
+      );
       await f.repair.reportPieceLoss(f.dealId, 0);
       await f.repair.reportPieceLoss(f.dealId, 1);
       const pledgeBefore = (await f.repair.getMiner(f.minerId)).pledge;
       const dealPledge = 6n * PIECE_SIZE * BigInt(REPAIR_PARAMS.pledgePerByte);
       const slash = (dealPledge * 5000n) / 10_000n;
+      const reportBounty = (dealPledge * BigInt(REPAIR_PARAMS.lossReportBountyBps)) / 10_000n;
+      // The slash bounty is a share of the slash; the report bounty comes out of the pledge first.
       const bounty = (slash * 1000n) / 10_000n;
       const clientBefore = await f.repair.balanceOf(f.client.address);
       const tx = f.repair.connect(f.reporter).reportPieceLoss(f.dealId, 2);
@@ -269,10 +303,11 @@ describe("RepairMarket: placement, loss, repair and slashing", () => {
       expect(deal.state).to.equal(DEAL_STATE.Lost);
       const refund = deal.amount - deal.claimed;
       await expect(tx).to.emit(f.repair, "FileLost").withArgs(f.dealId, f.minerId, refund, slash);
-      expect((await f.repair.getMiner(f.minerId)).pledge).to.equal(pledgeBefore - slash);
+      expect((await f.repair.getMiner(f.minerId)).pledge).to.equal(pledgeBefore - slash - reportBounty);
       expect((await f.repair.getMiner(f.minerId)).powerBytes).to.equal(0n);
       expect((await f.repair.balanceOf(f.client.address)) - clientBefore).to.equal(refund + slash - bounty);
-      expect(await f.repair.balanceOf(f.reporter.address)).to.equal(bounty);
+      expect(await f.repair.balanceOf(f.reporter.address)).to.equal(bounty + reportBounty);
+      expect(await f.repair.balanceOf(f.deployer.address)).to.equal(2n * reportBounty);
       await expect(f.repair.reportPieceLoss(f.dealId, 3))
         .to.be.revertedWithCustomError(f.repair, "DealNotOpen")
         .withArgs(f.dealId, DEAL_STATE.Lost);
@@ -283,7 +318,7 @@ describe("RepairMarket: placement, loss, repair and slashing", () => {
   describe("slashRepairMiner", () => {
     it("slashes once when a lost piece stays unrepaired past the repair window", async () => {
       const f = await loadFixture(withPlacedFile);
-      await mine(PERIOD * 2n);
+      await mineUntilFaulted(f, [f.stored[3].dealId]);
       await f.repair.reportPieceLoss(f.dealId, 3);
       await expect(f.repair.connect(f.reporter).slashRepairMiner(f.dealId, 3))
         .to.be.revertedWithCustomError(f.repair, "NothingToSlash")

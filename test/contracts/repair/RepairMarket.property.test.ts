@@ -4,6 +4,7 @@ import { mine, takeSnapshot } from "@nomicfoundation/hardhat-network-helpers";
 import fc from "fast-check";
 import type { ContractTransactionResponse } from "ethers";
 import { TEST_PARAMS, type PublishedDeal, deployMarket, publishDeals } from "../helpers/market";
+import { TestProver } from "../helpers/prover";
 import {
   REPAIR_PARAMS,
   type RepairFixture,
@@ -33,7 +34,15 @@ type Action =
   | { kind: "slash"; pick: number; index: number }
   | { kind: "claim"; pick: number }
   | { kind: "withdraw"; who: number }
-  | { kind: "advance"; epochs: number };
+  | { kind: "advance"; epochs: number }
+  // An honest provider (0..PROVIDERS-2) proves its data set; the last provider never proves.
+  | { kind: "prove"; provider: number }
+  // A third party confirms a piece whenever it likes.
+  | { kind: "confirm"; pick: number; index: number }
+  // The adversarial miner reports its own pieces lost (hoping for the bounty).
+  | { kind: "selfReport"; pick: number; index: number }
+  // An adversarial third party tries to place or move the miner's pieces.
+  | { kind: "meddle"; pick: number; index: number; provider: number };
 
 const pick = fc.nat(7);
 const actionArb: fc.Arbitrary<Action> = fc.oneof(
@@ -74,6 +83,15 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
     weight: 2,
     arbitrary: fc.record({ kind: fc.constant("advance" as const), epochs: fc.integer({ min: 1, max: 80 }) }),
   },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant("prove" as const), provider: fc.nat(PROVIDERS - 2) }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant("confirm" as const), pick, index: fc.nat(2) }) },
+  fc.record({ kind: fc.constant("selfReport" as const), pick, index: fc.nat(2) }),
+  fc.record({
+    kind: fc.constant("meddle" as const),
+    pick,
+    index: fc.nat(2),
+    provider: fc.nat(PROVIDERS - 1),
+  }),
 );
 
 const ALLOWED: Record<Action["kind"], string[]> = {
@@ -87,7 +105,7 @@ const ALLOWED: Record<Action["kind"], string[]> = {
     "ProviderAlreadyHoldsPiece",
     "StorageDealNotLive",
   ],
-  report: ["DealNotOpen", "PieceNotAssigned", "PieceAlreadyLost", "StorageDealHealthy"],
+  report: ["DealNotOpen", "PieceNotAssigned", "PieceAlreadyLost", "StorageDealHealthy", "RepairDealEnded"],
   reassign: [
     "DealNotOpen",
     "PieceNotLost",
@@ -103,11 +121,25 @@ const ALLOWED: Record<Action["kind"], string[]> = {
     "PieceNotLost",
     "StorageDealAlreadyUsed",
     "StorageDealNotLive",
+    "RepairDealEnded",
   ],
-  slash: ["DealNotOpen", "NothingToSlash"],
+  slash: ["DealNotOpen", "NothingToSlash", "RepairDealEnded"],
   claim: [],
   withdraw: ["ZeroAmount"],
   advance: [],
+  prove: [],
+  confirm: [
+    "DealNotOpen",
+    "PieceNotAssigned",
+    "PieceAlreadyConfirmed",
+    "StorageDealNotProven",
+    "RepairDealEnded",
+    "StorageDealAlreadyUsed",
+    "StorageDealNotLive",
+    "ProviderAlreadyHoldsPiece",
+  ],
+  selfReport: ["DealNotOpen", "PieceNotAssigned", "PieceAlreadyLost", "StorageDealHealthy", "RepairDealEnded"],
+  meddle: ["NotMinerOperator", "DealNotOpen"],
 };
 
 describe("RepairMarket: property test over random call sequences", function () {
@@ -174,6 +206,8 @@ describe("RepairMarket: property test over random call sequences", function () {
     let placed = 0;
     let repaired = 0;
     let claimed = 0;
+    let confirmed = 0;
+    let proofs = 0;
     const tick = progress("RepairMarket");
 
     await fc.assert(
@@ -184,6 +218,10 @@ describe("RepairMarket: property test over random call sequences", function () {
         const actions: Action[] = [{ kind: "bid", file: 0, duration: 300 }, { kind: "deal", pick: 0 }, ...rest];
         const bids: { id: bigint; file: number }[] = [];
         const deals: { id: bigint; file: number }[] = [];
+        /** Storage deals whose data set has had a proof land in this sequence. */
+        const proven = new Set<bigint>();
+        /** (deal, index) pairs whose loss has paid a report bounty. */
+        const bountied = new Set<string>();
         for (const action of actions) {
           const run = async (send: () => Promise<ContractTransactionResponse>) => {
             try {
@@ -192,7 +230,34 @@ describe("RepairMarket: property test over random call sequences", function () {
               const data = (err as { data?: string }).data;
               const parsed = data ? repair.interface.parseError(data) : null;
               if (!parsed || !ALLOWED[action.kind].includes(parsed.name)) throw err;
+              if (process.env.DEBUG_PROP && action.kind === "confirm") console.log(parsed.name, parsed.args.toString());
               return null;
+            }
+          };
+          /** Provider p (an honest one) proves its data set in this or the next period. */
+          const proveProvider = async (p: number) => {
+            const held = [...storage.entries()].filter(([key]) => key.endsWith(`:${p}`)).map(([, d]) => d);
+            const setId = (await f.market.dealInfo(held[0].dealId)).dataSetId;
+            let set = await f.market.dataSetInfo(setId);
+            if (set.failed || set.currentPeriodProven) return;
+            if (BigInt(await ethers.provider.getBlockNumber()) + 1n > set.deadlineEpoch) await mine(1);
+            set = await f.market.dataSetInfo(setId);
+            if (set.failed || set.currentPeriodProven) return;
+            const now = BigInt(await ethers.provider.getBlockNumber());
+            if (now <= set.challengeEpoch) await mine(set.challengeEpoch - now + 1n);
+            await new TestProver(f.market, providers[p]).track(...held).prove(setId);
+            for (const d of held) proven.add(d.dealId);
+            proofs++;
+          };
+          /** Checks the report bounties a receipt paid: once per piece, never to the miner. */
+          const checkBounties = (receipt: Awaited<ReturnType<typeof run>>) => {
+            for (const log of receipt?.logs ?? []) {
+              const event = repair.interface.parseLog(log);
+              if (event?.name !== "LossReportBountyPaid") continue;
+              const key = `${event.args.dealId}:${event.args.index}`;
+              expect(bountied.has(key), `a second report bounty for piece ${key}`).to.equal(false);
+              bountied.add(key);
+              expect([owner.address, worker.address]).to.not.include(event.args.reporter);
             }
           };
           const deal = "pick" in action && deals.length > 0 ? deals[action.pick % deals.length] : undefined;
@@ -243,13 +308,64 @@ describe("RepairMarket: property test over random call sequences", function () {
               break;
             }
             case "report":
-              if (deal) await run(() => repair.connect(f.reporter).reportPieceLoss(deal.id, action.index));
+              if (deal)
+                checkBounties(await run(() => repair.connect(f.reporter).reportPieceLoss(deal.id, action.index)));
+              break;
+            case "selfReport":
+              if (deal) checkBounties(await run(() => repair.connect(worker).reportPieceLoss(deal.id, action.index)));
+              break;
+            case "confirm": {
+              // The honest miner's path: an unassigned piece goes to an honest provider holding no
+              // piece of the file, the piece's provider (when honest) proves, then a third party
+              // confirms.
+              if (!deal) break;
+              let slot = await repair.pieceSlot(deal.id, action.index);
+              if (slot.storageDealId === 0n) {
+                const holders = new Set<string>();
+                for (let i = 0; i < 3; i++) holders.add((await repair.pieceSlot(deal.id, i)).provider);
+                const target = providers.findIndex((q, i) => i < PROVIDERS - 1 && !holders.has(q.address));
+                const s = storage.get(`${deal.file}:${action.index}:${target}`);
+                const proof = files[deal.file].droot.proof(action.index);
+                const assign = () =>
+                  repair.connect(worker).assignPiece(deal.id, action.index, s!.dealId, s!.proposal, proof);
+                if (s && (await run(assign))) placed++;
+                slot = await repair.pieceSlot(deal.id, action.index);
+              }
+              const p = providers.findIndex((q) => q.address === slot.provider);
+              if (p >= 0 && p < PROVIDERS - 1) await proveProvider(p);
+              if (await run(() => repair.connect(f.reporter).confirmPiece(deal.id, action.index))) confirmed++;
+              break;
+            }
+            case "meddle": {
+              if (!deal) break;
+              const s = storage.get(`${deal.file}:${action.index}:${action.provider}`);
+              if (!s) throw new Error("missing storage deal");
+              const proof = files[deal.file].droot.proof(action.index);
+              const args = [deal.id, action.index, s.dealId, s.proposal, proof] as const;
+              const receipt = await run(() =>
+                action.provider % 2 === 0
+                  ? repair.connect(f.reporter).assignPiece(...args)
+                  : repair.connect(f.other).reassignPiece(...args),
+              );
+              expect(receipt, "a stranger placed or moved a piece").to.equal(null);
+              break;
+            }
+            case "prove":
+              await proveProvider(action.provider);
               break;
             case "repair": {
-              // Report the piece lost (when its storage deal has faulted), then move it to a
-              // provider holding no piece of the file.
+              // The piece's provider goes down: epochs pass (within the term) until its storage
+              // deal reads Faulted. Report the piece lost, then move it to a provider holding no
+              // piece of the file.
               if (!deal) break;
-              await run(() => repair.connect(f.reporter).reportPieceLoss(deal.id, action.index));
+              const lost = await repair.pieceSlot(deal.id, action.index);
+              const term = (await repair.getDeal(deal.id)).endEpoch;
+              for (let i = 0; lost.storageDealId !== 0n && i < 130; i++) {
+                if ((await f.market.dealInfo(lost.storageDealId)).state !== 2n) break; // not Active
+                if (BigInt(await ethers.provider.getBlockNumber()) + 2n >= term) break;
+                await mine(1);
+              }
+              checkBounties(await run(() => repair.connect(f.reporter).reportPieceLoss(deal.id, action.index)));
               const holders = new Set<string>();
               for (let i = 0; i < 3; i++) holders.add((await repair.pieceSlot(deal.id, i)).provider);
               const target = providers.findIndex((p) => !holders.has(p.address));
@@ -283,8 +399,26 @@ describe("RepairMarket: property test over random call sequences", function () {
           }
 
           let power = 0n;
-          for (const onChain of await expectRepairFundsConserved(f, watched)) {
-            if (onChain.state === 1n || onChain.state === 2n) power += onChain.size;
+          const onChainDeals = await expectRepairFundsConserved(f, watched);
+          for (const [i, onChain] of onChainDeals.entries()) {
+            if (onChain.state === 1n || onChain.state === 2n) {
+              power += onChain.size;
+              // A slot never counts as placed while its storage deal is unproven, and an active
+              // deal's unconfirmed slots are all lost (repairs pending).
+              for (let index = 0; index < 3; index++) {
+                const slot = await repair.pieceSlot(BigInt(i + 1), index);
+                if (slot.confirmed) {
+                  expect(proven.has(slot.storageDealId), `deal ${i + 1} piece ${index} confirmed unproven`).to.equal(
+                    true,
+                  );
+                } else if (onChain.state === 2n) {
+                  expect(slot.lostAtEpoch, `active deal ${i + 1} piece ${index} unconfirmed, not lost`).to.not.equal(
+                    0n,
+                  );
+                }
+              }
+              if (onChain.state === 1n) expect(onChain.paidEpochs).to.equal(0n);
+            }
             expect(onChain.claimed).to.be.at.most(onChain.amount);
             expect(onChain.paidEpochs).to.be.at.most(onChain.accruedUpTo - onChain.startEpoch);
             expect(onChain.lost).to.be.at.most(onChain.state === 4n ? 3n : 1n);
@@ -294,7 +428,10 @@ describe("RepairMarket: property test over random call sequences", function () {
       }),
       { numRuns: RUNS },
     );
-    console.log(`      ${placed} pieces placed, ${repaired} repaired, ${claimed} claims`);
+    console.log(
+      `      ${placed} pieces placed, ${repaired} repaired, ${proofs} proofs, ${confirmed} confirmations, ${claimed} claims`,
+    );
+    expect(confirmed).to.be.greaterThan(RUNS / 10);
     expect(placed).to.be.greaterThan(RUNS / 2);
     expect(repaired).to.be.greaterThan(RUNS / 50);
   });
