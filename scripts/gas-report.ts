@@ -268,7 +268,7 @@ async function measureRepair(): Promise<void> {
   results["claimEarnings/1" + SUFFIX] = await gasOf(f.repair.claimEarnings([dealId]), "claimEarnings/1");
 }
 
-/** PaymentChannels: open, redeem a voucher on a used lane, settle, collect. */
+/** PaymentChannels: open, redeem a voucher on a used lane, settle, collect, withdraw. */
 async function measureChannels(): Promise<void> {
   const f = await deployChannels();
   results["createChannel" + SUFFIX] = await gasOf(
@@ -285,6 +285,7 @@ async function measureChannels(): Promise<void> {
   await f.channels.connect(f.payee).settle(1n);
   await mine(20);
   results["collect" + SUFFIX] = await gasOf(f.channels.connect(f.payee).collect(1n), "collect");
+  results["withdraw" + SUFFIX] = await gasOf(f.channels.connect(f.payee).withdraw(5000n), "withdraw");
 }
 
 function printAndWrite(): void {

@@ -25,6 +25,7 @@ interface IPaymentChannels {
     error ChannelNotSettling(uint256 channelId);
     error SettleDelayNotOver(uint256 channelId, uint64 settlingAt, uint256 currentEpoch);
     error ChannelCollected(uint256 channelId);
+    error InsufficientBalance(address account, uint256 available, uint256 required);
     /// @notice The voucher is not signed by the channel's payer.
     error InvalidVoucherSignature(uint256 channelId, address payer);
     /// @notice A voucher for lane `lane` must carry a nonce above `laneNonce`.
@@ -42,7 +43,9 @@ interface IPaymentChannels {
     /// @notice Lane `lane` now owes `amount` in total (`delta` more than before).
     event VoucherRedeemed(uint256 indexed channelId, uint64 indexed lane, uint64 nonce, uint256 amount, uint256 delta);
     event ChannelSettlingStarted(uint256 indexed channelId, uint64 settlingAt);
+    /// @notice The channel closed: `toPayee` and `toPayer` were credited to their balances.
     event ChannelCollectedOut(uint256 indexed channelId, uint256 toPayee, uint256 toPayer);
+    event Withdrawn(address indexed account, uint256 amount);
 
     /// @notice Opens a channel from the caller to `payee`, pulling `amount` tokens.
     /// @return channelId New channel's id (from 1).
@@ -61,9 +64,18 @@ interface IPaymentChannels {
     /// max(now + settleDelayEpochs, the vouchers' minSettleEpoch).
     function settle(uint256 channelId) external;
 
-    /// @notice Payer or payee closes a settled channel: the payee receives what its vouchers
-    /// redeemed, the payer the rest.
+    /// @notice Payer or payee closes a settled channel: what the payee's vouchers redeemed is
+    /// credited to the payee's balance, the rest to the payer's; each takes it with `withdraw`
+    /// (pull payments: a party the token refuses to pay cannot block the other's funds).
+    /// @custom:throws NotParticipant, ChannelNotSettling, SettleDelayNotOver, ChannelCollected.
     function collect(uint256 channelId) external;
+
+    /// @notice Sends `amount` of the caller's balance (credited by `collect`), token base units.
+    /// @custom:throws ZeroAmount, InsufficientBalance.
+    function withdraw(uint256 amount) external;
+
+    /// @notice What `account` can withdraw, token base units.
+    function balanceOf(address account) external view returns (uint256);
 
     function token() external view returns (IERC20);
     /// @notice Epochs between `settle` and the first allowed `collect`.

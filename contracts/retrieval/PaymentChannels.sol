@@ -11,7 +11,8 @@ import {Voucher, Channel, LaneState} from "../types/PaymentChannelTypes.sol";
 
 /// @title PaymentChannels
 /// @notice Retrieval payments: see `IPaymentChannels`.
-/// @dev Token custody invariant: `token.balanceOf(this) == Σ funds` over uncollected channels.
+/// @dev Token custody invariant: `token.balanceOf(this) == Σ funds` over uncollected channels
+/// `+ Σ balanceOf` over accounts. Tokens leave only through `withdraw`.
 contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuard {
     using SafeERC20 for IERC20;
 
@@ -26,6 +27,7 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuard {
     uint256 private _nextChannelId = 1;
     mapping(uint256 channelId => Channel) private _channels;
     mapping(uint256 channelId => mapping(uint64 lane => LaneState)) private _lanes;
+    mapping(address account => uint256 amount) private _withdrawable;
 
     /// @notice Shortest settle delay: at least one whole block after `settle` in which the payee
     /// can still redeem before anyone can `collect`.
@@ -123,12 +125,27 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuard {
         uint256 toPayee = channel.redeemed;
         uint256 toPayer = channel.funds - toPayee;
         channel.funds = 0;
-        if (toPayee != 0) _token.safeTransfer(channel.payee, toPayee);
-        if (toPayer != 0) _token.safeTransfer(channel.payer, toPayer);
+        _withdrawable[channel.payee] += toPayee;
+        _withdrawable[channel.payer] += toPayer;
         emit ChannelCollectedOut(channelId, toPayee, toPayer);
     }
 
+    /// @inheritdoc IPaymentChannels
+    function withdraw(uint256 amount) external nonReentrant {
+        if (amount == 0) revert ZeroAmount();
+        uint256 available = _withdrawable[msg.sender];
+        if (available < amount) revert InsufficientBalance(msg.sender, available, amount);
+        _withdrawable[msg.sender] = available - amount;
+        _token.safeTransfer(msg.sender, amount);
+        emit Withdrawn(msg.sender, amount);
+    }
+
     // ------------------------------------------------------------------ views
+
+    /// @inheritdoc IPaymentChannels
+    function balanceOf(address account) external view returns (uint256) {
+        return _withdrawable[account];
+    }
 
     /// @inheritdoc IPaymentChannels
     function token() external view returns (IERC20) {

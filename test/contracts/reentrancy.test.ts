@@ -65,16 +65,22 @@ describe("reentrancy through a token that calls back on transfer", () => {
     expect(await repair.balanceOf(user.address)).to.equal(balance);
   });
 
-  it("PaymentChannels.collect cannot be re-entered", async () => {
+  it("PaymentChannels.withdraw cannot be re-entered (collect sends nothing)", async () => {
     const { user, deployer, token, channels } = await fixture();
     await channels.connect(user).createChannel(deployer.address, 1000n);
     await channels.connect(user).settle(1n);
     await mine(2);
-    await token.arm(await channels.getAddress(), channels.interface.encodeFunctionData("collect", [1n]));
-    await expect(channels.connect(user).collect(1n)).to.be.revertedWithCustomError(
+    // collect moves no tokens (pull payments), so an armed token has nothing to call back from.
+    await token.arm(await channels.getAddress(), channels.interface.encodeFunctionData("withdraw", [1000n]));
+    await channels.connect(user).collect(1n);
+    expect(await token.armed()).to.equal(true);
+    expect(await channels.balanceOf(user.address)).to.equal(1000n);
+    // The refund's transfer calls withdraw again: the guard stops it and nothing moves.
+    await expect(channels.connect(user).withdraw(1000n)).to.be.revertedWithCustomError(
       channels,
       "ReentrancyGuardReentrantCall",
     );
-    expect((await channels.getChannel(1n)).funds).to.equal(1000n);
+    expect(await channels.balanceOf(user.address)).to.equal(1000n);
+    expect(await token.balanceOf(await channels.getAddress())).to.equal(1000n);
   });
 });

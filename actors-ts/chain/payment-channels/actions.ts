@@ -8,7 +8,7 @@ import { ensureAllowance } from "../token/approve";
 
 /**
  * PaymentChannels writes, one function each (`createChannel`, `fund`, `updateChannelState`,
- * `settle`, `collect`), built on `sendContract` (simulate, send, confirm, decode events).
+ * `settle`, `collect`, `withdraw`), built on `sendContract` (simulate, send, confirm, decode events).
  * All throw ContractRevertedError with the contract's custom error on a revert.
  */
 
@@ -95,7 +95,41 @@ export async function settleChannel(
   return sent.hash;
 }
 
-/** `collect(channelId)` after the settle delay: pays both parties out. */
+/**
+ * `withdraw` of everything this account's balance holds (what `collect` credited it); nothing is
+ * sent when the balance is 0.
+ *
+ * @returns Token base units withdrawn, and the transaction hash when one was sent.
+ */
+export async function withdrawChannelBalance(
+  clients: ChainClients,
+  contracts: MarketContracts,
+): Promise<{ hash?: Hex; amount: bigint }> {
+  const amount = await clients.public.readContract({
+    address: contracts.paymentChannels,
+    abi: paymentChannelsAbi,
+    functionName: "balanceOf",
+    args: [clients.account.address],
+  });
+  if (amount === 0n) return { amount };
+  const sent = await sendContract(
+    clients,
+    {
+      contract: "PaymentChannels",
+      address: contracts.paymentChannels,
+      abi: paymentChannelsAbi,
+      functionName: "withdraw",
+      args: [amount],
+    },
+    ["Withdrawn"],
+  );
+  return { hash: sent.hash, amount };
+}
+
+/**
+ * `collect(channelId)` after the settle delay: credits both parties' balances (pull payments);
+ * each takes its share with `withdraw` ({@link withdrawChannelBalance}).
+ */
 export async function collectChannel(
   clients: ChainClients,
   contracts: MarketContracts,

@@ -1,14 +1,20 @@
 import { runEvery } from "../../core/abort";
 import { isRevert } from "../../chain/contract-errors";
-import { collectChannel, getChannel, getLane, updateChannelState } from "../../chain/payment-channels/actions";
+import {
+  collectChannel,
+  getChannel,
+  getLane,
+  updateChannelState,
+  withdrawChannelBalance,
+} from "../../chain/payment-channels/actions";
 import type { ProviderContext } from "../context";
 import type { RetrievalStore } from "./retrieval-store";
 
 /**
  * Turns retrieval vouchers into money (seed 001 step k: "tells the PaymentChannel to transfer
  * funds"): every `redeemIntervalMs` it redeems each lane's best voucher with
- * `updateChannelState`, and collects channels whose payer started settling once the delay has
- * passed (redeeming everything first).
+ * `updateChannelState`, collects channels whose payer started settling once the delay has
+ * passed (redeeming everything first), and withdraws what collects credited it (pull payments).
  */
 export class Redeemer {
   constructor(
@@ -55,6 +61,9 @@ export class Redeemer {
         logger.info({ channelId: channelId.toString(), toPayee: toPayee.toString() }, "payment channel collected");
       }
     }
+    // Collected channels (by us or by the payer) credit our balance; take it out.
+    const withdrawn = await withdrawChannelBalance(clients, contracts);
+    if (withdrawn.amount > 0n) logger.info({ amount: withdrawn.amount.toString() }, "channel balance withdrawn");
     if (redeemed > 0n) logger.info({ redeemed: redeemed.toString() }, "retrieval vouchers redeemed");
     return redeemed;
   }

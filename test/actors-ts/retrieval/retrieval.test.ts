@@ -22,7 +22,12 @@ import type { Deployment } from "../../../actors-ts/chain/deployment";
 import { paymentChannelsAbi } from "../../../actors-ts/chain/generated/abis";
 import { connectChain } from "../../../actors-ts/chain/clients";
 import { contractsOf } from "../../../actors-ts/chain/contracts";
-import { createChannel } from "../../../actors-ts/chain/payment-channels/actions";
+import {
+  createChannel,
+  getChannel,
+  settleChannel,
+  withdrawChannelBalance,
+} from "../../../actors-ts/chain/payment-channels/actions";
 import { encodeVoucherHeader, plainVoucher, signVoucher } from "../../../actors-ts/chain/payment-channels/vouchers";
 import { signRequest } from "../../../actors-ts/core/signed-request";
 import { superviseSuiteProcesses } from "../../helpers/process-logs";
@@ -159,6 +164,36 @@ describe("retrieval market: paid, chunked, k-of-n", function () {
     await waitFor("the provider to redeem the lane", 30_000, async () =>
       (await laneRedeemed(channelId, 0n)) === owed ? true : undefined,
     );
+
+    // The reader settles; once the delay passes the provider's redeemer collects, which credits
+    // both balances (pull payments), and withdraws its own pay. The reader takes its refund.
+    const readerClients = await connectChain(devnet.rpcUrl, privateKeyToAccount(reader as Hex));
+    const contracts = contractsOf(deployment);
+    const funds = (await getChannel(readerClients, contracts, channelId)).funds;
+    const from = await readerClients.public.getBlockNumber();
+    await settleChannel(readerClients, contracts, channelId);
+    const withdrawals = await waitFor("the provider to collect the channel and withdraw its pay", 120_000, async () => {
+      const channel = await getChannel(readerClients, contracts, channelId);
+      const logs = await readerClients.public.getContractEvents({
+        address: contracts.paymentChannels,
+        abi: paymentChannelsAbi,
+        eventName: "Withdrawn",
+        args: { account: devAddress(2) },
+        fromBlock: from,
+      });
+      return channel.collected && logs.length > 0 ? logs : undefined;
+    });
+    expect(withdrawals.map((l) => l.args.amount)).to.deep.equal([owed]);
+    expect(
+      await readerClients.public.readContract({
+        address: contracts.paymentChannels,
+        abi: paymentChannelsAbi,
+        functionName: "balanceOf",
+        args: [devAddress(2)],
+      }),
+    ).to.equal(0n);
+    const refund = await withdrawChannelBalance(readerClients, contracts);
+    expect(refund.amount).to.equal(funds - owed);
   });
 
   describe("a client that does not pay properly", () => {

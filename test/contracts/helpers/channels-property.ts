@@ -12,6 +12,7 @@ export type Action =
   | { kind: "settle"; pick: number; byPayee: boolean }
   | { kind: "collect"; pick: number }
   | { kind: "close"; pick: number }
+  | { kind: "withdraw"; byPayee: boolean; share: number }
   | { kind: "advance"; epochs: number };
 
 const actionArb: fc.Arbitrary<Action> = fc.oneof(
@@ -32,7 +33,16 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
   },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant("settle" as const), pick: fc.nat(5), byPayee: fc.boolean() }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant("collect" as const), pick: fc.nat(5) }) },
-  fc.record({ kind: fc.constant("close" as const), pick: fc.nat(5) }),
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant("close" as const), pick: fc.nat(5) }) },
+  {
+    weight: 2,
+    // A share of the balance, all of it, or one unit more than there is.
+    arbitrary: fc.record({
+      kind: fc.constant("withdraw" as const),
+      byPayee: fc.boolean(),
+      share: fc.oneof(fc.integer({ min: 1, max: 100 }), fc.constant(100), fc.constant(101)),
+    }),
+  },
   fc.record({ kind: fc.constant("advance" as const), epochs: fc.integer({ min: 1, max: Number(SETTLE_DELAY) + 2 }) }),
 );
 
@@ -41,8 +51,16 @@ const ALLOWED: Record<Action["kind"], string[]> = {
   fund: ["ChannelSettling", "ChannelCollected"],
   redeem: ["VoucherNonceTooLow", "VoucherAmountTooLow", "VoucherExceedsFunds", "ChannelCollected"],
   settle: ["ChannelSettling", "ChannelCollected"],
-  collect: ["ChannelNotSettling", "SettleDelayNotOver", "ChannelCollected"],
-  close: ["ChannelSettling", "ChannelCollected", "ChannelNotSettling", "SettleDelayNotOver"],
+  collect: ["ChannelNotSettling", "SettleDelayNotOver", "ChannelCollected", "InsufficientBalance", "ZeroAmount"],
+  close: [
+    "ChannelSettling",
+    "ChannelCollected",
+    "ChannelNotSettling",
+    "SettleDelayNotOver",
+    "InsufficientBalance",
+    "ZeroAmount",
+  ],
+  withdraw: ["InsufficientBalance", "ZeroAmount"],
   advance: [],
 };
 
@@ -61,15 +79,20 @@ export interface ChannelPropertyStats {
 export async function channelsProperty(
   f: ChannelFixture,
   stats: ChannelPropertyStats,
-): Promise<fc.IAsyncProperty<[Action[]]>> {
+): Promise<fc.IAsyncProperty<[bigint, Action[]]>> {
   const snapshot = await takeSnapshot();
   const tick = progress("PaymentChannels");
-  return fc.asyncProperty(fc.array(actionArb, { minLength: 3, maxLength: 10, size: "max" }), async (rest) => {
+  // The first channel's funds are drawn too, so payouts are not all multiples of a round number.
+  const first = fc.bigInt(1_000n, 10_000n);
+  const rest = fc.array(actionArb, { minLength: 3, maxLength: 10, size: "max" });
+  return fc.asyncProperty(first, rest, async (amount, rest) => {
     tick();
     await snapshot.restore();
-    const actions: Action[] = [{ kind: "create", amount: 5_000n }, ...rest];
+    const actions: Action[] = [{ kind: "create", amount }, ...rest];
     /** Model: per channel, its funds and each lane's best (nonce, amount). */
     const model: { funds: bigint; lanes: Map<number, { nonce: number; amount: bigint }>; collected: boolean }[] = [];
+    /** Model: what payer and payee can withdraw. */
+    const balances = { payer: 0n, payee: 0n };
     for (const action of actions) {
       const run = async (send: () => Promise<ContractTransactionResponse>): Promise<boolean> => {
         try {
@@ -82,15 +105,24 @@ export async function channelsProperty(
           return false;
         }
       };
-      /** Collects and checks both parties got exactly what the model says. */
+      /** Withdraws `amount` for payer or payee; checks exactly that much arrived. */
+      const withdraw = async (key: "payer" | "payee", amount: bigint): Promise<void> => {
+        const who = key === "payee" ? f.payee : f.payer;
+        const before = await f.token.balanceOf(who.address);
+        if (!(await run(() => f.channels.connect(who).withdraw(amount)))) return;
+        expect(amount <= balances[key] && amount > 0n, `withdrew ${amount} of ${balances[key]}`).to.equal(true);
+        expect((await f.token.balanceOf(who.address)) - before).to.equal(amount);
+        balances[key] -= amount;
+      };
+      /** Collects and checks both parties were credited exactly what the model says. */
       const collect = async (channel: number, id: bigint): Promise<boolean> => {
         const owed = [...model[channel].lanes.values()].reduce((sum, l) => sum + l.amount, 0n);
-        const payeeBefore = await f.token.balanceOf(f.payee.address);
-        const payerBefore = await f.token.balanceOf(f.payer.address);
         if (!(await run(() => f.channels.connect(f.payer).collect(id)))) return false;
-        expect((await f.token.balanceOf(f.payee.address)) - payeeBefore).to.equal(owed);
-        expect((await f.token.balanceOf(f.payer.address)) - payerBefore).to.equal(model[channel].funds - owed);
+        balances.payee += owed;
+        balances.payer += model[channel].funds - owed;
         model[channel].collected = true;
+        // Both parties then take what they are owed (the withdraw action also takes part of it).
+        for (const key of ["payee", "payer"] as const) await withdraw(key, balances[key]);
         return true;
       };
       const channel = "pick" in action && model.length > 0 ? action.pick % model.length : -1;
@@ -139,11 +171,18 @@ export async function channelsProperty(
           if (channel < 0) break;
           if (await collect(channel, id)) stats.collected++;
           break;
+        case "withdraw": {
+          const key = action.byPayee ? "payee" : "payer";
+          await withdraw(key, action.share > 100 ? balances[key] + 1n : (balances[key] * BigInt(action.share)) / 100n);
+          break;
+        }
         case "advance":
           await mine(action.epochs);
           break;
       }
       await expectChannelFundsConserved(f);
+      expect(await f.channels.balanceOf(f.payer.address)).to.equal(balances.payer);
+      expect(await f.channels.balanceOf(f.payee.address)).to.equal(balances.payee);
       for (const [i, m] of model.entries()) {
         const onChain = await f.channels.getChannel(BigInt(i + 1));
         const owed = [...m.lanes.values()].reduce((s, l) => s + l.amount, 0n);

@@ -22,7 +22,7 @@ export interface ChannelFixture {
  * ("SkimmingTokenMock", whose planted bug the property test must find).
  */
 export async function deployChannels(
-  tokenContract: "PaymentToken" | "SkimmingTokenMock" = "PaymentToken",
+  tokenContract: "PaymentToken" | "SkimmingTokenMock" | "BlocklistTokenMock" = "PaymentToken",
 ): Promise<ChannelFixture> {
   const [deployer, payer, payee, other] = await ethers.getSigners();
   const supply = ethers.parseEther("1000000000");
@@ -66,11 +66,15 @@ export async function signVoucher(
   );
 }
 
-/** Token balance of PaymentChannels equals the funds of its uncollected channels. */
+/**
+ * Token balance of PaymentChannels equals the funds of its uncollected channels plus what the
+ * fixture's accounts can withdraw.
+ */
 export async function expectChannelFundsConserved(f: ChannelFixture): Promise<void> {
   const held = await f.token.balanceOf(await f.channels.getAddress());
   let owed = 0n;
   const next = await f.channels.nextChannelId();
   for (let id = 1n; id < next; id++) owed += (await f.channels.getChannel(id)).funds;
-  if (held !== owed) throw new Error(`PaymentChannels holds ${held} but channels hold ${owed}`);
+  for (const account of f.accounts) owed += await f.channels.balanceOf(account);
+  if (held !== owed) throw new Error(`PaymentChannels holds ${held} but channels and balances hold ${owed}`);
 }

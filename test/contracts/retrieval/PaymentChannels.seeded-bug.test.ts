@@ -7,8 +7,8 @@ import type { SkimmingTokenMock } from "../../../typechain-types";
 
 // The property tests run fewer sequences by default than they used to; this shows the default
 // is still enough. A token that pays one base unit too much on some transfers out of
-// PaymentChannels is a conservation bug on a path only some sequences reach (a collect whose
-// payout is 2 mod 5); the unchanged property must find it within the default run count.
+// PaymentChannels is a conservation bug on a path only some sequences reach (a withdrawal of an
+// amount that is 2 mod 3); the unchanged property must find it within the default run count.
 
 describe("PaymentChannels property test, against a planted conservation bug", function () {
   this.timeout(10 * 60 * 1000);

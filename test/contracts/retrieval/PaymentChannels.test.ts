@@ -2,6 +2,7 @@ import { expect } from "chai";
 import { ethers } from "hardhat";
 import { loadFixture, mine } from "@nomicfoundation/hardhat-network-helpers";
 import { SETTLE_DELAY, deployChannels, expectChannelFundsConserved, signVoucher, voucher } from "../helpers/channels";
+import type { BlocklistTokenMock } from "../../../typechain-types";
 
 const FUNDS = 10_000n;
 
@@ -203,10 +204,72 @@ describe("PaymentChannels", () => {
       await expect(tx)
         .to.emit(f.channels, "ChannelCollectedOut")
         .withArgs(f.channelId, 700n, FUNDS - 700n);
-      await expect(tx).to.changeTokenBalances(f.token, [f.payee, f.payer, f.channels], [700n, FUNDS - 700n, -FUNDS]);
+      // Credited, not sent: each party pulls its own share.
+      await expect(tx).to.changeTokenBalances(f.token, [f.payee, f.payer, f.channels], [0n, 0n, 0n]);
+      expect(await f.channels.balanceOf(f.payee.address)).to.equal(700n);
+      expect(await f.channels.balanceOf(f.payer.address)).to.equal(FUNDS - 700n);
+      await expectChannelFundsConserved(f);
       await expect(f.channels.connect(f.payee).updateChannelState(v, sig, "0x"))
         .to.be.revertedWithCustomError(f.channels, "ChannelCollected")
         .withArgs(f.channelId);
+      const payeeOut = f.channels.connect(f.payee).withdraw(700n);
+      await expect(payeeOut).to.emit(f.channels, "Withdrawn").withArgs(f.payee.address, 700n);
+      await expect(payeeOut).to.changeTokenBalances(f.token, [f.payee, f.channels], [700n, -700n]);
+      await expect(f.channels.connect(f.payer).withdraw(FUNDS - 700n)).to.changeTokenBalances(
+        f.token,
+        [f.payer, f.channels],
+        [FUNDS - 700n, -(FUNDS - 700n)],
+      );
+      await expectChannelFundsConserved(f);
+    });
+
+    it("withdraw: only what was credited, never zero, never another's", async () => {
+      const f = await loadFixture(withChannel);
+      await f.channels.connect(f.payer).settle(f.channelId);
+      await mine(SETTLE_DELAY);
+      await f.channels.connect(f.payee).collect(f.channelId);
+      await expect(f.channels.connect(f.payer).withdraw(FUNDS + 1n))
+        .to.be.revertedWithCustomError(f.channels, "InsufficientBalance")
+        .withArgs(f.payer.address, FUNDS, FUNDS + 1n);
+      await expect(f.channels.connect(f.payer).withdraw(0n)).to.be.revertedWithCustomError(f.channels, "ZeroAmount");
+      // A stranger (or the payee, owed nothing here) cannot take the payer's refund.
+      for (const who of [f.other, f.payee]) {
+        await expect(f.channels.connect(who).withdraw(1n))
+          .to.be.revertedWithCustomError(f.channels, "InsufficientBalance")
+          .withArgs(who.address, 0n, 1n);
+      }
+      await f.channels.connect(f.payer).withdraw(FUNDS);
+      await expect(f.channels.connect(f.payer).withdraw(1n))
+        .to.be.revertedWithCustomError(f.channels, "InsufficientBalance")
+        .withArgs(f.payer.address, 0n, 1n);
+      await expectChannelFundsConserved(f);
+    });
+
+    it("a party the token refuses to pay cannot block the other's funds (pull payments)", async () => {
+      const f = await deployChannels("BlocklistTokenMock");
+      const token = f.token as unknown as BlocklistTokenMock;
+      await f.channels.connect(f.payer).createChannel(f.payee.address, FUNDS);
+      const v = voucher({ channelId: 1n, amount: 400n, nonce: 1n });
+      await f.channels.connect(f.payee).updateChannelState(v, await signVoucher(f.channels, f.payer, v), "0x");
+      // The payer gets itself blocklisted (or is), hoping to keep the payee from being paid.
+      await token.setBlocked(f.payer.address, true);
+      await f.channels.connect(f.payer).settle(1n);
+      await mine(SETTLE_DELAY);
+      await expect(f.channels.connect(f.payee).collect(1n))
+        .to.emit(f.channels, "ChannelCollectedOut")
+        .withArgs(1n, 400n, FUNDS - 400n);
+      await expect(f.channels.connect(f.payee).withdraw(400n)).to.changeTokenBalances(
+        f.token,
+        [f.payee, f.channels],
+        [400n, -400n],
+      );
+      // The blocked payer's refund waits in its balance until the token lets it out.
+      await expect(f.channels.connect(f.payer).withdraw(FUNDS - 400n))
+        .to.be.revertedWithCustomError(token, "Blocklisted")
+        .withArgs(f.payer.address);
+      expect(await f.channels.balanceOf(f.payer.address)).to.equal(FUNDS - 400n);
+      await token.setBlocked(f.payer.address, false);
+      await f.channels.connect(f.payer).withdraw(FUNDS - 400n);
       await expectChannelFundsConserved(f);
     });
 
