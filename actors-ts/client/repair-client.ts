@@ -11,6 +11,7 @@ import { signRequest } from "../core/signed-request";
 import type { ChainClients } from "../chain/clients";
 import type { MarketContracts } from "../chain/contracts";
 import { repairMarketAbi } from "../chain/generated/abis";
+import { getAsk, getMiner } from "../chain/repair-market/reads";
 import { addBid, signDealAuthorization } from "../chain/repair-market/actions";
 import type { ErasurePool } from "../erasure/erasure-pool";
 import { prepareFile } from "../manifest/prepare";
@@ -86,19 +87,9 @@ export class RepairClient {
     const offers: RepairOffer[] = [];
     for (const e of added) {
       const askId = e.args.askId as bigint;
-      const ask = await clients.public.readContract({
-        address: contracts.repairMarket,
-        abi: repairMarketAbi,
-        functionName: "getAsk",
-        args: [askId],
-      });
+      const ask = await getAsk(clients, contracts, askId);
       if (!ask.active || ask.expiryEpoch <= head + 10n || ask.maxSize < size) continue;
-      const miner = await clients.public.readContract({
-        address: contracts.repairMarket,
-        abi: repairMarketAbi,
-        functionName: "getMiner",
-        args: [ask.minerId],
-      });
+      const miner = await getMiner(clients, contracts, ask.minerId);
       offers.push({
         askId,
         minerId: ask.minerId,

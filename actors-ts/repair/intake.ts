@@ -4,6 +4,7 @@ import { toHex, type Hex } from "viem";
 import { HttpError } from "../core/http-errors";
 import { ContractRevertedError } from "../chain/contract-errors";
 import { repairMarketAbi } from "../chain/generated/abis";
+import { getBid, getRepairDeal } from "../chain/repair-market/reads";
 import { addDeal } from "../chain/repair-market/actions";
 import { rebuildPieces } from "../manifest/decode";
 import { verifyManifest, type Manifest } from "../manifest/manifest";
@@ -93,12 +94,7 @@ export class Intake {
         throw err;
       }
     }
-    const chainDeal = await this.ctx.clients.public.readContract({
-      address: this.ctx.contracts.repairMarket,
-      abi: repairMarketAbi,
-      functionName: "getDeal",
-      args: [dealId],
-    });
+    const chainDeal = await getRepairDeal(this.ctx.clients, this.ctx.contracts, dealId);
     store.db.transaction(() => {
       store.insertDeal(
         {
@@ -131,12 +127,7 @@ export class Intake {
 
   /** The deal already made for `bidId`, found from the chain (after a crash mid-commit). */
   private async dealOfBid(bidId: bigint): Promise<{ dealId: bigint; txHash: Hex } | undefined> {
-    const bid = await this.ctx.clients.public.readContract({
-      address: this.ctx.contracts.repairMarket,
-      abi: repairMarketAbi,
-      functionName: "getBid",
-      args: [bidId],
-    });
+    const bid = await getBid(this.ctx.clients, this.ctx.contracts, bidId);
     if (bid.state !== BID_TAKEN) return undefined;
     const events = await this.ctx.clients.public.getContractEvents({
       address: this.ctx.contracts.repairMarket,

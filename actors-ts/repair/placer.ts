@@ -2,7 +2,7 @@ import { rm } from "node:fs/promises";
 import type { Address, Hex } from "viem";
 import { PeerRejectedError, PeerUnreachableError } from "../core/http-client";
 import { ContractRevertedError } from "../chain/contract-errors";
-import { repairMarketAbi } from "../chain/generated/abis";
+import { getPieceSlot } from "../chain/repair-market/reads";
 import { placePieceOnChain } from "../chain/repair-market/actions";
 import { dealInfo } from "../chain/storage-market/reads";
 import { listProviders, type RegisteredProvider } from "../chain/registry/reads";
@@ -86,12 +86,7 @@ export class Placer {
     }
     if (piece.state === "published" && piece.storageDealId !== undefined && piece.proposal) {
       await this.giveManifest(deal.droot, piece.proposal.proposal.provider);
-      const slot = await this.ctx.clients.public.readContract({
-        address: this.ctx.contracts.repairMarket,
-        abi: repairMarketAbi,
-        functionName: "pieceSlot",
-        args: [piece.dealId, BigInt(piece.index)],
-      });
+      const slot = await getPieceSlot(this.ctx.clients, this.ctx.contracts, piece.dealId, piece.index);
       let hash: Hex | undefined;
       if (slot.storageDealId !== piece.storageDealId || (piece.mode === "reassign" && slot.lostAtEpoch !== 0n)) {
         const manifest = verifyManifest(store.manifest(deal.droot) as string, deal.droot);
@@ -121,7 +116,10 @@ export class Placer {
     }
   }
 
-  /** Marks repair jobs of the deal done once all their pieces are placed again. */
+  /**
+   * Marks repair jobs of the deal reassigned once all their pieces are placed again; the watcher
+   * marks them done when the chain confirms them.
+   */
   private finishRepairs(dealId: bigint, epoch: bigint): void {
     const pieces = this.ctx.store.pieces(dealId);
     for (const job of this.ctx.store.repairs(["rebuilt"])) {
@@ -129,7 +127,7 @@ export class Placer {
       const placed = job.indices.every((i) => pieces.find((p) => p.index === i)?.state === "assigned");
       this.ctx.store.updateRepair(
         job.id,
-        placed ? { status: "done", reassignedEpoch: epoch, finishedAt: Date.now() } : { reassignedEpoch: epoch },
+        placed ? { status: "reassigned", reassignedEpoch: epoch } : { reassignedEpoch: epoch },
       );
     }
   }

@@ -9,7 +9,6 @@ import { advanceCheckpoint, assertSameChain, ChainDivergedError } from "../chain
 import { connectChain } from "../chain/clients";
 import { contractsOf } from "../chain/contracts";
 import { loadDeployment } from "../chain/deployment";
-import { repairMarketAbi } from "../chain/generated/abis";
 import { marketParams } from "../chain/storage-market/reads";
 import { addRepairAsk, claimEarnings, createRepairMiner, setMinerEndpoint } from "../chain/repair-market/actions";
 import { ErasurePool } from "../erasure/erasure-pool";
@@ -21,7 +20,7 @@ import type { RepairConfig } from "./config";
 import type { RepairContext } from "./context";
 import { Intake } from "./intake";
 import { registerIntakeRoutes } from "./intake-routes";
-import { repairMinerOfWorker } from "../chain/repair-market/reads";
+import { getAsk, getMiner, getRepairParams, repairMinerOfWorker } from "../chain/repair-market/reads";
 import { Placer } from "./placer";
 import { ReputationFeed } from "./reputation-feed";
 import { Repairer } from "./repairer";
@@ -182,21 +181,12 @@ export class RepairDaemon {
       if (minerId !== undefined) logger.warn({ minerId }, "no local state: found this worker's repair miner on chain");
     }
     if (minerId === undefined) {
-      const repairParams = await clients.public.readContract({
-        address: contracts.repairMarket,
-        abi: repairMarketAbi,
-        functionName: "repairParams",
-      });
+      const repairParams = await getRepairParams(clients, contracts);
       const pledge = this.config.pledge ?? repairParams.pledgePerByte * (1n << 30n);
       ({ minerId } = await createRepairMiner(clients, contracts, clients.account.address, pledge, url));
       logger.info({ minerId, pledge }, "repair miner created on chain");
     } else {
-      const miner = await clients.public.readContract({
-        address: contracts.repairMarket,
-        abi: repairMarketAbi,
-        functionName: "getMiner",
-        args: [minerId],
-      });
+      const miner = await getMiner(clients, contracts, minerId);
       if (miner.owner.toLowerCase() !== clients.account.address.toLowerCase()) {
         // Say what is wrong instead of letting setMinerEndpoint revert NotMinerOwner.
         throw new ChainDivergedError(
@@ -226,12 +216,7 @@ export class RepairDaemon {
     const head = await clients.public.getBlockNumber();
     const known = store.get("askId");
     if (known) {
-      const ask = await clients.public.readContract({
-        address: contracts.repairMarket,
-        abi: repairMarketAbi,
-        functionName: "getAsk",
-        args: [BigInt(known)],
-      });
+      const ask = await getAsk(clients, contracts, BigInt(known));
       if (
         ask.active &&
         ask.minerId === ctx.minerId &&

@@ -74,7 +74,12 @@ export interface RepairJobRow {
   dealId: bigint;
   /** Piece indices being rebuilt. */
   indices: number[];
-  status: "queued" | "rebuilt" | "done" | "lost";
+  /**
+   * queued → rebuilt (pieces handed to placement) → reassigned (`reassignPiece` sent for every
+   * piece) → done (each new storage deal proven and confirmed on chain with `confirmPiece`: the
+   * repair counts from then, decision 25); lost when the file was lost first.
+   */
+  status: "queued" | "rebuilt" | "reassigned" | "done" | "lost";
   attempts: number;
   nextAttemptAt: number;
   error?: string;
@@ -84,7 +89,7 @@ export interface RepairJobRow {
   faultEpoch?: bigint;
   /** Epoch of the last reassignPiece transaction. */
   reassignedEpoch?: bigint;
-  /** Epoch the new storage deal of every rebuilt piece was first seen proven (Active). */
+  /** Epoch every rebuilt piece's new storage deal was confirmed on chain (status "done"). */
   confirmedEpoch?: bigint;
   createdAt: number;
   finishedAt?: number;

@@ -4,7 +4,7 @@ import { advanceCheckpoint } from "../chain/checkpoint";
 import { ContractRevertedError } from "../chain/contract-errors";
 import { repairMarketAbi, storageMarketAbi } from "../chain/generated/abis";
 import { confirmPieceOnChain, reportPieceLoss } from "../chain/repair-market/actions";
-import { REPAIR_DEAL_STATES, repairDealPieces } from "../chain/repair-market/reads";
+import { REPAIR_DEAL_STATES, getPieceSlot, getRepairDeal, repairDealPieces } from "../chain/repair-market/reads";
 import { dealInfo } from "../chain/storage-market/reads";
 import { getProvider, listProviders } from "../chain/registry/reads";
 import { verifyManifest, type Manifest } from "../manifest/manifest";
@@ -113,12 +113,7 @@ export class Watcher {
     this.lastSweep = Date.now();
     const head = await clients.public.getBlockNumber();
     for (const deal of store.deals(["placing", "active"])) {
-      const chainDeal = await clients.public.readContract({
-        address: contracts.repairMarket,
-        abi: repairMarketAbi,
-        functionName: "getDeal",
-        args: [deal.dealId],
-      });
+      const chainDeal = await getRepairDeal(clients, contracts, deal.dealId);
       const state = REPAIR_DEAL_STATES[chainDeal.state];
       if (state === "Lost") {
         this.markFileLost(deal.dealId, 0n);
@@ -178,12 +173,7 @@ export class Watcher {
    */
   private async confirmPiece(piece: PieceRow): Promise<boolean> {
     const { clients, contracts } = this.ctx;
-    const slot = await clients.public.readContract({
-      address: contracts.repairMarket,
-      abi: repairMarketAbi,
-      functionName: "pieceSlot",
-      args: [piece.dealId, BigInt(piece.index)],
-    });
+    const slot = await getPieceSlot(clients, contracts, piece.dealId, piece.index);
     if (slot.storageDealId !== piece.storageDealId) return false;
     if (slot.confirmed && slot.lostAtEpoch === 0n) return true;
     const log = this.ctx.logger.child({ dealId: piece.dealId, piece: piece.index, provider: piece.provider });
@@ -205,15 +195,19 @@ export class Watcher {
     }
   }
 
-  /** A done repair is confirmed once the new storage deal of each piece it rebuilt is confirmed. */
+  /**
+   * A reassigned repair is done once the new storage deal of each piece it rebuilt is confirmed
+   * on chain. (Rows a version before confirmation wrote as "done" without `confirmedEpoch` are
+   * finished the same way.)
+   */
   private confirmRepairs(dealId: bigint, proven: Set<number>, head: bigint): void {
-    for (const job of this.ctx.store.repairs(["done"])) {
+    for (const job of this.ctx.store.repairs(["reassigned", "done"])) {
       if (job.dealId !== dealId || job.confirmedEpoch !== undefined || job.indices.length === 0) continue;
       if (!job.indices.every((i) => proven.has(i))) continue;
-      this.ctx.store.updateRepair(job.id, { confirmedEpoch: head });
+      this.ctx.store.updateRepair(job.id, { status: "done", confirmedEpoch: head, finishedAt: Date.now() });
       this.ctx.logger.info(
         { dealId, job: job.id, pieces: job.indices, faultEpoch: job.faultEpoch, confirmedEpoch: head },
-        "repair confirmed: the new storage deals are proven",
+        "repair done: the new storage deals are proven and confirmed on chain",
       );
     }
   }
@@ -225,12 +219,7 @@ export class Watcher {
       { storageDealId: piece.storageDealId, state: stateName },
       "storage deal of a piece is faulted; reporting the loss",
     );
-    const slot = await this.ctx.clients.public.readContract({
-      address: this.ctx.contracts.repairMarket,
-      abi: repairMarketAbi,
-      functionName: "pieceSlot",
-      args: [piece.dealId, BigInt(piece.index)],
-    });
+    const slot = await getPieceSlot(this.ctx.clients, this.ctx.contracts, piece.dealId, piece.index);
     if (slot.lostAtEpoch === 0n && slot.storageDealId === piece.storageDealId) {
       try {
         const reported = await reportPieceLoss(this.ctx.clients, this.ctx.contracts, piece.dealId, piece.index);
@@ -310,12 +299,7 @@ export class Watcher {
   private async recoverOrphan(dealId: bigint, droot: Hex): Promise<void> {
     const { store, clients, contracts } = this.ctx;
     if (store.deal(dealId)) return;
-    const chainDeal = await clients.public.readContract({
-      address: contracts.repairMarket,
-      abi: repairMarketAbi,
-      functionName: "getDeal",
-      args: [dealId],
-    });
+    const chainDeal = await getRepairDeal(clients, contracts, dealId);
     const state = REPAIR_DEAL_STATES[chainDeal.state];
     if (state !== "Placing" && state !== "Active") return;
     const slots = await repairDealPieces(clients, contracts, dealId);

@@ -8,6 +8,69 @@ type Reader = Pick<ChainClients, "public">;
 /** `RepairDealState` names by value. */
 export const REPAIR_DEAL_STATES = ["None", "Placing", "Active", "Completed", "Lost"] as const;
 
+/**
+ * Typed RepairMarket views, one function each, so agents never hold the ABI themselves. All
+ * return what the contract's view returns (viem's decoded structs); ids and epochs are bigints,
+ * amounts token base units. They throw viem's errors when the RPC endpoint fails.
+ */
+export function getRepairDeal(c: Reader, contracts: MarketContracts, dealId: bigint) {
+  return c.public.readContract({
+    address: contracts.repairMarket,
+    abi: repairMarketAbi,
+    functionName: "getDeal",
+    args: [dealId],
+  });
+}
+
+/** Piece `index` of repair deal `dealId`: storage deal, provider, loss epoch, flags. */
+export function getPieceSlot(c: Reader, contracts: MarketContracts, dealId: bigint, index: number) {
+  return c.public.readContract({
+    address: contracts.repairMarket,
+    abi: repairMarketAbi,
+    functionName: "pieceSlot",
+    args: [dealId, BigInt(index)],
+  });
+}
+
+/** A client's bid (funds locked, droot, coding parameters, state). */
+export function getBid(c: Reader, contracts: MarketContracts, bidId: bigint) {
+  return c.public.readContract({
+    address: contracts.repairMarket,
+    abi: repairMarketAbi,
+    functionName: "getBid",
+    args: [bidId],
+  });
+}
+
+/** A repair miner (owner, worker, pledge, power, endpoint). */
+export function getMiner(c: Reader, contracts: MarketContracts, minerId: bigint) {
+  return c.public.readContract({
+    address: contracts.repairMarket,
+    abi: repairMarketAbi,
+    functionName: "getMiner",
+    args: [minerId],
+  });
+}
+
+/** A repair ask (miner, price per byte per epoch, size limit, expiry, active). */
+export function getAsk(c: Reader, contracts: MarketContracts, askId: bigint) {
+  return c.public.readContract({
+    address: contracts.repairMarket,
+    abi: repairMarketAbi,
+    functionName: "getAsk",
+    args: [askId],
+  });
+}
+
+/** The market's fixed parameters (pledge per byte, windows, slashes, bounties). */
+export function getRepairParams(c: Reader, contracts: MarketContracts) {
+  return c.public.readContract({
+    address: contracts.repairMarket,
+    abi: repairMarketAbi,
+    functionName: "repairParams",
+  });
+}
+
 /** Where each piece of a repair deal lives. */
 export interface RepairDealPieces {
   dealId: bigint;
@@ -22,21 +85,11 @@ export async function repairDealPieces(
   contracts: MarketContracts,
   dealId: bigint,
 ): Promise<RepairDealPieces> {
-  const deal = await c.public.readContract({
-    address: contracts.repairMarket,
-    abi: repairMarketAbi,
-    functionName: "getDeal",
-    args: [dealId],
-  });
+  const deal = await getRepairDeal(c, contracts, dealId);
   const n = deal.codingParams.k + deal.codingParams.m;
   const pieces = [];
   for (let index = 0; index < n; index++) {
-    const slot = await c.public.readContract({
-      address: contracts.repairMarket,
-      abi: repairMarketAbi,
-      functionName: "pieceSlot",
-      args: [dealId, BigInt(index)],
-    });
+    const slot = await getPieceSlot(c, contracts, dealId, index);
     if (slot.storageDealId === 0n) continue;
     pieces.push({ index, provider: slot.provider, storageDealId: slot.storageDealId, lost: slot.lostAtEpoch !== 0n });
   }
