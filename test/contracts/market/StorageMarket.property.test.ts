@@ -340,13 +340,17 @@ describe("StorageMarket: property test over random call sequences", function () 
       }),
       { numRuns: RUNS, verbose: 1 },
     );
-    // The sequences must actually reach the interesting states.
+    // The sequences must actually reach the interesting states. The floors sit far below what a
+    // run reaches (10,000 sequences: 1.2 deals published, 1.1 periods proven and 0.2 deals closed
+    // per sequence): a count of random events over 100 sequences spreads by about its square
+    // root, and a floor near the mean (it was 1 published per sequence) failed one run in a few
+    // dozen.
     console.log(
       `      ${published} deals published, ${proven} periods proven, ${closed} deals closed, ${refused} proofs with missing data refused`,
     );
-    expect(published).to.be.greaterThan(RUNS);
-    expect(proven).to.be.greaterThan(RUNS / 3);
-    expect(closed).to.be.greaterThan(RUNS / 10);
+    expect(published).to.be.greaterThan(RUNS / 2);
+    expect(proven).to.be.greaterThan(RUNS / 4);
+    expect(closed).to.be.greaterThan(RUNS / 40);
     expect(refused, "no sequence tried to prove with missing data").to.be.greaterThan(0);
   });
 });
