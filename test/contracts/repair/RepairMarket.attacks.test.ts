@@ -237,6 +237,18 @@ describe("RepairMarket: what an attacker tries", () => {
     await expectRepairFundsConserved(f, f.accounts);
   });
 
+  it("the loss bounty: the miner's owner reporting its own loss earns nothing either", async () => {
+    const f = await loadFixture(withLongDeal);
+    await mineUntilFaulted(f, [f.stored[0].dealId]);
+    const pledge = (await f.repair.getMiner(f.minerId)).pledge;
+    await expect(f.repair.connect(f.owner).reportPieceLoss(f.dealId, 0))
+      .to.emit(f.repair, "PieceLost")
+      .and.to.not.emit(f.repair, "LossReportBountyPaid");
+    expect((await f.repair.getMiner(f.minerId)).pledge).to.equal(pledge);
+    expect(await f.repair.balanceOf(f.owner.address)).to.equal(0n);
+    await expectRepairFundsConserved(f, f.accounts);
+  });
+
   it("confirmations stop at the end of the term", async () => {
     const f = await loadFixture(withPlacedFile);
     await mineUntilFaulted(f, [f.stored[0].dealId]);
