@@ -238,7 +238,7 @@ async function measureRepair(): Promise<void> {
   const gasPerAssign: number[] = [];
   const stored = [];
   for (let i = 0; i < 6; i++) {
-    const storage = await storePiece(f, file, i, f.providers[i], endEpoch);
+    const storage = await storePiece(f, dealId, file, i, f.providers[i], endEpoch);
     stored.push(storage);
     gasPerAssign.push(
       await gasOf(
@@ -256,7 +256,7 @@ async function measureRepair(): Promise<void> {
   results["confirmPiece/activates" + SUFFIX] = confirmGas[5];
   await mineUntilFaulted(f, [stored[3].dealId]);
   await f.repair.reportPieceLoss(dealId, 3);
-  const fresh = await storePiece(f, file, 3, f.providers[6], endEpoch);
+  const fresh = await storePiece(f, dealId, file, 3, f.providers[6], endEpoch);
   results["reassignPiece" + SUFFIX] = await gasOf(
     f.repair.connect(f.worker).reassignPiece(dealId, 3, fresh.dealId, fresh.proposal, file.droot.proof(3)),
     "reassignPiece",

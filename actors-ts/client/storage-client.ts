@@ -69,6 +69,11 @@ export interface StoreOptions {
   maxUploadAttempts?: number;
   /** Cap on upload speed, bytes per second (default: unlimited). */
   uploadBytesPerSecond?: number;
+  /**
+   * The proposal's label (default: the piece's PieceCID v2). A repair miner's storage deals must
+   * carry their slot's label (`repairSlotLabel`), or RepairMarket refuses them.
+   */
+  label?: string;
   onProgress?: (event: StoreProgress) => void;
 }
 
@@ -225,7 +230,7 @@ export class StorageClient {
       pieceSize: paddedSize,
       client: clients.account.address,
       provider: provider.address,
-      label: piece.pieceCid,
+      label: options.label ?? piece.pieceCid,
       startEpoch,
       endEpoch: startEpoch + duration,
       storagePricePerEpoch: pricePerEpoch,

@@ -4,6 +4,7 @@ import { PeerRejectedError, PeerUnreachableError } from "../core/http-client";
 import { ContractRevertedError } from "../chain/contract-errors";
 import { getPieceSlot } from "../chain/repair-market/reads";
 import { placePieceOnChain } from "../chain/repair-market/actions";
+import { repairSlotLabel } from "../chain/repair-market/slot-label";
 import { dealInfo } from "../chain/storage-market/reads";
 import { listProviders, type RegisteredProvider } from "../chain/registry/reads";
 import { manifestDroot, verifyManifest } from "../manifest/manifest";
@@ -71,7 +72,11 @@ export class Placer {
       const signed = await this.ctx.storage.prepareProposal(
         { root: piece.root, paddedSize: Number(deal.pieceSize), pieceCid: piece.pieceCid },
         provider,
-        { durationEpochs: duration, startDelayEpochs: startDelay },
+        {
+          durationEpochs: duration,
+          startDelayEpochs: startDelay,
+          label: repairSlotLabel(this.ctx.contracts.repairMarket, piece.dealId, piece.index),
+        },
       );
       store.updatePiece(piece.dealId, piece.index, { state: "proposed", proposal: signed, error: undefined });
       piece = { ...piece, state: "proposed", proposal: signed, provider };

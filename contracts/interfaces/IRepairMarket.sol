@@ -95,6 +95,9 @@ interface IRepairMarket {
     /// @notice The proposal given is not the storage deal's (StorageMarket.isDealProposal).
     error StorageDealMismatch(uint256 storageDealId);
     error StorageDealAlreadyUsed(uint256 storageDealId);
+    /// @notice The storage deal's label is not `slotLabel(dealId, index)`: it was made for another
+    /// repair deal, another piece or another RepairMarket.
+    error StorageDealLabelMismatch(uint256 storageDealId, string expected);
     error StorageClientNotWorker(uint256 storageDealId, address client, address worker);
     error StorageDealTooShort(uint256 storageDealId, uint64 endEpoch, uint64 requiredEndEpoch);
     error PieceSizeMismatch(uint256 storageDealId, uint64 pieceSize, uint64 expected);
@@ -285,8 +288,9 @@ interface IRepairMarket {
     // ---------------------------------------------------------------- pieces
 
     /// @notice Records that piece `index` of the deal is stored under StorageMarket deal
-    /// `storageDealId`. Checks: the proposal is that deal's; its client is the miner's worker;
-    /// it lasts until the repair deal ends; its pieceSize is the file's; (index, pieceCid,
+    /// `storageDealId`. Checks: the proposal is that deal's; its label is
+    /// `slotLabel(dealId, index)`; its client is the miner's worker; it lasts until the repair
+    /// deal ends; its pieceSize is the file's; (index, pieceCid,
     /// pieceSize) is a leaf of droot; no other piece of the file sits with its provider.
     /// The placement is pending until `confirmPiece`: the deal turns Active (and starts earning)
     /// once every piece is confirmed.
@@ -367,6 +371,12 @@ interface IRepairMarket {
         uint256 minerId,
         uint64 deadline
     ) external view returns (bytes32);
+    /// @notice The label a storage deal for piece `index` of repair deal `dealId` must carry:
+    /// `repair-slot:<this contract, 0x + 40 lowercase hex>:<dealId, decimal>:<index, decimal>`,
+    /// e.g. `repair-slot:0x5fbdb2315678afecb367f032d93f642f64180aa3:7:2`. The worker signs it into
+    /// the StorageDealProposal, so a storage deal placed for one slot can never be claimed by
+    /// another repair deal, piece or RepairMarket (defence in depth behind the worker check).
+    function slotLabel(uint256 dealId, uint256 index) external view returns (string memory);
     /// @notice The droot leaf of piece `index`.
     function pieceLeaf(uint256 index, bytes32 pieceCid, uint64 pieceSize) external pure returns (bytes32);
 }

@@ -4,6 +4,7 @@ pragma solidity 0.8.28;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
+import {Strings} from "@openzeppelin/contracts/utils/Strings.sol";
 import {IRepairMarket} from "../interfaces/IRepairMarket.sol";
 import {IStorageMarket} from "../interfaces/IStorageMarket.sol";
 import {StorageDealProposal, DealState} from "../types/StorageDealTypes.sol";
@@ -227,6 +228,8 @@ contract RepairMarket is RepairOrders {
             revert PieceNotInDroot(dealId, index, p.pieceCid);
         }
         if (_providerPieces[dealId][p.provider] != 0) revert ProviderAlreadyHoldsPiece(dealId, p.provider);
+        string memory label = slotLabel(dealId, index);
+        if (!Strings.equal(p.label, label)) revert StorageDealLabelMismatch(storageDealId, label);
     }
 
     function _occupy(uint256 dealId, PieceSlot storage slot, uint256 storageDealId, address provider) private {
@@ -271,6 +274,19 @@ contract RepairMarket is RepairOrders {
     /// @inheritdoc IRepairMarket
     function pieceLeaf(uint256 index, bytes32 pieceCid, uint64 pieceSize) public pure returns (bytes32) {
         return keccak256(abi.encode(index, pieceCid, pieceSize));
+    }
+
+    /// @inheritdoc IRepairMarket
+    function slotLabel(uint256 dealId, uint256 index) public view returns (string memory) {
+        return
+            string.concat(
+                "repair-slot:",
+                Strings.toHexString(address(this)),
+                ":",
+                Strings.toString(dealId),
+                ":",
+                Strings.toString(index)
+            );
     }
 
     /// @inheritdoc IRepairMarket

@@ -154,14 +154,26 @@ export interface PublishedDeal {
 export async function publishDeals(
   fixture: MarketFixture,
   pieces: TestPiece[],
-  options: { client?: HardhatEthersSigner; provider?: HardhatEthersSigner; fields?: Partial<StorageDealProposal> } = {},
+  options: {
+    client?: HardhatEthersSigner;
+    provider?: HardhatEthersSigner;
+    fields?: Partial<StorageDealProposal>;
+    /** Fields of the i-th proposal only (over `fields`), e.g. a label per piece. */
+    fieldsOf?: (i: number) => Partial<StorageDealProposal>;
+  } = {},
 ): Promise<PublishedDeal[]> {
   const client = options.client ?? fixture.client;
   const provider = options.provider ?? fixture.provider;
   const proposals: StorageDealProposal[] = [];
-  for (const piece of pieces) {
+  for (const [i, piece] of pieces.entries()) {
     proposals.push(
-      await makeProposal({ ...options.fields, client: client.address, provider: provider.address, piece }),
+      await makeProposal({
+        ...options.fields,
+        ...options.fieldsOf?.(i),
+        client: client.address,
+        provider: provider.address,
+        piece,
+      }),
     );
   }
   await fundEscrow(fixture, client, provider, proposals);

@@ -7,7 +7,9 @@ import {
   REPAIR_MARKET_DOMAIN,
   REPAIR_MINER_CONSENT_TYPES,
 } from "../../../actors-ts/chain/eip712";
+import { repairSlotLabel } from "../../../actors-ts/chain/repair-market/slot-label";
 import type { RepairMarket } from "../../../typechain-types";
+import type { Address } from "viem";
 import { TestProver } from "./prover";
 import type { IRepairMarket } from "../../../typechain-types/contracts/repair/RepairMarket";
 import {
@@ -130,7 +132,6 @@ export async function postBid(
   return eventArgs(f.repair, await tx.wait(), "BidAdded").bidId as bigint;
 }
 
-/** The client's EIP-712 consent to `minerId` taking `bidId` with `askId` until `deadline`. */
 /** The worker's EIP-712 consent to serve a miner owned by `owner` (`createRepairMiner`). */
 export async function signWorkerConsent(
   repair: RepairMarket,
@@ -148,6 +149,7 @@ export async function signWorkerConsent(
   );
 }
 
+/** The client's EIP-712 consent to `minerId` taking `bidId` with `askId` until `deadline`. */
 export async function signAuthorization(
   repair: RepairMarket,
   client: HardhatEthersSigner,
@@ -179,18 +181,28 @@ export async function makeRepairDeal(f: RepairFixture, file: TestFile, duration 
   return eventArgs(f.repair, await tx.wait(), "RepairDealCreated").dealId as bigint;
 }
 
-/** Publishes piece `index` with `provider` as a storage deal whose client is the worker. */
+/**
+ * Publishes piece `index` of `file` with `provider` as a storage deal whose client is the worker,
+ * labelled for slot (`dealId`, `index`) of `f.repair` (`repairSlotLabel`), unless `label` is
+ * given.
+ */
 export async function storePiece(
   f: RepairFixture,
+  dealId: bigint,
   file: TestFile,
   index: number,
   provider: HardhatEthersSigner,
   endEpoch: bigint,
+  label?: string,
 ): Promise<PublishedDeal> {
   const [deal] = await publishDeals(f, [file.pieces[index]], {
     client: f.worker,
     provider,
-    fields: { endEpoch, storagePricePerEpoch: 1n },
+    fields: {
+      endEpoch,
+      storagePricePerEpoch: 1n,
+      label: label ?? repairSlotLabel((await f.repair.getAddress()) as Address, dealId, index),
+    },
   });
   return deal;
 }
@@ -208,7 +220,7 @@ export async function placeFile(
   const deal = await f.repair.getDeal(dealId);
   const stored: PublishedDeal[] = [];
   for (let i = 0; i < file.pieces.length; i++) {
-    const storage = await storePiece(f, file, i, f.providers[i], deal.endEpoch + 100n);
+    const storage = await storePiece(f, dealId, file, i, f.providers[i], deal.endEpoch + 100n);
     await f.repair.connect(f.worker).assignPiece(dealId, i, storage.dealId, storage.proposal, file.droot.proof(i));
     stored.push(storage);
   }

@@ -14,6 +14,8 @@ import {
   storePiece,
 } from "../helpers/repair";
 import type { PublishedDeal } from "../helpers/market";
+import { repairSlotLabel } from "../../../actors-ts/chain/repair-market/slot-label";
+import type { Address } from "viem";
 
 const WINDOW = BigInt(REPAIR_PARAMS.repairWindowEpochs);
 const DEAL_STATE = { Placing: 1n, Active: 2n };
@@ -101,7 +103,7 @@ describe("RepairMarket: what an attacker tries", () => {
     // slashable twice...
     const stored: PublishedDeal[] = [];
     for (let i = 0; i < 6; i++) {
-      const storage = await storePiece(f, file, i, f.providers[i], deal.endEpoch);
+      const storage = await storePiece(f, dealId, file, i, f.providers[i], deal.endEpoch);
       await f.repair.connect(f.worker).assignPiece(dealId, i, storage.dealId, storage.proposal, file.droot.proof(i));
       stored.push(storage);
     }
@@ -124,7 +126,7 @@ describe("RepairMarket: what an attacker tries", () => {
     const dealId = await makeRepairDeal(f, file);
     const deal = await f.repair.getDeal(dealId);
     for (let i = 0; i < 6; i++) {
-      const storage = await storePiece(f, file, i, f.providers[i], deal.endEpoch);
+      const storage = await storePiece(f, dealId, file, i, f.providers[i], deal.endEpoch);
       await f.repair.connect(f.worker).assignPiece(dealId, i, storage.dealId, storage.proposal, file.droot.proof(i));
     }
     const now = BigInt(await ethers.provider.getBlockNumber());
@@ -151,7 +153,7 @@ describe("RepairMarket: what an attacker tries", () => {
     // Just before each window would end, the miner "repairs" onto a fresh deal at a provider that
     // never gets the bytes.
     for (const provider of [f.providers[6], f.providers[7]]) {
-      const junk = await storePiece(f, f.file, 2, provider, f.deal.endEpoch);
+      const junk = await storePiece(f, f.dealId, f.file, 2, provider, f.deal.endEpoch);
       await f.repair.connect(f.worker).reassignPiece(f.dealId, 2, junk.dealId, junk.proposal, f.file.droot.proof(2));
       const slot = await f.repair.pieceSlot(f.dealId, 2);
       expect(slot.lostAtEpoch).to.equal(lostAt);
@@ -257,5 +259,52 @@ describe("RepairMarket: what an attacker tries", () => {
     await expect(f.repair.confirmPiece(f.dealId, 0))
       .to.be.revertedWithCustomError(f.repair, "RepairDealEnded")
       .withArgs(f.dealId, f.deal.endEpoch);
+  });
+
+  it("a storage deal made for one repair slot cannot be claimed by another deal or RepairMarket", async () => {
+    const f = await deployRepair();
+    const file = makeFile();
+    // Two repair deals of the same miner for the same file: same droot, same pieces.
+    const dealA = await makeRepairDeal(f, file);
+    const dealB = await makeRepairDeal(f, file);
+    const { endEpoch } = await f.repair.getDeal(dealB);
+    const repairAddress = (await f.repair.getAddress()) as Address;
+    expect(await f.repair.slotLabel(dealB, 4)).to.equal(repairSlotLabel(repairAddress, dealB, 4));
+    const forA = await storePiece(f, dealA, file, 0, f.providers[0], endEpoch);
+    const proof = file.droot.proof(0);
+    const expectMismatch = (deal: PublishedDeal, into: bigint) =>
+      expect(f.repair.connect(f.worker).assignPiece(into, 0, deal.dealId, deal.proposal, proof))
+        .to.be.revertedWithCustomError(f.repair, "StorageDealLabelMismatch")
+        .withArgs(deal.dealId, repairSlotLabel(repairAddress, into, 0));
+    // Deal A's storage deal cannot fill deal B's slot…
+    await expectMismatch(forA, dealB);
+    // …nor can a deal labelled for another RepairMarket, with the address in another case, or
+    // with free text.
+    const other = ethers.Wallet.createRandom().address as Address;
+    for (const [p, label] of [
+      [1, repairSlotLabel(other, dealB, 0)],
+      [2, repairSlotLabel(repairAddress, dealB, 0).replace(repairAddress.toLowerCase(), repairAddress)],
+      [3, file.pieces[0].pieceCid],
+    ] as const) {
+      const stray = await storePiece(f, dealB, file, 0, f.providers[p], endEpoch, label);
+      await expectMismatch(stray, dealB);
+    }
+    // Each deal takes its own.
+    await f.repair.connect(f.worker).assignPiece(dealA, 0, forA.dealId, forA.proposal, proof);
+    const forB = await storePiece(f, dealB, file, 0, f.providers[1], endEpoch);
+    await f.repair.connect(f.worker).assignPiece(dealB, 0, forB.dealId, forB.proposal, proof);
+    // The repair path checks the label too: after B's piece 0 is lost, a fresh deal made for A's
+    // slot cannot repair it.
+    await mineUntilFaulted(f, [forB.dealId]);
+    await f.repair.connect(f.reporter).reportPieceLoss(dealB, 0);
+    const freshForA = await storePiece(f, dealA, file, 0, f.providers[4], endEpoch);
+    await expect(f.repair.connect(f.worker).reassignPiece(dealB, 0, freshForA.dealId, freshForA.proposal, proof))
+      .to.be.revertedWithCustomError(f.repair, "StorageDealLabelMismatch")
+      .withArgs(freshForA.dealId, repairSlotLabel(repairAddress, dealB, 0));
+    const freshForB = await storePiece(f, dealB, file, 0, f.providers[5], endEpoch);
+    await expect(
+      f.repair.connect(f.worker).reassignPiece(dealB, 0, freshForB.dealId, freshForB.proposal, proof),
+    ).to.emit(f.repair, "PieceRepaired");
+    await expectRepairFundsConserved(f, f.accounts);
   });
 });

@@ -70,7 +70,7 @@ describe("RepairMarket: earnings", () => {
     await mine(WINDOW + 30n);
     const paidBeforeRepair = lostAt + WINDOW - f.activatedAt;
     expect(await claim(f)).to.equal(f.earned(paidBeforeRepair));
-    const fresh = await storePiece(f, f.file, 1, f.providers[6], f.deal.endEpoch);
+    const fresh = await storePiece(f, f.dealId, f.file, 1, f.providers[6], f.deal.endEpoch);
     await f.repair.connect(f.worker).reassignPiece(f.dealId, 1, fresh.dealId, fresh.proposal, f.file.droot.proof(1));
     // Reassigned but not yet proven: still nothing.
     await mine(5);
@@ -89,7 +89,7 @@ describe("RepairMarket: earnings", () => {
     await mineUntilFaulted(f, [f.stored[4].dealId]);
     await f.repair.reportPieceLoss(f.dealId, 4);
     const lostAt = BigInt(await ethers.provider.getBlockNumber());
-    const fresh = await storePiece(f, f.file, 4, f.providers[7], f.deal.endEpoch);
+    const fresh = await storePiece(f, f.dealId, f.file, 4, f.providers[7], f.deal.endEpoch);
     await f.repair.connect(f.worker).reassignPiece(f.dealId, 4, fresh.dealId, fresh.proposal, f.file.droot.proof(4));
     await confirmPieces(f, f.dealId, [4], [fresh]);
     expect(BigInt(await ethers.provider.getBlockNumber())).to.be.lessThan(lostAt + WINDOW);

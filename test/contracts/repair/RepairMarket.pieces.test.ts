@@ -38,7 +38,7 @@ describe("RepairMarket: placement, loss, repair and slashing", () => {
       const f = await loadFixture(withDeal);
       const stored = [];
       for (let i = 0; i < 6; i++) {
-        const storage = await storePiece(f, f.file, i, f.providers[i], f.deal.endEpoch);
+        const storage = await storePiece(f, f.dealId, f.file, i, f.providers[i], f.deal.endEpoch);
         stored.push(storage);
         const tx = f.repair
           .connect(f.worker)
@@ -76,7 +76,7 @@ describe("RepairMarket: placement, loss, repair and slashing", () => {
 
     it("rejects a storage deal whose commitment is not leaf `index` of the droot", async () => {
       const f = await loadFixture(withDeal);
-      const storage = await storePiece(f, f.file, 1, f.providers[0], f.deal.endEpoch);
+      const storage = await storePiece(f, f.dealId, f.file, 1, f.providers[0], f.deal.endEpoch);
       await expect(
         f.repair.connect(f.worker).assignPiece(f.dealId, 0, storage.dealId, storage.proposal, f.file.droot.proof(0)),
       )
@@ -92,9 +92,9 @@ describe("RepairMarket: placement, loss, repair and slashing", () => {
 
     it("rejects two pieces of one file on one provider", async () => {
       const f = await loadFixture(withDeal);
-      const first = await storePiece(f, f.file, 0, f.providers[0], f.deal.endEpoch);
+      const first = await storePiece(f, f.dealId, f.file, 0, f.providers[0], f.deal.endEpoch);
       await f.repair.connect(f.worker).assignPiece(f.dealId, 0, first.dealId, first.proposal, f.file.droot.proof(0));
-      const second = await storePiece(f, f.file, 1, f.providers[0], f.deal.endEpoch);
+      const second = await storePiece(f, f.dealId, f.file, 1, f.providers[0], f.deal.endEpoch);
       await expect(
         f.repair.connect(f.worker).assignPiece(f.dealId, 1, second.dealId, second.proposal, f.file.droot.proof(1)),
       )
@@ -104,7 +104,7 @@ describe("RepairMarket: placement, loss, repair and slashing", () => {
 
     it("rejects a proposal that is not the storage deal's", async () => {
       const f = await loadFixture(withDeal);
-      const storage = await storePiece(f, f.file, 0, f.providers[0], f.deal.endEpoch);
+      const storage = await storePiece(f, f.dealId, f.file, 0, f.providers[0], f.deal.endEpoch);
       await expect(
         f.repair
           .connect(f.worker)
@@ -116,7 +116,7 @@ describe("RepairMarket: placement, loss, repair and slashing", () => {
 
     it("rejects a storage deal used twice", async () => {
       const f = await loadFixture(withDeal);
-      const storage = await storePiece(f, f.file, 0, f.providers[0], f.deal.endEpoch);
+      const storage = await storePiece(f, f.dealId, f.file, 0, f.providers[0], f.deal.endEpoch);
       await f.repair
         .connect(f.worker)
         .assignPiece(f.dealId, 0, storage.dealId, storage.proposal, f.file.droot.proof(0));
@@ -148,7 +148,7 @@ describe("RepairMarket: placement, loss, repair and slashing", () => {
 
     it("rejects a storage deal that ends before the repair deal", async () => {
       const f = await loadFixture(withDeal);
-      const storage = await storePiece(f, f.file, 0, f.providers[0], f.deal.endEpoch - 1n);
+      const storage = await storePiece(f, f.dealId, f.file, 0, f.providers[0], f.deal.endEpoch - 1n);
       await expect(
         f.repair.connect(f.worker).assignPiece(f.dealId, 0, storage.dealId, storage.proposal, f.file.droot.proof(0)),
       )
@@ -172,7 +172,7 @@ describe("RepairMarket: placement, loss, repair and slashing", () => {
 
     it("rejects a storage deal that is already terminated", async () => {
       const f = await loadFixture(withDeal);
-      const storage = await storePiece(f, f.file, 0, f.providers[0], f.deal.endEpoch);
+      const storage = await storePiece(f, f.dealId, f.file, 0, f.providers[0], f.deal.endEpoch);
       await f.market.connect(f.providers[0]).declareFaults([storage.dealId], [storage.proposal]);
       await expect(
         f.repair.connect(f.worker).assignPiece(f.dealId, 0, storage.dealId, storage.proposal, f.file.droot.proof(0)),
@@ -183,7 +183,7 @@ describe("RepairMarket: placement, loss, repair and slashing", () => {
 
     it("reverts for unknown deals, out-of-range indices and non-operators", async () => {
       const f = await loadFixture(withDeal);
-      const storage = await storePiece(f, f.file, 0, f.providers[0], f.deal.endEpoch);
+      const storage = await storePiece(f, f.dealId, f.file, 0, f.providers[0], f.deal.endEpoch);
       const args = [storage.dealId, storage.proposal, f.file.droot.proof(0)] as const;
       await expect(f.repair.connect(f.worker).assignPiece(99n, 0, ...args))
         .to.be.revertedWithCustomError(f.repair, "DealNotFound")
@@ -221,14 +221,14 @@ describe("RepairMarket: placement, loss, repair and slashing", () => {
         .withArgs(f.dealId, 2n);
 
       // The repaired piece may not go to a provider that holds another piece of the file...
-      const clash = await storePiece(f, f.file, 2, f.providers[1], f.deal.endEpoch);
+      const clash = await storePiece(f, f.dealId, f.file, 2, f.providers[1], f.deal.endEpoch);
       await expect(
         f.repair.connect(f.worker).reassignPiece(f.dealId, 2, clash.dealId, clash.proposal, f.file.droot.proof(2)),
       )
         .to.be.revertedWithCustomError(f.repair, "ProviderAlreadyHoldsPiece")
         .withArgs(f.dealId, f.providers[1].address);
       // ...but can go to a new one.
-      const fresh = await storePiece(f, f.file, 2, f.providers[6], f.deal.endEpoch);
+      const fresh = await storePiece(f, f.dealId, f.file, 2, f.providers[6], f.deal.endEpoch);
       await expect(
         f.repair.connect(f.worker).reassignPiece(f.dealId, 2, fresh.dealId, fresh.proposal, f.file.droot.proof(2)),
       )
@@ -257,7 +257,7 @@ describe("RepairMarket: placement, loss, repair and slashing", () => {
       await mine(5);
       await f.repair.reportPieceLoss(f.dealId, 4);
       const second = BigInt(await ethers.provider.getBlockNumber());
-      const fresh = await storePiece(f, f.file, 0, f.providers[6], f.deal.endEpoch);
+      const fresh = await storePiece(f, f.dealId, f.file, 0, f.providers[6], f.deal.endEpoch);
       await f.repair.connect(f.worker).reassignPiece(f.dealId, 0, fresh.dealId, fresh.proposal, f.file.droot.proof(0));
       expect((await f.repair.getDeal(f.dealId)).oldestLossEpoch).to.equal(first);
       await confirmPieces(f, f.dealId, [0], [fresh]);
@@ -267,11 +267,11 @@ describe("RepairMarket: placement, loss, repair and slashing", () => {
 
     it("rejects reassigning a piece that is not lost, and reports on unassigned pieces", async () => {
       const f = await loadFixture(withDeal);
-      const storage = await storePiece(f, f.file, 0, f.providers[0], f.deal.endEpoch);
+      const storage = await storePiece(f, f.dealId, f.file, 0, f.providers[0], f.deal.endEpoch);
       await f.repair
         .connect(f.worker)
         .assignPiece(f.dealId, 0, storage.dealId, storage.proposal, f.file.droot.proof(0));
-      const other = await storePiece(f, f.file, 0, f.providers[1], f.deal.endEpoch);
+      const other = await storePiece(f, f.dealId, f.file, 0, f.providers[1], f.deal.endEpoch);
       await expect(
         f.repair.connect(f.worker).reassignPiece(f.dealId, 0, other.dealId, other.proposal, f.file.droot.proof(0)),
       )

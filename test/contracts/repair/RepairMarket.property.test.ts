@@ -16,12 +16,21 @@ import {
   signWorkerConsent,
 } from "../helpers/repair";
 import { INITIAL_BALANCE } from "../helpers/market";
+import { repairSlotLabel } from "../../../actors-ts/chain/repair-market/slot-label";
+import type { Address } from "viem";
 import { PROPERTY_RUNS, PROPERTY_TIMEOUT_MS, progress } from "../helpers/property-runs";
 
 const RUNS = PROPERTY_RUNS;
 const FILES = 3;
 const PROVIDERS = 5;
 const PIECE = 256n;
+/**
+ * Storage deals are published before the sequences start, labelled for the slots of repair deals
+ * 1..LABELLED_DEALS (`slotLabel`). A later deal gets the storage deals labelled for an earlier
+ * one, which the contract must refuse (`StorageDealLabelMismatch`): the miner trying to reuse one
+ * deal's storage for another.
+ */
+const LABELLED_DEALS = 3;
 
 type Action =
   | { kind: "bid"; file: number; duration: number }
@@ -42,7 +51,9 @@ type Action =
   // The adversarial miner reports its own pieces lost (hoping for the bounty).
   | { kind: "selfReport"; pick: number; index: number }
   // An adversarial third party tries to place or move the miner's pieces.
-  | { kind: "meddle"; pick: number; index: number; provider: number };
+  | { kind: "meddle"; pick: number; index: number; provider: number }
+  // The miner tries to fill a slot with a storage deal labelled for another repair deal's slot.
+  | { kind: "steal"; pick: number; index: number; provider: number };
 
 const pick = fc.nat(7);
 const actionArb: fc.Arbitrary<Action> = fc.oneof(
@@ -92,6 +103,12 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
     index: fc.nat(2),
     provider: fc.nat(PROVIDERS - 1),
   }),
+  fc.record({
+    kind: fc.constant("steal" as const),
+    pick,
+    index: fc.nat(2),
+    provider: fc.nat(PROVIDERS - 1),
+  }),
 );
 
 const ALLOWED: Record<Action["kind"], string[]> = {
@@ -104,6 +121,7 @@ const ALLOWED: Record<Action["kind"], string[]> = {
     "StorageDealAlreadyUsed",
     "ProviderAlreadyHoldsPiece",
     "StorageDealNotLive",
+    "StorageDealLabelMismatch",
   ],
   report: ["DealNotOpen", "PieceNotAssigned", "PieceAlreadyLost", "StorageDealHealthy", "RepairDealEnded"],
   reassign: [
@@ -112,6 +130,7 @@ const ALLOWED: Record<Action["kind"], string[]> = {
     "StorageDealAlreadyUsed",
     "ProviderAlreadyHoldsPiece",
     "StorageDealNotLive",
+    "StorageDealLabelMismatch",
   ],
   repair: [
     "DealNotOpen",
@@ -122,6 +141,7 @@ const ALLOWED: Record<Action["kind"], string[]> = {
     "StorageDealAlreadyUsed",
     "StorageDealNotLive",
     "RepairDealEnded",
+    "StorageDealLabelMismatch",
   ],
   slash: ["DealNotOpen", "NothingToSlash", "RepairDealEnded"],
   claim: [],
@@ -137,9 +157,19 @@ const ALLOWED: Record<Action["kind"], string[]> = {
     "StorageDealAlreadyUsed",
     "StorageDealNotLive",
     "ProviderAlreadyHoldsPiece",
+    "StorageDealLabelMismatch",
   ],
   selfReport: ["DealNotOpen", "PieceNotAssigned", "PieceAlreadyLost", "StorageDealHealthy", "RepairDealEnded"],
   meddle: ["NotMinerOperator", "DealNotOpen"],
+  steal: [
+    "DealNotOpen",
+    "PieceAlreadyAssigned",
+    "PieceNotLost",
+    "StorageDealAlreadyUsed",
+    "ProviderAlreadyHoldsPiece",
+    "StorageDealNotLive",
+    "StorageDealLabelMismatch",
+  ],
 };
 
 describe("RepairMarket: property test over random call sequences", function () {
@@ -183,22 +213,34 @@ describe("RepairMarket: property test over random call sequences", function () {
       askId: 1n,
       accounts: [...base.accounts, owner.address, worker.address, ...providers.map((p) => p.address)],
     };
-    // Every piece of every file, stored once with every provider, the worker as client.
+    // Every piece of every file, stored with every provider for each of the first
+    // LABELLED_DEALS repair deals' slots, the worker as client.
     const files: TestFile[] = Array.from({ length: FILES }, () => makeFile(2, 1, PIECE));
     const storage = new Map<string, PublishedDeal>();
+    const repairAddress = (await repair.getAddress()) as Address;
+    const slots = Array.from({ length: LABELLED_DEALS }, (_, d) =>
+      files.flatMap((file, fi) => file.pieces.map((piece, index) => ({ deal: d + 1, file: fi, index, piece }))),
+    ).flat();
     for (const [p, provider] of providers.entries()) {
-      const pieces = files.flatMap((file) => file.pieces);
-      const deals = await publishDeals(f, pieces, {
-        client: worker,
-        provider,
-        fields: {
-          startEpoch: BigInt(await ethers.provider.getBlockNumber()) + 130n,
-          endEpoch: BigInt(await ethers.provider.getBlockNumber()) + 50_000n,
-          storagePricePerEpoch: 0n,
+      const deals = await publishDeals(
+        f,
+        slots.map((slot) => slot.piece),
+        {
+          client: worker,
+          provider,
+          fields: {
+            startEpoch: BigInt(await ethers.provider.getBlockNumber()) + 130n,
+            endEpoch: BigInt(await ethers.provider.getBlockNumber()) + 50_000n,
+            storagePricePerEpoch: 0n,
+          },
+          fieldsOf: (i) => ({ label: repairSlotLabel(repairAddress, BigInt(slots[i].deal), slots[i].index) }),
         },
-      });
-      deals.forEach((d, i) => storage.set(`${Math.floor(i / 3)}:${i % 3}:${p}`, d));
+      );
+      deals.forEach((d, i) => storage.set(`${slots[i].deal}:${slots[i].file}:${slots[i].index}:${p}`, d));
     }
+    /** The storage deal for this slot at provider p (labelled for an earlier deal past the first few). */
+    const storageFor = (deal: { id: bigint; file: number }, index: number, p: number) =>
+      storage.get(`${((Number(deal.id) - 1) % LABELLED_DEALS) + 1}:${deal.file}:${index}:${p}`);
     // Start the sequences a little before the storage deals' first unproven period ends.
     await mine(40);
     const snapshot = await takeSnapshot();
@@ -208,6 +250,7 @@ describe("RepairMarket: property test over random call sequences", function () {
     let claimed = 0;
     let confirmed = 0;
     let proofs = 0;
+    let mislabelled = 0;
     const tick = progress("RepairMarket");
 
     await fc.assert(
@@ -230,6 +273,7 @@ describe("RepairMarket: property test over random call sequences", function () {
               const data = (err as { data?: string }).data;
               const parsed = data ? repair.interface.parseError(data) : null;
               if (!parsed || !ALLOWED[action.kind].includes(parsed.name)) throw err;
+              if (parsed.name === "StorageDealLabelMismatch") mislabelled++;
               if (process.env.DEBUG_PROP && action.kind === "confirm") console.log(parsed.name, parsed.args.toString());
               return null;
             }
@@ -297,7 +341,7 @@ describe("RepairMarket: property test over random call sequences", function () {
             case "assign":
             case "reassign": {
               if (!deal) break;
-              const s = storage.get(`${deal.file}:${action.index}:${action.provider}`);
+              const s = storageFor(deal, action.index, action.provider);
               if (!s) throw new Error("missing storage deal");
               const proof = files[deal.file].droot.proof(action.index);
               const send =
@@ -324,7 +368,7 @@ describe("RepairMarket: property test over random call sequences", function () {
                 const holders = new Set<string>();
                 for (let i = 0; i < 3; i++) holders.add((await repair.pieceSlot(deal.id, i)).provider);
                 const target = providers.findIndex((q, i) => i < PROVIDERS - 1 && !holders.has(q.address));
-                const s = storage.get(`${deal.file}:${action.index}:${target}`);
+                const s = storageFor(deal, action.index, target);
                 const proof = files[deal.file].droot.proof(action.index);
                 const assign = () =>
                   repair.connect(worker).assignPiece(deal.id, action.index, s!.dealId, s!.proposal, proof);
@@ -338,7 +382,7 @@ describe("RepairMarket: property test over random call sequences", function () {
             }
             case "meddle": {
               if (!deal) break;
-              const s = storage.get(`${deal.file}:${action.index}:${action.provider}`);
+              const s = storageFor(deal, action.index, action.provider);
               if (!s) throw new Error("missing storage deal");
               const proof = files[deal.file].droot.proof(action.index);
               const args = [deal.id, action.index, s.dealId, s.proposal, proof] as const;
@@ -348,6 +392,21 @@ describe("RepairMarket: property test over random call sequences", function () {
                   : repair.connect(f.other).reassignPiece(...args),
               );
               expect(receipt, "a stranger placed or moved a piece").to.equal(null);
+              break;
+            }
+            case "steal": {
+              if (!deal) break;
+              // Another deal's slot label: deal d takes the storage deals made for deal d + 1.
+              const s = storageFor({ id: deal.id + 1n, file: deal.file }, action.index, action.provider);
+              if (!s) throw new Error("missing storage deal");
+              const proof = files[deal.file].droot.proof(action.index);
+              const lost = (await repair.pieceSlot(deal.id, action.index)).lostAtEpoch !== 0n;
+              const receipt = await run(() =>
+                lost
+                  ? repair.connect(worker).reassignPiece(deal.id, action.index, s.dealId, s.proposal, proof)
+                  : repair.connect(worker).assignPiece(deal.id, action.index, s.dealId, s.proposal, proof),
+              );
+              expect(receipt, "a slot took a storage deal labelled for another deal").to.equal(null);
               break;
             }
             case "prove":
@@ -374,7 +433,7 @@ describe("RepairMarket: property test over random call sequences", function () {
               const holders = new Set<string>();
               for (let i = 0; i < 3; i++) holders.add((await repair.pieceSlot(deal.id, i)).provider);
               const target = providers.findIndex((p) => !holders.has(p.address));
-              const s = storage.get(`${deal.file}:${action.index}:${target}`);
+              const s = storageFor(deal, action.index, target);
               if (!s) break;
               const proof = files[deal.file].droot.proof(action.index);
               if (
@@ -423,6 +482,14 @@ describe("RepairMarket: property test over random call sequences", function () {
                 }
               }
               if (onChain.state === 1n) expect(onChain.paidEpochs).to.equal(0n);
+              // Past the first few deals only storage deals labelled for other deals exist:
+              // none may ever be placed.
+              if (i + 1 > LABELLED_DEALS) {
+                for (let index = 0; index < 3; index++) {
+                  const slot = await repair.pieceSlot(BigInt(i + 1), index);
+                  expect(slot.storageDealId, `deal ${i + 1} took another deal's storage deal`).to.equal(0n);
+                }
+              }
             }
             expect(onChain.claimed).to.be.at.most(onChain.amount);
             expect(onChain.paidEpochs).to.be.at.most(onChain.accruedUpTo - onChain.startEpoch);
@@ -434,10 +501,11 @@ describe("RepairMarket: property test over random call sequences", function () {
       { numRuns: RUNS },
     );
     console.log(
-      `      ${placed} pieces placed, ${repaired} repaired, ${proofs} proofs, ${confirmed} confirmations, ${claimed} claims`,
+      `      ${placed} pieces placed, ${repaired} repaired, ${proofs} proofs, ${confirmed} confirmations, ${claimed} claims, ${mislabelled} mislabelled placements refused`,
     );
     expect(confirmed).to.be.greaterThan(RUNS / 10);
     expect(placed).to.be.greaterThan(RUNS / 2);
+    expect(mislabelled).to.be.greaterThan(0);
     // About 0.15 repairs per sequence: a floor of one keeps a 100-sequence run from failing by
     // chance (see the StorageMarket property's floors).
     expect(repaired).to.be.greaterThan(0);
