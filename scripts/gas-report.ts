@@ -82,7 +82,7 @@ async function proposals(
   count: number,
   pieceCid: `0x${string}`,
   pieceSize: bigint,
-): Promise<{ proposal: StorageDealProposal; clientSignature: string }[]> {
+): Promise<{ proposal: StorageDealProposal; clientSignature: string; providerSignature: string }[]> {
   const now = BigInt(await ethers.provider.getBlockNumber());
   const out = [];
   for (let i = 0; i < count; i++) {
@@ -99,7 +99,7 @@ async function proposals(
       clientCollateral: 10n ** 17n,
       nonce: nonce++,
     };
-    out.push({ proposal, clientSignature: await signProposal(f.market, f.client, proposal) });
+    out.push({ proposal, providerSignature: "0x", clientSignature: await signProposal(f.market, f.client, proposal) });
   }
   const clientTotal = out.reduce((s, p) => s + clientLock(p.proposal), 0n);
   await f.market.connect(f.client).addBalance(f.client.address, clientTotal);

@@ -9,7 +9,7 @@ export const DRAWS_PER_CHALLENGE = 16;
 /** `PublishResult` names by value (contracts/types/StorageDealTypes.sol). */
 export const PUBLISH_RESULTS = [
   "None",
-  "ProviderMismatch",
+  "InvalidProviderSignature",
   "InvalidSignature",
   "NonceUsed",
   "InvalidPieceSize",

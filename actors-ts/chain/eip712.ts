@@ -23,6 +23,16 @@ export const STORAGE_DEAL_PROPOSAL_TYPES = {
   ],
 } as const;
 
+/**
+ * `StorageDealAcceptance`, as signed by a provider that accepts a proposal (seed 001's signed
+ * StorageDeal; `DealProposals.ACCEPTANCE_TYPEHASH`): with it the client, or anyone, may publish
+ * the deal.
+ */
+export const STORAGE_DEAL_ACCEPTANCE_TYPES = {
+  StorageDealAcceptance: [{ name: "proposal", type: "StorageDealProposal" }],
+  ...STORAGE_DEAL_PROPOSAL_TYPES,
+} as const;
+
 /** A storage deal proposal with JavaScript types (addresses and hashes as 0x strings). */
 export type StorageDealProposal = {
   /** CommP root as 0x-prefixed 32-byte hex. */

@@ -206,18 +206,22 @@ interface IStorageMarket {
 
     // ---------------------------------------------------------------- deals
 
-    /// @notice Publishes client-signed proposals for the caller (the provider). Invalid items are
+    /// @notice Publishes client-signed proposals. The provider publishes its own deals with the
+    /// client's signature alone; anyone else (the client, a repair miner, a relayer) needs the
+    /// provider's acceptance too (seed 001 steps 2–3: either party may put the signed deal on
+    /// chain, so a provider that took the bytes is held to the deal). Invalid items are
     /// skipped with a `DealProposalSkipped` event; valid ones lock the client's
     /// `storagePricePerEpoch · (endEpoch - startEpoch) + clientCollateral` and the provider's
-    /// `providerCollateral`, add the piece to the data set of (caller, client) — starting a new
+    /// `providerCollateral`, add the piece to the data set of (provider, client) — starting a new
     /// one when the pair has none or its last one failed or emptied — and emit `DealPublished`.
-    /// @dev A proposal is valid when: the caller is its provider; the client's EIP-712 (or
-    /// ERC-1271, checked with a stipend of 60,000 gas so a wallet that burns gas cannot sink the
-    /// batch) signature holds; its (client, nonce) is unused; pieceSize is a power of two in
+    /// @dev A proposal is valid when: the client's EIP-712 (or ERC-1271, checked with a stipend
+    /// of 60,000 gas so a wallet that burns gas cannot sink the batch) signature holds; the
+    /// caller is its provider or the provider's `StorageDealAcceptance` signature (EIP-712 or
+    /// ERC-1271, same stipend) holds; its (client, nonce) is unused; pieceSize is a power of two in
     /// [128, 2^36]; pieceCid ≠ 0; startEpoch < endEpoch with endEpoch - startEpoch ≤
     /// maxDealDurationEpochs; startEpoch is at or after the end of the first period that can
     /// prove it; both parties' free balances cover their locks. Gas grows linearly with the batch.
-    /// @param proposals Signed proposals, any clients.
+    /// @param proposals Signed proposals, any clients and (with acceptances) any providers.
     /// @return dealIds Id of each published deal, 0 for a skipped item.
     /// @return results `PublishResult.None` for published items, else why the item was skipped.
     function publishStorageDeals(

@@ -13,6 +13,26 @@ library DealProposals {
         "uint256 providerCollateral,uint256 clientCollateral,uint256 nonce)"
     );
 
+    /// @notice EIP-712 type hash of `StorageDealAcceptance`: the provider's signature that it
+    /// accepts a proposal (seed 001's signed StorageDeal), so the client, or anyone, may publish.
+    bytes32 internal constant ACCEPTANCE_TYPEHASH = keccak256(
+        "StorageDealAcceptance(StorageDealProposal proposal)"
+        "StorageDealProposal(bytes32 pieceCid,uint64 pieceSize,address client,address provider,"
+        "string label,uint64 startEpoch,uint64 endEpoch,uint256 storagePricePerEpoch,"
+        "uint256 providerCollateral,uint256 clientCollateral,uint256 nonce)"
+    );
+
+    /// @notice EIP-712 struct hash of `StorageDealAcceptance(proposal)`, given the proposal's
+    /// terms hash (`structHash`).
+    function acceptanceHash(bytes32 terms) internal pure returns (bytes32 digest) {
+        bytes32 typeHash = ACCEPTANCE_TYPEHASH;
+        assembly ("memory-safe") {
+            mstore(0x00, typeHash)
+            mstore(0x20, terms)
+            digest := keccak256(0x00, 0x40)
+        }
+    }
+
     /// @notice EIP-712 struct hash ("terms hash") of `p`.
     function structHash(StorageDealProposal calldata p) internal pure returns (bytes32) {
         // Two static encodings concatenated equal one encoding of all twelve words; split only

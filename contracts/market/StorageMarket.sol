@@ -84,7 +84,7 @@ contract StorageMarket is DealLedger, EIP712 {
         (PublishResult result, uint256 log2Leaves, uint256 clientLock) = _checkTerms(p);
         if (result != PublishResult.None) return result;
 
-        uint256 dataSetId = _dataSetForPublish(msg.sender, p.client);
+        uint256 dataSetId = _dataSetForPublish(p.provider, p.client);
         DataSets.DataSet storage set = _dataSets[dataSetId];
         uint256 anchor = dataSetId == 0 ? block.number : set.anchorEpoch;
         uint256 addedPeriod = _periodForNewPiece(anchor);
@@ -92,7 +92,7 @@ contract StorageMarket is DealLedger, EIP712 {
             return PublishResult.StartEpochTooSoon;
         }
         if (_balances[p.client].free < clientLock) return PublishResult.ClientBalanceTooLow;
-        if (_balances[msg.sender].free < p.providerCollateral) return PublishResult.ProviderBalanceTooLow;
+        if (_balances[p.provider].free < p.providerCollateral) return PublishResult.ProviderBalanceTooLow;
         if (dataSetId != 0 && set.liveLeaves + (uint256(1) << log2Leaves) > MAX_DATA_SET_LEAVES) {
             return PublishResult.DataSetFull;
         }
@@ -100,12 +100,20 @@ contract StorageMarket is DealLedger, EIP712 {
         if (!_isValidSignature(p.client, _hashTypedDataV4(terms), item.clientSignature)) {
             return PublishResult.InvalidSignature;
         }
+        if (
+            msg.sender != p.provider &&
+            !_isValidSignature(
+                p.provider,
+                _hashTypedDataV4(DealProposals.acceptanceHash(terms)),
+                item.providerSignature
+            )
+        ) return PublishResult.InvalidProviderSignature;
 
         _useNonce(p.client, p.nonce);
         _lock(p.client, clientLock);
-        _lock(msg.sender, p.providerCollateral);
+        _lock(p.provider, p.providerCollateral);
         if (dataSetId == 0) {
-            dataSetId = _createDataSet(msg.sender, p.client);
+            dataSetId = _createDataSet(p.provider, p.client);
             set = _dataSets[dataSetId];
         } else {
             _applyPendingRemovals(dataSetId, set);
@@ -128,7 +136,7 @@ contract StorageMarket is DealLedger, EIP712 {
                 endEpoch: p.endEpoch
             })
         );
-        emit DealPublished(dealId, p.client, msg.sender, dataSetId, uint64(pieceIndex), p);
+        emit DealPublished(dealId, p.client, p.provider, dataSetId, uint64(pieceIndex), p);
         return PublishResult.None;
     }
 
@@ -170,7 +178,6 @@ contract StorageMarket is DealLedger, EIP712 {
     function _checkTerms(
         StorageDealProposal calldata p
     ) private view returns (PublishResult result, uint256 log2Leaves, uint256 clientLock) {
-        if (p.provider != msg.sender) return (PublishResult.ProviderMismatch, 0, 0);
         if (p.pieceCid == bytes32(0)) return (PublishResult.InvalidPieceCid, 0, 0);
         uint256 size = p.pieceSize;
         if (size < 128 || size > (uint256(1) << 36) || size & (size - 1) != 0) {

@@ -28,17 +28,23 @@ struct StorageDealProposal {
     uint256 nonce;
 }
 
-/// @notice A proposal with the client's signature over its EIP-712 digest.
+/// @notice A proposal with the client's signature over its EIP-712 digest and, when someone other
+/// than the provider publishes it, the provider's acceptance (seed 001's signed StorageDeal).
 struct SignedStorageDealProposal {
     StorageDealProposal proposal;
     /// @dev 65-byte ECDSA signature, or whatever the client's ERC-1271 contract accepts.
     bytes clientSignature;
+    /// @dev The provider's signature over EIP-712 `StorageDealAcceptance(StorageDealProposal
+    /// proposal)` (`DealProposals.acceptanceHash`); empty when the provider itself publishes.
+    bytes providerSignature;
 }
 
 /// @notice Why `publishStorageDeals` skipped a proposal (per-item result; `None` = published).
 enum PublishResult {
     None,
-    ProviderMismatch,
+    /// The sender is not the provider and the provider's acceptance signature does not hold.
+    InvalidProviderSignature,
+    /// The client's signature does not hold.
     InvalidSignature,
     NonceUsed,
     InvalidPieceSize,

@@ -1,7 +1,12 @@
 import { hashTypedData, type Address, type Hex } from "viem";
 import type { LocalAccount } from "viem/accounts";
 import type { ChainClients } from "../clients";
-import { STORAGE_DEAL_PROPOSAL_TYPES, STORAGE_MARKET_DOMAIN, type StorageDealProposal } from "../eip712";
+import {
+  STORAGE_DEAL_ACCEPTANCE_TYPES,
+  STORAGE_DEAL_PROPOSAL_TYPES,
+  STORAGE_MARKET_DOMAIN,
+  type StorageDealProposal,
+} from "../eip712";
 
 /** The EIP-712 domain of a StorageMarket deployment. */
 export function storageMarketDomain(chainId: number, storageMarket: Address) {
@@ -31,6 +36,49 @@ export async function signProposal(
     primaryType: "StorageDealProposal",
     message: proposal,
   });
+}
+
+/**
+ * The provider's EIP-712 `StorageDealAcceptance` signature of `proposal`: with it the client (or
+ * anyone) may publish the deal in `publishStorageDeals` (seed 001 steps 2–3). A provider signs
+ * once it holds the piece's bytes and has checked their CommP.
+ */
+export async function signAcceptance(
+  account: LocalAccount,
+  chainId: number,
+  storageMarket: Address,
+  proposal: StorageDealProposal,
+): Promise<Hex> {
+  return account.signTypedData({
+    domain: storageMarketDomain(chainId, storageMarket),
+    types: STORAGE_DEAL_ACCEPTANCE_TYPES,
+    primaryType: "StorageDealAcceptance",
+    message: { proposal },
+  });
+}
+
+/**
+ * Whether `signature` is `proposal.provider`'s acceptance of `proposal` (ECDSA, or ERC-1271 for a
+ * contract provider), as StorageMarket checks it when someone other than the provider publishes.
+ */
+export async function verifyAcceptanceSignature(
+  c: Pick<ChainClients, "public">,
+  storageMarket: Address,
+  proposal: StorageDealProposal,
+  signature: Hex,
+): Promise<boolean> {
+  try {
+    return await c.public.verifyTypedData({
+      address: proposal.provider,
+      domain: storageMarketDomain(c.public.chain.id, storageMarket),
+      types: STORAGE_DEAL_ACCEPTANCE_TYPES,
+      primaryType: "StorageDealAcceptance",
+      message: { proposal },
+      signature,
+    });
+  } catch {
+    return false;
+  }
 }
 
 /**

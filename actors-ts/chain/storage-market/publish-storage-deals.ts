@@ -6,10 +6,12 @@ import { PUBLISH_RESULTS } from "../constants";
 import type { StorageDealProposal } from "../eip712";
 import { sendContract } from "../send";
 
-/** One proposal with the client's signature. */
+/** One proposal with the client's signature, and the provider's when someone else publishes. */
 export interface SignedProposal {
   proposal: StorageDealProposal;
   clientSignature: Hex;
+  /** The provider's `StorageDealAcceptance` signature (`signAcceptance`); omit when the provider sends. */
+  providerSignature?: Hex;
 }
 
 /** Outcome of one item of the batch. */
@@ -18,8 +20,10 @@ export type PublishItemResult =
   | { published: false; reason: (typeof PUBLISH_RESULTS)[number] };
 
 /**
- * `StorageMarket.publishStorageDeals` from the provider's account: publishes the valid items and
- * reports why each other one was skipped (decoded from `DealProposalSkipped`).
+ * `StorageMarket.publishStorageDeals` from this account: the provider's own deals, or (with the
+ * provider's acceptance in each item) deals a client or repair miner puts on chain itself.
+ * Publishes the valid items and reports why each other one was skipped (decoded from
+ * `DealProposalSkipped`).
  *
  * @returns Per-item results in input order, and the transaction hash.
  * @throws ContractRevertedError if the whole call reverts.
@@ -36,7 +40,13 @@ export async function publishStorageDeals(
       address: contracts.storageMarket,
       abi: storageMarketAbi,
       functionName: "publishStorageDeals",
-      args: [items],
+      args: [
+        items.map((i) => ({
+          proposal: i.proposal,
+          clientSignature: i.clientSignature,
+          providerSignature: i.providerSignature ?? "0x",
+        })),
+      ],
     },
     ["DealPublished", "DealProposalSkipped"],
   );

@@ -4,6 +4,7 @@ import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signer
 import { randomBytes } from "node:crypto";
 import { CommPHasher, PieceTreeCache, type PieceCommitment } from "../../../actors-ts/piece";
 import {
+  STORAGE_DEAL_ACCEPTANCE_TYPES,
   STORAGE_DEAL_PROPOSAL_TYPES,
   STORAGE_MARKET_DOMAIN,
   type StorageDealProposal,
@@ -131,6 +132,25 @@ export function clientLock(p: StorageDealProposal): bigint {
 }
 
 /** Deposits enough escrow for both parties of the given proposals. */
+/** `signer`'s EIP-712 `StorageDealAcceptance` of `proposal` (the provider's half of a deal). */
+export async function signAcceptance(
+  market: StorageMarket,
+  signer: HardhatEthersSigner,
+  proposal: StorageDealProposal,
+  overrides: { chainId?: bigint; verifyingContract?: string } = {},
+): Promise<string> {
+  const domain = {
+    ...STORAGE_MARKET_DOMAIN,
+    chainId: overrides.chainId ?? BigInt(network.config.chainId ?? 31337),
+    verifyingContract: overrides.verifyingContract ?? (await market.getAddress()),
+  };
+  const types = {
+    StorageDealAcceptance: [...STORAGE_DEAL_ACCEPTANCE_TYPES.StorageDealAcceptance],
+    StorageDealProposal: [...STORAGE_DEAL_PROPOSAL_TYPES.StorageDealProposal],
+  };
+  return signer.signTypedData(domain, types, { proposal });
+}
+
 export async function fundEscrow(
   fixture: MarketFixture,
   client: HardhatEthersSigner,
@@ -179,7 +199,11 @@ export async function publishDeals(
   await fundEscrow(fixture, client, provider, proposals);
   const signed = [];
   for (const p of proposals)
-    signed.push({ proposal: p, clientSignature: await signProposal(fixture.market, client, p) });
+    signed.push({
+      proposal: p,
+      providerSignature: "0x",
+      clientSignature: await signProposal(fixture.market, client, p),
+    });
   const firstId = await fixture.market.nextDealId();
   const [, results] = await fixture.market.connect(provider).publishStorageDeals.staticCall(signed);
   if (results.some((r) => r !== 0n))

@@ -50,7 +50,11 @@ async function publishZeroDeal(
     await f.market.connect(provider).addBalance(provider.address, proposal.providerCollateral);
   const dealId = await f.market.nextDealId();
   const signature = await signProposal(f.market, client, proposal);
-  await (await f.market.connect(provider).publishStorageDeals([{ proposal, clientSignature: signature }])).wait();
+  await (
+    await f.market
+      .connect(provider)
+      .publishStorageDeals([{ proposal, providerSignature: "0x", clientSignature: signature }])
+  ).wait();
   expect(await f.market.nextDealId()).to.equal(dealId + 1n);
   return { dealId, proposal };
 }
@@ -224,8 +228,8 @@ describe("StorageMarket: what an attacker tries", () => {
     await f.market.connect(f.client).addBalance(f.client.address, clientLock(good));
     await f.market.connect(f.provider).addBalance(f.provider.address, bad.providerCollateral + good.providerCollateral);
     const batch = [
-      { proposal: bad, clientSignature: await signProposal(f.market, f.client, bad) },
-      { proposal: good, clientSignature: await signProposal(f.market, f.client, good) },
+      { proposal: bad, providerSignature: "0x", clientSignature: await signProposal(f.market, f.client, bad) },
+      { proposal: good, providerSignature: "0x", clientSignature: await signProposal(f.market, f.client, good) },
     ];
     // 60,000 gas for the hostile wallet, the rest of the batch goes through in 1,000,000.
     const tx = await f.market.connect(f.provider).publishStorageDeals(batch, { gasLimit: 1_000_000 });

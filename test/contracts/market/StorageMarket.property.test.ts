@@ -246,7 +246,9 @@ describe("StorageMarket: property test over random call sequences", function () 
               await f.market.connect(provider).addBalance(provider.address, proposal.providerCollateral);
               const signature = await signProposal(f.market, client, proposal);
               await run(() =>
-                f.market.connect(provider).publishStorageDeals([{ proposal, clientSignature: signature }]),
+                f.market
+                  .connect(provider)
+                  .publishStorageDeals([{ proposal, providerSignature: "0x", clientSignature: signature }]),
               );
               break;
             }

@@ -16,7 +16,7 @@ import {
 /** PublishResult enum values (contracts/types/StorageDealTypes.sol). */
 const R = {
   None: 0n,
-  ProviderMismatch: 1n,
+  InvalidProviderSignature: 1n,
   InvalidSignature: 2n,
   NonceUsed: 3n,
   InvalidPieceSize: 4n,
@@ -58,7 +58,9 @@ describe("StorageMarket: publishStorageDeals", () => {
     const signature = await signProposal(f.market, f.client, p);
 
     const block = (await ethers.provider.getBlockNumber()) + 1; // read before sending
-    const tx = f.market.connect(f.provider).publishStorageDeals([{ proposal: p, clientSignature: signature }]);
+    const tx = f.market
+      .connect(f.provider)
+      .publishStorageDeals([{ proposal: p, providerSignature: "0x", clientSignature: signature }]);
     await expect(tx)
       .to.emit(f.market, "DealPublished")
       .withArgs(1n, f.client.address, f.provider.address, 1n, 1n, tuple(p));
@@ -91,7 +93,11 @@ describe("StorageMarket: publishStorageDeals", () => {
       proposals.push(await makeProposal({ client: f.client.address, provider: f.provider.address, piece }));
     await fundEscrow(f, f.client, f.provider, proposals);
     const signed = await Promise.all(
-      proposals.map(async (p) => ({ proposal: p, clientSignature: await signProposal(f.market, f.client, p) })),
+      proposals.map(async (p) => ({
+        proposal: p,
+        providerSignature: "0x",
+        clientSignature: await signProposal(f.market, f.client, p),
+      })),
     );
     await f.market.connect(f.provider).publishStorageDeals(signed);
     let leaves = 0n;
@@ -108,7 +114,11 @@ describe("StorageMarket: publishStorageDeals", () => {
     async function skipCase(
       mutate: (p: StorageDealProposal, now: bigint) => StorageDealProposal,
       expected: bigint,
-      options: { fund?: boolean; signer?: "client" | "other" } = {},
+      options: {
+        fund?: boolean;
+        signer?: "client" | "other";
+        setup?: (f: Awaited<ReturnType<typeof fixture>>) => Promise<unknown>;
+      } = {},
     ) {
       const f = await loadFixture(fixture);
       const now = BigInt(await ethers.provider.getBlockNumber());
@@ -117,10 +127,11 @@ describe("StorageMarket: publishStorageDeals", () => {
       if (options.fund !== false)
         await fundEscrow(f, f.client, f.provider, [good, { ...bad, storagePricePerEpoch: 0n }]);
       else await fundEscrow(f, f.client, f.provider, [good]);
+      await options.setup?.(f);
       const badSigner = options.signer === "other" ? f.other : f.client;
       const signed = [
-        { proposal: bad, clientSignature: await signProposal(f.market, badSigner, bad) },
-        { proposal: good, clientSignature: await signProposal(f.market, f.client, good) },
+        { proposal: bad, providerSignature: "0x", clientSignature: await signProposal(f.market, badSigner, bad) },
+        { proposal: good, providerSignature: "0x", clientSignature: await signProposal(f.market, f.client, good) },
       ];
       const [dealIds, results] = await f.market.connect(f.provider).publishStorageDeals.staticCall(signed);
       expect(results).to.deep.equal([expected, R.None]);
@@ -135,9 +146,12 @@ describe("StorageMarket: publishStorageDeals", () => {
       await expectFundsConserved(f, f.accounts);
     }
 
-    it("skips a proposal for another provider", async () => {
+    it("skips a proposal for another provider that has not accepted it", async () => {
       const f = await loadFixture(fixture);
-      await skipCase((p) => ({ ...p, provider: f.provider2.address as `0x${string}` }), R.ProviderMismatch);
+      await skipCase((p) => ({ ...p, provider: f.provider2.address as `0x${string}` }), R.InvalidProviderSignature, {
+        // provider2 could pay the collateral: only its missing acceptance refuses the item.
+        setup: (g) => g.market.connect(g.provider2).addBalance(g.provider2.address, 10n ** 18n),
+      });
     });
     it("skips a proposal signed by someone other than its client", async () => {
       await skipCase((p) => p, R.InvalidSignature, { signer: "other" });
@@ -186,7 +200,9 @@ describe("StorageMarket: publishStorageDeals", () => {
       await fundEscrow(f, f.client, f.provider, [p]);
       const [, results] = await f.market
         .connect(f.provider)
-        .publishStorageDeals.staticCall([{ proposal: p, clientSignature: await signatureFor(f, p) }]);
+        .publishStorageDeals.staticCall([
+          { proposal: p, providerSignature: "0x", clientSignature: await signatureFor(f, p) },
+        ]);
       return results;
     }
 
@@ -207,8 +223,8 @@ describe("StorageMarket: publishStorageDeals", () => {
       const a = await makeProposal({ client: f.client.address, provider: f.provider.address, nonce: 77n });
       const b = await makeProposal({ client: f.client.address, provider: f.provider.address, nonce: 77n });
       await fundEscrow(f, f.client, f.provider, [a, b, b]);
-      const sa = { proposal: a, clientSignature: await signProposal(f.market, f.client, a) };
-      const sb = { proposal: b, clientSignature: await signProposal(f.market, f.client, b) };
+      const sa = { proposal: a, providerSignature: "0x", clientSignature: await signProposal(f.market, f.client, a) };
+      const sb = { proposal: b, providerSignature: "0x", clientSignature: await signProposal(f.market, f.client, b) };
       const [, sameBatch] = await f.market.connect(f.provider).publishStorageDeals.staticCall([sa, sb]);
       expect(sameBatch).to.deep.equal([R.None, R.NonceUsed]);
       await f.market.connect(f.provider).publishStorageDeals([sa]);
@@ -220,7 +236,9 @@ describe("StorageMarket: publishStorageDeals", () => {
       const f = await loadFixture(fixture);
       const p = await makeProposal({ client: f.client.address, provider: f.provider.address });
       await fundEscrow(f, f.client, f.provider, [p, p]);
-      const signed = [{ proposal: p, clientSignature: await signProposal(f.market, f.client, p) }];
+      const signed = [
+        { proposal: p, providerSignature: "0x", clientSignature: await signProposal(f.market, f.client, p) },
+      ];
       await f.market.connect(f.provider).publishStorageDeals(signed);
       await mine(Number(p.endEpoch) + 100);
       await f.market.settleDeals([1n], [p]);
@@ -238,8 +256,12 @@ describe("StorageMarket: publishStorageDeals", () => {
       const p = await makeProposal({ client: walletAddress, provider: f.provider.address });
       await f.market.connect(f.client).addBalance(walletAddress, clientLock(p));
       await f.market.connect(f.provider).addBalance(f.provider.address, p.providerCollateral);
-      const good = { proposal: p, clientSignature: await signProposal(f.market, f.client, p) };
-      const forged = { proposal: p, clientSignature: await signProposal(f.market, f.other, p) };
+      const good = { proposal: p, providerSignature: "0x", clientSignature: await signProposal(f.market, f.client, p) };
+      const forged = {
+        proposal: p,
+        providerSignature: "0x",
+        clientSignature: await signProposal(f.market, f.other, p),
+      };
       const [, results] = await f.market.connect(f.provider).publishStorageDeals.staticCall([forged, good]);
       expect(results).to.deep.equal([R.InvalidSignature, R.None]);
       await expect(f.market.connect(f.provider).publishStorageDeals([good]))
