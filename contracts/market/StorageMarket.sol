@@ -97,17 +97,8 @@ contract StorageMarket is DealLedger, EIP712 {
             return PublishResult.DataSetFull;
         }
         bytes32 terms = DealProposals.structHash(p);
-        if (!_isValidSignature(p.client, _hashTypedDataV4(terms), item.clientSignature)) {
-            return PublishResult.InvalidSignature;
-        }
-        if (
-            msg.sender != p.provider &&
-            !_isValidSignature(
-                p.provider,
-                _hashTypedDataV4(DealProposals.acceptanceHash(terms)),
-                item.providerSignature
-            )
-        ) return PublishResult.InvalidProviderSignature;
+        result = _checkSignatures(item, terms);
+        if (result != PublishResult.None) return result;
 
         _useNonce(p.client, p.nonce);
         _lock(p.client, clientLock);
@@ -153,6 +144,27 @@ contract StorageMarket is DealLedger, EIP712 {
 
     /// @dev EIP-712 signature of `signer` over `digest`: ECDSA for keys, ERC-1271 for contracts
     /// with at most `ERC1271_GAS` gas and 32 bytes of return data read.
+    /// @dev The client's signature over the terms, and the provider's acceptance unless the
+    /// provider sends the batch (seed 001: either party may publish the signed deal).
+    function _checkSignatures(
+        SignedStorageDealProposal calldata item,
+        bytes32 terms
+    ) private view returns (PublishResult) {
+        StorageDealProposal calldata p = item.proposal;
+        if (!_isValidSignature(p.client, _hashTypedDataV4(terms), item.clientSignature)) {
+            return PublishResult.InvalidSignature;
+        }
+        if (
+            msg.sender != p.provider &&
+            !_isValidSignature(
+                p.provider,
+                _hashTypedDataV4(DealProposals.acceptanceHash(terms)),
+                item.providerSignature
+            )
+        ) return PublishResult.InvalidProviderSignature;
+        return PublishResult.None;
+    }
+
     function _isValidSignature(address signer, bytes32 digest, bytes calldata signature) private view returns (bool) {
         (address recovered, ECDSA.RecoverError err, ) = ECDSA.tryRecoverCalldata(digest, signature);
         if (err == ECDSA.RecoverError.NoError && recovered == signer) return true;
