@@ -121,7 +121,13 @@ export function clientCommand(): Command {
       .option("--duration <epochs>", "deal length in epochs", parseBigint)
       .option("--price <units>", "storagePricePerEpoch in token base units (default: the provider's ask)", parseBigint)
       .option("--start-delay <epochs>", "epochs from now to the deal's start", parseBigint)
-      .option("--max-upload-rate <bytes-per-second>", "cap the upload speed", parseIntOption),
+      .option("--max-upload-rate <bytes-per-second>", "cap the upload speed", parseIntOption)
+      .option(
+        "--self-publish-after <ms>",
+        "when the provider holds the piece but has not published the deal after this long, publish it yourself " +
+          "with the provider's signed acceptance (default 60000)",
+        parseIntOption,
+      ),
   ).action(async (file: string, opts) => {
     const events: StoreProgress[] = [];
     const progress = progressReporter(!opts.json);
@@ -164,6 +170,7 @@ export function clientCommand(): Command {
           pricePerEpoch: opts.price,
           startDelayEpochs: opts.startDelay,
           uploadBytesPerSecond: opts.maxUploadRate,
+          selfPublishAfterMs: opts.selfPublishAfter,
           onProgress: (e: StoreProgress) => {
             if (e.stage !== "upload") events.push(e);
             progress.onProgress(e);

@@ -50,10 +50,10 @@ export function providerCommand(): Command {
     .addOption(jsonOption)
     .addOption(new Option("--quiet", "print nothing on start").hideHelp())
     .addOption(
-      new Option("--fault <name...>", "misbehave on purpose, for testing others: corrupt-reads, refuse-deals").choices([
-        "corrupt-reads",
-        "refuse-deals",
-      ]),
+      new Option(
+        "--fault <name...>",
+        "misbehave on purpose, for testing others: corrupt-reads, refuse-deals, never-publish (take the bytes, sign the deal, leave publishing to the client)",
+      ).choices(["corrupt-reads", "refuse-deals", "never-publish"]),
     )
     .option(
       "--die-after-served-bytes <n>",
@@ -99,6 +99,7 @@ export function providerCommand(): Command {
             ...((file.faults as object) ?? {}),
             ...(opts.fault?.includes("corrupt-reads") ? { corruptReads: true } : {}),
             ...(opts.fault?.includes("refuse-deals") ? { refuseDeals: true } : {}),
+            ...(opts.fault?.includes("never-publish") ? { neverPublish: true } : {}),
             ...(opts.dieAfterServedBytes !== undefined ? { dieAfterServedBytes: opts.dieAfterServedBytes } : {}),
             ...(opts.dieAfterReceivedBytes !== undefined ? { dieAfterReceivedBytes: opts.dieAfterReceivedBytes } : {}),
           },

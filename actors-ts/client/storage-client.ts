@@ -15,7 +15,9 @@ import type { MarketContracts } from "../chain/contracts";
 import type { StorageDealProposal } from "../chain/eip712";
 import { addBalance } from "../chain/storage-market/add-balance";
 import { escrowBalance, marketParams } from "../chain/storage-market/reads";
-import { hashProposal, signProposal } from "../chain/storage-market/proposals";
+import { hashProposal, signProposal, verifyAcceptanceSignature } from "../chain/storage-market/proposals";
+import { publishStorageDeals } from "../chain/storage-market/publish-storage-deals";
+import { storageMarketAbi } from "../chain/generated/abis";
 import { getProvider, type RegisteredProvider } from "../chain/registry/reads";
 import { commpOfFile, CommPHasher } from "../piece/commp";
 import { parsePieceCidV2 } from "../piece/piece-cid";
@@ -51,6 +53,18 @@ export interface SignedProposal {
   providerUrl: string;
 }
 
+/**
+ * The deal did not reach the chain: the provider reported it failed or expired, or the market
+ * skipped it when this client published it with the provider's acceptance (`details.reason` is
+ * the provider's reason or the contract's PublishResult).
+ */
+export class DealNotPublishedError extends RepairMarketError {
+  override name = "DealNotPublishedError" as const;
+}
+
+/** Epochs back a client looks for a deal its provider published after a restart (a bounded scan). */
+const PUBLISHED_DEAL_LOOKBACK_EPOCHS = 5_000n;
+
 /** The provider is not in ProviderRegistry. */
 export class ProviderNotRegisteredError extends RepairMarketError {
   override name = "ProviderNotRegisteredError" as const;
@@ -70,6 +84,12 @@ export interface StoreOptions {
   /** Cap on upload speed, bytes per second (default: unlimited). */
   uploadBytesPerSecond?: number;
   /**
+   * How long after the provider holds the piece (and has signed its acceptance) the client waits
+   * for the provider to publish before publishing the deal itself, ms (default 60,000). The
+   * client also publishes at once if the provider stops answering or reports the publish failed.
+   */
+  selfPublishAfterMs?: number;
+  /**
    * The proposal's label (default: the piece's PieceCID v2). A repair miner's storage deals must
    * carry their slot's label (`repairSlotLabel`), or RepairMarket refuses them.
    */
@@ -86,7 +106,9 @@ export type StoreProgress =
   /** The provider answered the upload: it has the whole piece and checked its CommP. */
   | { stage: "uploaded" }
   | { stage: "retry"; attempt: number; error: string }
-  | { stage: "published"; dealId: bigint; txHash: Hex };
+  | { stage: "published"; dealId: bigint; txHash: Hex }
+  /** The provider held the piece but did not publish: the client put the deal on chain itself. */
+  | { stage: "selfPublished"; dealId: bigint; txHash: Hex };
 
 /** A published direct storage deal. */
 export interface StoredDeal {
@@ -147,7 +169,7 @@ export class StorageClient {
     });
     try {
       const provider = await this.provider(proposal.provider);
-      const published = await this.upload(provider, accepted, filePath, options);
+      const published = await this.upload(provider, signed, accepted, filePath, options);
       store.markPublished(accepted.proposalHash, published.dealId, published.txHash);
       options.onProgress?.({ stage: "published", dealId: published.dealId, txHash: published.txHash });
       return {
@@ -265,15 +287,23 @@ export class StorageClient {
     if (status?.status === "published" && status.dealId && status.txHash) {
       return { dealId: BigInt(status.dealId), txHash: status.txHash };
     }
-    if (status?.status === "stored") return this.waitPublished(provider, signed.proposalHash);
+    if (
+      status?.status === "stored" ||
+      ((status?.status === "failed" || status?.status === "expired") && status.providerSignature)
+    ) {
+      return this.waitPublished(provider, signed, options);
+    }
     if (status?.status === "failed" || status?.status === "expired") {
-      throw new PeerRejectedError(422, "PublishFailed", `deal was not published: ${status.reason ?? status.status}`, {
-        peer: provider.address,
-        stage: "deal status",
+      throw new DealNotPublishedError(`deal was not published: ${status.reason ?? status.status}`, {
+        details: {
+          provider: provider.address,
+          proposalHash: signed.proposalHash,
+          reason: status.reason ?? status.status,
+        },
       });
     }
     const accepted = status ? this.acceptedOf(signed) : await this.propose(signed);
-    return this.upload(provider, accepted, filePath, { ...options, provider: provider.address });
+    return this.upload(provider, signed, accepted, filePath, { ...options, provider: provider.address });
   }
 
   private acceptedOf(signed: SignedProposal): ProposeDealResponse {
@@ -447,6 +477,7 @@ export class StorageClient {
 
   private async upload(
     initialProvider: RegisteredProvider,
+    signed: Pick<SignedProposal, "proposal" | "clientSignature" | "proposalHash">,
     accepted: ProposeDealResponse,
     filePath: string,
     options: StoreOptions,
@@ -482,7 +513,7 @@ export class StorageClient {
         );
         const text = await response.body.text();
         options.onProgress?.({ stage: "uploaded" });
-        if (response.statusCode === 202) return await this.waitPublished(provider, accepted.proposalHash);
+        if (response.statusCode === 202) return await this.waitPublished(provider, signed, options);
         const uploaded = JSON.parse(text) as UploadResponse;
         return { dealId: BigInt(uploaded.dealId), txHash: uploaded.txHash };
       } catch (err) {
@@ -499,23 +530,57 @@ export class StorageClient {
     }
   }
 
+  /**
+   * Polls the provider until the deal is published. Once the provider has signed its acceptance
+   * (it holds the piece), the client publishes the deal itself (seed 001 steps 2–3) when the
+   * provider has not after `selfPublishAfterMs`, stops answering, or reports its publish failed;
+   * a provider that took the bytes is then held to the deal.
+   *
+   * @throws DealNotPublishedError (failed at the provider without an acceptance, or skipped by the
+   *   market), PeerUnreachableError (unreachable before it signed), PeerRejectedError 504 after
+   *   about two minutes.
+   */
   private async waitPublished(
     provider: RegisteredProvider,
-    proposalHash: Hex,
+    signed: Pick<SignedProposal, "proposal" | "clientSignature" | "proposalHash">,
+    options: Pick<StoreOptions, "selfPublishAfterMs" | "onProgress">,
   ): Promise<{ dealId: bigint; txHash: Hex }> {
+    const selfPublishAfterMs = options.selfPublishAfterMs ?? 60_000;
+    const since = Date.now();
+    let acceptance: Hex | undefined;
     for (let i = 0; i < 120; i++) {
-      const status = await httpJson<ProposalStatusResponse>(
-        { method: "GET", url: provider.endpoint + PROVIDER_PATHS.proposal(proposalHash) },
-        { peer: provider.address, stage: "deal status" },
-      );
-      if (status.status === "published" && status.dealId && status.txHash) {
+      let status: ProposalStatusResponse | undefined;
+      try {
+        status = await httpJson<ProposalStatusResponse>(
+          { method: "GET", url: provider.endpoint + PROVIDER_PATHS.proposal(signed.proposalHash) },
+          { peer: provider.address, stage: "deal status" },
+        );
+      } catch (err) {
+        if (!(err instanceof PeerUnreachableError) || !acceptance) throw err;
+      }
+      if (status?.status === "published" && status.dealId && status.txHash) {
         return { dealId: BigInt(status.dealId), txHash: status.txHash };
       }
-      if (status.status === "failed" || status.status === "expired") {
-        throw new PeerRejectedError(422, "PublishFailed", `deal was not published: ${status.reason ?? status.status}`, {
-          peer: provider.address,
-          stage: "deal status",
+      if (!acceptance && status?.providerSignature) {
+        const { clients, contracts } = this.c;
+        if (
+          await verifyAcceptanceSignature(clients, contracts.storageMarket, signed.proposal, status.providerSignature)
+        )
+          acceptance = status.providerSignature;
+        else this.c.logger.warn({ provider: provider.address }, "the provider's acceptance signature does not verify");
+      }
+      const failed = status?.status === "failed" || status?.status === "expired";
+      if (failed && !acceptance) {
+        throw new DealNotPublishedError(`deal was not published: ${status?.reason ?? status?.status}`, {
+          details: { provider: provider.address, proposalHash: signed.proposalHash, reason: status?.reason ?? "" },
         });
+      }
+      if (acceptance && (failed || !status || Date.now() - since >= selfPublishAfterMs)) {
+        const own = await this.publishAccepted(provider.address, signed, acceptance);
+        if (own) {
+          options.onProgress?.({ stage: "selfPublished", ...own });
+          return own;
+        }
       }
       await sleep(1000);
     }
@@ -523,6 +588,54 @@ export class StorageClient {
       peer: provider.address,
       stage: "deal status",
     });
+  }
+
+  /**
+   * Publishes a deal from the client's account with the provider's acceptance. When its nonce is
+   * already used (the provider got there first), finds that deal in the last
+   * `PUBLISHED_DEAL_LOOKBACK_EPOCHS` epochs of `DealPublished` logs.
+   *
+   * @returns The deal, or undefined when it is published but not found (keep polling).
+   * @throws DealNotPublishedError when the market skips it for another reason.
+   */
+  private async publishAccepted(
+    provider: Address,
+    signed: Pick<SignedProposal, "proposal" | "clientSignature" | "proposalHash">,
+    providerSignature: Hex,
+  ): Promise<{ dealId: bigint; txHash: Hex } | undefined> {
+    const { clients, contracts, logger } = this.c;
+    const { proposal, clientSignature } = signed;
+    const { hash, results } = await publishStorageDeals(clients, contracts, [
+      { proposal, clientSignature, providerSignature },
+    ]);
+    const [result] = results;
+    if (result.published) {
+      logger.warn(
+        { provider, proposalHash: signed.proposalHash, dealId: result.dealId.toString(), txHash: hash },
+        "the provider holds the piece but did not publish; published the deal with its acceptance",
+      );
+      return { dealId: result.dealId, txHash: hash };
+    }
+    if (result.reason !== "NonceUsed") {
+      throw new DealNotPublishedError(`the market skipped the deal: ${result.reason}`, {
+        details: {
+          provider,
+          proposalHash: signed.proposalHash,
+          reason: result.reason,
+          stage: "publish with acceptance",
+        },
+      });
+    }
+    const head = await clients.public.getBlockNumber();
+    const logs = await clients.public.getContractEvents({
+      address: contracts.storageMarket,
+      abi: storageMarketAbi,
+      eventName: "DealPublished",
+      args: { client: proposal.client, provider: proposal.provider },
+      fromBlock: head > PUBLISHED_DEAL_LOOKBACK_EPOCHS ? head - PUBLISHED_DEAL_LOOKBACK_EPOCHS : 0n,
+    });
+    const match = logs.find((l) => l.args.proposal?.nonce === proposal.nonce && l.args.dealId !== undefined);
+    return match ? { dealId: match.args.dealId as bigint, txHash: match.transactionHash } : undefined;
   }
 
   private async download(

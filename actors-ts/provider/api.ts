@@ -117,6 +117,12 @@ export interface ProposalStatusResponse {
   reason?: string;
   dealId?: string;
   txHash?: `0x${string}`;
+  /**
+   * The provider's EIP-712 `StorageDealAcceptance` of the proposal, once it holds the piece
+   * (stored or published): with it the client may publish the deal itself if the provider does
+   * not (seed 001 steps 2–3).
+   */
+  providerSignature?: `0x${string}`;
 }
 
 /** GET /info */

@@ -23,7 +23,8 @@ export type PublishOutcome = { ok: true; dealId: bigint; txHash: Hex } | { ok: f
  * soon as a batch is full, it tops up the provider's collateral if needed, sends one
  * `publishStorageDeals`, records each deal's place in the proof set and wakes the uploads
  * waiting for their deal id. A proposal whose nonce is already used (a publish that landed
- * before a crash) is matched to its on-chain deal instead of failing.
+ * before a crash, or the client publishing the deal with this provider's acceptance) is matched
+ * to its on-chain deal instead of failing, and proven from then on.
  */
 export class Publisher {
   private readonly events = new EventEmitter();
@@ -80,6 +81,7 @@ export class Publisher {
 
   private async publishBatch(): Promise<void> {
     const { store, config, logger } = this.ctx;
+    if (config.faults.neverPublish) return;
     const batch = store.proposalsWithStatus("stored", config.publishBatchSize);
     if (batch.length === 0) return;
     await this.ensureCollateral(batch);

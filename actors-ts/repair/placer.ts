@@ -9,6 +9,7 @@ import { dealInfo } from "../chain/storage-market/reads";
 import { listProviders, type RegisteredProvider } from "../chain/registry/reads";
 import { manifestDroot, verifyManifest } from "../manifest/manifest";
 import type { RepairContext } from "./context";
+import { DealNotPublishedError } from "../client/storage-client";
 import type { PieceRow } from "./repair-store";
 import { dataSetInfo, dataSetOf } from "../chain/storage-market/reads";
 
@@ -213,7 +214,8 @@ export class Placer {
     const message = (err as Error).message.split("\n")[0];
     const attempts = piece.attempts + 1;
     // A proposal that went stale before it was published is proposed again, to the same provider.
-    if (err instanceof PeerRejectedError && /StartEpochTooSoon/.test(err.message) && piece.provider) {
+    const notPublished = err instanceof PeerRejectedError || err instanceof DealNotPublishedError;
+    if (notPublished && /StartEpochTooSoon/.test(err.message) && piece.provider) {
       this.ctx.logger.warn(
         { dealId: piece.dealId, piece: piece.index, provider: piece.provider },
         "proposal went stale before publication; proposing again",
@@ -234,7 +236,8 @@ export class Placer {
         err.statusCode < 500 &&
         err.code !== "UploadInProgress" &&
         err.statusCode !== 429) ||
-      err instanceof ContractRevertedError;
+      err instanceof ContractRevertedError ||
+      err instanceof DealNotPublishedError;
     // An unreachable provider is skipped for new placements for a while, and this piece moves on
     // after a few quick tries: a dead provider must not hold a repair up for minutes.
     const unreachable = err instanceof PeerUnreachableError && piece.provider !== undefined;

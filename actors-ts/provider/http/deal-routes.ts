@@ -3,7 +3,7 @@ import { toHex, type Address, type Hex } from "viem";
 import { HttpError } from "../../core/http-errors";
 import { parsePieceCidV2 } from "../../piece/piece-cid";
 import { escrowBalance, isNonceUsed } from "../../chain/storage-market/reads";
-import { hashProposal, verifyProposalSignature } from "../../chain/storage-market/proposals";
+import { hashProposal, signAcceptance, verifyProposalSignature } from "../../chain/storage-market/proposals";
 import { extendStorageDeal } from "../../chain/storage-market/extend-storage-deal";
 import type { StorageDealProposal } from "../../chain/eip712";
 import {
@@ -142,6 +142,8 @@ export function registerDealRoutes(app: FastifyInstance, ctx: ProviderContext, p
       reason: row.reason,
       dealId: row.dealId?.toString(),
       txHash: row.txHash,
+      providerSignature:
+        row.status === "stored" || row.status === "published" ? await acceptance(ctx, row.proposal) : undefined,
     };
     return reply.send(response);
   });
@@ -221,17 +223,37 @@ export function registerDealRoutes(app: FastifyInstance, ctx: ProviderContext, p
     } else {
       request.raw.resume();
     }
+    if (ctx.config.faults.neverPublish) {
+      return reply.code(202).send({
+        proposalHash: row.proposalHash,
+        status: "stored",
+        providerSignature: await acceptance(ctx, row.proposal),
+      });
+    }
     publisher.nudge();
     const outcome = await publisher.waitFor(row.proposalHash, PUBLISH_WAIT_MS);
     if (outcome.ok) return reply.send(uploadResponse(row.proposalHash, outcome.dealId, outcome.txHash, row.pieceCidV2));
     if (outcome.reason === "PublishTimeout") {
-      return reply.code(202).send({ proposalHash: row.proposalHash, status: "stored" });
+      const response: ProposalStatusResponse = {
+        proposalHash: row.proposalHash,
+        status: "stored",
+        providerSignature: await acceptance(ctx, row.proposal),
+      };
+      return reply.code(202).send(response);
     }
     throw new HttpError(422, "PublishFailed", `the market skipped the proposal: ${outcome.reason}`, {
       proposalHash: row.proposalHash,
       reason: outcome.reason,
     });
   });
+}
+
+/**
+ * This provider's signed acceptance of a proposal whose piece it holds (ECDSA signatures are
+ * deterministic, so it is computed on demand rather than stored).
+ */
+function acceptance(ctx: ProviderContext, proposal: StorageDealProposal): Promise<Hex> {
+  return signAcceptance(ctx.clients.account, ctx.clients.chain.id, ctx.contracts.storageMarket, proposal);
 }
 
 function uploadResponse(proposalHash: Hex, dealId: bigint, txHash: Hex, pieceCid: string): UploadResponse {

@@ -443,6 +443,65 @@ describe("provider daemon + client CLI: a direct deal end to end", function () {
     expect((await readFile(out)).equals(bytes)).to.equal(true);
   });
 
+  it("a provider that takes the bytes and never publishes is held to the deal: the client publishes it with the provider's acceptance", async () => {
+    // A second provider that signs its acceptance once it holds a piece but never publishes.
+    const lazyKey = devKey(6);
+    const lazyAddress = devAddress(6);
+    await fundTokens(devnet, deployment, [lazyAddress], TOKENS);
+    // Its operator keeps collateral in escrow (an acceptance is only as good as that).
+    const lazyClients = await connectChain(devnet.rpcUrl, privateKeyToAccount(lazyKey));
+    await addBalance(lazyClients, contractsOf(deployment), lazyAddress, 10n ** 18n);
+    const lazyArgs = [
+      ...["--data-dir", join(dir, "lazy"), "--key", lazyKey, "--rpc", devnet.rpcUrl],
+      ...["--deployment", join(dir, "deployments"), "--prove-interval-ms", "200", "--publish-interval-ms", "300"],
+    ];
+    let lazy = await startDaemon("provider", ["--port", "0", ...lazyArgs, "--fault", "never-publish"]);
+    try {
+      const file = join(dir, "lazy.bin");
+      await writeFile(file, randomBytes(40_000));
+      const result = await runCli([
+        "client",
+        "store",
+        file,
+        ...["--provider", lazyAddress, "--duration", "4000", "--start-delay", "80", "--self-publish-after", "1000"],
+        ...cliArgs(),
+      ]);
+      expect(result.code, result.stderr + result.stdout + lazy.output()).to.equal(0);
+      const stored = JSON.parse(result.stdout) as { dealId: string; txHash: Hex; events: { stage: string }[] };
+      expect(stored.events.map((e) => e.stage)).to.include("selfPublished");
+      const dealId = BigInt(stored.dealId);
+      // On chain: the client sent the publish; the deal is the lazy provider's, its collateral locked.
+      const tx = await chain().getTransaction({ hash: stored.txHash });
+      expect(tx.from.toLowerCase()).to.equal(devAddress(1).toLowerCase());
+      const market = deployment.contracts.StorageMarket as Address;
+      const read = () =>
+        chain().readContract({ address: market, abi: storageMarketAbi, functionName: "dealInfo", args: [dealId] });
+      expect((await read()).provider.toLowerCase()).to.equal(lazyAddress.toLowerCase());
+      const [, locked] = await chain().readContract({
+        address: market,
+        abi: storageMarketAbi,
+        functionName: "balanceOf",
+        args: [lazyAddress],
+      });
+      expect(locked).to.be.greaterThan(0n);
+      // The provider comes back behaving: its next publish round finds the deal already on chain
+      // (nonce used), takes it as its own and proves it.
+      await lazy.stop();
+      lazy = await startDaemon("provider", ["--port", "0", ...lazyArgs]);
+      devnet.pacer.watch(lazyAddress);
+      await waitUntil(
+        "the client-published deal proven by its provider",
+        150_000,
+        async () => ((await read()).state === 2 ? true : undefined),
+        () => lazy.output(),
+      );
+    } finally {
+      // Released first: a stopped provider's windows must not hold the chain for later tests.
+      devnet.pacer.release(lazyAddress);
+      await lazy.stop();
+    }
+  });
+
   it("refuses a 0-byte file with one clear line, and nothing reaches the provider", async () => {
     const empty = join(dir, "empty.bin");
     await writeFile(empty, Buffer.alloc(0));
