@@ -6,6 +6,7 @@
  *   encode/4+2/MBps, encode/10+4/MBps   Reed–Solomon parity, MB of data per second, one worker
  *   commp/MBps                          streaming CommP of one payload, one core
  *   prepare/4+2/MBps                    file → n pieces with CommPs and droot on disk, both cores
+ *   store/overhead/4MiB, …/1GiB         bytes a 4 + 2 repair bid pays for ÷ file bytes (goals ≤ 1.6, ≤ 1.55)
  *   store/direct/MBps                   client → local provider over HTTP, CommP checked there
  *   retrieve/4+2/MBps                   whole file from six local providers, paid, verified, decoded
  *   retrieve/plainGet/MBps              the same bytes by one plain HTTP GET from a local server
@@ -28,13 +29,15 @@ import { prepareFile } from "../actors-ts/manifest/prepare";
 import { benchStoreDirect } from "./bench/store-direct";
 import { benchRetrieve } from "./bench/retrieve";
 import { benchRepair } from "./bench/repair";
+import { benchOverhead } from "./bench/overhead";
 
 const MB = 1e6;
 const SIZE = Number(process.env.BENCH_MB ?? 64) * 1024 * 1024;
 const results: { figure: string; value: number; unit: string; goal?: string }[] = [];
 
-function record(figure: string, value: number, unit: string, goal?: string): void {
-  results.push({ figure, value: Math.round(value * 10) / 10, unit, goal });
+function record(figure: string, value: number, unit: string, goal?: string, digits = 1): void {
+  const scale = 10 ** digits;
+  results.push({ figure, value: Math.round(value * scale) / scale, unit, goal });
 }
 
 /** Best of `runs` timings of `fn`, seconds. */
@@ -80,6 +83,9 @@ async function main(): Promise<void> {
         await prepareFile(file, { k: 4, m: 2, outDir: join(dir, "pieces"), pool });
       });
       record("prepare/4+2/MBps", SIZE / MB / prepareSeconds, "MB/s", "≥ 120");
+      const overhead = await benchOverhead(dir, pool);
+      record("store/overhead/4MiB", overhead.at4MiB, "× file", "≤ 1.6", 3);
+      record("store/overhead/1GiB", overhead.at1GiB, "× file", "≤ 1.55", 3);
     } finally {
       await pool.close();
     }

@@ -221,7 +221,7 @@ async function main(): Promise<void> {
 async function measureRepair(): Promise<void> {
   const f = await deployRepair();
   const file = makeFile(4, 2);
-  const size = 6n * 1024n;
+  const size = (6n * 1024n * 127n) / 128n; // payload bytes: makeFile fills each piece's fr32 capacity
   const expiry = BigInt(await ethers.provider.getBlockNumber()) + 1000n;
   const bidTx = f.repair
     .connect(f.client)

@@ -83,7 +83,8 @@ common(
       const r = await addBid(s.clients, s.contracts, {
         droot: args.droot as Hex,
         pricePerBytePerEpoch: BigInt(args.price),
-        size: pieceSize * BigInt(args.k + args.m),
+        // Payload bytes (RepairMarket pays for these, not padding): full pieces, 127/128 of pieceSize.
+        size: ((pieceSize * 127n) / 128n) * BigInt(args.k + args.m),
         durationEpochs: BigInt(args.duration),
         expiryEpoch: head + BigInt(args.validity),
         codingParams: { k: args.k, m: args.m, pieceSize },

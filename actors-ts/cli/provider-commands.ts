@@ -32,10 +32,10 @@ export function providerCommand(): Command {
     .option("--config <file>", "JSON file with any provider setting (flags win)")
     .option(
       "--price-per-byte-per-epoch <units>",
-      "storage ask: token base units per padded byte per epoch",
+      "storage ask: token base units per payload byte per epoch (padding is free)",
       parseBigint,
     )
-    .option("--collateral-per-byte <units>", "collateral offered per padded byte", parseBigint)
+    .option("--collateral-per-byte <units>", "collateral offered per payload byte", parseBigint)
     .option("--retrieval-price-per-byte <units>", "retrieval ask: token base units per byte", parseBigint)
     .option("--capacity <bytes>", "padded bytes the provider will hold", parseIntOption)
     .option("--no-register", "do not register the endpoint and asks in ProviderRegistry")

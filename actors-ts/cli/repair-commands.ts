@@ -36,10 +36,14 @@ export function repairCommand(): Command {
     .option("--config <file>", "JSON file with any repair-miner setting (flags win)")
     .option(
       "--price-per-byte-per-epoch <units>",
-      "repair ask: token base units per encoded byte per epoch",
+      "repair ask: token base units per encoded payload byte per epoch",
       parseBigint,
     )
-    .option("--max-size <bytes>", "repair ask: largest encoded file accepted", parseBigint)
+    .option(
+      "--max-size <bytes>",
+      "repair ask: largest encoded payload ((k + m) pieces, before padding) accepted, bytes",
+      parseBigint,
+    )
     .option("--pledge <units>", "pledge deposited when the miner is first created", parseBigint)
     .option("--confirmations <n>", "blocks the chain watcher stays behind the head", parseIntOption)
     .option("--watch-interval-ms <ms>", "chain watcher and health sweep interval", parseIntOption)

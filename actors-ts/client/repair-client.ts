@@ -15,7 +15,7 @@ import { getAsk, getMiner } from "../chain/repair-market/reads";
 import { addBid, signDealAuthorization } from "../chain/repair-market/actions";
 import type { ErasurePool } from "../erasure/erasure-pool";
 import { prepareFile } from "../manifest/prepare";
-import type { Manifest } from "../manifest/manifest";
+import { encodedPayloadBytes, type Manifest } from "../manifest/manifest";
 import { REPAIR_PATHS, type RepairCommitResponse, type RepairProposalResponse } from "../repair/api";
 import type { ClientStore } from "./client-store";
 
@@ -130,7 +130,7 @@ export class RepairClient {
     store.putManifest(droot, JSON.stringify(manifest));
     progress({ stage: "encoded", detail: `droot ${droot}` });
     const pieceSize = BigInt(manifest.pieces[0].paddedSize);
-    const size = pieceSize * BigInt(k + m);
+    const size = encodedPayloadBytes(manifest);
     const offers = (await this.offers(size)).filter(
       (o) =>
         !options.miner ||

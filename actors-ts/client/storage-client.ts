@@ -241,7 +241,9 @@ export class StorageClient {
     const params = await marketParams(clients, contracts);
     const paddedSize = BigInt(piece.paddedSize);
     const duration = options.durationEpochs ?? 1000n * params.provingPeriodEpochs;
-    const pricePerEpoch = options.pricePerEpoch ?? provider.storageAsk.pricePerBytePerEpoch * paddedSize;
+    // Asks are per payload byte: the padding to a power of two is not paid for.
+    const payloadBytes = BigInt(parsePieceCidV2(piece.pieceCid).payloadSize);
+    const pricePerEpoch = options.pricePerEpoch ?? provider.storageAsk.pricePerBytePerEpoch * payloadBytes;
     const deposited = await this.ensureEscrow(pricePerEpoch * duration);
     options.onProgress?.({ stage: "escrow", deposited });
     // Read the chain head last, right before signing, so the start epoch does not drift.
@@ -256,7 +258,7 @@ export class StorageClient {
       startEpoch,
       endEpoch: startEpoch + duration,
       storagePricePerEpoch: pricePerEpoch,
-      providerCollateral: provider.storageAsk.collateralPerByte * paddedSize,
+      providerCollateral: provider.storageAsk.collateralPerByte * payloadBytes,
       clientCollateral: 0n,
       nonce: BigInt(`0x${randomBytes(8).toString("hex")}`),
     };

@@ -43,6 +43,15 @@ export class ManifestInvalidError extends RepairMarketError {
   override name = "ManifestInvalidError" as const;
 }
 
+/**
+ * What a repair bid pays for: the pieces' payload bytes, (k + m) × one piece's, before fr32
+ * padding to a power of two (RepairMarket `addBid`'s `size`; issue "pay for, and challenge, what
+ * is stored"). The padding is not paid for.
+ */
+export function encodedPayloadBytes(manifest: Pick<Manifest, "pieces">): bigint {
+  return manifest.pieces.reduce((sum, p) => sum + BigInt(p.payloadSize), 0n);
+}
+
 /** Rebuilds the droot tree a manifest describes. */
 export function manifestDroot(manifest: Omit<Manifest, "droot"> & { droot?: Hex }): Droot {
   return buildDroot(

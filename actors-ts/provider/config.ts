@@ -22,13 +22,13 @@ export const providerConfigSchema = z.object({
   register: z.boolean().default(true),
   storageAsk: z
     .object({
-      /** Token base units per padded byte per epoch. */
+      /** Token base units per payload byte per epoch (padding to a power of two is free). */
       pricePerBytePerEpoch: zUint.default(1n),
       /** Smallest padded piece accepted, bytes. */
       minPieceSize: zUint.default(128n),
       /** Largest padded piece accepted, bytes. */
       maxPieceSize: zUint.default(1n << 34n),
-      /** Provider collateral per padded byte the provider is willing to lock. */
+      /** Provider collateral per payload byte the provider is willing to lock. */
       collateralPerByte: zUint.default(1n),
     })
     .prefault({}),

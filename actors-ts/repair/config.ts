@@ -18,9 +18,9 @@ export const repairConfigSchema = z.object({
   publicUrl: z.string().url().optional(),
   ask: z
     .object({
-      /** Token base units per encoded byte per epoch (seed 000 AddRepairAsk). */
+      /** Token base units per encoded payload byte per epoch (seed 000 AddRepairAsk). */
       pricePerBytePerEpoch: zUint.default(1n),
-      /** Largest encoded file ((k + m) · pieceSize) accepted, bytes. */
+      /** Largest encoded payload ((k + m) pieces before padding) accepted, bytes. */
       maxSize: zUint.default(1n << 36n),
       /** Epochs an ask stays valid; it is renewed before it expires. */
       validityEpochs: zUint.default(100_000n),

@@ -4,7 +4,7 @@ import { getAddress, recoverTypedDataAddress, type Hex } from "viem";
 import { HttpError } from "../core/http-errors";
 import { repairMarketAbi } from "../chain/generated/abis";
 import { REPAIR_DEAL_AUTHORIZATION_TYPES, REPAIR_MARKET_DOMAIN } from "../chain/eip712";
-import { verifyManifest, type Manifest } from "../manifest/manifest";
+import { encodedPayloadBytes, verifyManifest, type Manifest } from "../manifest/manifest";
 import { pieceKey, receivePiece } from "../provider/piece-intake";
 import { authenticate, sendError } from "../provider/http/server";
 import {
@@ -211,6 +211,14 @@ async function checkBid(
     manifest.pieces.some((p) => BigInt(p.paddedSize) !== pieceSize)
   ) {
     throw new HttpError(422, "CodingMismatch", "the bid's coding parameters do not match the manifest", details);
+  }
+  const payload = encodedPayloadBytes(manifest);
+  if (bid.size !== payload) {
+    throw new HttpError(422, "BidSizeMismatch", "the bid's size is not the manifest's encoded payload bytes", {
+      ...details,
+      bidSize: bid.size.toString(),
+      manifestPayloadBytes: payload.toString(),
+    });
   }
   const ask = await read<{ minerId: bigint; pricePerBytePerEpoch: bigint; maxSize: bigint; active: boolean }>(
     "getAsk",

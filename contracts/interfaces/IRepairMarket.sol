@@ -72,7 +72,10 @@ interface IRepairMarket {
     error AskNotActive(uint256 askId);
     error AskExpired(uint256 askId, uint64 expiryEpoch);
     error InvalidCodingParams(uint8 k, uint8 m, uint64 pieceSize);
-    error InvalidBidSize(uint64 size, uint256 expected);
+    /// @notice `size` is not (k + m) times one piece's payload bytes, or that payload does not
+    /// need `pieceSize`: it must lie in ((pieceSize / 2) · 127/128, pieceSize · 127/128] per
+    /// piece (`min` and `max` are the totals, multiples of k + m).
+    error InvalidBidSize(uint64 size, uint256 min, uint256 max);
     error InvalidDuration(uint64 durationEpochs);
     error InvalidExpiry(uint64 expiryEpoch);
     error BidNotFound(uint256 bidId);
@@ -234,8 +237,8 @@ interface IRepairMarket {
     // ---------------------------------------------------------------- orders
 
     /// @notice Posts an ask for the miner (owner or worker).
-    /// @param pricePerBytePerEpoch Token base units per encoded byte per epoch.
-    /// @param maxSize Largest encoded size accepted, bytes.
+    /// @param pricePerBytePerEpoch Token base units per encoded payload byte per epoch.
+    /// @param maxSize Largest encoded payload size accepted, bytes.
     /// @param expiryEpoch Last epoch the ask can be taken, > now.
     /// @return askId New ask's id (from 1).
     function addRepairAsk(
@@ -251,7 +254,9 @@ interface IRepairMarket {
     /// @notice Posts a bid, pulling `pricePerBytePerEpoch · size · durationEpochs` tokens from
     /// the caller (the client).
     /// @param droot The file's data root.
-    /// @param size Encoded bytes, exactly (k + m) · pieceSize.
+    /// @param size Encoded payload bytes: (k + m) times one piece's payload (its bytes before
+    /// fr32 padding), which must need `pieceSize` (more than half its fr32 capacity, at most all
+    /// of it). The client pays for these bytes, not for the padding to a power of two.
     /// @param durationEpochs Deal length, 1..maxDealDurationEpochs.
     /// @param expiryEpoch Last epoch the bid can be taken, > now.
     /// @return bidId New bid's id (from 1).

@@ -125,6 +125,18 @@ abstract contract RepairOrders is RepairLedger, EIP712 {
         emit RepairAskCancelled(askId);
     }
 
+    /// @dev A bid pays for what is stored: `size` is the pieces' payload bytes, (k + m) times one
+    /// piece's, and `pieceSize` is the smallest power of two whose fr32 capacity (127/128 of it)
+    /// holds a piece (issue "pay for, and challenge, what is stored"). Padding is not paid for.
+    function _checkBidSize(uint64 size, uint256 pieces, uint64 pieceSize) private pure {
+        uint256 capacity = (uint256(pieceSize) * 127) / 128;
+        uint256 below = pieceSize == 128 ? 0 : capacity / 2;
+        uint256 perPiece = size / pieces;
+        if (perPiece * pieces != size || perPiece > capacity || perPiece <= below) {
+            revert InvalidBidSize(size, pieces * (below + 1), pieces * capacity);
+        }
+    }
+
     /// @inheritdoc IRepairMarket
     function addBid(
         bytes32 droot,
@@ -143,7 +155,7 @@ abstract contract RepairOrders is RepairLedger, EIP712 {
             pieceSize < 128 ||
             pieceSize & (pieceSize - 1) != 0
         ) revert InvalidCodingParams(codingParams.k, codingParams.m, pieceSize);
-        if (size != pieces * pieceSize) revert InvalidBidSize(size, pieces * pieceSize);
+        _checkBidSize(size, pieces, pieceSize);
         if (durationEpochs == 0 || durationEpochs > _maxDealDurationEpochs) revert InvalidDuration(durationEpochs);
         if (expiryEpoch <= block.number) revert InvalidExpiry(expiryEpoch);
         // size < 2^64 and duration < 2^64: a price below 2^120 keeps the product below 2^248.

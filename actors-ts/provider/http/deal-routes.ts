@@ -299,14 +299,17 @@ async function checkProposal(
       max: ask.maxPieceSize.toString(),
     });
   }
-  const minPrice = ask.pricePerBytePerEpoch * proposal.pieceSize;
+  // Asks are per payload byte (PieceCID v2 carries it): the client pays for what is stored, not
+  // for the zero padding to a power of two.
+  const payloadBytes = BigInt(cid.payloadSize);
+  const minPrice = ask.pricePerBytePerEpoch * payloadBytes;
   if (proposal.storagePricePerEpoch < minPrice) {
     throw reject("PriceBelowAsk", "storagePricePerEpoch is below the ask", {
       offered: proposal.storagePricePerEpoch.toString(),
       required: minPrice.toString(),
     });
   }
-  const maxCollateral = ask.collateralPerByte * proposal.pieceSize;
+  const maxCollateral = ask.collateralPerByte * payloadBytes;
   if (proposal.providerCollateral > maxCollateral) {
     throw reject("CollateralAboveAsk", "providerCollateral is more than the provider offers", {
       asked: proposal.providerCollateral.toString(),

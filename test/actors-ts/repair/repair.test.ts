@@ -20,6 +20,17 @@ import type { Deployment } from "../../../actors-ts/chain/deployment";
 import { paymentChannelsAbi, repairMarketAbi, storageMarketAbi } from "../../../actors-ts/chain/generated/abis";
 import type { RepairDealStatusResponse } from "../../../actors-ts/repair/api";
 import { superviseSuiteProcesses } from "../../helpers/process-logs";
+import { request } from "undici";
+import { privateKeyToAccount } from "viem/accounts";
+import { connectChain } from "../../../actors-ts/chain/clients";
+import { contractsOf } from "../../../actors-ts/chain/contracts";
+import { addBid, cancelBid, signDealAuthorization } from "../../../actors-ts/chain/repair-market/actions";
+import { getBid } from "../../../actors-ts/chain/repair-market/reads";
+import { signRequest } from "../../../actors-ts/core/signed-request";
+import { ErasurePool } from "../../../actors-ts/erasure/erasure-pool";
+import { prepareFile } from "../../../actors-ts/manifest/prepare";
+import { encodedPayloadBytes } from "../../../actors-ts/manifest/manifest";
+import { REPAIR_PATHS, type RepairInfoResponse } from "../../../actors-ts/repair/api";
 
 const PERIOD = 12; // proving period, epochs (500 ms blocks, mined by a ChainPacer: about 6 s)
 const PROVIDERS = [2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
@@ -219,6 +230,60 @@ describe("repair miner: repair-backed deals, placement, fault detection, minimal
     await waitFor("the miner to drop its local copies once every piece was proven", 90_000, async () =>
       miner.output().includes("local copies deleted") ? true : undefined,
     );
+  });
+
+  it("refuses a bid that pays for less than the file's payload (422 BidSizeMismatch) before anything goes on chain", async () => {
+    const account = privateKeyToAccount(devKey(CLIENT));
+    const clients = await connectChain(devnet.rpcUrl, account);
+    const contracts = contractsOf(deployment);
+    const path = join(dir, "underpaid.bin");
+    await writeFile(path, randomBytes(400_000));
+    const pool = new ErasurePool();
+    const { manifest } = await prepareFile(path, { k: 4, m: 2, outDir: join(dir, "underpaid"), pool }).finally(() =>
+      pool.close(),
+    );
+    // One byte short per piece: within what RepairMarket accepts for this piece size, so only
+    // the miner, which knows the manifest, can tell.
+    const size = encodedPayloadBytes(manifest) - 6n;
+    const info = (await (await request(miner.url + REPAIR_PATHS.info)).body.json()) as RepairInfoResponse;
+    const head = await clients.public.getBlockNumber();
+    const bid = await addBid(clients, contracts, {
+      droot: manifest.droot as Hex,
+      pricePerBytePerEpoch: BigInt(info.pricePerBytePerEpoch),
+      size,
+      durationEpochs: 1000n,
+      expiryEpoch: head + 1000n,
+      codingParams: { k: 4, m: 2, pieceSize: BigInt(manifest.pieces[0].paddedSize) },
+    });
+    const deadline = head + 500n;
+    const auth = { bidId: bid.bidId, askId: BigInt(info.askId), minerId: BigInt(info.minerId), deadline };
+    const clientSignature = await signDealAuthorization(account, clients.chain.id, contracts.repairMarket, auth);
+    const body = JSON.stringify({
+      bidId: bid.bidId.toString(),
+      askId: info.askId,
+      deadline: deadline.toString(),
+      clientSignature,
+      manifest,
+    });
+    const headers = await signRequest(account, {
+      method: "POST",
+      path: REPAIR_PATHS.proposals,
+      body,
+      audience: info.worker,
+    });
+    const res = await request(miner.url + REPAIR_PATHS.proposals, {
+      method: "POST",
+      headers: { ...headers, "content-type": "application/json" },
+      body,
+    });
+    const answer = (await res.body.json()) as { error: string; details: Record<string, string> };
+    expect(res.statusCode).to.equal(422);
+    expect(answer.error).to.equal("BidSizeMismatch");
+    expect(answer.details.manifestPayloadBytes).to.equal((size + 6n).toString());
+    // Nothing was taken: the bid is still open, and the client cancels it.
+    const onChain = await getBid(clients, contracts, bid.bidId);
+    expect(onChain.state).to.equal(1); // Open
+    await cancelBid(clients, contracts, bid.bidId);
   });
 
   it("two holders are killed together: both pieces are rebuilt from k downloaded pieces, re-placed and confirmed", async () => {

@@ -35,6 +35,8 @@ export const REPAIR_PARAMS: IRepairMarket.RepairParamsStruct = {
 };
 
 export const PIECE_SIZE = 1024n;
+/** Payload bytes of a test piece: `makeFile` fills each piece's fr32 capacity (127/128). */
+export const PIECE_PAYLOAD = (PIECE_SIZE * 127n) / 128n;
 export const PRICE = 2n; // token base units per encoded byte per epoch
 
 export interface RepairFixture extends MarketFixture {
@@ -120,7 +122,8 @@ export async function postBid(
   options: { client?: HardhatEthersSigner; duration?: bigint; price?: bigint } = {},
 ): Promise<bigint> {
   const client = options.client ?? f.client;
-  const size = BigInt(file.pieces.length) * PIECE_SIZE;
+  // The bid pays for payload bytes, not padding (RepairOrders._checkBidSize).
+  const size = BigInt(file.pieces.length) * PIECE_PAYLOAD;
   const expiry = BigInt(await ethers.provider.getBlockNumber()) + 1000n;
   const tx = await f.repair
     .connect(client)

@@ -13,6 +13,7 @@ import {
   expectFundsConserved,
   makePiece,
   makeProposal,
+  signAcceptance,
   signProposal,
 } from "../helpers/market";
 import { TestProver } from "../helpers/prover";
@@ -36,6 +37,8 @@ type Action =
       zero: boolean;
       startPeriods: number;
       periods: number;
+      /** Who sends it: 0 the provider; 1 the client, with the provider's acceptance; 2 the client without. */
+      by: number;
     }
   | { kind: "prove"; provider: number; client: number }
   | { kind: "lose"; pick: number }
@@ -59,6 +62,8 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
       zero: fc.boolean(),
       startPeriods: fc.integer({ min: 1, max: 3 }),
       periods: fc.integer({ min: 0, max: 3 }),
+      // Mostly the provider (keeps the deal count near the coverage floors' assumptions).
+      by: fc.constantFrom(0, 0, 1, 2),
     }),
   },
   {
@@ -245,11 +250,20 @@ describe("StorageMarket: property test over random call sequences", function () 
               await f.market.connect(client).addBalance(client.address, clientLock(proposal));
               await f.market.connect(provider).addBalance(provider.address, proposal.providerCollateral);
               const signature = await signProposal(f.market, client, proposal);
+              const providerSignature = action.by === 1 ? await signAcceptance(f.market, provider, proposal) : "0x";
+              const sender = action.by === 0 ? provider : client;
               await run(() =>
                 f.market
-                  .connect(provider)
-                  .publishStorageDeals([{ proposal, providerSignature: "0x", clientSignature: signature }]),
+                  .connect(sender)
+                  .publishStorageDeals([{ proposal, providerSignature, clientSignature: signature }]),
               );
+              // A client's publish without the provider's acceptance never makes a deal (for a
+              // self-deal the client is the provider, which needs none).
+              if (action.by === 2 && client.address !== provider.address) {
+                expect(await f.market.isNonceUsed(client.address, proposal.nonce), "deal without acceptance").to.equal(
+                  false,
+                );
+              }
               break;
             }
             case "prove": {

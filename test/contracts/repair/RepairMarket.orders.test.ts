@@ -2,6 +2,7 @@ import { expect } from "chai";
 import { ethers } from "hardhat";
 import { loadFixture, mine } from "@nomicfoundation/hardhat-network-helpers";
 import {
+  PIECE_PAYLOAD,
   PIECE_SIZE,
   PRICE,
   REPAIR_PARAMS,
@@ -185,7 +186,7 @@ describe("RepairMarket: miners, asks, bids and addDeal", () => {
     it("locks price × size × duration from the client", async () => {
       const f = await loadFixture(fixture);
       const file = makeFile();
-      const size = 6n * PIECE_SIZE;
+      const size = 6n * PIECE_PAYLOAD;
       const expiry = BigInt(await ethers.provider.getBlockNumber()) + 100n;
       const amount = PRICE * size * 500n;
       const tx = f.repair
@@ -206,7 +207,26 @@ describe("RepairMarket: miners, asks, bids and addDeal", () => {
       ["m = 0", { m: 0 }, "InvalidCodingParams", [4n, 0n, PIECE_SIZE]],
       ["k + m > 64", { k: 60, m: 5 }, "InvalidCodingParams", [60n, 5n, PIECE_SIZE]],
       ["a piece size that is not a power of two", { pieceSize: 1000n }, "InvalidCodingParams", [4n, 2n, 1000n]],
-      ["a size other than (k + m) · pieceSize", { size: 100n }, "InvalidBidSize", [100n, 6n * PIECE_SIZE]],
+      // The bid pays for payload: (k + m) equal pieces that need this piece size.
+      ["a size far below the pieces' payload", { size: 100n }, "InvalidBidSize", [100n, 6n * 509n, 6n * 1016n]],
+      [
+        "a size not a multiple of k + m",
+        { size: 6n * 1016n - 1n },
+        "InvalidBidSize",
+        [6n * 1016n - 1n, 6n * 509n, 6n * 1016n],
+      ],
+      [
+        "the padded size (paying for padding)",
+        { size: 6n * 1024n },
+        "InvalidBidSize",
+        [6n * 1024n, 6n * 509n, 6n * 1016n],
+      ],
+      [
+        "pieces that fit half the piece size",
+        { size: 6n * 508n },
+        "InvalidBidSize",
+        [6n * 508n, 6n * 509n, 6n * 1016n],
+      ],
       ["a zero duration", { duration: 0n }, "InvalidDuration", [0n]],
       ["a duration above the maximum", { duration: 100_001n }, "InvalidDuration", [100_001n]],
       ["an expiry in the past", { expiry: 1n }, "InvalidExpiry", [1n]],
@@ -219,7 +239,7 @@ describe("RepairMarket: miners, asks, bids and addDeal", () => {
         const k = (o.k as number) ?? 4;
         const m = (o.m as number) ?? 2;
         const pieceSize = (o.pieceSize as bigint) ?? PIECE_SIZE;
-        const size = (o.size as bigint) ?? BigInt(k + m) * pieceSize;
+        const size = (o.size as bigint) ?? (BigInt(k + m) * pieceSize * 127n) / 128n;
         await expect(
           f.repair
             .connect(f.client)
@@ -290,9 +310,9 @@ describe("RepairMarket: miners, asks, bids and addDeal", () => {
         .withArgs(1n, f.bidId, f.minerId, 1n, f.client.address, f.file.droot.root, block + 2000n, block + 60n);
       const deal = await f.repair.getDeal(1n);
       expect(deal.state).to.equal(1n); // Placing
-      expect(deal.size).to.equal(6n * PIECE_SIZE);
+      expect(deal.size).to.equal(6n * PIECE_PAYLOAD);
       expect((await f.repair.getBid(f.bidId)).state).to.equal(BID_STATE.Taken);
-      expect((await f.repair.getMiner(f.minerId)).powerBytes).to.equal(6n * PIECE_SIZE);
+      expect((await f.repair.getMiner(f.minerId)).powerBytes).to.equal(6n * PIECE_PAYLOAD);
       await expectRepairFundsConserved(f, f.accounts);
     });
 
@@ -405,7 +425,7 @@ describe("RepairMarket: miners, asks, bids and addDeal", () => {
       await f.repair.connect(f.owner).withdrawPledge(f.minerId, pledge - 10n);
       await expect(f.repair.connect(f.worker).addDeal(1n, f.bidId, f.deadline, f.signature))
         .to.be.revertedWithCustomError(f.repair, "InsufficientPledge")
-        .withArgs(f.minerId, 10n, 6n * PIECE_SIZE * 1000n);
+        .withArgs(f.minerId, 10n, 6n * PIECE_PAYLOAD * 1000n);
     });
 
     it("accepts a contract client whose ERC-1271 wallet validates the signature", async () => {
@@ -428,7 +448,7 @@ describe("RepairMarket: miners, asks, bids and addDeal", () => {
           f.repair.interface.encodeFunctionData("addBid", [
             f.file.droot.root,
             PRICE,
-            6n * PIECE_SIZE,
+            6n * PIECE_PAYLOAD,
             100n,
             expiry,
             { k: 4, m: 2, pieceSize: PIECE_SIZE },

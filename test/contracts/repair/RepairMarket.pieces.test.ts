@@ -3,6 +3,7 @@ import { ethers } from "hardhat";
 import { loadFixture, mine } from "@nomicfoundation/hardhat-network-helpers";
 import { makePiece, publishDeals } from "../helpers/market";
 import {
+  PIECE_PAYLOAD,
   PIECE_SIZE,
   REPAIR_PARAMS,
   deployRepair,
@@ -291,7 +292,7 @@ describe("RepairMarket: placement, loss, repair and slashing", () => {
       await f.repair.reportPieceLoss(f.dealId, 0);
       await f.repair.reportPieceLoss(f.dealId, 1);
       const pledgeBefore = (await f.repair.getMiner(f.minerId)).pledge;
-      const dealPledge = 6n * PIECE_SIZE * BigInt(REPAIR_PARAMS.pledgePerByte);
+      const dealPledge = 6n * PIECE_PAYLOAD * BigInt(REPAIR_PARAMS.pledgePerByte);
       const slash = (dealPledge * 5000n) / 10_000n;
       const reportBounty = (dealPledge * BigInt(REPAIR_PARAMS.lossReportBountyBps)) / 10_000n;
       // The slash bounty is a share of the slash; the report bounty comes out of the pledge first.
@@ -324,7 +325,7 @@ describe("RepairMarket: placement, loss, repair and slashing", () => {
         .to.be.revertedWithCustomError(f.repair, "NothingToSlash")
         .withArgs(f.dealId, 3n);
       await mine(REPAIR_PARAMS.repairWindowEpochs);
-      const amount = (6n * PIECE_SIZE * 1000n * 1000n) / 10_000n;
+      const amount = (6n * PIECE_PAYLOAD * 1000n * 1000n) / 10_000n;
       const bounty = (amount * 1000n) / 10_000n;
       await expect(f.repair.connect(f.reporter).slashRepairMiner(f.dealId, 3))
         .to.emit(f.repair, "RepairMinerSlashed")

@@ -24,6 +24,8 @@ const RUNS = PROPERTY_RUNS;
 const FILES = 3;
 const PROVIDERS = 5;
 const PIECE = 256n;
+/** Payload bytes per piece: `makeFile` fills each piece's fr32 capacity; bids pay for these. */
+const PIECE_PAYLOAD = (PIECE * 127n) / 128n;
 /**
  * Storage deals are published before the sequences start, labelled for the slots of repair deals
  * 1..LABELLED_DEALS (`slotLabel`). A later deal gets the storage deals labelled for an earlier
@@ -198,7 +200,7 @@ describe("RepairMarket: property test over random call sequences", function () {
       .connect(owner)
       .createRepairMiner(
         worker.address,
-        2n * 3n * PIECE * 1000n + 1n,
+        2n * 3n * PIECE_PAYLOAD * 1000n + 1n,
         "http://m",
         await signWorkerConsent(repair, worker, owner.address),
       );
@@ -310,11 +312,13 @@ describe("RepairMarket: property test over random call sequences", function () {
               const file = files[action.file];
               const expiry = BigInt(await ethers.provider.getBlockNumber()) + 100n;
               const receipt = await run(() =>
-                repair.connect(f.client).addBid(file.droot.root, 1n, 3n * PIECE, BigInt(action.duration), expiry, {
-                  k: 2,
-                  m: 1,
-                  pieceSize: PIECE,
-                }),
+                repair
+                  .connect(f.client)
+                  .addBid(file.droot.root, 1n, 3n * PIECE_PAYLOAD, BigInt(action.duration), expiry, {
+                    k: 2,
+                    m: 1,
+                    pieceSize: PIECE,
+                  }),
               );
               bids.push({ id: eventArgs(repair, receipt, "BidAdded").bidId as bigint, file: action.file });
               break;
