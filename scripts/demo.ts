@@ -26,7 +26,7 @@ import { ClientStore } from "../actors-ts/client/client-store";
 import { RepairClient } from "../actors-ts/client/repair-client";
 import { RetrievalClient } from "../actors-ts/client/retrieval/retrieval-client";
 import { ErasurePool } from "../actors-ts/erasure/erasure-pool";
-import type { RepairDealStatusResponse } from "../actors-ts/repair/api";
+import type { RepairDealStatusResponse } from "../actors-ts/protocol/repair-api";
 
 const CLIENT = 1;
 const READER = 18;

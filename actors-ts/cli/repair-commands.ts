@@ -4,7 +4,7 @@ import { loadAccount } from "../core/keys";
 import { httpJson } from "../core/http-client";
 import { repairConfigSchema } from "../repair/config";
 import { RepairDaemon } from "../repair/repair-daemon";
-import { REPAIR_PATHS } from "../repair/api";
+import { REPAIR_PATHS } from "../protocol/repair-api";
 import {
   defaultDataDir,
   deploymentOption,

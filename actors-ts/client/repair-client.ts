@@ -16,7 +16,7 @@ import { addBid, signDealAuthorization } from "../chain/repair-market/actions";
 import type { ErasurePool } from "../erasure/erasure-pool";
 import { prepareFile } from "../manifest/prepare";
 import { encodedPayloadBytes, type Manifest } from "../manifest/manifest";
-import { REPAIR_PATHS, type RepairCommitResponse, type RepairProposalResponse } from "../repair/api";
+import { REPAIR_PATHS, type RepairCommitResponse, type RepairProposalResponse } from "../protocol/repair-api";
 import type { ClientStore } from "./client-store";
 
 /** No active repair ask fits the file (or the named miner has none). */

@@ -1,132 +1,38 @@
-import { createReadStream } from "node:fs";
-import { Transform } from "node:stream";
-import { stat, open, rename, rm } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
-import { dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { toHex, type Address, type Hex } from "viem";
-import { fileSha256 } from "../core/file-hash";
-import { sleep } from "../core/abort";
-import { InvalidArgumentError, RepairMarketError } from "../core/errors";
-import { PeerRejectedError, PeerUnreachableError, httpCall, httpJson } from "../core/http-client";
-import type { Logger } from "../core/logger";
+import { InvalidArgumentError } from "../core/errors";
+import { PeerRejectedError, httpJson } from "../core/http-client";
 import { signRequest } from "../core/signed-request";
-import type { ChainClients } from "../chain/clients";
-import type { MarketContracts } from "../chain/contracts";
 import type { StorageDealProposal } from "../chain/eip712";
 import { addBalance } from "../chain/storage-market/add-balance";
 import { escrowBalance, marketParams } from "../chain/storage-market/reads";
-import { hashProposal, signProposal, verifyAcceptanceSignature } from "../chain/storage-market/proposals";
-import { publishStorageDeals } from "../chain/storage-market/publish-storage-deals";
-import { storageMarketAbi } from "../chain/generated/abis";
-import { getProvider, type RegisteredProvider } from "../chain/registry/reads";
-import { commpOfFile, CommPHasher } from "../piece/commp";
+import { hashProposal, signProposal } from "../chain/storage-market/proposals";
+import type { RegisteredProvider } from "../chain/registry/reads";
+import { commpOfFile } from "../piece/commp";
 import { parsePieceCidV2 } from "../piece/piece-cid";
 import {
   PROVIDER_PATHS,
   type ExtendDealResponse,
   type ProposalStatusResponse,
   type ProposeDealResponse,
-  type UploadResponse,
-} from "../provider/api";
-import type { ClientStore } from "./client-store";
-import { PieceCommitmentMismatchError } from "./retrieval/piece-fetcher";
+} from "../protocol/provider-api";
 import type { ErasurePool } from "../erasure/erasure-pool";
 import { assertNotEmpty, prepareFile } from "../manifest/prepare";
-import type { Manifest } from "../manifest/manifest";
+import { waitPublished } from "./deal-publication";
+import { downloadPiece, uploadPiece } from "./piece-transfer";
+import {
+  DealNotPublishedError,
+  ProviderNotRegisteredError,
+  lookupProvider,
+  type SignedProposal,
+  type StorageClientComponents,
+  type StoreOptions,
+  type StoredDeal,
+  type StoredFile,
+} from "./storage-common";
 
-/** An erasure-coded file stored as direct deals, one piece per provider. */
-export interface StoredFile {
-  droot: Hex;
-  manifest: Manifest;
-  deals: StoredDeal[];
-}
-
-/** A signed storage deal proposal, ready to send (and to persist before sending). */
-export interface SignedProposal {
-  proposal: StorageDealProposal;
-  clientSignature: Hex;
-  /** PieceCID v2 of the piece. */
-  pieceCidV2: string;
-  /** EIP-712 digest of the proposal: the provider's key for it. */
-  proposalHash: Hex;
-  /** The provider's endpoint when the proposal was made. */
-  providerUrl: string;
-}
-
-/**
- * The deal did not reach the chain: the provider reported it failed or expired, or the market
- * skipped it when this client published it with the provider's acceptance (`details.reason` is
- * the provider's reason or the contract's PublishResult).
- */
-export class DealNotPublishedError extends RepairMarketError {
-  override name = "DealNotPublishedError" as const;
-}
-
-/** Epochs back a client looks for a deal its provider published after a restart (a bounded scan). */
-const PUBLISHED_DEAL_LOOKBACK_EPOCHS = 5_000n;
-
-/** The provider is not in ProviderRegistry. */
-export class ProviderNotRegisteredError extends RepairMarketError {
-  override name = "ProviderNotRegisteredError" as const;
-}
-
-/** Options of {@link StorageClient.storeFile}. */
-export interface StoreOptions {
-  provider: Address;
-  /** Deal length, epochs (default 1000 proving periods). */
-  durationEpochs?: bigint;
-  /** Token base units per epoch (default: the provider's ask × padded size). */
-  pricePerEpoch?: bigint;
-  /** Epochs from now to the deal's start (default: 3 proving periods + 10). */
-  startDelayEpochs?: bigint;
-  /** Upload attempts before giving up (the provider may restart in between). */
-  maxUploadAttempts?: number;
-  /** Cap on upload speed, bytes per second (default: unlimited). */
-  uploadBytesPerSecond?: number;
-  /**
-   * How long after the provider holds the piece (and has signed its acceptance) the client waits
-   * for the provider to publish before publishing the deal itself, ms (default 60,000). The
-   * client also publishes at once if the provider stops answering or reports the publish failed.
-   */
-  selfPublishAfterMs?: number;
-  /**
-   * The proposal's label (default: the piece's PieceCID v2). A repair miner's storage deals must
-   * carry their slot's label (`repairSlotLabel`), or RepairMarket refuses them.
-   */
-  label?: string;
-  onProgress?: (event: StoreProgress) => void;
-}
-
-/** Progress of a store, for bars and `--json` event lists. */
-export type StoreProgress =
-  | { stage: "commp"; pieceCid: string; paddedSize: number }
-  | { stage: "escrow"; deposited: bigint }
-  | { stage: "proposed"; proposalHash: Hex }
-  | { stage: "upload"; sent: number; total: number; attempt: number }
-  /** The provider answered the upload: it has the whole piece and checked its CommP. */
-  | { stage: "uploaded" }
-  | { stage: "retry"; attempt: number; error: string }
-  | { stage: "published"; dealId: bigint; txHash: Hex }
-  /** The provider held the piece but did not publish: the client put the deal on chain itself. */
-  | { stage: "selfPublished"; dealId: bigint; txHash: Hex };
-
-/** A published direct storage deal. */
-export interface StoredDeal {
-  dealId: bigint;
-  proposalHash: Hex;
-  pieceCid: string;
-  txHash: Hex;
-  provider: Address;
-  proposal: StorageDealProposal;
-}
-
-/** Dependencies of {@link StorageClient}. */
-export interface StorageClientComponents {
-  clients: ChainClients;
-  contracts: MarketContracts;
-  store: ClientStore;
-  logger: Logger;
-}
+export * from "./storage-common";
 
 /**
  * Seed 001's StorageClient: direct storage deals with one provider (the 10-step StorageMarket
@@ -168,8 +74,8 @@ export class StorageClient {
       filePath: resolve(filePath),
     });
     try {
-      const provider = await this.provider(proposal.provider);
-      const published = await this.upload(provider, signed, accepted, filePath, options);
+      const provider = await lookupProvider(this.c, proposal.provider);
+      const published = await uploadPiece(this.c, provider, signed, accepted, filePath, options);
       store.markPublished(accepted.proposalHash, published.dealId, published.txHash);
       options.onProgress?.({ stage: "published", dealId: published.dealId, txHash: published.txHash });
       return {
@@ -212,7 +118,7 @@ export class StorageClient {
     };
     await this.ensureEscrow(row.proposal.storagePricePerEpoch * extraEpochs);
     const clientSignature = await signProposal(clients.account, clients.chain.id, contracts.storageMarket, extended);
-    const provider = await this.provider(row.provider);
+    const provider = await lookupProvider(this.c, row.provider);
     const response = await this.post<ExtendDealResponse>(
       provider,
       PROVIDER_PATHS.dealExtension(dealId.toString()),
@@ -237,7 +143,7 @@ export class StorageClient {
     options: Omit<StoreOptions, "provider" | "onProgress"> & { onProgress?: StoreOptions["onProgress"] },
   ): Promise<SignedProposal> {
     const { clients, contracts } = this.c;
-    const provider = await this.provider(providerAddress);
+    const provider = await lookupProvider(this.c, providerAddress);
     const params = await marketParams(clients, contracts);
     const paddedSize = BigInt(piece.paddedSize);
     const duration = options.durationEpochs ?? 1000n * params.provingPeriodEpochs;
@@ -284,7 +190,7 @@ export class StorageClient {
     filePath: string,
     options: Omit<StoreOptions, "provider"> = {},
   ): Promise<{ dealId: bigint; txHash: Hex }> {
-    const provider = await this.provider(signed.proposal.provider);
+    const provider = await lookupProvider(this.c, signed.proposal.provider);
     const status = await this.proposalStatus(provider, signed.proposalHash);
     if (status?.status === "published" && status.dealId && status.txHash) {
       return { dealId: BigInt(status.dealId), txHash: status.txHash };
@@ -293,7 +199,7 @@ export class StorageClient {
       status?.status === "stored" ||
       ((status?.status === "failed" || status?.status === "expired") && status.providerSignature)
     ) {
-      return this.waitPublished(provider, signed, options);
+      return waitPublished(this.c, provider, signed, options);
     }
     if (status?.status === "failed" || status?.status === "expired") {
       throw new DealNotPublishedError(`deal was not published: ${status.reason ?? status.status}`, {
@@ -305,7 +211,7 @@ export class StorageClient {
       });
     }
     const accepted = status ? this.acceptedOf(signed) : await this.propose(signed);
-    return this.upload(provider, signed, accepted, filePath, { ...options, provider: provider.address });
+    return uploadPiece(this.c, provider, signed, accepted, filePath, { ...options, provider: provider.address });
   }
 
   private acceptedOf(signed: SignedProposal): ProposeDealResponse {
@@ -319,7 +225,7 @@ export class StorageClient {
 
   /** POSTs a signed proposal; accepting the same proposal again is a no-op at the provider. */
   private async propose(signed: SignedProposal): Promise<ProposeDealResponse> {
-    const provider = await this.provider(signed.proposal.provider);
+    const provider = await lookupProvider(this.c, signed.proposal.provider);
     return this.post<ProposeDealResponse>(provider, PROVIDER_PATHS.proposals, "propose deal", {
       proposal: signed.proposal,
       clientSignature: signed.clientSignature,
@@ -384,7 +290,7 @@ export class StorageClient {
    * @throws ProviderNotRegisteredError, PeerRejectedError, PeerUnreachableError.
    */
   async giveManifest(providerAddress: Address, droot: Hex, json: string): Promise<void> {
-    const provider = await this.provider(providerAddress);
+    const provider = await lookupProvider(this.c, providerAddress);
     const path = PROVIDER_PATHS.manifest(droot);
     const headers = await signRequest(this.c.clients.account, {
       method: "PUT",
@@ -432,8 +338,8 @@ export class StorageClient {
     let lastError: unknown;
     for (const address of addresses) {
       try {
-        const provider = await this.provider(address);
-        const bytes = await this.download(provider, pieceCid, expected.root, outPath);
+        const provider = await lookupProvider(this.c, address);
+        const bytes = await downloadPiece(this.c, provider, pieceCid, expected.root, outPath);
         return { provider: address, bytes };
       } catch (err) {
         lastError = err;
@@ -441,13 +347,6 @@ export class StorageClient {
       }
     }
     throw lastError;
-  }
-
-  private async provider(address: Address): Promise<RegisteredProvider> {
-    const provider = await getProvider(this.c.clients, this.c.contracts, address);
-    if (!provider)
-      throw new ProviderNotRegisteredError("provider is not registered", { details: { provider: address } });
-    return provider;
   }
 
   private async ensureEscrow(needed: bigint): Promise<bigint> {
@@ -476,220 +375,4 @@ export class StorageClient {
       { peer: provider.address, stage },
     );
   }
-
-  private async upload(
-    initialProvider: RegisteredProvider,
-    signed: Pick<SignedProposal, "proposal" | "clientSignature" | "proposalHash">,
-    accepted: ProposeDealResponse,
-    filePath: string,
-    options: StoreOptions,
-  ): Promise<{ dealId: bigint; txHash: Hex }> {
-    let provider = initialProvider;
-    const bodySha256 = await fileSha256(filePath);
-    const { size } = await stat(filePath);
-    const attempts = options.maxUploadAttempts ?? 8;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const headers = await signRequest(this.c.clients.account, {
-          method: "PUT",
-          path: accepted.uploadPath,
-          bodySha256,
-          audience: provider.address,
-        });
-        let sent = 0;
-        const file = createReadStream(filePath, { highWaterMark: options.uploadBytesPerSecond ? 64 * 1024 : 1 << 20 });
-        const body = options.uploadBytesPerSecond ? file.pipe(throttle(options.uploadBytesPerSecond)) : file;
-        body.on("data", (chunk: Buffer) => {
-          sent += chunk.length;
-          options.onProgress?.({ stage: "upload", sent, total: size, attempt });
-        });
-        const response = await httpCall(
-          {
-            method: "PUT",
-            url: provider.endpoint + accepted.uploadPath,
-            headers: { ...headers, "content-type": "application/octet-stream", "content-length": String(size) },
-            body,
-            headersTimeoutMs: 180_000,
-          },
-          { peer: provider.address, stage: "upload piece" },
-        );
-        const text = await response.body.text();
-        options.onProgress?.({ stage: "uploaded" });
-        if (response.statusCode === 202) return await this.waitPublished(provider, signed, options);
-        const uploaded = JSON.parse(text) as UploadResponse;
-        return { dealId: BigInt(uploaded.dealId), txHash: uploaded.txHash };
-      } catch (err) {
-        const retryable =
-          err instanceof PeerUnreachableError ||
-          (err instanceof PeerRejectedError && (err.statusCode >= 500 || err.code === "UploadInProgress"));
-        if (!retryable || attempt >= attempts) throw err;
-        options.onProgress?.({ stage: "retry", attempt, error: (err as Error).message.split("\n")[0] });
-        this.c.logger.warn({ err, attempt }, "upload failed; retrying");
-        await sleep(Math.min(1000 * 2 ** (attempt - 1), 8000));
-        // The provider may have moved (restarted on another port): ask the registry again.
-        provider = await this.provider(provider.address).catch(() => provider);
-      }
-    }
-  }
-
-  /**
-   * Polls the provider until the deal is published. Once the provider has signed its acceptance
-   * (it holds the piece), the client publishes the deal itself (seed 001 steps 2–3) when the
-   * provider has not after `selfPublishAfterMs`, stops answering, or reports its publish failed;
-   * a provider that took the bytes is then held to the deal.
-   *
-   * @throws DealNotPublishedError (failed at the provider without an acceptance, or skipped by the
-   *   market), PeerUnreachableError (unreachable before it signed), PeerRejectedError 504 after
-   *   about two minutes.
-   */
-  private async waitPublished(
-    provider: RegisteredProvider,
-    signed: Pick<SignedProposal, "proposal" | "clientSignature" | "proposalHash">,
-    options: Pick<StoreOptions, "selfPublishAfterMs" | "onProgress">,
-  ): Promise<{ dealId: bigint; txHash: Hex }> {
-    const selfPublishAfterMs = options.selfPublishAfterMs ?? 60_000;
-    const since = Date.now();
-    let acceptance: Hex | undefined;
-    for (let i = 0; i < 120; i++) {
-      let status: ProposalStatusResponse | undefined;
-      try {
-        status = await httpJson<ProposalStatusResponse>(
-          { method: "GET", url: provider.endpoint + PROVIDER_PATHS.proposal(signed.proposalHash) },
-          { peer: provider.address, stage: "deal status" },
-        );
-      } catch (err) {
-        if (!(err instanceof PeerUnreachableError) || !acceptance) throw err;
-      }
-      if (status?.status === "published" && status.dealId && status.txHash) {
-        return { dealId: BigInt(status.dealId), txHash: status.txHash };
-      }
-      if (!acceptance && status?.providerSignature) {
-        const { clients, contracts } = this.c;
-        if (
-          await verifyAcceptanceSignature(clients, contracts.storageMarket, signed.proposal, status.providerSignature)
-        )
-          acceptance = status.providerSignature;
-        else this.c.logger.warn({ provider: provider.address }, "the provider's acceptance signature does not verify");
-      }
-      const failed = status?.status === "failed" || status?.status === "expired";
-      if (failed && !acceptance) {
-        throw new DealNotPublishedError(`deal was not published: ${status?.reason ?? status?.status}`, {
-          details: { provider: provider.address, proposalHash: signed.proposalHash, reason: status?.reason ?? "" },
-        });
-      }
-      if (acceptance && (failed || !status || Date.now() - since >= selfPublishAfterMs)) {
-        const own = await this.publishAccepted(provider.address, signed, acceptance);
-        if (own) {
-          options.onProgress?.({ stage: "selfPublished", ...own });
-          return own;
-        }
-      }
-      await sleep(1000);
-    }
-    throw new PeerRejectedError(504, "PublishTimeout", "deal was not published within two minutes", {
-      peer: provider.address,
-      stage: "deal status",
-    });
-  }
-
-  /**
-   * Publishes a deal from the client's account with the provider's acceptance. When its nonce is
-   * already used (the provider got there first), finds that deal in the last
-   * `PUBLISHED_DEAL_LOOKBACK_EPOCHS` epochs of `DealPublished` logs.
-   *
-   * @returns The deal, or undefined when it is published but not found (keep polling).
-   * @throws DealNotPublishedError when the market skips it for another reason.
-   */
-  private async publishAccepted(
-    provider: Address,
-    signed: Pick<SignedProposal, "proposal" | "clientSignature" | "proposalHash">,
-    providerSignature: Hex,
-  ): Promise<{ dealId: bigint; txHash: Hex } | undefined> {
-    const { clients, contracts, logger } = this.c;
-    const { proposal, clientSignature } = signed;
-    const { hash, results } = await publishStorageDeals(clients, contracts, [
-      { proposal, clientSignature, providerSignature },
-    ]);
-    const [result] = results;
-    if (result.published) {
-      logger.warn(
-        { provider, proposalHash: signed.proposalHash, dealId: result.dealId.toString(), txHash: hash },
-        "the provider holds the piece but did not publish; published the deal with its acceptance",
-      );
-      return { dealId: result.dealId, txHash: hash };
-    }
-    if (result.reason !== "NonceUsed") {
-      throw new DealNotPublishedError(`the market skipped the deal: ${result.reason}`, {
-        details: {
-          provider,
-          proposalHash: signed.proposalHash,
-          reason: result.reason,
-          stage: "publish with acceptance",
-        },
-      });
-    }
-    const head = await clients.public.getBlockNumber();
-    const logs = await clients.public.getContractEvents({
-      address: contracts.storageMarket,
-      abi: storageMarketAbi,
-      eventName: "DealPublished",
-      args: { client: proposal.client, provider: proposal.provider },
-      fromBlock: head > PUBLISHED_DEAL_LOOKBACK_EPOCHS ? head - PUBLISHED_DEAL_LOOKBACK_EPOCHS : 0n,
-    });
-    const match = logs.find((l) => l.args.proposal?.nonce === proposal.nonce && l.args.dealId !== undefined);
-    return match ? { dealId: match.args.dealId as bigint, txHash: match.transactionHash } : undefined;
-  }
-
-  private async download(
-    provider: RegisteredProvider,
-    pieceCid: string,
-    root: Uint8Array,
-    outPath: string,
-  ): Promise<number> {
-    const path = PROVIDER_PATHS.piece(pieceCid);
-    const headers = await signRequest(this.c.clients.account, { method: "GET", path, audience: provider.address });
-    const response = await httpCall(
-      { method: "GET", url: provider.endpoint + path, headers },
-      { peer: provider.address, stage: "fetch piece" },
-    );
-    const temp = join(dirname(resolve(outPath)), `.${randomBytes(6).toString("hex")}.part`);
-    const handle = await open(temp, "w");
-    const hasher = new CommPHasher();
-    let bytes = 0;
-    try {
-      for await (const chunk of response.body) {
-        const data = chunk as Uint8Array;
-        hasher.update(data);
-        await handle.write(data);
-        bytes += data.length;
-      }
-      const actual = hasher.digest();
-      if (toHex(actual.root) !== toHex(root)) {
-        throw new PieceCommitmentMismatchError("piece bytes do not match the PieceCID", {
-          details: { provider: provider.address, pieceCid, actual: actual.pieceCid },
-        });
-      }
-      await handle.sync();
-      await handle.close();
-      await rename(temp, outPath);
-      return bytes;
-    } catch (err) {
-      await handle.close().catch(() => undefined);
-      await rm(temp, { force: true });
-      throw err;
-    }
-  }
-}
-
-/** A pass-through stream that releases at most `bytesPerSecond`. */
-function throttle(bytesPerSecond: number): Transform {
-  const started = Date.now();
-  let passed = 0;
-  return new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      passed += chunk.length;
-      const due = started + (passed / bytesPerSecond) * 1000;
-      setTimeout(() => done(null, chunk), Math.max(0, due - Date.now()));
-    },
-  });
 }

@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { getAddress } from "viem";
 import type { FastifyInstance } from "fastify";
-import { createHttpServer } from "../provider/http/server";
+import { createHttpServer } from "../core/http-server";
 import type { Logger } from "../core/logger";
 import { runRetrievalAttempt, runStorageAttempt, type BotDeps } from "./bots";
 import { ControllerStore } from "./controller-store";

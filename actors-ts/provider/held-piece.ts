@@ -2,7 +2,7 @@ import { toHex, type Hex } from "viem";
 import { HttpError } from "../core/http-errors";
 import { parsePieceCidV2 } from "../piece/piece-cid";
 import type { ProviderContext } from "./context";
-import { pieceKey } from "./piece-intake";
+import { pieceKey } from "../piece/piece-intake";
 
 /** A piece this provider can serve, as a request names it. */
 export interface HeldPiece {

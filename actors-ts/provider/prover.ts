@@ -10,7 +10,7 @@ import { CHUNK_LOG2_LEAVES } from "../piece/constants";
 import { pieceGeometry } from "../piece/commp";
 import type { ProviderContext } from "./context";
 import type { DealRow } from "./provider-store";
-import { pieceKey, treeKey } from "./piece-intake";
+import { pieceKey, treeKey } from "../piece/piece-intake";
 
 /** A challenged leaf could not be proven from local data (the piece is missing or corrupt). */
 export class ProofUnavailableError extends RepairMarketError {

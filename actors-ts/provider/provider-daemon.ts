@@ -18,7 +18,7 @@ import { Publisher } from "./publisher";
 import { Prover } from "./prover";
 import { Settler } from "./settler";
 import { Scrubber } from "./scrubber";
-import { createHttpServer } from "./http/server";
+import { createHttpServer } from "../core/http-server";
 import { registerDealRoutes } from "./http/deal-routes";
 import { registerPieceRoutes } from "./http/piece-routes";
 import { registerRetrievalRoutes } from "./retrieval/retrieval-routes";

@@ -8,7 +8,7 @@ import { escrowBalance } from "../chain/storage-market/reads";
 import { publishStorageDeals } from "../chain/storage-market/publish-storage-deals";
 import type { ProviderContext } from "./context";
 import type { ProposalRow } from "./provider-store";
-import { pieceKey, treeKey } from "./piece-intake";
+import { pieceKey, treeKey } from "../piece/piece-intake";
 
 /** A proposal could not be published; `reason` is the contract's PublishResult or the error. */
 export class PublishFailedError extends RepairMarketError {

@@ -6,7 +6,7 @@ import { dataSetInfo, dealInfo } from "../chain/storage-market/reads";
 import { commpOfStream } from "../piece/commp";
 import type { ProviderContext } from "./context";
 import type { Publisher } from "./publisher";
-import { pieceKey } from "./piece-intake";
+import { pieceKey } from "../piece/piece-intake";
 
 /**
  * Re-verifies stored pieces and declares faults honestly (DESIGN.md "Faults"): every

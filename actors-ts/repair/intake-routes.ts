@@ -5,8 +5,8 @@ import { HttpError } from "../core/http-errors";
 import { repairMarketAbi } from "../chain/generated/abis";
 import { REPAIR_DEAL_AUTHORIZATION_TYPES, REPAIR_MARKET_DOMAIN } from "../chain/eip712";
 import { encodedPayloadBytes, verifyManifest, type Manifest } from "../manifest/manifest";
-import { pieceKey, receivePiece } from "../provider/piece-intake";
-import { authenticate, sendError } from "../provider/http/server";
+import { pieceKey, receivePiece } from "../piece/piece-intake";
+import { authenticate, sendError } from "../core/http-server";
 import {
   REPAIR_PATHS,
   repairProposalSchema,
@@ -14,7 +14,7 @@ import {
   type RepairDealStatusResponse,
   type RepairInfoResponse,
   type RepairProposalResponse,
-} from "./api";
+} from "../protocol/repair-api";
 import type { RepairContext } from "./context";
 import type { Intake } from "./intake";
 import { SOFTWARE_VERSION as VERSION } from "../core/version";

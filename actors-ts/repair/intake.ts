@@ -8,7 +8,7 @@ import { getBid, getRepairDeal } from "../chain/repair-market/reads";
 import { addDeal } from "../chain/repair-market/actions";
 import { rebuildPieces } from "../manifest/decode";
 import { verifyManifest, type Manifest } from "../manifest/manifest";
-import { pieceKey } from "../provider/piece-intake";
+import { pieceKey } from "../piece/piece-intake";
 import type { RepairContext } from "./context";
 
 const BID_TAKEN = 2;

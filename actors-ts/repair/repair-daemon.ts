@@ -15,7 +15,7 @@ import { ErasurePool } from "../erasure/erasure-pool";
 import { ClientStore } from "../client/client-store";
 import { RetrievalLedger } from "../client/retrieval/retrieval-ledger";
 import { StorageClient } from "../client/storage-client";
-import { createHttpServer } from "../provider/http/server";
+import { createHttpServer } from "../core/http-server";
 import type { RepairConfig } from "./config";
 import type { RepairContext } from "./context";
 import { Intake } from "./intake";

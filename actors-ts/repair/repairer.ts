@@ -7,9 +7,9 @@ import { listProviders, type RegisteredProvider } from "../chain/registry/reads"
 import { FileRetriever, type FileRetrievalResult } from "../client/retrieval/file-retriever";
 import { rebuildPieces } from "../manifest/decode";
 import { verifyManifest, type Manifest } from "../manifest/manifest";
-import { PROVIDER_PATHS } from "../provider/api";
-import { verifyHoldings, type SignedHoldings } from "../provider/holdings";
-import { pieceKey } from "../provider/piece-intake";
+import { PROVIDER_PATHS } from "../protocol/provider-api";
+import { verifyHoldings, type SignedHoldings } from "../protocol/holdings";
+import { pieceKey } from "../piece/piece-intake";
 import type { RepairContext } from "./context";
 import type { RepairJobRow } from "./repair-store";
 

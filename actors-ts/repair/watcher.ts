@@ -8,7 +8,7 @@ import { REPAIR_DEAL_STATES, getPieceSlot, getRepairDeal, repairDealPieces } fro
 import { dealInfo } from "../chain/storage-market/reads";
 import { getProvider, listProviders } from "../chain/registry/reads";
 import { verifyManifest, type Manifest } from "../manifest/manifest";
-import { PROVIDER_PATHS } from "../provider/api";
+import { PROVIDER_PATHS } from "../protocol/provider-api";
 import type { RepairContext } from "./context";
 import type { PieceRow } from "./repair-store";
 

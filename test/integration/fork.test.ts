@@ -10,7 +10,7 @@ import { waitFor } from "../helpers/wait";
 import { ChainPacer, PACED_DEVNET_ENV } from "../helpers/chain-pacer";
 import type { Deployment } from "../../actors-ts/chain/deployment";
 import { repairMarketAbi } from "../../actors-ts/chain/generated/abis";
-import type { RepairDealStatusResponse } from "../../actors-ts/repair/api";
+import type { RepairDealStatusResponse } from "../../actors-ts/protocol/repair-api";
 import { superviseSuiteProcesses } from "../helpers/process-logs";
 
 // Issue "integration tests against a forked chain": real state on a devnet (contracts, providers,

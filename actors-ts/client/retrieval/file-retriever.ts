@@ -12,7 +12,7 @@ import { repairDealPieces, repairDealsByDroot } from "../../chain/repair-market/
 import type { ErasurePool } from "../../erasure/erasure-pool";
 import { decodeFile } from "../../manifest/decode";
 import { verifyManifest, type Manifest } from "../../manifest/manifest";
-import { PROVIDER_PATHS } from "../../provider/api";
+import { PROVIDER_PATHS } from "../../protocol/provider-api";
 import type { ClientStore } from "../client-store";
 import { PieceCommitmentMismatchError, PieceFetcher, formatEvent, type RetrievalEvent } from "./piece-fetcher";
 import type { RetrievalLedger } from "./retrieval-ledger";

@@ -13,7 +13,7 @@ import type { RegisteredProvider } from "../../chain/registry/reads";
 import { CHUNK_LOG2_LEAVES, CHUNK_PAYLOAD_BYTES } from "../../piece/constants";
 import { CommPHasher, pieceGeometry } from "../../piece/commp";
 import { PieceTreeCache } from "../../piece/piece-proof";
-import { PROVIDER_PATHS, VOUCHER_HEADER, type OpenRetrievalResponse } from "../../provider/api";
+import { PROVIDER_PATHS, VOUCHER_HEADER, type OpenRetrievalResponse } from "../../protocol/provider-api";
 import type { PieceFetchRow, RetrievalLedger } from "./retrieval-ledger";
 
 /** Bytes from a provider do not match the piece commitment (seed 003: evidence of cheating). */

@@ -14,11 +14,11 @@ import {
   type ProposalStatusResponse,
   type ProposeDealResponse,
   type UploadResponse,
-} from "../api";
+} from "../../protocol/provider-api";
 import type { ProviderContext } from "../context";
 import type { Publisher } from "../publisher";
-import { receivePiece } from "../piece-intake";
-import { authenticate, sendError } from "./server";
+import { receivePiece } from "../../piece/piece-intake";
+import { authenticate, sendError } from "../../core/http-server";
 
 /** How long an upload waits for its deal to be published before answering 202. */
 const PUBLISH_WAIT_MS = 90_000;

@@ -2,12 +2,12 @@ import type { FastifyInstance } from "fastify";
 import type { Hex } from "viem";
 import { HttpError } from "../../core/http-errors";
 import { verifyManifest } from "../../manifest/manifest";
-import { PROVIDER_PATHS, type ProviderInfoResponse } from "../api";
+import { PROVIDER_PATHS, type ProviderInfoResponse } from "../../protocol/provider-api";
 import type { ProviderContext } from "../context";
-import { pieceKey } from "../piece-intake";
+import { pieceKey } from "../../piece/piece-intake";
 import { heldPiece } from "../held-piece";
-import { authenticate } from "./server";
-import { advertiseHoldings } from "../holdings";
+import { authenticate } from "../../core/http-server";
+import { advertiseHoldings } from "../../protocol/holdings";
 import { applyFaults } from "../retrieval/retrieval-routes";
 import { SOFTWARE_VERSION as VERSION } from "../../core/version";
 

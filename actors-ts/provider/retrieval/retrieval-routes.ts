@@ -11,11 +11,16 @@ import {
   verifyVoucher,
   type SignedVoucher,
 } from "../../chain/payment-channels/vouchers";
-import { PROVIDER_PATHS, VOUCHER_HEADER, openRetrievalRequestSchema, type OpenRetrievalResponse } from "../api";
+import {
+  PROVIDER_PATHS,
+  VOUCHER_HEADER,
+  openRetrievalRequestSchema,
+  type OpenRetrievalResponse,
+} from "../../protocol/provider-api";
 import type { ProviderContext } from "../context";
-import { pieceKey, treeKey } from "../piece-intake";
+import { pieceKey, treeKey } from "../../piece/piece-intake";
 import { heldPiece } from "../held-piece";
-import { authenticate } from "../http/server";
+import { authenticate } from "../../core/http-server";
 import type { RetrievalRow, RetrievalStore } from "./retrieval-store";
 
 /** Size of interval `n` (0-based): Filecoin's paymentInterval grown by paymentIntervalIncrease. */

@@ -18,7 +18,7 @@ import { waitFor } from "../../helpers/wait";
 import { startPacedDevnet, type ChainPacer } from "../../helpers/chain-pacer";
 import type { Deployment } from "../../../actors-ts/chain/deployment";
 import { paymentChannelsAbi, repairMarketAbi, storageMarketAbi } from "../../../actors-ts/chain/generated/abis";
-import type { RepairDealStatusResponse } from "../../../actors-ts/repair/api";
+import type { RepairDealStatusResponse } from "../../../actors-ts/protocol/repair-api";
 import { superviseSuiteProcesses } from "../../helpers/process-logs";
 import { request } from "undici";
 import { privateKeyToAccount } from "viem/accounts";
@@ -30,7 +30,7 @@ import { signRequest } from "../../../actors-ts/core/signed-request";
 import { ErasurePool } from "../../../actors-ts/erasure/erasure-pool";
 import { prepareFile } from "../../../actors-ts/manifest/prepare";
 import { encodedPayloadBytes } from "../../../actors-ts/manifest/manifest";
-import { REPAIR_PATHS, type RepairInfoResponse } from "../../../actors-ts/repair/api";
+import { REPAIR_PATHS, type RepairInfoResponse } from "../../../actors-ts/protocol/repair-api";
 
 const PERIOD = 12; // proving period, epochs (500 ms blocks, mined by a ChainPacer: about 6 s)
 const PROVIDERS = [2, 3, 4, 5, 6, 7, 8, 9, 10, 11];

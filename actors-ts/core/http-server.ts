@@ -1,9 +1,9 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { ZodError } from "zod";
 import type { Address } from "viem";
-import { HttpError, type HttpErrorBody } from "../../core/http-errors";
-import { RequestAuthError, verifyRequest, type VerifiedRequest } from "../../core/signed-request";
-import type { ProviderContext } from "../context";
+import { HttpError, type HttpErrorBody } from "./http-errors";
+import { RequestAuthError, verifyRequest, type VerifiedRequest } from "./signed-request";
+import type { Logger } from "./logger";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -13,13 +13,11 @@ declare module "fastify" {
 }
 
 /**
- * The provider's fastify instance: JSON bodies kept raw (their SHA-256 is signed), octet-stream
+ * A daemon's fastify instance (provider, repair miner, dealbot): JSON bodies kept raw (their SHA-256 is signed), octet-stream
  * bodies left unread for streaming handlers, errors turned into `{ error, message, details }`.
  * fastify because it validates and bounds bodies, streams without buffering, and logs with pino.
  */
-export function createHttpServer(
-  ctx: Pick<ProviderContext, "logger"> & { config: { maxJsonBodyBytes: number } },
-): FastifyInstance {
+export function createHttpServer(ctx: { logger: Logger; config: { maxJsonBodyBytes: number } }): FastifyInstance {
   const app = Fastify({
     loggerInstance: ctx.logger.child({ component: "http" }) as FastifyBaseLogger,
     bodyLimit: ctx.config.maxJsonBodyBytes,
@@ -71,7 +69,7 @@ function jsonDetails(details: Record<string, unknown>): Record<string, unknown> 
 }
 
 /**
- * Verifies the request's signature headers against this provider's address, recording the
+ * Verifies the request's signature headers against this daemon's address, recording the
  * nonce. For JSON bodies the raw bytes are checked here; streamed bodies are checked by their
  * handler against the returned `bodySha256`.
  *
@@ -79,7 +77,7 @@ function jsonDetails(details: Record<string, unknown>): Record<string, unknown> 
  */
 export function authenticate(
   ctx: {
-    clients: Pick<ProviderContext["clients"], "account">;
+    clients: { account: { address: Address } };
     store: { useNonce(signer: Address, nonce: string, expiresAt: number): boolean };
   },
   request: FastifyRequest,

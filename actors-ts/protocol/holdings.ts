@@ -4,7 +4,6 @@ import { getAddress, recoverMessageAddress, toHex, type Address, type Hex } from
 import type { PrivateKeyAccount } from "viem/accounts";
 import { z } from "zod";
 import { RepairMarketError } from "../core/errors";
-import type { ProviderStore } from "./provider-store";
 
 /**
  * Holdings advertisements (seed 002 "epoch slots"): a provider publishes which pieces it holds,
@@ -48,12 +47,20 @@ function digest(compressed: Uint8Array): Hex {
   return toHex(createHash("sha256").update(compressed).digest());
 }
 
+/** Where an advertisement's contents come from: the provider's holdings log (seed 002). */
+export interface HoldingsLog {
+  /** Every piece held now and the log's sequence number. */
+  holdingsSnapshot(): { seq: number; pieceCids: string[] };
+  /** Pieces added and removed after `since`, or undefined when the log no longer reaches back. */
+  holdingsChanges(since: number): { seq: number; added: string[]; removed: string[] } | undefined;
+}
+
 /**
  * Builds this provider's advertisement: the changes since `since` when the log reaches back that
  * far, else a full snapshot.
  */
 export async function advertiseHoldings(
-  store: ProviderStore,
+  store: HoldingsLog,
   account: PrivateKeyAccount,
   chainId: number,
   since?: number,

@@ -3,7 +3,7 @@ import { open, rm } from "node:fs/promises";
 import { toHex, type Hex } from "viem";
 import type { BlobStore } from "../core/blob-store";
 import { HttpError } from "../core/http-errors";
-import { CommPHasher } from "../piece/commp";
+import { CommPHasher } from "./commp";
 
 /** Key of a piece's chunk-root cache blob next to its payload blob. */
 export function treeKey(root: Hex): string {
