@@ -23,6 +23,14 @@ export class ContractRevertedError extends RepairMarketError {
   }
 }
 
+/**
+ * A mined transaction lacks the event its action reads its result from (an ABI or deployment
+ * mismatch: the contract at that address is not the one the agent was built for).
+ */
+export class MissingEventError extends RepairMarketError {
+  override name = "MissingEventError" as const;
+}
+
 /** A transaction was sent but failed or could not be confirmed. */
 export class TransactionFailedError extends RepairMarketError {
   override name = "TransactionFailedError" as const;

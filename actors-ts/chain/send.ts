@@ -12,7 +12,7 @@ import {
   type TransactionReceipt,
 } from "viem";
 import type { ChainClients } from "./clients";
-import { TransactionFailedError, decodeContractError } from "./contract-errors";
+import { MissingEventError, TransactionFailedError, decodeContractError } from "./contract-errors";
 
 /** What every write action returns. */
 export interface SentTransaction<TResult, TEvents> {
@@ -48,7 +48,7 @@ export async function sendContract<
     gas?: bigint;
   },
   eventNames?: eventName[],
-): Promise<SentTransaction<unknown, ParseEventLogsReturnType<abi, eventName>>> {
+): Promise<SentTransaction<unknown, ParseEventLogsReturnType<abi, eventName, true>>> {
   let result: unknown;
   const hash = await clients.queue.run(async () => {
     let request;
@@ -106,7 +106,9 @@ export async function sendContract<
     abi: call.abi,
     logs: receipt.logs.filter((l) => l.address.toLowerCase() === call.address.toLowerCase()),
     eventName: eventNames as never,
-  }) as ParseEventLogsReturnType<abi, eventName>;
+    // Strict: a log of this contract that does not decode fully is dropped, never half-read.
+    strict: true,
+  }) as ParseEventLogsReturnType<abi, eventName, true>;
   return { hash, receipt, result, events };
 }
 
@@ -148,4 +150,22 @@ async function sendSigned(clients: ChainClients, tx: { to: Address; data: Hex; g
 /** A gas limit 25 % above the estimate, plus 10,000 (units of gas). */
 export function gasWithHeadroom(estimate: bigint): bigint {
   return (estimate * 5n) / 4n + 10_000n;
+}
+
+/**
+ * The first `name` event of a sent transaction, with its arguments as the ABI types them.
+ *
+ * @throws MissingEventError when the transaction emitted none.
+ */
+export function requireEvent<
+  const events extends readonly { eventName: string }[],
+  name extends events[number]["eventName"],
+>(sent: { hash: Hex; events: events }, contract: string, name: name): Extract<events[number], { eventName: name }> {
+  const event = sent.events.find((e) => e.eventName === name);
+  if (!event) {
+    throw new MissingEventError(`${contract} transaction emitted no ${name} event`, {
+      details: { contract, event: name, hash: sent.hash },
+    });
+  }
+  return event as Extract<events[number], { eventName: name }>;
 }

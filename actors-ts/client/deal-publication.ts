@@ -1,7 +1,7 @@
 import type { Address, Hex } from "viem";
 import { sleep } from "../core/abort";
 import { PeerRejectedError, PeerUnreachableError, httpJson } from "../core/http-client";
-import { storageMarketAbi } from "../chain/generated/abis";
+import { findPublishedDeal } from "../chain/storage-market/events";
 import { verifyAcceptanceSignature } from "../chain/storage-market/proposals";
 import { publishStorageDeals } from "../chain/storage-market/publish-storage-deals";
 import type { RegisteredProvider } from "../chain/registry/reads";
@@ -118,13 +118,11 @@ export async function publishAccepted(
     });
   }
   const head = await clients.public.getBlockNumber();
-  const logs = await clients.public.getContractEvents({
-    address: contracts.storageMarket,
-    abi: storageMarketAbi,
-    eventName: "DealPublished",
-    args: { client: proposal.client, provider: proposal.provider },
-    fromBlock: head > PUBLISHED_DEAL_LOOKBACK_EPOCHS ? head - PUBLISHED_DEAL_LOOKBACK_EPOCHS : 0n,
-  });
-  const match = logs.find((l) => l.args.proposal?.nonce === proposal.nonce && l.args.dealId !== undefined);
-  return match ? { dealId: match.args.dealId as bigint, txHash: match.transactionHash } : undefined;
+  const found = await findPublishedDeal(
+    clients,
+    contracts,
+    { client: proposal.client, provider: proposal.provider, nonce: proposal.nonce, pieceCid: proposal.pieceCid },
+    head > PUBLISHED_DEAL_LOOKBACK_EPOCHS ? head - PUBLISHED_DEAL_LOOKBACK_EPOCHS : 0n,
+  );
+  return found ? { dealId: found.dealId, txHash: found.txHash } : undefined;
 }

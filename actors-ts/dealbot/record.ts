@@ -1,5 +1,6 @@
 import pino from "pino";
 import type { Logger } from "../core/logger";
+import { RepairMarketError } from "../core/errors";
 
 /** Attempt outcome (seed 004). */
 export type AttemptStatus = "success" | "failure";
@@ -51,7 +52,7 @@ export interface DealbotRecord {
 }
 
 /** A stage took longer than its timeout, or stopped making progress. */
-export class StageTimeoutError extends Error {
+export class StageTimeoutError extends RepairMarketError {
   override name = "StageTimeoutError" as const;
   constructor(
     readonly stage: string,

@@ -2,7 +2,7 @@ import { EventEmitter, once } from "node:events";
 import type { Hex } from "viem";
 import { runEvery } from "../core/abort";
 import { RepairMarketError } from "../core/errors";
-import { storageMarketAbi } from "../chain/generated/abis";
+import { findPublishedDeal } from "../chain/storage-market/events";
 import { addBalance } from "../chain/storage-market/add-balance";
 import { escrowBalance } from "../chain/storage-market/reads";
 import { publishStorageDeals } from "../chain/storage-market/publish-storage-deals";
@@ -125,26 +125,19 @@ export class Publisher {
     this.events.emit(row.proposalHash, { ok: true, dealId, txHash } satisfies PublishOutcome);
   }
 
-  /** Finds the deal of a proposal whose nonce the chain already consumed (a publish before a crash). */
+  /**
+   * Finds the deal of a proposal whose nonce the chain already consumed: a publish that landed
+   * before a crash, or the client publishing it with this provider's acceptance.
+   */
   private async reconcile(row: ProposalRow): Promise<boolean> {
-    const logs = await this.ctx.clients.public.getContractEvents({
-      address: this.ctx.contracts.storageMarket,
-      abi: storageMarketAbi,
-      eventName: "DealPublished",
-      args: { client: row.proposal.client, provider: this.ctx.clients.account.address },
-      fromBlock: 0n,
+    const found = await findPublishedDeal(this.ctx.clients, this.ctx.contracts, {
+      client: row.proposal.client,
+      provider: this.ctx.clients.account.address,
+      nonce: row.proposal.nonce,
+      pieceCid: row.root,
     });
-    const match = logs.find(
-      (l) => l.args.proposal?.nonce === row.proposal.nonce && l.args.proposal?.pieceCid === row.root,
-    );
-    if (!match || match.args.dealId === undefined) return false;
-    this.recordDeal(
-      row,
-      match.args.dealId,
-      match.args.dataSetId ?? 0n,
-      match.args.pieceIndex ?? 0n,
-      match.transactionHash,
-    );
+    if (!found) return false;
+    this.recordDeal(row, found.dealId, found.dataSetId, found.pieceIndex, found.txHash);
     return true;
   }
 

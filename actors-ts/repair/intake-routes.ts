@@ -2,7 +2,7 @@ import type { FastifyInstance } from "fastify";
 import { randomBytes } from "node:crypto";
 import { getAddress, recoverTypedDataAddress, type Hex } from "viem";
 import { HttpError } from "../core/http-errors";
-import { repairMarketAbi } from "../chain/generated/abis";
+import { getAsk, getBid } from "../chain/repair-market/reads";
 import { REPAIR_DEAL_AUTHORIZATION_TYPES, REPAIR_MARKET_DOMAIN } from "../chain/eip712";
 import { encodedPayloadBytes, verifyManifest, type Manifest } from "../manifest/manifest";
 import { pieceKey, receivePiece } from "../piece/piece-intake";
@@ -175,22 +175,7 @@ async function checkBid(
   body: { bidId: bigint; askId: bigint; deadline: bigint; clientSignature: string },
   manifest: Manifest,
 ): Promise<void> {
-  const read = <T>(functionName: "getBid" | "getAsk", id: bigint) =>
-    ctx.clients.public.readContract({
-      address: ctx.contracts.repairMarket,
-      abi: repairMarketAbi,
-      functionName,
-      args: [id],
-    }) as Promise<T>;
-  const bid = await read<{
-    client: Hex;
-    droot: Hex;
-    pricePerBytePerEpoch: bigint;
-    size: bigint;
-    expiryEpoch: bigint;
-    codingParams: { k: number; m: number; pieceSize: bigint };
-    state: number;
-  }>("getBid", body.bidId);
+  const bid = await getBid(ctx.clients, ctx.contracts, body.bidId);
   const details = { bidId: body.bidId.toString() };
   if (bid.state !== BID_OPEN) throw new HttpError(409, "BidNotOpen", "the bid is not open", details);
   if (getAddress(bid.client) !== getAddress(signer)) {
@@ -220,10 +205,7 @@ async function checkBid(
       manifestPayloadBytes: payload.toString(),
     });
   }
-  const ask = await read<{ minerId: bigint; pricePerBytePerEpoch: bigint; maxSize: bigint; active: boolean }>(
-    "getAsk",
-    body.askId,
-  );
+  const ask = await getAsk(ctx.clients, ctx.contracts, body.askId);
   if (ask.minerId !== ctx.minerId || !ask.active) {
     throw new HttpError(422, "NotOurAsk", "the ask is not an active ask of this miner", {
       askId: body.askId.toString(),

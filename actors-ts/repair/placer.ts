@@ -1,5 +1,6 @@
 import { rm } from "node:fs/promises";
 import type { Address, Hex } from "viem";
+import { RepairMarketError } from "../core/errors";
 import { PeerRejectedError, PeerUnreachableError } from "../core/http-client";
 import { ContractRevertedError } from "../chain/contract-errors";
 import { getPieceSlot } from "../chain/repair-market/reads";
@@ -14,7 +15,7 @@ import type { PieceRow } from "./repair-store";
 import { dataSetInfo, dataSetOf } from "../chain/storage-market/reads";
 
 /** No registered provider can take a piece (all hold a piece of the file, refused or failed). */
-export class NoProviderAvailableError extends Error {
+export class NoProviderAvailableError extends RepairMarketError {
   override name = "NoProviderAvailableError" as const;
 }
 
@@ -84,7 +85,11 @@ export class Placer {
       log.info({ provider, proposalHash: signed.proposalHash }, "storage deal proposed");
     }
     if (piece.state === "proposed" && piece.proposal) {
-      if (!piece.localPath) throw new Error(`piece ${piece.index} of deal ${piece.dealId} has no local copy to upload`);
+      if (!piece.localPath) {
+        throw new RepairMarketError(`piece ${piece.index} of deal ${piece.dealId} has no local copy to upload`, {
+          details: { dealId: piece.dealId, index: piece.index, stage: "upload" },
+        });
+      }
       const published = await this.ctx.storage.completeProposal(piece.proposal, piece.localPath);
       store.updatePiece(piece.dealId, piece.index, { state: "published", storageDealId: published.dealId });
       piece = { ...piece, state: "published", storageDealId: published.dealId };
@@ -177,6 +182,7 @@ export class Placer {
     if (candidates.length === 0) {
       throw new NoProviderAvailableError(
         `no provider can take piece ${piece.index} of deal ${piece.dealId} (every registered provider holds a piece of the file, refused it, is excluded or was unreachable)`,
+        { details: { dealId: piece.dealId, index: piece.index, registered: providers.length } },
       );
     }
     return candidates[0].address;

@@ -12,6 +12,7 @@ import { verifyHoldings, type SignedHoldings } from "../protocol/holdings";
 import { pieceKey } from "../piece/piece-intake";
 import type { RepairContext } from "./context";
 import type { RepairJobRow } from "./repair-store";
+import { PieceCommitmentMismatchError } from "../client/retrieval/piece-fetcher";
 
 /**
  * What each provider advertises it holds (seed 002's epoch slots), kept current by asking for
@@ -236,8 +237,9 @@ export class Repairer {
           actual: toHex(digest.root),
           stage: "rebuild",
         });
-        throw new Error(
+        throw new PieceCommitmentMismatchError(
           `rebuilt piece ${index} does not match its commitment (expected ${expected}, got ${toHex(digest.root)})`,
+          { details: { dealId: job.dealId, index, expected, actual: toHex(digest.root), stage: "rebuild" } },
         );
       }
       const key = pieceKey(expected as Hex);

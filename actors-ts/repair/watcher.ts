@@ -7,7 +7,7 @@ import { confirmPieceOnChain, reportPieceLoss } from "../chain/repair-market/act
 import { REPAIR_DEAL_STATES, getPieceSlot, getRepairDeal, repairDealPieces } from "../chain/repair-market/reads";
 import { dealInfo } from "../chain/storage-market/reads";
 import { getProvider, listProviders } from "../chain/registry/reads";
-import { verifyManifest, type Manifest } from "../manifest/manifest";
+import { ManifestInvalidError, verifyManifest, type Manifest } from "../manifest/manifest";
 import { PROVIDER_PATHS } from "../protocol/provider-api";
 import type { RepairContext } from "./context";
 import type { PieceRow } from "./repair-store";
@@ -375,6 +375,9 @@ export class Watcher {
         failures.push(`${provider.address}: ${(err as Error).message.split("\n")[0]}`);
       }
     }
-    throw new Error(`no provider served a manifest hashing to ${droot} (${failures.join("; ") || "no providers"})`);
+    throw new ManifestInvalidError(
+      `no provider served a manifest hashing to ${droot} (${failures.join("; ") || "no providers"})`,
+      { details: { droot, providersAsked: failures.length, stage: "fetch manifest" } },
+    );
   }
 }

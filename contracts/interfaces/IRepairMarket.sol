@@ -52,12 +52,19 @@ interface IRepairMarket {
 
     // ---------------------------------------------------------------- errors
 
+    /// @notice A constructor parameter is out of range (`name` says which).
     error InvalidRepairParams(string name, uint256 value);
+    /// @notice An amount of 0 where a positive one is needed.
     error ZeroAmount();
+    /// @notice A price or amount that could overflow the contract's arithmetic.
     error AmountTooLarge(uint256 amount);
+    /// @notice `withdraw` asked for more than `account` may withdraw.
     error InsufficientBalance(address account, uint256 available, uint256 required);
+    /// @notice A miner endpoint of 0 or more than 256 bytes.
     error InvalidEndpoint(uint256 length);
+    /// @notice No miner with this id.
     error MinerNotFound(uint256 minerId);
+    /// @notice Only the miner's owner may do this.
     error NotMinerOwner(uint256 minerId, address caller);
     /// @notice `worker` already serves miner `minerId`: a worker serves one miner.
     error WorkerHasMiner(address worker, uint256 minerId);
@@ -65,44 +72,68 @@ interface IRepairMarket {
     error InvalidWorkerConsent(address worker);
     /// @notice The repair deal reached its end epoch: it can only be completed now.
     error RepairDealEnded(uint256 dealId, uint64 endEpoch);
+    /// @notice Only the miner's owner or worker may do this.
     error NotMinerOperator(uint256 minerId, address caller);
     /// @notice The miner's pledge cannot back `required` (pledge per byte × bytes under management).
     error InsufficientPledge(uint256 minerId, uint256 pledge, uint256 required);
+    /// @notice No ask with this id.
     error AskNotFound(uint256 askId);
+    /// @notice The ask was cancelled.
     error AskNotActive(uint256 askId);
+    /// @notice The ask's expiry epoch has passed.
     error AskExpired(uint256 askId, uint64 expiryEpoch);
+    /// @notice k or m is 0, k + m exceeds 64, or pieceSize is not a power of two of at least 128 bytes.
     error InvalidCodingParams(uint8 k, uint8 m, uint64 pieceSize);
     /// @notice `size` is not (k + m) times one piece's payload bytes, or that payload does not
     /// need `pieceSize`: it must lie in ((pieceSize / 2) · 127/128, pieceSize · 127/128] per
     /// piece (`min` and `max` are the totals, multiples of k + m).
     error InvalidBidSize(uint64 size, uint256 min, uint256 max);
+    /// @notice A duration of 0 or above `maxDealDurationEpochs`.
     error InvalidDuration(uint64 durationEpochs);
+    /// @notice An expiry epoch that is not in the future.
     error InvalidExpiry(uint64 expiryEpoch);
+    /// @notice No bid with this id.
     error BidNotFound(uint256 bidId);
+    /// @notice The bid was taken, cancelled or released.
     error BidNotOpen(uint256 bidId, BidState state);
+    /// @notice The bid's expiry epoch has passed: it can only be released.
     error BidExpired(uint256 bidId, uint64 expiryEpoch);
+    /// @notice A bid can be released only after its expiry epoch.
     error BidNotExpired(uint256 bidId, uint64 expiryEpoch);
+    /// @notice Only the bid's client may do this.
     error NotBidClient(uint256 bidId, address caller);
     /// @notice The ask's price is above the bid's, or its size limit below the bid's size.
     error AskDoesNotCoverBid(uint256 askId, uint256 bidId);
     /// @notice The client's authorization expired at `deadline`.
     error AuthorizationExpired(uint64 deadline, uint256 currentEpoch);
+    /// @notice The signature is not the bid client's authorization of this bid, ask and miner.
     error InvalidClientSignature(uint256 bidId, address client);
+    /// @notice No repair deal with this id.
     error DealNotFound(uint256 dealId);
+    /// @notice The repair deal is completed or lost.
     error DealNotOpen(uint256 dealId, RepairDealState state);
+    /// @notice Piece `index` is not below k + m (`pieces`).
     error PieceIndexOutOfRange(uint256 dealId, uint256 index, uint256 pieces);
+    /// @notice The piece already has a storage deal: repair it with `reassignPiece` once lost.
     error PieceAlreadyAssigned(uint256 dealId, uint256 index);
+    /// @notice The piece has no storage deal yet.
     error PieceNotAssigned(uint256 dealId, uint256 index);
+    /// @notice The piece's loss was already reported.
     error PieceAlreadyLost(uint256 dealId, uint256 index);
+    /// @notice Only a reported loss can be repaired.
     error PieceNotLost(uint256 dealId, uint256 index);
     /// @notice The proposal given is not the storage deal's (StorageMarket.isDealProposal).
     error StorageDealMismatch(uint256 storageDealId);
+    /// @notice The storage deal already holds a piece of some repair deal.
     error StorageDealAlreadyUsed(uint256 storageDealId);
     /// @notice The storage deal's label is not `slotLabel(dealId, index)`: it was made for another
     /// repair deal, another piece or another RepairMarket.
     error StorageDealLabelMismatch(uint256 storageDealId, string expected);
+    /// @notice The storage deal's client is not the miner's worker.
     error StorageClientNotWorker(uint256 storageDealId, address client, address worker);
+    /// @notice The storage deal ends before the repair deal.
     error StorageDealTooShort(uint256 storageDealId, uint64 endEpoch, uint64 requiredEndEpoch);
+    /// @notice The storage deal's pieceSize is not the file's.
     error PieceSizeMismatch(uint256 storageDealId, uint64 pieceSize, uint64 expected);
     /// @notice (index, pieceCid, pieceSize) is not a leaf of the deal's droot.
     error PieceNotInDroot(uint256 dealId, uint256 index, bytes32 pieceCid);
@@ -122,6 +153,7 @@ interface IRepairMarket {
 
     // ---------------------------------------------------------------- events
 
+    /// @notice A miner was created, owned by `owner`, served by `worker`, with `pledge` locked.
     event RepairMinerCreated(
         uint256 indexed minerId,
         address indexed owner,
@@ -129,9 +161,14 @@ interface IRepairMarket {
         uint256 pledge,
         string endpoint
     );
+    /// @notice `amount` was added to the miner's pledge.
     event PledgeAdded(uint256 indexed minerId, uint256 amount);
+    /// @notice `amount` of pledge above what the miner's power needs was returned to its owner.
     event PledgeWithdrawn(uint256 indexed minerId, uint256 amount);
+    /// @notice The miner's HTTP endpoint changed.
     event MinerEndpointUpdated(uint256 indexed minerId, string endpoint);
+    /// @notice The miner offers repair-backed storage at `pricePerBytePerEpoch` for files of up to
+    /// `maxSize` encoded payload bytes until `expiryEpoch`.
     event RepairAskAdded(
         uint256 indexed askId,
         uint256 indexed minerId,
@@ -139,7 +176,9 @@ interface IRepairMarket {
         uint64 maxSize,
         uint64 expiryEpoch
     );
+    /// @notice The ask was withdrawn.
     event RepairAskCancelled(uint256 indexed askId);
+    /// @notice A client locked `amount` (price · size · duration) for a repair deal on `droot`.
     event BidAdded(
         uint256 indexed bidId,
         address indexed client,
@@ -151,8 +190,12 @@ interface IRepairMarket {
         CodingParams codingParams,
         uint256 amount
     );
+    /// @notice The client cancelled an open bid; `refund` became withdrawable.
     event BidCancelled(uint256 indexed bidId, uint256 refund);
+    /// @notice An expired bid was released; `refund` became the client's to withdraw.
     event BidReleased(uint256 indexed bidId, uint256 refund);
+    /// @notice A miner took a bid with an ask: the deal runs until `endEpoch`; every piece must be
+    /// confirmed by `placementDeadline`.
     event RepairDealCreated(
         uint256 indexed dealId,
         uint256 indexed bidId,
@@ -163,8 +206,12 @@ interface IRepairMarket {
         uint64 endEpoch,
         uint64 placementDeadline
     );
+    /// @notice Piece `index` was placed under storage deal `storageDealId` (pending until confirmed).
     event PieceAssigned(uint256 indexed dealId, uint256 index, uint256 indexed storageDealId, address indexed provider);
+    /// @notice Every piece is confirmed: the deal starts earning.
     event RepairDealActivated(uint256 indexed dealId);
+    /// @notice Piece `index`'s storage deal was faulted or terminated and `reporter` reported it:
+    /// the repair window runs from now.
     event PieceLost(
         uint256 indexed dealId,
         uint256 index,
@@ -172,6 +219,7 @@ interface IRepairMarket {
         address indexed provider,
         address reporter
     );
+    /// @notice A lost piece now lives under `newStorageDealId` (it stays lost until confirmed).
     event PieceRepaired(
         uint256 indexed dealId,
         uint256 index,
@@ -190,6 +238,7 @@ interface IRepairMarket {
     );
     /// @notice The first reporter of the piece's loss was paid `amount` from the pledge.
     event LossReportBountyPaid(uint256 indexed dealId, uint256 index, address indexed reporter, uint256 amount);
+    /// @notice The miner lost `amount` of pledge for piece `index`: `toClient` to the client, `bounty` to `caller`.
     event RepairMinerSlashed(
         uint256 indexed dealId,
         uint256 index,
@@ -199,9 +248,13 @@ interface IRepairMarket {
         uint256 bounty,
         address indexed caller
     );
+    /// @notice More than m pieces were lost at once: the client got `clientRefund` and the miner was slashed `slashed`.
     event FileLost(uint256 indexed dealId, uint256 indexed minerId, uint256 clientRefund, uint256 slashed);
+    /// @notice The miner's owner was credited `amount` earned on the deal.
     event EarningsClaimed(uint256 indexed dealId, uint256 indexed minerId, uint256 amount);
+    /// @notice The deal ran its term: the miner earned `earned` in total, the client got `clientRefund` back.
     event RepairDealCompleted(uint256 indexed dealId, uint256 earned, uint256 clientRefund);
+    /// @notice `account` withdrew `amount` to its wallet.
     event Withdrawn(address indexed account, uint256 amount);
 
     // ---------------------------------------------------------------- miners

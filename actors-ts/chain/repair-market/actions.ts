@@ -1,10 +1,10 @@
-import type { Address, Hex } from "viem";
+import type { Address, ContractEventName, ContractFunctionArgs, ContractFunctionName, Hex } from "viem";
 import type { PrivateKeyAccount } from "viem/accounts";
 import { repairMarketAbi } from "../generated/abis";
 import type { ChainClients } from "../clients";
 import type { MarketContracts } from "../contracts";
 import { REPAIR_DEAL_AUTHORIZATION_TYPES, REPAIR_MARKET_DOMAIN, type StorageDealProposal } from "../eip712";
-import { sendContract } from "../send";
+import { requireEvent, sendContract } from "../send";
 import { ensureAllowance } from "../token/approve";
 
 /**
@@ -22,32 +22,22 @@ export interface CodingParams {
   pieceSize: bigint;
 }
 
-function send<F extends string>(
+type WriteName = ContractFunctionName<typeof repairMarketAbi, "nonpayable" | "payable">;
+type EventName = ContractEventName<typeof repairMarketAbi>;
+
+/** `sendContract` on this deployment's RepairMarket, typed by its ABI. */
+function send<const F extends WriteName, const E extends EventName | undefined = undefined>(
   clients: ChainClients,
   contracts: MarketContracts,
   functionName: F,
-  args: readonly unknown[],
-  events: string[] = [],
+  args: ContractFunctionArgs<typeof repairMarketAbi, "nonpayable" | "payable", F>,
+  events?: E[],
 ) {
   return sendContract(
     clients,
-    {
-      contract: "RepairMarket",
-      address: contracts.repairMarket,
-      abi: repairMarketAbi,
-      functionName: functionName as never,
-      args: args as never,
-    },
-    events as never,
+    { contract: "RepairMarket", address: contracts.repairMarket, abi: repairMarketAbi, functionName, args },
+    events,
   );
-}
-
-function eventArgs(sent: { events: readonly unknown[] }, name: string): Record<string, unknown> {
-  const event = (sent.events as { eventName: string; args: Record<string, unknown> }[]).find(
-    (e) => e.eventName === name,
-  );
-  if (!event) throw new Error(`RepairMarket transaction emitted no ${name} event`);
-  return event.args;
 }
 
 /**
@@ -73,7 +63,7 @@ export async function createRepairMiner(
     [worker, pledge, endpoint, workerSignature],
     ["RepairMinerCreated"],
   );
-  return { hash: sent.hash, minerId: eventArgs(sent, "RepairMinerCreated").minerId as bigint };
+  return { hash: sent.hash, minerId: requireEvent(sent, "RepairMarket", "RepairMinerCreated").args.minerId };
 }
 
 /** `addPledge(minerId, amount)`; approves first. */
@@ -110,7 +100,7 @@ export async function addRepairAsk(
     [ask.minerId, ask.pricePerBytePerEpoch, ask.maxSize, ask.expiryEpoch],
     ["RepairAskAdded"],
   );
-  return { hash: sent.hash, askId: eventArgs(sent, "RepairAskAdded").askId as bigint };
+  return { hash: sent.hash, askId: requireEvent(sent, "RepairMarket", "RepairAskAdded").args.askId };
 }
 
 /** `cancelRepairAsk(askId)`. */
@@ -143,8 +133,8 @@ export async function addBid(
     [bid.droot, bid.pricePerBytePerEpoch, bid.size, bid.durationEpochs, bid.expiryEpoch, bid.codingParams],
     ["BidAdded"],
   );
-  const args = eventArgs(sent, "BidAdded");
-  return { hash: sent.hash, bidId: args.bidId as bigint, amount: args.amount as bigint };
+  const { args } = requireEvent(sent, "RepairMarket", "BidAdded");
+  return { hash: sent.hash, bidId: args.bidId, amount: args.amount };
 }
 
 /** `cancelBid(bidId)`: the bid's funds become withdrawable. */
@@ -183,8 +173,8 @@ export async function addDeal(
     [deal.askId, deal.bidId, deal.deadline, deal.clientSignature],
     ["RepairDealCreated"],
   );
-  const args = eventArgs(sent, "RepairDealCreated");
-  return { hash: sent.hash, dealId: args.dealId as bigint, endEpoch: args.endEpoch as bigint };
+  const { args } = requireEvent(sent, "RepairMarket", "RepairDealCreated");
+  return { hash: sent.hash, dealId: args.dealId, endEpoch: args.endEpoch };
 }
 
 /**
@@ -199,13 +189,11 @@ export async function placePieceOnChain(
   mode: "assign" | "reassign",
   piece: { dealId: bigint; index: number; storageDealId: bigint; proposal: StorageDealProposal; proof: Hex[] },
 ): Promise<Hex> {
-  const sent = await send(
-    clients,
-    contracts,
-    mode === "assign" ? "assignPiece" : "reassignPiece",
-    [piece.dealId, BigInt(piece.index), piece.storageDealId, piece.proposal, piece.proof],
-    [],
-  );
+  const args = [piece.dealId, BigInt(piece.index), piece.storageDealId, piece.proposal, piece.proof] as const;
+  const sent =
+    mode === "assign"
+      ? await send(clients, contracts, "assignPiece", args)
+      : await send(clients, contracts, "reassignPiece", args);
   return sent.hash;
 }
 
@@ -230,12 +218,10 @@ export async function confirmPieceOnChain(
     [dealId, BigInt(index)],
     ["PieceConfirmed", "RepairDealActivated"],
   );
-  const events = sent.events as { eventName: string; args: Record<string, unknown> }[];
-  const confirmed = events.find((e) => e.eventName === "PieceConfirmed");
   return {
     hash: sent.hash,
-    lostAtEpoch: (confirmed?.args.lostAtEpoch as bigint | undefined) ?? 0n,
-    activated: events.some((e) => e.eventName === "RepairDealActivated"),
+    lostAtEpoch: requireEvent(sent, "RepairMarket", "PieceConfirmed").args.lostAtEpoch,
+    activated: sent.events.some((e) => e.eventName === "RepairDealActivated"),
   };
 }
 
@@ -252,10 +238,12 @@ export async function reportPieceLoss(
   index: number,
 ): Promise<{ hash: Hex; fileLost: boolean; refund: bigint }> {
   const sent = await send(clients, contracts, "reportPieceLoss", [dealId, BigInt(index)], ["PieceLost", "FileLost"]);
-  const lost = (sent.events as { eventName: string; args: Record<string, unknown> }[]).find(
-    (e) => e.eventName === "FileLost",
-  );
-  return { hash: sent.hash, fileLost: Boolean(lost), refund: (lost?.args.clientRefund as bigint | undefined) ?? 0n };
+  const lost = sent.events.find((e) => e.eventName === "FileLost");
+  return {
+    hash: sent.hash,
+    fileLost: lost !== undefined,
+    refund: lost?.eventName === "FileLost" ? lost.args.clientRefund : 0n,
+  };
 }
 
 /** `claimEarnings(dealIds)`: pays the miner's owner what the deals earned so far. */
@@ -264,8 +252,11 @@ export async function claimEarnings(
   contracts: MarketContracts,
   dealIds: bigint[],
 ): Promise<{ hash: Hex; amounts: bigint[] }> {
-  const sent = await send(clients, contracts, "claimEarnings", [dealIds]);
-  return { hash: sent.hash, amounts: (sent.result as bigint[] | undefined) ?? [] };
+  const sent = await send(clients, contracts, "claimEarnings", [dealIds], ["EarningsClaimed"]);
+  const amounts = dealIds.map(
+    (id) => sent.events.find((e) => e.eventName === "EarningsClaimed" && e.args.dealId === id)?.args.amount ?? 0n,
+  );
+  return { hash: sent.hash, amounts };
 }
 
 /** `withdraw(amount)`: moves claimed earnings or refunds to the caller's wallet. */

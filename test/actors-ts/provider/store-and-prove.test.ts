@@ -255,8 +255,9 @@ describe("provider daemon + client CLI: a direct deal end to end", function () {
         label: commitment.pieceCid,
         startEpoch: latest + 200n,
         endEpoch: latest + 400n,
-        storagePricePerEpoch: BigInt(commitment.paddedSize),
-        providerCollateral: BigInt(commitment.paddedSize),
+        // The provider's ask (1 per payload byte, collateral 1 per payload byte).
+        storagePricePerEpoch: BigInt(payload.length),
+        providerCollateral: BigInt(payload.length),
         clientCollateral: 0n,
         nonce: 424242n,
       };
