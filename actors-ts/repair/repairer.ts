@@ -12,6 +12,7 @@ import { verifyHoldings, type SignedHoldings } from "../protocol/holdings";
 import { pieceKey } from "../piece/piece-intake";
 import type { RepairContext } from "./context";
 import type { RepairJobRow } from "./repair-store";
+import { byRepairPriority, holdersOf, sourceOrder } from "./source-order";
 import { PieceCommitmentMismatchError } from "../client/retrieval/piece-fetcher";
 
 /**
@@ -75,16 +76,14 @@ export class Repairer {
     const now = Date.now();
     const due = this.ctx.store.repairs(["queued"]).filter((j) => j.nextAttemptAt <= now);
     if (due.length === 0) return;
-    const risk = (job: RepairJobRow) => {
-      const pieces = this.ctx.store.pieces(job.dealId);
-      return pieces.filter((p) => p.state !== "lost").length;
-    };
-    due.sort(
-      (a, b) =>
-        risk(a) - risk(b) ||
-        Number((this.ctx.store.deal(a.dealId)?.endEpoch ?? 0n) - (this.ctx.store.deal(b.dealId)?.endEpoch ?? 0n)),
+    const ranked = byRepairPriority(
+      due.map((job) => ({
+        job,
+        healthyPieces: this.ctx.store.pieces(job.dealId).filter((p) => p.state !== "lost").length,
+        endEpoch: this.ctx.store.deal(job.dealId)?.endEpoch ?? 0n,
+      })),
     );
-    const job = due[0];
+    const { job } = ranked[0];
     try {
       await this.run(job);
     } catch (err) {
@@ -136,37 +135,17 @@ export class Repairer {
     }
     const providers = await listProviders(this.ctx.clients, this.ctx.contracts);
     await this.holdings.refresh(providers);
-    const byAddress = new Map(providers.map((p) => [p.address.toLowerCase(), p]));
-    const holders = new Map<number, RegisteredProvider[]>();
-    for (const piece of healthy) {
-      const advertised = this.holdings.advertisers(piece.pieceCid);
-      const addresses = advertised.length > 0 ? advertised : piece.provider ? [piece.provider] : [];
-      const list = addresses.map((a) => byAddress.get(a.toLowerCase())).filter((p): p is RegisteredProvider => !!p);
-      // The assigned holder first when it advertises the piece.
-      list.sort((a, b) => Number(b.address === piece.provider) - Number(a.address === piece.provider));
-      if (list.length > 0) holders.set(piece.index, list);
-    }
-    // Advertised pieces first; within that, providers with a known reputation first (best
-    // first); ties by a collateral-weighted draw with a floor.
-    const reputation = this.ctx.config.reputation;
-    const scoreOf = (i: number) =>
-      Math.max(
-        -1,
-        ...(holders.get(i) ?? []).map((p) => reputation[p.address] ?? reputation[p.address.toLowerCase()] ?? -1),
-      );
-    const advertised = (i: number) => (this.holdings.advertisers(manifest.pieces[i].pieceCid).length > 0 ? 1 : 0);
-    const groups = new Map<string, number[]>();
-    for (const p of healthy) {
-      const group = `${advertised(p.index)}:${scoreOf(p.index)}`;
-      groups.set(group, [...(groups.get(group) ?? []), p.index]);
-    }
-    const order = [...groups.entries()]
-      .sort(([a], [b]) => {
-        const [aa, as] = a.split(":").map(Number);
-        const [ba, bs] = b.split(":").map(Number);
-        return ba - aa || bs - as;
-      })
-      .flatMap(([, indices]) => weightedOrder(indices, holders));
+    const holders = holdersOf(
+      healthy.map((p) => ({ index: p.index, pieceCid: p.pieceCid, provider: p.provider })),
+      (pieceCid) => this.holdings.advertisers(pieceCid),
+      providers,
+    );
+    const order = sourceOrder(
+      healthy.map((p) => p.index),
+      holders,
+      (i) => this.holdings.advertisers(manifest.pieces[i].pieceCid).length > 0,
+      this.ctx.config.reputation,
+    );
     const retrievalId = `repair-${job.id}`;
     if (!this.ctx.ledger.get(retrievalId)) {
       this.ctx.ledger.create({
@@ -296,33 +275,4 @@ export class Repairer {
   private workDir(job: RepairJobRow): string {
     return join(this.ctx.config.dataDir, "work", `repair-${job.id}`);
   }
-}
-
-/**
- * Orders piece indices by a weighted random draw without replacement, each weighted by its best
- * holder's collateral per byte with a floor of a tenth of the largest (at least 1), so
- * well-collateralised providers are preferred but small ones are still chosen.
- */
-export function weightedOrder(indices: number[], holders: Map<number, RegisteredProvider[]>): number[] {
-  const weightOf = (i: number) =>
-    (holders.get(i) ?? []).reduce(
-      (w, p) => (p.storageAsk.collateralPerByte > w ? p.storageAsk.collateralPerByte : w),
-      0n,
-    );
-  const max = indices.reduce((m, i) => (weightOf(i) > m ? weightOf(i) : m), 0n);
-  const floor = max / 10n > 1n ? max / 10n : 1n;
-  const pool = indices.map((i) => ({ i, w: Number(weightOf(i) > floor ? weightOf(i) : floor) }));
-  const out: number[] = [];
-  while (pool.length > 0) {
-    const total = pool.reduce((s, p) => s + p.w, 0);
-    let r = Math.random() * total;
-    let pick = 0;
-    for (; pick < pool.length - 1; pick++) {
-      r -= pool[pick].w;
-      if (r < 0) break;
-    }
-    out.push(pool[pick].i);
-    pool.splice(pick, 1);
-  }
-  return out;
 }
