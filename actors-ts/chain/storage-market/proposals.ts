@@ -61,45 +61,50 @@ export async function signAcceptance(
  * Whether `signature` is `proposal.provider`'s acceptance of `proposal` (ECDSA, or ERC-1271 for a
  * contract provider), as StorageMarket checks it when someone other than the provider publishes.
  */
-export async function verifyAcceptanceSignature(
+export function verifyAcceptanceSignature(
   c: Pick<ChainClients, "public">,
   storageMarket: Address,
   proposal: StorageDealProposal,
   signature: Hex,
 ): Promise<boolean> {
-  try {
-    return await c.public.verifyTypedData({
+  return falseOnError(() =>
+    c.public.verifyTypedData({
       address: proposal.provider,
       domain: storageMarketDomain(c.public.chain.id, storageMarket),
       types: STORAGE_DEAL_ACCEPTANCE_TYPES,
       primaryType: "StorageDealAcceptance",
       message: { proposal },
       signature,
-    });
-  } catch {
-    return false;
-  }
+    }),
+  );
 }
 
 /**
  * Whether `signature` is the client's over `proposal`: ECDSA for EOAs, ERC-1271 for contract
  * clients (viem asks the contract), as StorageMarket will when publishing.
  */
-export async function verifyProposalSignature(
+export function verifyProposalSignature(
   c: Pick<ChainClients, "public">,
   storageMarket: Address,
   proposal: StorageDealProposal,
   signature: Hex,
 ): Promise<boolean> {
-  try {
-    return await c.public.verifyTypedData({
+  return falseOnError(() =>
+    c.public.verifyTypedData({
       address: proposal.client,
       domain: storageMarketDomain(c.public.chain.id, storageMarket),
       types: STORAGE_DEAL_PROPOSAL_TYPES,
       primaryType: "StorageDealProposal",
       message: proposal,
       signature,
-    });
+    }),
+  );
+}
+
+/** A malformed signature (or a contract signer that reverts) is simply not valid. */
+async function falseOnError(check: () => Promise<boolean>): Promise<boolean> {
+  try {
+    return await check();
   } catch {
     return false;
   }

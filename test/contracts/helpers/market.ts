@@ -115,15 +115,35 @@ export async function signProposal(
   market: StorageMarket,
   signer: HardhatEthersSigner,
   proposal: StorageDealProposal,
-  overrides: { chainId?: bigint; verifyingContract?: string } = {},
+  overrides: DomainOverrides = {},
 ): Promise<string> {
-  const domain = {
+  const types = { StorageDealProposal: [...STORAGE_DEAL_PROPOSAL_TYPES.StorageDealProposal] };
+  return signer.signTypedData(await marketDomain(market, overrides), types, proposal);
+}
+
+/** `signer`'s EIP-712 `StorageDealAcceptance` of `proposal` (the provider's half of a deal). */
+export async function signAcceptance(
+  market: StorageMarket,
+  signer: HardhatEthersSigner,
+  proposal: StorageDealProposal,
+  overrides: DomainOverrides = {},
+): Promise<string> {
+  const types = {
+    StorageDealAcceptance: [...STORAGE_DEAL_ACCEPTANCE_TYPES.StorageDealAcceptance],
+    StorageDealProposal: [...STORAGE_DEAL_PROPOSAL_TYPES.StorageDealProposal],
+  };
+  return signer.signTypedData(await marketDomain(market, overrides), types, { proposal });
+}
+
+/** Another chain or contract to sign for (replay tests). */
+type DomainOverrides = { chainId?: bigint; verifyingContract?: string };
+
+async function marketDomain(market: StorageMarket, overrides: DomainOverrides) {
+  return {
     ...STORAGE_MARKET_DOMAIN,
     chainId: overrides.chainId ?? BigInt(network.config.chainId ?? 31337),
     verifyingContract: overrides.verifyingContract ?? (await market.getAddress()),
   };
-  const types = { StorageDealProposal: [...STORAGE_DEAL_PROPOSAL_TYPES.StorageDealProposal] };
-  return signer.signTypedData(domain, types, proposal);
 }
 
 /** Everything the client locks for a proposal. */
@@ -132,25 +152,6 @@ export function clientLock(p: StorageDealProposal): bigint {
 }
 
 /** Deposits enough escrow for both parties of the given proposals. */
-/** `signer`'s EIP-712 `StorageDealAcceptance` of `proposal` (the provider's half of a deal). */
-export async function signAcceptance(
-  market: StorageMarket,
-  signer: HardhatEthersSigner,
-  proposal: StorageDealProposal,
-  overrides: { chainId?: bigint; verifyingContract?: string } = {},
-): Promise<string> {
-  const domain = {
-    ...STORAGE_MARKET_DOMAIN,
-    chainId: overrides.chainId ?? BigInt(network.config.chainId ?? 31337),
-    verifyingContract: overrides.verifyingContract ?? (await market.getAddress()),
-  };
-  const types = {
-    StorageDealAcceptance: [...STORAGE_DEAL_ACCEPTANCE_TYPES.StorageDealAcceptance],
-    StorageDealProposal: [...STORAGE_DEAL_PROPOSAL_TYPES.StorageDealProposal],
-  };
-  return signer.signTypedData(domain, types, { proposal });
-}
-
 export async function fundEscrow(
   fixture: MarketFixture,
   client: HardhatEthersSigner,
