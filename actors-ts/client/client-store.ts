@@ -80,6 +80,9 @@ const MIGRATIONS = [
      temp_path TEXT NOT NULL,
      PRIMARY KEY (retrieval_id, piece_index, provider)
    );`,
+  // Providers' signed acceptances (StorageDealAcceptance), so a client can still publish a deal
+  // itself after a restart, when the provider that took the bytes is gone.
+  `CREATE TABLE acceptances (proposal_hash TEXT PRIMARY KEY, signature TEXT NOT NULL);`,
 ];
 
 interface RawDeal {
@@ -182,6 +185,21 @@ export class ClientStore {
     const r = this.db.prepare("SELECT json FROM manifests WHERE droot = ?").get(droot.toLowerCase()) as
       { json: string } | undefined;
     return r?.json;
+  }
+
+  /** Keeps the provider's verified `StorageDealAcceptance` signature of a proposal. */
+  putAcceptance(proposalHash: Hex, signature: Hex): void {
+    this.db
+      .prepare("INSERT OR REPLACE INTO acceptances (proposal_hash, signature) VALUES (?, ?)")
+      .run(proposalHash.toLowerCase(), signature);
+  }
+
+  /** The provider's acceptance of a proposal, if one was received. */
+  acceptance(proposalHash: Hex): Hex | undefined {
+    const r = this.db
+      .prepare("SELECT signature FROM acceptances WHERE proposal_hash = ?")
+      .get(proposalHash.toLowerCase()) as { signature: string } | undefined;
+    return r?.signature as Hex | undefined;
   }
 
   dealsForPiece(pieceCid: string): ClientDealRow[] {

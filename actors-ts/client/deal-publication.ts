@@ -39,7 +39,8 @@ export async function waitPublished(
 ): Promise<{ dealId: bigint; txHash: Hex }> {
   const selfPublishAfterMs = options.selfPublishAfterMs ?? 60_000;
   const since = Date.now();
-  let acceptance: Hex | undefined;
+  // An acceptance received before a restart counts too.
+  let acceptance: Hex | undefined = c.store.acceptance(signed.proposalHash);
   for (let i = 0; i < 120; i++) {
     let status: ProposalStatusResponse | undefined;
     try {
@@ -55,9 +56,12 @@ export async function waitPublished(
     }
     if (!acceptance && status?.providerSignature) {
       const { clients, contracts } = c;
-      if (await verifyAcceptanceSignature(clients, contracts.storageMarket, signed.proposal, status.providerSignature))
+      if (
+        await verifyAcceptanceSignature(clients, contracts.storageMarket, signed.proposal, status.providerSignature)
+      ) {
         acceptance = status.providerSignature;
-      else c.logger.warn({ provider: provider.address }, "the provider's acceptance signature does not verify");
+        c.store.putAcceptance(signed.proposalHash, acceptance);
+      } else c.logger.warn({ provider: provider.address }, "the provider's acceptance signature does not verify");
     }
     const failed = status?.status === "failed" || status?.status === "expired";
     if (failed && !acceptance) {

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { join, resolve } from "node:path";
 import { toHex, type Address, type Hex } from "viem";
 import { InvalidArgumentError } from "../core/errors";
-import { PeerRejectedError, httpJson } from "../core/http-client";
+import { PeerRejectedError, PeerUnreachableError, httpJson } from "../core/http-client";
 import { signRequest } from "../core/signed-request";
 import type { StorageDealProposal } from "../chain/eip712";
 import { addBalance } from "../chain/storage-market/add-balance";
@@ -183,7 +183,11 @@ export class StorageClient {
    * asks the provider for the proposal's status, then proposes, uploads and waits as needed. The
    * same proposal (same nonce) is never published twice, so a retry after a crash costs nothing.
    *
-   * @throws PeerRejectedError (refused, failed or expired at the provider), PeerUnreachableError.
+   * When the provider cannot be reached but signed its acceptance earlier (kept in the client
+   * store), the client publishes the deal itself.
+   *
+   * @throws PeerRejectedError (refused at the provider), DealNotPublishedError (failed or expired
+   *   there, or skipped by the market), PeerUnreachableError.
    */
   async completeProposal(
     signed: SignedProposal,
@@ -191,7 +195,16 @@ export class StorageClient {
     options: Omit<StoreOptions, "provider"> = {},
   ): Promise<{ dealId: bigint; txHash: Hex }> {
     const provider = await lookupProvider(this.c, signed.proposal.provider);
-    const status = await this.proposalStatus(provider, signed.proposalHash);
+    let status: ProposalStatusResponse | undefined;
+    try {
+      status = await this.proposalStatus(provider, signed.proposalHash);
+    } catch (err) {
+      // The provider is gone but had signed its acceptance before: publish the deal ourselves.
+      if (err instanceof PeerUnreachableError && this.c.store.acceptance(signed.proposalHash)) {
+        return waitPublished(this.c, provider, signed, options);
+      }
+      throw err;
+    }
     if (status?.status === "published" && status.dealId && status.txHash) {
       return { dealId: BigInt(status.dealId), txHash: status.txHash };
     }

@@ -19,8 +19,20 @@ export const zBigint = z.union([
     .transform((s) => BigInt(s)),
 ]);
 
-/** A non-negative bigint. */
-export const zUint = zBigint.refine((v) => v >= 0n, "expected a non-negative integer");
+/**
+ * A non-negative bigint below 2^bits: the range of the Solidity `uint<bits>` it will be passed as,
+ * so an out-of-range value is a 400 at the boundary, not an ABI encoding error deep inside.
+ */
+export function zUintN(bits: 8 | 16 | 32 | 64 | 128 | 256) {
+  const limit = 1n << BigInt(bits);
+  return zBigint.refine((v) => v >= 0n && v < limit, `expected an integer in [0, 2^${bits})`);
+}
+
+/** A non-negative bigint that fits a `uint256`. */
+export const zUint = zUintN(256);
+
+/** A non-negative bigint that fits a `uint64` (epochs, piece sizes, lanes). */
+export const zUint64 = zUintN(64);
 
 /** A checksummed 20-byte address (any case accepted). */
 export const zAddress = z

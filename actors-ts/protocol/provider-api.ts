@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { zAddress, zHex, zHexBytes, zUint } from "../core/schemas";
+import { zAddress, zHex, zHexBytes, zUint, zUint64 } from "../core/schemas";
 
 /**
  * The provider daemon's HTTP API: paths and body shapes shared by the daemon and its clients.
@@ -55,12 +55,12 @@ export interface OpenRetrievalResponse {
 
 export const storageDealProposalSchema = z.object({
   pieceCid: zHexBytes(32),
-  pieceSize: zUint,
+  pieceSize: zUint64,
   client: zAddress,
   provider: zAddress,
   label: z.string().max(512),
-  startEpoch: zUint,
-  endEpoch: zUint,
+  startEpoch: zUint64,
+  endEpoch: zUint64,
   storagePricePerEpoch: zUint,
   providerCollateral: zUint,
   clientCollateral: zUint,

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { zHex, zUint } from "../core/schemas";
+import { zHex, zUint, zUint64 } from "../core/schemas";
 
 /**
  * The repair miner daemon's HTTP API (seed 000 "Market Flow (with repair)"): a client proposes a
@@ -22,7 +22,7 @@ export const repairProposalSchema = z.object({
   bidId: zUint,
   askId: zUint,
   /** Last epoch the authorization may be used. */
-  deadline: zUint,
+  deadline: zUint64,
   /** EIP-712 RepairDealAuthorization(bidId, askId, minerId, deadline) by the client. */
   clientSignature: zHex,
   /** The file's manifest; it must hash to the bid's droot. */

@@ -3,7 +3,7 @@ import type { LocalAccount } from "viem/accounts";
 import { z } from "zod";
 import type { ChainClients } from "../clients";
 import { PAYMENT_CHANNELS_DOMAIN, VOUCHER_TYPES, type Voucher } from "../eip712";
-import { zHex, zHexBytes, zUint } from "../../core/schemas";
+import { zHex, zHexBytes, zUint, zUint64 } from "../../core/schemas";
 
 /** The EIP-712 domain of a PaymentChannels deployment. */
 export function channelsDomain(chainId: number, paymentChannels: Address) {
@@ -19,13 +19,13 @@ export interface SignedVoucher {
 export const signedVoucherSchema = z.object({
   voucher: z.object({
     channelId: zUint,
-    lane: zUint,
-    nonce: zUint,
+    lane: zUint64,
+    nonce: zUint64,
     amount: zUint,
-    timeLockMin: zUint,
-    timeLockMax: zUint,
+    timeLockMin: zUint64,
+    timeLockMax: zUint64,
     secretHash: zHexBytes(32),
-    minSettleEpoch: zUint,
+    minSettleEpoch: zUint64,
   }),
   signature: zHex,
 });
