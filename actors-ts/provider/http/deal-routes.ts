@@ -16,7 +16,7 @@ import {
   type UploadResponse,
 } from "../../protocol/provider-api";
 import type { ProviderContext } from "../context";
-import type { Publisher } from "../publisher";
+import type { PublishOutcome, Publisher } from "../publisher";
 import { receivePiece } from "../../piece/piece-intake";
 import { authenticate, sendError } from "../../core/http-server";
 
@@ -223,15 +223,11 @@ export function registerDealRoutes(app: FastifyInstance, ctx: ProviderContext, p
     } else {
       request.raw.resume();
     }
-    if (ctx.config.faults.neverPublish) {
-      return reply.code(202).send({
-        proposalHash: row.proposalHash,
-        status: "stored",
-        providerSignature: await acceptance(ctx, row.proposal),
-      });
-    }
-    publisher.nudge();
-    const outcome = await publisher.waitFor(row.proposalHash, PUBLISH_WAIT_MS);
+    // A provider faulted to never publish answers at once as if its publish had timed out.
+    if (!ctx.config.faults.neverPublish) publisher.nudge();
+    const outcome: PublishOutcome = ctx.config.faults.neverPublish
+      ? { ok: false, reason: "PublishTimeout" }
+      : await publisher.waitFor(row.proposalHash, PUBLISH_WAIT_MS);
     if (outcome.ok) return reply.send(uploadResponse(row.proposalHash, outcome.dealId, outcome.txHash, row.pieceCidV2));
     if (outcome.reason === "PublishTimeout") {
       const response: ProposalStatusResponse = {
