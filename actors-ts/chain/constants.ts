@@ -21,6 +21,7 @@ export const PUBLISH_RESULTS = [
   "ProviderBalanceTooLow",
   "AmountTooLarge",
   "DataSetFull",
+  "InvalidPayloadSize",
 ] as const;
 
 /** `DealState` names by value. */

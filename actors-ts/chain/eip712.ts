@@ -11,6 +11,7 @@ export const STORAGE_DEAL_PROPOSAL_TYPES = {
   StorageDealProposal: [
     { name: "pieceCid", type: "bytes32" },
     { name: "pieceSize", type: "uint64" },
+    { name: "payloadSize", type: "uint64" },
     { name: "client", type: "address" },
     { name: "provider", type: "address" },
     { name: "label", type: "string" },
@@ -37,8 +38,13 @@ export const STORAGE_DEAL_ACCEPTANCE_TYPES = {
 export type StorageDealProposal = {
   /** CommP root as 0x-prefixed 32-byte hex. */
   pieceCid: `0x${string}`;
-  /** Padded piece size in bytes. */
+  /** Padded piece size in bytes (a power of two, ≥ 128). */
   pieceSize: bigint;
+  /**
+   * Client bytes in the piece before fr32 padding (FRC-0069's payload), in
+   * (pieceSize/2 · 127/128, pieceSize · 127/128]: challenges fall only on the leaves holding it.
+   */
+  payloadSize: bigint;
   client: `0x${string}`;
   provider: `0x${string}`;
   label: string;
@@ -63,6 +69,7 @@ export function proposalFromJson(raw: Record<string, string>): StorageDealPropos
   return {
     pieceCid: raw.pieceCid as `0x${string}`,
     pieceSize: BigInt(raw.pieceSize),
+    payloadSize: BigInt(raw.payloadSize),
     client: raw.client as `0x${string}`,
     provider: raw.provider as `0x${string}`,
     label: raw.label,

@@ -158,6 +158,7 @@ export class StorageClient {
     const proposal: StorageDealProposal = {
       pieceCid: piece.root,
       pieceSize: paddedSize,
+      payloadSize: payloadBytes,
       client: clients.account.address,
       provider: provider.address,
       label: options.label ?? piece.pieceCid,

@@ -56,6 +56,7 @@ export interface OpenRetrievalResponse {
 export const storageDealProposalSchema = z.object({
   pieceCid: zHexBytes(32),
   pieceSize: zUint64,
+  payloadSize: zUint64,
   client: zAddress,
   provider: zAddress,
   label: z.string().max(512),

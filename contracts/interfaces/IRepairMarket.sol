@@ -135,6 +135,9 @@ interface IRepairMarket {
     error StorageDealTooShort(uint256 storageDealId, uint64 endEpoch, uint64 requiredEndEpoch);
     /// @notice The storage deal's pieceSize is not the file's.
     error PieceSizeMismatch(uint256 storageDealId, uint64 pieceSize, uint64 expected);
+    /// @notice The storage deal's payloadSize is not the deal's size / (k + m): fewer payload
+    /// bytes would leave the piece's tail unchallenged.
+    error PayloadSizeMismatch(uint256 storageDealId, uint64 payloadSize, uint64 expected);
     /// @notice (index, pieceCid, pieceSize) is not a leaf of the deal's droot.
     error PieceNotInDroot(uint256 dealId, uint256 index, bytes32 pieceCid);
     /// @notice Another piece of this file already sits with `provider`.

@@ -65,7 +65,8 @@ interface IStorageMarket {
     error DealNotFound(uint256 dealId);
     /// @notice The proposal given does not hash to the deal's stored key.
     error DealKeyMismatch(uint256 dealId);
-    /// @notice The extension changes more than `endEpoch` and `nonce`, or does not end later.
+    /// @notice The extension does not end later, or would make the deal longer than the
+    /// maximum duration.
     error InvalidExtension(uint256 dealId);
     /// @notice The deal has reached its end epoch; an ended deal cannot be extended.
     error DealEnded(uint256 dealId, uint64 endEpoch);
@@ -154,13 +155,14 @@ interface IStorageMarket {
     /// slashed when settled.
     event DataSetFailed(uint256 indexed dataSetId, address indexed provider, uint64 failedAtEpoch);
     /// @notice Deal `dealId` now ends at `newEndEpoch` instead of `oldEndEpoch`; the client locked
-    /// `extraLocked` more; its proposal is now the one in this event.
+    /// `extraLocked` more; its proposal is now the one it had with `endEpoch = newEndEpoch` and
+    /// `nonce = newNonce`.
     event DealExtended(
         uint256 indexed dealId,
         uint64 oldEndEpoch,
         uint64 newEndEpoch,
         uint256 extraLocked,
-        StorageDealProposal proposal
+        uint256 newNonce
     );
     /// @notice A deal's piece was first covered by a proven period (noticed at settlement).
     event DealActivated(uint256 indexed dealId, address indexed provider);
@@ -229,10 +231,12 @@ interface IStorageMarket {
     ) external returns (uint256[] memory dealIds, PublishResult[] memory results);
 
     /// @notice Renews an open deal (seed 001's `UpdateStorageDeal`): the deal's provider sends the
-    /// client's signature over `extended`, which is `current` with a later `endEpoch` and a fresh
-    /// `nonce`. The client locks `storagePricePerEpoch · (new end − old end)` more; the piece stays
-    /// in its data set, and from now on `extended` is the deal's proposal (settle and declare
-    /// with it, prove with its terms hash).
+    /// client's signature over the extended proposal, which is `current` with `endEpoch =
+    /// newEndEpoch` and `nonce = newNonce` (only those two can change: the rest is taken from
+    /// `current`, so a signature over any other change fails as InvalidClientSignature). The
+    /// client locks `storagePricePerEpoch · (newEndEpoch − old end)` more; the piece stays in its
+    /// data set, and from now on the extended proposal is the deal's (settle and declare with it,
+    /// prove with its terms hash).
     /// @param dealId An open deal of the caller, before its end epoch, in a data set that has not
     /// failed.
     /// @custom:throws DealNotFound, DealKeyMismatch, DealNotOpen, NotDealProvider, DealEnded,
@@ -241,7 +245,8 @@ interface IStorageMarket {
     function extendStorageDeal(
         uint256 dealId,
         StorageDealProposal calldata current,
-        StorageDealProposal calldata extended,
+        uint64 newEndEpoch,
+        uint256 newNonce,
         bytes calldata clientSignature
     ) external;
 
@@ -290,9 +295,6 @@ interface IStorageMarket {
     ) external returns (uint256[] memory payments);
 
     // ---------------------------------------------------------------- views
-
-    /// @notice The EIP-712 digest a client signs for `proposal`.
-    function hashProposal(StorageDealProposal calldata proposal) external view returns (bytes32);
 
     /// @notice The EIP-712 struct hash of `proposal` ("terms hash"), used in `PieceProof`.
     function termsHash(StorageDealProposal calldata proposal) external pure returns (bytes32);

@@ -8,7 +8,7 @@ import {StorageDealProposal} from "../types/StorageDealTypes.sol";
 library DealProposals {
     /// @notice EIP-712 type hash of `StorageDealProposal`.
     bytes32 internal constant TYPEHASH = keccak256(
-        "StorageDealProposal(bytes32 pieceCid,uint64 pieceSize,address client,address provider,"
+        "StorageDealProposal(bytes32 pieceCid,uint64 pieceSize,uint64 payloadSize,address client,address provider,"
         "string label,uint64 startEpoch,uint64 endEpoch,uint256 storagePricePerEpoch,"
         "uint256 providerCollateral,uint256 clientCollateral,uint256 nonce)"
     );
@@ -17,7 +17,7 @@ library DealProposals {
     /// accepts a proposal (seed 001's signed StorageDeal), so the client, or anyone, may publish.
     bytes32 internal constant ACCEPTANCE_TYPEHASH = keccak256(
         "StorageDealAcceptance(StorageDealProposal proposal)"
-        "StorageDealProposal(bytes32 pieceCid,uint64 pieceSize,address client,address provider,"
+        "StorageDealProposal(bytes32 pieceCid,uint64 pieceSize,uint64 payloadSize,address client,address provider,"
         "string label,uint64 startEpoch,uint64 endEpoch,uint256 storagePricePerEpoch,"
         "uint256 providerCollateral,uint256 clientCollateral,uint256 nonce)"
     );
@@ -35,19 +35,37 @@ library DealProposals {
 
     /// @notice EIP-712 struct hash ("terms hash") of `p`.
     function structHash(StorageDealProposal calldata p) internal pure returns (bytes32) {
-        // Two static encodings concatenated equal one encoding of all twelve words; split only
+        return structHash(p, p.endEpoch, p.nonce);
+    }
+
+    /// @notice EIP-712 struct hash of `p` with its `endEpoch` and `nonce` replaced: the terms a
+    /// client signs to extend deal `p` (`extendStorageDeal`).
+    function structHash(
+        StorageDealProposal calldata p,
+        uint64 endEpoch,
+        uint256 nonce
+    ) internal pure returns (bytes32) {
+        // Two static encodings concatenated equal one encoding of all thirteen words; split only
         // to stay within the legacy code generator's stack.
         return
             keccak256(
                 bytes.concat(
-                    abi.encode(TYPEHASH, p.pieceCid, p.pieceSize, p.client, p.provider, keccak256(bytes(p.label))),
+                    abi.encode(
+                        TYPEHASH,
+                        p.pieceCid,
+                        p.pieceSize,
+                        p.payloadSize,
+                        p.client,
+                        p.provider,
+                        keccak256(bytes(p.label))
+                    ),
                     abi.encode(
                         p.startEpoch,
-                        p.endEpoch,
+                        endEpoch,
                         p.storagePricePerEpoch,
                         p.providerCollateral,
                         p.clientCollateral,
-                        p.nonce
+                        nonce
                     )
                 )
             );

@@ -4,8 +4,8 @@ pragma solidity 0.8.28;
 /// @title DealRecords
 /// @notice The one storage word a deal keeps besides its key, packed for a cheap publish.
 /// @dev Layout (low to high bits): dataSetId (64) | addedPeriod (32) | pieceIndex (40) |
-/// log2Leaves (6) | status (2) | endEpoch (64). Limits that follow: 2^32 periods
-/// per data set, 2^40 pieces per data set.
+/// log2Leaves (6) | status (2) | endEpoch (64) | payloadLeaves (32). Limits that follow: 2^32
+/// periods per data set, 2^40 pieces per data set.
 library DealRecords {
     /// @notice Lifecycle recorded on chain; finer states are derived from the data set.
     enum Status {
@@ -25,6 +25,9 @@ library DealRecords {
         Status status;
         /// @dev The proposal's endEpoch, so views can tell an ended deal without its proposal.
         uint64 endEpoch;
+        /// @dev Leaves holding client data, ⌈4 · payloadSize / 127⌉: the piece's weight in its
+        /// data set's sum tree (at most 2^31 for a 2^36-byte piece).
+        uint32 payloadLeaves;
     }
 
     /// @notice Packs `r`; the caller guarantees the field limits above.
@@ -35,7 +38,8 @@ library DealRecords {
             (uint256(r.pieceIndex) << 96) |
             (uint256(r.log2Leaves) << 136) |
             (uint256(r.status) << 142) |
-            (uint256(r.endEpoch) << 144);
+            (uint256(r.endEpoch) << 144) |
+            (uint256(r.payloadLeaves) << 208);
     }
 
     /// @notice Unpacks a stored word.
@@ -46,6 +50,7 @@ library DealRecords {
         r.log2Leaves = uint8((word >> 136) & 0x3f);
         r.status = Status((word >> 142) & 3);
         r.endEpoch = uint64(word >> 144);
+        r.payloadLeaves = uint32(word >> 208);
     }
 
     /// @notice `word` with its status replaced.

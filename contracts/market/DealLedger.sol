@@ -219,7 +219,7 @@ abstract contract DealLedger is MarketEscrow {
         }
         if (set.treeMayChange(_provingPeriodEpochs, _challengeWindowEpochs)) {
             _applyPendingRemovals(dataSetId, set);
-            set.removePiece(_sumTrees[dataSetId], record.pieceIndex, uint256(1) << record.log2Leaves);
+            set.removePiece(_sumTrees[dataSetId], record.pieceIndex, record.payloadLeaves);
             emit PieceRemoved(dataSetId, dealId, record.pieceIndex);
         } else {
             _pendingRemovals[dataSetId].push(dealId);
@@ -236,7 +236,7 @@ abstract contract DealLedger is MarketEscrow {
         for (uint256 i; i < pending.length; ++i) {
             uint256 dealId = pending[i];
             DealRecords.Record memory r = DealRecords.unpack(_dealRecords[dealId]);
-            set.removePiece(tree, r.pieceIndex, uint256(1) << r.log2Leaves);
+            set.removePiece(tree, r.pieceIndex, r.payloadLeaves);
             emit PieceRemoved(dataSetId, dealId, r.pieceIndex);
         }
         delete _pendingRemovals[dataSetId];

@@ -93,7 +93,7 @@ contract StorageMarket is DealLedger, EIP712 {
         }
         if (_balances[p.client].free < clientLock) return PublishResult.ClientBalanceTooLow;
         if (_balances[p.provider].free < p.providerCollateral) return PublishResult.ProviderBalanceTooLow;
-        if (dataSetId != 0 && set.liveLeaves + (uint256(1) << log2Leaves) > MAX_DATA_SET_LEAVES) {
+        if (dataSetId != 0 && set.liveLeaves + _payloadLeaves(p.payloadSize) > MAX_DATA_SET_LEAVES) {
             return PublishResult.DataSetFull;
         }
         bytes32 terms = DealProposals.structHash(p);
@@ -112,7 +112,7 @@ contract StorageMarket is DealLedger, EIP712 {
         uint256 pieceIndex = set.appendPiece(
             _sumTrees[dataSetId],
             dealId,
-            uint256(1) << log2Leaves,
+            _payloadLeaves(p.payloadSize),
             _provingPeriodEpochs,
             _challengeWindowEpochs
         );
@@ -124,7 +124,8 @@ contract StorageMarket is DealLedger, EIP712 {
                 pieceIndex: uint64(pieceIndex),
                 log2Leaves: uint8(log2Leaves),
                 status: DealRecords.Status.Open,
-                endEpoch: p.endEpoch
+                endEpoch: p.endEpoch,
+                payloadLeaves: uint32(_payloadLeaves(p.payloadSize))
             })
         );
         emit DealPublished(dealId, p.client, p.provider, dataSetId, uint64(pieceIndex), p);
@@ -195,6 +196,12 @@ contract StorageMarket is DealLedger, EIP712 {
         if (size < 128 || size > (uint256(1) << 36) || size & (size - 1) != 0) {
             return (PublishResult.InvalidPieceSize, 0, 0);
         }
+        // fr32: every 127 payload bytes fill 128 padded bytes (four leaves); the piece is the
+        // smallest power of two that holds the payload, as a PieceCID v2 height is.
+        uint256 capacity = (size / 128) * 127;
+        if (p.payloadSize == 0 || p.payloadSize > capacity || (size > 128 && p.payloadSize <= capacity / 2)) {
+            return (PublishResult.InvalidPayloadSize, 0, 0);
+        }
         if (p.startEpoch >= p.endEpoch) return (PublishResult.InvalidEpochs, 0, 0);
         uint256 duration = p.endEpoch - p.startEpoch;
         if (duration > _maxDealDurationEpochs) return (PublishResult.DurationTooLong, 0, 0);
@@ -213,6 +220,12 @@ contract StorageMarket is DealLedger, EIP712 {
             ++log2Leaves;
         }
         return (PublishResult.None, log2Leaves, clientLock);
+    }
+
+    /// @dev Leaves holding any of `payloadSize` bytes once fr32-padded (254 payload bits a leaf):
+    /// the piece's weight in its data set's sum tree, so no challenge falls on zero padding.
+    function _payloadLeaves(uint256 payloadSize) private pure returns (uint256) {
+        return (payloadSize * 4 + 126) / 127;
     }
 
     /// @dev First period that can prove a piece added now: the current one if its challenge
@@ -234,7 +247,8 @@ contract StorageMarket is DealLedger, EIP712 {
     function extendStorageDeal(
         uint256 dealId,
         StorageDealProposal calldata current,
-        StorageDealProposal calldata extended,
+        uint64 newEndEpoch,
+        uint256 newNonce,
         bytes calldata clientSignature
     ) external {
         DealRecords.Record memory record = _loadOpenDeal(dealId, current);
@@ -242,43 +256,28 @@ contract StorageMarket is DealLedger, EIP712 {
         if (set.provider != msg.sender) revert NotDealProvider(dealId, msg.sender);
         if (block.number >= current.endEpoch) revert DealEnded(dealId, current.endEpoch);
         if (set.hasFailed(_provingPeriodEpochs, _maxConsecutiveFaults)) revert DataSetHasFailed(record.dataSetId);
-        if (!_onlyEndAndNonceDiffer(current, extended) || extended.endEpoch <= current.endEpoch) {
+        if (newEndEpoch <= current.endEpoch || newEndEpoch - current.startEpoch > _maxDealDurationEpochs) {
             revert InvalidExtension(dealId);
         }
-        if (extended.endEpoch - extended.startEpoch > _maxDealDurationEpochs) revert InvalidExtension(dealId);
-        if (isNonceUsed(extended.client, extended.nonce)) revert NonceAlreadyUsed(extended.client, extended.nonce);
-        bytes32 terms = DealProposals.structHash(extended);
-        if (!_isValidSignature(extended.client, _hashTypedDataV4(terms), clientSignature)) {
-            revert InvalidClientSignature(dealId, extended.client);
+        address client = current.client;
+        if (isNonceUsed(client, newNonce)) revert NonceAlreadyUsed(client, newNonce);
+        // The client signs the whole extended proposal; only its end and nonce can differ, as
+        // every other field is taken from the deal's own stored terms.
+        bytes32 terms = DealProposals.structHash(current, newEndEpoch, newNonce);
+        if (!_isValidSignature(client, _hashTypedDataV4(terms), clientSignature)) {
+            revert InvalidClientSignature(dealId, client);
         }
-        uint256 extra = current.storagePricePerEpoch * (extended.endEpoch - current.endEpoch);
-        uint256 free = _balances[extended.client].free;
-        if (free < extra) revert InsufficientBalance(extended.client, free, extra);
-        if (_balances[extended.client].locked + extra > type(uint128).max) revert AmountTooLarge(extra);
+        uint256 extra = current.storagePricePerEpoch * (newEndEpoch - current.endEpoch);
+        uint256 free = _balances[client].free;
+        if (free < extra) revert InsufficientBalance(client, free, extra);
+        if (_balances[client].locked + extra > type(uint128).max) revert AmountTooLarge(extra);
 
-        _useNonce(extended.client, extended.nonce);
-        _lock(extended.client, extra);
-        _dealKeys[dealId] = DealProposals.dealKey(extended.pieceCid, terms);
-        record.endEpoch = extended.endEpoch;
+        _useNonce(client, newNonce);
+        _lock(client, extra);
+        _dealKeys[dealId] = DealProposals.dealKey(current.pieceCid, terms);
+        record.endEpoch = newEndEpoch;
         _dealRecords[dealId] = DealRecords.pack(record);
-        emit DealExtended(dealId, current.endEpoch, extended.endEpoch, extra, extended);
-    }
-
-    /// @dev Whether `b` is `a` with only its end epoch and nonce changed.
-    function _onlyEndAndNonceDiffer(
-        StorageDealProposal calldata a,
-        StorageDealProposal calldata b
-    ) private pure returns (bool) {
-        return
-            a.pieceCid == b.pieceCid &&
-            a.pieceSize == b.pieceSize &&
-            a.client == b.client &&
-            a.provider == b.provider &&
-            keccak256(bytes(a.label)) == keccak256(bytes(b.label)) &&
-            a.startEpoch == b.startEpoch &&
-            a.storagePricePerEpoch == b.storagePricePerEpoch &&
-            a.providerCollateral == b.providerCollateral &&
-            a.clientCollateral == b.clientCollateral;
+        emit DealExtended(dealId, current.endEpoch, newEndEpoch, extra, newNonce);
     }
 
     // ------------------------------------------------------------------ proofs
@@ -420,11 +419,6 @@ contract StorageMarket is DealLedger, EIP712 {
     }
 
     // ------------------------------------------------------------------ views
-
-    /// @inheritdoc IStorageMarket
-    function hashProposal(StorageDealProposal calldata proposal) external view returns (bytes32) {
-        return _hashTypedDataV4(DealProposals.structHash(proposal));
-    }
 
     /// @inheritdoc IStorageMarket
     function termsHash(StorageDealProposal calldata proposal) external pure returns (bytes32) {

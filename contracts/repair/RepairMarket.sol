@@ -220,6 +220,8 @@ contract RepairMarket is RepairOrders {
         if (p.pieceSize != deal.codingParams.pieceSize) {
             revert PieceSizeMismatch(storageDealId, p.pieceSize, deal.codingParams.pieceSize);
         }
+        uint64 perPiece = deal.size / (uint64(deal.codingParams.k) + deal.codingParams.m);
+        if (p.payloadSize != perPiece) revert PayloadSizeMismatch(storageDealId, p.payloadSize, perPiece);
         DealState state = _storageMarket.dealInfo(storageDealId).state;
         if (state == DealState.Terminated || state == DealState.Expired) {
             revert StorageDealNotLive(storageDealId, uint8(state));

@@ -54,7 +54,7 @@ struct Bid {
     bytes32 droot;
     /// @dev Token base units per encoded byte per epoch.
     uint256 pricePerBytePerEpoch;
-    /// @dev Encoded bytes: (k + m) · pieceSize.
+    /// @dev Encoded payload bytes: (k + m) · each piece's payloadSize (decisions 28).
     uint64 size;
     /// @dev Deal length once taken, epochs.
     uint64 durationEpochs;
@@ -99,7 +99,7 @@ struct RepairDeal {
     /// @dev Pieces currently lost: reported, and not yet confirmed again (a repair onto a new
     /// storage deal stays lost until that deal is proven).
     uint16 lost;
-    /// @dev Encoded bytes: (k + m) · pieceSize.
+    /// @dev Encoded payload bytes: (k + m) · each piece's payloadSize (decisions 28).
     uint64 size;
     /// @dev Epoch the deal was made.
     uint64 startEpoch;

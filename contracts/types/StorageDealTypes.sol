@@ -10,6 +10,11 @@ struct StorageDealProposal {
     bytes32 pieceCid;
     /// @dev Padded piece size in bytes: a power of two, at least 128 (four 32-byte leaves).
     uint64 pieceSize;
+    /// @dev Bytes of client data in the piece before fr32 padding (FRC-0069's payload: what a
+    /// PieceCID v2 records as size less padding). The minimal padding holds it:
+    /// pieceSize/2 · 127/128 < payloadSize ≤ pieceSize · 127/128 (any 1..127 for 128-byte
+    /// pieces). Challenges fall only on the ⌈4 · payloadSize / 127⌉ leaves that hold it.
+    uint64 payloadSize;
     address client;
     address provider;
     /// @dev Free text chosen by the client (e.g. the file's droot or a PieceCID string).
@@ -55,7 +60,9 @@ enum PublishResult {
     ClientBalanceTooLow,
     ProviderBalanceTooLow,
     AmountTooLarge,
-    DataSetFull
+    DataSetFull,
+    /// `payloadSize` is 0, more than the piece holds, or fits a piece half the size.
+    InvalidPayloadSize
 }
 
 /// @notice How a deal stands, computed lazily from its data set.

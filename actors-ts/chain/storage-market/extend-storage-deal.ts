@@ -8,7 +8,9 @@ import { sendContract } from "../send";
 /**
  * `StorageMarket.extendStorageDeal` from the deal's provider (seed 001's `UpdateStorageDeal`):
  * `extended` is `current` with a later `endEpoch` and a fresh `nonce`, signed by the client, who
- * locks the extra price. From then on `extended` is the deal's proposal.
+ * locks the extra price. Only those two fields are sent: the contract rebuilds the rest from
+ * `current`, so an `extended` that changes anything else fails as InvalidClientSignature. From
+ * then on `extended` is the deal's proposal.
  *
  * @returns Transaction hash and the extra token base units the client locked.
  * @throws ContractRevertedError (InvalidExtension, DealEnded, NonceAlreadyUsed,
@@ -29,7 +31,7 @@ export async function extendStorageDeal(
       address: contracts.storageMarket,
       abi: storageMarketAbi,
       functionName: "extendStorageDeal",
-      args: [dealId, current, extended, clientSignature],
+      args: [dealId, current, extended.endEpoch, extended.nonce, clientSignature],
     },
     ["DealExtended"],
   );

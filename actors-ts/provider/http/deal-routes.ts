@@ -281,8 +281,15 @@ async function checkProposal(
   } catch {
     throw reject("InvalidPieceCid", "pieceCidV2 is not a PieceCID v2");
   }
-  if (toHex(cid.root) !== proposal.pieceCid.toLowerCase() || BigInt(cid.paddedSize) !== proposal.pieceSize) {
-    throw reject("PieceCidMismatch", "pieceCidV2 disagrees with the proposal's pieceCid or pieceSize");
+  if (
+    toHex(cid.root) !== proposal.pieceCid.toLowerCase() ||
+    BigInt(cid.paddedSize) !== proposal.pieceSize ||
+    BigInt(cid.payloadSize) !== proposal.payloadSize
+  ) {
+    throw reject("PieceCidMismatch", "pieceCidV2 disagrees with the proposal's pieceCid, pieceSize or payloadSize", {
+      pieceCidV2,
+      payloadSize: cid.payloadSize,
+    });
   }
   if (cid.payloadSize === 0) {
     throw reject("EmptyPiece", "a piece of 0 payload bytes stores nothing; this provider refuses it");

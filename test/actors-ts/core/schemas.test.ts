@@ -30,10 +30,11 @@ describe("wire schemas bound every integer to its on-chain type", () => {
     expect(repairProposalSchema.safeParse({ ...proposal, deadline: U64.toString() }).success).to.equal(false);
   });
 
-  it("a storage deal proposal with a 2^64 piece size or epoch, or a voucher lane of 2^64, is refused", () => {
+  it("a storage deal proposal with a 2^64 piece size, payload size or epoch, or a voucher lane of 2^64, is refused", () => {
     const proposal = {
       pieceCid: `0x${"11".repeat(32)}`,
       pieceSize: "2048",
+      payloadSize: "2000",
       client: `0x${"22".repeat(20)}`,
       provider: `0x${"33".repeat(20)}`,
       label: "x",
@@ -46,7 +47,7 @@ describe("wire schemas bound every integer to its on-chain type", () => {
     };
     const request = { proposal, clientSignature: "0x", pieceCidV2: "bafk" };
     expect(proposeDealRequestSchema.safeParse(request).success).to.equal(true);
-    for (const field of ["pieceSize", "startEpoch", "endEpoch"]) {
+    for (const field of ["pieceSize", "payloadSize", "startEpoch", "endEpoch"]) {
       const bad = { ...request, proposal: { ...proposal, [field]: U64.toString() } };
       expect(proposeDealRequestSchema.safeParse(bad).success, field).to.equal(false);
     }

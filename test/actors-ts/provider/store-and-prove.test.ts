@@ -205,7 +205,17 @@ describe("provider daemon + client CLI: a direct deal end to end", function () {
       fromBlock: 0n,
     });
     expect(extendedEvent?.transactionHash).to.equal(result.txHash);
-    expect(extendedEvent?.args.extraLocked).to.equal((extendedEvent?.args.proposal?.storagePricePerEpoch ?? 0n) * 500n);
+    const [published] = await chain().getContractEvents({
+      address: market,
+      abi: storageMarketAbi,
+      eventName: "DealPublished",
+      args: { dealId },
+      fromBlock: 0n,
+    });
+    const price = published?.args.proposal?.storagePricePerEpoch ?? 0n;
+    expect(price).to.be.greaterThan(0n);
+    expect(extendedEvent?.args.newEndEpoch).to.equal(before.endEpoch + 500n);
+    expect(extendedEvent?.args.extraLocked).to.equal(price * 500n);
     // The provider proves on with the new terms: two more proven periods for its data set.
     const proven = async () =>
       (
@@ -250,6 +260,7 @@ describe("provider daemon + client CLI: a direct deal end to end", function () {
       const proposal: StorageDealProposal = {
         pieceCid: toHex(commitment.root),
         pieceSize: BigInt(commitment.paddedSize),
+        payloadSize: BigInt(payload.length),
         client: account.address,
         provider: providerAddress,
         label: commitment.pieceCid,

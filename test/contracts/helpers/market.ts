@@ -84,6 +84,16 @@ export function makePiece(size = 2000, fill: "random" | "zero" = "random"): Test
 
 let nonceCounter = 1n;
 
+/** Most payload bytes a piece of `pieceSize` padded bytes holds (fr32: 127 of every 128). */
+export function payloadCapacity(pieceSize: bigint): bigint {
+  return (pieceSize / 128n) * 127n;
+}
+
+/** Leaves holding `payloadSize` bytes once fr32-padded: a piece's challenge weight on chain. */
+export function payloadLeaves(payloadSize: bigint): bigint {
+  return (payloadSize * 4n + 126n) / 127n;
+}
+
 /** A proposal with sensible defaults: starts two periods from now, runs 10 periods. */
 export async function makeProposal(
   fields: Omit<Partial<StorageDealProposal>, "client" | "provider"> & {
@@ -98,6 +108,10 @@ export async function makeProposal(
   return {
     pieceCid: fields.pieceCid ?? piece.pieceCid,
     pieceSize: fields.pieceSize ?? BigInt(piece.commitment.paddedSize),
+    // A piece given by size alone is taken as full (the most payload its padding holds).
+    payloadSize:
+      fields.payloadSize ??
+      (fields.pieceSize !== undefined ? payloadCapacity(fields.pieceSize) : BigInt(piece.payload.length)),
     client: fields.client as `0x${string}`,
     provider: fields.provider as `0x${string}`,
     label: fields.label ?? "test deal",

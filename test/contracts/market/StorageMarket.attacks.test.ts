@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { ethers } from "hardhat";
 import { mine } from "@nomicfoundation/hardhat-network-helpers";
-import { zeroPieceProof, zeroRoot } from "../../../actors-ts/piece";
+import { proveLeaf, zeroPieceProof, zeroRoot } from "../../../actors-ts/piece";
 import {
   PERIOD,
   advanceToChallengeWindow,
@@ -15,6 +15,7 @@ import {
   signProposal,
   type MarketFixture,
   type PublishedDeal,
+  payloadLeaves,
 } from "../helpers/market";
 import { EMPTY_ANSWER, TestProver } from "../helpers/prover";
 import type { PieceProofStruct } from "../../../typechain-types/contracts/market/StorageMarket";
@@ -116,13 +117,55 @@ describe("StorageMarket: what an attacker tries", () => {
     await expectFundsConserved(f, f.accounts);
   });
 
+  it("a provider that keeps only the zero padding of a half-full piece never passes a period", async () => {
+    const f = await deployMarket();
+    // 1,017 payload bytes pad to 2,048: 33 of the piece's 64 leaves hold client data, 31 are
+    // zero padding whose paths the provider can keep for the cost of a few hashes.
+    const piece = makePiece(1017);
+    expect(piece.commitment.paddedSize).to.equal(2048);
+    const [clientDeal] = await publishDeals(f, [piece]);
+    const set = (await f.market.dealInfo(clientDeal.dealId)).dataSetId;
+    const dataLeaves = payloadLeaves(clientDeal.proposal.payloadSize);
+    expect(dataLeaves).to.equal(33n);
+    expect((await f.market.dataSetInfo(set)).liveLeaves).to.equal(dataLeaves);
+    // What the provider kept: the real path of every padding leaf, built before it dropped the
+    // payload (with challenges over all 64 leaves, each draw would pass with probability 31/64).
+    const termsHash = await f.market.termsHash(clientDeal.proposal);
+    const paddingAnswer = async (offset: number): Promise<PieceProofStruct> => {
+      const proof = await proveLeaf(
+        async (start, length) => piece.payload.subarray(start, start + length),
+        piece.payload.length,
+        offset,
+        piece.cache,
+      );
+      return { termsHash, leaf: ethers.hexlify(proof.leaf), siblings: proof.siblings.map((x) => ethers.hexlify(x)) };
+    };
+    for (let period = 0; period < 2; period++) {
+      await advanceToChallengeWindow(f.market, set);
+      for (let draw = 0n; draw < 80n; draw++) {
+        const [dealId, offset] = await f.market.challengedPiece(set, draw);
+        expect(dealId).to.equal(clientDeal.dealId);
+        expect(offset < dataLeaves, `draw ${draw} landed in padding leaf ${offset}`).to.equal(true);
+      }
+      // Its best answers, padding paths, prove nothing at the drawn offsets.
+      const answers = await Promise.all([33, 40, 47, 55, 63].map(paddingAnswer));
+      await expect(f.market.connect(f.provider).provePossession(set, answers))
+        .to.be.revertedWithCustomError(f.market, "InvalidMerkleProof")
+        .withArgs(0n, clientDeal.dealId);
+      await advanceToNextPeriod(f.market, set);
+    }
+    expect((await f.market.dealInfo(clientDeal.dealId)).state).to.equal(STATE.Faulted);
+    expect(await settledPayment(f, clientDeal), "the client paid for an unproven period").to.equal(0n);
+    await expectFundsConserved(f, f.accounts);
+  });
+
   it("an all-zero self-deal of 64 GiB does not dilute a client's challenges", async () => {
     const f = await deployMarket();
     const [clientDeal] = await publishDeals(f, [makePiece(500)]);
     const clientSet = (await f.market.dealInfo(clientDeal.dealId)).dataSetId;
     const zero = await publishZeroDeal(f, f.provider, f.provider, MAX_LOG2_LEAVES);
     const zeroSet = (await f.market.dealInfo(zero.dealId)).dataSetId;
-    expect((await f.market.dataSetInfo(clientSet)).liveLeaves).to.equal(clientDeal.proposal.pieceSize / 32n);
+    expect((await f.market.dataSetInfo(clientSet)).liveLeaves).to.equal(payloadLeaves(clientDeal.proposal.payloadSize));
 
     await advanceToChallengeWindow(f.market, clientSet);
     // The zero set proves itself without storing anything (it only holds the provider's own zeros)…
@@ -293,9 +336,13 @@ describe("StorageMarket: extendStorageDeal (renewal)", () => {
     const price = f.deal.proposal.storagePricePerEpoch;
     await f.market.connect(f.client).addBalance(f.client.address, price * extra);
     const [freeBefore, lockedBefore] = await f.market.balanceOf(f.client.address);
-    await expect(f.market.connect(f.provider).extendStorageDeal(f.deal.dealId, f.deal.proposal, extended, signature))
+    await expect(
+      f.market
+        .connect(f.provider)
+        .extendStorageDeal(f.deal.dealId, f.deal.proposal, extended.endEpoch, extended.nonce, signature),
+    )
       .to.emit(f.market, "DealExtended")
-      .withArgs(f.deal.dealId, f.deal.proposal.endEpoch, extended.endEpoch, price * extra, Object.values(extended));
+      .withArgs(f.deal.dealId, f.deal.proposal.endEpoch, extended.endEpoch, price * extra, extended.nonce);
     expect(await f.market.balanceOf(f.client.address)).to.deep.equal([
       freeBefore - price * extra,
       lockedBefore + price * extra,
@@ -328,52 +375,102 @@ describe("StorageMarket: extendStorageDeal (renewal)", () => {
     await f.market.connect(f.client).addBalance(f.client.address, price * 100n * PERIOD);
     const { extended, signature } = await extension(f, f.deal, PERIOD);
     // Only the deal's provider sends it.
-    await expect(f.market.connect(f.other).extendStorageDeal(f.deal.dealId, f.deal.proposal, extended, signature))
+    await expect(
+      f.market
+        .connect(f.other)
+        .extendStorageDeal(f.deal.dealId, f.deal.proposal, extended.endEpoch, extended.nonce, signature),
+    )
       .to.be.revertedWithCustomError(f.market, "NotDealProvider")
       .withArgs(f.deal.dealId, f.other.address);
-    // A cheaper price or less collateral is not an extension, even when signed.
+    // A cheaper price, less collateral, another piece or less payload is not an extension, even
+    // when the client signed it: only the end and the nonce come from the call, the rest from the
+    // deal's own terms, so the signature does not hold for what the contract rebuilds.
     for (const change of [
       { storagePricePerEpoch: price - 1n },
       { providerCollateral: 0n },
       { pieceCid: ethers.ZeroHash as `0x${string}` },
+      { payloadSize: f.deal.proposal.payloadSize - 1n },
     ]) {
       const other = { ...extended, ...change };
       await expect(
         f.market
           .connect(f.provider)
-          .extendStorageDeal(f.deal.dealId, f.deal.proposal, other, await signProposal(f.market, f.client, other)),
-      ).to.be.revertedWithCustomError(f.market, "InvalidExtension");
+          .extendStorageDeal(
+            f.deal.dealId,
+            f.deal.proposal,
+            other.endEpoch,
+            other.nonce,
+            await signProposal(f.market, f.client, other),
+          ),
+      ).to.be.revertedWithCustomError(f.market, "InvalidClientSignature");
     }
+    // Not past the market's maximum duration.
+    const tooLong = await extension(f, f.deal, (await f.market.marketParams()).maxDealDurationEpochs);
+    await expect(
+      f.market
+        .connect(f.provider)
+        .extendStorageDeal(
+          f.deal.dealId,
+          f.deal.proposal,
+          tooLong.extended.endEpoch,
+          tooLong.extended.nonce,
+          tooLong.signature,
+        ),
+    ).to.be.revertedWithCustomError(f.market, "InvalidExtension");
     // Not later.
     const shorter = await extension(f, f.deal, 0n);
     await expect(
       f.market
         .connect(f.provider)
-        .extendStorageDeal(f.deal.dealId, f.deal.proposal, shorter.extended, shorter.signature),
+        .extendStorageDeal(
+          f.deal.dealId,
+          f.deal.proposal,
+          shorter.extended.endEpoch,
+          shorter.extended.nonce,
+          shorter.signature,
+        ),
     ).to.be.revertedWithCustomError(f.market, "InvalidExtension");
     // Signed by someone else.
     const forged = await signProposal(f.market, f.other, extended);
-    await expect(f.market.connect(f.provider).extendStorageDeal(f.deal.dealId, f.deal.proposal, extended, forged))
+    await expect(
+      f.market
+        .connect(f.provider)
+        .extendStorageDeal(f.deal.dealId, f.deal.proposal, extended.endEpoch, extended.nonce, forged),
+    )
       .to.be.revertedWithCustomError(f.market, "InvalidClientSignature")
       .withArgs(f.deal.dealId, f.client.address);
     // The original nonce (or any used one) cannot sign an extension.
     const replay = await extension(f, f.deal, PERIOD, f.deal.proposal.nonce);
     await expect(
-      f.market.connect(f.provider).extendStorageDeal(f.deal.dealId, f.deal.proposal, replay.extended, replay.signature),
+      f.market
+        .connect(f.provider)
+        .extendStorageDeal(
+          f.deal.dealId,
+          f.deal.proposal,
+          replay.extended.endEpoch,
+          replay.extended.nonce,
+          replay.signature,
+        ),
     )
       .to.be.revertedWithCustomError(f.market, "NonceAlreadyUsed")
       .withArgs(f.client.address, f.deal.proposal.nonce);
     // It works once; the same signed extension replayed then fails on the deal's new key.
-    await f.market.connect(f.provider).extendStorageDeal(f.deal.dealId, f.deal.proposal, extended, signature);
+    await f.market
+      .connect(f.provider)
+      .extendStorageDeal(f.deal.dealId, f.deal.proposal, extended.endEpoch, extended.nonce, signature);
     await expect(
-      f.market.connect(f.provider).extendStorageDeal(f.deal.dealId, f.deal.proposal, extended, signature),
+      f.market
+        .connect(f.provider)
+        .extendStorageDeal(f.deal.dealId, f.deal.proposal, extended.endEpoch, extended.nonce, signature),
     ).to.be.revertedWithCustomError(f.market, "DealKeyMismatch");
     // An ended deal cannot be renewed.
     const now = BigInt(await ethers.provider.getBlockNumber());
     await mine(extended.endEpoch - now);
     const late = await extension(f, { ...f.deal, proposal: extended }, PERIOD);
     await expect(
-      f.market.connect(f.provider).extendStorageDeal(f.deal.dealId, extended, late.extended, late.signature),
+      f.market
+        .connect(f.provider)
+        .extendStorageDeal(f.deal.dealId, extended, late.extended.endEpoch, late.extended.nonce, late.signature),
     ).to.be.revertedWithCustomError(f.market, "DealEnded");
     await expectFundsConserved(f, f.accounts);
   });

@@ -11,6 +11,7 @@ import {
   expectFundsConserved,
   makePiece,
   publishDeals,
+  payloadLeaves,
 } from "../helpers/market";
 import { TestProver } from "../helpers/prover";
 
@@ -48,7 +49,7 @@ describe("StorageMarket: faults", () => {
         collateral - penalty,
         other.proposal.providerCollateral,
       ]);
-      expect((await f.market.dataSetInfo(SET)).liveLeaves).to.equal(other.proposal.pieceSize / 32n);
+      expect((await f.market.dataSetInfo(SET)).liveLeaves).to.equal(payloadLeaves(other.proposal.payloadSize));
       await expectFundsConserved(f, f.accounts);
     });
 

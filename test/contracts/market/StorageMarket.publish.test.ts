@@ -11,6 +11,8 @@ import {
   makePiece,
   makeProposal,
   signProposal,
+  payloadCapacity,
+  payloadLeaves,
 } from "../helpers/market";
 
 /** PublishResult enum values (contracts/types/StorageDealTypes.sol). */
@@ -27,12 +29,14 @@ const R = {
   ClientBalanceTooLow: 9n,
   ProviderBalanceTooLow: 10n,
   AmountTooLarge: 11n,
+  InvalidPayloadSize: 13n,
 };
 
 function tuple(p: StorageDealProposal): unknown[] {
   return [
     p.pieceCid,
     p.pieceSize,
+    p.payloadSize,
     p.client,
     p.provider,
     p.label,
@@ -80,7 +84,7 @@ describe("StorageMarket: publishStorageDeals", () => {
     expect(info.pieceSize).to.equal(p.pieceSize);
     const set = await f.market.dataSetInfo(1n);
     expect(set.anchorEpoch).to.equal(BigInt(block));
-    expect(set.liveLeaves).to.equal(p.pieceSize / 32n);
+    expect(set.liveLeaves).to.equal(payloadLeaves(p.payloadSize));
     expect(await f.market.nextDealId()).to.equal(2n);
     await expectFundsConserved(f, f.accounts);
   });
@@ -104,7 +108,7 @@ describe("StorageMarket: publishStorageDeals", () => {
     for (let i = 0; i < 3; i++) {
       const info = await f.market.dealInfo(BigInt(i + 1));
       expect([info.dataSetId, info.pieceIndex]).to.deep.equal([1n, BigInt(i + 1)]);
-      leaves += proposals[i].pieceSize / 32n;
+      leaves += payloadLeaves(proposals[i].payloadSize);
     }
     const set = await f.market.dataSetInfo(1n);
     expect([set.pieceCount, set.liveLeaves]).to.deep.equal([3n, leaves]);
@@ -164,6 +168,45 @@ describe("StorageMarket: publishStorageDeals", () => {
     });
     it("skips a piece size above 2^36 bytes", async () => {
       await skipCase((p) => ({ ...p, pieceSize: 2n ** 37n }), R.InvalidPieceSize);
+    });
+    it("skips a payload of 0 bytes (nothing to challenge)", async () => {
+      await skipCase((p) => ({ ...p, payloadSize: 0n }), R.InvalidPayloadSize);
+    });
+    it("skips a payload larger than its padded piece holds", async () => {
+      await skipCase((p) => ({ ...p, payloadSize: payloadCapacity(p.pieceSize) + 1n }), R.InvalidPayloadSize);
+    });
+    it("skips a payload that fits a piece half the size (padding beyond the minimal power of two)", async () => {
+      await skipCase((p) => ({ ...p, pieceSize: 4096n, payloadSize: payloadCapacity(2048n) }), R.InvalidPayloadSize);
+    });
+    it("publishes the smallest payloads: one byte in a 128-byte piece, just over half of a larger one", async () => {
+      const f = await loadFixture(fixture);
+      const proposals = [
+        await makeProposal({
+          client: f.client.address,
+          provider: f.provider.address,
+          pieceSize: 128n,
+          payloadSize: 1n,
+        }),
+        await makeProposal({
+          client: f.client.address,
+          provider: f.provider.address,
+          pieceSize: 4096n,
+          payloadSize: payloadCapacity(2048n) + 1n,
+        }),
+      ];
+      await fundEscrow(f, f.client, f.provider, proposals);
+      const signed = await Promise.all(
+        proposals.map(async (p) => ({
+          proposal: p,
+          providerSignature: "0x",
+          clientSignature: await signProposal(f.market, f.client, p),
+        })),
+      );
+      await f.market.connect(f.provider).publishStorageDeals(signed);
+      expect(await f.market.nextDealId()).to.equal(3n);
+      // Weights are payload leaves: ⌈4 · 1 / 127⌉ = 1 and ⌈4 · 2033 / 127⌉ = 65 (of 128 padded).
+      expect((await f.market.dataSetInfo(1n)).liveLeaves).to.equal(1n + 65n);
+      await expectFundsConserved(f, f.accounts);
     });
     it("skips a zero piece commitment", async () => {
       await skipCase((p) => ({ ...p, pieceCid: ethers.ZeroHash as `0x${string}` }), R.InvalidPieceCid);

@@ -1,6 +1,8 @@
 import { expect } from "chai";
 import { ethers } from "hardhat";
 import { loadFixture, mine } from "@nomicfoundation/hardhat-network-helpers";
+import type { Address } from "viem";
+import { repairSlotLabel } from "../../../actors-ts/chain/repair-market/slot-label";
 import { makePiece, publishDeals } from "../helpers/market";
 import {
   PIECE_PAYLOAD,
@@ -169,6 +171,26 @@ describe("RepairMarket: placement, loss, repair and slashing", () => {
       )
         .to.be.revertedWithCustomError(f.repair, "PieceSizeMismatch")
         .withArgs(storage.dealId, 4096n, PIECE_SIZE);
+    });
+
+    it("rejects a storage deal that claims less payload than the piece holds (its tail would go unchallenged)", async () => {
+      const f = await loadFixture(withDeal);
+      // The miner signs its storage deals: a smaller payloadSize would let its providers drop the
+      // piece's last 200 bytes and still pass every period.
+      const [storage] = await publishDeals(f, [f.file.pieces[0]], {
+        client: f.worker,
+        provider: f.providers[0],
+        fields: {
+          endEpoch: f.deal.endEpoch,
+          payloadSize: PIECE_PAYLOAD - 200n,
+          label: repairSlotLabel((await f.repair.getAddress()) as Address, f.dealId, 0),
+        },
+      });
+      await expect(
+        f.repair.connect(f.worker).assignPiece(f.dealId, 0, storage.dealId, storage.proposal, f.file.droot.proof(0)),
+      )
+        .to.be.revertedWithCustomError(f.repair, "PayloadSizeMismatch")
+        .withArgs(storage.dealId, PIECE_PAYLOAD - 200n, PIECE_PAYLOAD);
     });
 
     it("rejects a storage deal that is already terminated", async () => {
