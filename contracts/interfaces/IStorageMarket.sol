@@ -252,8 +252,9 @@ interface IStorageMarket {
 
     /// @notice Proves possession of data set `dataSetId` for the current period. Draw i picks live
     /// leaf `uint256(keccak256(abi.encodePacked(seed, dataSetId, period, i))) % leaves`, where
-    /// `seed = blockhash(challengeEpoch)` and `leaves` counts the leaves of the set's pieces at the
-    /// challenge epoch; the sum tree names the piece holding it. `proofs[i]` answers draw i: a
+    /// `seed = blockhash(challengeEpoch)` and `leaves` counts the payload leaves (⌈4 · payloadSize
+    /// / 127⌉ per piece, zero padding excluded) of the set's pieces at the challenge epoch; the
+    /// sum tree names the piece holding it and the leaf's offset in it. `proofs[i]` answers draw i: a
     /// sha254 Merkle path inside that piece, or, when the piece's deal closed while the window
     /// was open, an empty answer (then one more draw is taken, up to 16·c draws). The proof is
     /// accepted only when exactly c = challengesPerProof leaves verified.

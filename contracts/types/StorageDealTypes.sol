@@ -145,7 +145,8 @@ struct DataSetInfo {
     bool current;
     /// @dev Pieces ever added.
     uint64 pieceCount;
-    /// @dev Leaves (32-byte nodes) of pieces in the sum tree; challenges draw from these.
+    /// @dev Payload leaves (32-byte nodes holding client data, ⌈4 · payloadSize / 127⌉ per piece)
+    /// of pieces in the sum tree; challenges draw from these.
     uint64 liveLeaves;
     /// @dev Closed deals whose pieces leave the tree once the open proof window ends.
     uint32 pendingRemovals;
