@@ -5,11 +5,12 @@ pragma solidity 0.8.28;
 /// @notice A data set: the pieces one provider stores for one client, proven together once per
 /// proving period (FilOz PDP's data set, one per (provider, client) pair here), the period
 /// arithmetic around it, and the sum tree that draws challenges over its live leaves only.
-/// @dev Pieces are numbered 1, 2, … in the order they join. The sum tree is a Fenwick tree over
-/// the pieces' payload leaf counts (padding leaves are never drawn): node i holds the leaves of pieces (i − lowbit(i), i], so the piece
-/// holding live leaf r is found in log2(pieceCount) reads and a removed piece (weight set to 0)
-/// is never drawn (FilOz PDP's `sumTreeCounts` / `findPieceIds`). Each node word also carries
-/// the deal id of its own piece: bits 0..63 = subtree leaf count, bits 64..255 = deal id.
+/// @dev Pieces are numbered 1, 2, … in the order they join. The sum tree is a Fenwick tree over the
+/// pieces' payload leaf counts (padding leaves are never drawn): node i holds the leaves of pieces
+/// (i − lowbit(i), i], so the piece holding live leaf r is found in log2(pieceCount) reads and a
+/// removed piece (weight set to 0) is never drawn (FilOz PDP's `sumTreeCounts` / `findPieceIds`).
+/// Each node word also carries the deal id of its own piece: bits 0..63 = subtree leaf count, bits
+/// 64..255 = deal id.
 library DataSets {
     /// @notice One data set's state; three words plus one written only on failure.
     struct DataSet {
