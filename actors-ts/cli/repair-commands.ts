@@ -4,7 +4,8 @@ import { loadAccount } from "../core/keys";
 import { httpJson } from "../core/http-client";
 import { repairConfigSchema } from "../repair/config";
 import { RepairDaemon } from "../repair/repair-daemon";
-import { REPAIR_PATHS } from "../protocol/repair-api";
+import { z } from "zod";
+import { REPAIR_PATHS, repairDealStatusResponseSchema } from "../protocol/repair-api";
 import {
   defaultDataDir,
   deploymentOption,
@@ -105,18 +106,20 @@ export function repairCommand(): Command {
     .action(async (opts) => {
       try {
         const path = opts.deal ? REPAIR_PATHS.deal(String(opts.deal)) : REPAIR_PATHS.deals;
-        const body = await httpJson<unknown>(
-          { method: "GET", url: String(opts.url) + path },
-          { peer: opts.url, stage: "repair status" },
-        );
+        const body = opts.deal
+          ? await httpJson(
+              { method: "GET", url: String(opts.url) + path },
+              { peer: opts.url, stage: "repair status" },
+              repairDealStatusResponseSchema,
+            )
+          : await httpJson(
+              { method: "GET", url: String(opts.url) + path },
+              { peer: opts.url, stage: "repair status" },
+              z.array(repairDealStatusResponseSchema),
+            );
         if (opts.json) printJson(body);
         else {
-          const deals = (Array.isArray(body) ? body : [body]) as {
-            dealId: string;
-            status: string;
-            pieces: { index: number; state: string; provider?: string; storageDealId?: string }[];
-            repairs: { id: number; indices: number[]; status: string; bytesDownloaded: number }[];
-          }[];
+          const deals = Array.isArray(body) ? body : [body];
           for (const d of deals) {
             process.stdout.write(`repair deal ${d.dealId}: ${d.status}\n`);
             for (const p of d.pieces)

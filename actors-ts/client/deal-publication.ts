@@ -5,7 +5,7 @@ import { findPublishedDeal } from "../chain/storage-market/events";
 import { verifyAcceptanceSignature } from "../chain/storage-market/proposals";
 import { publishStorageDeals } from "../chain/storage-market/publish-storage-deals";
 import type { RegisteredProvider } from "../chain/registry/reads";
-import { PROVIDER_PATHS, type ProposalStatusResponse } from "../protocol/provider-api";
+import { PROVIDER_PATHS, proposalStatusResponseSchema, type ProposalStatusResponse } from "../protocol/provider-api";
 import {
   DealNotPublishedError,
   type SignedProposal,
@@ -44,9 +44,10 @@ export async function waitPublished(
   for (let i = 0; i < 120; i++) {
     let status: ProposalStatusResponse | undefined;
     try {
-      status = await httpJson<ProposalStatusResponse>(
+      status = await httpJson(
         { method: "GET", url: provider.endpoint + PROVIDER_PATHS.proposal(signed.proposalHash) },
         { peer: provider.address, stage: "deal status" },
+        proposalStatusResponseSchema,
       );
     } catch (err) {
       if (!(err instanceof PeerUnreachableError) || !acceptance) throw err;

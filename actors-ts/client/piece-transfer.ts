@@ -6,11 +6,11 @@ import { dirname, join, resolve } from "node:path";
 import { toHex, type Hex } from "viem";
 import { fileSha256 } from "../core/file-hash";
 import { sleep } from "../core/abort";
-import { PeerRejectedError, PeerUnreachableError, httpCall } from "../core/http-client";
+import { PeerRejectedError, PeerUnreachableError, httpCall, parseJsonBody } from "../core/http-client";
 import { signRequest } from "../core/signed-request";
 import type { RegisteredProvider } from "../chain/registry/reads";
 import { CommPHasher } from "../piece/commp";
-import { PROVIDER_PATHS, type ProposeDealResponse, type UploadResponse } from "../protocol/provider-api";
+import { PROVIDER_PATHS, uploadResponseSchema, type ProposeDealResponse } from "../protocol/provider-api";
 import { PieceCommitmentMismatchError } from "./retrieval/piece-fetcher";
 import { waitPublished } from "./deal-publication";
 import { lookupProvider, type SignedProposal, type StorageClientComponents, type StoreOptions } from "./storage-common";
@@ -69,7 +69,12 @@ export async function uploadPiece(
       const text = await response.body.text();
       options.onProgress?.({ stage: "uploaded" });
       if (response.statusCode === 202) return await waitPublished(c, provider, signed, options);
-      const uploaded = JSON.parse(text) as UploadResponse;
+      const uploaded = parseJsonBody(
+        text,
+        uploadResponseSchema,
+        { peer: provider.address, stage: "upload piece" },
+        { statusCode: response.statusCode, url: provider.endpoint + accepted.uploadPath },
+      );
       return { dealId: BigInt(uploaded.dealId), txHash: uploaded.txHash };
     } catch (err) {
       const retryable =

@@ -16,7 +16,8 @@ import { addBid, signDealAuthorization } from "../chain/repair-market/actions";
 import type { ErasurePool } from "../erasure/erasure-pool";
 import { prepareFile } from "../manifest/prepare";
 import { encodedPayloadBytes, type Manifest } from "../manifest/manifest";
-import { REPAIR_PATHS, type RepairCommitResponse, type RepairProposalResponse } from "../protocol/repair-api";
+import type { z } from "zod";
+import { REPAIR_PATHS, repairCommitResponseSchema, repairProposalResponseSchema } from "../protocol/repair-api";
 import type { ClientStore } from "./client-store";
 
 /** No active repair ask fits the file (or the named miner has none). */
@@ -161,7 +162,7 @@ export class RepairClient {
       deadline,
     });
     const peer = offer.worker;
-    const accepted = await this.signedJson<RepairProposalResponse>(
+    const accepted = await this.signedJson(
       offer,
       "POST",
       REPAIR_PATHS.proposals,
@@ -173,6 +174,7 @@ export class RepairClient {
         clientSignature,
         manifest,
       },
+      repairProposalResponseSchema,
     );
     progress({ stage: "accepted", detail: `miner ${offer.minerId} (${peer}) accepted tentatively` });
     const total = manifest.pieces.reduce((s, p) => s + p.payloadSize, 0);
@@ -182,12 +184,13 @@ export class RepairClient {
       sent += manifest.pieces[index].payloadSize;
       progress({ stage: "upload", sent, total });
     }
-    const committed = await this.signedJson<RepairCommitResponse>(
+    const committed = await this.signedJson(
       offer,
       "POST",
       REPAIR_PATHS.commit(accepted.intakeId),
       "commit repair deal",
       {},
+      repairCommitResponseSchema,
     );
     progress({ stage: "deal", detail: `repair deal ${committed.dealId} tx ${committed.txHash}` });
     return {
@@ -202,16 +205,17 @@ export class RepairClient {
     };
   }
 
-  private async signedJson<T>(
+  private async signedJson<S extends z.ZodType>(
     offer: RepairOffer,
     method: "POST",
     path: string,
     stage: string,
     body: unknown,
-  ): Promise<T> {
+    schema: S,
+  ): Promise<z.output<S>> {
     const json = JSON.stringify(body);
     const headers = await signRequest(this.c.clients.account, { method, path, body: json, audience: offer.worker });
-    return httpJson<T>(
+    return httpJson(
       {
         method,
         url: offer.endpoint + path,
@@ -220,6 +224,7 @@ export class RepairClient {
         headersTimeoutMs: 180_000,
       },
       { peer: offer.worker, stage },
+      schema,
     );
   }
 

@@ -11,9 +11,12 @@ import { hashProposal, signProposal } from "../chain/storage-market/proposals";
 import type { RegisteredProvider } from "../chain/registry/reads";
 import { commpOfFile } from "../piece/commp";
 import { parsePieceCidV2 } from "../piece/piece-cid";
+import { z } from "zod";
 import {
   PROVIDER_PATHS,
-  type ExtendDealResponse,
+  extendDealResponseSchema,
+  proposalStatusResponseSchema,
+  proposeDealResponseSchema,
   type ProposalStatusResponse,
   type ProposeDealResponse,
 } from "../protocol/provider-api";
@@ -119,11 +122,12 @@ export class StorageClient {
     await this.ensureEscrow(row.proposal.storagePricePerEpoch * extraEpochs);
     const clientSignature = await signProposal(clients.account, clients.chain.id, contracts.storageMarket, extended);
     const provider = await lookupProvider(this.c, row.provider);
-    const response = await this.post<ExtendDealResponse>(
+    const response = await this.post(
       provider,
       PROVIDER_PATHS.dealExtension(dealId.toString()),
       "extend deal",
       { proposal: extended, clientSignature },
+      extendDealResponseSchema,
     );
     const proposalHash = hashProposal(clients.chain.id, contracts.storageMarket, extended);
     store.renewDeal(row.proposalHash, { ...row, proposalHash, proposal: extended }, response.txHash);
@@ -240,11 +244,17 @@ export class StorageClient {
   /** POSTs a signed proposal; accepting the same proposal again is a no-op at the provider. */
   private async propose(signed: SignedProposal): Promise<ProposeDealResponse> {
     const provider = await lookupProvider(this.c, signed.proposal.provider);
-    return this.post<ProposeDealResponse>(provider, PROVIDER_PATHS.proposals, "propose deal", {
-      proposal: signed.proposal,
-      clientSignature: signed.clientSignature,
-      pieceCidV2: signed.pieceCidV2,
-    });
+    return this.post(
+      provider,
+      PROVIDER_PATHS.proposals,
+      "propose deal",
+      {
+        proposal: signed.proposal,
+        clientSignature: signed.clientSignature,
+        pieceCidV2: signed.pieceCidV2,
+      },
+      proposeDealResponseSchema,
+    );
   }
 
   /** The provider's view of a proposal, or undefined when it has never seen it. */
@@ -253,9 +263,10 @@ export class StorageClient {
     proposalHash: Hex,
   ): Promise<ProposalStatusResponse | undefined> {
     try {
-      return await httpJson<ProposalStatusResponse>(
+      return await httpJson(
         { method: "GET", url: provider.endpoint + PROVIDER_PATHS.proposal(proposalHash) },
         { peer: provider.address, stage: "deal status" },
+        proposalStatusResponseSchema,
       );
     } catch (err) {
       if (err instanceof PeerRejectedError && err.statusCode === 404) return undefined;
@@ -320,6 +331,7 @@ export class StorageClient {
         body: json,
       },
       { peer: provider.address, stage: "store manifest" },
+      z.unknown(),
     );
   }
 
@@ -371,7 +383,13 @@ export class StorageClient {
     return needed - free;
   }
 
-  private async post<T>(provider: RegisteredProvider, path: string, stage: string, body: unknown): Promise<T> {
+  private async post<S extends z.ZodType>(
+    provider: RegisteredProvider,
+    path: string,
+    stage: string,
+    body: unknown,
+    schema: S,
+  ): Promise<z.output<S>> {
     const json = JSON.stringify(body, (_k, v) => (typeof v === "bigint" ? v.toString() : v));
     const headers = await signRequest(this.c.clients.account, {
       method: "POST",
@@ -379,7 +397,7 @@ export class StorageClient {
       body: json,
       audience: provider.address,
     });
-    return httpJson<T>(
+    return httpJson(
       {
         method: "POST",
         url: provider.endpoint + path,
@@ -387,6 +405,7 @@ export class StorageClient {
         body: json,
       },
       { peer: provider.address, stage },
+      schema,
     );
   }
 }

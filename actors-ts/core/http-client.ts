@@ -1,4 +1,5 @@
 import { request, type Dispatcher } from "undici";
+import type { z } from "zod";
 import { RepairMarketError } from "./errors";
 import type { HttpErrorBody } from "./http-errors";
 
@@ -20,8 +21,9 @@ export class PeerRejectedError extends RepairMarketError {
     readonly code: string,
     shortMessage: string,
     details: Record<string, string | number | undefined>,
+    cause?: unknown,
   ) {
-    super(shortMessage, { details: { statusCode, code, ...details } });
+    super(shortMessage, { details: { statusCode, code, ...details }, cause });
   }
 }
 
@@ -85,22 +87,60 @@ export async function httpCall(call: HttpCall, context: CallContext): Promise<Di
   );
 }
 
-/** {@link httpCall} and parse the JSON answer. */
-export async function httpJson<T>(call: HttpCall, context: CallContext): Promise<T> {
+/**
+ * {@link httpCall}, then parse the JSON answer and check it against `schema` (the wire shapes in
+ * `protocol/`).
+ *
+ * @returns The parsed, validated body (`z.output` of the schema: decimal strings stay strings,
+ *   addresses come back checksummed).
+ * @throws PeerUnreachableError, PeerRejectedError as {@link httpCall}; PeerRejectedError with
+ *   code `InvalidJson` when the 2xx body is not JSON, or `InvalidResponse` (naming the first
+ *   field that is wrong) when it is not the shape `schema` describes. Both keep the cause.
+ */
+export async function httpJson<S extends z.ZodType>(
+  call: HttpCall,
+  context: CallContext,
+  schema: S,
+): Promise<z.output<S>> {
   const response = await httpCall(call, context);
-  const text = await response.body.text();
+  return parseJsonBody(await response.body.text(), schema, context, { statusCode: response.statusCode, url: call.url });
+}
+
+/**
+ * Parses a 2xx answer's body read by the caller (as after {@link httpCall}) and checks it against
+ * `schema`: the second half of {@link httpJson}.
+ *
+ * @throws PeerRejectedError `InvalidJson` or `InvalidResponse`, as {@link httpJson}.
+ */
+export function parseJsonBody<S extends z.ZodType>(
+  text: string,
+  schema: S,
+  context: CallContext,
+  response: { statusCode: number; url: string },
+): z.output<S> {
+  let raw: unknown;
   try {
-    return JSON.parse(text) as T;
+    raw = JSON.parse(text);
   } catch (cause) {
-    void cause;
     throw new PeerRejectedError(
       response.statusCode,
       "InvalidJson",
       `${context.stage}: ${context.peer} answered invalid JSON`,
-      {
-        peer: context.peer,
-        stage: context.stage,
-      },
+      { peer: context.peer, stage: context.stage, url: response.url },
+      cause,
     );
   }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = issue?.path.join(".") || "(body)";
+    throw new PeerRejectedError(
+      response.statusCode,
+      "InvalidResponse",
+      `${context.stage}: ${context.peer} answered an unexpected shape at ${field}: ${issue?.message ?? "invalid"}`,
+      { peer: context.peer, stage: context.stage, url: response.url, field },
+      parsed.error,
+    );
+  }
+  return parsed.data;
 }

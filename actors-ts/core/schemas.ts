@@ -34,6 +34,15 @@ export const zUint = zUintN(256);
 /** A non-negative bigint that fits a `uint64` (epochs, piece sizes, lanes). */
 export const zUint64 = zUintN(64);
 
+/**
+ * A non-negative integer written as a decimal string, kept as the string: how ids, amounts and
+ * epochs travel in JSON responses (at most 78 digits, the length of 2^256).
+ */
+export const zDecimalString = z.string().regex(/^\d{1,78}$/, "expected a decimal integer string");
+
+/** A byte count or offset in a JSON response: a non-negative safe integer. */
+export const zByteCount = z.number().int().nonnegative().safe();
+
 /** A checksummed 20-byte address (any case accepted). */
 export const zAddress = z
   .string()

@@ -4,6 +4,7 @@ import { getAddress, recoverMessageAddress, toHex, type Address, type Hex } from
 import type { PrivateKeyAccount } from "viem/accounts";
 import { z } from "zod";
 import { RepairMarketError } from "../core/errors";
+import { zHex } from "../core/schemas";
 
 /**
  * Holdings advertisements (seed 002 "epoch slots"): a provider publishes which pieces it holds,
@@ -32,11 +33,12 @@ export const holdingsPayloadSchema = z.object({
 });
 export type HoldingsPayload = z.infer<typeof holdingsPayloadSchema>;
 
-/** A signed, compressed advertisement as served. */
-export interface SignedHoldings {
-  payload: string;
-  signature: Hex;
-}
+/** A signed, compressed advertisement as served (base64 gzip payload, the provider's signature). */
+export const signedHoldingsSchema = z.object({
+  payload: z.string().max(64 * 1024 * 1024),
+  signature: zHex,
+});
+export type SignedHoldings = z.output<typeof signedHoldingsSchema>;
 
 /** The advertisement is malformed or not signed by the provider it names. */
 export class HoldingsInvalidError extends RepairMarketError {

@@ -1,9 +1,11 @@
 import { z } from "zod";
-import { zAddress, zHex, zHexBytes, zUint, zUint64 } from "../core/schemas";
+import { zAddress, zByteCount, zDecimalString, zHex, zHexBytes, zUint, zUint64 } from "../core/schemas";
 
 /**
  * The provider daemon's HTTP API: paths and body shapes shared by the daemon and its clients.
- * Amounts and epochs travel as decimal strings.
+ * Amounts and epochs travel as decimal strings. Requests and responses both have zod schemas:
+ * the daemon parses requests with them, clients parse responses (`httpJson`), so a peer that
+ * answers another shape is a clear `InvalidResponse`, not a wrong value later.
  */
 export const PROVIDER_PATHS = {
   info: "/info",
@@ -38,20 +40,21 @@ export const openRetrievalRequestSchema = z.object({
 export type OpenRetrievalRequest = z.input<typeof openRetrievalRequestSchema>;
 
 /** The accepted retrieval deal: its lane and payment terms. */
-export interface OpenRetrievalResponse {
-  retrievalId: string;
-  channelId: string;
-  lane: string;
+export const openRetrievalResponseSchema = z.object({
+  retrievalId: z.string().min(1).max(100),
+  channelId: zDecimalString,
+  lane: zDecimalString,
   /** Token base units per byte. */
-  pricePerByte: string;
-  paymentIntervalBytes: number;
-  paymentIntervalIncreaseBytes: number;
-  maxUnpaidBytes: number;
-  startOffset: number;
-  endOffset: number;
+  pricePerByte: zDecimalString,
+  paymentIntervalBytes: zByteCount,
+  paymentIntervalIncreaseBytes: zByteCount,
+  maxUnpaidBytes: zByteCount,
+  startOffset: zByteCount,
+  endOffset: zByteCount,
   /** Payload bytes of the whole piece. */
-  payloadSize: number;
-}
+  payloadSize: zByteCount,
+});
+export type OpenRetrievalResponse = z.output<typeof openRetrievalResponseSchema>;
 
 export const storageDealProposalSchema = z.object({
   pieceCid: zHexBytes(32),
@@ -87,44 +90,48 @@ export const extendDealRequestSchema = z.object({
 });
 export type ExtendDealRequest = z.input<typeof extendDealRequestSchema>;
 
-export interface ExtendDealResponse {
-  dealId: string;
-  endEpoch: string;
-  txHash: `0x${string}`;
-  proposalHash: `0x${string}`;
-}
+export const extendDealResponseSchema = z.object({
+  dealId: zDecimalString,
+  endEpoch: zDecimalString,
+  txHash: zHexBytes(32),
+  proposalHash: zHexBytes(32),
+});
+export type ExtendDealResponse = z.output<typeof extendDealResponseSchema>;
 
-export interface ProposeDealResponse {
-  accepted: true;
-  proposalHash: `0x${string}`;
+export const proposeDealResponseSchema = z.object({
+  accepted: z.literal(true),
+  proposalHash: zHexBytes(32),
   /** Where to PUT the piece's bytes. */
-  uploadPath: string;
+  uploadPath: z.string().startsWith("/"),
   /** Exact number of bytes the upload must carry. */
-  payloadSize: number;
-}
+  payloadSize: zByteCount,
+});
+export type ProposeDealResponse = z.output<typeof proposeDealResponseSchema>;
 
 /** PUT /deals/proposals/:hash/data, once the deal is published. */
-export interface UploadResponse {
-  proposalHash: `0x${string}`;
-  dealId: string;
-  txHash: `0x${string}`;
-  pieceCid: string;
-}
+export const uploadResponseSchema = z.object({
+  proposalHash: zHexBytes(32),
+  dealId: zDecimalString,
+  txHash: zHexBytes(32),
+  pieceCid: z.string().min(1),
+});
+export type UploadResponse = z.output<typeof uploadResponseSchema>;
 
-/** GET /deals/proposals/:hash */
-export interface ProposalStatusResponse {
-  proposalHash: `0x${string}`;
-  status: "accepted" | "stored" | "published" | "failed" | "expired";
-  reason?: string;
-  dealId?: string;
-  txHash?: `0x${string}`;
+/** GET /deals/proposals/:hash (and the 202 of an upload whose deal is not yet published). */
+export const proposalStatusResponseSchema = z.object({
+  proposalHash: zHexBytes(32),
+  status: z.enum(["accepted", "stored", "published", "failed", "expired"]),
+  reason: z.string().optional(),
+  dealId: zDecimalString.optional(),
+  txHash: zHexBytes(32).optional(),
   /**
    * The provider's EIP-712 `StorageDealAcceptance` of the proposal, once it holds the piece
    * (stored or published): with it the client may publish the deal itself if the provider does
    * not (seed 001 steps 2–3).
    */
-  providerSignature?: `0x${string}`;
-}
+  providerSignature: zHex.optional(),
+});
+export type ProposalStatusResponse = z.output<typeof proposalStatusResponseSchema>;
 
 /** GET /info */
 export interface ProviderInfoResponse {

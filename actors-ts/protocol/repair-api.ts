@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { zHex, zUint, zUint64 } from "../core/schemas";
+import { zAddress, zByteCount, zDecimalString, zHex, zHexBytes, zUint, zUint64 } from "../core/schemas";
 
 /**
  * The repair miner daemon's HTTP API (seed 000 "Market Flow (with repair)"): a client proposes a
@@ -30,60 +30,76 @@ export const repairProposalSchema = z.object({
 });
 
 /** Tentative acceptance: where to upload each piece. */
-export interface RepairProposalResponse {
-  intakeId: string;
-  minerId: string;
+export const repairProposalResponseSchema = z.object({
+  intakeId: z.string().min(1).max(100),
+  minerId: zDecimalString,
   /** uploadPaths[i] takes piece i (PUT, application/octet-stream, signed). */
-  uploadPaths: string[];
-}
+  uploadPaths: z.array(z.string().startsWith("/")).max(64),
+});
+export type RepairProposalResponse = z.output<typeof repairProposalResponseSchema>;
 
 /** POST /repair/proposals/:id/commit */
-export interface RepairCommitResponse {
-  dealId: string;
-  txHash: `0x${string}`;
-  droot: `0x${string}`;
-}
+export const repairCommitResponseSchema = z.object({
+  dealId: zDecimalString,
+  txHash: zHexBytes(32),
+  droot: zHexBytes(32),
+});
+export type RepairCommitResponse = z.output<typeof repairCommitResponseSchema>;
 
 /** GET /info */
-export interface RepairInfoResponse {
-  minerId: string;
-  worker: `0x${string}`;
-  askId: string;
-  pricePerBytePerEpoch: string;
-  maxSize: string;
-  chainId: number;
-  version: string;
-}
+export const repairInfoResponseSchema = z.object({
+  minerId: zDecimalString,
+  worker: zAddress,
+  askId: zDecimalString,
+  pricePerBytePerEpoch: zDecimalString,
+  maxSize: zDecimalString,
+  chainId: z.number().int().positive(),
+  version: z.string(),
+});
+export type RepairInfoResponse = z.output<typeof repairInfoResponseSchema>;
 
 /** GET /repair/deals/:dealId */
-export interface RepairDealStatusResponse {
-  dealId: string;
-  droot: string;
-  status: string;
-  pieces: {
-    index: number;
-    pieceCid: string;
-    state: string;
-    provider?: string;
-    storageDealId?: string;
-    /** The miner still holds a copy (until every piece has been proven once). */
-    localCopy: boolean;
-    /** Why the last placement step failed, and when it is tried again (ISO 8601). */
-    error?: string;
-    nextAttemptAt?: string;
-  }[];
-  repairs: {
-    id: number;
-    indices: number[];
-    status: string;
-    bytesDownloaded: number;
-    faultEpoch?: string;
-    reassignedEpoch?: string;
-    /** Epoch the new storage deals of the rebuilt pieces were first seen proven. */
-    confirmedEpoch?: string;
-    /** Why the last attempt failed, and when the job runs again (ISO 8601). */
-    error?: string;
-    nextAttemptAt?: string;
-  }[];
-  evidence: { index: number; provider: string; expected: string; actual: string; stage: string }[];
-}
+export const repairDealStatusResponseSchema = z.object({
+  dealId: zDecimalString,
+  droot: z.string(),
+  status: z.string(),
+  pieces: z.array(
+    z.object({
+      index: z.number().int().nonnegative(),
+      pieceCid: z.string(),
+      state: z.string(),
+      provider: z.string().optional(),
+      storageDealId: zDecimalString.optional(),
+      /** The miner still holds a copy (until every piece has been proven once). */
+      localCopy: z.boolean(),
+      /** Why the last placement step failed, and when it is tried again (ISO 8601). */
+      error: z.string().optional(),
+      nextAttemptAt: z.string().optional(),
+    }),
+  ),
+  repairs: z.array(
+    z.object({
+      id: z.number().int(),
+      indices: z.array(z.number().int().nonnegative()),
+      status: z.string(),
+      bytesDownloaded: zByteCount,
+      faultEpoch: zDecimalString.optional(),
+      reassignedEpoch: zDecimalString.optional(),
+      /** Epoch the new storage deals of the rebuilt pieces were first seen proven. */
+      confirmedEpoch: zDecimalString.optional(),
+      /** Why the last attempt failed, and when the job runs again (ISO 8601). */
+      error: z.string().optional(),
+      nextAttemptAt: z.string().optional(),
+    }),
+  ),
+  evidence: z.array(
+    z.object({
+      index: z.number().int(),
+      provider: z.string(),
+      expected: z.string(),
+      actual: z.string(),
+      stage: z.string(),
+    }),
+  ),
+});
+export type RepairDealStatusResponse = z.output<typeof repairDealStatusResponseSchema>;

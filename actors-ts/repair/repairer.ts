@@ -8,7 +8,7 @@ import { FileRetriever, type FileRetrievalResult } from "../client/retrieval/fil
 import { rebuildPieces } from "../manifest/decode";
 import { verifyManifest, type Manifest } from "../manifest/manifest";
 import { PROVIDER_PATHS } from "../protocol/provider-api";
-import { verifyHoldings, type SignedHoldings } from "../protocol/holdings";
+import { signedHoldingsSchema, verifyHoldings } from "../protocol/holdings";
 import { pieceKey } from "../piece/piece-intake";
 import type { RepairContext } from "./context";
 import type { RepairJobRow } from "./repair-store";
@@ -31,9 +31,10 @@ export class HoldingsIndex {
         const known = this.held.get(p.address);
         const query = known ? `?since=${known.seq}` : "";
         try {
-          const signed = await httpJson<SignedHoldings>(
+          const signed = await httpJson(
             { method: "GET", url: p.endpoint + PROVIDER_PATHS.holdings + query, headersTimeoutMs: 5_000 },
             { peer: p.address, stage: "fetch holdings" },
+            signedHoldingsSchema,
           );
           const payload = await verifyHoldings(signed, p.address);
           const pieces = payload.since === null || !known ? new Set<string>() : known.pieces;

@@ -25,8 +25,10 @@ export class ReputationFeed {
    */
   async refresh(): Promise<boolean> {
     try {
-      const body = reputationSchema.parse(
-        await httpJson<unknown>({ method: "GET", url: this.url }, { peer: this.url, stage: "reputation feed" }),
+      const body = await httpJson(
+        { method: "GET", url: this.url },
+        { peer: this.url, stage: "reputation feed" },
+        reputationSchema,
       );
       this.scores.clear();
       for (const [address, score] of Object.entries(body.scores)) this.scores.set(address.toLowerCase(), score);

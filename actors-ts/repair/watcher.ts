@@ -8,6 +8,7 @@ import { REPAIR_DEAL_STATES, getPieceSlot, getRepairDeal, repairDealPieces } fro
 import { dealInfo } from "../chain/storage-market/reads";
 import { getProvider, listProviders } from "../chain/registry/reads";
 import { ManifestInvalidError, verifyManifest, type Manifest } from "../manifest/manifest";
+import { z } from "zod";
 import { PROVIDER_PATHS } from "../protocol/provider-api";
 import type { RepairContext } from "./context";
 import type { PieceRow } from "./repair-store";
@@ -366,9 +367,10 @@ export class Watcher {
       if (!provider || tried.has(provider.address)) continue;
       tried.add(provider.address);
       try {
-        const json = await httpJson<unknown>(
+        const json = await httpJson(
           { method: "GET", url: provider.endpoint + PROVIDER_PATHS.manifest(droot), headersTimeoutMs: 10_000 },
           { peer: provider.address, stage: "fetch manifest" },
+          z.unknown(),
         );
         return verifyManifest(json, droot);
       } catch (err) {

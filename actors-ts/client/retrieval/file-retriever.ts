@@ -12,6 +12,7 @@ import { repairDealPieces, repairDealsByDroot } from "../../chain/repair-market/
 import type { ErasurePool } from "../../erasure/erasure-pool";
 import { decodeFile } from "../../manifest/decode";
 import { verifyManifest, type Manifest } from "../../manifest/manifest";
+import { z } from "zod";
 import { PROVIDER_PATHS } from "../../protocol/provider-api";
 import type { ClientStore } from "../client-store";
 import { PieceCommitmentMismatchError, PieceFetcher, formatEvent, type RetrievalEvent } from "./piece-fetcher";
@@ -446,9 +447,10 @@ export class FileRetriever {
       if (asked.has(p.address)) return undefined;
       asked.add(p.address);
       try {
-        const json = await httpJson<unknown>(
+        const json = await httpJson(
           { method: "GET", url: p.endpoint + PROVIDER_PATHS.manifest(droot), headersTimeoutMs: 10_000 },
           { peer: p.address, stage: "fetch manifest" },
+          z.unknown(),
         );
         return verifyManifest(json, droot);
       } catch (err) {

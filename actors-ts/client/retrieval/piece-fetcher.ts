@@ -13,7 +13,11 @@ import type { RegisteredProvider } from "../../chain/registry/reads";
 import { CHUNK_LOG2_LEAVES, CHUNK_PAYLOAD_BYTES } from "../../piece/constants";
 import { CommPHasher, pieceGeometry } from "../../piece/commp";
 import { PieceTreeCache } from "../../piece/piece-proof";
-import { PROVIDER_PATHS, VOUCHER_HEADER, type OpenRetrievalResponse } from "../../protocol/provider-api";
+import { z } from "zod";
+import { PROVIDER_PATHS, VOUCHER_HEADER, openRetrievalResponseSchema } from "../../protocol/provider-api";
+
+/** The payment route's answer is not used; any JSON will do. */
+const zUnknown = z.unknown();
 import type { PieceFetchRow, RetrievalLedger } from "./retrieval-ledger";
 
 /** Bytes from a provider do not match the piece commitment (seed 003: evidence of cheating). */
@@ -107,7 +111,7 @@ export class PieceFetcher {
     if (!row.providerRetrievalId) {
       emit("ClientEventOpen", "DealStatusNew");
       const channelId = await this.ensureChannel(provider.address, row.pricePerByte * BigInt(target.payloadSize), emit);
-      const opened = await this.signedJson<OpenRetrievalResponse>(
+      const opened = await this.signedJson(
         provider,
         "POST",
         PROVIDER_PATHS.retrievals,
@@ -116,6 +120,7 @@ export class PieceFetcher {
           pieceCid: target.pieceCid,
           channelId: channelId.toString(),
         },
+        openRetrievalResponseSchema,
       );
       row = {
         ...row,
@@ -148,6 +153,7 @@ export class PieceFetcher {
         PROVIDER_PATHS.retrievalPayment(row.providerRetrievalId as string),
         "pay",
         voucher,
+        zUnknown,
       );
     }
     row.status = "verified";
@@ -280,17 +286,18 @@ export class PieceFetcher {
     return new ChunkVerifier(target, cache.chunkRoots);
   }
 
-  private signedJson<T>(
+  private signedJson<S extends z.ZodType>(
     provider: RegisteredProvider,
     method: "POST",
     path: string,
     stage: string,
     body: unknown,
-  ): Promise<T> {
+    schema: S,
+  ): Promise<z.output<S>> {
     const json = JSON.stringify(body, (_k, v) => (typeof v === "bigint" ? v.toString() : v));
     return signRequest(this.deps.clients.account, { method, path, body: json, audience: provider.address }).then(
       (headers) =>
-        httpJson<T>(
+        httpJson(
           {
             method,
             url: provider.endpoint + path,
@@ -298,6 +305,7 @@ export class PieceFetcher {
             body: json,
           },
           { peer: provider.address, stage },
+          schema,
         ),
     );
   }
