@@ -18,6 +18,7 @@ import {
   payloadLeaves,
 } from "../helpers/market";
 import { EMPTY_ANSWER, TestProver } from "../helpers/prover";
+import type { StorageDealProposal } from "../../../actors-ts/chain/eip712";
 import type { PieceProofStruct } from "../../../typechain-types/contracts/market/StorageMarket";
 
 const CLOSE = { Expired: 0n, FaultDeclared: 1n, DataSetFailed: 2n, NotActivated: 3n };
@@ -320,6 +321,19 @@ describe("StorageMarket: extendStorageDeal (renewal)", () => {
     return { ...f, deal, set, prover };
   }
 
+  /** `from` (default the provider) sends `extended`, signed by `signature`, to renew `current`. */
+  function extend(
+    f: MarketFixture & { deal: PublishedDeal },
+    current: StorageDealProposal,
+    extended: StorageDealProposal,
+    signature: string,
+    from = f.provider,
+  ) {
+    return f.market
+      .connect(from)
+      .extendStorageDeal(f.deal.dealId, current, extended.endEpoch, extended.nonce, signature);
+  }
+
   async function extension(f: MarketFixture, deal: PublishedDeal, extraEpochs: bigint, nonce?: bigint) {
     const extended = {
       ...deal.proposal,
@@ -336,11 +350,7 @@ describe("StorageMarket: extendStorageDeal (renewal)", () => {
     const price = f.deal.proposal.storagePricePerEpoch;
     await f.market.connect(f.client).addBalance(f.client.address, price * extra);
     const [freeBefore, lockedBefore] = await f.market.balanceOf(f.client.address);
-    await expect(
-      f.market
-        .connect(f.provider)
-        .extendStorageDeal(f.deal.dealId, f.deal.proposal, extended.endEpoch, extended.nonce, signature),
-    )
+    await expect(extend(f, f.deal.proposal, extended, signature))
       .to.emit(f.market, "DealExtended")
       .withArgs(f.deal.dealId, f.deal.proposal.endEpoch, extended.endEpoch, price * extra, extended.nonce);
     expect(await f.market.balanceOf(f.client.address)).to.deep.equal([
@@ -375,11 +385,7 @@ describe("StorageMarket: extendStorageDeal (renewal)", () => {
     await f.market.connect(f.client).addBalance(f.client.address, price * 100n * PERIOD);
     const { extended, signature } = await extension(f, f.deal, PERIOD);
     // Only the deal's provider sends it.
-    await expect(
-      f.market
-        .connect(f.other)
-        .extendStorageDeal(f.deal.dealId, f.deal.proposal, extended.endEpoch, extended.nonce, signature),
-    )
+    await expect(extend(f, f.deal.proposal, extended, signature, f.other))
       .to.be.revertedWithCustomError(f.market, "NotDealProvider")
       .withArgs(f.deal.dealId, f.other.address);
     // A cheaper price, less collateral, another piece or less payload is not an extension, even
@@ -393,85 +399,45 @@ describe("StorageMarket: extendStorageDeal (renewal)", () => {
     ]) {
       const other = { ...extended, ...change };
       await expect(
-        f.market
-          .connect(f.provider)
-          .extendStorageDeal(
-            f.deal.dealId,
-            f.deal.proposal,
-            other.endEpoch,
-            other.nonce,
-            await signProposal(f.market, f.client, other),
-          ),
+        extend(f, f.deal.proposal, other, await signProposal(f.market, f.client, other)),
       ).to.be.revertedWithCustomError(f.market, "InvalidClientSignature");
     }
     // Not past the market's maximum duration.
     const tooLong = await extension(f, f.deal, (await f.market.marketParams()).maxDealDurationEpochs);
-    await expect(
-      f.market
-        .connect(f.provider)
-        .extendStorageDeal(
-          f.deal.dealId,
-          f.deal.proposal,
-          tooLong.extended.endEpoch,
-          tooLong.extended.nonce,
-          tooLong.signature,
-        ),
-    ).to.be.revertedWithCustomError(f.market, "InvalidExtension");
+    await expect(extend(f, f.deal.proposal, tooLong.extended, tooLong.signature)).to.be.revertedWithCustomError(
+      f.market,
+      "InvalidExtension",
+    );
     // Not later.
     const shorter = await extension(f, f.deal, 0n);
-    await expect(
-      f.market
-        .connect(f.provider)
-        .extendStorageDeal(
-          f.deal.dealId,
-          f.deal.proposal,
-          shorter.extended.endEpoch,
-          shorter.extended.nonce,
-          shorter.signature,
-        ),
-    ).to.be.revertedWithCustomError(f.market, "InvalidExtension");
+    await expect(extend(f, f.deal.proposal, shorter.extended, shorter.signature)).to.be.revertedWithCustomError(
+      f.market,
+      "InvalidExtension",
+    );
     // Signed by someone else.
     const forged = await signProposal(f.market, f.other, extended);
-    await expect(
-      f.market
-        .connect(f.provider)
-        .extendStorageDeal(f.deal.dealId, f.deal.proposal, extended.endEpoch, extended.nonce, forged),
-    )
+    await expect(extend(f, f.deal.proposal, extended, forged))
       .to.be.revertedWithCustomError(f.market, "InvalidClientSignature")
       .withArgs(f.deal.dealId, f.client.address);
     // The original nonce (or any used one) cannot sign an extension.
     const replay = await extension(f, f.deal, PERIOD, f.deal.proposal.nonce);
-    await expect(
-      f.market
-        .connect(f.provider)
-        .extendStorageDeal(
-          f.deal.dealId,
-          f.deal.proposal,
-          replay.extended.endEpoch,
-          replay.extended.nonce,
-          replay.signature,
-        ),
-    )
+    await expect(extend(f, f.deal.proposal, replay.extended, replay.signature))
       .to.be.revertedWithCustomError(f.market, "NonceAlreadyUsed")
       .withArgs(f.client.address, f.deal.proposal.nonce);
     // It works once; the same signed extension replayed then fails on the deal's new key.
-    await f.market
-      .connect(f.provider)
-      .extendStorageDeal(f.deal.dealId, f.deal.proposal, extended.endEpoch, extended.nonce, signature);
-    await expect(
-      f.market
-        .connect(f.provider)
-        .extendStorageDeal(f.deal.dealId, f.deal.proposal, extended.endEpoch, extended.nonce, signature),
-    ).to.be.revertedWithCustomError(f.market, "DealKeyMismatch");
+    await extend(f, f.deal.proposal, extended, signature);
+    await expect(extend(f, f.deal.proposal, extended, signature)).to.be.revertedWithCustomError(
+      f.market,
+      "DealKeyMismatch",
+    );
     // An ended deal cannot be renewed.
     const now = BigInt(await ethers.provider.getBlockNumber());
     await mine(extended.endEpoch - now);
     const late = await extension(f, { ...f.deal, proposal: extended }, PERIOD);
-    await expect(
-      f.market
-        .connect(f.provider)
-        .extendStorageDeal(f.deal.dealId, extended, late.extended.endEpoch, late.extended.nonce, late.signature),
-    ).to.be.revertedWithCustomError(f.market, "DealEnded");
+    await expect(extend(f, extended, late.extended, late.signature)).to.be.revertedWithCustomError(
+      f.market,
+      "DealEnded",
+    );
     await expectFundsConserved(f, f.accounts);
   });
 });

@@ -49,6 +49,17 @@ function tuple(p: StorageDealProposal): unknown[] {
   ];
 }
 
+/** `proposals` with the fixture client's signatures, for the provider to publish itself. */
+function signedByClient(f: Awaited<ReturnType<typeof deployMarket>>, proposals: StorageDealProposal[]) {
+  return Promise.all(
+    proposals.map(async (p) => ({
+      proposal: p,
+      providerSignature: "0x",
+      clientSignature: await signProposal(f.market, f.client, p),
+    })),
+  );
+}
+
 describe("StorageMarket: publishStorageDeals", () => {
   async function fixture() {
     return deployMarket();
@@ -96,13 +107,7 @@ describe("StorageMarket: publishStorageDeals", () => {
     for (const piece of pieces)
       proposals.push(await makeProposal({ client: f.client.address, provider: f.provider.address, piece }));
     await fundEscrow(f, f.client, f.provider, proposals);
-    const signed = await Promise.all(
-      proposals.map(async (p) => ({
-        proposal: p,
-        providerSignature: "0x",
-        clientSignature: await signProposal(f.market, f.client, p),
-      })),
-    );
+    const signed = await signedByClient(f, proposals);
     await f.market.connect(f.provider).publishStorageDeals(signed);
     let leaves = 0n;
     for (let i = 0; i < 3; i++) {
@@ -195,13 +200,7 @@ describe("StorageMarket: publishStorageDeals", () => {
         }),
       ];
       await fundEscrow(f, f.client, f.provider, proposals);
-      const signed = await Promise.all(
-        proposals.map(async (p) => ({
-          proposal: p,
-          providerSignature: "0x",
-          clientSignature: await signProposal(f.market, f.client, p),
-        })),
-      );
+      const signed = await signedByClient(f, proposals);
       await f.market.connect(f.provider).publishStorageDeals(signed);
       expect(await f.market.nextDealId()).to.equal(3n);
       // Weights are payload leaves: ⌈4 · 1 / 127⌉ = 1 and ⌈4 · 2033 / 127⌉ = 65 (of 128 padded).
