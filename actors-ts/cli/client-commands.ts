@@ -12,6 +12,7 @@ import { ClientStore } from "../client/client-store";
 import { RepairClient } from "../client/repair-client";
 import { StorageClient, type StoreProgress } from "../client/storage-client";
 import { RetrievalClient } from "../client/retrieval/retrieval-client";
+import { describeCorrupt } from "../client/retrieval/file-retriever";
 import { ErasurePool } from "../erasure/erasure-pool";
 import {
   defaultDataDir,
@@ -312,7 +313,7 @@ export function clientCommand(): Command {
             process.stdout.write(`wrote ${result.fileSize} bytes to ${result.outPath} (paid ${result.paid})\n`);
             for (const c of result.corruptProviders) {
               process.stdout.write(
-                `corrupt: provider ${c.provider} served bad bytes for piece ${c.pieceIndex} (${c.evidence})\n`,
+                `corrupt: provider ${c.provider} served bad bytes for piece ${c.pieceIndex} (${describeCorrupt(c)})\n`,
               );
             }
             for (const f of result.failedProviders)

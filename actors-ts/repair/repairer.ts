@@ -4,7 +4,12 @@ import { join } from "node:path";
 import { toHex, type Address, type Hex } from "viem";
 import { httpJson } from "../core/http-client";
 import { listProviders, type RegisteredProvider } from "../chain/registry/reads";
-import { FileRetriever, type FileRetrievalResult } from "../client/retrieval/file-retriever";
+import {
+  FileRetriever,
+  describeCorrupt,
+  type CorruptPiece,
+  type FetchedPieces,
+} from "../client/retrieval/file-retriever";
 import { rebuildPieces } from "../manifest/decode";
 import { verifyManifest, type Manifest } from "../manifest/manifest";
 import { PROVIDER_PATHS } from "../protocol/provider-api";
@@ -99,21 +104,19 @@ export class Repairer {
     }
   }
 
+  /**
+   * One attempt at a job: re-place pieces still held locally, or download k healthy pieces,
+   * rebuild the lost ones and hand them to placement. Throws to retry with backoff.
+   */
   private async run(job: RepairJobRow): Promise<void> {
-    const { store, logger } = this.ctx;
-    const deal = store.deal(job.dealId);
+    const deal = this.ctx.store.deal(job.dealId);
     if (!deal || deal.status === "lost" || deal.status === "completed") {
-      store.updateRepair(job.id, {
-        status: "lost",
-        error: `deal is ${deal?.status ?? "unknown"}`,
-        finishedAt: Date.now(),
-      });
-      return;
+      return this.finishLost(job, `deal is ${deal?.status ?? "unknown"}`);
     }
-    const manifest = verifyManifest(store.manifest(deal.droot) as string, deal.droot);
-    const pieces = store.pieces(job.dealId);
+    const manifest = verifyManifest(this.ctx.store.manifest(deal.droot) as string, deal.droot);
+    const pieces = this.ctx.store.pieces(job.dealId);
     const lost = job.indices;
-    const log = logger.child({ dealId: job.dealId, job: job.id, lost });
+    const log = this.ctx.logger.child({ dealId: job.dealId, job: job.id, lost });
     // Pieces still held locally (placement not yet proven everywhere) need no download.
     const local = new Map(
       lost.map((i) => [i, pieces[i]?.localPath]).filter(([, p]) => p && existsSync(p as string)) as [number, string][],
@@ -126,14 +129,47 @@ export class Repairer {
     }
     const healthy = pieces.filter((p) => p.state === "assigned" && !lost.includes(p.index));
     if (healthy.length < manifest.k) {
-      store.updateRepair(job.id, {
-        status: "lost",
-        error: `only ${healthy.length} healthy pieces, fewer than k = ${manifest.k}: the file cannot be rebuilt`,
-        finishedAt: Date.now(),
-      });
       log.error({ healthy: healthy.length, k: manifest.k }, "file lost: fewer than k healthy pieces");
-      return;
+      return this.finishLost(
+        job,
+        `only ${healthy.length} healthy pieces, fewer than k = ${manifest.k}: the file cannot be rebuilt`,
+      );
     }
+    const retrievalId = `repair-${job.id}`;
+    const fetched = await this.download(job, deal.droot, manifest, healthy, retrievalId, log);
+    const placed = await this.rebuild(job, manifest, fetched.paths, lost);
+    this.handOver(job, placed);
+    this.ctx.ledger.finish(retrievalId, "completed");
+    log.info(
+      {
+        downloadedBytes: this.ctx.store.repair(job.id)?.bytesDownloaded ?? 0,
+        piecesUsed: fetched.piecesUsed,
+        corrupt: fetched.corruptProviders.map((c) => c.provider),
+        pieceSize: manifest.pieces[0].payloadSize,
+      },
+      "pieces rebuilt and checked against the manifest; placing them",
+    );
+    await rm(this.workDir(job), { recursive: true, force: true });
+    this.ctx.wake();
+  }
+
+  private finishLost(job: RepairJobRow, error: string): void {
+    this.ctx.store.updateRepair(job.id, { status: "lost", error, finishedAt: Date.now() });
+  }
+
+  /**
+   * Downloads k of the healthy pieces through paid retrieval, advertisers first (seed 002), each
+   * checked against its commitment as it arrives; corrupt pieces are recorded as evidence at
+   * once. The retrieval is persisted under `retrievalId`, so a retried job reuses what it verified.
+   */
+  private async download(
+    job: RepairJobRow,
+    droot: Hex,
+    manifest: Manifest,
+    healthy: { index: number; pieceCid: string; provider?: Address }[],
+    retrievalId: string,
+    log: RepairContext["logger"],
+  ): Promise<FetchedPieces> {
     const providers = await listProviders(this.ctx.clients, this.ctx.contracts);
     await this.holdings.refresh(providers);
     const holders = holdersOf(
@@ -147,16 +183,11 @@ export class Repairer {
       (i) => this.holdings.advertisers(manifest.pieces[i].pieceCid).length > 0,
       this.ctx.config.reputation,
     );
-    const retrievalId = `repair-${job.id}`;
+    const workDir = this.workDir(job);
     if (!this.ctx.ledger.get(retrievalId)) {
-      this.ctx.ledger.create({
-        id: retrievalId,
-        kind: "file",
-        target: deal.droot,
-        outPath: join(this.workDir(job), "file"),
-      });
+      this.ctx.ledger.create({ id: retrievalId, kind: "file", target: droot, outPath: join(workDir, "file") });
     }
-    await mkdir(this.workDir(job), { recursive: true });
+    await mkdir(workDir, { recursive: true });
     const retriever = new FileRetriever({
       clients: this.ctx.clients,
       contracts: this.ctx.contracts,
@@ -164,82 +195,71 @@ export class Repairer {
       ledger: this.ctx.ledger,
       pool: this.ctx.pool,
       logger: this.ctx.logger,
-      workDir: this.workDir(job),
+      workDir,
     });
-    const result: FileRetrievalResult = {
-      retrievalId,
-      droot: deal.droot,
-      outPath: "",
-      fileSize: manifest.fileSize,
-      paid: 0n,
-      piecesUsed: [],
-      corruptProviders: [],
-      failedProviders: [],
-      events: [],
-    };
     log.info(
       { holders: Object.fromEntries([...holders].map(([i, l]) => [i, l.map((p) => p.address)])), order },
       "repair: downloading k healthy pieces",
     );
-    let paths: (string | undefined)[];
-    try {
-      paths = await retriever.fetchPieces(
-        retrievalId,
-        manifest,
-        holders,
-        this.workDir(job),
-        {
-          order,
-          stallTimeoutMs: this.ctx.config.stallTimeoutMs,
-          onBytes: (bytes) => store.addRepairBytes(job.id, bytes),
-        },
-        (line) => log.debug({ event: line }, "repair retrieval"),
-        result,
-      );
-    } finally {
-      this.recordEvidence(job, manifest, result);
-    }
-    for (const f of result.failedProviders)
+    const fetched = await retriever.fetchPieces({
+      retrievalId,
+      manifest,
+      holders,
+      workDir,
+      options: {
+        order,
+        stallTimeoutMs: this.ctx.config.stallTimeoutMs,
+        onBytes: (bytes) => this.ctx.store.addRepairBytes(job.id, bytes),
+      },
+      onEvent: (line) => log.debug({ event: line }, "repair retrieval"),
+      onCorrupt: (corrupt) => this.recordEvidence(job, manifest, corrupt),
+    });
+    for (const f of fetched.failedProviders)
       log.warn({ provider: f.provider, piece: f.pieceIndex, err: f.error }, "repair download failed");
+    return fetched;
+  }
+
+  /**
+   * Rebuilds the lost pieces from the downloaded ones and checks each against the manifest's
+   * commitment before it is kept.
+   *
+   * @returns The blob-store path of each rebuilt piece, by index.
+   * @throws PieceCommitmentMismatchError (stage "rebuild") when a rebuilt piece's CommP is not
+   *   the manifest's; the mismatch is recorded as evidence first.
+   */
+  private async rebuild(
+    job: RepairJobRow,
+    manifest: Manifest,
+    paths: (string | undefined)[],
+    lost: number[],
+  ): Promise<Map<number, string>> {
     const rebuiltDir = join(this.workDir(job), "rebuilt");
     await mkdir(rebuiltDir, { recursive: true });
     const rebuilt = await rebuildPieces(manifest, paths, lost, rebuiltDir, this.ctx.pool);
     const placed = new Map<number, string>();
     for (const [index, { path, digest }] of rebuilt) {
       const expected = manifest.pieces[index].root.toLowerCase();
-      if (toHex(digest.root) !== expected) {
-        store.addEvidence({
+      const actual = toHex(digest.root);
+      if (actual !== expected) {
+        this.ctx.store.addEvidence({
           dealId: job.dealId,
           index,
           provider: "0x0000000000000000000000000000000000000000",
           pieceCid: manifest.pieces[index].pieceCid,
           expected,
-          actual: toHex(digest.root),
+          actual,
           stage: "rebuild",
         });
         throw new PieceCommitmentMismatchError(
-          `rebuilt piece ${index} does not match its commitment (expected ${expected}, got ${toHex(digest.root)})`,
-          { details: { dealId: job.dealId, index, expected, actual: toHex(digest.root), stage: "rebuild" } },
+          `rebuilt piece ${index} does not match its commitment (expected ${expected}, got ${actual})`,
+          { details: { dealId: job.dealId, index, expected, actual, stage: "rebuild" } },
         );
       }
       const key = pieceKey(expected as Hex);
       await this.ctx.blobs.commit(path, key);
       placed.set(index, this.ctx.blobs.path(key));
     }
-    this.handOver(job, placed);
-    this.ctx.ledger.finish(retrievalId, "completed");
-    const downloaded = store.repair(job.id)?.bytesDownloaded ?? 0;
-    log.info(
-      {
-        downloadedBytes: downloaded,
-        piecesUsed: result.piecesUsed,
-        corrupt: result.corruptProviders.map((c) => c.provider),
-        pieceSize: manifest.pieces[0].payloadSize,
-      },
-      "pieces rebuilt and checked against the manifest; placing them",
-    );
-    await rm(this.workDir(job), { recursive: true, force: true });
-    this.ctx.wake();
+    return placed;
   }
 
   /** Hands the rebuilt pieces to placement; losses merged into the job meanwhile get a job of their own. */
@@ -254,23 +274,21 @@ export class Repairer {
     }
   }
 
-  private recordEvidence(job: RepairJobRow, manifest: Manifest, result: FileRetrievalResult): void {
-    for (const c of result.corruptProviders) {
-      const match = /expected (\S+), got (\S+)/.exec(c.evidence);
-      this.ctx.store.addEvidence({
-        dealId: job.dealId,
-        index: c.pieceIndex,
-        provider: c.provider,
-        pieceCid: manifest.pieces[c.pieceIndex].pieceCid,
-        expected: match?.[1] ?? manifest.pieces[c.pieceIndex].root,
-        actual: match?.[2] ?? c.evidence,
-        stage: "repair download",
-      });
-      this.ctx.logger.warn(
-        { dealId: job.dealId, piece: c.pieceIndex, provider: c.provider, evidence: c.evidence },
-        "provider served bytes that do not match the piece commitment; evidence recorded",
-      );
-    }
+  /** Records a provider's corrupt piece as evidence (seed 003), from the structured mismatch. */
+  private recordEvidence(job: RepairJobRow, manifest: Manifest, c: CorruptPiece): void {
+    this.ctx.store.addEvidence({
+      dealId: job.dealId,
+      index: c.pieceIndex,
+      provider: c.provider,
+      pieceCid: manifest.pieces[c.pieceIndex].pieceCid,
+      expected: c.expected,
+      actual: c.actual,
+      stage: "repair download",
+    });
+    this.ctx.logger.warn(
+      { dealId: job.dealId, piece: c.pieceIndex, provider: c.provider, evidence: describeCorrupt(c) },
+      "provider served bytes that do not match the piece commitment; evidence recorded",
+    );
   }
 
   private workDir(job: RepairJobRow): string {

@@ -90,10 +90,52 @@ export interface FileRetrievalResult {
   paid: bigint;
   piecesUsed: { pieceIndex: number; provider: Address }[];
   /** Providers whose bytes did not match the commitment, with the evidence. */
-  corruptProviders: { provider: Address; pieceIndex: number; evidence: string }[];
+  corruptProviders: CorruptPiece[];
   /** Providers that failed otherwise (unreachable, refused, stalled). */
   failedProviders: { provider: Address; pieceIndex: number; error: string }[];
   events: string[];
+}
+
+/** A provider served bytes of a piece that do not match its commitment (seed 003's evidence). */
+export interface CorruptPiece {
+  provider: Address;
+  pieceIndex: number;
+  /** The 0x root the piece commits to, or of the chunk that failed (`chunk` set). */
+  expected: string;
+  /** The 0x root the served bytes hash to. */
+  actual: string;
+  /** Index of the chunk whose root did not match, when the check was per chunk. */
+  chunk?: number;
+}
+
+/** One line of evidence: "chunk 3: expected 0x…, got 0x…". */
+export function describeCorrupt(c: CorruptPiece): string {
+  return `${c.chunk === undefined ? "" : `chunk ${c.chunk}: `}expected ${c.expected}, got ${c.actual}`;
+}
+
+/** What {@link FileRetriever.fetchPieces} is asked to do. */
+export interface PieceFetchRequest {
+  /** The retrieval's id in the ledger: verified fetches recorded under it are reused. */
+  retrievalId: string;
+  manifest: Manifest;
+  /** Candidate providers per piece index, in preference order. */
+  holders: Map<number, RegisteredProvider[]>;
+  /** Where piece downloads are written. */
+  workDir: string;
+  options: FileRetrieveOptions;
+  /** Receives every retrieval event line (seed 001's event names). */
+  onEvent: (line: string) => void;
+  /** Receives each corrupt piece as soon as it is found (before the fetch moves on). */
+  onCorrupt?: (corrupt: CorruptPiece) => void;
+}
+
+/** What {@link FileRetriever.fetchPieces} got: the k verified pieces and every failure met. */
+export interface FetchedPieces {
+  /** Paths of the verified pieces by index (undefined for the others). */
+  paths: (string | undefined)[];
+  piecesUsed: FileRetrievalResult["piecesUsed"];
+  corruptProviders: CorruptPiece[];
+  failedProviders: FileRetrievalResult["failedProviders"];
 }
 
 export interface FileRetrieverDeps {
@@ -182,8 +224,11 @@ export class FileRetriever {
           detail: `droot ${droot}`,
         }),
       );
-      const paths = await this.fetchPieces(retrievalId, manifest, holders, workDir, options, log, result);
-      await decodeFile(manifest, paths, out, this.deps.pool);
+      const fetched = await this.fetchPieces({ retrievalId, manifest, holders, workDir, options, onEvent: log });
+      result.piecesUsed = fetched.piecesUsed;
+      result.corruptProviders = fetched.corruptProviders;
+      result.failedProviders = fetched.failedProviders;
+      await decodeFile(manifest, fetched.paths, out, this.deps.pool);
       result.paid = ledger.paidFor(retrievalId);
       log(
         formatEvent({
@@ -223,23 +268,15 @@ export class FileRetriever {
 
   /**
    * Runs paid piece fetches until k pieces are verified (seed 003: download exactly k; a piece
-   * whose bytes do not match its commitment is recorded in `result.corruptProviders` and
+   * whose bytes do not match its commitment is reported to `onCorrupt` and in the answer, and
    * another holder or piece is tried, keeping the good ones). Verified fetches recorded under
    * `retrievalId` by an earlier run are reused.
    *
-   * @param holders Candidate providers per piece index, in preference order.
-   * @returns Paths of the verified pieces by index (undefined for the others).
    * @throws NotEnoughPiecesError listing every failure.
    */
-  async fetchPieces(
-    retrievalId: string,
-    manifest: Manifest,
-    holders: Map<number, RegisteredProvider[]>,
-    workDir: string,
-    options: FileRetrieveOptions,
-    log: (line: string) => void,
-    result: FileRetrievalResult,
-  ): Promise<(string | undefined)[]> {
+  async fetchPieces(request: PieceFetchRequest): Promise<FetchedPieces> {
+    const { retrievalId, manifest, holders, workDir, options, onEvent: log } = request;
+    const result: Omit<FetchedPieces, "paths"> = { piecesUsed: [], corruptProviders: [], failedProviders: [] };
     const { k, m } = manifest;
     const n = k + m;
     const paths: (string | undefined)[] = Array.from({ length: n }, () => undefined);
@@ -306,11 +343,16 @@ export class FileRetriever {
             const message = err.message.split("\n")[0];
             if (err instanceof PieceCommitmentMismatchError) {
               const d = err.details;
-              result.corruptProviders.push({
+              const corrupt: CorruptPiece = {
                 provider: provider.address,
                 pieceIndex: index,
-                evidence: `chunk ${d.chunk ?? "?"}: expected ${d.expected}, got ${d.actual}`,
-              });
+                expected: String(d.expected ?? piece.root),
+                // A malformed chunk-root list has no root of its own to show.
+                actual: d.actual === undefined ? "unreadable" : String(d.actual),
+                ...(typeof d.chunk === "number" ? { chunk: d.chunk } : {}),
+              };
+              result.corruptProviders.push(corrupt);
+              request.onCorrupt?.(corrupt);
             } else {
               result.failedProviders.push({ provider: provider.address, pieceIndex: index, error: message });
             }
@@ -349,7 +391,9 @@ export class FileRetriever {
             k,
             verified: done.size,
             failures: [
-              ...result.corruptProviders.map((c) => `${c.provider} piece ${c.pieceIndex}: corrupt (${c.evidence})`),
+              ...result.corruptProviders.map(
+                (c) => `${c.provider} piece ${c.pieceIndex}: corrupt (${describeCorrupt(c)})`,
+              ),
               ...result.failedProviders.map((f) => `${f.provider} piece ${f.pieceIndex}: ${f.error}`),
               ...manifest.pieces
                 .map((_, i) => i)
@@ -363,7 +407,7 @@ export class FileRetriever {
     }
     // Fetches beyond k (none are started) — wait for stragglers that already finished.
     await Promise.allSettled(running.values());
-    return paths;
+    return { paths, ...result };
   }
 
   /**
