@@ -220,8 +220,7 @@ export class Placer {
     const message = (err as Error).message.split("\n")[0];
     const attempts = piece.attempts + 1;
     // A proposal that went stale before it was published is proposed again, to the same provider.
-    const notPublished = err instanceof PeerRejectedError || err instanceof DealNotPublishedError;
-    if (notPublished && /StartEpochTooSoon/.test(err.message) && piece.provider) {
+    if (isStaleProposal(err) && piece.provider) {
       this.ctx.logger.warn(
         { dealId: piece.dealId, piece: piece.index, provider: piece.provider },
         "proposal went stale before publication; proposing again",
@@ -338,4 +337,14 @@ export function rankForPlacement(
 
 function key(p: PieceRow): string {
   return `${p.dealId}:${p.index}`;
+}
+
+/**
+ * Whether `err` says the proposal's start epoch passed before it could be published: the
+ * provider's 422 `StartEpochTooSoon`, or a publish the market skipped with that `PublishResult`
+ * (the provider's recorded reason, or the client's own publish with the acceptance).
+ */
+export function isStaleProposal(err: unknown): boolean {
+  if (err instanceof PeerRejectedError) return err.code === "StartEpochTooSoon";
+  return err instanceof DealNotPublishedError && err.details.reason === "StartEpochTooSoon";
 }
