@@ -3,7 +3,7 @@ import type { FastifyInstance } from "fastify";
 import { zeroAddress } from "viem";
 import type { PrivateKeyAccount } from "viem/accounts";
 import { BlobStore } from "../core/blob-store";
-import { sleep } from "../core/abort";
+import { Wakeup, runEvery } from "../core/abort";
 import { createLogger, type Logger } from "../core/logger";
 import { advanceCheckpoint, assertSameChain, ChainDivergedError } from "../chain/checkpoint";
 import { connectChain } from "../chain/clients";
@@ -40,7 +40,8 @@ export class RepairDaemon {
   private abort: AbortController | undefined;
   private loops: Promise<void>[] = [];
   private starting: Promise<{ url: string; minerId: bigint }> | undefined;
-  private readonly waiters = new Set<() => void>();
+  /** One per wakeable loop: `ctx.wake()` wakes them all. */
+  private readonly wakeups: Wakeup[] = [];
 
   constructor(
     private readonly config: RepairConfig,
@@ -135,41 +136,30 @@ export class RepairDaemon {
   }
 
   /** Runs `step` every `intervalMs` until aborted; wakeable loops also run on `ctx.wake()`. */
-  private async loop(
+  private loop(
     name: string,
     intervalMs: number,
     signal: AbortSignal,
     step: () => Promise<void>,
     wakeable = false,
   ): Promise<void> {
-    while (!signal.aborted) {
-      try {
-        await step();
-      } catch (err) {
-        if (signal.aborted) return;
-        this.logger.error({ err, loop: name }, "loop step failed");
-      }
-      if (!wakeable) {
-        await sleep(intervalMs, signal).catch(() => undefined);
-        continue;
-      }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, intervalMs);
-        const waiters = this.waiters;
-        function done() {
-          clearTimeout(timer);
-          waiters.delete(done);
-          signal.removeEventListener("abort", done);
-          resolve();
-        }
-        waiters.add(done);
-        signal.addEventListener("abort", done, { once: true });
-      });
-    }
+    return runEvery(
+      intervalMs,
+      signal,
+      step,
+      (err) => this.logger.error({ err, loop: name }, "loop step failed"),
+      wakeable ? this.newWakeup() : undefined,
+    );
+  }
+
+  private newWakeup(): Wakeup {
+    const wakeup = new Wakeup();
+    this.wakeups.push(wakeup);
+    return wakeup;
   }
 
   private wake(): void {
-    for (const done of [...this.waiters]) done();
+    for (const wakeup of this.wakeups) wakeup.wake();
   }
 
   private async ensureMiner(ctx: RepairContext, url: string): Promise<bigint> {
