@@ -12,7 +12,7 @@ import { ClientStore } from "../client/client-store";
 import { RepairClient } from "../client/repair-client";
 import { StorageClient, type StoreProgress } from "../client/storage-client";
 import { RetrievalClient } from "../client/retrieval/retrieval-client";
-import { describeCorrupt } from "../client/retrieval/file-retriever";
+import { describeCorrupt } from "../client/retrieval/file-retrieval";
 import { ErasurePool } from "../erasure/erasure-pool";
 import {
   defaultDataDir,

@@ -4,12 +4,8 @@ import { join } from "node:path";
 import { toHex, type Address, type Hex } from "viem";
 import { httpJson } from "../core/http-client";
 import { listProviders, type RegisteredProvider } from "../chain/registry/reads";
-import {
-  FileRetriever,
-  describeCorrupt,
-  type CorruptPiece,
-  type FetchedPieces,
-} from "../client/retrieval/file-retriever";
+import { describeCorrupt, type CorruptPiece, type FetchedPieces } from "../client/retrieval/file-retrieval";
+import { FileRetriever } from "../client/retrieval/file-retriever";
 import { rebuildPieces } from "../manifest/decode";
 import { verifyManifest, type Manifest } from "../manifest/manifest";
 import { PROVIDER_PATHS } from "../protocol/provider-api";

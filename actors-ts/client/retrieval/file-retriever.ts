@@ -24,20 +24,6 @@ import {
   type PieceFetchRequest,
 } from "./file-retrieval";
 
-export {
-  ManifestNotFoundError,
-  NotEnoughPiecesError,
-  assertEnoughHolders,
-  describeCorrupt,
-  type ChainDealNote,
-  type CorruptPiece,
-  type FetchedPieces,
-  type FileRetrievalResult,
-  type FileRetrieveOptions,
-  type FileRetrieverDeps,
-  type PieceFetchRequest,
-};
-
 /**
  * Seed 001's RetrievalRequest for a whole file: reads the manifest, finds who holds each piece
  * (repair deals on chain, the client's own deals), fetches k pieces in parallel through paid

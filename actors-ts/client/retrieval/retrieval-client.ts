@@ -11,7 +11,8 @@ import type { ErasurePool } from "../../erasure/erasure-pool";
 import { parsePieceCidV2 } from "../../piece/piece-cid";
 import type { ClientStore } from "../client-store";
 import { ProviderNotRegisteredError } from "../storage-client";
-import { FileRetriever, type FileRetrievalResult, type FileRetrieveOptions } from "./file-retriever";
+import type { FileRetrievalResult, FileRetrieveOptions } from "./file-retrieval";
+import { FileRetriever } from "./file-retriever";
 import { PieceFetcher, formatEvent } from "./piece-fetcher";
 import { RetrievalLedger } from "./retrieval-ledger";
 
