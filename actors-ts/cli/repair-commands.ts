@@ -50,6 +50,11 @@ export function repairCommand(): Command {
     .option("--watch-interval-ms <ms>", "chain watcher and health sweep interval", parseIntOption)
     .option("--work-interval-ms <ms>", "placement and repair worker interval", parseIntOption)
     .option("--claim-interval-ms <ms>", "how often earnings are claimed", parseIntOption)
+    .option(
+      "--ask-check-interval-ms <ms>",
+      "how often the repair ask is checked and renewed once half its validity has passed",
+      parseIntOption,
+    )
     .option("--reputation-url <url>", "a dealbot controller's /api/reputation: provider scores used to rank placement")
     .option(
       "--storage-start-delay <epochs>",
@@ -80,6 +85,7 @@ export function repairCommand(): Command {
           ...set("watchIntervalMs", opts.watchIntervalMs),
           ...set("workIntervalMs", opts.workIntervalMs),
           ...set("claimIntervalMs", opts.claimIntervalMs),
+          ...set("askCheckIntervalMs", opts.askCheckIntervalMs),
           ...set("reputationUrl", opts.reputationUrl),
           ...set("storageStartDelayEpochs", opts.storageStartDelay),
           ...set("logFile", opts.logFile),

@@ -36,6 +36,11 @@ export const repairConfigSchema = z.object({
   workIntervalMs: z.number().int().positive().default(500),
   /** How often earnings are claimed, ms. */
   claimIntervalMs: z.number().int().positive().default(60_000),
+  /**
+   * How often the ask is checked, ms: once less than half its validity is left (or its terms
+   * differ from `ask`), a fresh one is posted, so clients never stop finding the miner.
+   */
+  askCheckIntervalMs: z.number().int().positive().default(60_000),
   /** Storage deals start this many epochs after they are proposed. */
   storageStartDelayEpochs: zUint.optional(),
   /** Placement or repair attempts before a provider is dropped for a piece / a job is parked. */

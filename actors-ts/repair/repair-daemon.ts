@@ -120,6 +120,9 @@ export class RepairDaemon {
       this.loop("placer", config.workIntervalMs, signal, () => placer.tick(), true),
       this.loop("repairer", config.workIntervalMs, signal, () => repairer.tick(), true),
       this.loop("claimer", config.claimIntervalMs, signal, () => this.claim(ctx)),
+      this.loop("ask", config.askCheckIntervalMs, signal, async () => {
+        ctx.askId = await this.ensureAsk(ctx);
+      }),
     ];
     if (config.reputationUrl) {
       const feed = new ReputationFeed(config.reputationUrl, logger);
@@ -224,7 +227,15 @@ export class RepairDaemon {
       expiryEpoch: head + config.ask.validityEpochs,
     });
     store.set("askId", askId.toString());
-    ctx.logger.info({ askId, price: config.ask.pricePerBytePerEpoch }, "repair ask posted");
+    ctx.logger.info(
+      {
+        askId,
+        previousAskId: known,
+        price: config.ask.pricePerBytePerEpoch,
+        expiryEpoch: head + config.ask.validityEpochs,
+      },
+      known ? "repair ask renewed" : "repair ask posted",
+    );
     return askId;
   }
 
