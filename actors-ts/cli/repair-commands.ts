@@ -51,6 +51,11 @@ export function repairCommand(): Command {
     .option("--work-interval-ms <ms>", "placement and repair worker interval", parseIntOption)
     .option("--claim-interval-ms <ms>", "how often earnings are claimed", parseIntOption)
     .option(
+      "--settle-interval-ms <ms>",
+      "how often storage deals replaced by repairs are settled once the market ends them",
+      parseIntOption,
+    )
+    .option(
       "--ask-check-interval-ms <ms>",
       "how often the repair ask is checked and renewed once half its validity has passed",
       parseIntOption,
@@ -86,6 +91,7 @@ export function repairCommand(): Command {
           ...set("workIntervalMs", opts.workIntervalMs),
           ...set("claimIntervalMs", opts.claimIntervalMs),
           ...set("askCheckIntervalMs", opts.askCheckIntervalMs),
+          ...set("settleIntervalMs", opts.settleIntervalMs),
           ...set("reputationUrl", opts.reputationUrl),
           ...set("storageStartDelayEpochs", opts.storageStartDelay),
           ...set("logFile", opts.logFile),

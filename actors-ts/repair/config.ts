@@ -41,6 +41,8 @@ export const repairConfigSchema = z.object({
    * differ from `ask`), a fresh one is posted, so clients never stop finding the miner.
    */
   askCheckIntervalMs: z.number().int().positive().default(60_000),
+  /** How often storage deals replaced by repairs are checked and settled once closed, ms. */
+  settleIntervalMs: z.number().int().positive().default(60_000),
   /** Storage deals start this many epochs after they are proposed. */
   storageStartDelayEpochs: zUint.optional(),
   /** Placement or repair attempts before a provider is dropped for a piece / a job is parked. */

@@ -24,6 +24,7 @@ import { getAsk, getMiner, getRepairParams, repairMinerOfWorker } from "../chain
 import { Placer } from "./placer";
 import { ReputationFeed } from "./reputation-feed";
 import { Repairer } from "./repairer";
+import { RetiredDealSettler } from "./retired-settler";
 import { RepairStore } from "./repair-store";
 import { Watcher } from "./watcher";
 
@@ -115,11 +116,15 @@ export class RepairDaemon {
     const watcher = new Watcher(ctx);
     const placer = new Placer(ctx);
     const repairer = new Repairer(ctx);
+    const settler = new RetiredDealSettler(ctx);
     this.loops = [
       this.loop("watcher", config.watchIntervalMs, signal, () => watcher.tick()),
       this.loop("placer", config.workIntervalMs, signal, () => placer.tick(), true),
       this.loop("repairer", config.workIntervalMs, signal, () => repairer.tick(), true),
       this.loop("claimer", config.claimIntervalMs, signal, () => this.claim(ctx)),
+      this.loop("settler", config.settleIntervalMs, signal, async () => {
+        await settler.tick();
+      }),
       this.loop("ask", config.askCheckIntervalMs, signal, async () => {
         ctx.askId = await this.ensureAsk(ctx);
       }),

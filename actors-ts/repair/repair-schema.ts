@@ -76,4 +76,13 @@ export const REPAIR_MIGRATIONS = [
    );`,
   // When a repair was confirmed: the new storage deal of every piece it rebuilt proven once.
   `ALTER TABLE repairs ADD COLUMN confirmed_epoch TEXT;`,
+  // Storage deals a repair replaced: settled once the market closes them, so their unspent price
+  // lock and the slashed collateral owed to the worker come back (issue: every repair leaked).
+  `CREATE TABLE retired_storage_deals (
+     storage_deal_id TEXT PRIMARY KEY,
+     proposal_json TEXT NOT NULL,
+     retired_at INTEGER NOT NULL,
+     settled_at INTEGER,
+     error TEXT
+   );`,
 ];

@@ -18,6 +18,7 @@ import {
   type RawEvidence,
 } from "./repair-rows";
 import { REPAIR_MIGRATIONS } from "./repair-schema";
+import { proposalFromJson, type StorageDealProposal } from "../chain/eip712";
 import { uncoveredLosses } from "./uncovered-losses";
 export type { DealRow, EvidenceRow, IntakeRow, PieceRow, PieceState, RepairJobRow } from "./repair-rows";
 
@@ -355,6 +356,14 @@ export class RepairStore {
         .prepare("UPDATE repairs SET indices_json = ? WHERE id = ?")
         .run(JSON.stringify([...rebuilt.keys()].sort((a, b) => a - b)), id);
       for (const [index, path] of rebuilt) {
+        const replaced = this.piece(dealId, index);
+        if (replaced?.storageDealId !== undefined && replaced.proposal) {
+          this.db
+            .prepare(
+              "INSERT OR IGNORE INTO retired_storage_deals (storage_deal_id, proposal_json, retired_at) VALUES (?, ?, ?)",
+            )
+            .run(replaced.storageDealId.toString(), stringifyJson(replaced.proposal.proposal), Date.now());
+        }
         this.updatePiece(dealId, index, {
           state: "pending",
           mode: "reassign",
@@ -407,5 +416,32 @@ export class RepairStore {
       stage: r.stage,
       at: r.at,
     }));
+  }
+
+  /** Storage deals a repair replaced and the market has not yet been seen to close, oldest first. */
+  retiredStorageDeals(): { storageDealId: bigint; proposal: StorageDealProposal }[] {
+    const rows = this.db
+      .prepare(
+        "SELECT storage_deal_id, proposal_json FROM retired_storage_deals WHERE settled_at IS NULL ORDER BY retired_at",
+      )
+      .all() as { storage_deal_id: string; proposal_json: string }[];
+    return rows.map((r) => ({
+      storageDealId: BigInt(r.storage_deal_id),
+      proposal: proposalFromJson(JSON.parse(r.proposal_json) as Record<string, string>),
+    }));
+  }
+
+  /** Records that a retired storage deal is closed on chain (settled by us or by anyone). */
+  markRetiredSettled(storageDealId: bigint): void {
+    this.db
+      .prepare("UPDATE retired_storage_deals SET settled_at = ?, error = NULL WHERE storage_deal_id = ?")
+      .run(Date.now(), storageDealId.toString());
+  }
+
+  /** Records why settling a retired storage deal failed (it is tried again next round). */
+  markRetiredError(storageDealId: bigint, error: string): void {
+    this.db
+      .prepare("UPDATE retired_storage_deals SET error = ? WHERE storage_deal_id = ?")
+      .run(error, storageDealId.toString());
   }
 }

@@ -67,6 +67,42 @@ describe("RepairStore repair jobs", () => {
     expect(store.piece(dealId, 1)?.state).to.equal("lost");
   });
 
+  it("a hand-over retires the replaced storage deal with its proposal, to be settled once closed", () => {
+    const proposal = {
+      pieceCid: `0x${"cd".repeat(32)}` as Hex,
+      pieceSize: 2048n,
+      payloadSize: 2032n,
+      client: `0x${"11".repeat(20)}` as Address,
+      provider: `0x${"1".repeat(40)}` as Address,
+      label: "repair-slot:0xmarket:7:0",
+      startEpoch: 100n,
+      endEpoch: 20_000n,
+      storagePricePerEpoch: 2032n,
+      providerCollateral: 2032n,
+      clientCollateral: 0n,
+      nonce: 2n ** 63n + 5n,
+    };
+    store.updatePiece(dealId, 0, {
+      proposal: {
+        proposal,
+        clientSignature: "0x01",
+        pieceCidV2: "bafk-piece-0",
+        proposalHash: `0x${"ef".repeat(32)}` as Hex,
+        providerUrl: "http://127.0.0.1:1",
+      },
+    });
+    lose(0);
+    const [job] = store.repairs(["queued"]);
+    store.handRebuiltToPlacement(job.id, dealId, new Map([[0, "/tmp/rebuilt-0"]]));
+    // Piece 0's old deal (id 1) is retired with its exact terms; the row now waits for a new deal.
+    expect(store.retiredStorageDeals()).to.deep.equal([{ storageDealId: 1n, proposal }]);
+    expect(store.piece(dealId, 0)?.storageDealId).to.equal(undefined);
+    store.markRetiredError(1n, "DealNotOpen");
+    expect(store.retiredStorageDeals()).to.have.length(1);
+    store.markRetiredSettled(1n);
+    expect(store.retiredStorageDeals()).to.deep.equal([]);
+  });
+
   it("queues lost pieces that no queued job covers, taking them out of a rebuilt job that still names them", () => {
     lose(2);
     const [job] = store.repairs(["queued"]);

@@ -74,7 +74,7 @@ describe("repair miner: repair-backed deals, placement, fault detection, minimal
       ...["--port", "0", "--data-dir", join(dir, "miner"), "--key", devKey(MINER), "--rpc", devnet.rpcUrl],
       ...["--deployment", join(dir, "deployments"), "--config", join(dir, "miner.json")],
       ...["--watch-interval-ms", "1000", "--work-interval-ms", "200", "--confirmations", "1"],
-      ...["--claim-interval-ms", "60000"],
+      ...["--claim-interval-ms", "60000", "--settle-interval-ms", "1000"],
     ]);
   }
 
@@ -289,6 +289,10 @@ describe("repair miner: repair-backed deals, placement, fault detection, minimal
   it("two holders are killed together: both pieces are rebuilt from k downloaded pieces, re-placed and confirmed", async () => {
     const pieces = await Promise.all([0, 1, 2, 3, 4, 5].map(holder));
     const victims = [0, 1, 2, 3, 4, 5].filter((i) => providerIndexOf(pieces[i]) !== TRUSTED).slice(0, 2);
+    const replaced = (await status()).pieces
+      .filter((p) => victims.includes(p.index))
+      .map((p) => BigInt(p.storageDealId as string));
+    expect(replaced).to.have.length(2);
     const since = await repairCount();
     await Promise.all(victims.map((i) => killProvider(providerIndexOf(pieces[i]))));
     const { s, jobs } = await confirmed(victims, since);
@@ -318,6 +322,23 @@ describe("repair miner: repair-backed deals, placement, fault detection, minimal
     ]);
     expect(r.code, r.stderr + r.stdout).to.equal(0);
     expect(sha256(await readFile(out))).to.equal(sha256(file));
+    // The dead providers' storage deals end Terminated once their data sets fail; nobody else
+    // is left to settle them, so the miner does, and their locked funds come back to its escrow.
+    const market = deployment.contracts.StorageMarket as Address;
+    await waitFor(
+      "the replaced storage deals to be settled closed by the miner",
+      240_000,
+      async () => {
+        const infos = await Promise.all(
+          replaced.map((id) =>
+            chain().readContract({ address: market, abi: storageMarketAbi, functionName: "dealInfo", args: [id] }),
+          ),
+        );
+        return infos.every((i) => i.closed) ? true : undefined;
+      },
+      () => miner.output(),
+    );
+    expect(miner.output()).to.include("replaced storage deal settled");
   });
 
   async function pieceSizes(): Promise<number[]> {
