@@ -193,7 +193,7 @@ async function main(): Promise<number> {
       const s = await status();
       const jobs = killed.map((i) => jobOf(s, i));
       return jobs.every((j) => j !== undefined) && s.pieces.every((p) => p.state === "assigned")
-        ? { s, job: jobs[0] as RepairDealStatusResponse["repairs"][number] }
+        ? { s, job: jobs[0] }
         : undefined;
     });
     const repairedEvents = await chain.getContractEvents({
@@ -239,7 +239,7 @@ async function main(): Promise<number> {
       logger,
       pool,
       workDir: join(runDir, "reader", "work"),
-    }).retrieveFile(stored.droot as Hex, out);
+    }).retrieveFile(stored.droot, out);
     readerStore.close();
     const outSha = await sha256File(out);
     const match = outSha === fileSha;

@@ -20,7 +20,7 @@ async function main(): Promise<void> {
     port,
   );
   const stop = () => {
-    devnet.stop().then(() => process.exit(0));
+    void devnet.stop().then(() => process.exit(0));
   };
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);

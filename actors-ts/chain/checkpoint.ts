@@ -95,7 +95,7 @@ export async function advanceCheckpoint(clients: ChainClients, store: Checkpoint
   const target = head > CHECKPOINT_DEPTH_BLOCKS ? head - CHECKPOINT_DEPTH_BLOCKS : 0n;
   if (known && known.blockNumber >= target) return known;
   const block = await clients.public.getBlock({ blockNumber: target });
-  const next: ChainCheckpoint = { chainId: clients.chain.id, blockNumber: target, blockHash: block.hash as Hex };
+  const next: ChainCheckpoint = { chainId: clients.chain.id, blockNumber: target, blockHash: block.hash };
   store.set(
     KEY,
     JSON.stringify({ chainId: next.chainId, blockNumber: next.blockNumber.toString(), blockHash: next.blockHash }),

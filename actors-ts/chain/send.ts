@@ -52,15 +52,18 @@ export async function sendContract<
   let result: unknown;
   const hash = await clients.queue.run(async () => {
     let request;
+    // The generic parameter plumbing of viem's simulateContract does not survive a wrapper; the
+    // call shape is checked by this function's own signature, so the calls below take it untyped.
+    const untyped = {
+      abi: call.abi as Abi,
+      functionName: call.functionName as string,
+      args: call.args as readonly unknown[],
+    };
     try {
-      // The generic parameter plumbing of viem's simulateContract does not survive a wrapper;
-      // the call shape is checked by this function's own signature.
       const simulated = await clients.public.simulateContract({
         account: clients.account,
         address: call.address,
-        abi: call.abi as Abi,
-        functionName: call.functionName as string,
-        args: call.args as readonly unknown[],
+        ...untyped,
         gas: call.gas,
       });
       result = simulated.result;
@@ -73,27 +76,23 @@ export async function sendContract<
           await clients.public.estimateContractGas({
             account: clients.account,
             address: call.address,
-            abi: call.abi as Abi,
-            functionName: call.functionName as string,
-            args: call.args as readonly unknown[],
+            ...untyped,
           }),
         );
       request = { ...simulated.request, gas };
     } catch (err) {
-      throw decodeContractError(err, call.contract, call.functionName as string);
+      throw decodeContractError(err, call.contract, untyped.functionName);
     }
     try {
       return await sendSigned(clients, {
         to: call.address,
         data: encodeFunctionData({
-          abi: call.abi as Abi,
-          functionName: call.functionName as string,
-          args: call.args as readonly unknown[],
+          ...untyped,
         }),
         gas: request.gas,
       });
     } catch (err) {
-      throw decodeContractError(err, call.contract, call.functionName as string, call.abi as Abi);
+      throw decodeContractError(err, call.contract, untyped.functionName, untyped.abi);
     }
   });
   const receipt = await clients.public.waitForTransactionReceipt({ hash, timeout: 120_000 });

@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { Command } from "commander";
 import { SingleBar, Presets } from "cli-progress";
-import { getAddress, type Address } from "viem";
+import { getAddress } from "viem";
 import { loadAccount } from "../core/keys";
 import { createLogger } from "../core/logger";
 import { connectChain } from "../chain/clients";
@@ -141,7 +141,7 @@ export function clientCommand(): Command {
             const stored = await new RepairClient({ clients, contracts, store, logger }).store(file, {
               k: opts.k,
               m: opts.m,
-              miner: opts.miner ? (getAddress(opts.miner) as Address) : undefined,
+              miner: opts.miner ? getAddress(opts.miner) : undefined,
               durationEpochs: opts.duration,
               workDir,
               pool,
@@ -187,7 +187,7 @@ export function clientCommand(): Command {
                 m: opts.m,
                 providers: String(opts.providers)
                   .split(",")
-                  .map((a) => getAddress(a.trim()) as Address),
+                  .map((a) => getAddress(a.trim())),
                 workDir,
                 pool,
               },
@@ -210,7 +210,7 @@ export function clientCommand(): Command {
         if (!opts.provider) throw new Error("give --provider, or --providers with --k and --m");
         const deal = await storageClient.storeFile(file, {
           ...storeOptions,
-          provider: getAddress(opts.provider) as Address,
+          provider: getAddress(opts.provider),
         });
         progress.stop();
         if (opts.json) printJson({ ok: true, ...deal, events });
@@ -326,14 +326,14 @@ export function clientCommand(): Command {
           const result = await storageClient.retrieveOwnPiece(
             target,
             opts.out,
-            opts.provider ? (getAddress(opts.provider) as Address) : undefined,
+            opts.provider ? getAddress(opts.provider) : undefined,
           );
           if (opts.json) printJson({ ok: true, pieceCid: target, out: opts.out, paid: 0n, ...result });
           else process.stdout.write(`wrote ${result.bytes} bytes from ${result.provider} to ${opts.out}\n`);
           return;
         }
         if (!opts.provider) throw new Error("a paid piece retrieval needs --provider");
-        const result = await retrieval.retrievePiece(target, getAddress(opts.provider) as Address, opts.out, {
+        const result = await retrieval.retrievePiece(target, getAddress(opts.provider), opts.out, {
           onEvent: (line) => events.push(line),
           maxBytesPerSecond: opts.maxDownloadRate,
         });

@@ -127,7 +127,7 @@ export class RepairClient {
       pool: options.pool,
     });
     const manifest = prepared.manifest;
-    const droot = manifest.droot as Hex;
+    const droot = manifest.droot;
     store.putManifest(droot, JSON.stringify(manifest));
     progress({ stage: "encoded", detail: `droot ${droot}` });
     const pieceSize = BigInt(manifest.pieces[0].paddedSize);

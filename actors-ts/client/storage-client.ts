@@ -298,7 +298,7 @@ export class StorageClient {
       outDir: join(coding.workDir, `prepare-${Date.now()}`),
       pool: coding.pool,
     });
-    const droot = prepared.manifest.droot as Hex;
+    const droot = prepared.manifest.droot;
     this.c.store.putManifest(droot, JSON.stringify(prepared.manifest));
     const deals = await Promise.all(
       prepared.piecePaths.map((path, i) => this.storeFile(path, { ...options, provider: providers[i] })),

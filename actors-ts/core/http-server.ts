@@ -18,8 +18,9 @@ declare module "fastify" {
  * fastify because it validates and bounds bodies, streams without buffering, and logs with pino.
  */
 export function createHttpServer(ctx: { logger: Logger; config: { maxJsonBodyBytes: number } }): FastifyInstance {
+  const loggerInstance: FastifyBaseLogger = ctx.logger.child({ component: "http" });
   const app = Fastify({
-    loggerInstance: ctx.logger.child({ component: "http" }) as FastifyBaseLogger,
+    loggerInstance,
     bodyLimit: ctx.config.maxJsonBodyBytes,
     disableRequestLogging: true,
   });
@@ -89,7 +90,7 @@ export function authenticate(
       method: request.method,
       path: request.url,
       body: options.streamedBody ? undefined : (request.rawBody ?? new Uint8Array()),
-      self: ctx.clients.account.address as Address,
+      self: ctx.clients.account.address,
     },
     (signer, nonce, expiresAt) => ctx.store.useNonce(signer, nonce, expiresAt),
   );

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { getAddress, isAddress, type Address, type Hex } from "viem";
+import { getAddress, isAddress, type Hex } from "viem";
 
 /**
  * zod schemas for values that cross process boundaries (HTTP bodies, config files, CLI flags).
@@ -23,7 +23,7 @@ export const zBigint = z.union([
  * A non-negative bigint below 2^bits: the range of the Solidity `uint<bits>` it will be passed as,
  * so an out-of-range value is a 400 at the boundary, not an ABI encoding error deep inside.
  */
-export function zUintN(bits: 8 | 16 | 32 | 64 | 128 | 256) {
+export function zUintN(bits: 8 | 16 | 32 | 64 | 128 | 256): z.ZodType<bigint, unknown> {
   const limit = 1n << BigInt(bits);
   return zBigint.refine((v) => v >= 0n && v < limit, `expected an integer in [0, 2^${bits})`);
 }
@@ -47,10 +47,10 @@ export const zByteCount = z.number().int().nonnegative().safe();
 export const zAddress = z
   .string()
   .refine((s) => isAddress(s, { strict: false }), "expected a 0x-prefixed 20-byte address")
-  .transform((s) => getAddress(s) as Address);
+  .transform((s) => getAddress(s));
 
 /** 0x-prefixed hex of exactly `bytes` bytes. */
-export function zHexBytes(bytes: number) {
+export function zHexBytes(bytes: number): z.ZodType<Hex, string> {
   return z
     .string()
     .regex(new RegExp(`^0x[0-9a-fA-F]{${bytes * 2}}$`), `expected 0x-prefixed ${bytes}-byte hex`)

@@ -224,7 +224,7 @@ async function runFileRetrievalAttempt(
  */
 async function pickProvider(deps: BotDeps, which: string): Promise<RegisteredProvider> {
   if (which !== "random") {
-    const provider = await getProvider(deps.clients, deps.contracts, getAddress(which) as Address);
+    const provider = await getProvider(deps.clients, deps.contracts, getAddress(which));
     if (!provider) throw new InvalidArgumentError(`provider ${which} is not registered`);
     return provider;
   }

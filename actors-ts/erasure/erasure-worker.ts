@@ -25,7 +25,7 @@ function handle(req: WorkerRequest): WorkerReply | undefined {
         encodeStripe(stripe, k, m);
         for (let i = 0; i < n; i++) pieces[i].set(stripe.subarray(i * shareSize, (i + 1) * shareSize), s * shareSize);
       }
-      return { id: req.id, type: "pieces", pieces: pieces.map((p) => p.buffer as ArrayBuffer) };
+      return { id: req.id, type: "pieces", pieces: pieces.map((p) => p.buffer) };
     }
     case "reconstruct": {
       const { k, m, shareSize, stripes, want } = req;
@@ -42,7 +42,7 @@ function handle(req: WorkerRequest): WorkerReply | undefined {
         reconstructStripe(stripe, k, m, present);
         want.forEach((i, j) => out[j].set(stripe.subarray(i * shareSize, (i + 1) * shareSize), s * shareSize));
       }
-      return { id: req.id, type: "pieces", pieces: out.map((p) => p.buffer as ArrayBuffer) };
+      return { id: req.id, type: "pieces", pieces: out.map((p) => p.buffer) };
     }
     case "hash-start": {
       const chunkRoots: Uint8Array[] = [];

@@ -55,10 +55,10 @@ export function encodedPayloadBytes(manifest: Pick<Manifest, "pieces">): bigint 
 /** Rebuilds the droot tree a manifest describes. */
 export function manifestDroot(manifest: Omit<Manifest, "droot"> & { droot?: Hex }): Droot {
   return buildDroot(
-    manifest.pieces.map((p) => ({ pieceCid: p.root as Hex, pieceSize: BigInt(p.paddedSize) })),
+    manifest.pieces.map((p) => ({ pieceCid: p.root, pieceSize: BigInt(p.paddedSize) })),
     {
       fileSize: manifest.fileSize,
-      fileSha256: manifest.fileSha256 as Hex,
+      fileSha256: manifest.fileSha256,
       k: manifest.k,
       m: manifest.m,
       shareSize: manifest.shareSize,

@@ -66,15 +66,15 @@ export function registerIntakeRoutes(app: FastifyInstance, ctx: RepairContext, i
     }
     await checkBid(ctx, auth.signer, body, manifest);
     const id = randomBytes(8).toString("hex");
-    ctx.store.putManifest(manifest.droot as Hex, JSON.stringify(manifest));
+    ctx.store.putManifest(manifest.droot, JSON.stringify(manifest));
     ctx.store.insertIntake({
       id,
       client: auth.signer,
       bidId: body.bidId,
       askId: body.askId,
       deadline: body.deadline,
-      clientSignature: body.clientSignature as Hex,
-      droot: manifest.droot as Hex,
+      clientSignature: body.clientSignature,
+      droot: manifest.droot,
     });
     ctx.logger.info(
       { intakeId: id, bidId: body.bidId, client: auth.signer, droot: manifest.droot },
@@ -93,7 +93,7 @@ export function registerIntakeRoutes(app: FastifyInstance, ctx: RepairContext, i
       request.raw.resume();
       throw new HttpError(409, "ProposalNotReceiving", `repair proposal is ${row.status}`, { id: row.id });
     }
-    const manifest = verifyManifest(ctx.store.manifest(row.droot) as string, row.droot);
+    const manifest = verifyManifest(ctx.store.manifest(row.droot), row.droot);
     const index = Number(request.params.index);
     const piece = manifest.pieces[index];
     if (!Number.isInteger(index) || !piece) {
@@ -109,7 +109,7 @@ export function registerIntakeRoutes(app: FastifyInstance, ctx: RepairContext, i
         payloadSize: piece.payloadSize,
       });
     }
-    if (ctx.blobs.has(pieceKey(piece.root as Hex))) {
+    if (ctx.blobs.has(pieceKey(piece.root))) {
       request.raw.resume();
       return reply.send({ index, pieceCid: piece.pieceCid, stored: true });
     }
@@ -117,7 +117,7 @@ export function registerIntakeRoutes(app: FastifyInstance, ctx: RepairContext, i
       await receivePiece(
         request.raw,
         {
-          root: piece.root as Hex,
+          root: piece.root,
           payloadSize: piece.payloadSize,
           bodySha256: auth.bodySha256,
           proposalHash: row.droot,

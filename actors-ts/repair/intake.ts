@@ -62,10 +62,10 @@ export class Intake {
     if (row.status === "rejected") {
       throw new HttpError(409, "ProposalRejected", `repair proposal was rejected: ${row.error}`, { id });
     }
-    const manifest = verifyManifest(store.manifest(row.droot) as string, row.droot);
+    const manifest = verifyManifest(store.manifest(row.droot), row.droot);
     if (row.status === "receiving") {
       const missing = manifest.pieces
-        .map((p, i) => (this.ctx.blobs.has(pieceKey(p.root as Hex)) ? -1 : i))
+        .map((p, i) => (this.ctx.blobs.has(pieceKey(p.root)) ? -1 : i))
         .filter((i) => i >= 0);
       if (missing.length > 0) {
         throw new HttpError(409, "MissingPieces", "pieces are still missing", { id, missing: missing.join(",") });
@@ -111,11 +111,11 @@ export class Intake {
           dealId,
           index,
           pieceCid: p.pieceCid,
-          root: p.root as Hex,
+          root: p.root,
           payloadSize: p.payloadSize,
           state: "pending" as const,
           mode: "assign" as const,
-          localPath: this.ctx.blobs.path(pieceKey(p.root as Hex)),
+          localPath: this.ctx.blobs.path(pieceKey(p.root)),
         })),
       );
       store.setIntakeStatus(id, "committed", { dealId, txHash });
@@ -148,9 +148,7 @@ export class Intake {
     const dir = join(this.ctx.config.dataDir, "work", `intake-${id}`);
     await mkdir(dir, { recursive: true });
     try {
-      const paths = manifest.pieces.map((p, i) =>
-        i < manifest.k ? this.ctx.blobs.path(pieceKey(p.root as Hex)) : undefined,
-      );
+      const paths = manifest.pieces.map((p, i) => (i < manifest.k ? this.ctx.blobs.path(pieceKey(p.root)) : undefined));
       const parity = manifest.pieces.map((_, i) => i).filter((i) => i >= manifest.k);
       const rebuilt = await rebuildPieces(manifest, paths, parity, dir, this.ctx.pool);
       for (const [index, { digest }] of rebuilt) {

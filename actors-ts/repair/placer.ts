@@ -100,7 +100,7 @@ export class Placer {
       const slot = await getPieceSlot(this.ctx.clients, this.ctx.contracts, piece.dealId, piece.index);
       let hash: Hex | undefined;
       if (slot.storageDealId !== piece.storageDealId || (piece.mode === "reassign" && slot.lostAtEpoch !== 0n)) {
-        const manifest = verifyManifest(store.manifest(deal.droot) as string, deal.droot);
+        const manifest = verifyManifest(store.manifest(deal.droot), deal.droot);
         hash = await placePieceOnChain(this.ctx.clients, this.ctx.contracts, piece.mode, {
           dealId: piece.dealId,
           index: piece.index,
@@ -254,7 +254,7 @@ export class Placer {
     }
     // Nothing listens at its endpoint (connection refused): the provider is down, not slow, and
     // a retry would only wait; move on at once.
-    const down = unreachable && (err as PeerUnreachableError).details.code === "ECONNREFUSED";
+    const down = unreachable && err.details.code === "ECONNREFUSED";
     const giveUp =
       refused ||
       down ||

@@ -109,7 +109,7 @@ export class Repairer {
     if (!deal || deal.status === "lost" || deal.status === "completed") {
       return this.finishLost(job, `deal is ${deal?.status ?? "unknown"}`);
     }
-    const manifest = verifyManifest(this.ctx.store.manifest(deal.droot) as string, deal.droot);
+    const manifest = verifyManifest(this.ctx.store.manifest(deal.droot), deal.droot);
     const pieces = this.ctx.store.pieces(job.dealId);
     const lost = job.indices;
     const log = this.ctx.logger.child({ dealId: job.dealId, job: job.id, lost });
@@ -251,7 +251,7 @@ export class Repairer {
           { details: { dealId: job.dealId, index, expected, actual, stage: "rebuild" } },
         );
       }
-      const key = pieceKey(expected as Hex);
+      const key = pieceKey(expected);
       await this.ctx.blobs.commit(path, key);
       placed.set(index, this.ctx.blobs.path(key));
     }

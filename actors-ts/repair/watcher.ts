@@ -329,7 +329,7 @@ export class Watcher {
             dealId,
             index,
             pieceCid: p.pieceCid,
-            root: p.root as Hex,
+            root: p.root,
             payloadSize: p.payloadSize,
             state: slot && !slot.lost ? ("assigned" as const) : ("lost" as const),
             mode: slot ? ("reassign" as const) : ("assign" as const),

@@ -4,7 +4,6 @@ import { join } from "node:path";
 import { request } from "undici";
 import type { AddressInfo } from "node:net";
 import { privateKeyToAccount } from "viem/accounts";
-import type { Hex } from "viem";
 import { startDevnet } from "../../test/helpers/devnet";
 import { deployTo, devAddress, devKey, fundTokens, startDaemon, type DaemonProcess } from "../../test/helpers/agents";
 import { connectChain } from "../../actors-ts/chain/clients";
@@ -81,13 +80,13 @@ export async function benchRetrieve(
     });
     // Cold: the first retrieval opens and funds a payment channel to each provider.
     let started = performance.now();
-    await retrieval.retrieveFile(stored.droot as Hex, join(dir, "retrieved.bin"));
+    await retrieval.retrieveFile(stored.droot, join(dir, "retrieved.bin"));
     const coldSeconds = (performance.now() - started) / 1000;
     // Warm: the same reader again; its channels are reused (best of two).
     let warmSeconds = Infinity;
     for (let i = 0; i < 2; i++) {
       started = performance.now();
-      await retrieval.retrieveFile(stored.droot as Hex, join(dir, `retrieved-${i}.bin`));
+      await retrieval.retrieveFile(stored.droot, join(dir, `retrieved-${i}.bin`));
       warmSeconds = Math.min(warmSeconds, (performance.now() - started) / 1000);
     }
     readerStore.close();

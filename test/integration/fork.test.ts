@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { cp, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createPublicClient, getAddress, http, type Address, type Hex } from "viem";
+import { createPublicClient, getAddress, http, type Address } from "viem";
 import { forkDevnet, spawnHardhat, startDevnet, type Devnet } from "../helpers/devnet";
 import { deployTo, devAddress, devKey, fundTokens, runCli, startDaemon, type DaemonProcess } from "../helpers/agents";
 import { waitFor } from "../helpers/wait";
@@ -251,7 +251,7 @@ describe("integration: agents against a forked devnet", function () {
     // The original devnet did not move: same head, same holders, none of the fork's transactions.
     expect(await client(original.rpcUrl).getBlockNumber()).to.equal(frozenAt);
     expect(await holders(original.rpcUrl)).to.deep.equal(before);
-    const tx = repairedEvents[0].transactionHash as Hex;
+    const tx = repairedEvents[0].transactionHash;
     const onOriginal = await client(original.rpcUrl)
       .getTransactionReceipt({ hash: tx })
       .then(

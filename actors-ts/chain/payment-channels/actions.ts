@@ -5,6 +5,7 @@ import type { MarketContracts } from "../contracts";
 import type { Voucher } from "../eip712";
 import { sendContract } from "../send";
 import { ensureAllowance } from "../token/approve";
+import type { PaymentChannelsView } from "../view-types";
 
 /**
  * PaymentChannels writes, one function each (`createChannel`, `fund`, `updateChannelState`,
@@ -153,7 +154,11 @@ export async function collectChannel(
 type Reader = Pick<ChainClients, "public">;
 
 /** A channel's on-chain state. */
-export async function getChannel(c: Reader, contracts: MarketContracts, channelId: bigint) {
+export async function getChannel(
+  c: Reader,
+  contracts: MarketContracts,
+  channelId: bigint,
+): Promise<PaymentChannelsView<"getChannel">> {
   return c.public.readContract({
     address: contracts.paymentChannels,
     abi: paymentChannelsAbi,
@@ -163,7 +168,12 @@ export async function getChannel(c: Reader, contracts: MarketContracts, channelI
 }
 
 /** A lane's on-chain state (nonce and redeemed amount). */
-export async function getLane(c: Reader, contracts: MarketContracts, channelId: bigint, lane: bigint) {
+export async function getLane(
+  c: Reader,
+  contracts: MarketContracts,
+  channelId: bigint,
+  lane: bigint,
+): Promise<PaymentChannelsView<"laneState">> {
   return c.public.readContract({
     address: contracts.paymentChannels,
     abi: paymentChannelsAbi,

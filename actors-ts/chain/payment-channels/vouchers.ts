@@ -1,4 +1,4 @@
-import { type Address, type Hex } from "viem";
+import { type Address, type Hex, type TypedDataDomain } from "viem";
 import type { LocalAccount } from "viem/accounts";
 import { z } from "zod";
 import type { ChainClients } from "../clients";
@@ -6,7 +6,7 @@ import { PAYMENT_CHANNELS_DOMAIN, VOUCHER_TYPES, type Voucher } from "../eip712"
 import { zHex, zHexBytes, zUint, zUint64 } from "../../core/schemas";
 
 /** The EIP-712 domain of a PaymentChannels deployment. */
-export function channelsDomain(chainId: number, paymentChannels: Address) {
+export function channelsDomain(chainId: number, paymentChannels: Address): TypedDataDomain {
   return { ...PAYMENT_CHANNELS_DOMAIN, chainId, verifyingContract: paymentChannels } as const;
 }
 

@@ -2,6 +2,7 @@ import type { Address, Hex } from "viem";
 import { repairMarketAbi } from "../generated/abis";
 import type { ChainClients } from "../clients";
 import type { MarketContracts } from "../contracts";
+import type { RepairMarketView } from "../view-types";
 
 type Reader = Pick<ChainClients, "public">;
 
@@ -13,7 +14,11 @@ export const REPAIR_DEAL_STATES = ["None", "Placing", "Active", "Completed", "Lo
  * return what the contract's view returns (viem's decoded structs); ids and epochs are bigints,
  * amounts token base units. They throw viem's errors when the RPC endpoint fails.
  */
-export function getRepairDeal(c: Reader, contracts: MarketContracts, dealId: bigint) {
+export function getRepairDeal(
+  c: Reader,
+  contracts: MarketContracts,
+  dealId: bigint,
+): Promise<RepairMarketView<"getDeal">> {
   return c.public.readContract({
     address: contracts.repairMarket,
     abi: repairMarketAbi,
@@ -23,7 +28,12 @@ export function getRepairDeal(c: Reader, contracts: MarketContracts, dealId: big
 }
 
 /** Piece `index` of repair deal `dealId`: storage deal, provider, loss epoch, flags. */
-export function getPieceSlot(c: Reader, contracts: MarketContracts, dealId: bigint, index: number) {
+export function getPieceSlot(
+  c: Reader,
+  contracts: MarketContracts,
+  dealId: bigint,
+  index: number,
+): Promise<RepairMarketView<"pieceSlot">> {
   return c.public.readContract({
     address: contracts.repairMarket,
     abi: repairMarketAbi,
@@ -33,7 +43,7 @@ export function getPieceSlot(c: Reader, contracts: MarketContracts, dealId: bigi
 }
 
 /** A client's bid (funds locked, droot, coding parameters, state). */
-export function getBid(c: Reader, contracts: MarketContracts, bidId: bigint) {
+export function getBid(c: Reader, contracts: MarketContracts, bidId: bigint): Promise<RepairMarketView<"getBid">> {
   return c.public.readContract({
     address: contracts.repairMarket,
     abi: repairMarketAbi,
@@ -43,7 +53,11 @@ export function getBid(c: Reader, contracts: MarketContracts, bidId: bigint) {
 }
 
 /** A repair miner (owner, worker, pledge, power, endpoint). */
-export function getMiner(c: Reader, contracts: MarketContracts, minerId: bigint) {
+export function getMiner(
+  c: Reader,
+  contracts: MarketContracts,
+  minerId: bigint,
+): Promise<RepairMarketView<"getMiner">> {
   return c.public.readContract({
     address: contracts.repairMarket,
     abi: repairMarketAbi,
@@ -53,7 +67,7 @@ export function getMiner(c: Reader, contracts: MarketContracts, minerId: bigint)
 }
 
 /** A repair ask (miner, price per byte per epoch, size limit, expiry, active). */
-export function getAsk(c: Reader, contracts: MarketContracts, askId: bigint) {
+export function getAsk(c: Reader, contracts: MarketContracts, askId: bigint): Promise<RepairMarketView<"getAsk">> {
   return c.public.readContract({
     address: contracts.repairMarket,
     abi: repairMarketAbi,
@@ -63,7 +77,7 @@ export function getAsk(c: Reader, contracts: MarketContracts, askId: bigint) {
 }
 
 /** The market's fixed parameters (pledge per byte, windows, slashes, bounties). */
-export function getRepairParams(c: Reader, contracts: MarketContracts) {
+export function getRepairParams(c: Reader, contracts: MarketContracts): Promise<RepairMarketView<"repairParams">> {
   return c.public.readContract({
     address: contracts.repairMarket,
     abi: repairMarketAbi,

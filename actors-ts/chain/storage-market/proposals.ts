@@ -1,4 +1,4 @@
-import { hashTypedData, type Address, type Hex } from "viem";
+import { hashTypedData, type Address, type Hex, type TypedDataDomain } from "viem";
 import type { LocalAccount } from "viem/accounts";
 import type { ChainClients } from "../clients";
 import {
@@ -9,7 +9,7 @@ import {
 } from "../eip712";
 
 /** The EIP-712 domain of a StorageMarket deployment. */
-export function storageMarketDomain(chainId: number, storageMarket: Address) {
+export function storageMarketDomain(chainId: number, storageMarket: Address): TypedDataDomain {
   return { ...STORAGE_MARKET_DOMAIN, chainId, verifyingContract: storageMarket } as const;
 }
 

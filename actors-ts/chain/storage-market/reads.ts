@@ -4,13 +4,18 @@ import type { ChainClients } from "../clients";
 import type { MarketContracts } from "../contracts";
 import { DEAL_STATES, type DealStateName } from "../constants";
 import type { StorageDealProposal } from "../eip712";
+import type { StorageMarketView } from "../view-types";
 
 /** Views of StorageMarket that agents read (one read each; no transactions). */
 
 type Reader = Pick<ChainClients, "public">;
 
 /** Free and locked escrow of `account`, token base units. */
-export async function escrowBalance(c: Reader, contracts: MarketContracts, account: Address) {
+export async function escrowBalance(
+  c: Reader,
+  contracts: MarketContracts,
+  account: Address,
+): Promise<{ free: bigint; locked: bigint }> {
   const [free, locked] = await c.public.readContract({
     address: contracts.storageMarket,
     abi: storageMarketAbi,
@@ -21,18 +26,26 @@ export async function escrowBalance(c: Reader, contracts: MarketContracts, accou
 }
 
 /** A deal's state and placement; `stateName` is the DealState enum name. */
-export async function dealInfo(c: Reader, contracts: MarketContracts, dealId: bigint) {
+export async function dealInfo(
+  c: Reader,
+  contracts: MarketContracts,
+  dealId: bigint,
+): Promise<StorageMarketView<"dealInfo"> & { stateName: DealStateName }> {
   const info = await c.public.readContract({
     address: contracts.storageMarket,
     abi: storageMarketAbi,
     functionName: "dealInfo",
     args: [dealId],
   });
-  return { ...info, stateName: DEAL_STATES[info.state] as DealStateName };
+  return { ...info, stateName: DEAL_STATES[info.state] };
 }
 
 /** A data set's state (all zero when it does not exist). */
-export async function dataSetInfo(c: Reader, contracts: MarketContracts, dataSetId: bigint) {
+export async function dataSetInfo(
+  c: Reader,
+  contracts: MarketContracts,
+  dataSetId: bigint,
+): Promise<StorageMarketView<"dataSetInfo">> {
   return c.public.readContract({
     address: contracts.storageMarket,
     abi: storageMarketAbi,
@@ -42,7 +55,12 @@ export async function dataSetInfo(c: Reader, contracts: MarketContracts, dataSet
 }
 
 /** The current data set of (provider, client), 0n when the pair has none. */
-export async function dataSetOf(c: Reader, contracts: MarketContracts, provider: Address, client: Address) {
+export async function dataSetOf(
+  c: Reader,
+  contracts: MarketContracts,
+  provider: Address,
+  client: Address,
+): Promise<bigint> {
   return c.public.readContract({
     address: contracts.storageMarket,
     abi: storageMarketAbi,
@@ -70,7 +88,12 @@ export async function providerDataSets(c: Reader, contracts: MarketContracts, pr
  * The deal and leaf offset (inside its piece) drawn by `draw` in the data set's current period
  * (at the latest block), and whether that deal is closed (then the answer is empty).
  */
-export async function challengedPiece(c: Reader, contracts: MarketContracts, dataSetId: bigint, draw: bigint) {
+export async function challengedPiece(
+  c: Reader,
+  contracts: MarketContracts,
+  dataSetId: bigint,
+  draw: bigint,
+): Promise<{ dealId: bigint; leafOffset: bigint; closed: boolean }> {
   const [dealId, leafOffset, closed] = await c.public.readContract({
     address: contracts.storageMarket,
     abi: storageMarketAbi,
@@ -81,7 +104,7 @@ export async function challengedPiece(c: Reader, contracts: MarketContracts, dat
 }
 
 /** The deployment's parameters. */
-export async function marketParams(c: Reader, contracts: MarketContracts) {
+export async function marketParams(c: Reader, contracts: MarketContracts): Promise<StorageMarketView<"marketParams">> {
   return c.public.readContract({
     address: contracts.storageMarket,
     abi: storageMarketAbi,
@@ -100,7 +123,12 @@ export async function termsHash(c: Reader, contracts: MarketContracts, proposal:
 }
 
 /** Whether `client` already used `nonce`. */
-export async function isNonceUsed(c: Reader, contracts: MarketContracts, client: Address, nonce: bigint) {
+export async function isNonceUsed(
+  c: Reader,
+  contracts: MarketContracts,
+  client: Address,
+  nonce: bigint,
+): Promise<boolean> {
   return c.public.readContract({
     address: contracts.storageMarket,
     abi: storageMarketAbi,

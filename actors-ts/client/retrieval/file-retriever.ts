@@ -178,7 +178,7 @@ export class FileRetriever {
             provider,
             pieceIndex: index,
             pieceCid: piece.pieceCid,
-            root: piece.root as Hex,
+            root: piece.root,
             payloadSize: piece.payloadSize,
           },
           tempPath,
@@ -375,7 +375,7 @@ export class FileRetriever {
   }
 
   private keep(manifest: Manifest): Manifest {
-    this.deps.store.putManifest(manifest.droot as Hex, JSON.stringify(manifest));
+    this.deps.store.putManifest(manifest.droot, JSON.stringify(manifest));
     return manifest;
   }
 }

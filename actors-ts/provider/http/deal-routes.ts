@@ -1,5 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import { toHex, type Address, type Hex } from "viem";
+import { toHex, type Hex } from "viem";
 import { HttpError } from "../../core/http-errors";
 import { parsePieceCidV2 } from "../../piece/piece-cid";
 import { escrowBalance, isNonceUsed } from "../../chain/storage-market/reads";
@@ -271,7 +271,7 @@ async function checkProposal(
   const reject = (code: string, message: string, details: Record<string, string | number> = {}) =>
     new HttpError(422, code, message, details);
   if (config.faults.refuseDeals) throw reject("RefusedByPolicy", "this provider is not taking deals");
-  const self = clients.account.address as Address;
+  const self = clients.account.address;
   if (proposal.provider.toLowerCase() !== self.toLowerCase()) {
     throw reject("WrongProvider", "proposal names another provider", { provider: proposal.provider });
   }

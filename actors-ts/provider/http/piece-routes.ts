@@ -128,9 +128,7 @@ export function registerPieceRoutes(app: FastifyInstance, ctx: ProviderContext):
       });
     }
     const client = auth.signer.toLowerCase();
-    const holds = manifest.pieces.some((p) =>
-      ctx.store.clientsOfPiece(p.root as Hex).some((c) => c.toLowerCase() === client),
-    );
+    const holds = manifest.pieces.some((p) => ctx.store.clientsOfPiece(p.root).some((c) => c.toLowerCase() === client));
     if (!holds) {
       throw new HttpError(
         403,
@@ -138,7 +136,7 @@ export function registerPieceRoutes(app: FastifyInstance, ctx: ProviderContext):
         "only a client with a deal on one of the file's pieces may store its manifest",
       );
     }
-    ctx.store.putManifest(manifest.droot as Hex, JSON.stringify(manifest));
+    ctx.store.putManifest(manifest.droot, JSON.stringify(manifest));
     return reply.send({ stored: true, droot: manifest.droot });
   });
 }

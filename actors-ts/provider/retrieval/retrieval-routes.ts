@@ -98,7 +98,7 @@ export function registerRetrievalRoutes(app: FastifyInstance, ctx: ProviderConte
         intervalIncrease: Number(ask.paymentIntervalIncreaseBytes),
         maxUnpaid,
       },
-      channel.payer as Address,
+      channel.payer,
     );
     const response: OpenRetrievalResponse = {
       retrievalId: row.id,
@@ -258,7 +258,7 @@ async function acceptVoucher(
     });
   }
   const channel = await getChannel(ctx.clients, ctx.contracts, v.channelId);
-  if (!(await verifyVoucher(ctx.clients, ctx.contracts.paymentChannels, channel.payer as Address, signed))) {
+  if (!(await verifyVoucher(ctx.clients, ctx.contracts.paymentChannels, channel.payer, signed))) {
     throw refuse("VoucherBadSignature", "voucher is not signed by the channel's payer", { payer: channel.payer });
   }
   const owedTotal = retrievals.otherLanesOwed(v.channelId, v.lane) + v.amount;

@@ -126,7 +126,7 @@ describe("dealbots: storage and retrieval bots, controller, reputation, dashboar
 
   after(async () => {
     await controller?.stop();
-    (deps?.store as ClientStore | undefined)?.close();
+    deps?.store?.close();
     await Promise.all([...providers.values()].map((p) => p.stop()));
     for (const s of sockets) s.destroy();
     await new Promise((resolve) => blackHole?.close(resolve));
@@ -387,7 +387,7 @@ describe("dealbots: storage and retrieval bots, controller, reputation, dashboar
       const rows = await page.$$eval("#ranking tbody tr", (trs) =>
         trs.map((tr) => (tr as unknown as { dataset: Record<string, string> }).dataset.provider),
       );
-      expect(rows.map((r) => getAddress(r as string))[0]).to.equal(addr(CORRUPT));
+      expect(rows.map((r) => getAddress(r))[0]).to.equal(addr(CORRUPT));
       expect(rows.length).to.equal(4);
       // Every chart drew something: a canvas with non-blank pixels.
       for (const id of ["rate", "failures", "latency"]) {

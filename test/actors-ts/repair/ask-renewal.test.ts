@@ -2,7 +2,6 @@ import { expect } from "chai";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { deployTo, devAddress, devKey, fundTokens, startDaemon, type DaemonProcess } from "../../helpers/agents";
 import { startPacedDevnet, type ChainPacer } from "../../helpers/chain-pacer";
@@ -54,7 +53,7 @@ describe("repair miner: the ask is renewed while the daemon runs", function () {
     const url = (miner as DaemonProcess).url;
     const info = async () => repairInfoResponseSchema.parse(await (await fetch(url + REPAIR_PATHS.info)).json());
     const first = BigInt((await info()).askId);
-    const clients = await connectChain(devnet.rpcUrl, privateKeyToAccount(devKey(MINER) as Hex));
+    const clients = await connectChain(devnet.rpcUrl, privateKeyToAccount(devKey(MINER)));
     const contracts = contractsOf(deployment);
     const firstAsk = await getAsk(clients, contracts, first);
     expect(firstAsk.active).to.equal(true);

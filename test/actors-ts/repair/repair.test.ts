@@ -133,7 +133,7 @@ describe("repair miner: repair-backed deals, placement, fault detection, minimal
           s.repairs.slice(since).find((r) => r.status === "done" && r.confirmedEpoch && r.indices.includes(i)),
         );
         return jobs.every((j) => j !== undefined) && s.pieces.every((p) => p.state === "assigned")
-          ? { s, jobs: jobs as RepairDealStatusResponse["repairs"] }
+          ? { s, jobs: jobs }
           : undefined;
       },
       () => miner.output(),
@@ -248,7 +248,7 @@ describe("repair miner: repair-backed deals, placement, fault detection, minimal
     const info = (await (await request(miner.url + REPAIR_PATHS.info)).body.json()) as RepairInfoResponse;
     const head = await clients.public.getBlockNumber();
     const bid = await addBid(clients, contracts, {
-      droot: manifest.droot as Hex,
+      droot: manifest.droot,
       pricePerBytePerEpoch: BigInt(info.pricePerBytePerEpoch),
       size,
       durationEpochs: 1000n,
@@ -489,7 +489,7 @@ describe("repair miner: repair-backed deals, placement, fault detection, minimal
       },
       () => miner.output(),
     );
-    expect(lost.args.clientRefund as bigint).to.be.greaterThan(0n);
+    expect(lost.args.clientRefund).to.be.greaterThan(0n);
     const refund = await chain().readContract({
       address: deployment.contracts.RepairMarket as Address,
       abi: repairMarketAbi,

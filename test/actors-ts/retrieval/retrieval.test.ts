@@ -167,7 +167,7 @@ describe("retrieval market: paid, chunked, k-of-n", function () {
 
     // The reader settles; once the delay passes the provider's redeemer collects, which credits
     // both balances (pull payments), and withdraws its own pay. The reader takes its refund.
-    const readerClients = await connectChain(devnet.rpcUrl, privateKeyToAccount(reader as Hex));
+    const readerClients = await connectChain(devnet.rpcUrl, privateKeyToAccount(reader));
     const contracts = contractsOf(deployment);
     const funds = (await getChannel(readerClients, contracts, channelId)).funds;
     const from = await readerClients.public.getBlockNumber();

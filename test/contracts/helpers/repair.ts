@@ -297,7 +297,10 @@ export async function confirmPieces(
  *
  * @returns Every repair deal, by id order.
  */
-export async function expectRepairFundsConserved(f: RepairFixture, accounts: string[]) {
+export async function expectRepairFundsConserved(
+  f: RepairFixture,
+  accounts: string[],
+): Promise<Awaited<ReturnType<RepairFixture["lens"]["repairMarket"]>>[2]> {
   const [held, owed, deals] = await f.lens.repairMarket(await f.repair.getAddress(), [...new Set(accounts)]);
   if (held !== owed) throw new Error(`RepairMarket holds ${held} but owes ${owed} (difference ${held - owed})`);
   return deals;
