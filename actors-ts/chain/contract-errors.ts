@@ -1,5 +1,18 @@
-import { BaseError, ContractFunctionRevertedError, decodeErrorResult, type Abi, type Hex } from "viem";
-import { paymentTokenAbi } from "./generated/abis";
+import {
+  BaseError,
+  ContractFunctionRevertedError,
+  decodeErrorResult,
+  type Abi,
+  type ContractErrorName,
+  type Hex,
+} from "viem";
+import {
+  paymentChannelsAbi,
+  paymentTokenAbi,
+  providerRegistryAbi,
+  repairMarketAbi,
+  storageMarketAbi,
+} from "./generated/abis";
 import { RepairMarketError } from "../core/errors";
 
 /**
@@ -79,8 +92,19 @@ function decodeTokenError(raw: Hex): { errorName: string; args: readonly unknown
   }
 }
 
+/**
+ * The name of a custom error some contract of the market declares, taken from the generated ABIs:
+ * a misspelt or removed error name in an agent is a compile error, not a branch that never runs.
+ */
+export type MarketErrorName =
+  | ContractErrorName<typeof storageMarketAbi>
+  | ContractErrorName<typeof repairMarketAbi>
+  | ContractErrorName<typeof paymentChannelsAbi>
+  | ContractErrorName<typeof providerRegistryAbi>
+  | ContractErrorName<typeof paymentTokenAbi>;
+
 /** True when `err` is a revert with custom error `errorName`. */
-export function isRevert(err: unknown, errorName: string): boolean {
+export function isRevert(err: unknown, errorName: MarketErrorName): boolean {
   return err instanceof ContractRevertedError && err.errorName === errorName;
 }
 

@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Artifacts } from "hardhat/types";
+import { projectBuildInfos, readSolidityTypes, renderTypesModule } from "./solidity-types";
 
 /** Contracts whose ABIs the agents use, and the exported constant names. */
 const CONTRACTS: [contract: string, exportName: string][] = [
@@ -13,7 +14,8 @@ const CONTRACTS: [contract: string, exportName: string][] = [
 
 /**
  * Writes `actors-ts/chain/generated/abis.ts` with one `as const` ABI per contract, so viem infers
- * every function's argument and return types. Rewrites the file only when it changes.
+ * every function's argument and return types, and `generated/types.ts` with the enums, EIP-712
+ * types and signed structs read from the compiler's AST. Rewrites a file only when it changes.
  */
 export async function writeAbiModule(artifacts: Artifacts, root: string): Promise<void> {
   const lines = [
@@ -25,8 +27,13 @@ export async function writeAbiModule(artifacts: Artifacts, root: string): Promis
     lines.push(`export const ${exportName} = ${JSON.stringify(artifact.abi, null, 2)} as const;`, "");
   }
   const dir = join(root, "actors-ts", "chain", "generated");
-  const path = join(dir, "abis.ts");
-  const content = lines.join("\n");
+  writeIfChanged(dir, "abis.ts", lines.join("\n"));
+  writeIfChanged(dir, "types.ts", renderTypesModule(readSolidityTypes(await projectBuildInfos(artifacts))));
+}
+
+/** Writes `dir/name` only when its content changes (so tsc and mocha caches stay warm). */
+function writeIfChanged(dir: string, name: string, content: string): void {
+  const path = join(dir, name);
   let previous = "";
   try {
     previous = readFileSync(path, "utf8");

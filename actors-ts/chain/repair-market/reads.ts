@@ -1,5 +1,6 @@
 import type { Address, Hex } from "viem";
 import { repairMarketAbi } from "../generated/abis";
+import { repairDealStateNames } from "../generated/types";
 import type { ChainClients } from "../clients";
 import type { MarketContracts } from "../contracts";
 import type { RepairMarketView } from "../view-types";
@@ -7,7 +8,7 @@ import type { RepairMarketView } from "../view-types";
 type Reader = Pick<ChainClients, "public">;
 
 /** `RepairDealState` names by value. */
-export const REPAIR_DEAL_STATES = ["None", "Placing", "Active", "Completed", "Lost"] as const;
+export const REPAIR_DEAL_STATES = repairDealStateNames;
 
 /**
  * Typed RepairMarket views, one function each, so agents never hold the ABI themselves. All
