@@ -15,11 +15,24 @@ import {
   type RepairInfoResponse,
   type RepairProposalResponse,
 } from "../protocol/repair-api";
-import type { RepairContext } from "./context";
+import type { RepairComponents } from "./components";
+import type { RepairConfig } from "./config";
 import type { Intake } from "./intake";
 import { SOFTWARE_VERSION as VERSION } from "../core/version";
 
 const BID_OPEN = 1;
+
+/** What the intake routes use of the miner's services. */
+export type IntakeRouteComponents = Pick<RepairComponents, "blobs" | "clients" | "contracts" | "logger" | "store">;
+
+/** The miner's identity and ask, as the routes answer with them. */
+export interface IntakeRouteInit {
+  /** The miner's id (0 until the miner is found or created, just after the server listens). */
+  minerId: () => bigint;
+  /** The ask the miner keeps posted now (renewed while it runs). */
+  askId: () => bigint;
+  ask: RepairConfig["ask"];
+}
 
 /**
  * The miner's side of seed 000's "Market Flow (with repair)": tentative acceptance of a client's
@@ -27,21 +40,26 @@ const BID_OPEN = 1;
  * and the commit that signs the deal on chain only once every byte checked out. Also the read
  * side: info, deal status, manifests.
  */
-export function registerIntakeRoutes(app: FastifyInstance, ctx: RepairContext, intake: Intake): void {
-  app.get(REPAIR_PATHS.health, async () => ({ ok: true, minerId: ctx.minerId.toString(), version: VERSION }));
+export function registerIntakeRoutes(
+  app: FastifyInstance,
+  c: IntakeRouteComponents,
+  init: IntakeRouteInit,
+  intake: Intake,
+): void {
+  app.get(REPAIR_PATHS.health, async () => ({ ok: true, minerId: init.minerId().toString(), version: VERSION }));
 
   app.get(REPAIR_PATHS.info, async (): Promise<RepairInfoResponse> => ({
-    minerId: ctx.minerId.toString(),
-    worker: ctx.clients.account.address,
-    askId: ctx.askId.toString(),
-    pricePerBytePerEpoch: ctx.config.ask.pricePerBytePerEpoch.toString(),
-    maxSize: ctx.config.ask.maxSize.toString(),
-    chainId: ctx.clients.chain.id,
+    minerId: init.minerId().toString(),
+    worker: c.clients.account.address,
+    askId: init.askId().toString(),
+    pricePerBytePerEpoch: init.ask.pricePerBytePerEpoch.toString(),
+    maxSize: init.ask.maxSize.toString(),
+    chainId: c.clients.chain.id,
     version: VERSION,
   }));
 
   app.post(REPAIR_PATHS.proposals, async (request, reply): Promise<RepairProposalResponse> => {
-    const auth = await authenticate(ctx, request);
+    const auth = await authenticate(c, request);
     const body = repairProposalSchema.parse(request.body);
     let manifest: Manifest;
     try {
@@ -54,7 +72,7 @@ export function registerIntakeRoutes(app: FastifyInstance, ctx: RepairContext, i
         droot: manifest.droot,
       });
     }
-    const existing = ctx.store.intakeForBid(body.bidId);
+    const existing = c.store.intakeForBid(body.bidId);
     if (existing) {
       if (existing.client !== auth.signer || existing.droot !== manifest.droot.toLowerCase()) {
         throw new HttpError(409, "BidAlreadyProposed", "another proposal already uses this bid", {
@@ -62,12 +80,12 @@ export function registerIntakeRoutes(app: FastifyInstance, ctx: RepairContext, i
         });
       }
       reply.code(200);
-      return acceptance(ctx, existing.id, manifest);
+      return acceptance(init, existing.id, manifest);
     }
-    await checkBid(ctx, auth.signer, body, manifest);
+    await checkBid(c, init, auth.signer, body, manifest);
     const id = randomBytes(8).toString("hex");
-    ctx.store.putManifest(manifest.droot, JSON.stringify(manifest));
-    ctx.store.insertIntake({
+    c.store.putManifest(manifest.droot, JSON.stringify(manifest));
+    c.store.insertIntake({
       id,
       client: auth.signer,
       bidId: body.bidId,
@@ -76,24 +94,24 @@ export function registerIntakeRoutes(app: FastifyInstance, ctx: RepairContext, i
       clientSignature: body.clientSignature,
       droot: manifest.droot,
     });
-    ctx.logger.info(
+    c.logger.info(
       { intakeId: id, bidId: body.bidId, client: auth.signer, droot: manifest.droot },
       "repair proposal accepted tentatively",
     );
     reply.code(201);
-    return acceptance(ctx, id, manifest);
+    return acceptance(init, id, manifest);
   });
 
   app.put<{ Params: { id: string; index: string } }>(REPAIR_PATHS.piece(":id", ":index"), async (request, reply) => {
-    const auth = await authenticate(ctx, request, { streamedBody: true });
-    const row = ctx.store.intake(request.params.id);
+    const auth = await authenticate(c, request, { streamedBody: true });
+    const row = c.store.intake(request.params.id);
     if (!row) throw new HttpError(404, "ProposalNotFound", "no such repair proposal", { id: request.params.id });
     if (row.client !== auth.signer) throw new HttpError(403, "NotBidClient", "only the bid's client may upload pieces");
     if (row.status !== "receiving") {
       request.raw.resume();
       throw new HttpError(409, "ProposalNotReceiving", `repair proposal is ${row.status}`, { id: row.id });
     }
-    const manifest = verifyManifest(ctx.store.manifest(row.droot), row.droot);
+    const manifest = verifyManifest(c.store.manifest(row.droot), row.droot);
     const index = Number(request.params.index);
     const piece = manifest.pieces[index];
     if (!Number.isInteger(index) || !piece) {
@@ -109,7 +127,7 @@ export function registerIntakeRoutes(app: FastifyInstance, ctx: RepairContext, i
         payloadSize: piece.payloadSize,
       });
     }
-    if (ctx.blobs.has(pieceKey(piece.root))) {
+    if (c.blobs.has(pieceKey(piece.root))) {
       request.raw.resume();
       return reply.send({ index, pieceCid: piece.pieceCid, stored: true });
     }
@@ -122,19 +140,19 @@ export function registerIntakeRoutes(app: FastifyInstance, ctx: RepairContext, i
           bodySha256: auth.bodySha256,
           proposalHash: row.droot,
         },
-        ctx.blobs,
+        c.blobs,
       );
     } catch (err) {
       if (request.raw.socket.destroyed) return reply;
       return sendError(reply, err, request);
     }
-    ctx.logger.info({ intakeId: row.id, index, pieceCid: piece.pieceCid }, "piece received and its commitment checked");
+    c.logger.info({ intakeId: row.id, index, pieceCid: piece.pieceCid }, "piece received and its commitment checked");
     return reply.send({ index, pieceCid: piece.pieceCid, stored: true });
   });
 
   app.post<{ Params: { id: string } }>(REPAIR_PATHS.commit(":id"), async (request): Promise<RepairCommitResponse> => {
-    const auth = await authenticate(ctx, request);
-    const row = ctx.store.intake(request.params.id);
+    const auth = await authenticate(c, request);
+    const row = c.store.intake(request.params.id);
     if (!row) throw new HttpError(404, "ProposalNotFound", "no such repair proposal", { id: request.params.id });
     if (row.client !== auth.signer) throw new HttpError(403, "NotBidClient", "only the bid's client may commit");
     const committed = await intake.commit(row.id);
@@ -144,38 +162,39 @@ export function registerIntakeRoutes(app: FastifyInstance, ctx: RepairContext, i
   app.get<{ Params: { dealId: string } }>(REPAIR_PATHS.deal(":dealId"), async (request) => {
     if (!/^\d{1,30}$/.test(request.params.dealId))
       throw new HttpError(400, "InvalidDealId", "deal id must be a number");
-    const status = dealStatus(ctx, BigInt(request.params.dealId));
+    const status = dealStatus(c, BigInt(request.params.dealId));
     if (!status)
       throw new HttpError(404, "DealNotFound", "this miner has no such repair deal", { dealId: request.params.dealId });
     return status;
   });
 
-  app.get(REPAIR_PATHS.deals, async () => ctx.store.deals().map((d) => dealStatus(ctx, d.dealId)));
+  app.get(REPAIR_PATHS.deals, async () => c.store.deals().map((d) => dealStatus(c, d.dealId)));
 
   app.get<{ Params: { droot: string } }>(REPAIR_PATHS.manifest(":droot"), async (request, reply) => {
-    const json = ctx.store.manifest(request.params.droot as Hex);
+    const json = c.store.manifest(request.params.droot as Hex);
     if (!json)
       throw new HttpError(404, "ManifestNotFound", "no manifest for this droot", { droot: request.params.droot });
     return reply.type("application/json").send(json);
   });
 }
 
-function acceptance(ctx: RepairContext, id: string, manifest: Manifest): RepairProposalResponse {
+function acceptance(init: Pick<IntakeRouteInit, "minerId">, id: string, manifest: Manifest): RepairProposalResponse {
   return {
     intakeId: id,
-    minerId: ctx.minerId.toString(),
+    minerId: init.minerId().toString(),
     uploadPaths: manifest.pieces.map((_, i) => REPAIR_PATHS.piece(id, i)),
   };
 }
 
 /** Checks the bid, the ask and the client's authorization against the chain and the manifest. */
 async function checkBid(
-  ctx: RepairContext,
+  c: Pick<IntakeRouteComponents, "clients" | "contracts">,
+  init: Pick<IntakeRouteInit, "minerId">,
   signer: Hex,
   body: { bidId: bigint; askId: bigint; deadline: bigint; clientSignature: string },
   manifest: Manifest,
 ): Promise<void> {
-  const bid = await getBid(ctx.clients, ctx.contracts, body.bidId);
+  const bid = await getBid(c.clients, c.contracts, body.bidId);
   const details = { bidId: body.bidId.toString() };
   if (bid.state !== BID_OPEN) throw new HttpError(409, "BidNotOpen", "the bid is not open", details);
   if (getAddress(bid.client) !== getAddress(signer)) {
@@ -205,8 +224,8 @@ async function checkBid(
       manifestPayloadBytes: payload.toString(),
     });
   }
-  const ask = await getAsk(ctx.clients, ctx.contracts, body.askId);
-  if (ask.minerId !== ctx.minerId || !ask.active) {
+  const ask = await getAsk(c.clients, c.contracts, body.askId);
+  if (ask.minerId !== init.minerId() || !ask.active) {
     throw new HttpError(422, "NotOurAsk", "the ask is not an active ask of this miner", {
       askId: body.askId.toString(),
     });
@@ -214,7 +233,7 @@ async function checkBid(
   if (bid.pricePerBytePerEpoch < ask.pricePerBytePerEpoch || bid.size > ask.maxSize) {
     throw new HttpError(422, "AskDoesNotCoverBid", "the bid's price or size does not fit the ask", details);
   }
-  const head = await ctx.clients.public.getBlockNumber();
+  const head = await c.clients.public.getBlockNumber();
   if (body.deadline <= head + 2n || bid.expiryEpoch <= head + 2n) {
     throw new HttpError(422, "DeadlineTooClose", "the authorization or the bid expires too soon", {
       ...details,
@@ -222,10 +241,10 @@ async function checkBid(
     });
   }
   const authorizer = await recoverTypedDataAddress({
-    domain: { ...REPAIR_MARKET_DOMAIN, chainId: ctx.clients.chain.id, verifyingContract: ctx.contracts.repairMarket },
+    domain: { ...REPAIR_MARKET_DOMAIN, chainId: c.clients.chain.id, verifyingContract: c.contracts.repairMarket },
     types: REPAIR_DEAL_AUTHORIZATION_TYPES,
     primaryType: "RepairDealAuthorization",
-    message: { bidId: body.bidId, askId: body.askId, minerId: ctx.minerId, deadline: body.deadline },
+    message: { bidId: body.bidId, askId: body.askId, minerId: init.minerId(), deadline: body.deadline },
     signature: body.clientSignature as Hex,
   }).catch(() => undefined);
   if (!authorizer || getAddress(authorizer) !== getAddress(bid.client)) {
@@ -239,14 +258,17 @@ async function checkBid(
 }
 
 /** The deal's pieces, repairs and evidence as the API shows them. */
-export function dealStatus(ctx: RepairContext, dealId: bigint): RepairDealStatusResponse | undefined {
-  const deal = ctx.store.deal(dealId);
+export function dealStatus(
+  c: Pick<IntakeRouteComponents, "store">,
+  dealId: bigint,
+): RepairDealStatusResponse | undefined {
+  const deal = c.store.deal(dealId);
   if (!deal) return undefined;
   return {
     dealId: dealId.toString(),
     droot: deal.droot,
     status: deal.status,
-    pieces: ctx.store.pieces(dealId).map((p) => ({
+    pieces: c.store.pieces(dealId).map((p) => ({
       index: p.index,
       pieceCid: p.pieceCid,
       state: p.state,
@@ -256,7 +278,7 @@ export function dealStatus(ctx: RepairContext, dealId: bigint): RepairDealStatus
       error: p.error,
       nextAttemptAt: p.error && p.nextAttemptAt > 0 ? new Date(p.nextAttemptAt).toISOString() : undefined,
     })),
-    repairs: ctx.store
+    repairs: c.store
       .repairs()
       .filter((r) => r.dealId === dealId)
       .map((r) => ({
@@ -271,7 +293,7 @@ export function dealStatus(ctx: RepairContext, dealId: bigint): RepairDealStatus
         nextAttemptAt:
           r.status === "queued" && r.error && r.nextAttemptAt > 0 ? new Date(r.nextAttemptAt).toISOString() : undefined,
       })),
-    evidence: ctx.store.evidence(dealId).map((e) => ({
+    evidence: c.store.evidence(dealId).map((e) => ({
       index: e.index,
       provider: e.provider,
       expected: e.expected,

@@ -9,7 +9,8 @@ import { addDeal } from "../chain/repair-market/actions";
 import { rebuildPieces } from "../manifest/decode";
 import { verifyManifest, type Manifest } from "../manifest/manifest";
 import { pieceKey } from "../piece/piece-intake";
-import type { RepairContext } from "./context";
+import type { RepairComponents } from "./components";
+import type { RepairConfig } from "./config";
 
 const BID_TAKEN = 2;
 
@@ -24,7 +25,16 @@ const BID_TAKEN = 2;
 export class Intake {
   private readonly inFlight = new Map<string, Promise<{ dealId: bigint; txHash: Hex }>>();
 
-  constructor(private readonly ctx: RepairContext) {}
+  constructor(
+    private readonly c: Pick<
+      RepairComponents,
+      "blobs" | "clients" | "contracts" | "logger" | "pool" | "store" | "wake"
+    >,
+    private readonly init: Pick<RepairConfig, "dataDir"> & {
+      /** The miner's id, known once the daemon found or created it. */
+      minerId: () => bigint;
+    },
+  ) {}
 
   /**
    * Commits intake `id` (concurrent calls share one attempt).
@@ -43,17 +53,17 @@ export class Intake {
 
   /** Finishes commits a crash interrupted. */
   async resume(): Promise<void> {
-    for (const row of this.ctx.store.intakesWithStatus("committing")) {
+    for (const row of this.c.store.intakesWithStatus("committing")) {
       try {
         await this.commit(row.id);
       } catch (err) {
-        this.ctx.logger.error({ err, intakeId: row.id }, "could not finish an interrupted repair-deal commit");
+        this.c.logger.error({ err, intakeId: row.id }, "could not finish an interrupted repair-deal commit");
       }
     }
   }
 
   private async doCommit(id: string): Promise<{ dealId: bigint; txHash: Hex }> {
-    const { store, logger } = this.ctx;
+    const { store, logger } = this.c;
     const row = store.intake(id);
     if (!row) throw new HttpError(404, "ProposalNotFound", "no such repair proposal", { id });
     if (row.status === "committed" && row.dealId !== undefined && row.txHash) {
@@ -65,7 +75,7 @@ export class Intake {
     const manifest = verifyManifest(store.manifest(row.droot), row.droot);
     if (row.status === "receiving") {
       const missing = manifest.pieces
-        .map((p, i) => (this.ctx.blobs.has(pieceKey(p.root)) ? -1 : i))
+        .map((p, i) => (this.c.blobs.has(pieceKey(p.root)) ? -1 : i))
         .filter((i) => i >= 0);
       if (missing.length > 0) {
         throw new HttpError(409, "MissingPieces", "pieces are still missing", { id, missing: missing.join(",") });
@@ -80,7 +90,7 @@ export class Intake {
       ({ dealId, txHash } = earlier);
     } else {
       try {
-        ({ dealId, hash: txHash } = await addDeal(this.ctx.clients, this.ctx.contracts, {
+        ({ dealId, hash: txHash } = await addDeal(this.c.clients, this.c.contracts, {
           askId: row.askId,
           bidId: row.bidId,
           deadline: row.deadline,
@@ -94,7 +104,7 @@ export class Intake {
         throw err;
       }
     }
-    const chainDeal = await getRepairDeal(this.ctx.clients, this.ctx.contracts, dealId);
+    const chainDeal = await getRepairDeal(this.c.clients, this.c.contracts, dealId);
     store.db.transaction(() => {
       store.insertDeal(
         {
@@ -115,25 +125,25 @@ export class Intake {
           payloadSize: p.payloadSize,
           state: "pending" as const,
           mode: "assign" as const,
-          localPath: this.ctx.blobs.path(pieceKey(p.root)),
+          localPath: this.c.blobs.path(pieceKey(p.root)),
         })),
       );
       store.setIntakeStatus(id, "committed", { dealId, txHash });
     })();
     logger.info({ intakeId: id, dealId, txHash, droot: row.droot }, "repair deal made; placing pieces");
-    this.ctx.wake();
+    this.c.wake();
     return { dealId, txHash };
   }
 
   /** The deal already made for `bidId`, found from the chain (after a crash mid-commit). */
   private async dealOfBid(bidId: bigint): Promise<{ dealId: bigint; txHash: Hex } | undefined> {
-    const bid = await getBid(this.ctx.clients, this.ctx.contracts, bidId);
+    const bid = await getBid(this.c.clients, this.c.contracts, bidId);
     if (bid.state !== BID_TAKEN) return undefined;
-    const events = await this.ctx.clients.public.getContractEvents({
-      address: this.ctx.contracts.repairMarket,
+    const events = await this.c.clients.public.getContractEvents({
+      address: this.c.contracts.repairMarket,
       abi: repairMarketAbi,
       eventName: "RepairDealCreated",
-      args: { bidId, minerId: this.ctx.minerId },
+      args: { bidId, minerId: this.init.minerId() },
       fromBlock: 0n,
     });
     const event = events[0];
@@ -145,15 +155,15 @@ export class Intake {
 
   /** Re-derives the parity pieces from the data pieces and compares their commitments. */
   private async checkParity(id: string, manifest: Manifest): Promise<void> {
-    const dir = join(this.ctx.config.dataDir, "work", `intake-${id}`);
+    const dir = join(this.init.dataDir, "work", `intake-${id}`);
     await mkdir(dir, { recursive: true });
     try {
-      const paths = manifest.pieces.map((p, i) => (i < manifest.k ? this.ctx.blobs.path(pieceKey(p.root)) : undefined));
+      const paths = manifest.pieces.map((p, i) => (i < manifest.k ? this.c.blobs.path(pieceKey(p.root)) : undefined));
       const parity = manifest.pieces.map((_, i) => i).filter((i) => i >= manifest.k);
-      const rebuilt = await rebuildPieces(manifest, paths, parity, dir, this.ctx.pool);
+      const rebuilt = await rebuildPieces(manifest, paths, parity, dir, this.c.pool);
       for (const [index, { digest }] of rebuilt) {
         if (toHex(digest.root) !== manifest.pieces[index].root.toLowerCase()) {
-          this.ctx.store.setIntakeStatus(id, "rejected", {
+          this.c.store.setIntakeStatus(id, "rejected", {
             error: `parity piece ${index} is not the encoding of the data pieces`,
           });
           throw new HttpError(422, "ParityMismatch", "a parity piece is not the encoding of the data pieces", {

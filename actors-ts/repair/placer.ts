@@ -9,7 +9,8 @@ import { repairSlotLabel } from "../chain/repair-market/slot-label";
 import { dealInfo } from "../chain/storage-market/reads";
 import { listProviders, type RegisteredProvider } from "../chain/registry/reads";
 import { manifestDroot, verifyManifest } from "../manifest/manifest";
-import type { RepairContext } from "./context";
+import type { RepairComponents, RepairStartup } from "./components";
+import type { RepairConfig } from "./config";
 import { DealNotPublishedError } from "../client/storage-client";
 import type { PieceRow } from "./repair-store";
 import { dataSetInfo, dataSetOf } from "../chain/storage-market/reads";
@@ -33,21 +34,28 @@ const NO_PROVIDER_RETRY_MAX_MS = 10_000;
 export class Placer {
   private readonly running = new Set<string>();
 
-  constructor(private readonly ctx: RepairContext) {}
+  constructor(
+    private readonly c: Pick<RepairComponents, "clients" | "contracts" | "logger" | "providers" | "storage" | "store">,
+    private readonly init: Pick<
+      RepairConfig,
+      "maxAttempts" | "reputation" | "storageStartDelayEpochs" | "unreachableBackoffMs"
+    > &
+      Pick<RepairStartup, "provingPeriodEpochs">,
+  ) {}
 
   /** One pass: advances every due piece (in parallel, bounded) and drops proven local copies. */
   async tick(): Promise<void> {
-    const due = this.ctx.store.piecesToPlace().filter((p) => !this.running.has(key(p)));
+    const due = this.c.store.piecesToPlace().filter((p) => !this.running.has(key(p)));
     let providers: RegisteredProvider[] | undefined;
     const work = due.slice(0, 8).map(async (piece) => {
       this.running.add(key(piece));
       try {
-        providers ??= await listProviders(this.ctx.clients, this.ctx.contracts);
+        providers ??= await listProviders(this.c.clients, this.c.contracts);
         await this.advance(piece, providers);
       } catch (err) {
         // The stored row, not the one this pass started from: the step may have chosen a
         // provider (or proposed) before it failed, and the failure is about that provider.
-        this.failed(this.ctx.store.piece(piece.dealId, piece.index) ?? piece, err);
+        this.failed(this.c.store.piece(piece.dealId, piece.index) ?? piece, err);
       } finally {
         this.running.delete(key(piece));
       }
@@ -57,7 +65,7 @@ export class Placer {
   }
 
   private async advance(initial: PieceRow, providers: RegisteredProvider[]): Promise<void> {
-    const { store, logger } = this.ctx;
+    const { store, logger } = this.c;
     let piece = initial;
     const deal = store.deal(piece.dealId);
     if (!deal) return;
@@ -65,19 +73,19 @@ export class Placer {
     if (piece.state === "pending") {
       const provider = piece.provider ?? (await this.choose(piece, providers));
       store.updatePiece(piece.dealId, piece.index, { provider });
-      const head = await this.ctx.clients.public.getBlockNumber();
-      const period = this.ctx.params.provingPeriodEpochs;
+      const head = await this.c.clients.public.getBlockNumber();
+      const period = this.init.provingPeriodEpochs;
       // Providers ask for two proving periods to store and prove a piece before it starts.
-      const startDelay = this.ctx.config.storageStartDelayEpochs ?? 2n * period + 5n;
+      const startDelay = this.init.storageStartDelayEpochs ?? 2n * period + 5n;
       const start = head + startDelay;
       const duration = deal.endEpoch > start ? deal.endEpoch - start + period : period;
-      const signed = await this.ctx.storage.prepareProposal(
+      const signed = await this.c.storage.prepareProposal(
         { root: piece.root, paddedSize: Number(deal.pieceSize), pieceCid: piece.pieceCid },
         provider,
         {
           durationEpochs: duration,
           startDelayEpochs: startDelay,
-          label: repairSlotLabel(this.ctx.contracts.repairMarket, piece.dealId, piece.index),
+          label: repairSlotLabel(this.c.contracts.repairMarket, piece.dealId, piece.index),
         },
       );
       store.updatePiece(piece.dealId, piece.index, { state: "proposed", proposal: signed, error: undefined });
@@ -90,18 +98,18 @@ export class Placer {
           details: { dealId: piece.dealId, index: piece.index, stage: "upload" },
         });
       }
-      const published = await this.ctx.storage.completeProposal(piece.proposal, piece.localPath);
+      const published = await this.c.storage.completeProposal(piece.proposal, piece.localPath);
       store.updatePiece(piece.dealId, piece.index, { state: "published", storageDealId: published.dealId });
       piece = { ...piece, state: "published", storageDealId: published.dealId };
       log.info({ provider: piece.provider, storageDealId: published.dealId }, "storage deal published");
     }
     if (piece.state === "published" && piece.storageDealId !== undefined && piece.proposal) {
       await this.giveManifest(deal.droot, piece.proposal.proposal.provider);
-      const slot = await getPieceSlot(this.ctx.clients, this.ctx.contracts, piece.dealId, piece.index);
+      const slot = await getPieceSlot(this.c.clients, this.c.contracts, piece.dealId, piece.index);
       let hash: Hex | undefined;
       if (slot.storageDealId !== piece.storageDealId || (piece.mode === "reassign" && slot.lostAtEpoch !== 0n)) {
         const manifest = verifyManifest(store.manifest(deal.droot), deal.droot);
-        hash = await placePieceOnChain(this.ctx.clients, this.ctx.contracts, piece.mode, {
+        hash = await placePieceOnChain(this.c.clients, this.c.contracts, piece.mode, {
           dealId: piece.dealId,
           index: piece.index,
           storageDealId: piece.storageDealId,
@@ -109,7 +117,7 @@ export class Placer {
           proof: manifestDroot(manifest).proof(piece.index),
         });
       }
-      const epoch = await this.ctx.clients.public.getBlockNumber();
+      const epoch = await this.c.clients.public.getBlockNumber();
       store.db.transaction(() => {
         store.updatePiece(piece.dealId, piece.index, {
           state: "assigned",
@@ -132,11 +140,11 @@ export class Placer {
    * marks them done when the chain confirms them.
    */
   private finishRepairs(dealId: bigint, epoch: bigint): void {
-    const pieces = this.ctx.store.pieces(dealId);
-    for (const job of this.ctx.store.repairs(["rebuilt"])) {
+    const pieces = this.c.store.pieces(dealId);
+    for (const job of this.c.store.repairs(["rebuilt"])) {
       if (job.dealId !== dealId) continue;
       const placed = job.indices.every((i) => pieces.find((p) => p.index === i)?.state === "assigned");
-      this.ctx.store.updateRepair(
+      this.c.store.updateRepair(
         job.id,
         placed ? { status: "reassigned", reassignedEpoch: epoch } : { reassignedEpoch: epoch },
       );
@@ -152,29 +160,26 @@ export class Placer {
    * @throws NoProviderAvailableError
    */
   private async choose(piece: PieceRow, providers: RegisteredProvider[]): Promise<Address> {
-    const deal = this.ctx.store.deal(piece.dealId);
+    const deal = this.c.store.deal(piece.dealId);
     const size = deal?.pieceSize ?? 0n;
     const taken = new Set(
-      this.ctx.store
+      this.c.store
         .pieces(piece.dealId)
         .filter((p) => p.index !== piece.index && p.provider)
         .map((p) => (p.provider as Address).toLowerCase()),
     );
     const excluded = new Set(piece.excluded.map((a) => a.toLowerCase()));
-    const now = Date.now();
-    for (const [a, until] of this.ctx.avoidProviders) if (until > now) excluded.add(a);
-    for (const [a, until] of this.ctx.faultedProviders) {
-      if (until <= now) this.ctx.faultedProviders.delete(a);
-      else if (await this.provesAgain(a as Address)) {
-        this.ctx.faultedProviders.delete(a);
-        this.ctx.logger.info({ provider: a }, "a provider whose deal faulted proves again; eligible for placement");
-      } else excluded.add(a);
-    }
-    const manual = this.ctx.config.reputation;
-    const score = (a: Address) => manual[a] ?? manual[a.toLowerCase()] ?? this.ctx.fedScores.get(a.toLowerCase());
+    for (const a of this.c.providers.unreachable()) excluded.add(a);
+    const faulted = await this.c.providers.faulted(
+      (a) => this.provesAgain(a as Address),
+      (a) => this.c.logger.info({ provider: a }, "a provider whose deal faulted proves again; eligible for placement"),
+    );
+    for (const a of faulted) excluded.add(a);
+    const manual = this.init.reputation;
+    const score = (a: Address) => manual[a] ?? manual[a.toLowerCase()] ?? this.c.providers.fedScore(a);
     const candidates = rankForPlacement(
       providers
-        .filter((p) => p.address.toLowerCase() !== this.ctx.clients.account.address.toLowerCase())
+        .filter((p) => p.address.toLowerCase() !== this.c.clients.account.address.toLowerCase())
         .filter((p) => !taken.has(p.address.toLowerCase()) && !excluded.has(p.address.toLowerCase()))
         .filter((p) => p.storageAsk.minPieceSize <= size && size <= p.storageAsk.maxPieceSize),
       score,
@@ -194,7 +199,7 @@ export class Placer {
    */
   private async provesAgain(provider: Address): Promise<boolean> {
     try {
-      const { clients, contracts } = this.ctx;
+      const { clients, contracts } = this.c;
       const id = await dataSetOf(clients, contracts, provider, clients.account.address);
       if (id === 0n) return false;
       const set = await dataSetInfo(clients, contracts, id);
@@ -206,12 +211,12 @@ export class Placer {
 
   /** Gives the provider the file's manifest (for orphan recovery); failures are only logged. */
   private async giveManifest(droot: Hex, providerAddress: Address): Promise<void> {
-    const json = this.ctx.store.manifest(droot);
+    const json = this.c.store.manifest(droot);
     if (!json) return;
     try {
-      await this.ctx.storage.giveManifest(providerAddress, droot, json);
+      await this.c.storage.giveManifest(providerAddress, droot, json);
     } catch (err) {
-      this.ctx.logger.warn({ err, provider: providerAddress, droot }, "could not give the manifest to a provider");
+      this.c.logger.warn({ err, provider: providerAddress, droot }, "could not give the manifest to a provider");
     }
   }
 
@@ -221,11 +226,11 @@ export class Placer {
     const attempts = piece.attempts + 1;
     // A proposal that went stale before it was published is proposed again, to the same provider.
     if (isStaleProposal(err) && piece.provider) {
-      this.ctx.logger.warn(
+      this.c.logger.warn(
         { dealId: piece.dealId, piece: piece.index, provider: piece.provider },
         "proposal went stale before publication; proposing again",
       );
-      this.ctx.store.updatePiece(piece.dealId, piece.index, {
+      this.c.store.updatePiece(piece.dealId, piece.index, {
         state: "pending",
         storageDealId: undefined,
         proposal: undefined,
@@ -246,25 +251,20 @@ export class Placer {
     // An unreachable provider is skipped for new placements for a while, and this piece moves on
     // after a few quick tries: a dead provider must not hold a repair up for minutes.
     const unreachable = err instanceof PeerUnreachableError && piece.provider !== undefined;
-    if (unreachable) {
-      this.ctx.avoidProviders.set(
-        (piece.provider as Address).toLowerCase(),
-        Date.now() + this.ctx.config.unreachableBackoffMs,
-      );
-    }
+    if (unreachable && piece.provider) this.c.providers.markUnreachable(piece.provider, this.init.unreachableBackoffMs);
     // Nothing listens at its endpoint (connection refused): the provider is down, not slow, and
     // a retry would only wait; move on at once.
     const down = unreachable && err.details.code === "ECONNREFUSED";
     const giveUp =
       refused ||
       down ||
-      attempts >= this.ctx.config.maxAttempts ||
-      (unreachable && attempts >= Math.min(3, this.ctx.config.maxAttempts)) ||
+      attempts >= this.init.maxAttempts ||
+      (unreachable && attempts >= Math.min(3, this.init.maxAttempts)) ||
       err instanceof NoProviderAvailableError;
-    const log = this.ctx.logger.child({ dealId: piece.dealId, piece: piece.index, provider: piece.provider });
+    const log = this.c.logger.child({ dealId: piece.dealId, piece: piece.index, provider: piece.provider });
     if (giveUp && piece.provider && !(err instanceof NoProviderAvailableError)) {
       log.warn({ err: message, attempts }, "placement with this provider failed; trying another provider");
-      this.ctx.store.updatePiece(piece.dealId, piece.index, {
+      this.c.store.updatePiece(piece.dealId, piece.index, {
         state: "pending",
         provider: undefined,
         storageDealId: undefined,
@@ -283,7 +283,7 @@ export class Placer {
         ? Math.min(2000 * attempts, NO_PROVIDER_RETRY_MAX_MS)
         : Math.min(1000 * 2 ** Math.min(attempts, 6), 60_000);
     log.warn({ err: message, attempts, retryInMs: delay }, "placement step failed; will retry");
-    this.ctx.store.updatePiece(piece.dealId, piece.index, {
+    this.c.store.updatePiece(piece.dealId, piece.index, {
       attempts,
       nextAttemptAt: Date.now() + delay,
       error: message,
@@ -292,21 +292,21 @@ export class Placer {
 
   /** Deletes a deal's local piece copies once every piece's storage deal has been proven once. */
   private async dropProvenCopies(): Promise<void> {
-    for (const deal of this.ctx.store.deals(["placing", "active"])) {
-      const pieces = this.ctx.store.pieces(deal.dealId);
+    for (const deal of this.c.store.deals(["placing", "active"])) {
+      const pieces = this.c.store.pieces(deal.dealId);
       if (!pieces.some((p) => p.localPath) || pieces.some((p) => p.state !== "assigned" || !p.storageDealId)) continue;
       const states = await Promise.all(
         pieces.map((p) =>
-          dealInfo(this.ctx.clients, this.ctx.contracts, p.storageDealId as bigint).then((i) => i.stateName),
+          dealInfo(this.c.clients, this.c.contracts, p.storageDealId as bigint).then((i) => i.stateName),
         ),
       );
       if (!states.every((s) => s === "Active")) continue; // proven at least once
       for (const p of pieces) {
         if (!p.localPath) continue;
         await rm(p.localPath, { force: true });
-        this.ctx.store.updatePiece(deal.dealId, p.index, { localPath: undefined });
+        this.c.store.updatePiece(deal.dealId, p.index, { localPath: undefined });
       }
-      this.ctx.logger.info({ dealId: deal.dealId }, "every piece proven once; local copies deleted");
+      this.c.logger.info({ dealId: deal.dealId }, "every piece proven once; local copies deleted");
     }
   }
 }

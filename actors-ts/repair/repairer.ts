@@ -11,7 +11,8 @@ import { verifyManifest, type Manifest } from "../manifest/manifest";
 import { PROVIDER_PATHS } from "../protocol/provider-api";
 import { signedHoldingsSchema, verifyHoldings } from "../protocol/holdings";
 import { pieceKey } from "../piece/piece-intake";
-import type { RepairContext } from "./context";
+import type { RepairComponents } from "./components";
+import type { RepairConfig } from "./config";
 import type { RepairJobRow } from "./repair-store";
 import { byRepairPriority, holdersOf, sourceOrder } from "./source-order";
 import { PieceCommitmentMismatchError } from "../client/retrieval/piece-fetcher";
@@ -23,7 +24,7 @@ import { PieceCommitmentMismatchError } from "../client/retrieval/piece-fetcher"
 export class HoldingsIndex {
   private readonly held = new Map<Address, { seq: number; pieces: Set<string> }>();
 
-  constructor(private readonly ctx: RepairContext) {}
+  constructor(private readonly c: Pick<RepairComponents, "logger">) {}
 
   /** Refreshes every registered provider's advertisement (unreachable ones are forgotten). */
   async refresh(providers: RegisteredProvider[]): Promise<void> {
@@ -44,7 +45,7 @@ export class HoldingsIndex {
           this.held.set(p.address, { seq: payload.seq, pieces });
         } catch (err) {
           this.held.delete(p.address);
-          this.ctx.logger.debug({ err, provider: p.address }, "no holdings advertisement");
+          this.c.logger.debug({ err, provider: p.address }, "no holdings advertisement");
         }
       }),
     );
@@ -69,20 +70,26 @@ export class HoldingsIndex {
 export class Repairer {
   private readonly holdings: HoldingsIndex;
 
-  constructor(private readonly ctx: RepairContext) {
-    this.holdings = new HoldingsIndex(ctx);
+  constructor(
+    private readonly c: Pick<
+      RepairComponents,
+      "blobs" | "clientStore" | "clients" | "contracts" | "ledger" | "logger" | "pool" | "store" | "wake"
+    >,
+    private readonly init: Pick<RepairConfig, "dataDir" | "reputation" | "stallTimeoutMs">,
+  ) {
+    this.holdings = new HoldingsIndex(c);
   }
 
   /** Runs the riskiest due job, if any. */
   async tick(): Promise<void> {
     const now = Date.now();
-    const due = this.ctx.store.repairs(["queued"]).filter((j) => j.nextAttemptAt <= now);
+    const due = this.c.store.repairs(["queued"]).filter((j) => j.nextAttemptAt <= now);
     if (due.length === 0) return;
     const ranked = byRepairPriority(
       due.map((job) => ({
         job,
-        healthyPieces: this.ctx.store.pieces(job.dealId).filter((p) => p.state !== "lost").length,
-        endEpoch: this.ctx.store.deal(job.dealId)?.endEpoch ?? 0n,
+        healthyPieces: this.c.store.pieces(job.dealId).filter((p) => p.state !== "lost").length,
+        endEpoch: this.c.store.deal(job.dealId)?.endEpoch ?? 0n,
       })),
     );
     const { job } = ranked[0];
@@ -92,11 +99,11 @@ export class Repairer {
       const attempts = job.attempts + 1;
       const delay = Math.min(1000 * 2 ** Math.min(attempts, 6), 60_000);
       const message = (err as Error).message.split("\n")[0];
-      this.ctx.logger.warn(
+      this.c.logger.warn(
         { err, dealId: job.dealId, job: job.id, attempts, retryInMs: delay },
         "repair failed; will retry",
       );
-      this.ctx.store.updateRepair(job.id, { attempts, nextAttemptAt: Date.now() + delay, error: message });
+      this.c.store.updateRepair(job.id, { attempts, nextAttemptAt: Date.now() + delay, error: message });
     }
   }
 
@@ -105,14 +112,14 @@ export class Repairer {
    * rebuild the lost ones and hand them to placement. Throws to retry with backoff.
    */
   private async run(job: RepairJobRow): Promise<void> {
-    const deal = this.ctx.store.deal(job.dealId);
+    const deal = this.c.store.deal(job.dealId);
     if (!deal || deal.status === "lost" || deal.status === "completed") {
       return this.finishLost(job, `deal is ${deal?.status ?? "unknown"}`);
     }
-    const manifest = verifyManifest(this.ctx.store.manifest(deal.droot), deal.droot);
-    const pieces = this.ctx.store.pieces(job.dealId);
+    const manifest = verifyManifest(this.c.store.manifest(deal.droot), deal.droot);
+    const pieces = this.c.store.pieces(job.dealId);
     const lost = job.indices;
-    const log = this.ctx.logger.child({ dealId: job.dealId, job: job.id, lost });
+    const log = this.c.logger.child({ dealId: job.dealId, job: job.id, lost });
     // Pieces still held locally (placement not yet proven everywhere) need no download.
     const local = new Map(
       lost.map((i) => [i, pieces[i]?.localPath]).filter(([, p]) => p && existsSync(p as string)) as [number, string][],
@@ -120,7 +127,7 @@ export class Repairer {
     if (local.size === lost.length) {
       this.handOver(job, local);
       log.info("lost pieces still held locally; re-placing them without a download");
-      this.ctx.wake();
+      this.c.wake();
       return;
     }
     const healthy = pieces.filter((p) => p.state === "assigned" && !lost.includes(p.index));
@@ -135,10 +142,10 @@ export class Repairer {
     const fetched = await this.download(job, deal.droot, manifest, healthy, retrievalId, log);
     const placed = await this.rebuild(job, manifest, fetched.paths, lost);
     this.handOver(job, placed);
-    this.ctx.ledger.finish(retrievalId, "completed");
+    this.c.ledger.finish(retrievalId, "completed");
     log.info(
       {
-        downloadedBytes: this.ctx.store.repair(job.id)?.bytesDownloaded ?? 0,
+        downloadedBytes: this.c.store.repair(job.id)?.bytesDownloaded ?? 0,
         piecesUsed: fetched.piecesUsed,
         corrupt: fetched.corruptProviders.map((c) => c.provider),
         pieceSize: manifest.pieces[0].payloadSize,
@@ -146,11 +153,11 @@ export class Repairer {
       "pieces rebuilt and checked against the manifest; placing them",
     );
     await rm(this.workDir(job), { recursive: true, force: true });
-    this.ctx.wake();
+    this.c.wake();
   }
 
   private finishLost(job: RepairJobRow, error: string): void {
-    this.ctx.store.updateRepair(job.id, { status: "lost", error, finishedAt: Date.now() });
+    this.c.store.updateRepair(job.id, { status: "lost", error, finishedAt: Date.now() });
   }
 
   /**
@@ -164,9 +171,9 @@ export class Repairer {
     manifest: Manifest,
     healthy: { index: number; pieceCid: string; provider?: Address }[],
     retrievalId: string,
-    log: RepairContext["logger"],
+    log: RepairComponents["logger"],
   ): Promise<FetchedPieces> {
-    const providers = await listProviders(this.ctx.clients, this.ctx.contracts);
+    const providers = await listProviders(this.c.clients, this.c.contracts);
     await this.holdings.refresh(providers);
     const holders = holdersOf(
       healthy.map((p) => ({ index: p.index, pieceCid: p.pieceCid, provider: p.provider })),
@@ -177,20 +184,20 @@ export class Repairer {
       healthy.map((p) => p.index),
       holders,
       (i) => this.holdings.advertisers(manifest.pieces[i].pieceCid).length > 0,
-      this.ctx.config.reputation,
+      this.init.reputation,
     );
     const workDir = this.workDir(job);
-    if (!this.ctx.ledger.get(retrievalId)) {
-      this.ctx.ledger.create({ id: retrievalId, kind: "file", target: droot, outPath: join(workDir, "file") });
+    if (!this.c.ledger.get(retrievalId)) {
+      this.c.ledger.create({ id: retrievalId, kind: "file", target: droot, outPath: join(workDir, "file") });
     }
     await mkdir(workDir, { recursive: true });
     const retriever = new FileRetriever({
-      clients: this.ctx.clients,
-      contracts: this.ctx.contracts,
-      store: this.ctx.clientStore,
-      ledger: this.ctx.ledger,
-      pool: this.ctx.pool,
-      logger: this.ctx.logger,
+      clients: this.c.clients,
+      contracts: this.c.contracts,
+      store: this.c.clientStore,
+      ledger: this.c.ledger,
+      pool: this.c.pool,
+      logger: this.c.logger,
       workDir,
     });
     log.info(
@@ -204,8 +211,8 @@ export class Repairer {
       workDir,
       options: {
         order,
-        stallTimeoutMs: this.ctx.config.stallTimeoutMs,
-        onBytes: (bytes) => this.ctx.store.addRepairBytes(job.id, bytes),
+        stallTimeoutMs: this.init.stallTimeoutMs,
+        onBytes: (bytes) => this.c.store.addRepairBytes(job.id, bytes),
       },
       onEvent: (line) => log.debug({ event: line }, "repair retrieval"),
       onCorrupt: (corrupt) => this.recordEvidence(job, manifest, corrupt),
@@ -231,13 +238,13 @@ export class Repairer {
   ): Promise<Map<number, string>> {
     const rebuiltDir = join(this.workDir(job), "rebuilt");
     await mkdir(rebuiltDir, { recursive: true });
-    const rebuilt = await rebuildPieces(manifest, paths, lost, rebuiltDir, this.ctx.pool);
+    const rebuilt = await rebuildPieces(manifest, paths, lost, rebuiltDir, this.c.pool);
     const placed = new Map<number, string>();
     for (const [index, { path, digest }] of rebuilt) {
       const expected = manifest.pieces[index].root.toLowerCase();
       const actual = toHex(digest.root);
       if (actual !== expected) {
-        this.ctx.store.addEvidence({
+        this.c.store.addEvidence({
           dealId: job.dealId,
           index,
           provider: "0x0000000000000000000000000000000000000000",
@@ -252,18 +259,18 @@ export class Repairer {
         );
       }
       const key = pieceKey(expected);
-      await this.ctx.blobs.commit(path, key);
-      placed.set(index, this.ctx.blobs.path(key));
+      await this.c.blobs.commit(path, key);
+      placed.set(index, this.c.blobs.path(key));
     }
     return placed;
   }
 
   /** Hands the rebuilt pieces to placement; losses merged into the job meanwhile get a job of their own. */
   private handOver(job: RepairJobRow, rebuilt: Map<number, string>): void {
-    const next = this.ctx.store.handRebuiltToPlacement(job.id, job.dealId, rebuilt);
+    const next = this.c.store.handRebuiltToPlacement(job.id, job.dealId, rebuilt);
     if (next !== undefined) {
-      const left = this.ctx.store.repair(next)?.indices;
-      this.ctx.logger.warn(
+      const left = this.c.store.repair(next)?.indices;
+      this.c.logger.warn(
         { dealId: job.dealId, job: job.id, rebuilt: [...rebuilt.keys()], nextJob: next, left },
         "more pieces were lost while this repair ran; they are queued in a new repair job",
       );
@@ -272,7 +279,7 @@ export class Repairer {
 
   /** Records a provider's corrupt piece as evidence (seed 003), from the structured mismatch. */
   private recordEvidence(job: RepairJobRow, manifest: Manifest, c: CorruptPiece): void {
-    this.ctx.store.addEvidence({
+    this.c.store.addEvidence({
       dealId: job.dealId,
       index: c.pieceIndex,
       provider: c.provider,
@@ -281,13 +288,13 @@ export class Repairer {
       actual: c.actual,
       stage: "repair download",
     });
-    this.ctx.logger.warn(
+    this.c.logger.warn(
       { dealId: job.dealId, piece: c.pieceIndex, provider: c.provider, evidence: describeCorrupt(c) },
       "provider served bytes that do not match the piece commitment; evidence recorded",
     );
   }
 
   private workDir(job: RepairJobRow): string {
-    return join(this.ctx.config.dataDir, "work", `repair-${job.id}`);
+    return join(this.init.dataDir, "work", `repair-${job.id}`);
   }
 }

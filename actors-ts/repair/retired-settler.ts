@@ -1,6 +1,6 @@
 import { settleDeals } from "../chain/storage-market/settle-deals";
 import { dealInfo } from "../chain/storage-market/reads";
-import type { RepairContext } from "./context";
+import type { RepairComponents } from "./components";
 
 /**
  * Settles the storage deals that repairs replaced. A dead provider's deal ends Terminated (its
@@ -11,7 +11,7 @@ import type { RepairContext } from "./context";
  * else already closed is just marked done.
  */
 export class RetiredDealSettler {
-  constructor(private readonly ctx: Pick<RepairContext, "clients" | "contracts" | "store" | "logger">) {}
+  constructor(private readonly c: Pick<RepairComponents, "clients" | "contracts" | "store" | "logger">) {}
 
   /**
    * One round over every retired deal not yet seen closed, each settled in its own transaction
@@ -20,7 +20,7 @@ export class RetiredDealSettler {
    * @returns The storage deal ids closed by this round.
    */
   async tick(): Promise<bigint[]> {
-    const { clients, contracts, store, logger } = this.ctx;
+    const { clients, contracts, store, logger } = this.c;
     const closed: bigint[] = [];
     for (const retired of store.retiredStorageDeals()) {
       const id = retired.storageDealId;

@@ -10,7 +10,8 @@ import { getProvider, listProviders } from "../chain/registry/reads";
 import { ManifestInvalidError, verifyManifest, type Manifest } from "../manifest/manifest";
 import { z } from "zod";
 import { PROVIDER_PATHS } from "../protocol/provider-api";
-import type { RepairContext } from "./context";
+import type { RepairComponents, RepairStartup } from "./components";
+import type { RepairConfig } from "./config";
 import type { PieceRow } from "./repair-store";
 
 const CURSOR_KEY = "watcher.cursor";
@@ -33,21 +34,25 @@ const LOG_RANGE = 2_000n;
  *   against it.
  */
 export class Watcher {
-  constructor(private readonly ctx: RepairContext) {}
+  constructor(
+    private readonly c: Pick<RepairComponents, "clients" | "contracts" | "logger" | "providers" | "store" | "wake">,
+    private readonly init: Pick<RepairConfig, "confirmations" | "unreachableBackoffMs" | "watchIntervalMs"> &
+      Pick<RepairStartup, "deployBlock" | "minerId">,
+  ) {}
 
   /** One pass: scan logs, recover orphans, sweep health, follow deal ends. */
   async tick(): Promise<void> {
-    await advanceCheckpoint(this.ctx.clients, this.ctx.store);
+    await advanceCheckpoint(this.c.clients, this.c.store);
     const sweepNow = await this.scanLogs();
     await this.recoverOrphans();
     await this.sweep(sweepNow);
   }
 
   private async scanLogs(): Promise<boolean> {
-    const { clients, contracts, store, config } = this.ctx;
+    const { clients, contracts, store } = this.c;
     const head = await clients.public.getBlockNumber();
-    const safe = head - BigInt(config.confirmations);
-    const cursor = BigInt(store.get(CURSOR_KEY) ?? String(this.ctx.deployBlock - 1n));
+    const safe = head - BigInt(this.init.confirmations);
+    const cursor = BigInt(store.get(CURSOR_KEY) ?? String(this.init.deployBlock - 1n));
     if (safe <= cursor) return false;
     const to = safe - cursor > LOG_RANGE ? cursor + LOG_RANGE : safe;
     const from = cursor + 1n;
@@ -56,7 +61,7 @@ export class Watcher {
         address: contracts.repairMarket,
         abi: repairMarketAbi,
         eventName: "RepairDealCreated",
-        args: { minerId: this.ctx.minerId },
+        args: { minerId: this.init.minerId },
         fromBlock: from,
         toBlock: to,
       }),
@@ -71,7 +76,7 @@ export class Watcher {
         address: contracts.repairMarket,
         abi: repairMarketAbi,
         eventName: "FileLost",
-        args: { minerId: this.ctx.minerId },
+        args: { minerId: this.init.minerId },
         fromBlock: from,
         toBlock: to,
       }),
@@ -86,7 +91,7 @@ export class Watcher {
       const dealId = e.args.dealId as bigint;
       if (!store.deal(dealId)) {
         store.set(ORPHAN_PREFIX + dealId.toString(), e.args.droot as Hex);
-        this.ctx.logger.warn({ dealId, droot: e.args.droot }, "repair deal on chain without local state (orphan)");
+        this.c.logger.warn({ dealId, droot: e.args.droot }, "repair deal on chain without local state (orphan)");
       }
     }
     for (const e of lost) {
@@ -109,8 +114,8 @@ export class Watcher {
 
   /** Reads every assigned piece's storage deal; reports and queues the faulted ones. */
   private async sweep(force: boolean): Promise<void> {
-    const { store, clients, contracts } = this.ctx;
-    if (!force && Date.now() - this.lastSweep < this.ctx.config.watchIntervalMs) return;
+    const { store, clients, contracts } = this.c;
+    if (!force && Date.now() - this.lastSweep < this.init.watchIntervalMs) return;
     this.lastSweep = Date.now();
     const head = await clients.public.getBlockNumber();
     for (const deal of store.deals(["placing", "active"])) {
@@ -151,18 +156,18 @@ export class Watcher {
         // One job for every loss of this sweep (a crash before this line is caught by the safety
         // net below on the next sweep).
         store.queueRepair(deal.dealId, lost, head);
-        this.ctx.logger.warn({ dealId: deal.dealId, pieces: lost, epoch: head }, "pieces lost; repair queued");
-        this.ctx.wake();
+        this.c.logger.warn({ dealId: deal.dealId, pieces: lost, epoch: head }, "pieces lost; repair queued");
+        this.c.wake();
       }
       this.confirmRepairs(deal.dealId, proven, head);
       // Safety net: a lost piece that no queued job covers is queued again, loudly.
       const requeued = store.queueUncoveredLosses(deal.dealId, head);
       if (requeued.length > 0) {
-        this.ctx.logger.warn(
+        this.c.logger.warn(
           { dealId: deal.dealId, pieces: requeued },
           "lost pieces had no repair job working on them; queued",
         );
-        this.ctx.wake();
+        this.c.wake();
       }
     }
   }
@@ -173,11 +178,11 @@ export class Watcher {
    * and not lost; false while it could not be confirmed (logged, tried again next sweep).
    */
   private async confirmPiece(piece: PieceRow): Promise<boolean> {
-    const { clients, contracts } = this.ctx;
+    const { clients, contracts } = this.c;
     const slot = await getPieceSlot(clients, contracts, piece.dealId, piece.index);
     if (slot.storageDealId !== piece.storageDealId) return false;
     if (slot.confirmed && slot.lostAtEpoch === 0n) return true;
-    const log = this.ctx.logger.child({ dealId: piece.dealId, piece: piece.index, provider: piece.provider });
+    const log = this.c.logger.child({ dealId: piece.dealId, piece: piece.index, provider: piece.provider });
     try {
       const confirmed = await confirmPieceOnChain(clients, contracts, piece.dealId, piece.index);
       log.info(
@@ -185,7 +190,7 @@ export class Watcher {
         confirmed.lostAtEpoch === 0n ? "piece confirmed on chain (proven)" : "repair confirmed on chain (proven)",
       );
       if (confirmed.activated) {
-        this.ctx.store.setDealStatus(piece.dealId, "active");
+        this.c.store.setDealStatus(piece.dealId, "active");
         log.info("repair deal active: every piece proven");
       }
       return true;
@@ -202,11 +207,11 @@ export class Watcher {
    * finished the same way.)
    */
   private confirmRepairs(dealId: bigint, proven: Set<number>, head: bigint): void {
-    for (const job of this.ctx.store.repairs(["reassigned", "done"])) {
+    for (const job of this.c.store.repairs(["reassigned", "done"])) {
       if (job.dealId !== dealId || job.confirmedEpoch !== undefined || job.indices.length === 0) continue;
       if (!job.indices.every((i) => proven.has(i))) continue;
-      this.ctx.store.updateRepair(job.id, { status: "done", confirmedEpoch: head, finishedAt: Date.now() });
-      this.ctx.logger.info(
+      this.c.store.updateRepair(job.id, { status: "done", confirmedEpoch: head, finishedAt: Date.now() });
+      this.c.logger.info(
         { dealId, job: job.id, pieces: job.indices, faultEpoch: job.faultEpoch, confirmedEpoch: head },
         "repair done: the new storage deals are proven and confirmed on chain",
       );
@@ -215,15 +220,15 @@ export class Watcher {
 
   /** Reports one faulted piece's loss on chain and marks it lost; true when it was marked. */
   private async reportLoss(piece: PieceRow, stateName: string, head: bigint): Promise<boolean> {
-    const log = this.ctx.logger.child({ dealId: piece.dealId, piece: piece.index, provider: piece.provider });
+    const log = this.c.logger.child({ dealId: piece.dealId, piece: piece.index, provider: piece.provider });
     log.warn(
       { storageDealId: piece.storageDealId, state: stateName },
       "storage deal of a piece is faulted; reporting the loss",
     );
-    const slot = await getPieceSlot(this.ctx.clients, this.ctx.contracts, piece.dealId, piece.index);
+    const slot = await getPieceSlot(this.c.clients, this.c.contracts, piece.dealId, piece.index);
     if (slot.lostAtEpoch === 0n && slot.storageDealId === piece.storageDealId) {
       try {
-        const reported = await reportPieceLoss(this.ctx.clients, this.ctx.contracts, piece.dealId, piece.index);
+        const reported = await reportPieceLoss(this.c.clients, this.c.contracts, piece.dealId, piece.index);
         if (reported.fileLost) {
           this.markLost(piece, head, false);
           this.markFileLost(piece.dealId, reported.refund);
@@ -244,25 +249,25 @@ export class Watcher {
    * wakes the repairer. The sweep queues all of its losses at once instead.
    */
   private markLost(piece: PieceRow, epoch: bigint, queue = true): void {
-    const { store } = this.ctx;
+    const { store } = this.c;
     // The provider is skipped for placements for a while, not excluded for good: a live provider
     // that missed one period becomes eligible again once it proves (Placer.choose).
     if (piece.provider) {
-      this.ctx.faultedProviders.set(piece.provider.toLowerCase(), Date.now() + this.ctx.config.unreachableBackoffMs);
+      this.c.providers.markFaulted(piece.provider, this.init.unreachableBackoffMs);
     }
     store.db.transaction(() => {
       store.updatePiece(piece.dealId, piece.index, { state: "lost", mode: "reassign", faultEpoch: epoch });
       if (queue) store.queueRepair(piece.dealId, [piece.index], epoch);
     })();
-    this.ctx.logger.warn(
+    this.c.logger.warn(
       { dealId: piece.dealId, piece: piece.index, provider: piece.provider, epoch },
       queue ? "piece lost; repair queued" : "piece lost",
     );
-    if (queue) this.ctx.wake();
+    if (queue) this.c.wake();
   }
 
   private markFileLost(dealId: bigint, refund: bigint): void {
-    const { store } = this.ctx;
+    const { store } = this.c;
     const deal = store.deal(dealId);
     if (!deal || deal.status === "lost") return;
     store.db.transaction(() => {
@@ -276,12 +281,12 @@ export class Watcher {
           });
       }
     })();
-    this.ctx.logger.error({ dealId, refund }, "file lost: more than m pieces gone; the client was refunded on chain");
+    this.c.logger.error({ dealId, refund }, "file lost: more than m pieces gone; the client was refunded on chain");
   }
 
   /** Rebuilds local state for deals on chain the miner has no record of. */
   private async recoverOrphans(): Promise<void> {
-    const { store } = this.ctx;
+    const { store } = this.c;
     const rows = store.db.prepare("SELECT key, value FROM kv WHERE key LIKE ?").all(`${ORPHAN_PREFIX}%`) as {
       key: string;
       value: string;
@@ -292,13 +297,13 @@ export class Watcher {
         await this.recoverOrphan(dealId, row.value as Hex);
         store.db.prepare("DELETE FROM kv WHERE key = ?").run(row.key);
       } catch (err) {
-        this.ctx.logger.warn({ err, dealId }, "orphan recovery failed; will retry");
+        this.c.logger.warn({ err, dealId }, "orphan recovery failed; will retry");
       }
     }
   }
 
   private async recoverOrphan(dealId: bigint, droot: Hex): Promise<void> {
-    const { store, clients, contracts } = this.ctx;
+    const { store, clients, contracts } = this.c;
     if (store.deal(dealId)) return;
     const chainDeal = await getRepairDeal(clients, contracts, dealId);
     const state = REPAIR_DEAL_STATES[chainDeal.state];
@@ -344,19 +349,19 @@ export class Watcher {
       return ok;
     })();
     if (inserted) {
-      this.ctx.logger.info(
+      this.c.logger.info(
         { dealId, droot, pieces: manifest.pieces.length },
         "orphan recovered: manifest fetched and verified against droot",
       );
-      this.ctx.wake();
+      this.c.wake();
     }
   }
 
   /** The manifest by droot from the file's providers first, then any registered provider. */
   private async fetchManifest(droot: Hex, holders: Address[]): Promise<Manifest> {
-    const local = this.ctx.store.manifest(droot);
+    const local = this.c.store.manifest(droot);
     if (local) return verifyManifest(local, droot);
-    const { clients, contracts } = this.ctx;
+    const { clients, contracts } = this.c;
     const tried = new Set<string>();
     const candidates = [
       ...(await Promise.all(holders.map((a) => getProvider(clients, contracts, a)))),

@@ -6,12 +6,15 @@ import type { ErasurePool } from "../erasure/erasure-pool";
 import type { StorageClient } from "../client/storage-client";
 import type { ClientStore } from "../client/client-store";
 import type { RetrievalLedger } from "../client/retrieval/retrieval-ledger";
-import type { RepairConfig } from "./config";
+import type { ProviderHealth } from "./provider-health";
 import type { RepairStore } from "./repair-store";
 
-/** Everything the repair daemon's components share. */
-export interface RepairContext {
-  config: RepairConfig;
+/**
+ * The services a repair miner's parts share, made once by the daemon. Each part takes the
+ * `Pick` of these it uses plus an `init` of its own settings (`(components, init)`, as the
+ * provider's parts do), so what a part can touch is in its constructor's type.
+ */
+export interface RepairComponents {
   store: RepairStore;
   /** Piece bytes held by the miner: intake uploads and rebuilt pieces, keyed by CommP root. */
   blobs: BlobStore;
@@ -24,24 +27,18 @@ export interface RepairContext {
   /** The miner's storage-client and retrieval records (deals, payment channels). */
   clientStore: ClientStore;
   ledger: RetrievalLedger;
+  /** What the miner has learnt about providers while it runs (unreachable, faulted, fed scores). */
+  providers: ProviderHealth;
+  /** Wakes the placement and repair loops early. */
+  wake(): void;
+}
+
+/** Facts the daemon learns at start-up that its parts need. */
+export interface RepairStartup {
+  /** The miner's id in RepairMarket (found by its worker, or created). */
   minerId: bigint;
-  askId: bigint;
-  params: { provingPeriodEpochs: bigint };
+  /** StorageMarket's proving period, epochs. */
+  provingPeriodEpochs: bigint;
   /** First block that can hold the contracts' events. */
   deployBlock: bigint;
-  /**
-   * Providers not to choose for new placements, lower-case address → until (ms since the epoch):
-   * found unreachable by the placer, or holding a piece whose storage deal faulted.
-   */
-  avoidProviders: Map<string, number>;
-  /**
-   * Providers whose storage deal of a piece faulted, lower-case address → until (ms since the
-   * epoch): skipped for new placements until then, or until their proof set proves again — one
-   * missed period must not shut a live provider out for good.
-   */
-  faultedProviders: Map<string, number>;
-  /** Scores from the dealbots' reputation feed, lower-case address → [0, 1] (empty without a feed). */
-  fedScores: Map<string, number>;
-  /** Wakes the placement and repair workers early. */
-  wake(): void;
 }
