@@ -1,7 +1,7 @@
 import { toHex, type Hex } from "viem";
 import { HttpError } from "../core/http-errors";
 import { parsePieceCidV2 } from "../piece/piece-cid";
-import type { ProviderContext } from "./context";
+import type { ProviderComponents } from "./components";
 import { pieceKey } from "../piece/piece-intake";
 
 /** A piece this provider can serve, as a request names it. */
@@ -19,7 +19,7 @@ export interface HeldPiece {
  * @throws HttpError 400 InvalidPieceCid when the string is not a PieceCID v2.
  * @returns undefined when the piece is not held, is marked lost, or only a shorter one is held.
  */
-export function heldPiece(ctx: ProviderContext, pieceCid: string): HeldPiece | undefined {
+export function heldPiece(c: Pick<ProviderComponents, "blobs" | "store">, pieceCid: string): HeldPiece | undefined {
   let parts: ReturnType<typeof parsePieceCidV2>;
   try {
     parts = parsePieceCidV2(pieceCid);
@@ -27,8 +27,8 @@ export function heldPiece(ctx: ProviderContext, pieceCid: string): HeldPiece | u
     throw new HttpError(400, "InvalidPieceCid", "not a PieceCID v2", { pieceCid });
   }
   const root = toHex(parts.root);
-  const stored = ctx.store.piece(root);
+  const stored = c.store.piece(root);
   if (!stored || stored.status !== "ok" || stored.payloadSize < parts.payloadSize) return undefined;
-  if (!ctx.blobs.has(pieceKey(root))) return undefined;
+  if (!c.blobs.has(pieceKey(root))) return undefined;
   return { root, payloadSize: parts.payloadSize };
 }

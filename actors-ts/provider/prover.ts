@@ -8,7 +8,7 @@ import { provePossession, type PieceProofInput } from "../chain/storage-market/p
 import { PieceTreeCache, proveLeaf, rootFromProof } from "../piece/piece-proof";
 import { CHUNK_LOG2_LEAVES } from "../piece/constants";
 import { pieceGeometry } from "../piece/commp";
-import type { ProviderContext } from "./context";
+import type { ProviderComponents, ProviderInit } from "./components";
 import type { DealRow } from "./provider-store";
 import { pieceKey, treeKey } from "../piece/piece-intake";
 
@@ -36,7 +36,10 @@ export class Prover {
   /** Last period a missed-period warning was logged for, per data set. */
   private readonly warnedMissed = new Map<bigint, number>();
 
-  constructor(private readonly ctx: ProviderContext) {}
+  constructor(
+    private readonly c: Pick<ProviderComponents, "blobs" | "clients" | "contracts" | "logger" | "metrics" | "store">,
+    private readonly init: Pick<ProviderInit, "challengesPerProof" | "proveIntervalMs">,
+  ) {}
 
   /** What the current tick is waiting on (for the slow-tick warning). */
   private step = "idle";
@@ -47,18 +50,18 @@ export class Prover {
   private note(dataSetId: bigint, state: string, fields: Record<string, unknown>): undefined {
     if (this.lastState.get(dataSetId) === state) return undefined;
     this.lastState.set(dataSetId, state);
-    this.ctx.logger.debug({ dataSetId: dataSetId.toString(), ...fields }, `prover: ${state}`);
+    this.c.logger.debug({ dataSetId: dataSetId.toString(), ...fields }, `prover: ${state}`);
     return undefined;
   }
 
   async run(signal: AbortSignal): Promise<void> {
     await runEvery(
-      this.ctx.config.proveIntervalMs,
+      this.init.proveIntervalMs,
       signal,
       () => this.watched(),
       (err) => {
         this.lastRoundError = (err as Error).message.split("\n")[0];
-        this.ctx.logger.warn({ err }, "proving round failed; retrying");
+        this.c.logger.warn({ err }, "proving round failed; retrying");
       },
     );
   }
@@ -67,7 +70,7 @@ export class Prover {
   private async watched(): Promise<number[]> {
     const started = Date.now();
     const timer = setInterval(() => {
-      this.ctx.logger.warn({ step: this.step, ms: Date.now() - started }, "proving round is slow");
+      this.c.logger.warn({ step: this.step, ms: Date.now() - started }, "proving round is slow");
     }, 5000);
     try {
       return await this.tick();
@@ -80,7 +83,7 @@ export class Prover {
   /** The data sets of the provider's open deals, each with its deals. */
   private openDataSets(): Map<bigint, DealRow[]> {
     const sets = new Map<bigint, DealRow[]>();
-    for (const deal of this.ctx.store.openDeals()) {
+    for (const deal of this.c.store.openDeals()) {
       const list = sets.get(deal.dataSetId) ?? [];
       list.push(deal);
       sets.set(deal.dataSetId, list);
@@ -105,7 +108,7 @@ export class Prover {
 
   /** Proves the current period of one data set if it is due; returns the period proven. */
   private async proveSet(dataSetId: bigint, deals: DealRow[]): Promise<number | undefined> {
-    const { clients, contracts, logger, metrics } = this.ctx;
+    const { clients, contracts, logger, metrics } = this.c;
     this.step = "dataSetInfo";
     const set = await dataSetInfo(clients, contracts, dataSetId);
     const at = { period: set.currentPeriod, challengeEpoch: set.challengeEpoch, deadlineEpoch: set.deadlineEpoch };
@@ -175,9 +178,9 @@ export class Prover {
    * during the window is answered from the piece while it is still held, else left empty.
    */
   private async buildProofs(dataSetId: bigint, deals: DealRow[]): Promise<PieceProofInput[]> {
-    const { clients, contracts, params } = this.ctx;
+    const { clients, contracts } = this.c;
     const byId = new Map(deals.map((d) => [d.dealId, d]));
-    const required = params.challengesPerProof;
+    const required = this.init.challengesPerProof;
     const maxDraws = required * DRAWS_PER_CHALLENGE;
     const proofs: PieceProofInput[] = [];
     let verified = 0;
@@ -188,7 +191,7 @@ export class Prover {
       const drawn = await Promise.all(batch.map((d) => challengedPiece(clients, contracts, dataSetId, BigInt(d))));
       for (const pick of drawn) {
         draw++;
-        const deal = byId.get(pick.dealId) ?? this.ctx.store.deal(pick.dealId);
+        const deal = byId.get(pick.dealId) ?? this.c.store.deal(pick.dealId);
         if (pick.closed && (!deal || !this.holds(deal))) {
           proofs.push({ termsHash: zero, leaf: zero, siblings: [] });
           continue;
@@ -207,12 +210,12 @@ export class Prover {
 
   /** Whether the piece of `deal` is on disk and sound. */
   private holds(deal: DealRow): boolean {
-    const piece = this.ctx.store.piece(deal.root);
-    return piece?.status === "ok" && this.ctx.blobs.has(pieceKey(deal.root));
+    const piece = this.c.store.piece(deal.root);
+    return piece?.status === "ok" && this.c.blobs.has(pieceKey(deal.root));
   }
 
   private async proveDealLeaf(deal: DealRow, leafOffset: bigint): Promise<PieceProofInput> {
-    const { store, blobs } = this.ctx;
+    const { store, blobs } = this.c;
     const proposalRow = store.proposal(deal.proposalHash);
     const piece = store.piece(deal.root);
     if (!proposalRow || !piece || piece.status !== "ok" || !blobs.has(pieceKey(deal.root))) {

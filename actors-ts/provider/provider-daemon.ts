@@ -11,7 +11,7 @@ import { loadDeployment } from "../chain/deployment";
 import { marketParams } from "../chain/storage-market/reads";
 import { registerProvider } from "../chain/registry/register";
 import type { ProviderConfig } from "./config";
-import type { ProviderContext } from "./context";
+import type { ProviderComponents, ProviderInit } from "./components";
 import { ProviderMetrics } from "./metrics";
 import { ProviderStore } from "./provider-store";
 import { Publisher } from "./publisher";
@@ -40,7 +40,7 @@ const CHECKPOINT_INTERVAL_MS = 5_000;
  * process.on("SIGTERM", () => daemon.stop());
  */
 export class ProviderDaemon {
-  private ctx: ProviderContext | undefined;
+  private components: ProviderComponents | undefined;
   private app: FastifyInstance | undefined;
   private loops: Promise<void>[] = [];
   private abort: AbortController | undefined;
@@ -52,11 +52,6 @@ export class ProviderDaemon {
     private readonly account: PrivateKeyAccount,
     private readonly logger: Logger = createLogger("provider", "info", config.logFile),
   ) {}
-
-  /** The running context (for tests and tools); undefined before start. */
-  get context(): ProviderContext | undefined {
-    return this.ctx;
-  }
 
   /**
    * Opens the store, connects to the chain, listens, registers (unless disabled) and starts the
@@ -83,29 +78,29 @@ export class ProviderDaemon {
     const deployment = loadDeployment(config.deployment, clients.chain.id);
     const contracts = contractsOf(deployment);
     const params = await marketParams(clients, contracts);
-    const ctx: ProviderContext = {
-      config,
+    const components: ProviderComponents = {
       store,
       blobs,
       clients,
       contracts,
-      params: {
-        provingPeriodEpochs: params.provingPeriodEpochs,
-        challengeWindowEpochs: params.challengeWindowEpochs,
-        challengesPerProof: params.challengesPerProof,
-        maxDealDurationEpochs: params.maxDealDurationEpochs,
-      },
       logger,
       metrics: new ProviderMetrics(),
     };
-    this.ctx = ctx;
-    const publisher = new Publisher(ctx);
+    const init: ProviderInit = {
+      ...config,
+      provingPeriodEpochs: params.provingPeriodEpochs,
+      challengeWindowEpochs: params.challengeWindowEpochs,
+      challengesPerProof: params.challengesPerProof,
+      maxDealDurationEpochs: params.maxDealDurationEpochs,
+    };
+    this.components = components;
+    const publisher = new Publisher(components, init);
     this.publisher = publisher;
-    const app = createHttpServer(ctx);
-    registerDealRoutes(app, ctx, publisher);
-    registerPieceRoutes(app, ctx);
+    const app = createHttpServer({ logger, config });
+    registerDealRoutes(app, components, init, publisher);
+    registerPieceRoutes(app, components, init);
     const retrievals = new RetrievalStore(store.db);
-    registerRetrievalRoutes(app, ctx, retrievals);
+    registerRetrievalRoutes(app, components, init, retrievals);
     this.app = app;
     const address = await app.listen({ host: config.host, port: config.port });
     const url = config.publicUrl ?? address;
@@ -113,10 +108,10 @@ export class ProviderDaemon {
     const signal = this.abort.signal;
     this.loops = [
       publisher.run(signal),
-      new Prover(ctx).run(signal),
-      new Settler(ctx, publisher).run(signal),
-      new Scrubber(ctx, publisher).run(signal),
-      new Redeemer(ctx, retrievals).run(signal),
+      new Prover(components, init).run(signal),
+      new Settler(components, init, publisher).run(signal),
+      new Scrubber(components, init, publisher).run(signal),
+      new Redeemer(components, init, retrievals).run(signal),
       runEvery(
         CHECKPOINT_INTERVAL_MS,
         signal,
@@ -156,7 +151,7 @@ export class ProviderDaemon {
     this.publisher?.stop();
     await Promise.allSettled(this.loops);
     await this.app?.close();
-    this.ctx?.store.close();
+    this.components?.store.close();
     this.logger.info("provider stopped");
   }
 }

@@ -6,7 +6,7 @@ import { findPublishedDeal } from "../chain/storage-market/events";
 import { addBalance } from "../chain/storage-market/add-balance";
 import { escrowBalance } from "../chain/storage-market/reads";
 import { publishStorageDeals } from "../chain/storage-market/publish-storage-deals";
-import type { ProviderContext } from "./context";
+import type { ProviderComponents, ProviderInit } from "./components";
 import type { ProposalRow } from "./provider-store";
 import { pieceKey, treeKey } from "../piece/piece-intake";
 
@@ -32,17 +32,20 @@ export class Publisher {
   private round: Promise<void> = Promise.resolve();
   private nudgeTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly ctx: ProviderContext) {
+  constructor(
+    private readonly c: Pick<ProviderComponents, "blobs" | "clients" | "contracts" | "logger" | "metrics" | "store">,
+    private readonly init: Pick<ProviderInit, "autoDeposit" | "faults" | "publishBatchSize" | "publishIntervalMs">,
+  ) {
     this.events.setMaxListeners(0);
   }
 
   /** Runs until `signal` aborts. */
   async run(signal: AbortSignal): Promise<void> {
     await runEvery(
-      this.ctx.config.publishIntervalMs,
+      this.init.publishIntervalMs,
       signal,
       () => this.publishOnce(),
-      (err) => this.ctx.logger.warn({ err }, "publish round failed; retrying"),
+      (err) => this.c.logger.warn({ err }, "publish round failed; retrying"),
     );
   }
 
@@ -51,7 +54,7 @@ export class Publisher {
     if (this.nudgeTimer) return;
     this.nudgeTimer = setTimeout(() => {
       this.nudgeTimer = undefined;
-      this.publishOnce().catch((err) => this.ctx.logger.warn({ err }, "publish round failed; retrying"));
+      this.publishOnce().catch((err) => this.c.logger.warn({ err }, "publish round failed; retrying"));
     }, 200);
   }
 
@@ -80,14 +83,14 @@ export class Publisher {
   }
 
   private async publishBatch(): Promise<void> {
-    const { store, config, logger } = this.ctx;
-    if (config.faults.neverPublish) return;
-    const batch = store.proposalsWithStatus("stored", config.publishBatchSize);
+    const { store, logger } = this.c;
+    if (this.init.faults.neverPublish) return;
+    const batch = store.proposalsWithStatus("stored", this.init.publishBatchSize);
     if (batch.length === 0) return;
     await this.ensureCollateral(batch);
     const { hash, results } = await publishStorageDeals(
-      this.ctx.clients,
-      this.ctx.contracts,
+      this.c.clients,
+      this.c.contracts,
       batch.map((p) => ({ proposal: p.proposal, clientSignature: p.clientSignature })),
     );
     for (const [i, result] of results.entries()) {
@@ -106,7 +109,7 @@ export class Publisher {
   }
 
   private recordDeal(row: ProposalRow, dealId: bigint, dataSetId: bigint, pieceIndex: bigint, txHash: Hex): void {
-    const { store, logger, metrics } = this.ctx;
+    const { store, logger, metrics } = this.c;
     store.db.transaction(() => {
       store.insertDeal({
         dealId,
@@ -130,9 +133,9 @@ export class Publisher {
    * before a crash, or the client publishing it with this provider's acceptance.
    */
   private async reconcile(row: ProposalRow): Promise<boolean> {
-    const found = await findPublishedDeal(this.ctx.clients, this.ctx.contracts, {
+    const found = await findPublishedDeal(this.c.clients, this.c.contracts, {
       client: row.proposal.client,
-      provider: this.ctx.clients.account.address,
+      provider: this.c.clients.account.address,
       nonce: row.proposal.nonce,
       pieceCid: row.root,
     });
@@ -144,15 +147,15 @@ export class Publisher {
   private async ensureCollateral(batch: ProposalRow[]): Promise<void> {
     const needed = batch.reduce((sum, p) => sum + p.proposal.providerCollateral, 0n);
     if (needed === 0n) return;
-    const { free } = await escrowBalance(this.ctx.clients, this.ctx.contracts, this.ctx.clients.account.address);
-    if (free >= needed || !this.ctx.config.autoDeposit) return;
-    this.ctx.logger.info({ deposit: (needed - free).toString() }, "depositing collateral");
-    await addBalance(this.ctx.clients, this.ctx.contracts, this.ctx.clients.account.address, needed - free);
+    const { free } = await escrowBalance(this.c.clients, this.c.contracts, this.c.clients.account.address);
+    if (free >= needed || !this.init.autoDeposit) return;
+    this.c.logger.info({ deposit: (needed - free).toString() }, "depositing collateral");
+    await addBalance(this.c.clients, this.c.contracts, this.c.clients.account.address, needed - free);
   }
 
   /** Deletes a piece's blobs when no proposal or open deal needs them any more. */
   releasePieceIfUnused(root: Hex): void {
-    const { store, blobs } = this.ctx;
+    const { store, blobs } = this.c;
     const inUse = store.db
       .prepare(
         `SELECT 1 FROM proposals WHERE root = ? AND status IN ('accepted', 'stored')

@@ -4,7 +4,7 @@ import { isRevert } from "../chain/contract-errors";
 import { declareFaults } from "../chain/storage-market/declare-faults";
 import { dataSetInfo, dealInfo } from "../chain/storage-market/reads";
 import { commpOfStream } from "../piece/commp";
-import type { ProviderContext } from "./context";
+import type { ProviderComponents, ProviderInit } from "./components";
 import type { Publisher } from "./publisher";
 import { pieceKey } from "../piece/piece-intake";
 
@@ -19,23 +19,24 @@ export class Scrubber {
   private rounds = 0;
 
   constructor(
-    private readonly ctx: ProviderContext,
+    private readonly c: Pick<ProviderComponents, "blobs" | "clients" | "contracts" | "logger" | "metrics" | "store">,
+    private readonly init: Pick<ProviderInit, "deepScrubEvery" | "scrubIntervalMs">,
     private readonly publisher: Publisher,
   ) {}
 
   async run(signal: AbortSignal): Promise<void> {
     await runEvery(
-      this.ctx.config.scrubIntervalMs,
+      this.init.scrubIntervalMs,
       signal,
       () => this.tick(),
-      (err) => this.ctx.logger.warn({ err }, "scrub round failed; retrying"),
+      (err) => this.c.logger.warn({ err }, "scrub round failed; retrying"),
     );
   }
 
   /** One round: verify pieces, then declare faults for lost ones when the period allows. */
   async tick(): Promise<void> {
-    const { store, blobs, logger } = this.ctx;
-    const deep = this.rounds++ % this.ctx.config.deepScrubEvery === 0;
+    const { store, blobs, logger } = this.c;
+    const deep = this.rounds++ % this.init.deepScrubEvery === 0;
     for (const piece of store.pieces()) {
       if (piece.status !== "ok") continue;
       const size = blobs.size(pieceKey(piece.root));
@@ -53,7 +54,7 @@ export class Scrubber {
   }
 
   private async declareLost(): Promise<void> {
-    const { store, clients, contracts, logger, metrics } = this.ctx;
+    const { store, clients, contracts, logger, metrics } = this.c;
     const lost = store.pieces().filter((p) => p.status === "lost");
     if (lost.length === 0) return;
     const latest = await clients.public.getBlockNumber();

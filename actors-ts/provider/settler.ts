@@ -3,7 +3,7 @@ import { settleDeals } from "../chain/storage-market/settle-deals";
 import { dataSetInfo, dealInfo } from "../chain/storage-market/reads";
 import { isRevert } from "../chain/contract-errors";
 import type { DealRow } from "./provider-store";
-import type { ProviderContext } from "./context";
+import type { ProviderComponents, ProviderInit } from "./components";
 import type { Publisher } from "./publisher";
 
 /** Deals settled per transaction. */
@@ -16,16 +16,17 @@ const SETTLE_BATCH = 25;
  */
 export class Settler {
   constructor(
-    private readonly ctx: ProviderContext,
+    private readonly c: Pick<ProviderComponents, "clients" | "contracts" | "logger" | "store">,
+    private readonly init: Pick<ProviderInit, "acceptedProposalTtlMs" | "settleIntervalMs">,
     private readonly publisher: Publisher,
   ) {}
 
   async run(signal: AbortSignal): Promise<void> {
     await runEvery(
-      this.ctx.config.settleIntervalMs,
+      this.init.settleIntervalMs,
       signal,
       () => this.tick(),
-      (err) => this.ctx.logger.warn({ err }, "settlement round failed; retrying"),
+      (err) => this.c.logger.warn({ err }, "settlement round failed; retrying"),
     );
   }
 
@@ -37,7 +38,7 @@ export class Settler {
   private async settleable(deals: DealRow[], latest: bigint): Promise<DealRow[]> {
     const open = new Map<bigint, boolean>();
     for (const id of new Set(deals.map((d) => d.dataSetId))) {
-      const set = await dataSetInfo(this.ctx.clients, this.ctx.contracts, id);
+      const set = await dataSetInfo(this.c.clients, this.c.contracts, id);
       open.set(id, set.currentPeriodProven || latest + 1n < set.challengeEpoch || set.anchorEpoch === 0n);
     }
     return deals.filter((d) => open.get(d.dataSetId));
@@ -45,8 +46,8 @@ export class Settler {
 
   /** One round; returns the token base units paid. */
   async tick(): Promise<bigint> {
-    const { store, logger, config } = this.ctx;
-    const latest = await this.ctx.clients.public.getBlockNumber();
+    const { store, logger } = this.c;
+    const latest = await this.c.clients.public.getBlockNumber();
     const due = await this.settleable(
       store.openDeals().filter((d) => d.startEpoch <= latest),
       latest,
@@ -60,12 +61,12 @@ export class Settler {
       if (batch.length === 0) continue;
       let settled;
       try {
-        ({ settled } = await settleDeals(this.ctx.clients, this.ctx.contracts, batch));
+        ({ settled } = await settleDeals(this.c.clients, this.c.contracts, batch));
       } catch (err) {
         if (!isRevert(err, "DealNotOpen")) throw err;
         // Someone else settled a deal closed; record it and retry the rest next round.
         for (const b of batch) {
-          const info = await dealInfo(this.ctx.clients, this.ctx.contracts, b.dealId);
+          const info = await dealInfo(this.c.clients, this.c.contracts, b.dealId);
           if (info.closed) store.closeDeal(b.dealId, `closed on chain (${info.stateName})`);
         }
         continue;
@@ -81,7 +82,7 @@ export class Settler {
       }
     }
     for (const p of store.proposalsWithStatus("accepted")) {
-      if (Date.now() - p.createdAt > config.acceptedProposalTtlMs) {
+      if (Date.now() - p.createdAt > this.init.acceptedProposalTtlMs) {
         store.setProposalStatus(p.proposalHash, "expired", { reason: "no data received in time" });
       }
     }

@@ -15,7 +15,7 @@ import {
   type ProposeDealResponse,
   type UploadResponse,
 } from "../../protocol/provider-api";
-import type { ProviderContext } from "../context";
+import type { ProviderComponents, ProviderInit } from "../components";
 import type { PublishOutcome, Publisher } from "../publisher";
 import { receivePiece } from "../../piece/piece-intake";
 import { authenticate, sendError } from "../../core/http-server";
@@ -28,23 +28,37 @@ const PUBLISH_WAIT_MS = 90_000;
  * ask, the client's escrow and the provider's capacity (steps 1–2), its piece is pushed and
  * checked while streaming (4–8), and the deal is published (3, 9).
  */
-export function registerDealRoutes(app: FastifyInstance, ctx: ProviderContext, publisher: Publisher): void {
+export function registerDealRoutes(
+  app: FastifyInstance,
+  c: Pick<ProviderComponents, "blobs" | "clients" | "contracts" | "logger" | "metrics" | "store">,
+  init: Pick<
+    ProviderInit,
+    | "capacityBytes"
+    | "faults"
+    | "maxConcurrentUploads"
+    | "maxDealDurationEpochs"
+    | "maxUploadsPerPeer"
+    | "provingPeriodEpochs"
+    | "storageAsk"
+  >,
+  publisher: Publisher,
+): void {
   const uploads = { total: 0, perPeer: new Map<string, number>(), proposals: new Set<string>() };
 
   app.post(PROVIDER_PATHS.proposals, async (request, reply) => {
-    const auth = await authenticate(ctx, request);
+    const auth = await authenticate(c, request);
     const body = proposeDealRequestSchema.parse(request.body);
     const proposal: StorageDealProposal = body.proposal;
     let checked;
     try {
-      checked = await checkProposal(ctx, proposal, body.clientSignature, body.pieceCidV2);
+      checked = await checkProposal(c, init, proposal, body.clientSignature, body.pieceCidV2);
     } catch (err) {
-      ctx.metrics.proposals.inc({ result: err instanceof HttpError ? err.code : "error" });
+      c.metrics.proposals.inc({ result: err instanceof HttpError ? err.code : "error" });
       throw err;
     }
-    const existing = ctx.store.proposal(checked.proposalHash);
+    const existing = c.store.proposal(checked.proposalHash);
     if (!existing) {
-      ctx.store.insertProposal({
+      c.store.insertProposal({
         proposalHash: checked.proposalHash,
         client: proposal.client,
         submitter: auth.signer,
@@ -60,7 +74,7 @@ export function registerDealRoutes(app: FastifyInstance, ctx: ProviderContext, p
         proposalHash: checked.proposalHash,
       });
     }
-    ctx.metrics.proposals.inc({ result: "accepted" });
+    c.metrics.proposals.inc({ result: "accepted" });
     const response: ProposeDealResponse = {
       accepted: true,
       proposalHash: checked.proposalHash,
@@ -73,17 +87,17 @@ export function registerDealRoutes(app: FastifyInstance, ctx: ProviderContext, p
   // Renewal (seed 001's UpdateStorageDeal): the deal's client sends its signed extension; the
   // provider puts it on chain and proves the piece under the new terms from then on.
   app.post<{ Params: { dealId: string } }>(PROVIDER_PATHS.dealExtension(":dealId"), async (request, reply) => {
-    const auth = await authenticate(ctx, request);
+    const auth = await authenticate(c, request);
     const body = extendDealRequestSchema.parse(request.body);
     const extended: StorageDealProposal = body.proposal;
     const dealId = /^\d{1,30}$/.test(request.params.dealId) ? BigInt(request.params.dealId) : undefined;
-    const deal = dealId === undefined ? undefined : ctx.store.deal(dealId);
+    const deal = dealId === undefined ? undefined : c.store.deal(dealId);
     if (dealId === undefined || !deal || deal.status !== "open") {
       throw new HttpError(404, "DealNotFound", "no open deal with this id at this provider", {
         dealId: request.params.dealId,
       });
     }
-    const current = ctx.store.proposal(deal.proposalHash);
+    const current = c.store.proposal(deal.proposalHash);
     if (!current)
       throw new HttpError(404, "DealNotFound", "the deal's proposal is unknown here", {
         dealId: deal.dealId.toString(),
@@ -93,7 +107,7 @@ export function registerDealRoutes(app: FastifyInstance, ctx: ProviderContext, p
         dealId: deal.dealId.toString(),
       });
     }
-    const { clients, contracts } = ctx;
+    const { clients, contracts } = c;
     if (!(await verifyProposalSignature(clients, contracts.storageMarket, extended, body.clientSignature))) {
       throw new HttpError(401, "InvalidSignature", "the extension is not signed by its client", {
         dealId: deal.dealId.toString(),
@@ -108,19 +122,19 @@ export function registerDealRoutes(app: FastifyInstance, ctx: ProviderContext, p
       body.clientSignature,
     );
     const proposalHash = hashProposal(clients.chain.id, contracts.storageMarket, extended);
-    ctx.store.db.transaction(() => {
-      if (!ctx.store.proposal(proposalHash)) {
-        ctx.store.insertProposal({
+    c.store.db.transaction(() => {
+      if (!c.store.proposal(proposalHash)) {
+        c.store.insertProposal({
           ...current,
           proposalHash,
           proposal: extended,
           clientSignature: body.clientSignature,
         });
       }
-      ctx.store.setProposalStatus(proposalHash, "published", { dealId: deal.dealId, txHash: hash });
-      ctx.store.renewDeal(deal.dealId, proposalHash, extended.endEpoch);
+      c.store.setProposalStatus(proposalHash, "published", { dealId: deal.dealId, txHash: hash });
+      c.store.renewDeal(deal.dealId, proposalHash, extended.endEpoch);
     })();
-    ctx.logger.info(
+    c.logger.info(
       { dealId: deal.dealId.toString(), endEpoch: extended.endEpoch.toString(), txHash: hash },
       "deal extended",
     );
@@ -134,7 +148,7 @@ export function registerDealRoutes(app: FastifyInstance, ctx: ProviderContext, p
   });
 
   app.get<{ Params: { hash: string } }>(PROVIDER_PATHS.proposal(":hash"), async (request, reply) => {
-    const row = ctx.store.proposal(request.params.hash as Hex);
+    const row = c.store.proposal(request.params.hash as Hex);
     if (!row) throw new HttpError(404, "ProposalNotFound", "no such proposal", { proposalHash: request.params.hash });
     const response: ProposalStatusResponse = {
       proposalHash: row.proposalHash,
@@ -143,14 +157,14 @@ export function registerDealRoutes(app: FastifyInstance, ctx: ProviderContext, p
       dealId: row.dealId?.toString(),
       txHash: row.txHash,
       providerSignature:
-        row.status === "stored" || row.status === "published" ? await acceptance(ctx, row.proposal) : undefined,
+        row.status === "stored" || row.status === "published" ? await acceptance(c, row.proposal) : undefined,
     };
     return reply.send(response);
   });
 
   app.put<{ Params: { hash: string } }>(PROVIDER_PATHS.proposalData(":hash"), async (request, reply) => {
-    const auth = await authenticate(ctx, request, { streamedBody: true });
-    const row = ctx.store.proposal(request.params.hash as Hex);
+    const auth = await authenticate(c, request, { streamedBody: true });
+    const row = c.store.proposal(request.params.hash as Hex);
     if (!row) throw new HttpError(404, "ProposalNotFound", "no such proposal", { proposalHash: request.params.hash });
     if (auth.signer.toLowerCase() !== row.submitter.toLowerCase()) {
       throw new HttpError(403, "NotProposalSubmitter", "only the proposal's submitter may upload its data", {
@@ -180,10 +194,7 @@ export function registerDealRoutes(app: FastifyInstance, ctx: ProviderContext, p
       if (uploads.proposals.has(row.proposalHash)) {
         throw new HttpError(409, "UploadInProgress", "this proposal's data is already being uploaded");
       }
-      if (
-        uploads.total >= ctx.config.maxConcurrentUploads ||
-        (uploads.perPeer.get(peer) ?? 0) >= ctx.config.maxUploadsPerPeer
-      ) {
+      if (uploads.total >= init.maxConcurrentUploads || (uploads.perPeer.get(peer) ?? 0) >= init.maxUploadsPerPeer) {
         throw new HttpError(503, "TooManyUploads", "too many uploads in progress; retry later");
       }
       uploads.total++;
@@ -193,25 +204,25 @@ export function registerDealRoutes(app: FastifyInstance, ctx: ProviderContext, p
         await receivePiece(
           request.raw,
           { root: row.root, payloadSize: row.payloadSize, bodySha256: auth.bodySha256, proposalHash: row.proposalHash },
-          ctx.blobs,
+          c.blobs,
           (n) => {
-            ctx.metrics.bytesReceived.inc(n);
-            dieAfterReceived(ctx, n);
+            c.metrics.bytesReceived.inc(n);
+            dieAfterReceived(c, init, n);
           },
-          ctx.store.piece(row.root)?.status === "ok",
+          c.store.piece(row.root)?.status === "ok",
         );
-        ctx.store.db.transaction(() => {
-          ctx.store.upsertPiece({
+        c.store.db.transaction(() => {
+          c.store.upsertPiece({
             root: row.root,
             pieceCidV2: row.pieceCidV2,
             payloadSize: row.payloadSize,
             paddedSize: row.paddedSize,
           });
-          ctx.store.setProposalStatus(row.proposalHash, "stored");
+          c.store.setProposalStatus(row.proposalHash, "stored");
         })();
-        ctx.metrics.uploads.inc({ result: "stored" });
+        c.metrics.uploads.inc({ result: "stored" });
       } catch (err) {
-        ctx.metrics.uploads.inc({ result: err instanceof HttpError ? err.code : "aborted" });
+        c.metrics.uploads.inc({ result: err instanceof HttpError ? err.code : "aborted" });
         // A client that hung up gets no answer; a finished body leaves the socket open.
         if (request.raw.socket.destroyed) return reply;
         return sendError(reply, err, request);
@@ -224,8 +235,8 @@ export function registerDealRoutes(app: FastifyInstance, ctx: ProviderContext, p
       request.raw.resume();
     }
     // A provider faulted to never publish answers at once as if its publish had timed out.
-    if (!ctx.config.faults.neverPublish) publisher.nudge();
-    const outcome: PublishOutcome = ctx.config.faults.neverPublish
+    if (!init.faults.neverPublish) publisher.nudge();
+    const outcome: PublishOutcome = init.faults.neverPublish
       ? { ok: false, reason: "PublishTimeout" }
       : await publisher.waitFor(row.proposalHash, PUBLISH_WAIT_MS);
     if (outcome.ok) return reply.send(uploadResponse(row.proposalHash, outcome.dealId, outcome.txHash, row.pieceCidV2));
@@ -233,7 +244,7 @@ export function registerDealRoutes(app: FastifyInstance, ctx: ProviderContext, p
       const response: ProposalStatusResponse = {
         proposalHash: row.proposalHash,
         status: "stored",
-        providerSignature: await acceptance(ctx, row.proposal),
+        providerSignature: await acceptance(c, row.proposal),
       };
       return reply.code(202).send(response);
     }
@@ -248,8 +259,8 @@ export function registerDealRoutes(app: FastifyInstance, ctx: ProviderContext, p
  * This provider's signed acceptance of a proposal whose piece it holds (ECDSA signatures are
  * deterministic, so it is computed on demand rather than stored).
  */
-function acceptance(ctx: ProviderContext, proposal: StorageDealProposal): Promise<Hex> {
-  return signAcceptance(ctx.clients.account, ctx.clients.chain.id, ctx.contracts.storageMarket, proposal);
+function acceptance(c: Pick<ProviderComponents, "clients" | "contracts">, proposal: StorageDealProposal): Promise<Hex> {
+  return signAcceptance(c.clients.account, c.clients.chain.id, c.contracts.storageMarket, proposal);
 }
 
 function uploadResponse(proposalHash: Hex, dealId: bigint, txHash: Hex, pieceCid: string): UploadResponse {
@@ -262,15 +273,16 @@ function uploadResponse(proposalHash: Hex, dealId: bigint, txHash: Hex, pieceCid
  * @throws HttpError 422 with a code naming the failed check.
  */
 async function checkProposal(
-  ctx: ProviderContext,
+  c: Pick<ProviderComponents, "clients" | "contracts" | "store">,
+  init: Pick<ProviderInit, "capacityBytes" | "faults" | "maxDealDurationEpochs" | "provingPeriodEpochs" | "storageAsk">,
   proposal: StorageDealProposal,
   signature: Hex,
   pieceCidV2: string,
 ): Promise<{ proposalHash: Hex; payloadSize: number }> {
-  const { clients, contracts, config, params } = ctx;
+  const { clients, contracts } = c;
   const reject = (code: string, message: string, details: Record<string, string | number> = {}) =>
     new HttpError(422, code, message, details);
-  if (config.faults.refuseDeals) throw reject("RefusedByPolicy", "this provider is not taking deals");
+  if (init.faults.refuseDeals) throw reject("RefusedByPolicy", "this provider is not taking deals");
   const self = clients.account.address;
   if (proposal.provider.toLowerCase() !== self.toLowerCase()) {
     throw reject("WrongProvider", "proposal names another provider", { provider: proposal.provider });
@@ -294,7 +306,7 @@ async function checkProposal(
   if (cid.payloadSize === 0) {
     throw reject("EmptyPiece", "a piece of 0 payload bytes stores nothing; this provider refuses it");
   }
-  const ask = config.storageAsk;
+  const ask = init.storageAsk;
   if (proposal.pieceSize < ask.minPieceSize || proposal.pieceSize > ask.maxPieceSize) {
     throw reject("PieceSizeOutsideAsk", "piece size is outside the provider's ask", {
       pieceSize: proposal.pieceSize.toString(),
@@ -320,7 +332,7 @@ async function checkProposal(
     });
   }
   const latest = await clients.public.getBlockNumber();
-  const minStart = latest + 2n * params.provingPeriodEpochs;
+  const minStart = latest + 2n * init.provingPeriodEpochs;
   if (proposal.startEpoch < minStart) {
     throw reject("StartEpochTooSoon", "startEpoch leaves no time to store and prove the piece", {
       startEpoch: proposal.startEpoch.toString(),
@@ -329,7 +341,7 @@ async function checkProposal(
   }
   if (
     proposal.endEpoch <= proposal.startEpoch ||
-    proposal.endEpoch - proposal.startEpoch > params.maxDealDurationEpochs
+    proposal.endEpoch - proposal.startEpoch > init.maxDealDurationEpochs
   ) {
     throw reject("InvalidDuration", "endEpoch must follow startEpoch within the market's maximum duration");
   }
@@ -349,8 +361,8 @@ async function checkProposal(
       required: lock.toString(),
     });
   }
-  if (ctx.store.committedBytes() + Number(proposal.pieceSize) > config.capacityBytes) {
-    throw reject("NoCapacity", "the provider has no room for this piece", { capacityBytes: config.capacityBytes });
+  if (c.store.committedBytes() + Number(proposal.pieceSize) > init.capacityBytes) {
+    throw reject("NoCapacity", "the provider has no room for this piece", { capacityBytes: init.capacityBytes });
   }
   const proposalHash = hashProposal(clients.chain.id, contracts.storageMarket, proposal).toLowerCase() as Hex;
   return { proposalHash, payloadSize: cid.payloadSize };
@@ -359,12 +371,12 @@ async function checkProposal(
 let receivedBytes = 0;
 
 /** Fault injection (config.faults.dieAfterReceivedBytes): SIGKILL once that many upload bytes arrived. */
-function dieAfterReceived(ctx: ProviderContext, n: number): void {
-  const limit = ctx.config.faults.dieAfterReceivedBytes;
+function dieAfterReceived(c: Pick<ProviderComponents, "logger">, init: Pick<ProviderInit, "faults">, n: number): void {
+  const limit = init.faults.dieAfterReceivedBytes;
   if (limit === undefined) return;
   receivedBytes += n;
   if (receivedBytes >= limit) {
-    ctx.logger.fatal({ receivedBytes }, "fault injection: dying mid-upload");
+    c.logger.fatal({ receivedBytes }, "fault injection: dying mid-upload");
     process.kill(process.pid, "SIGKILL");
   }
 }

@@ -3,7 +3,7 @@ import type { Hex } from "viem";
 import { HttpError } from "../../core/http-errors";
 import { verifyManifest } from "../../manifest/manifest";
 import { PROVIDER_PATHS, type ProviderInfoResponse } from "../../protocol/provider-api";
-import type { ProviderContext } from "../context";
+import type { ProviderComponents, ProviderInit } from "../components";
 import { pieceKey } from "../../piece/piece-intake";
 import { heldPiece } from "../held-piece";
 import { authenticate } from "../../core/http-server";
@@ -39,47 +39,51 @@ export function parseRange(header: string | undefined, size: number): { start: n
  * Read side of the provider: pieces for their clients (with Range), manifests, health, asks and
  * metrics. A piece is served only from the committed blob store, never from a partial upload.
  */
-export function registerPieceRoutes(app: FastifyInstance, ctx: ProviderContext): void {
+export function registerPieceRoutes(
+  app: FastifyInstance,
+  c: Pick<ProviderComponents, "blobs" | "clients" | "contracts" | "logger" | "metrics" | "store">,
+  init: Pick<ProviderInit, "faults" | "retrievalAsk" | "storageAsk">,
+): void {
   app.get(PROVIDER_PATHS.health, async () => ({
     ok: true,
-    address: ctx.clients.account.address,
-    chainId: ctx.clients.chain.id,
-    block: (await ctx.clients.public.getBlockNumber()).toString(),
+    address: c.clients.account.address,
+    chainId: c.clients.chain.id,
+    block: (await c.clients.public.getBlockNumber()).toString(),
     version: VERSION,
   }));
 
   app.get(PROVIDER_PATHS.info, async (): Promise<ProviderInfoResponse> => {
     const str = (o: Record<string, bigint>) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, v.toString()]));
     return {
-      address: ctx.clients.account.address,
-      chainId: ctx.clients.chain.id,
-      storageMarket: ctx.contracts.storageMarket,
-      storageAsk: str(ctx.config.storageAsk),
-      retrievalAsk: str(ctx.config.retrievalAsk),
+      address: c.clients.account.address,
+      chainId: c.clients.chain.id,
+      storageMarket: c.contracts.storageMarket,
+      storageAsk: str(init.storageAsk),
+      retrievalAsk: str(init.retrievalAsk),
       version: VERSION,
     };
   });
 
   app.get(PROVIDER_PATHS.metrics, async (_request, reply) => {
-    ctx.metrics.storedBytes.set(
-      ctx.store
+    c.metrics.storedBytes.set(
+      c.store
         .pieces()
         .filter((p) => p.status === "ok")
         .reduce((s, p) => s + p.paddedSize, 0),
     );
-    return reply.type(ctx.metrics.registry.contentType).send(await ctx.metrics.registry.metrics());
+    return reply.type(c.metrics.registry.contentType).send(await c.metrics.registry.metrics());
   });
 
   app.get<{ Params: { pieceCid: string } }>(PROVIDER_PATHS.piece(":pieceCid"), async (request, reply) => {
-    const auth = await authenticate(ctx, request);
-    const piece = heldPiece(ctx, request.params.pieceCid);
+    const auth = await authenticate(c, request);
+    const piece = heldPiece(c, request.params.pieceCid);
     if (!piece) {
       throw new HttpError(404, "PieceNotFound", "this provider does not hold the piece", {
         pieceCid: request.params.pieceCid,
       });
     }
     const root = piece.root;
-    const clients = ctx.store.clientsOfPiece(root).map((c) => c.toLowerCase());
+    const clients = c.store.clientsOfPiece(root).map((c) => c.toLowerCase());
     if (!clients.includes(auth.signer.toLowerCase())) {
       throw new HttpError(403, "NotDealClient", "only clients of this piece's deals may fetch it without paying", {
         signer: auth.signer,
@@ -88,12 +92,12 @@ export function registerPieceRoutes(app: FastifyInstance, ctx: ProviderContext):
     const range = parseRange(request.headers.range, piece.payloadSize);
     reply.header("accept-ranges", "bytes").type("application/octet-stream");
     const served = range ? range.end - range.start + 1 : piece.payloadSize;
-    ctx.metrics.bytesServed.inc({ paid: "client" }, served);
+    c.metrics.bytesServed.inc({ paid: "client" }, served);
     if (range) {
       reply.code(206).header("content-range", `bytes ${range.start}-${range.end}/${piece.payloadSize}`);
     }
     reply.header("content-length", served);
-    return reply.send(applyFaults(ctx, ctx.blobs.read(pieceKey(root), range), served));
+    return reply.send(applyFaults(c, init, c.blobs.read(pieceKey(root), range), served));
   });
 
   // Holdings advertisement: full snapshot, or the changes after `?since=<seq>`.
@@ -103,22 +107,22 @@ export function registerPieceRoutes(app: FastifyInstance, ctx: ProviderContext):
       throw new HttpError(400, "InvalidSince", "since must be a holdings sequence number", { since: raw });
     }
     return advertiseHoldings(
-      ctx.store,
-      ctx.clients.account,
-      ctx.clients.chain.id,
+      c.store,
+      c.clients.account,
+      c.clients.chain.id,
       raw === undefined ? undefined : Number(raw),
     );
   });
 
   app.get<{ Params: { droot: string } }>(PROVIDER_PATHS.manifest(":droot"), async (request, reply) => {
-    const json = ctx.store.manifest(request.params.droot as Hex);
+    const json = c.store.manifest(request.params.droot as Hex);
     if (!json)
       throw new HttpError(404, "ManifestNotFound", "no manifest for this droot", { droot: request.params.droot });
     return reply.type("application/json").send(json);
   });
 
   app.put<{ Params: { droot: string } }>(PROVIDER_PATHS.manifest(":droot"), async (request, reply) => {
-    const auth = await authenticate(ctx, request);
+    const auth = await authenticate(c, request);
     let manifest;
     try {
       manifest = verifyManifest(request.body, request.params.droot as Hex);
@@ -128,7 +132,7 @@ export function registerPieceRoutes(app: FastifyInstance, ctx: ProviderContext):
       });
     }
     const client = auth.signer.toLowerCase();
-    const holds = manifest.pieces.some((p) => ctx.store.clientsOfPiece(p.root).some((c) => c.toLowerCase() === client));
+    const holds = manifest.pieces.some((p) => c.store.clientsOfPiece(p.root).some((c) => c.toLowerCase() === client));
     if (!holds) {
       throw new HttpError(
         403,
@@ -136,7 +140,7 @@ export function registerPieceRoutes(app: FastifyInstance, ctx: ProviderContext):
         "only a client with a deal on one of the file's pieces may store its manifest",
       );
     }
-    ctx.store.putManifest(manifest.droot, JSON.stringify(manifest));
+    c.store.putManifest(manifest.droot, JSON.stringify(manifest));
     return reply.send({ stored: true, droot: manifest.droot });
   });
 }

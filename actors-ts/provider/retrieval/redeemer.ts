@@ -7,7 +7,7 @@ import {
   updateChannelState,
   withdrawChannelBalance,
 } from "../../chain/payment-channels/actions";
-import type { ProviderContext } from "../context";
+import type { ProviderComponents, ProviderInit } from "../components";
 import type { RetrievalStore } from "./retrieval-store";
 
 /**
@@ -18,22 +18,23 @@ import type { RetrievalStore } from "./retrieval-store";
  */
 export class Redeemer {
   constructor(
-    private readonly ctx: ProviderContext,
+    private readonly c: Pick<ProviderComponents, "clients" | "contracts" | "logger">,
+    private readonly init: Pick<ProviderInit, "redeemIntervalMs">,
     private readonly retrievals: RetrievalStore,
   ) {}
 
   async run(signal: AbortSignal): Promise<void> {
     await runEvery(
-      this.ctx.config.redeemIntervalMs,
+      this.init.redeemIntervalMs,
       signal,
       () => this.tick(),
-      (err) => this.ctx.logger.warn({ err }, "redeem round failed; retrying"),
+      (err) => this.c.logger.warn({ err }, "redeem round failed; retrying"),
     );
   }
 
   /** One round; returns the token base units newly redeemed. */
   async tick(): Promise<bigint> {
-    const { clients, contracts, logger } = this.ctx;
+    const { clients, contracts, logger } = this.c;
     let redeemed = 0n;
     for (const lane of this.retrievals.unredeemed()) {
       const v = lane.voucher;

@@ -17,7 +17,7 @@ import {
   openRetrievalRequestSchema,
   type OpenRetrievalResponse,
 } from "../../protocol/provider-api";
-import type { ProviderContext } from "../context";
+import type { ProviderComponents, ProviderInit } from "../components";
 import { pieceKey, treeKey } from "../../piece/piece-intake";
 import { heldPiece } from "../held-piece";
 import { authenticate } from "../../core/http-server";
@@ -40,25 +40,30 @@ export function intervalBytes(
  * more, keeps the best voucher per lane, and never sends more than `maxUnpaidBytes` beyond what
  * is paid.
  */
-export function registerRetrievalRoutes(app: FastifyInstance, ctx: ProviderContext, retrievals: RetrievalStore): void {
-  const ask = ctx.config.retrievalAsk;
-  const maxUnpaid = ctx.config.maxUnpaidBytes ?? Number(ask.paymentIntervalBytes);
+export function registerRetrievalRoutes(
+  app: FastifyInstance,
+  c: Pick<ProviderComponents, "blobs" | "clients" | "contracts" | "logger" | "metrics" | "store">,
+  init: Pick<ProviderInit, "faults" | "maxUnpaidBytes" | "retrievalAsk">,
+  retrievals: RetrievalStore,
+): void {
+  const ask = init.retrievalAsk;
+  const maxUnpaid = init.maxUnpaidBytes ?? Number(ask.paymentIntervalBytes);
 
   app.get<{ Params: { pieceCid: string } }>(PROVIDER_PATHS.pieceTree(":pieceCid"), async (request, reply) => {
     const root = rootOf(request.params.pieceCid);
-    const piece = ctx.store.piece(root);
-    if (!piece || piece.status !== "ok" || !ctx.blobs.has(treeKey(root))) {
+    const piece = c.store.piece(root);
+    if (!piece || piece.status !== "ok" || !c.blobs.has(treeKey(root))) {
       throw new HttpError(404, "PieceNotFound", "this provider does not hold the piece", {
         pieceCid: request.params.pieceCid,
       });
     }
-    return reply.type("application/octet-stream").send(ctx.blobs.read(treeKey(root)));
+    return reply.type("application/octet-stream").send(c.blobs.read(treeKey(root)));
   });
 
   app.post(PROVIDER_PATHS.retrievals, async (request, reply) => {
-    const auth = await authenticate(ctx, request);
+    const auth = await authenticate(c, request);
     const body = openRetrievalRequestSchema.parse(request.body);
-    const piece = heldPiece(ctx, body.pieceCid);
+    const piece = heldPiece(c, body.pieceCid);
     const root = piece?.root as Hex;
     if (!piece) {
       throw new HttpError(404, "PieceNotFound", "this provider does not hold the piece", { pieceCid: body.pieceCid });
@@ -67,8 +72,8 @@ export function registerRetrievalRoutes(app: FastifyInstance, ctx: ProviderConte
     if (body.offset >= piece.payloadSize || end > piece.payloadSize) {
       throw new HttpError(416, "RangeNotSatisfiable", "range is outside the piece", { payloadSize: piece.payloadSize });
     }
-    const channel = await getChannel(ctx.clients, ctx.contracts, body.channelId);
-    if (channel.payee.toLowerCase() !== ctx.clients.account.address.toLowerCase()) {
+    const channel = await getChannel(c.clients, c.contracts, body.channelId);
+    if (channel.payee.toLowerCase() !== c.clients.account.address.toLowerCase()) {
       throw new HttpError(402, "ChannelNotToProvider", "the channel does not pay this provider", {
         channelId: body.channelId.toString(),
         payee: channel.payee,
@@ -118,7 +123,7 @@ export function registerRetrievalRoutes(app: FastifyInstance, ctx: ProviderConte
   app.get<{ Params: { id: string }; Querystring: { offset?: string } }>(
     PROVIDER_PATHS.retrievalData(":id"),
     async (request, reply) => {
-      const auth = await authenticate(ctx, request);
+      const auth = await authenticate(c, request);
       const row = ownRetrieval(retrievals, request.params.id, auth.signer);
       const offset = request.query.offset === undefined ? row.startOffset : Number(request.query.offset);
       if (!Number.isInteger(offset) || offset < row.startOffset || offset >= row.endOffset) {
@@ -139,26 +144,26 @@ export function registerRetrievalRoutes(app: FastifyInstance, ctx: ProviderConte
             required: owed.toString(),
           });
         }
-        await acceptVoucher(ctx, retrievals, row, signed, owed);
+        await acceptVoucher(c, retrievals, row, signed, owed);
       }
       const length = Math.min(intervalBytes(row, row.intervalsServed), row.endOffset - offset);
       retrievals.recordServed(row.id, offset + length);
-      ctx.metrics.bytesServed.inc({ paid: "voucher" }, length);
+      c.metrics.bytesServed.inc({ paid: "voucher" }, length);
       reply
         .type("application/octet-stream")
         .header("content-length", length)
         .header("x-rm-offset", offset)
         .header("x-rm-interval", row.intervalsServed);
-      const stream = ctx.blobs.read(pieceKey(row.root), { start: offset, end: offset + length - 1 });
-      return reply.send(applyFaults(ctx, stream, length));
+      const stream = c.blobs.read(pieceKey(row.root), { start: offset, end: offset + length - 1 });
+      return reply.send(applyFaults(c, init, stream, length));
     },
   );
 
   app.post<{ Params: { id: string } }>(PROVIDER_PATHS.retrievalPayment(":id"), async (request, reply) => {
-    const auth = await authenticate(ctx, request);
+    const auth = await authenticate(c, request);
     const row = ownRetrieval(retrievals, request.params.id, auth.signer);
     const signed = signedVoucherSchema.parse(request.body);
-    await acceptVoucher(ctx, retrievals, row, signed, 0n);
+    await acceptVoucher(c, retrievals, row, signed, 0n);
     return reply.send({ accepted: true, amount: signed.voucher.amount.toString() });
   });
 
@@ -179,8 +184,13 @@ export function registerRetrievalRoutes(app: FastifyInstance, ctx: ProviderConte
 let servedBytes = 0;
 
 /** The configured misbehaviour (config.faults) applied to a byte stream being served. */
-export function applyFaults(ctx: ProviderContext, stream: Readable, length: number): Readable {
-  const { corruptReads, dieAfterServedBytes } = ctx.config.faults;
+export function applyFaults(
+  c: Pick<ProviderComponents, "logger">,
+  init: Pick<ProviderInit, "faults">,
+  stream: Readable,
+  length: number,
+): Readable {
+  const { corruptReads, dieAfterServedBytes } = init.faults;
   if (!corruptReads && dieAfterServedBytes === undefined) return stream;
   return stream.pipe(
     new Transform({
@@ -189,7 +199,7 @@ export function applyFaults(ctx: ProviderContext, stream: Readable, length: numb
         if (corruptReads) for (let i = 0; i < out.length; i += 65_536) out[i] ^= 0xff;
         servedBytes += out.length;
         if (dieAfterServedBytes !== undefined && servedBytes >= dieAfterServedBytes) {
-          ctx.logger.fatal({ servedBytes, length }, "fault injection: dying mid-transfer");
+          c.logger.fatal({ servedBytes, length }, "fault injection: dying mid-transfer");
           process.kill(process.pid, "SIGKILL");
         }
         done(null, out);
@@ -222,7 +232,7 @@ function ownRetrieval(retrievals: RetrievalStore, id: string, signer: Address): 
  * @throws HttpError 402 naming the failed check.
  */
 async function acceptVoucher(
-  ctx: ProviderContext,
+  c: Pick<ProviderComponents, "clients" | "contracts">,
   retrievals: RetrievalStore,
   row: RetrievalRow,
   signed: SignedVoucher,
@@ -257,8 +267,8 @@ async function acceptVoucher(
       required: required.toString(),
     });
   }
-  const channel = await getChannel(ctx.clients, ctx.contracts, v.channelId);
-  if (!(await verifyVoucher(ctx.clients, ctx.contracts.paymentChannels, channel.payer, signed))) {
+  const channel = await getChannel(c.clients, c.contracts, v.channelId);
+  if (!(await verifyVoucher(c.clients, c.contracts.paymentChannels, channel.payer, signed))) {
     throw refuse("VoucherBadSignature", "voucher is not signed by the channel's payer", { payer: channel.payer });
   }
   const owedTotal = retrievals.otherLanesOwed(v.channelId, v.lane) + v.amount;

@@ -14,14 +14,19 @@ export interface ProvingParams {
   maxDealDurationEpochs: bigint;
 }
 
-/** Everything the provider's components share (constructor dependencies). */
-export interface ProviderContext {
-  config: ProviderConfig;
+/**
+ * The services a provider's parts share, made once by the daemon. Each part takes the `Pick` of
+ * these it uses and the `Pick` of {@link ProviderInit} it reads (`(components, init)`), so what a
+ * part can touch is in its constructor's type.
+ */
+export interface ProviderComponents {
   store: ProviderStore;
   blobs: BlobStore;
   clients: ChainClients;
   contracts: MarketContracts;
-  params: ProvingParams;
   logger: Logger;
   metrics: ProviderMetrics;
 }
+
+/** A provider part's settings: the daemon's configuration and the market's proving parameters. */
+export type ProviderInit = ProviderConfig & ProvingParams;
