@@ -5,6 +5,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
 import {IStorageMarket} from "../interfaces/IStorageMarket.sol";
+import {TokenTransfers} from "../libraries/TokenTransfers.sol";
 
 /// @title MarketEscrow
 /// @notice Free and locked balances of the seed's `ParticipantBalances` (seed 001), in one ERC-20.
@@ -36,9 +37,7 @@ abstract contract MarketEscrow is IStorageMarket, ReentrancyGuard {
     function addBalance(address account, uint256 amount) external nonReentrant {
         if (amount == 0) revert ZeroAmount();
         // Credit what actually arrived, so a token that takes a fee cannot break the invariant.
-        uint256 before = _token.balanceOf(address(this));
-        _token.safeTransferFrom(msg.sender, address(this), amount);
-        uint256 received = _token.balanceOf(address(this)) - before;
+        uint256 received = TokenTransfers.pullReceived(_token, msg.sender, amount);
         uint256 free = uint256(_balances[account].free) + received;
         if (free > type(uint128).max) revert AmountTooLarge(amount);
         _balances[account].free = uint128(free);

@@ -7,6 +7,7 @@ import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {IPaymentChannels} from "../interfaces/IPaymentChannels.sol";
+import {TokenTransfers} from "../libraries/TokenTransfers.sol";
 import {Voucher, Channel, LaneState} from "../types/PaymentChannelTypes.sol";
 
 /// @title PaymentChannels
@@ -205,10 +206,9 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuard {
         if (channel.collected) revert ChannelCollected(channelId);
     }
 
+    /// @dev Pulls `amount` (> 0) from the caller; returns what arrived (`TokenTransfers`).
     function _pull(uint256 amount) private returns (uint256 received) {
         if (amount == 0) revert ZeroAmount();
-        uint256 before = _token.balanceOf(address(this));
-        _token.safeTransferFrom(msg.sender, address(this), amount);
-        received = _token.balanceOf(address(this)) - before;
+        received = TokenTransfers.pullReceived(_token, msg.sender, amount);
     }
 }
