@@ -86,7 +86,8 @@ interface IRepairMarket {
     error InvalidCodingParams(uint8 k, uint8 m, uint64 pieceSize);
     /// @notice `size` is not (k + m) times one piece's payload bytes, or that payload does not
     /// need `pieceSize`: it must lie in ((pieceSize / 2) · 127/128, pieceSize · 127/128] per
-    /// piece (`min` and `max` are the totals, multiples of k + m).
+    /// piece (`PieceSizes.minimalPayloadRange`, as in the storage market; `min` and `max` are the
+    /// totals, multiples of k + m).
     error InvalidBidSize(uint64 size, uint256 min, uint256 max);
     /// @notice A duration of 0 or above `maxDealDurationEpochs`.
     error InvalidDuration(uint64 durationEpochs);

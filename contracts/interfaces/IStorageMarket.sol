@@ -26,15 +26,17 @@ import {
 interface IStorageMarket {
     /// @notice Deployment parameters; all fixed at construction.
     struct MarketParams {
-        /// @dev Length of a proving period in epochs (P). Default 60.
+        /// @dev Length of a proving period in epochs (P), at least 2 (MIN_PROVING_PERIOD_EPOCHS).
+        /// Default 60.
         uint64 provingPeriodEpochs;
         /// @dev Epochs at the end of each period in which the proof is accepted (W), 1 ≤ W < P,
-        /// W ≤ 240 so the challenge block hash is still readable. Default 20.
+        /// W ≤ 240 (MAX_CHALLENGE_WINDOW_EPOCHS) so the challenge block hash is still readable.
+        /// Default 20.
         uint64 challengeWindowEpochs;
-        /// @dev Leaves challenged per period (c), 1..16. Default 5.
+        /// @dev Leaves challenged per period (c), 1..16 (MAX_CHALLENGES_PER_PROOF). Default 5.
         uint8 challengesPerProof;
         /// @dev Missed periods in a row after which a data set fails and all its unexpired
-        /// deals are terminated and slashed, 1..200. Default 3.
+        /// deals are terminated and slashed, 1..200 (MAX_CONSECUTIVE_FAULTS). Default 3.
         uint8 maxConsecutiveFaults;
         /// @dev Share of the provider collateral paid to the client when the provider declares
         /// a fault, in basis points. Default 500 (5 %).
@@ -220,7 +222,8 @@ interface IStorageMarket {
     /// of 60,000 gas so a wallet that burns gas cannot sink the batch) signature holds; the
     /// caller is its provider or the provider's `StorageDealAcceptance` signature (EIP-712 or
     /// ERC-1271, same stipend) holds; its (client, nonce) is unused; pieceSize is a power of two in
-    /// [128, 2^36]; pieceCid ≠ 0; startEpoch < endEpoch with endEpoch - startEpoch ≤
+    /// [128, 2^36] (`PieceSizes.MIN_PIECE_SIZE`, `MAX_PIECE_SIZE`) and payloadSize needs it
+    /// (`PieceSizes.minimalPayloadRange`); pieceCid ≠ 0; startEpoch < endEpoch with endEpoch - startEpoch ≤
     /// maxDealDurationEpochs; startEpoch is at or after the end of the first period that can
     /// prove it; both parties' free balances cover their locks. Gas grows linearly with the batch.
     /// @param proposals Signed proposals, any clients and (with acceptances) any providers.

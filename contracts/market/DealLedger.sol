@@ -19,6 +19,18 @@ abstract contract DealLedger is MarketEscrow {
     using ProvenPeriods for mapping(uint256 => uint256);
 
     uint256 internal constant BPS = 10_000;
+    /// @dev Shortest proving period, in epochs: a period needs an epoch before its challenge
+    /// window.
+    uint256 internal constant MIN_PROVING_PERIOD_EPOCHS = 2;
+    /// @dev Longest challenge window, in epochs: `blockhash` reads only the last 256 blocks, so the
+    /// challenge epoch's hash stays readable for the whole window with a margin.
+    uint256 internal constant MAX_CHALLENGE_WINDOW_EPOCHS = 240;
+    /// @dev Most leaves challenged per period (the proof's draws are bounded by
+    /// `16 · challengesPerProof`).
+    uint256 internal constant MAX_CHALLENGES_PER_PROOF = 16;
+    /// @dev Most missed periods in a row before a data set fails: below the 224 periods one
+    /// `ProvenPeriods` word flags, which its O(1) count needs.
+    uint256 internal constant MAX_CONSECUTIVE_FAULTS = 200;
 
     uint256 internal immutable _provingPeriodEpochs;
     uint256 internal immutable _challengeWindowEpochs;
@@ -45,17 +57,17 @@ abstract contract DealLedger is MarketEscrow {
     mapping(uint256 dataSetId => uint256[] dealIds) internal _pendingRemovals;
 
     constructor(IERC20 paymentToken, MarketParams memory params) MarketEscrow(paymentToken) {
-        if (params.provingPeriodEpochs < 2)
+        if (params.provingPeriodEpochs < MIN_PROVING_PERIOD_EPOCHS)
             revert InvalidMarketParams("provingPeriodEpochs", params.provingPeriodEpochs);
         if (
             params.challengeWindowEpochs == 0 ||
             params.challengeWindowEpochs >= params.provingPeriodEpochs ||
-            params.challengeWindowEpochs > 240
+            params.challengeWindowEpochs > MAX_CHALLENGE_WINDOW_EPOCHS
         ) revert InvalidMarketParams("challengeWindowEpochs", params.challengeWindowEpochs);
-        if (params.challengesPerProof == 0 || params.challengesPerProof > 16) {
+        if (params.challengesPerProof == 0 || params.challengesPerProof > MAX_CHALLENGES_PER_PROOF) {
             revert InvalidMarketParams("challengesPerProof", params.challengesPerProof);
         }
-        if (params.maxConsecutiveFaults == 0 || params.maxConsecutiveFaults > 200) {
+        if (params.maxConsecutiveFaults == 0 || params.maxConsecutiveFaults > MAX_CONSECUTIVE_FAULTS) {
             revert InvalidMarketParams("maxConsecutiveFaults", params.maxConsecutiveFaults);
         }
         if (params.declaredFaultPenaltyBps > BPS) {
