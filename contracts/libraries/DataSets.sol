@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+
 /// @title DataSets
 /// @notice A data set: the pieces one provider stores for one client, proven together once per
 /// proving period (FilOz PDP's data set, one per (provider, client) pair here), the period
@@ -115,7 +117,7 @@ library DataSets {
     ) internal returns (uint256 index) {
         uint256 period = currentPeriod(s, periodEpochs);
         if (!treeMayChange(s, periodEpochs, windowEpochs) && s.snapshotPeriodPlusOne != period + 1) {
-            s.snapshotPeriodPlusOne = uint32(period + 1);
+            s.snapshotPeriodPlusOne = SafeCast.toUint32(period + 1);
             s.snapshotPieces = s.pieceCount;
             s.snapshotLeaves = s.liveLeaves;
         }
@@ -126,7 +128,8 @@ library DataSets {
             sum += tree[child] & WEIGHT_MASK;
         }
         tree[index] = (dealId << 64) | sum;
-        s.pieceCount = uint64(index);
+        s.pieceCount = SafeCast.toUint64(index);
+        // leaves ≤ 2^31 (a piece of at most 2^36 bytes); the checked sum cannot wrap.
         s.liveLeaves += uint64(leaves);
         ++s.openPieces;
     }
@@ -142,7 +145,7 @@ library DataSets {
         for (uint256 i = index; i <= count; i += _lowbit(i)) {
             tree[i] -= leaves;
         }
-        s.liveLeaves -= uint64(leaves);
+        s.liveLeaves -= uint64(leaves); // leaves ≤ 2^31, as added by appendPiece
     }
 
     /// @notice The piece holding live leaf `leaf` (< the leaves of the first `pieces` pieces)

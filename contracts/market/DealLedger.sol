@@ -2,6 +2,7 @@
 pragma solidity 0.8.28;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IStorageMarket} from "../interfaces/IStorageMarket.sol";
 import {StorageDealProposal, CloseReason, DealState, DealInfo, DataSetInfo} from "../types/StorageDealTypes.sol";
 import {DealProposals} from "../libraries/DealProposals.sol";
@@ -118,6 +119,7 @@ abstract contract DealLedger is MarketEscrow {
         if (from < p.startEpoch) from = p.startEpoch;
         if (upTo > from) {
             payment = p.storagePricePerEpoch * _provenEpochs(set, words, from, upTo);
+            // upTo ≤ p.endEpoch, a uint64 (`_settlementBound`).
             _settledUpTo[dealId] = uint64(upTo);
             if (payment != 0) _payFromLocked(p.client, p.provider, payment);
             emit DealSettled(dealId, p.provider, payment, uint64(upTo));
@@ -286,6 +288,7 @@ abstract contract DealLedger is MarketEscrow {
 
     /// @inheritdoc IStorageMarket
     function marketParams() external view returns (MarketParams memory) {
+        // Each immutable was set from the field of the same width it is cast back to.
         return
             MarketParams({
                 provingPeriodEpochs: uint64(_provingPeriodEpochs),
@@ -360,9 +363,9 @@ abstract contract DealLedger is MarketEscrow {
         uint256 period = set.currentPeriod(periodEpochs);
         uint256 faults = set.consecutiveFaults(periodEpochs);
         info.anchorEpoch = set.anchorEpoch;
-        info.currentPeriod = uint32(period);
-        info.challengeEpoch = uint64(set.challengeEpoch(period, periodEpochs, _challengeWindowEpochs));
-        info.deadlineEpoch = uint64(set.periodStart(period + 1, periodEpochs) - 1);
+        info.currentPeriod = SafeCast.toUint32(period);
+        info.challengeEpoch = SafeCast.toUint64(set.challengeEpoch(period, periodEpochs, _challengeWindowEpochs));
+        info.deadlineEpoch = SafeCast.toUint64(set.periodStart(period + 1, periodEpochs) - 1);
         info.currentPeriodProven = set.lastProvenPlusOne > period;
         info.failed = faults >= _maxConsecutiveFaults;
         info.consecutiveFaults = uint32(faults < _maxConsecutiveFaults ? faults : _maxConsecutiveFaults);

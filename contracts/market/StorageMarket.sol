@@ -5,6 +5,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {IERC1271} from "@openzeppelin/contracts/interfaces/IERC1271.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IStorageMarket} from "../interfaces/IStorageMarket.sol";
 import {StorageDealProposal, SignedStorageDealProposal, PieceProof, PublishResult} from "../types/StorageDealTypes.sol";
 import {DealProposals} from "../libraries/DealProposals.sol";
@@ -80,6 +81,9 @@ contract StorageMarket is DealLedger, EIP712 {
         }
     }
 
+    /// @dev Publishes one item as deal `dealId`, or returns why it is skipped. The record packs the
+    /// piece index in 40 bits (SafeCast); its log2Leaves ≤ 31 and payloadLeaves ≤ 2^31 casts are
+    /// exact because `_checkTerms` bounds pieceSize by MAX_PIECE_SIZE.
     function _publishOne(SignedStorageDealProposal calldata item, uint256 dealId) private returns (PublishResult) {
         StorageDealProposal calldata p = item.proposal;
         (PublishResult result, uint256 log2Leaves, uint256 clientLock) = _checkTerms(p);
@@ -120,9 +124,9 @@ contract StorageMarket is DealLedger, EIP712 {
         _dealKeys[dealId] = DealProposals.dealKey(p.pieceCid, terms);
         _dealRecords[dealId] = DealRecords.pack(
             DealRecords.Record({
-                dataSetId: uint64(dataSetId),
-                addedPeriod: uint32(addedPeriod),
-                pieceIndex: uint64(pieceIndex),
+                dataSetId: SafeCast.toUint64(dataSetId),
+                addedPeriod: SafeCast.toUint32(addedPeriod),
+                pieceIndex: SafeCast.toUint40(pieceIndex),
                 log2Leaves: uint8(log2Leaves),
                 status: DealRecords.Status.Open,
                 endEpoch: p.endEpoch,
@@ -282,7 +286,7 @@ contract StorageMarket is DealLedger, EIP712 {
         uint256 verified = _verifyAnswers(dataSetId, set, period, blockhash(challenge), proofs);
 
         _provenWords[dataSetId].markProven(period, set.provenPeriods);
-        set.lastProvenPlusOne = uint32(period + 1);
+        set.lastProvenPlusOne = SafeCast.toUint32(period + 1);
         ++set.provenPeriods;
         emit PossessionProven(dataSetId, msg.sender, uint32(period), verified);
         _applyPendingRemovals(dataSetId, set);
@@ -383,7 +387,7 @@ contract StorageMarket is DealLedger, EIP712 {
         uint256 deadline = set.periodStart(period + 1, _provingPeriodEpochs) - 1;
         if (block.number <= deadline) revert NoFaultToReport(dataSetId, uint32(period), uint64(deadline));
 
-        set.lastReportedPlusOne = uint32(period + 1);
+        set.lastReportedPlusOne = SafeCast.toUint32(period + 1);
         address provider = set.provider;
         // A provider recording its own fault earns nothing from it.
         bool self = msg.sender == provider;

@@ -112,6 +112,7 @@ abstract contract RepairLedger is IRepairMarket, ReentrancyGuard {
     function _accrue(RepairDeal storage deal) internal {
         uint256 to = _accrualEnd(deal);
         if (to <= deal.accruedUpTo) return;
+        // to ≤ deal.endEpoch, a uint64 (`_accrualEnd`), and the paid epochs are fewer.
         deal.paidEpochs += uint64(_unaccruedPaidEpochs(deal, to));
         deal.accruedUpTo = uint64(to);
     }

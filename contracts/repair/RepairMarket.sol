@@ -303,6 +303,7 @@ contract RepairMarket is RepairOrders {
 
     /// @inheritdoc IRepairMarket
     function repairParams() external view returns (RepairParams memory) {
+        // Each immutable was set from the field of the same width it is cast back to.
         return
             RepairParams({
                 pledgePerByte: _pledgePerByte,

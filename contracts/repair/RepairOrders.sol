@@ -3,6 +3,7 @@ pragma solidity 0.8.28;
 
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IRepairMarket} from "../interfaces/IRepairMarket.sol";
 import {
     CodingParams,
@@ -266,8 +267,8 @@ abstract contract RepairOrders is RepairLedger, EIP712 {
         deal.codingParams = bid.codingParams;
         deal.size = bid.size;
         deal.startEpoch = uint64(block.number);
-        deal.endEpoch = uint64(block.number + bid.durationEpochs);
-        deal.placementDeadline = uint64(block.number + _placementWindowEpochs);
+        deal.endEpoch = SafeCast.toUint64(block.number + bid.durationEpochs);
+        deal.placementDeadline = SafeCast.toUint64(block.number + _placementWindowEpochs);
         deal.state = RepairDealState.Placing;
         deal.accruedUpTo = uint64(block.number);
         deal.amount = bid.amount;

@@ -4,6 +4,7 @@ pragma solidity 0.8.28;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {IPaymentChannels} from "../interfaces/IPaymentChannels.sol";
@@ -112,8 +113,9 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuard {
         if (channel.settlingAt != 0) revert ChannelSettling(channelId, channel.settlingAt);
         uint256 settlingAt = block.number + _settleDelayEpochs;
         if (settlingAt < channel.minSettleEpoch) settlingAt = channel.minSettleEpoch;
-        channel.settlingAt = uint64(settlingAt);
-        emit ChannelSettlingStarted(channelId, uint64(settlingAt));
+        uint64 at = SafeCast.toUint64(settlingAt);
+        channel.settlingAt = at;
+        emit ChannelSettlingStarted(channelId, at);
     }
 
     /// @inheritdoc IPaymentChannels
