@@ -41,6 +41,7 @@ contract StorageMarket is DealLedger, EIP712 {
     uint256 private _nextDealId = 1;
     mapping(address client => mapping(uint256 word => uint256)) private _nonceBitmaps;
 
+    /// @notice Deploys the market for one token, with fixed parameters.
     /// @param paymentToken The ERC-20 every amount is paid in.
     /// @param params Deployment parameters (see `IStorageMarket.MarketParams` for ranges).
     constructor(

@@ -20,6 +20,7 @@ import {RepairOrders} from "./RepairOrders.sol";
 /// the droot the client committed to, so a repaired piece is verified on chain and no one has to
 /// trust the repairer (DESIGN.md "Data root").
 contract RepairMarket is RepairOrders {
+    /// @notice Deploys the repair market on top of `market`, with fixed parameters.
     /// @param paymentToken The token of `market`; bids, pledges and earnings are paid in it.
     /// @param market StorageMarket holding the miners' storage deals.
     /// @param params See `IRepairMarket.RepairParams`.

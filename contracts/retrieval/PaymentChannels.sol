@@ -38,6 +38,7 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuard {
     /// 64-bit `settlingAt`.
     uint64 public constant MAX_SETTLE_DELAY_EPOCHS = type(uint32).max;
 
+    /// @notice Deploys the channels contract for one token and one settle delay.
     /// @param paymentToken Token every channel holds.
     /// @param settleDelay Epochs between `settle` and `collect` (the payee's last chance to redeem),
     /// in [MIN_SETTLE_DELAY_EPOCHS, MAX_SETTLE_DELAY_EPOCHS].
