@@ -49,10 +49,15 @@ interface IProviderRegistry {
     error PageTooLarge(uint256 limit);
 
     /// @notice `provider` registered at `endpoint`.
+    /// @param provider The registering account.
+    /// @param endpoint Its HTTP base URL.
     event ProviderRegistered(address indexed provider, string endpoint);
     /// @notice `provider` changed its endpoint or asks.
+    /// @param provider The registered account.
+    /// @param endpoint Its HTTP base URL after the update.
     event ProviderUpdated(address indexed provider, string endpoint);
     /// @notice `provider` left the registry.
+    /// @param provider The account removed.
     event ProviderDeregistered(address indexed provider);
 
     /// @notice Registers the caller.
@@ -67,6 +72,9 @@ interface IProviderRegistry {
     ) external;
 
     /// @notice Replaces the caller's endpoint and asks.
+    /// @param endpoint HTTP base URL, 1..256 bytes.
+    /// @param storageAsk Storage terms.
+    /// @param retrievalAsk Retrieval terms.
     /// @custom:throws NotRegistered, InvalidEndpoint, InvalidPieceSizeRange.
     function update(
         string calldata endpoint,
@@ -78,17 +86,24 @@ interface IProviderRegistry {
     /// @custom:throws NotRegistered.
     function deregister() external;
 
-    /// @notice A provider's entry (`registeredAt` = 0 when absent).
+    /// @notice A provider's entry.
+    /// @param provider Any account.
+    /// @return The endpoint, asks and registration epoch (`registeredAt` = 0 when absent).
     function getProvider(address provider) external view returns (ProviderInfo memory);
 
     /// @notice Whether `provider` is registered.
+    /// @param provider Any account.
+    /// @return True while `provider` is registered.
     function isRegistered(address provider) external view returns (bool);
 
     /// @notice Number of registered providers.
+    /// @return The count.
     function providerCount() external view returns (uint256);
 
     /// @notice Registered providers [offset, offset + limit), in no fixed order.
+    /// @param offset Index of the first provider returned.
     /// @param limit At most 100.
+    /// @return providers Up to `limit` addresses (fewer past the end).
     /// @custom:throws PageTooLarge.
     function listProviders(uint256 offset, uint256 limit) external view returns (address[] memory providers);
 }

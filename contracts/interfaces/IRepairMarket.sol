@@ -86,7 +86,8 @@ interface IRepairMarket {
     error InvalidCodingParams(uint8 k, uint8 m, uint64 pieceSize);
     /// @notice `size` is not (k + m) times one piece's payload bytes, or that payload does not
     /// need `pieceSize`: it must lie in ((pieceSize / 2) · 127/128, pieceSize · 127/128] per
-    /// piece (`min` and `max` are the totals, multiples of k + m).
+    /// piece (`PieceSizes.minimalPayloadRange`, as in the storage market; `min` and `max` are the
+    /// totals, multiples of k + m).
     error InvalidBidSize(uint64 size, uint256 min, uint256 max);
     /// @notice A duration of 0 or above `maxDealDurationEpochs`.
     error InvalidDuration(uint64 durationEpochs);
@@ -157,6 +158,11 @@ interface IRepairMarket {
     // ---------------------------------------------------------------- events
 
     /// @notice A miner was created, owned by `owner`, served by `worker`, with `pledge` locked.
+    /// @param minerId The new miner's id.
+    /// @param owner The caller, who owns the miner.
+    /// @param worker The key serving it.
+    /// @param pledge Token base units of pledge that arrived.
+    /// @param endpoint HTTP base URL of its repair daemon.
     event RepairMinerCreated(
         uint256 indexed minerId,
         address indexed owner,
@@ -165,13 +171,24 @@ interface IRepairMarket {
         string endpoint
     );
     /// @notice `amount` was added to the miner's pledge.
+    /// @param minerId The miner.
+    /// @param amount Token base units that arrived.
     event PledgeAdded(uint256 indexed minerId, uint256 amount);
     /// @notice `amount` of pledge above what the miner's power needs was returned to its owner.
+    /// @param minerId The miner.
+    /// @param amount Token base units sent to the owner.
     event PledgeWithdrawn(uint256 indexed minerId, uint256 amount);
     /// @notice The miner's HTTP endpoint changed.
+    /// @param minerId The miner.
+    /// @param endpoint The new HTTP base URL.
     event MinerEndpointUpdated(uint256 indexed minerId, string endpoint);
     /// @notice The miner offers repair-backed storage at `pricePerBytePerEpoch` for files of up to
     /// `maxSize` encoded payload bytes until `expiryEpoch`.
+    /// @param askId The new ask's id.
+    /// @param minerId The miner offering.
+    /// @param pricePerBytePerEpoch Token base units per encoded payload byte per epoch.
+    /// @param maxSize Largest encoded payload size accepted, bytes.
+    /// @param expiryEpoch Last epoch the ask can be taken.
     event RepairAskAdded(
         uint256 indexed askId,
         uint256 indexed minerId,
@@ -180,8 +197,18 @@ interface IRepairMarket {
         uint64 expiryEpoch
     );
     /// @notice The ask was withdrawn.
+    /// @param askId The ask.
     event RepairAskCancelled(uint256 indexed askId);
     /// @notice A client locked `amount` (price · size · duration) for a repair deal on `droot`.
+    /// @param bidId The new bid's id.
+    /// @param client The caller, who pays.
+    /// @param droot The file's data root.
+    /// @param pricePerBytePerEpoch Token base units per encoded payload byte per epoch.
+    /// @param size Encoded payload bytes paid for.
+    /// @param durationEpochs Deal length in epochs.
+    /// @param expiryEpoch Last epoch the bid can be taken.
+    /// @param codingParams The file's erasure coding (k, m, pieceSize).
+    /// @param amount Token base units that arrived and are locked in the bid.
     event BidAdded(
         uint256 indexed bidId,
         address indexed client,
@@ -194,11 +221,23 @@ interface IRepairMarket {
         uint256 amount
     );
     /// @notice The client cancelled an open bid; `refund` became withdrawable.
+    /// @param bidId The bid.
+    /// @param refund Token base units credited to the client's withdrawable balance.
     event BidCancelled(uint256 indexed bidId, uint256 refund);
     /// @notice An expired bid was released; `refund` became the client's to withdraw.
+    /// @param bidId The bid.
+    /// @param refund Token base units credited to the client's withdrawable balance.
     event BidReleased(uint256 indexed bidId, uint256 refund);
     /// @notice A miner took a bid with an ask: the deal runs until `endEpoch`; every piece must be
     /// confirmed by `placementDeadline`.
+    /// @param dealId The new repair deal's id.
+    /// @param bidId The bid taken.
+    /// @param minerId The miner taking it.
+    /// @param askId The miner's ask it was taken with.
+    /// @param client The bid's client.
+    /// @param droot The file's data root.
+    /// @param endEpoch Epoch at which the deal ends (now + the bid's duration).
+    /// @param placementDeadline Epoch by which every piece must be confirmed.
     event RepairDealCreated(
         uint256 indexed dealId,
         uint256 indexed bidId,
@@ -210,11 +249,21 @@ interface IRepairMarket {
         uint64 placementDeadline
     );
     /// @notice Piece `index` was placed under storage deal `storageDealId` (pending until confirmed).
+    /// @param dealId The repair deal.
+    /// @param index The piece's index in the file (0-based).
+    /// @param storageDealId The StorageMarket deal holding it.
+    /// @param provider That deal's provider.
     event PieceAssigned(uint256 indexed dealId, uint256 index, uint256 indexed storageDealId, address indexed provider);
     /// @notice Every piece is confirmed: the deal starts earning.
+    /// @param dealId The repair deal.
     event RepairDealActivated(uint256 indexed dealId);
     /// @notice Piece `index`'s storage deal was faulted or terminated and `reporter` reported it:
     /// the repair window runs from now.
+    /// @param dealId The repair deal.
+    /// @param index The piece's index.
+    /// @param storageDealId The StorageMarket deal that failed it.
+    /// @param provider That deal's provider.
+    /// @param reporter The caller.
     event PieceLost(
         uint256 indexed dealId,
         uint256 index,
@@ -223,6 +272,11 @@ interface IRepairMarket {
         address reporter
     );
     /// @notice A lost piece now lives under `newStorageDealId` (it stays lost until confirmed).
+    /// @param dealId The repair deal.
+    /// @param index The piece's index.
+    /// @param oldStorageDealId The storage deal it was lost under.
+    /// @param newStorageDealId The storage deal it is placed under now.
+    /// @param newProvider That deal's provider.
     event PieceRepaired(
         uint256 indexed dealId,
         uint256 index,
@@ -232,6 +286,11 @@ interface IRepairMarket {
     );
     /// @notice Piece `index`'s storage deal was proven since it was assigned: the placement or
     /// repair counts from now. `lostAtEpoch` is the loss this ends (0 for a first placement).
+    /// @param dealId The repair deal.
+    /// @param index The piece's index.
+    /// @param storageDealId The storage deal confirmed.
+    /// @param provider That deal's provider.
+    /// @param lostAtEpoch Epoch of the loss this confirmation ends; 0 for a first placement.
     event PieceConfirmed(
         uint256 indexed dealId,
         uint256 index,
@@ -240,8 +299,19 @@ interface IRepairMarket {
         uint64 lostAtEpoch
     );
     /// @notice The first reporter of the piece's loss was paid `amount` from the pledge.
+    /// @param dealId The repair deal.
+    /// @param index The piece's index.
+    /// @param reporter The first reporter of the loss.
+    /// @param amount Token base units credited to the reporter.
     event LossReportBountyPaid(uint256 indexed dealId, uint256 index, address indexed reporter, uint256 amount);
     /// @notice The miner lost `amount` of pledge for piece `index`: `toClient` to the client, `bounty` to `caller`.
+    /// @param dealId The repair deal.
+    /// @param index The piece's index.
+    /// @param minerId The miner slashed.
+    /// @param amount Token base units taken from the pledge.
+    /// @param toClient Token base units of it credited to the client.
+    /// @param bounty Token base units of it credited to the caller.
+    /// @param caller The account that triggered the slash.
     event RepairMinerSlashed(
         uint256 indexed dealId,
         uint256 index,
@@ -252,12 +322,24 @@ interface IRepairMarket {
         address indexed caller
     );
     /// @notice More than m pieces were lost at once: the client got `clientRefund` and the miner was slashed `slashed`.
+    /// @param dealId The repair deal.
+    /// @param minerId Its miner.
+    /// @param clientRefund Token base units of unearned payment credited back to the client.
+    /// @param slashed Token base units taken from the miner's pledge.
     event FileLost(uint256 indexed dealId, uint256 indexed minerId, uint256 clientRefund, uint256 slashed);
     /// @notice The miner's owner was credited `amount` earned on the deal.
+    /// @param dealId The repair deal.
+    /// @param minerId Its miner.
+    /// @param amount Token base units credited to the miner's owner.
     event EarningsClaimed(uint256 indexed dealId, uint256 indexed minerId, uint256 amount);
     /// @notice The deal ran its term: the miner earned `earned` in total, the client got `clientRefund` back.
+    /// @param dealId The repair deal.
+    /// @param earned Token base units the miner earned over the deal.
+    /// @param clientRefund Token base units credited back to the client: what the miner did not earn.
     event RepairDealCompleted(uint256 indexed dealId, uint256 earned, uint256 clientRefund);
     /// @notice `account` withdrew `amount` to its wallet.
+    /// @param account The account paid.
+    /// @param amount Token base units sent.
     event Withdrawn(address indexed account, uint256 amount);
 
     // ---------------------------------------------------------------- miners
@@ -280,19 +362,28 @@ interface IRepairMarket {
         bytes calldata workerSignature
     ) external returns (uint256 minerId);
 
-    /// @notice Adds pledge to a miner (anyone may add).
+    /// @notice Adds pledge to a miner (anyone may add), pulling `amount` tokens from the caller.
+    /// @param minerId An existing miner.
+    /// @param amount Token base units, > 0; the pledge gains what arrived.
+    /// @custom:throws MinerNotFound, ZeroAmount; token errors bubble up.
     function addPledge(uint256 minerId, uint256 amount) external;
 
-    /// @notice The owner takes back pledge not needed to back the miner's power.
-    /// @custom:throws NotMinerOwner, InsufficientPledge.
+    /// @notice The owner takes back pledge not needed to back the miner's power
+    /// (powerBytes · pledgePerByte stays).
+    /// @param minerId A miner of the caller.
+    /// @param amount Token base units, > 0.
+    /// @custom:throws NotMinerOwner, ZeroAmount, InsufficientPledge.
     function withdrawPledge(uint256 minerId, uint256 amount) external;
 
     /// @notice The owner changes the daemon's endpoint.
+    /// @param minerId A miner of the caller.
+    /// @param endpoint HTTP base URL, 1..256 bytes.
     function setMinerEndpoint(uint256 minerId, string calldata endpoint) external;
 
     // ---------------------------------------------------------------- orders
 
     /// @notice Posts an ask for the miner (owner or worker).
+    /// @param minerId A miner the caller owns or serves.
     /// @param pricePerBytePerEpoch Token base units per encoded payload byte per epoch.
     /// @param maxSize Largest encoded payload size accepted, bytes.
     /// @param expiryEpoch Last epoch the ask can be taken, > now.
@@ -305,16 +396,20 @@ interface IRepairMarket {
     ) external returns (uint256 askId);
 
     /// @notice Withdraws an ask (owner or worker).
+    /// @param askId An active ask of a miner the caller owns or serves.
     function cancelRepairAsk(uint256 askId) external;
 
     /// @notice Posts a bid, pulling `pricePerBytePerEpoch · size · durationEpochs` tokens from
     /// the caller (the client).
     /// @param droot The file's data root.
+    /// @param pricePerBytePerEpoch Token base units per encoded payload byte per epoch, < 2^120.
     /// @param size Encoded payload bytes: (k + m) times one piece's payload (its bytes before
     /// fr32 padding), which must need `pieceSize` (more than half its fr32 capacity, at most all
     /// of it). The client pays for these bytes, not for the padding to a power of two.
     /// @param durationEpochs Deal length, 1..maxDealDurationEpochs.
     /// @param expiryEpoch Last epoch the bid can be taken, > now.
+    /// @param codingParams The file's erasure coding: k data and m parity pieces (1 ≤ k, 1 ≤ m,
+    /// k + m ≤ 64), each of `pieceSize` padded bytes (a power of two ≥ 128).
     /// @return bidId New bid's id (from 1).
     function addBid(
         bytes32 droot,
@@ -326,16 +421,21 @@ interface IRepairMarket {
     ) external returns (uint256 bidId);
 
     /// @notice The client cancels an open bid; its funds become withdrawable.
+    /// @param bidId An open bid of the caller.
     function cancelBid(uint256 bidId) external;
 
     /// @notice Anyone releases an open bid past its expiry; its funds return to the client's
     /// withdrawable balance.
+    /// @param bidId An open bid whose expiry epoch has passed.
     function releaseExpiredBid(uint256 bidId) external;
 
     /// @notice The miner (owner or worker) takes a bid with an ask. The client's EIP-712
     /// signature over `RepairDealAuthorization(bidId, askId, minerId, deadline)` binds the bid to
     /// this miner and ask, so no one can front-run the deal onto another miner (seed 000's
     /// "double spend" TODO).
+    /// @param askId An active, unexpired ask of a miner the caller owns or serves, covering the
+    /// bid's price and size.
+    /// @param bidId An open, unexpired bid.
     /// @param deadline Last epoch the authorization is valid.
     /// @param clientSignature The bid client's signature (ECDSA or ERC-1271).
     /// @return dealId New repair deal's id (from 1), in the Placing state.
@@ -355,6 +455,10 @@ interface IRepairMarket {
     /// pieceSize) is a leaf of droot; no other piece of the file sits with its provider.
     /// The placement is pending until `confirmPiece`: the deal turns Active (and starts earning)
     /// once every piece is confirmed.
+    /// @param dealId A Placing or Active repair deal of a miner the caller owns or serves.
+    /// @param index An unassigned piece index, < k + m.
+    /// @param storageDealId The StorageMarket deal holding the piece.
+    /// @param storageProposal That deal's proposal.
     /// @param proof OpenZeppelin Merkle proof of the leaf in droot.
     function assignPiece(
         uint256 dealId,
@@ -370,11 +474,18 @@ interface IRepairMarket {
     /// share from the miner's pledge (none to the miner's own owner or worker).
     /// More than m lost pieces at once lose the file: the client is refunded what was not earned
     /// and the miner slashed `dataLossSlashBps`.
+    /// @param dealId A Placing or Active repair deal.
+    /// @param index An assigned piece that is not already lost.
     function reportPieceLoss(uint256 dealId, uint256 index) external;
 
     /// @notice The repair: a lost piece now lives under a new storage deal (same checks as
     /// `assignPiece`). The piece stays lost, and its repair window keeps running from the loss,
     /// until `confirmPiece` confirms the new deal; a lost piece may be reassigned again meanwhile.
+    /// @param dealId An open repair deal of a miner the caller owns or serves.
+    /// @param index A lost piece.
+    /// @param newStorageDealId The StorageMarket deal now holding the piece.
+    /// @param storageProposal That deal's proposal.
+    /// @param proof OpenZeppelin Merkle proof of the piece's leaf in droot.
     function reassignPiece(
         uint256 dealId,
         uint256 index,
@@ -389,43 +500,88 @@ interface IRepairMarket {
     /// again returns to placed without a new deal. Before the deal's end epoch only.
     /// @dev Reverts `PieceNotAssigned`, `PieceAlreadyConfirmed`, `StorageDealNotProven`,
     /// `RepairDealEnded`. Decision 25 (docs/decisions.md).
+    /// @param dealId An open repair deal.
+    /// @param index An assigned piece that is unconfirmed or lost.
     function confirmPiece(uint256 dealId, uint256 index) external;
 
     /// @notice Anyone slashes the miner for a piece lost longer than the repair window (a repair
     /// not yet confirmed does not stop the clock), or not confirmed by the placement deadline;
     /// once per loss (confirming the piece makes its next loss slashable again). Not from the
     /// deal's end epoch on.
+    /// @param dealId An open repair deal.
+    /// @param index The piece lost too long, or not confirmed in time.
     function slashRepairMiner(uint256 dealId, uint256 index) external;
 
     /// @notice Pays the miners of these deals what they earned since their last claim, and
     /// completes deals that have ended (refunding what the client did not pay for). O(1) per deal.
+    /// @param dealIds Repair deals, any miners.
     /// @return amounts Token base units credited to each deal's miner owner.
     function claimEarnings(uint256[] calldata dealIds) external returns (uint256[] memory amounts);
 
     /// @notice Sends `amount` of the caller's withdrawable balance (refunds, earnings, slashes).
+    /// @param amount Token base units, > 0, at most `balanceOf(caller)`.
+    /// @custom:throws ZeroAmount, InsufficientBalance; token errors bubble up.
     function withdraw(uint256 amount) external;
 
     // ---------------------------------------------------------------- views
 
+    /// @notice The ERC-20 every amount is paid in (the storage market's).
+    /// @return The token.
     function token() external view returns (IERC20);
+    /// @notice The StorageMarket holding the miners' storage deals.
+    /// @return The market.
     function storageMarket() external view returns (IStorageMarket);
+    /// @notice The deployment parameters.
+    /// @return The parameters given at construction.
     function repairParams() external view returns (RepairParams memory);
+    /// @notice A repair miner.
+    /// @param minerId Any id.
+    /// @return The miner (all zero when it does not exist).
     function getMiner(uint256 minerId) external view returns (RepairMiner memory);
+    /// @notice A repair ask.
+    /// @param askId Any id.
+    /// @return The ask (all zero when it does not exist).
     function getAsk(uint256 askId) external view returns (RepairAsk memory);
+    /// @notice A bid.
+    /// @param bidId Any id.
+    /// @return The bid (all zero when it does not exist).
     function getBid(uint256 bidId) external view returns (Bid memory);
+    /// @notice A repair deal.
+    /// @param dealId Any id.
+    /// @return The deal (all zero when it does not exist).
     function getDeal(uint256 dealId) external view returns (RepairDeal memory);
+    /// @notice Where piece `index` of a repair deal is stored and whether it is lost.
+    /// @param dealId Any id.
+    /// @param index Piece index (0-based).
+    /// @return The slot (all zero when unassigned).
     function pieceSlot(uint256 dealId, uint256 index) external view returns (PieceSlot memory);
     /// @notice Bit i set when piece i of the deal is lost.
+    /// @param dealId Any id.
+    /// @return bitmap The lost pieces, bit i for piece i.
     function lostPieces(uint256 dealId) external view returns (uint256 bitmap);
     /// @notice Token base units `account` can withdraw.
+    /// @param account Any account.
+    /// @return Its withdrawable balance.
     function balanceOf(address account) external view returns (uint256);
     /// @notice Token base units the miner could earn if claimed now.
+    /// @param dealId Any id.
+    /// @return What `claimEarnings` would credit now (0 unless the deal is Placing or Active).
     function claimableEarnings(uint256 dealId) external view returns (uint256);
     /// @notice The miner `worker` serves, 0 when none.
+    /// @param worker Any account.
+    /// @return The miner id.
     function minerOfWorker(address worker) external view returns (uint256);
     /// @notice EIP-712 digest a worker signs to consent to serving a miner owned by `owner`.
+    /// @param owner The miner's future owner (the `createRepairMiner` caller).
+    /// @param worker The worker.
+    /// @return The digest of `RepairMinerConsent(owner, worker)` in this contract's domain.
     function hashWorkerConsent(address owner, address worker) external view returns (bytes32);
     /// @notice EIP-712 digest a client signs to authorize `addDeal`.
+    /// @param bidId The client's bid.
+    /// @param askId The ask it may be taken with.
+    /// @param minerId The miner that may take it.
+    /// @param deadline Last epoch the authorization is valid.
+    /// @return The digest of `RepairDealAuthorization(bidId, askId, minerId, deadline)`.
     function hashDealAuthorization(
         uint256 bidId,
         uint256 askId,
@@ -437,7 +593,14 @@ interface IRepairMarket {
     /// e.g. `repair-slot:0x5fbdb2315678afecb367f032d93f642f64180aa3:7:2`. The worker signs it into
     /// the StorageDealProposal, so a storage deal placed for one slot can never be claimed by
     /// another repair deal, piece or RepairMarket (defence in depth behind the worker check).
+    /// @param dealId Any id.
+    /// @param index Piece index.
+    /// @return The label.
     function slotLabel(uint256 dealId, uint256 index) external view returns (string memory);
-    /// @notice The droot leaf of piece `index`.
+    /// @notice The droot leaf of piece `index`: keccak256(abi.encode(index, pieceCid, pieceSize)).
+    /// @param index Piece index (0-based).
+    /// @param pieceCid The piece's commitment.
+    /// @param pieceSize The piece's padded size in bytes.
+    /// @return The leaf `assignPiece` proves against droot.
     function pieceLeaf(uint256 index, bytes32 pieceCid, uint64 pieceSize) external pure returns (bytes32);
 }

@@ -26,15 +26,17 @@ import {
 interface IStorageMarket {
     /// @notice Deployment parameters; all fixed at construction.
     struct MarketParams {
-        /// @dev Length of a proving period in epochs (P). Default 60.
+        /// @dev Length of a proving period in epochs (P), at least 2 (MIN_PROVING_PERIOD_EPOCHS).
+        /// Default 60.
         uint64 provingPeriodEpochs;
         /// @dev Epochs at the end of each period in which the proof is accepted (W), 1 ≤ W < P,
-        /// W ≤ 240 so the challenge block hash is still readable. Default 20.
+        /// W ≤ 240 (MAX_CHALLENGE_WINDOW_EPOCHS) so the challenge block hash is still readable.
+        /// Default 20.
         uint64 challengeWindowEpochs;
-        /// @dev Leaves challenged per period (c), 1..16. Default 5.
+        /// @dev Leaves challenged per period (c), 1..16 (MAX_CHALLENGES_PER_PROOF). Default 5.
         uint8 challengesPerProof;
         /// @dev Missed periods in a row after which a data set fails and all its unexpired
-        /// deals are terminated and slashed, 1..200. Default 3.
+        /// deals are terminated and slashed, 1..200 (MAX_CONSECUTIVE_FAULTS). Default 3.
         uint8 maxConsecutiveFaults;
         /// @dev Share of the provider collateral paid to the client when the provider declares
         /// a fault, in basis points. Default 500 (5 %).
@@ -106,10 +108,21 @@ interface IStorageMarket {
     // ---------------------------------------------------------------- events
 
     /// @notice `payer` added `amount` to `account`'s free balance.
+    /// @param account The account credited.
+    /// @param payer The caller whose tokens were pulled.
+    /// @param amount Token base units credited: what arrived (a fee-taking token delivers less).
     event BalanceAdded(address indexed account, address indexed payer, uint256 amount);
     /// @notice `account` withdrew `amount` from its free balance.
+    /// @param account The account paid.
+    /// @param amount Token base units sent.
     event BalanceWithdrawn(address indexed account, uint256 amount);
     /// @notice A deal was published; its piece is piece `pieceIndex` of data set `dataSetId`.
+    /// @param dealId The new deal's id.
+    /// @param client The proposal's client.
+    /// @param provider The proposal's provider.
+    /// @param dataSetId The data set of (provider, client) the piece joined.
+    /// @param pieceIndex The piece's index in that data set (1-based).
+    /// @param proposal The full proposal; later calls take it back as calldata.
     event DealPublished(
         uint256 indexed dealId,
         address indexed client,
@@ -119,6 +132,11 @@ interface IStorageMarket {
         StorageDealProposal proposal
     );
     /// @notice Item `index` of a `publishStorageDeals` batch was skipped.
+    /// @param index Position of the item in the batch (0-based).
+    /// @param client The item's client.
+    /// @param provider The item's provider.
+    /// @param nonce The item's nonce (still unused).
+    /// @param reason Why it was skipped.
     event DealProposalSkipped(
         uint256 index,
         address indexed client,
@@ -127,6 +145,10 @@ interface IStorageMarket {
         PublishResult reason
     );
     /// @notice A data set for (provider, client) started; period 0 begins at `anchorEpoch`.
+    /// @param dataSetId The new data set's id.
+    /// @param provider The provider that proves it.
+    /// @param client The client whose deals it holds.
+    /// @param anchorEpoch The block number period 0 starts at (the publish block).
     event DataSetCreated(
         uint256 indexed dataSetId,
         address indexed provider,
@@ -135,6 +157,10 @@ interface IStorageMarket {
     );
     /// @notice Period `period` of the data set was proven with `challengesVerified` verified
     /// live leaves (always `challengesPerProof`).
+    /// @param dataSetId The data set proven.
+    /// @param provider Its provider (the caller).
+    /// @param period The period proven.
+    /// @param challengesVerified Live leaves verified.
     event PossessionProven(
         uint256 indexed dataSetId,
         address indexed provider,
@@ -143,6 +169,13 @@ interface IStorageMarket {
     );
     /// @notice Period `period` was missed; `consecutiveFaults` periods have now been missed in a
     /// row; `reporter` received `bounty`.
+    /// @param dataSetId The data set.
+    /// @param provider Its provider.
+    /// @param period The missed period recorded.
+    /// @param consecutiveFaults Periods now missed in a row, this one included.
+    /// @param reporter The caller.
+    /// @param bounty Token base units paid to the reporter from the provider's free balance (0 for the
+    /// provider itself).
     event FaultRecorded(
         uint256 indexed dataSetId,
         address indexed provider,
@@ -153,10 +186,18 @@ interface IStorageMarket {
     );
     /// @notice The data set failed at `failedAtEpoch`; its unexpired deals are terminated and
     /// slashed when settled.
+    /// @param dataSetId The data set.
+    /// @param provider Its provider.
+    /// @param failedAtEpoch Epoch of failure: the first epoch after the last missed period.
     event DataSetFailed(uint256 indexed dataSetId, address indexed provider, uint64 failedAtEpoch);
     /// @notice Deal `dealId` now ends at `newEndEpoch` instead of `oldEndEpoch`; the client locked
     /// `extraLocked` more; its proposal is now the one it had with `endEpoch = newEndEpoch` and
     /// `nonce = newNonce`.
+    /// @param dealId The deal.
+    /// @param oldEndEpoch Its end epoch before.
+    /// @param newEndEpoch Its end epoch now.
+    /// @param extraLocked Token base units more locked from the client's free balance.
+    /// @param newNonce The client nonce the extension used up.
     event DealExtended(
         uint256 indexed dealId,
         uint64 oldEndEpoch,
@@ -165,11 +206,23 @@ interface IStorageMarket {
         uint256 newNonce
     );
     /// @notice A deal's piece was first covered by a proven period (noticed at settlement).
+    /// @param dealId The deal.
+    /// @param provider Its provider.
     event DealActivated(uint256 indexed dealId, address indexed provider);
     /// @notice `payment` moved from the client's locked balance to the provider's free balance
     /// for proven epochs up to `settledUpToEpoch` (exclusive).
+    /// @param dealId The deal.
+    /// @param provider Its provider, who was paid.
+    /// @param payment Token base units moved to the provider.
+    /// @param settledUpToEpoch Epoch up to which (exclusive) the deal is now settled.
     event DealSettled(uint256 indexed dealId, address indexed provider, uint256 payment, uint64 settledUpToEpoch);
     /// @notice A deal closed; every amount it had locked was released as listed.
+    /// @param dealId The deal.
+    /// @param reason Why it closed.
+    /// @param clientRefund Token base units of the client's lock returned to its free balance.
+    /// @param providerCollateralReturned Token base units of collateral returned to the provider.
+    /// @param slashedToClient Token base units of slashed collateral paid to the client.
+    /// @param slashedToReporter Token base units of slashed collateral paid to the failure's reporter.
     event DealClosed(
         uint256 indexed dealId,
         CloseReason reason,
@@ -179,14 +232,19 @@ interface IStorageMarket {
         uint256 slashedToReporter
     );
     /// @notice A closed deal's piece left its data set's sum tree: it is never drawn again.
+    /// @param dataSetId The data set.
+    /// @param dealId The closed deal whose piece left.
+    /// @param pieceIndex The piece's index (its weight is now 0).
     event PieceRemoved(uint256 indexed dataSetId, uint256 indexed dealId, uint64 pieceIndex);
 
     // ---------------------------------------------------------------- escrow
 
     /// @notice The ERC-20 token every amount is denominated in.
+    /// @return The token.
     function token() external view returns (IERC20);
 
     /// @notice The deployment parameters.
+    /// @return The parameters given at construction.
     function marketParams() external view returns (MarketParams memory);
 
     /// @notice Pulls `amount` tokens from the caller (who must have approved the market) and
@@ -202,6 +260,7 @@ interface IStorageMarket {
     function withdrawBalance(uint256 amount) external;
 
     /// @notice An account's escrow.
+    /// @param account Any account.
     /// @return free Token base units available to lock or withdraw.
     /// @return locked Token base units locked in open deals (client payments and collateral).
     function balanceOf(address account) external view returns (uint256 free, uint256 locked);
@@ -220,7 +279,8 @@ interface IStorageMarket {
     /// of 60,000 gas so a wallet that burns gas cannot sink the batch) signature holds; the
     /// caller is its provider or the provider's `StorageDealAcceptance` signature (EIP-712 or
     /// ERC-1271, same stipend) holds; its (client, nonce) is unused; pieceSize is a power of two in
-    /// [128, 2^36]; pieceCid ≠ 0; startEpoch < endEpoch with endEpoch - startEpoch ≤
+    /// [128, 2^36] (`PieceSizes.MIN_PIECE_SIZE`, `MAX_PIECE_SIZE`) and payloadSize needs it
+    /// (`PieceSizes.minimalPayloadRange`); pieceCid ≠ 0; startEpoch < endEpoch with endEpoch - startEpoch ≤
     /// maxDealDurationEpochs; startEpoch is at or after the end of the first period that can
     /// prove it; both parties' free balances cover their locks. Gas grows linearly with the batch.
     /// @param proposals Signed proposals, any clients and (with acceptances) any providers.
@@ -239,6 +299,12 @@ interface IStorageMarket {
     /// prove with its terms hash).
     /// @param dealId An open deal of the caller, before its end epoch, in a data set that has not
     /// failed.
+    /// @param current The deal's current proposal.
+    /// @param newEndEpoch The new end epoch, after the current one, with newEndEpoch − startEpoch ≤
+    /// maxDealDurationEpochs.
+    /// @param newNonce An unused nonce of the client, used up by the extension.
+    /// @param clientSignature The client's EIP-712 (or ERC-1271) signature over the extended
+    /// proposal.
     /// @custom:throws DealNotFound, DealKeyMismatch, DealNotOpen, NotDealProvider, DealEnded,
     /// DataSetHasFailed, InvalidExtension, NonceAlreadyUsed, InvalidClientSignature,
     /// InsufficientBalance, AmountTooLarge.
@@ -281,6 +347,7 @@ interface IStorageMarket {
     /// provider may record its faults but earns nothing: no bounty, and the reporter share of a
     /// failure goes to the client.
     /// @custom:throws NoDataSet, NoFaultToReport, DataSetHasFailed.
+    /// @param dataSetId Any data set with live pieces.
     function reportFault(uint256 dataSetId) external;
 
     /// @notice Settles deals (anyone may call): pays each provider for the proven epochs since the
@@ -298,24 +365,44 @@ interface IStorageMarket {
     // ---------------------------------------------------------------- views
 
     /// @notice The EIP-712 struct hash of `proposal` ("terms hash"), used in `PieceProof`.
+    /// @param proposal Any proposal.
+    /// @return The terms hash.
     function termsHash(StorageDealProposal calldata proposal) external pure returns (bytes32);
 
     /// @notice Whether `client` has used `nonce` in a published deal.
+    /// @param client Any client.
+    /// @param nonce Any nonce.
+    /// @return True once a deal (or extension) of `client` used `nonce`.
     function isNonceUsed(address client, uint256 nonce) external view returns (bool);
 
     /// @notice True when `dealId` exists and `proposal` is its proposal.
+    /// @param dealId Any id.
+    /// @param proposal The proposal to check.
+    /// @return True when the proposal hashes to the deal's stored key.
     function isDealProposal(uint256 dealId, StorageDealProposal calldata proposal) external view returns (bool);
 
     /// @notice A deal's current state (lazily computed) and placement.
+    /// @param dealId A published deal.
+    /// @return The deal's data set, piece, end and settlement epochs and state.
     /// @custom:throws DealNotFound.
     function dealInfo(uint256 dealId) external view returns (DealInfo memory);
 
     /// @notice The state of data set `dataSetId` (all zero when it does not exist).
+    /// @param dataSetId Any id.
+    /// @return The data set's state.
     function dataSetInfo(uint256 dataSetId) external view returns (DataSetInfo memory);
     /// @notice The current data set of (provider, client), 0 when the pair has none.
+    /// @param provider Any provider.
+    /// @param client Any client.
+    /// @return The data set id new deals of the pair join.
     function dataSetOf(address provider, address client) external view returns (uint256);
     /// @notice Data sets `provider` ever had, oldest first: up to `limit` ids from `offset`, and
     /// how many there are in all.
+    /// @param provider Any provider.
+    /// @param offset Index of the first id returned.
+    /// @param limit Most ids returned.
+    /// @return dataSetIds Up to `limit` ids from `offset` (fewer past the end).
+    /// @return total How many data sets `provider` ever had.
     function providerDataSets(
         address provider,
         uint256 offset,
@@ -324,11 +411,17 @@ interface IStorageMarket {
     /// @notice The deal and leaf offset (within its piece) drawn by draw `draw` of the data set's
     /// current period (reverts before the challenge epoch), and whether that deal is closed
     /// (then the answer is empty). Agents use it to build `provePossession` answers.
+    /// @param dataSetId A data set in its proof window.
+    /// @param draw Draw number, from 0.
+    /// @return dealId The deal whose piece the draw landed in.
+    /// @return leafOffset The leaf's offset inside that piece, in leaves.
+    /// @return closed True when that deal is closed (answer with an empty proof).
     /// @custom:throws NoDataSet, ChallengeWindowNotOpen.
     function challengedPiece(
         uint256 dataSetId,
         uint256 draw
     ) external view returns (uint256 dealId, uint256 leafOffset, bool closed);
     /// @notice Id the next published deal will get.
+    /// @return The next deal id (ids start at 1).
     function nextDealId() external view returns (uint256);
 }

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+
 /// @title DataSets
 /// @notice A data set: the pieces one provider stores for one client, proven together once per
 /// proving period (FilOz PDP's data set, one per (provider, client) pair here), the period
@@ -47,16 +49,29 @@ library DataSets {
     uint256 private constant WEIGHT_MASK = (1 << 64) - 1;
 
     /// @notice Index of the period containing the current block. The set must have started.
+    /// @param s The data set.
+    /// @param periodEpochs Proving period length in epochs (P).
+    /// @return The current period's index, counted from 0 at `anchorEpoch`.
     function currentPeriod(DataSet storage s, uint256 periodEpochs) internal view returns (uint256) {
         return (block.number - s.anchorEpoch) / periodEpochs;
     }
 
     /// @notice First epoch of period `period`.
+    /// @param s The data set.
+    /// @param period Period index.
+    /// @param periodEpochs Proving period length in epochs (P).
+    /// @return The block number at which the period starts.
     function periodStart(DataSet storage s, uint256 period, uint256 periodEpochs) internal view returns (uint256) {
         return s.anchorEpoch + period * periodEpochs;
     }
 
-    /// @notice The epoch whose block hash seeds period `period`'s challenges.
+    /// @notice The epoch whose block hash seeds period `period`'s challenges: `windowEpochs`
+    /// before the period's end.
+    /// @param s The data set.
+    /// @param period Period index.
+    /// @param periodEpochs Proving period length in epochs (P).
+    /// @param windowEpochs Challenge window length in epochs (W).
+    /// @return The challenge epoch (block number).
     function challengeEpoch(
         DataSet storage s,
         uint256 period,
@@ -68,6 +83,9 @@ library DataSets {
 
     /// @notice Periods missed in a row before the current one (0 when the latest resolved period
     /// was proven or the set has not started).
+    /// @param s The data set.
+    /// @param periodEpochs Proving period length in epochs (P).
+    /// @return Number of missed periods in a row.
     function consecutiveFaults(DataSet storage s, uint256 periodEpochs) internal view returns (uint256) {
         if (s.anchorEpoch == 0) return 0;
         uint256 period = currentPeriod(s, periodEpochs);
@@ -77,11 +95,19 @@ library DataSets {
 
     /// @notice Epoch at which the set fails if nothing more is proven: the end of the
     /// `maxFaults`-th missed period after the last proven one.
+    /// @param s The data set.
+    /// @param periodEpochs Proving period length in epochs (P).
+    /// @param maxFaults Missed periods in a row that fail a set.
+    /// @return The failure epoch (block number).
     function failureEpoch(DataSet storage s, uint256 periodEpochs, uint256 maxFaults) internal view returns (uint256) {
         return s.anchorEpoch + (uint256(s.lastProvenPlusOne) + maxFaults) * periodEpochs;
     }
 
     /// @notice Whether the set has missed `maxFaults` periods in a row.
+    /// @param s The data set.
+    /// @param periodEpochs Proving period length in epochs (P).
+    /// @param maxFaults Missed periods in a row that fail a set.
+    /// @return True once the current block is at or after `failureEpoch`.
     function hasFailed(DataSet storage s, uint256 periodEpochs, uint256 maxFaults) internal view returns (bool) {
         return s.anchorEpoch != 0 && block.number >= failureEpoch(s, periodEpochs, maxFaults);
     }
@@ -89,6 +115,10 @@ library DataSets {
     /// @notice Whether the set's tree may change now without moving a draw of the current
     /// period: the period is proven, or its challenge epoch (whose hash seeds the draws) is
     /// still ahead.
+    /// @param s The data set.
+    /// @param periodEpochs Proving period length in epochs (P).
+    /// @param windowEpochs Challenge window length in epochs (W).
+    /// @return True when pieces may be added or removed now.
     function treeMayChange(DataSet storage s, uint256 periodEpochs, uint256 windowEpochs) internal view returns (bool) {
         uint256 period = currentPeriod(s, periodEpochs);
         return s.lastProvenPlusOne > period || block.number <= challengeEpoch(s, period, periodEpochs, windowEpochs);
@@ -96,6 +126,10 @@ library DataSets {
 
     /// @notice Pieces and leaves that challenges of `period` draw from: frozen when pieces joined
     /// after its challenge epoch.
+    /// @param s The data set.
+    /// @param period Period index.
+    /// @return pieces Number of leading pieces of the sum tree draws fall in.
+    /// @return leaves Their live leaves: draws are taken modulo this.
     function challengeRange(DataSet storage s, uint256 period) internal view returns (uint256 pieces, uint256 leaves) {
         if (s.snapshotPeriodPlusOne == period + 1) return (s.snapshotPieces, s.snapshotLeaves);
         return (s.pieceCount, s.liveLeaves);
@@ -104,6 +138,12 @@ library DataSets {
     /// @notice Appends a piece of `leaves` leaves for `dealId` to the set and its sum tree,
     /// first freezing the challenge range when the current period's challenge epoch has passed
     /// unproven.
+    /// @param s The data set.
+    /// @param tree The set's sum tree.
+    /// @param dealId The deal the piece belongs to.
+    /// @param leaves The piece's payload leaves (its weight; at most 2^31).
+    /// @param periodEpochs Proving period length in epochs (P).
+    /// @param windowEpochs Challenge window length in epochs (W).
     /// @return index The piece's index in the set (1-based).
     function appendPiece(
         DataSet storage s,
@@ -115,7 +155,7 @@ library DataSets {
     ) internal returns (uint256 index) {
         uint256 period = currentPeriod(s, periodEpochs);
         if (!treeMayChange(s, periodEpochs, windowEpochs) && s.snapshotPeriodPlusOne != period + 1) {
-            s.snapshotPeriodPlusOne = uint32(period + 1);
+            s.snapshotPeriodPlusOne = SafeCast.toUint32(period + 1);
             s.snapshotPieces = s.pieceCount;
             s.snapshotLeaves = s.liveLeaves;
         }
@@ -126,12 +166,17 @@ library DataSets {
             sum += tree[child] & WEIGHT_MASK;
         }
         tree[index] = (dealId << 64) | sum;
-        s.pieceCount = uint64(index);
+        s.pieceCount = SafeCast.toUint64(index);
+        // leaves ≤ 2^31 (a piece of at most 2^36 bytes); the checked sum cannot wrap.
         s.liveLeaves += uint64(leaves);
         ++s.openPieces;
     }
 
     /// @notice Sets piece `index`'s weight to zero: it is never drawn again.
+    /// @param s The data set.
+    /// @param tree The set's sum tree.
+    /// @param index The piece's index in the set (1-based).
+    /// @param leaves The piece's weight, as given to `appendPiece`.
     function removePiece(
         DataSet storage s,
         mapping(uint256 => uint256) storage tree,
@@ -142,12 +187,17 @@ library DataSets {
         for (uint256 i = index; i <= count; i += _lowbit(i)) {
             tree[i] -= leaves;
         }
-        s.liveLeaves -= uint64(leaves);
+        s.liveLeaves -= uint64(leaves); // leaves ≤ 2^31, as added by appendPiece
     }
 
     /// @notice The piece holding live leaf `leaf` (< the leaves of the first `pieces` pieces)
     /// and the leaf's offset inside that piece.
-    /// @return index Piece index (1-based); dealId Its deal; offset Leaf offset in the piece.
+    /// @param tree The set's sum tree.
+    /// @param pieces Number of leading pieces to search (`challengeRange`).
+    /// @param leaf Live leaf index among those pieces' leaves.
+    /// @return index Piece index (1-based).
+    /// @return dealId The piece's deal.
+    /// @return offset The leaf's offset inside the piece, in leaves.
     function findPiece(
         mapping(uint256 => uint256) storage tree,
         uint256 pieces,

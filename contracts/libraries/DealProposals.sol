@@ -24,6 +24,8 @@ library DealProposals {
 
     /// @notice EIP-712 struct hash of `StorageDealAcceptance(proposal)`, given the proposal's
     /// terms hash (`structHash`).
+    /// @param terms The proposal's EIP-712 struct hash.
+    /// @return digest keccak256(ACCEPTANCE_TYPEHASH ‖ terms), the acceptance's struct hash.
     function acceptanceHash(bytes32 terms) internal pure returns (bytes32 digest) {
         bytes32 typeHash = ACCEPTANCE_TYPEHASH;
         assembly ("memory-safe") {
@@ -34,12 +36,18 @@ library DealProposals {
     }
 
     /// @notice EIP-712 struct hash ("terms hash") of `p`.
+    /// @param p The proposal.
+    /// @return The struct hash the client signs (inside the market's EIP-712 domain).
     function structHash(StorageDealProposal calldata p) internal pure returns (bytes32) {
         return structHash(p, p.endEpoch, p.nonce);
     }
 
     /// @notice EIP-712 struct hash of `p` with its `endEpoch` and `nonce` replaced: the terms a
     /// client signs to extend deal `p` (`extendStorageDeal`).
+    /// @param p The proposal.
+    /// @param endEpoch The end epoch to hash in place of `p.endEpoch`.
+    /// @param nonce The nonce to hash in place of `p.nonce`.
+    /// @return The struct hash of the modified proposal.
     function structHash(
         StorageDealProposal calldata p,
         uint64 endEpoch,
@@ -73,6 +81,9 @@ library DealProposals {
 
     /// @notice The key a deal is stored under: it binds the piece commitment (needed by every
     /// proof) to the full terms, so a proof opens it with 64 bytes instead of the whole proposal.
+    /// @param pieceCid The piece commitment.
+    /// @param terms The proposal's terms hash.
+    /// @return key keccak256(pieceCid ‖ terms).
     function dealKey(bytes32 pieceCid, bytes32 terms) internal pure returns (bytes32 key) {
         assembly ("memory-safe") {
             mstore(0x00, pieceCid)

@@ -31,6 +31,8 @@ library DealRecords {
     }
 
     /// @notice Packs `r`; the caller guarantees the field limits above.
+    /// @param r The record.
+    /// @return word The packed word (nonzero: status is at least Open).
     function pack(Record memory r) internal pure returns (uint256 word) {
         word =
             uint256(r.dataSetId) |
@@ -42,7 +44,9 @@ library DealRecords {
             (uint256(r.payloadLeaves) << 208);
     }
 
-    /// @notice Unpacks a stored word.
+    /// @notice Unpacks a stored word; each field is cast from exactly its own bits.
+    /// @param word A word written by `pack` (or `withStatus`).
+    /// @return r The record.
     function unpack(uint256 word) internal pure returns (Record memory r) {
         r.dataSetId = uint64(word);
         r.addedPeriod = uint32(word >> 64);
@@ -54,6 +58,9 @@ library DealRecords {
     }
 
     /// @notice `word` with its status replaced.
+    /// @param word A packed record.
+    /// @param status The new status.
+    /// @return The packed record with only its status bits changed.
     function withStatus(uint256 word, Status status) internal pure returns (uint256) {
         return (word & ~(uint256(3) << 142)) | (uint256(status) << 142);
     }

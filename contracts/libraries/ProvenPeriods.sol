@@ -28,6 +28,9 @@ library ProvenPeriods {
     }
 
     /// @notice Whether `period` was proven.
+    /// @param words The set's words, keyed by word index.
+    /// @param period Period index.
+    /// @return True when `markProven` flagged it.
     function isProven(
         mapping(uint256 wordIndex => uint256) storage words,
         uint256 period
@@ -36,8 +39,11 @@ library ProvenPeriods {
     }
 
     /// @notice Number of proven periods strictly before `period`.
+    /// @param words The set's words, keyed by word index.
+    /// @param period Period index.
     /// @param lastProvenPlusOne Index of the last proven period + 1 (0 when none).
     /// @param provenTotal Number of proven periods so far.
+    /// @return The count, in O(1): the word's stored prefix plus a popcount.
     function countBefore(
         mapping(uint256 wordIndex => uint256) storage words,
         uint256 period,

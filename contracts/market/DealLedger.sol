@@ -2,6 +2,7 @@
 pragma solidity 0.8.28;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IStorageMarket} from "../interfaces/IStorageMarket.sol";
 import {StorageDealProposal, CloseReason, DealState, DealInfo, DataSetInfo} from "../types/StorageDealTypes.sol";
 import {DealProposals} from "../libraries/DealProposals.sol";
@@ -19,6 +20,18 @@ abstract contract DealLedger is MarketEscrow {
     using ProvenPeriods for mapping(uint256 => uint256);
 
     uint256 internal constant BPS = 10_000;
+    /// @dev Shortest proving period, in epochs: a period needs an epoch before its challenge
+    /// window.
+    uint256 internal constant MIN_PROVING_PERIOD_EPOCHS = 2;
+    /// @dev Longest challenge window, in epochs: `blockhash` reads only the last 256 blocks, so the
+    /// challenge epoch's hash stays readable for the whole window with a margin.
+    uint256 internal constant MAX_CHALLENGE_WINDOW_EPOCHS = 240;
+    /// @dev Most leaves challenged per period (the proof's draws are bounded by
+    /// `16 · challengesPerProof`).
+    uint256 internal constant MAX_CHALLENGES_PER_PROOF = 16;
+    /// @dev Most missed periods in a row before a data set fails: below the 224 periods one
+    /// `ProvenPeriods` word flags, which its O(1) count needs.
+    uint256 internal constant MAX_CONSECUTIVE_FAULTS = 200;
 
     uint256 internal immutable _provingPeriodEpochs;
     uint256 internal immutable _challengeWindowEpochs;
@@ -45,17 +58,17 @@ abstract contract DealLedger is MarketEscrow {
     mapping(uint256 dataSetId => uint256[] dealIds) internal _pendingRemovals;
 
     constructor(IERC20 paymentToken, MarketParams memory params) MarketEscrow(paymentToken) {
-        if (params.provingPeriodEpochs < 2)
+        if (params.provingPeriodEpochs < MIN_PROVING_PERIOD_EPOCHS)
             revert InvalidMarketParams("provingPeriodEpochs", params.provingPeriodEpochs);
         if (
             params.challengeWindowEpochs == 0 ||
             params.challengeWindowEpochs >= params.provingPeriodEpochs ||
-            params.challengeWindowEpochs > 240
+            params.challengeWindowEpochs > MAX_CHALLENGE_WINDOW_EPOCHS
         ) revert InvalidMarketParams("challengeWindowEpochs", params.challengeWindowEpochs);
-        if (params.challengesPerProof == 0 || params.challengesPerProof > 16) {
+        if (params.challengesPerProof == 0 || params.challengesPerProof > MAX_CHALLENGES_PER_PROOF) {
             revert InvalidMarketParams("challengesPerProof", params.challengesPerProof);
         }
-        if (params.maxConsecutiveFaults == 0 || params.maxConsecutiveFaults > 200) {
+        if (params.maxConsecutiveFaults == 0 || params.maxConsecutiveFaults > MAX_CONSECUTIVE_FAULTS) {
             revert InvalidMarketParams("maxConsecutiveFaults", params.maxConsecutiveFaults);
         }
         if (params.declaredFaultPenaltyBps > BPS) {
@@ -106,6 +119,7 @@ abstract contract DealLedger is MarketEscrow {
         if (from < p.startEpoch) from = p.startEpoch;
         if (upTo > from) {
             payment = p.storagePricePerEpoch * _provenEpochs(set, words, from, upTo);
+            // upTo ≤ p.endEpoch, a uint64 (`_settlementBound`).
             _settledUpTo[dealId] = uint64(upTo);
             if (payment != 0) _payFromLocked(p.client, p.provider, payment);
             emit DealSettled(dealId, p.provider, payment, uint64(upTo));
@@ -274,6 +288,7 @@ abstract contract DealLedger is MarketEscrow {
 
     /// @inheritdoc IStorageMarket
     function marketParams() external view returns (MarketParams memory) {
+        // Each immutable was set from the field of the same width it is cast back to.
         return
             MarketParams({
                 provingPeriodEpochs: uint64(_provingPeriodEpochs),
@@ -348,9 +363,9 @@ abstract contract DealLedger is MarketEscrow {
         uint256 period = set.currentPeriod(periodEpochs);
         uint256 faults = set.consecutiveFaults(periodEpochs);
         info.anchorEpoch = set.anchorEpoch;
-        info.currentPeriod = uint32(period);
-        info.challengeEpoch = uint64(set.challengeEpoch(period, periodEpochs, _challengeWindowEpochs));
-        info.deadlineEpoch = uint64(set.periodStart(period + 1, periodEpochs) - 1);
+        info.currentPeriod = SafeCast.toUint32(period);
+        info.challengeEpoch = SafeCast.toUint64(set.challengeEpoch(period, periodEpochs, _challengeWindowEpochs));
+        info.deadlineEpoch = SafeCast.toUint64(set.periodStart(period + 1, periodEpochs) - 1);
         info.currentPeriodProven = set.lastProvenPlusOne > period;
         info.failed = faults >= _maxConsecutiveFaults;
         info.consecutiveFaults = uint32(faults < _maxConsecutiveFaults ? faults : _maxConsecutiveFaults);

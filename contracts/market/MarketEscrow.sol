@@ -4,7 +4,9 @@ pragma solidity 0.8.28;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IStorageMarket} from "../interfaces/IStorageMarket.sol";
+import {TokenTransfers} from "../libraries/TokenTransfers.sol";
 
 /// @title MarketEscrow
 /// @notice Free and locked balances of the seed's `ParticipantBalances` (seed 001), in one ERC-20.
@@ -36,10 +38,9 @@ abstract contract MarketEscrow is IStorageMarket, ReentrancyGuard {
     function addBalance(address account, uint256 amount) external nonReentrant {
         if (amount == 0) revert ZeroAmount();
         // Credit what actually arrived, so a token that takes a fee cannot break the invariant.
-        uint256 before = _token.balanceOf(address(this));
-        _token.safeTransferFrom(msg.sender, address(this), amount);
-        uint256 received = _token.balanceOf(address(this)) - before;
+        uint256 received = TokenTransfers.pullReceived(_token, msg.sender, amount);
         uint256 free = uint256(_balances[account].free) + received;
+        // The tested AmountTooLarge check makes the cast exact.
         if (free > type(uint128).max) revert AmountTooLarge(amount);
         _balances[account].free = uint128(free);
         emit BalanceAdded(account, msg.sender, received);
@@ -65,27 +66,31 @@ abstract contract MarketEscrow is IStorageMarket, ReentrancyGuard {
     /// @dev Moves `amount` from free to locked; the caller has checked the free balance.
     function _lock(address account, uint256 amount) internal {
         Balance storage balance = _balances[account];
-        balance.free -= uint128(amount);
-        balance.locked += uint128(amount);
+        uint128 value = SafeCast.toUint128(amount);
+        balance.free -= value;
+        balance.locked += value;
     }
 
     /// @dev Moves `amount` of `account`'s locked balance back to free.
     function _unlock(address account, uint256 amount) internal {
         Balance storage balance = _balances[account];
-        balance.locked -= uint128(amount);
-        balance.free += uint128(amount);
+        uint128 value = SafeCast.toUint128(amount);
+        balance.locked -= value;
+        balance.free += value;
     }
 
     /// @dev Pays `amount` from `from`'s locked balance into `to`'s free balance.
     function _payFromLocked(address from, address to, uint256 amount) internal {
-        _balances[from].locked -= uint128(amount);
-        _balances[to].free += uint128(amount);
+        uint128 value = SafeCast.toUint128(amount);
+        _balances[from].locked -= value;
+        _balances[to].free += value;
     }
 
     /// @dev Pays up to `amount` from `from`'s free balance into `to`'s; returns what was paid.
     function _payFromFreeCapped(address from, address to, uint256 amount) internal returns (uint256 paid) {
         uint256 available = _balances[from].free;
         paid = amount < available ? amount : available;
+        // paid ≤ available, a uint128: the casts below are exact.
         if (paid != 0) {
             _balances[from].free -= uint128(paid);
             _balances[to].free += uint128(paid);

@@ -5,11 +5,13 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {IERC1271} from "@openzeppelin/contracts/interfaces/IERC1271.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IStorageMarket} from "../interfaces/IStorageMarket.sol";
 import {StorageDealProposal, SignedStorageDealProposal, PieceProof, PublishResult} from "../types/StorageDealTypes.sol";
 import {DealProposals} from "../libraries/DealProposals.sol";
 import {DealRecords} from "../libraries/DealRecords.sol";
 import {DataSets} from "../libraries/DataSets.sol";
+import {PieceSizes} from "../libraries/PieceSizes.sol";
 import {ProvenPeriods} from "../libraries/ProvenPeriods.sol";
 import {Sha254MerkleProof} from "../libraries/Sha254MerkleProof.sol";
 import {DealLedger} from "./DealLedger.sol";
@@ -39,6 +41,7 @@ contract StorageMarket is DealLedger, EIP712 {
     uint256 private _nextDealId = 1;
     mapping(address client => mapping(uint256 word => uint256)) private _nonceBitmaps;
 
+    /// @notice Deploys the market for one token, with fixed parameters.
     /// @param paymentToken The ERC-20 every amount is paid in.
     /// @param params Deployment parameters (see `IStorageMarket.MarketParams` for ranges).
     constructor(
@@ -79,6 +82,9 @@ contract StorageMarket is DealLedger, EIP712 {
         }
     }
 
+    /// @dev Publishes one item as deal `dealId`, or returns why it is skipped. The record packs the
+    /// piece index in 40 bits (SafeCast); its log2Leaves ≤ 31 and payloadLeaves ≤ 2^31 casts are
+    /// exact because `_checkTerms` bounds pieceSize by MAX_PIECE_SIZE.
     function _publishOne(SignedStorageDealProposal calldata item, uint256 dealId) private returns (PublishResult) {
         StorageDealProposal calldata p = item.proposal;
         (PublishResult result, uint256 log2Leaves, uint256 clientLock) = _checkTerms(p);
@@ -93,7 +99,7 @@ contract StorageMarket is DealLedger, EIP712 {
         }
         if (_balances[p.client].free < clientLock) return PublishResult.ClientBalanceTooLow;
         if (_balances[p.provider].free < p.providerCollateral) return PublishResult.ProviderBalanceTooLow;
-        if (dataSetId != 0 && set.liveLeaves + _payloadLeaves(p.payloadSize) > MAX_DATA_SET_LEAVES) {
+        if (dataSetId != 0 && set.liveLeaves + PieceSizes.payloadLeaves(p.payloadSize) > MAX_DATA_SET_LEAVES) {
             return PublishResult.DataSetFull;
         }
         bytes32 terms = DealProposals.structHash(p);
@@ -112,20 +118,20 @@ contract StorageMarket is DealLedger, EIP712 {
         uint256 pieceIndex = set.appendPiece(
             _sumTrees[dataSetId],
             dealId,
-            _payloadLeaves(p.payloadSize),
+            PieceSizes.payloadLeaves(p.payloadSize),
             _provingPeriodEpochs,
             _challengeWindowEpochs
         );
         _dealKeys[dealId] = DealProposals.dealKey(p.pieceCid, terms);
         _dealRecords[dealId] = DealRecords.pack(
             DealRecords.Record({
-                dataSetId: uint64(dataSetId),
-                addedPeriod: uint32(addedPeriod),
-                pieceIndex: uint64(pieceIndex),
+                dataSetId: SafeCast.toUint64(dataSetId),
+                addedPeriod: SafeCast.toUint32(addedPeriod),
+                pieceIndex: SafeCast.toUint40(pieceIndex),
                 log2Leaves: uint8(log2Leaves),
                 status: DealRecords.Status.Open,
                 endEpoch: p.endEpoch,
-                payloadLeaves: uint32(_payloadLeaves(p.payloadSize))
+                payloadLeaves: uint32(PieceSizes.payloadLeaves(p.payloadSize))
             })
         );
         emit DealPublished(dealId, p.client, p.provider, dataSetId, uint64(pieceIndex), p);
@@ -193,15 +199,12 @@ contract StorageMarket is DealLedger, EIP712 {
     ) private view returns (PublishResult result, uint256 log2Leaves, uint256 clientLock) {
         if (p.pieceCid == bytes32(0)) return (PublishResult.InvalidPieceCid, 0, 0);
         uint256 size = p.pieceSize;
-        if (size < 128 || size > (uint256(1) << 36) || size & (size - 1) != 0) {
+        if (!PieceSizes.isPieceSize(size) || size > PieceSizes.MAX_PIECE_SIZE) {
             return (PublishResult.InvalidPieceSize, 0, 0);
         }
-        // fr32: every 127 payload bytes fill 128 padded bytes (four leaves); the piece is the
-        // smallest power of two that holds the payload, as a PieceCID v2 height is.
-        uint256 capacity = (size / 128) * 127;
-        if (p.payloadSize == 0 || p.payloadSize > capacity || (size > 128 && p.payloadSize <= capacity / 2)) {
-            return (PublishResult.InvalidPayloadSize, 0, 0);
-        }
+        // The piece is the smallest power of two whose fr32 capacity holds the payload.
+        (uint256 minPayload, uint256 maxPayload) = PieceSizes.minimalPayloadRange(size);
+        if (p.payloadSize < minPayload || p.payloadSize > maxPayload) return (PublishResult.InvalidPayloadSize, 0, 0);
         if (p.startEpoch >= p.endEpoch) return (PublishResult.InvalidEpochs, 0, 0);
         uint256 duration = p.endEpoch - p.startEpoch;
         if (duration > _maxDealDurationEpochs) return (PublishResult.DurationTooLong, 0, 0);
@@ -214,18 +217,12 @@ contract StorageMarket is DealLedger, EIP712 {
         ) return (PublishResult.AmountTooLarge, 0, 0);
         clientLock = p.storagePricePerEpoch * duration + p.clientCollateral;
         if (clientLock > type(uint128).max) return (PublishResult.AmountTooLarge, 0, 0);
-        // size is a power of two in [2^7, 2^36]: leaves = size / 32.
-        while (size > 32) {
+        // size is a power of two in [MIN_PIECE_SIZE, MAX_PIECE_SIZE]: leaves = size / LEAF_BYTES.
+        while (size > PieceSizes.LEAF_BYTES) {
             size >>= 1;
             ++log2Leaves;
         }
         return (PublishResult.None, log2Leaves, clientLock);
-    }
-
-    /// @dev Leaves holding any of `payloadSize` bytes once fr32-padded (254 payload bits a leaf):
-    /// the piece's weight in its data set's sum tree, so no challenge falls on zero padding.
-    function _payloadLeaves(uint256 payloadSize) private pure returns (uint256) {
-        return (payloadSize * 4 + 126) / 127;
     }
 
     /// @dev First period that can prove a piece added now: the current one if its challenge
@@ -290,7 +287,7 @@ contract StorageMarket is DealLedger, EIP712 {
         uint256 verified = _verifyAnswers(dataSetId, set, period, blockhash(challenge), proofs);
 
         _provenWords[dataSetId].markProven(period, set.provenPeriods);
-        set.lastProvenPlusOne = uint32(period + 1);
+        set.lastProvenPlusOne = SafeCast.toUint32(period + 1);
         ++set.provenPeriods;
         emit PossessionProven(dataSetId, msg.sender, uint32(period), verified);
         _applyPendingRemovals(dataSetId, set);
@@ -391,7 +388,7 @@ contract StorageMarket is DealLedger, EIP712 {
         uint256 deadline = set.periodStart(period + 1, _provingPeriodEpochs) - 1;
         if (block.number <= deadline) revert NoFaultToReport(dataSetId, uint32(period), uint64(deadline));
 
-        set.lastReportedPlusOne = uint32(period + 1);
+        set.lastReportedPlusOne = SafeCast.toUint32(period + 1);
         address provider = set.provider;
         // A provider recording its own fault earns nothing from it.
         bool self = msg.sender == provider;

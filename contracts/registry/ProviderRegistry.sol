@@ -2,6 +2,7 @@
 pragma solidity 0.8.28;
 
 import {IProviderRegistry} from "../interfaces/IProviderRegistry.sol";
+import {PieceSizes} from "../libraries/PieceSizes.sol";
 
 /// @title ProviderRegistry
 /// @notice Providers' endpoints and asks, enumerable in pages.
@@ -88,7 +89,7 @@ contract ProviderRegistry is IProviderRegistry {
         if (length == 0 || length > MAX_ENDPOINT_LENGTH) revert InvalidEndpoint(length);
         uint64 minSize = storageAsk.minPieceSize;
         uint64 maxSize = storageAsk.maxPieceSize;
-        if (minSize < 128 || minSize > maxSize || minSize & (minSize - 1) != 0 || maxSize & (maxSize - 1) != 0) {
+        if (!PieceSizes.isPieceSize(minSize) || minSize > maxSize || !PieceSizes.isPieceSize(maxSize)) {
             revert InvalidPieceSizeRange(minSize, maxSize);
         }
         ProviderInfo storage info = _providers[msg.sender];

@@ -6,6 +6,7 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
 import {IRepairMarket} from "../interfaces/IRepairMarket.sol";
 import {IStorageMarket} from "../interfaces/IStorageMarket.sol";
+import {TokenTransfers} from "../libraries/TokenTransfers.sol";
 import {RepairMiner, RepairAsk, Bid, RepairDeal, RepairDealState, PieceSlot} from "../types/RepairTypes.sol";
 
 /// @title RepairLedger
@@ -79,12 +80,10 @@ abstract contract RepairLedger is IRepairMarket, ReentrancyGuard {
 
     // ------------------------------------------------------------------ money
 
-    /// @dev Pulls `amount` from the caller; returns what arrived.
+    /// @dev Pulls `amount` (> 0) from the caller; returns what arrived (`TokenTransfers`).
     function _pull(uint256 amount) internal returns (uint256 received) {
         if (amount == 0) revert ZeroAmount();
-        uint256 before = _token.balanceOf(address(this));
-        _token.safeTransferFrom(msg.sender, address(this), amount);
-        received = _token.balanceOf(address(this)) - before;
+        received = TokenTransfers.pullReceived(_token, msg.sender, amount);
     }
 
     /// @dev Sends tokens out; callers have already debited the source bucket.
@@ -113,6 +112,7 @@ abstract contract RepairLedger is IRepairMarket, ReentrancyGuard {
     function _accrue(RepairDeal storage deal) internal {
         uint256 to = _accrualEnd(deal);
         if (to <= deal.accruedUpTo) return;
+        // to ≤ deal.endEpoch, a uint64 (`_accrualEnd`), and the paid epochs are fewer.
         deal.paidEpochs += uint64(_unaccruedPaidEpochs(deal, to));
         deal.accruedUpTo = uint64(to);
     }

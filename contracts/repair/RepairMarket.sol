@@ -20,6 +20,7 @@ import {RepairOrders} from "./RepairOrders.sol";
 /// the droot the client committed to, so a repaired piece is verified on chain and no one has to
 /// trust the repairer (DESIGN.md "Data root").
 contract RepairMarket is RepairOrders {
+    /// @notice Deploys the repair market on top of `market`, with fixed parameters.
     /// @param paymentToken The token of `market`; bids, pledges and earnings are paid in it.
     /// @param market StorageMarket holding the miners' storage deals.
     /// @param params See `IRepairMarket.RepairParams`.
@@ -303,6 +304,7 @@ contract RepairMarket is RepairOrders {
 
     /// @inheritdoc IRepairMarket
     function repairParams() external view returns (RepairParams memory) {
+        // Each immutable was set from the field of the same width it is cast back to.
         return
             RepairParams({
                 pledgePerByte: _pledgePerByte,

@@ -3,6 +3,7 @@ pragma solidity 0.8.28;
 
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IRepairMarket} from "../interfaces/IRepairMarket.sol";
 import {
     CodingParams,
@@ -13,6 +14,7 @@ import {
     RepairDeal,
     RepairDealState
 } from "../types/RepairTypes.sol";
+import {PieceSizes} from "../libraries/PieceSizes.sol";
 import {RepairLedger} from "./RepairLedger.sol";
 
 /// @title RepairOrders
@@ -28,6 +30,9 @@ abstract contract RepairOrders is RepairLedger, EIP712 {
     bytes32 public constant WORKER_CONSENT_TYPEHASH = keccak256("RepairMinerConsent(address owner,address worker)");
 
     uint256 private constant MAX_ENDPOINT_LENGTH = 256;
+    /// @dev Bid prices (token base units per byte per epoch) must stay below 2^120 (else
+    /// `AmountTooLarge`), so that price · size · duration cannot overflow.
+    uint256 private constant BID_PRICE_LIMIT = 1 << 120;
 
     mapping(address worker => uint256 minerId) private _minerOfWorker;
 
@@ -127,13 +132,13 @@ abstract contract RepairOrders is RepairLedger, EIP712 {
 
     /// @dev A bid pays for what is stored: `size` is the pieces' payload bytes, (k + m) times one
     /// piece's, and `pieceSize` is the smallest power of two whose fr32 capacity (127/128 of it)
-    /// holds a piece (issue "pay for, and challenge, what is stored"). Padding is not paid for.
+    /// holds a piece (`PieceSizes.minimalPayloadRange`, the storage market's rule; issue "pay for,
+    /// and challenge, what is stored"). Padding is not paid for.
     function _checkBidSize(uint64 size, uint256 pieces, uint64 pieceSize) private pure {
-        uint256 capacity = (uint256(pieceSize) * 127) / 128;
-        uint256 below = pieceSize == 128 ? 0 : capacity / 2;
+        (uint256 minPayload, uint256 maxPayload) = PieceSizes.minimalPayloadRange(pieceSize);
         uint256 perPiece = size / pieces;
-        if (perPiece * pieces != size || perPiece > capacity || perPiece <= below) {
-            revert InvalidBidSize(size, pieces * (below + 1), pieces * capacity);
+        if (perPiece * pieces != size || perPiece < minPayload || perPiece > maxPayload) {
+            revert InvalidBidSize(size, pieces * minPayload, pieces * maxPayload);
         }
     }
 
@@ -148,18 +153,14 @@ abstract contract RepairOrders is RepairLedger, EIP712 {
     ) external nonReentrant returns (uint256 bidId) {
         uint256 pieces = uint256(codingParams.k) + codingParams.m;
         uint64 pieceSize = codingParams.pieceSize;
-        if (
-            codingParams.k == 0 ||
-            codingParams.m == 0 ||
-            pieces > MAX_PIECES ||
-            pieceSize < 128 ||
-            pieceSize & (pieceSize - 1) != 0
-        ) revert InvalidCodingParams(codingParams.k, codingParams.m, pieceSize);
+        if (codingParams.k == 0 || codingParams.m == 0 || pieces > MAX_PIECES || !PieceSizes.isPieceSize(pieceSize)) {
+            revert InvalidCodingParams(codingParams.k, codingParams.m, pieceSize);
+        }
         _checkBidSize(size, pieces, pieceSize);
         if (durationEpochs == 0 || durationEpochs > _maxDealDurationEpochs) revert InvalidDuration(durationEpochs);
         if (expiryEpoch <= block.number) revert InvalidExpiry(expiryEpoch);
-        // size < 2^64 and duration < 2^64: a price below 2^120 keeps the product below 2^248.
-        if (pricePerBytePerEpoch >= 1 << 120) revert AmountTooLarge(pricePerBytePerEpoch);
+        // size < 2^64 and duration < 2^64: a price below BID_PRICE_LIMIT keeps the product < 2^248.
+        if (pricePerBytePerEpoch >= BID_PRICE_LIMIT) revert AmountTooLarge(pricePerBytePerEpoch);
         uint256 amount = pricePerBytePerEpoch * size * durationEpochs;
         uint256 received = _pull(amount);
         bidId = _nextBidId++;
@@ -266,8 +267,8 @@ abstract contract RepairOrders is RepairLedger, EIP712 {
         deal.codingParams = bid.codingParams;
         deal.size = bid.size;
         deal.startEpoch = uint64(block.number);
-        deal.endEpoch = uint64(block.number + bid.durationEpochs);
-        deal.placementDeadline = uint64(block.number + _placementWindowEpochs);
+        deal.endEpoch = SafeCast.toUint64(block.number + bid.durationEpochs);
+        deal.placementDeadline = SafeCast.toUint64(block.number + _placementWindowEpochs);
         deal.state = RepairDealState.Placing;
         deal.accruedUpTo = uint64(block.number);
         deal.amount = bid.amount;

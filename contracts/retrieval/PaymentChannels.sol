@@ -4,9 +4,11 @@ pragma solidity 0.8.28;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {IPaymentChannels} from "../interfaces/IPaymentChannels.sol";
+import {TokenTransfers} from "../libraries/TokenTransfers.sol";
 import {Voucher, Channel, LaneState} from "../types/PaymentChannelTypes.sol";
 
 /// @title PaymentChannels
@@ -36,6 +38,7 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuard {
     /// 64-bit `settlingAt`.
     uint64 public constant MAX_SETTLE_DELAY_EPOCHS = type(uint32).max;
 
+    /// @notice Deploys the channels contract for one token and one settle delay.
     /// @param paymentToken Token every channel holds.
     /// @param settleDelay Epochs between `settle` and `collect` (the payee's last chance to redeem),
     /// in [MIN_SETTLE_DELAY_EPOCHS, MAX_SETTLE_DELAY_EPOCHS].
@@ -111,8 +114,9 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuard {
         if (channel.settlingAt != 0) revert ChannelSettling(channelId, channel.settlingAt);
         uint256 settlingAt = block.number + _settleDelayEpochs;
         if (settlingAt < channel.minSettleEpoch) settlingAt = channel.minSettleEpoch;
-        channel.settlingAt = uint64(settlingAt);
-        emit ChannelSettlingStarted(channelId, uint64(settlingAt));
+        uint64 at = SafeCast.toUint64(settlingAt);
+        channel.settlingAt = at;
+        emit ChannelSettlingStarted(channelId, at);
     }
 
     /// @inheritdoc IPaymentChannels
@@ -205,10 +209,9 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuard {
         if (channel.collected) revert ChannelCollected(channelId);
     }
 
+    /// @dev Pulls `amount` (> 0) from the caller; returns what arrived (`TokenTransfers`).
     function _pull(uint256 amount) private returns (uint256 received) {
         if (amount == 0) revert ZeroAmount();
-        uint256 before = _token.balanceOf(address(this));
-        _token.safeTransferFrom(msg.sender, address(this), amount);
-        received = _token.balanceOf(address(this)) - before;
+        received = TokenTransfers.pullReceived(_token, msg.sender, amount);
     }
 }

@@ -5,6 +5,7 @@ pragma solidity 0.8.28;
 /// @dev Signed with EIP-712 by the channel's payer (ECDSA or ERC-1271); the domain fixes the
 /// chain id and the contract.
 struct Voucher {
+    /// @dev The channel the voucher draws on.
     uint256 channelId;
     /// @dev Independent payment stream inside the channel (e.g. one per retrieval deal).
     uint64 lane;
@@ -24,7 +25,9 @@ struct Voucher {
 
 /// @notice One payment channel between a payer and a payee.
 struct Channel {
+    /// @dev Account that opened and funds the channel and signs its vouchers; 0 for no channel.
     address payer;
+    /// @dev Account the vouchers pay.
     address payee;
     /// @dev Token base units deposited by the payer.
     uint256 funds;
@@ -34,11 +37,13 @@ struct Channel {
     uint64 settlingAt;
     /// @dev Highest `minSettleEpoch` of the redeemed vouchers.
     uint64 minSettleEpoch;
+    /// @dev True once `collect` closed the channel.
     bool collected;
 }
 
 /// @notice What a lane has redeemed so far.
 struct LaneState {
+    /// @dev Nonce of the last voucher redeemed on the lane; 0 before the first.
     uint64 nonce;
     /// @dev Cumulative token base units redeemed on the lane.
     uint256 redeemed;

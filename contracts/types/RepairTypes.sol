@@ -8,7 +8,8 @@ struct CodingParams {
     uint8 k;
     /// @dev Parity pieces; the file survives the loss of any m. m ≥ 1.
     uint8 m;
-    /// @dev Padded piece size in bytes (a power of two ≥ 128), the same for every piece.
+    /// @dev Padded piece size in bytes (a power of two ≥ 128, `PieceSizes.isPieceSize`), the same
+    /// for every piece.
     uint64 pieceSize;
 }
 

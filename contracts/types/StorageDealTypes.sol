@@ -8,12 +8,14 @@ struct StorageDealProposal {
     /// @dev Piece commitment: the CommP root (sha254 binary Merkle root over the fr32-padded
     /// piece, FRC-0069's digest without its size prefix).
     bytes32 pieceCid;
-    /// @dev Padded piece size in bytes: a power of two, at least 128 (four 32-byte leaves).
+    /// @dev Padded piece size in bytes: a power of two in [128, 2^36] (`PieceSizes.MIN_PIECE_SIZE`,
+    /// `PieceSizes.MAX_PIECE_SIZE`; 128 bytes = four 32-byte leaves).
     uint64 pieceSize;
     /// @dev Bytes of client data in the piece before fr32 padding (FRC-0069's payload: what a
-    /// PieceCID v2 records as size less padding). The minimal padding holds it:
-    /// pieceSize/2 · 127/128 < payloadSize ≤ pieceSize · 127/128 (any 1..127 for 128-byte
-    /// pieces). Challenges fall only on the ⌈4 · payloadSize / 127⌉ leaves that hold it.
+    /// PieceCID v2 records as size less padding). The minimal padding holds it
+    /// (`PieceSizes.minimalPayloadRange`): pieceSize/2 · 127/128 < payloadSize ≤ pieceSize · 127/128
+    /// (any 1..127 for 128-byte pieces). Challenges fall only on the ⌈4 · payloadSize / 127⌉
+    /// leaves that hold it (`PieceSizes.payloadLeaves`).
     uint64 payloadSize;
     address client;
     address provider;
