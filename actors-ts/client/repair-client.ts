@@ -4,10 +4,11 @@ import { join } from "node:path";
 import { getAddress, type Address, type Hex } from "viem";
 import { InvalidArgumentError, RepairMarketError } from "../core/errors";
 import { fileSha256 } from "../core/file-hash";
-import { httpCall, httpJson, PeerUnreachableError } from "../core/http-client";
+import { httpCall, PeerUnreachableError } from "../core/http-client";
 import type { Logger } from "../core/logger";
 import { sleep } from "../core/abort";
 import { signRequest } from "../core/signed-request";
+import { sendSignedJson } from "../core/signed-json";
 import type { ChainClients } from "../chain/clients";
 import type { MarketContracts } from "../chain/contracts";
 import { repairMarketAbi } from "../chain/generated/abis";
@@ -17,7 +18,12 @@ import type { ErasurePool } from "../erasure/erasure-pool";
 import { prepareFile } from "../manifest/prepare";
 import { encodedPayloadBytes, type Manifest } from "../manifest/manifest";
 import type { z } from "zod";
-import { REPAIR_PATHS, repairCommitResponseSchema, repairProposalResponseSchema } from "../protocol/repair-api";
+import {
+  REPAIR_PATHS,
+  repairCommitResponseSchema,
+  repairProposalResponseSchema,
+  type RepairProposalResponse,
+} from "../protocol/repair-api";
 import type { ClientStore } from "./client-store";
 
 /** No active repair ask fits the file (or the named miner has none). */
@@ -51,6 +57,14 @@ export interface RepairBackedFile {
   amount: bigint;
 }
 
+/** A step of a repair-backed store, for progress output (`sent`/`total` in payload bytes). */
+export interface RepairProgress {
+  stage: string;
+  detail?: string;
+  sent?: number;
+  total?: number;
+}
+
 export interface RepairStoreOptions {
   k: number;
   m: number;
@@ -60,7 +74,7 @@ export interface RepairStoreOptions {
   durationEpochs?: bigint;
   workDir: string;
   pool: ErasurePool;
-  onProgress?: (event: { stage: string; detail?: string; sent?: number; total?: number }) => void;
+  onProgress?: (event: RepairProgress) => void;
 }
 
 /**
@@ -114,7 +128,7 @@ export class RepairClient {
    * (addBid: allowance or balance).
    */
   async store(filePath: string, options: RepairStoreOptions): Promise<RepairBackedFile> {
-    const { clients, contracts, store } = this.c;
+    const { store } = this.c;
     const { k, m } = options;
     if (k < 1 || m < 1 || k + m > 64) {
       throw new InvalidArgumentError("repair-backed storage needs k ≥ 1, m ≥ 1 and k + m ≤ 64", { details: { k, m } });
@@ -130,53 +144,9 @@ export class RepairClient {
     const droot = manifest.droot;
     store.putManifest(droot, JSON.stringify(manifest));
     progress({ stage: "encoded", detail: `droot ${droot}` });
-    const pieceSize = BigInt(manifest.pieces[0].paddedSize);
     const size = encodedPayloadBytes(manifest);
-    const offers = (await this.offers(size)).filter(
-      (o) =>
-        !options.miner ||
-        getAddress(o.worker) === getAddress(options.miner) ||
-        getAddress(o.owner) === getAddress(options.miner),
-    );
-    const offer = offers[0];
-    if (!offer) {
-      throw new NoRepairAskError("no active repair ask takes this file", {
-        details: { size: size.toString(), miner: options.miner ?? "any" },
-      });
-    }
-    const head = await clients.public.getBlockNumber();
-    const bid = await addBid(clients, contracts, {
-      droot,
-      pricePerBytePerEpoch: offer.pricePerBytePerEpoch,
-      size,
-      durationEpochs: options.durationEpochs ?? 10_000n,
-      expiryEpoch: head + 1_000n,
-      codingParams: { k, m, pieceSize },
-    });
-    progress({ stage: "bid", detail: `bid ${bid.bidId} locks ${bid.amount}` });
-    const deadline = head + 500n;
-    const clientSignature = await signDealAuthorization(clients.account, clients.chain.id, contracts.repairMarket, {
-      bidId: bid.bidId,
-      askId: offer.askId,
-      minerId: offer.minerId,
-      deadline,
-    });
-    const peer = offer.worker;
-    const accepted = await this.signedJson(
-      offer,
-      "POST",
-      REPAIR_PATHS.proposals,
-      "propose repair deal",
-      {
-        bidId: bid.bidId.toString(),
-        askId: offer.askId.toString(),
-        deadline: deadline.toString(),
-        clientSignature,
-        manifest,
-      },
-      repairProposalResponseSchema,
-    );
-    progress({ stage: "accepted", detail: `miner ${offer.minerId} (${peer}) accepted tentatively` });
+    const offer = await this.chooseOffer(size, options.miner);
+    const { bid, accepted } = await this.bidAndPropose(offer, manifest, options.durationEpochs ?? 10_000n, progress);
     const total = manifest.pieces.reduce((s, p) => s + p.payloadSize, 0);
     let sent = 0;
     for (const [index, path] of prepared.piecePaths.entries()) {
@@ -205,6 +175,73 @@ export class RepairClient {
     };
   }
 
+  /**
+   * The cheapest active ask that takes `size` bytes, of `miner` (worker or owner) when given.
+   *
+   * @throws NoRepairAskError when none does.
+   */
+  private async chooseOffer(size: bigint, miner: Address | undefined): Promise<RepairOffer> {
+    const offers = (await this.offers(size)).filter(
+      (o) => !miner || getAddress(o.worker) === getAddress(miner) || getAddress(o.owner) === getAddress(miner),
+    );
+    const offer = offers[0];
+    if (!offer) {
+      throw new NoRepairAskError("no active repair ask takes this file", {
+        details: { size: size.toString(), miner: miner ?? "any" },
+      });
+    }
+    return offer;
+  }
+
+  /**
+   * Locks the bid for `manifest` at the offer's price (expiring in 1,000 epochs), signs the deal
+   * authorization for the offer's miner and ask (valid 500 epochs), and proposes the deal to the
+   * miner, which accepts it tentatively with the paths to upload the pieces to.
+   *
+   * @throws ContractRevertedError (addBid), PeerRejectedError, PeerUnreachableError.
+   */
+  private async bidAndPropose(
+    offer: RepairOffer,
+    manifest: Manifest,
+    durationEpochs: bigint,
+    progress: (event: RepairProgress) => void,
+  ): Promise<{ bid: { bidId: bigint; amount: bigint }; accepted: RepairProposalResponse }> {
+    const { clients, contracts } = this.c;
+    const head = await clients.public.getBlockNumber();
+    const bid = await addBid(clients, contracts, {
+      droot: manifest.droot,
+      pricePerBytePerEpoch: offer.pricePerBytePerEpoch,
+      size: encodedPayloadBytes(manifest),
+      durationEpochs,
+      expiryEpoch: head + 1_000n,
+      codingParams: { k: manifest.k, m: manifest.m, pieceSize: BigInt(manifest.pieces[0].paddedSize) },
+    });
+    progress({ stage: "bid", detail: `bid ${bid.bidId} locks ${bid.amount}` });
+    const deadline = head + 500n;
+    const clientSignature = await signDealAuthorization(clients.account, clients.chain.id, contracts.repairMarket, {
+      bidId: bid.bidId,
+      askId: offer.askId,
+      minerId: offer.minerId,
+      deadline,
+    });
+    const accepted = await this.signedJson(
+      offer,
+      "POST",
+      REPAIR_PATHS.proposals,
+      "propose repair deal",
+      {
+        bidId: bid.bidId.toString(),
+        askId: offer.askId.toString(),
+        deadline: deadline.toString(),
+        clientSignature,
+        manifest,
+      },
+      repairProposalResponseSchema,
+    );
+    progress({ stage: "accepted", detail: `miner ${offer.minerId} (${offer.worker}) accepted tentatively` });
+    return { bid, accepted };
+  }
+
   private async signedJson<S extends z.ZodType>(
     offer: RepairOffer,
     method: "POST",
@@ -213,19 +250,9 @@ export class RepairClient {
     body: unknown,
     schema: S,
   ): Promise<z.output<S>> {
-    const json = JSON.stringify(body);
-    const headers = await signRequest(this.c.clients.account, { method, path, body: json, audience: offer.worker });
-    return httpJson(
-      {
-        method,
-        url: offer.endpoint + path,
-        headers: { ...headers, "content-type": "application/json" },
-        body: json,
-        headersTimeoutMs: 180_000,
-      },
-      { peer: offer.worker, stage },
-      schema,
-    );
+    const peer = { address: offer.worker, endpoint: offer.endpoint };
+    const request = { method, path, stage, headersTimeoutMs: 180_000 };
+    return sendSignedJson(this.c.clients.account, peer, request, JSON.stringify(body), schema);
   }
 
   /** PUTs one piece, retrying while the miner is unreachable (it may be restarting). */

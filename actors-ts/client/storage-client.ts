@@ -3,7 +3,8 @@ import { join, resolve } from "node:path";
 import { toHex, type Address, type Hex } from "viem";
 import { InvalidArgumentError } from "../core/errors";
 import { PeerRejectedError, PeerUnreachableError, httpJson } from "../core/http-client";
-import { signRequest } from "../core/signed-request";
+import { stringifyJson } from "../core/json";
+import { sendSignedJson } from "../core/signed-json";
 import type { StorageDealProposal } from "../chain/eip712";
 import { addBalance } from "../chain/storage-market/add-balance";
 import { escrowBalance, marketParams } from "../chain/storage-market/reads";
@@ -316,23 +317,8 @@ export class StorageClient {
    */
   async giveManifest(providerAddress: Address, droot: Hex, json: string): Promise<void> {
     const provider = await lookupProvider(this.c, providerAddress);
-    const path = PROVIDER_PATHS.manifest(droot);
-    const headers = await signRequest(this.c.clients.account, {
-      method: "PUT",
-      path,
-      body: json,
-      audience: provider.address,
-    });
-    await httpJson(
-      {
-        method: "PUT",
-        url: provider.endpoint + path,
-        headers: { ...headers, "content-type": "application/json" },
-        body: json,
-      },
-      { peer: provider.address, stage: "store manifest" },
-      z.unknown(),
-    );
+    const request = { method: "PUT" as const, path: PROVIDER_PATHS.manifest(droot), stage: "store manifest" };
+    await sendSignedJson(this.c.clients.account, provider, request, json, z.unknown());
   }
 
   /**
@@ -390,21 +376,11 @@ export class StorageClient {
     body: unknown,
     schema: S,
   ): Promise<z.output<S>> {
-    const json = JSON.stringify(body, (_k, v) => (typeof v === "bigint" ? v.toString() : v));
-    const headers = await signRequest(this.c.clients.account, {
-      method: "POST",
-      path,
-      body: json,
-      audience: provider.address,
-    });
-    return httpJson(
-      {
-        method: "POST",
-        url: provider.endpoint + path,
-        headers: { ...headers, "content-type": "application/json" },
-        body: json,
-      },
-      { peer: provider.address, stage },
+    return sendSignedJson(
+      this.c.clients.account,
+      provider,
+      { method: "POST", path, stage },
+      stringifyJson(body),
       schema,
     );
   }

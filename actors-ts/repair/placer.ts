@@ -141,10 +141,10 @@ export class Placer {
    */
   private finishRepairs(dealId: bigint, epoch: bigint): void {
     const pieces = this.c.store.pieces(dealId);
-    for (const job of this.c.store.repairs(["rebuilt"])) {
+    for (const job of this.c.store.jobs.list(["rebuilt"])) {
       if (job.dealId !== dealId) continue;
       const placed = job.indices.every((i) => pieces.find((p) => p.index === i)?.state === "assigned");
-      this.c.store.updateRepair(
+      this.c.store.jobs.update(
         job.id,
         placed ? { status: "reassigned", reassignedEpoch: epoch } : { reassignedEpoch: epoch },
       );

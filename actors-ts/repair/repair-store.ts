@@ -5,21 +5,18 @@ import {
   toIntake,
   toDeal,
   toPiece,
-  toRepair,
   type IntakeRow,
   type DealRow,
   type PieceRow,
-  type RepairJobRow,
   type EvidenceRow,
   type RawIntake,
   type RawDeal,
   type RawPiece,
-  type RawRepair,
   type RawEvidence,
 } from "./repair-rows";
 import { REPAIR_MIGRATIONS } from "./repair-schema";
 import { proposalFromJson, type StorageDealProposal } from "../chain/eip712";
-import { uncoveredLosses } from "./uncovered-losses";
+import { RepairJobs } from "./repair-jobs";
 export type { DealRow, EvidenceRow, IntakeRow, PieceRow, PieceState, RepairJobRow } from "./repair-rows";
 
 /**
@@ -32,8 +29,12 @@ export type { DealRow, EvidenceRow, IntakeRow, PieceRow, PieceState, RepairJobRo
 export class RepairStore {
   readonly db: SqliteDatabase;
 
+  /** The repair queue: jobs, their indices and their hand-over to placement. */
+  readonly jobs: RepairJobs;
+
   constructor(path: string) {
     this.db = openDatabase(path, REPAIR_MIGRATIONS);
+    this.jobs = new RepairJobs(this.db, this);
   }
 
   close(): void {
@@ -232,153 +233,6 @@ export class RepairStore {
     this.db
       .prepare(`UPDATE pieces SET ${keys.map((k) => `${k} = ?`).join(", ")} WHERE deal_id = ? AND idx = ?`)
       .run(...keys.map((k) => columns[k]), dealId.toString(), index);
-  }
-
-  // ------------------------------------------------------------------ repairs
-
-  /**
-   * Adds lost pieces to the deal's queued repair job, or creates one (a job already rebuilding
-   * keeps its set; a later loss gets its own job).
-   */
-  queueRepair(dealId: bigint, indices: number[], faultEpoch: bigint): void {
-    this.db.transaction(() => {
-      const open = this.db
-        .prepare("SELECT * FROM repairs WHERE deal_id = ? AND status IN ('queued', 'rebuilt') ORDER BY id")
-        .all(dealId.toString()) as RawRepair[];
-      const covered = new Set(open.flatMap((r) => JSON.parse(r.indices_json) as number[]));
-      const fresh = indices.filter((i) => !covered.has(i));
-      if (fresh.length === 0) return;
-      const queued = open.find((r) => r.status === "queued");
-      if (queued) {
-        const merged = [...new Set([...(JSON.parse(queued.indices_json) as number[]), ...fresh])].sort((a, b) => a - b);
-        this.db.prepare("UPDATE repairs SET indices_json = ? WHERE id = ?").run(JSON.stringify(merged), queued.id);
-        return;
-      }
-      this.db
-        .prepare(
-          "INSERT INTO repairs (deal_id, indices_json, status, fault_epoch, created_at) VALUES (?, ?, 'queued', ?, ?)",
-        )
-        .run(dealId.toString(), JSON.stringify(fresh), faultEpoch.toString(), Date.now());
-    })();
-  }
-
-  /**
-   * Queues the deal's lost pieces that no queued job covers (see {@link uncoveredLosses}),
-   * first taking them out of any "rebuilt" job that still lists them.
-   *
-   * @returns The indices queued.
-   */
-  queueUncoveredLosses(dealId: bigint, faultEpoch: bigint): number[] {
-    return this.db.transaction(() => {
-      const jobs = this.repairs().filter((j) => j.dealId === dealId);
-      const pieces = this.pieces(dealId);
-      const k = this.deal(dealId)?.k ?? 0;
-      // Fewer than k pieces left: nothing can be rebuilt; the file's loss is the chain's to call.
-      if (pieces.filter((p) => p.state !== "lost").length < k) return [];
-      const missing = uncoveredLosses(pieces, jobs);
-      if (missing.length === 0) return missing;
-      for (const job of jobs.filter((j) => j.status === "rebuilt" && j.indices.some((i) => missing.includes(i)))) {
-        this.db
-          .prepare("UPDATE repairs SET indices_json = ? WHERE id = ?")
-          .run(JSON.stringify(job.indices.filter((i) => !missing.includes(i))), job.id);
-      }
-      this.queueRepair(dealId, missing, faultEpoch);
-      return missing;
-    })();
-  }
-
-  repairs(status?: RepairJobRow["status"][]): RepairJobRow[] {
-    return (this.db.prepare("SELECT * FROM repairs ORDER BY id").all() as RawRepair[])
-      .map(toRepair)
-      .filter((r) => !status || status.includes(r.status));
-  }
-
-  repair(id: number): RepairJobRow | undefined {
-    const r = this.db.prepare("SELECT * FROM repairs WHERE id = ?").get(id) as RawRepair | undefined;
-    return r && toRepair(r);
-  }
-
-  updateRepair(
-    id: number,
-    fields: Partial<
-      Pick<
-        RepairJobRow,
-        "status" | "attempts" | "nextAttemptAt" | "error" | "reassignedEpoch" | "confirmedEpoch" | "finishedAt"
-      >
-    >,
-  ): void {
-    const columns: Record<string, unknown> = {};
-    if (fields.status !== undefined) columns.status = fields.status;
-    if (fields.attempts !== undefined) columns.attempts = fields.attempts;
-    if (fields.nextAttemptAt !== undefined) columns.next_attempt_at = fields.nextAttemptAt;
-    if ("error" in fields) columns.error = fields.error ?? null;
-    if (fields.reassignedEpoch !== undefined) columns.reassigned_epoch = fields.reassignedEpoch.toString();
-    if (fields.confirmedEpoch !== undefined) columns.confirmed_epoch = fields.confirmedEpoch.toString();
-    if (fields.finishedAt !== undefined) columns.finished_at = fields.finishedAt;
-    const keys = Object.keys(columns);
-    if (keys.length === 0) return;
-    this.db
-      .prepare(`UPDATE repairs SET ${keys.map((k) => `${k} = ?`).join(", ")} WHERE id = ?`)
-      .run(...keys.map((k) => columns[k]), id);
-  }
-
-  addRepairBytes(id: number, bytes: number): void {
-    this.db.prepare("UPDATE repairs SET bytes_downloaded = bytes_downloaded + ? WHERE id = ?").run(bytes, id);
-  }
-
-  /**
-   * Rebuilt pieces go back to placement (mode "reassign") and the job waits for them, in one
-   * transaction: a crash leaves either the job queued or the pieces pending, never neither.
-   *
-   * A loss found while the job was running is merged into it by {@link queueRepair}, but the run
-   * rebuilt only the indices it started with. The job is narrowed to exactly the indices rebuilt
-   * here, and any others it gained meanwhile move to a new queued job, so a job never claims a
-   * piece it did not rebuild and no reported loss is left without a job.
-   *
-   * @returns The id of the new job for the indices that were not rebuilt, if any.
-   */
-  handRebuiltToPlacement(id: number, dealId: bigint, rebuilt: Map<number, string>): number | undefined {
-    return this.db.transaction(() => {
-      const job = this.repair(id);
-      const left = (job?.indices ?? []).filter((i) => !rebuilt.has(i));
-      let next: number | undefined;
-      if (left.length > 0) {
-        next = Number(
-          this.db
-            .prepare(
-              "INSERT INTO repairs (deal_id, indices_json, status, fault_epoch, created_at) VALUES (?, ?, 'queued', ?, ?)",
-            )
-            .run(dealId.toString(), JSON.stringify(left), job?.faultEpoch?.toString() ?? null, Date.now())
-            .lastInsertRowid,
-        );
-      }
-      this.db
-        .prepare("UPDATE repairs SET indices_json = ? WHERE id = ?")
-        .run(JSON.stringify([...rebuilt.keys()].sort((a, b) => a - b)), id);
-      for (const [index, path] of rebuilt) {
-        const replaced = this.piece(dealId, index);
-        if (replaced?.storageDealId !== undefined && replaced.proposal) {
-          this.db
-            .prepare(
-              "INSERT OR IGNORE INTO retired_storage_deals (storage_deal_id, proposal_json, retired_at) VALUES (?, ?, ?)",
-            )
-            .run(replaced.storageDealId.toString(), stringifyJson(replaced.proposal.proposal), Date.now());
-        }
-        this.updatePiece(dealId, index, {
-          state: "pending",
-          mode: "reassign",
-          localPath: path,
-          provider: undefined,
-          storageDealId: undefined,
-          proposal: undefined,
-          attempts: 0,
-          nextAttemptAt: 0,
-          error: undefined,
-        });
-      }
-      this.updateRepair(id, { status: "rebuilt", error: undefined });
-      return next;
-    })();
   }
 
   // ------------------------------------------------------------------ evidence

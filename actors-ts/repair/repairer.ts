@@ -83,7 +83,7 @@ export class Repairer {
   /** Runs the riskiest due job, if any. */
   async tick(): Promise<void> {
     const now = Date.now();
-    const due = this.c.store.repairs(["queued"]).filter((j) => j.nextAttemptAt <= now);
+    const due = this.c.store.jobs.list(["queued"]).filter((j) => j.nextAttemptAt <= now);
     if (due.length === 0) return;
     const ranked = byRepairPriority(
       due.map((job) => ({
@@ -103,7 +103,7 @@ export class Repairer {
         { err, dealId: job.dealId, job: job.id, attempts, retryInMs: delay },
         "repair failed; will retry",
       );
-      this.c.store.updateRepair(job.id, { attempts, nextAttemptAt: Date.now() + delay, error: message });
+      this.c.store.jobs.update(job.id, { attempts, nextAttemptAt: Date.now() + delay, error: message });
     }
   }
 
@@ -145,7 +145,7 @@ export class Repairer {
     this.c.ledger.finish(retrievalId, "completed");
     log.info(
       {
-        downloadedBytes: this.c.store.repair(job.id)?.bytesDownloaded ?? 0,
+        downloadedBytes: this.c.store.jobs.get(job.id)?.bytesDownloaded ?? 0,
         piecesUsed: fetched.piecesUsed,
         corrupt: fetched.corruptProviders.map((c) => c.provider),
         pieceSize: manifest.pieces[0].payloadSize,
@@ -157,7 +157,7 @@ export class Repairer {
   }
 
   private finishLost(job: RepairJobRow, error: string): void {
-    this.c.store.updateRepair(job.id, { status: "lost", error, finishedAt: Date.now() });
+    this.c.store.jobs.update(job.id, { status: "lost", error, finishedAt: Date.now() });
   }
 
   /**
@@ -212,7 +212,7 @@ export class Repairer {
       options: {
         order,
         stallTimeoutMs: this.init.stallTimeoutMs,
-        onBytes: (bytes) => this.c.store.addRepairBytes(job.id, bytes),
+        onBytes: (bytes) => this.c.store.jobs.addBytes(job.id, bytes),
       },
       onEvent: (line) => log.debug({ event: line }, "repair retrieval"),
       onCorrupt: (corrupt) => this.recordEvidence(job, manifest, corrupt),
@@ -267,9 +267,9 @@ export class Repairer {
 
   /** Hands the rebuilt pieces to placement; losses merged into the job meanwhile get a job of their own. */
   private handOver(job: RepairJobRow, rebuilt: Map<number, string>): void {
-    const next = this.c.store.handRebuiltToPlacement(job.id, job.dealId, rebuilt);
+    const next = this.c.store.jobs.handRebuiltToPlacement(job.id, job.dealId, rebuilt);
     if (next !== undefined) {
-      const left = this.c.store.repair(next)?.indices;
+      const left = this.c.store.jobs.get(next)?.indices;
       this.c.logger.warn(
         { dealId: job.dealId, job: job.id, rebuilt: [...rebuilt.keys()], nextJob: next, left },
         "more pieces were lost while this repair ran; they are queued in a new repair job",

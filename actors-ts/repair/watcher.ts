@@ -155,13 +155,13 @@ export class Watcher {
       if (lost.length > 0) {
         // One job for every loss of this sweep (a crash before this line is caught by the safety
         // net below on the next sweep).
-        store.queueRepair(deal.dealId, lost, head);
+        store.jobs.queue(deal.dealId, lost, head);
         this.c.logger.warn({ dealId: deal.dealId, pieces: lost, epoch: head }, "pieces lost; repair queued");
         this.c.wake();
       }
       this.confirmRepairs(deal.dealId, proven, head);
       // Safety net: a lost piece that no queued job covers is queued again, loudly.
-      const requeued = store.queueUncoveredLosses(deal.dealId, head);
+      const requeued = store.jobs.queueUncoveredLosses(deal.dealId, head);
       if (requeued.length > 0) {
         this.c.logger.warn(
           { dealId: deal.dealId, pieces: requeued },
@@ -207,10 +207,10 @@ export class Watcher {
    * finished the same way.)
    */
   private confirmRepairs(dealId: bigint, proven: Set<number>, head: bigint): void {
-    for (const job of this.c.store.repairs(["reassigned", "done"])) {
+    for (const job of this.c.store.jobs.list(["reassigned", "done"])) {
       if (job.dealId !== dealId || job.confirmedEpoch !== undefined || job.indices.length === 0) continue;
       if (!job.indices.every((i) => proven.has(i))) continue;
-      this.c.store.updateRepair(job.id, { status: "done", confirmedEpoch: head, finishedAt: Date.now() });
+      this.c.store.jobs.update(job.id, { status: "done", confirmedEpoch: head, finishedAt: Date.now() });
       this.c.logger.info(
         { dealId, job: job.id, pieces: job.indices, faultEpoch: job.faultEpoch, confirmedEpoch: head },
         "repair done: the new storage deals are proven and confirmed on chain",
@@ -257,7 +257,7 @@ export class Watcher {
     }
     store.db.transaction(() => {
       store.updatePiece(piece.dealId, piece.index, { state: "lost", mode: "reassign", faultEpoch: epoch });
-      if (queue) store.queueRepair(piece.dealId, [piece.index], epoch);
+      if (queue) store.jobs.queue(piece.dealId, [piece.index], epoch);
     })();
     this.c.logger.warn(
       { dealId: piece.dealId, piece: piece.index, provider: piece.provider, epoch },
@@ -272,9 +272,9 @@ export class Watcher {
     if (!deal || deal.status === "lost") return;
     store.db.transaction(() => {
       store.setDealStatus(dealId, "lost");
-      for (const job of store.repairs(["queued", "rebuilt"])) {
+      for (const job of store.jobs.list(["queued", "rebuilt"])) {
         if (job.dealId === dealId)
-          store.updateRepair(job.id, {
+          store.jobs.update(job.id, {
             status: "lost",
             error: "more than m pieces lost: the file is gone",
             finishedAt: Date.now(),
@@ -345,7 +345,7 @@ export class Watcher {
         }),
       );
       const missing = manifest.pieces.map((_, i) => i).filter((i) => !bySlot.get(i) || bySlot.get(i)?.lost);
-      if (ok && missing.length > 0) store.queueRepair(dealId, missing, head);
+      if (ok && missing.length > 0) store.jobs.queue(dealId, missing, head);
       return ok;
     })();
     if (inserted) {

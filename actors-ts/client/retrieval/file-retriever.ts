@@ -1,4 +1,4 @@
-import { mkdir, rm, stat } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import { join, resolve } from "node:path";
 import type { Address, Hex } from "viem";
@@ -9,14 +9,13 @@ import { decodeFile } from "../../manifest/decode";
 import { verifyManifest, type Manifest } from "../../manifest/manifest";
 import { z } from "zod";
 import { PROVIDER_PATHS } from "../../protocol/provider-api";
-import { PieceCommitmentMismatchError, PieceFetcher, formatEvent, type RetrievalEvent } from "./piece-fetcher";
+import { PieceFetcher, formatEvent } from "./piece-fetcher";
+import { PieceFetchRun } from "./piece-fetch-run";
 import {
   ManifestNotFoundError,
   NotEnoughPiecesError,
   assertEnoughHolders,
-  describeCorrupt,
   type ChainDealNote,
-  type CorruptPiece,
   type FetchedPieces,
   type FileRetrievalResult,
   type FileRetrieveOptions,
@@ -104,27 +103,41 @@ export class FileRetriever {
       return result;
     } catch (err) {
       result.paid = ledger.paidFor(retrievalId);
-      log(
-        formatEvent({
-          received: 0,
-          paid: result.paid,
-          event: "ClientEventError",
-          status: "DealStatusErrored",
-          detail: (err as Error).message.split("\n")[0],
-        }),
-      );
-      if (!(err instanceof NotEnoughPiecesError)) throw err;
-      ledger.finish(retrievalId, "failed", err.message);
-      if (chainDeals.length === 0 || err.details.chain !== undefined) throw err;
-      // Say what the chain says of the file too: a failure next to "Lost on chain" explains itself.
-      throw new NotEnoughPiecesError(err.shortMessage, {
-        details: {
-          ...err.details,
-          chain: chainDeals.map((d) => `repair deal ${d.dealId} is ${d.state}`).join("; "),
-        },
-        cause: err.cause,
-      });
+      throw this.failed(err, retrievalId, result.paid, chainDeals, log);
     }
+  }
+
+  /**
+   * Ends a failed retrieval: logs the error event, marks the retrieval failed when too few pieces
+   * could be had, and returns the error to throw — for that case with what the chain says of the
+   * file's repair deals added (a failure next to "Lost on chain" explains itself).
+   */
+  private failed(
+    err: unknown,
+    retrievalId: string,
+    paid: bigint,
+    chainDeals: ChainDealNote[],
+    log: (line: string) => void,
+  ): unknown {
+    log(
+      formatEvent({
+        received: 0,
+        paid,
+        event: "ClientEventError",
+        status: "DealStatusErrored",
+        detail: (err as Error).message.split("\n")[0],
+      }),
+    );
+    if (!(err instanceof NotEnoughPiecesError)) return err;
+    this.deps.ledger.finish(retrievalId, "failed", err.message);
+    if (chainDeals.length === 0 || err.details.chain !== undefined) return err;
+    return new NotEnoughPiecesError(err.shortMessage, {
+      details: {
+        ...err.details,
+        chain: chainDeals.map((d) => `repair deal ${d.dealId} is ${d.state}`).join("; "),
+      },
+      cause: err.cause,
+    });
   }
 
   /**
@@ -136,139 +149,7 @@ export class FileRetriever {
    * @throws NotEnoughPiecesError listing every failure.
    */
   async fetchPieces(request: PieceFetchRequest): Promise<FetchedPieces> {
-    const { retrievalId, manifest, holders, workDir, options, onEvent: log } = request;
-    const result: Omit<FetchedPieces, "paths"> = { piecesUsed: [], corruptProviders: [], failedProviders: [] };
-    const { k, m } = manifest;
-    const n = k + m;
-    const paths: (string | undefined)[] = Array.from({ length: n }, () => undefined);
-    const done = new Set<number>();
-    // A rerun keeps what an earlier run verified.
-    for (const f of this.deps.ledger.fetches(retrievalId)) {
-      if (
-        f.status === "verified" &&
-        (await stat(f.tempPath).catch(() => undefined))?.size === manifest.pieces[f.pieceIndex].payloadSize
-      ) {
-        done.add(f.pieceIndex);
-        paths[f.pieceIndex] = f.tempPath;
-        result.piecesUsed.push({ pieceIndex: f.pieceIndex, provider: f.provider });
-      }
-    }
-    const tried = new Set<string>();
-    const order = options.order ?? Array.from({ length: n }, (_, i) => i); // data first: no decoding needed
-    const total = k * manifest.pieces[0].payloadSize;
-    let received = done.size * manifest.pieces[0].payloadSize;
-    const next = (): { index: number; provider: RegisteredProvider } | undefined => {
-      for (const index of order) {
-        if (done.has(index) || running.has(index)) continue;
-        const provider = (holders.get(index) ?? []).find((p) => !tried.has(`${index}:${p.address}`));
-        if (provider) return { index, provider };
-      }
-      return undefined;
-    };
-    const running = new Map<number, Promise<void>>();
-    const start = (index: number, provider: RegisteredProvider): void => {
-      tried.add(`${index}:${provider.address}`);
-      const piece = manifest.pieces[index];
-      const tempPath = join(workDir, `piece-${index}-${provider.address}`);
-      const context = `[piece ${index}, provider ${provider.address}]`;
-      const task = this.fetcher
-        .fetch(
-          retrievalId,
-          {
-            provider,
-            pieceIndex: index,
-            pieceCid: piece.pieceCid,
-            root: piece.root,
-            payloadSize: piece.payloadSize,
-          },
-          tempPath,
-          {
-            stallTimeoutMs: options.stallTimeoutMs ?? 20_000,
-            maxBytesPerSecond: options.maxBytesPerSecond,
-            signal: options.signal,
-            onEvent: (e: RetrievalEvent) => log(`${formatEvent(e)} ${context}`),
-            onBytes: (bytes) => {
-              options.onBytes?.(bytes);
-              received += bytes;
-              options.onProgress?.(Math.min(received, total), total);
-            },
-          },
-        )
-        .then(
-          () => {
-            done.add(index);
-            paths[index] = tempPath;
-            result.piecesUsed.push({ pieceIndex: index, provider: provider.address });
-          },
-          (err: Error) => {
-            const message = err.message.split("\n")[0];
-            if (err instanceof PieceCommitmentMismatchError) {
-              const d = err.details;
-              const corrupt: CorruptPiece = {
-                provider: provider.address,
-                pieceIndex: index,
-                expected: String(d.expected ?? piece.root),
-                // A malformed chunk-root list has no root of its own to show.
-                actual: d.actual === undefined ? "unreadable" : String(d.actual),
-                ...(typeof d.chunk === "number" ? { chunk: d.chunk } : {}),
-              };
-              result.corruptProviders.push(corrupt);
-              request.onCorrupt?.(corrupt);
-            } else {
-              result.failedProviders.push({ provider: provider.address, pieceIndex: index, error: message });
-            }
-            this.deps.ledger.upsertFetch({
-              ...(this.deps.ledger.fetch(retrievalId, index, provider.address) ?? {
-                retrievalId,
-                pieceIndex: index,
-                provider: provider.address,
-                pieceCid: piece.pieceCid,
-                startOffset: 0,
-                endOffset: piece.payloadSize,
-                pricePerByte: 0n,
-                verifiedBytes: 0,
-                tempPath,
-              }),
-              status: "failed",
-              error: message,
-            });
-            log(
-              `${formatEvent({ received: 0, paid: 0n, event: "ClientEventDataTransferError", status: "DealStatusErrored", detail: message })} ${context}`,
-            );
-          },
-        )
-        .finally(() => running.delete(index));
-      running.set(index, task);
-    };
-    while (done.size < k) {
-      while (done.size + running.size < k) {
-        const candidate = next();
-        if (!candidate) break;
-        start(candidate.index, candidate.provider);
-      }
-      if (running.size === 0) {
-        throw new NotEnoughPiecesError("fewer than k pieces could be retrieved and verified", {
-          details: {
-            k,
-            verified: done.size,
-            failures: [
-              ...result.corruptProviders.map(
-                (c) => `${c.provider} piece ${c.pieceIndex}: corrupt (${describeCorrupt(c)})`,
-              ),
-              ...result.failedProviders.map((f) => `${f.provider} piece ${f.pieceIndex}: ${f.error}`),
-              ...manifest.pieces
-                .map((_, i) => i)
-                .filter((i) => !done.has(i) && (holders.get(i) ?? []).length === 0)
-                .map((i) => `piece ${i}: no holder`),
-            ].join("; "),
-          },
-        });
-      }
-      await Promise.race(running.values());
-    }
-    // Fetches beyond k (none are started) — wait for stragglers that already finished.
-    await Promise.allSettled(running.values());
-    return { paths, ...result };
+    return new PieceFetchRun(this.deps.ledger, this.fetcher, request).run();
   }
 
   /**

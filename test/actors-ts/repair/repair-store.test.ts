@@ -48,21 +48,21 @@ describe("RepairStore repair jobs", () => {
 
   const lose = (index: number) => {
     store.updatePiece(dealId, index, { state: "lost", mode: "reassign", faultEpoch: 100n });
-    store.queueRepair(dealId, [index], 100n);
+    store.jobs.queue(dealId, [index], 100n);
   };
 
   it("a loss merged into a job that is already running gets a job of its own when the run hands over", () => {
     lose(0);
-    const [job] = store.repairs(["queued"]);
+    const [job] = store.jobs.list(["queued"]);
     // The repairer starts on piece 0 (its snapshot); meanwhile piece 1 is lost and merged in.
     lose(1);
-    expect(store.repair(job.id)?.indices).to.deep.equal([0, 1]);
-    const next = store.handRebuiltToPlacement(job.id, dealId, new Map([[0, "/tmp/rebuilt-0"]]));
-    expect(store.repair(job.id)).to.include({ status: "rebuilt" });
-    expect(store.repair(job.id)?.indices).to.deep.equal([0]);
+    expect(store.jobs.get(job.id)?.indices).to.deep.equal([0, 1]);
+    const next = store.jobs.handRebuiltToPlacement(job.id, dealId, new Map([[0, "/tmp/rebuilt-0"]]));
+    expect(store.jobs.get(job.id)).to.include({ status: "rebuilt" });
+    expect(store.jobs.get(job.id)?.indices).to.deep.equal([0]);
     expect(next).to.be.a("number");
-    expect(store.repair(next as number)).to.include({ status: "queued" });
-    expect(store.repair(next as number)?.indices).to.deep.equal([1]);
+    expect(store.jobs.get(next as number)).to.include({ status: "queued" });
+    expect(store.jobs.get(next as number)?.indices).to.deep.equal([1]);
     expect(store.piece(dealId, 0)?.state).to.equal("pending");
     expect(store.piece(dealId, 1)?.state).to.equal("lost");
   });
@@ -92,8 +92,8 @@ describe("RepairStore repair jobs", () => {
       },
     });
     lose(0);
-    const [job] = store.repairs(["queued"]);
-    store.handRebuiltToPlacement(job.id, dealId, new Map([[0, "/tmp/rebuilt-0"]]));
+    const [job] = store.jobs.list(["queued"]);
+    store.jobs.handRebuiltToPlacement(job.id, dealId, new Map([[0, "/tmp/rebuilt-0"]]));
     // Piece 0's old deal (id 1) is retired with its exact terms; the row now waits for a new deal.
     expect(store.retiredStorageDeals()).to.deep.equal([{ storageDealId: 1n, proposal }]);
     expect(store.piece(dealId, 0)?.storageDealId).to.equal(undefined);
@@ -105,20 +105,20 @@ describe("RepairStore repair jobs", () => {
 
   it("queues lost pieces that no queued job covers, taking them out of a rebuilt job that still names them", () => {
     lose(2);
-    const [job] = store.repairs(["queued"]);
+    const [job] = store.jobs.list(["queued"]);
     // State an older version could leave: the job claims 2 and 3, rebuilt only 2; 3 stays lost.
     store.updatePiece(dealId, 3, { state: "lost", mode: "reassign", faultEpoch: 101n });
     store.updatePiece(dealId, 2, { state: "pending", localPath: "/tmp/rebuilt-2" });
     store.db.prepare("UPDATE repairs SET indices_json = '[2,3]', status = 'rebuilt' WHERE id = ?").run(job.id);
-    expect(store.queueUncoveredLosses(dealId, 120n)).to.deep.equal([3]);
-    expect(store.repair(job.id)?.indices).to.deep.equal([2]);
-    expect(store.repairs(["queued"]).map((j) => j.indices)).to.deep.equal([[3]]);
+    expect(store.jobs.queueUncoveredLosses(dealId, 120n)).to.deep.equal([3]);
+    expect(store.jobs.get(job.id)?.indices).to.deep.equal([2]);
+    expect(store.jobs.list(["queued"]).map((j) => j.indices)).to.deep.equal([[3]]);
     // Nothing is queued twice.
-    expect(store.queueUncoveredLosses(dealId, 121n)).to.deep.equal([]);
+    expect(store.jobs.queueUncoveredLosses(dealId, 121n)).to.deep.equal([]);
   });
 
   it("queues nothing when fewer than k pieces are left: the file's loss is the chain's to call", () => {
     for (const i of [0, 1, 2]) store.updatePiece(dealId, i, { state: "lost", mode: "reassign", faultEpoch: 100n });
-    expect(store.queueUncoveredLosses(dealId, 120n)).to.deep.equal([]);
+    expect(store.jobs.queueUncoveredLosses(dealId, 120n)).to.deep.equal([]);
   });
 });
