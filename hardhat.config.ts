@@ -45,15 +45,15 @@ task(TASK_COMPILE, async (args, hre, runSuper) => {
 // unit tests beside it, then the fork suite and the other agent suites. Only `*.test.ts` files
 // are test files (helpers are not). See docs/testing.md.
 const TEST_ORDER = [
-  "test/actors-ts/repair/repair.test.ts",
+  "test/integration/repair.test.ts",
   "test/contracts/repair/RepairMarket.property.test.ts",
   "test/contracts/market/StorageMarket.property.test.ts",
   "test/contracts/retrieval/PaymentChannels.property.test.ts",
   "*",
   "test/integration/fork.test.ts",
-  "test/actors-ts/provider/store-and-prove.test.ts",
-  "test/actors-ts/retrieval/retrieval.test.ts",
-  "test/actors-ts/dealbot/dealbot.test.ts",
+  "test/integration/store-and-prove.test.ts",
+  "test/integration/retrieval.test.ts",
+  "test/integration/dealbot.test.ts",
   "test/scripts/deploy.test.ts",
 ];
 

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { getAddress, type Address } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import type { Devnet } from "../../helpers/devnet";
+import type { Devnet } from "../helpers/devnet";
 import {
   deployTo,
   devAddress,
@@ -16,22 +16,22 @@ import {
   runCli,
   startDaemon,
   type DaemonProcess,
-} from "../../helpers/agents";
-import { waitFor } from "../../helpers/wait";
-import type { Deployment } from "../../../actors-ts/chain/deployment";
-import { connectChain } from "../../../actors-ts/chain/clients";
-import { contractsOf } from "../../../actors-ts/chain/contracts";
-import { registerProvider } from "../../../actors-ts/chain/registry/register";
-import { listProviders } from "../../../actors-ts/chain/registry/reads";
-import { ClientStore } from "../../../actors-ts/client/client-store";
-import { silentLogger } from "../../../actors-ts/core/logger";
-import { DEFAULT_STAGE_LIMITS, runStorageAttempt, type BotDeps } from "../../../actors-ts/dealbot/bots";
-import { DealbotController } from "../../../actors-ts/dealbot/controller";
-import type { DealbotRecord } from "../../../actors-ts/dealbot/record";
-import { ReputationFeed } from "../../../actors-ts/repair/reputation-feed";
-import { rankForPlacement } from "../../../actors-ts/repair/placer";
-import { superviseSuiteProcesses } from "../../helpers/process-logs";
-import { startPacedDevnet, type ChainPacer } from "../../helpers/chain-pacer";
+} from "../helpers/agents";
+import { waitFor } from "../helpers/wait";
+import type { Deployment } from "../../actors-ts/chain/deployment";
+import { connectChain } from "../../actors-ts/chain/clients";
+import { contractsOf } from "../../actors-ts/chain/contracts";
+import { registerProvider } from "../../actors-ts/chain/registry/register";
+import { listProviders } from "../../actors-ts/chain/registry/reads";
+import { ClientStore } from "../../actors-ts/client/client-store";
+import { silentLogger } from "../../actors-ts/core/logger";
+import { DEFAULT_STAGE_LIMITS, runStorageAttempt, type BotDeps } from "../../actors-ts/dealbot/bots";
+import { DealbotController } from "../../actors-ts/dealbot/controller";
+import type { DealbotRecord } from "../../actors-ts/dealbot/record";
+import { ReputationFeed } from "../../actors-ts/repair/reputation-feed";
+import { rankForPlacement } from "../../actors-ts/repair/placer";
+import { superviseSuiteProcesses } from "../helpers/process-logs";
+import { startPacedDevnet, type ChainPacer } from "../helpers/chain-pacer";
 
 // Seed 004 against real providers on a devnet: one good, one that refuses deals, one that dies
 // mid-transfer, one that serves corrupted bytes (and, for stage timeouts, one that never answers).

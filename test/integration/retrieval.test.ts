@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { request } from "undici";
 import { createPublicClient, http, type Address, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import type { Devnet } from "../../helpers/devnet";
+import type { Devnet } from "../helpers/devnet";
 import {
   deployTo,
   devAddress,
@@ -16,28 +16,28 @@ import {
   runCli,
   startDaemon,
   type DaemonProcess,
-} from "../../helpers/agents";
-import { waitFor } from "../../helpers/wait";
-import type { Deployment } from "../../../actors-ts/chain/deployment";
-import { paymentChannelsAbi } from "../../../actors-ts/chain/generated/abis";
-import { connectChain } from "../../../actors-ts/chain/clients";
-import { contractsOf } from "../../../actors-ts/chain/contracts";
+} from "../helpers/agents";
+import { waitFor } from "../helpers/wait";
+import type { Deployment } from "../../actors-ts/chain/deployment";
+import { paymentChannelsAbi } from "../../actors-ts/chain/generated/abis";
+import { connectChain } from "../../actors-ts/chain/clients";
+import { contractsOf } from "../../actors-ts/chain/contracts";
 import {
   createChannel,
   getChannel,
   settleChannel,
   withdrawChannelBalance,
-} from "../../../actors-ts/chain/payment-channels/actions";
-import { encodeVoucherHeader, plainVoucher, signVoucher } from "../../../actors-ts/chain/payment-channels/vouchers";
-import { signRequest } from "../../../actors-ts/core/signed-request";
-import { superviseSuiteProcesses } from "../../helpers/process-logs";
-import { startPacedDevnet, type ChainPacer } from "../../helpers/chain-pacer";
+} from "../../actors-ts/chain/payment-channels/actions";
+import { encodeVoucherHeader, plainVoucher, signVoucher } from "../../actors-ts/chain/payment-channels/vouchers";
+import { signRequest } from "../../actors-ts/core/signed-request";
+import { superviseSuiteProcesses } from "../helpers/process-logs";
+import { startPacedDevnet, type ChainPacer } from "../helpers/chain-pacer";
 
 const PRICE = 2n; // token base units per byte
 const INTERVAL = 1 << 20;
 const INCREASE = 1 << 19;
 const MAX_UNPAID = 4 << 20;
-const ROOT = join(__dirname, "..", "..", "..");
+const ROOT = join(__dirname, "..", "..");
 
 describe("retrieval market: paid, chunked, k-of-n", function () {
   this.timeout(300_000);

@@ -3,16 +3,16 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { privateKeyToAccount } from "viem/accounts";
-import { deployTo, devAddress, devKey, fundTokens, startDaemon, type DaemonProcess } from "../../helpers/agents";
-import { startPacedDevnet, type ChainPacer } from "../../helpers/chain-pacer";
-import type { Devnet } from "../../helpers/devnet";
-import { superviseSuiteProcesses } from "../../helpers/process-logs";
-import { waitFor } from "../../helpers/wait";
-import { connectChain } from "../../../actors-ts/chain/clients";
-import { contractsOf } from "../../../actors-ts/chain/contracts";
-import type { Deployment } from "../../../actors-ts/chain/deployment";
-import { getAsk } from "../../../actors-ts/chain/repair-market/reads";
-import { REPAIR_PATHS, repairInfoResponseSchema } from "../../../actors-ts/protocol/repair-api";
+import { deployTo, devAddress, devKey, fundTokens, startDaemon, type DaemonProcess } from "../helpers/agents";
+import { startPacedDevnet, type ChainPacer } from "../helpers/chain-pacer";
+import type { Devnet } from "../helpers/devnet";
+import { superviseSuiteProcesses } from "../helpers/process-logs";
+import { waitFor } from "../helpers/wait";
+import { connectChain } from "../../actors-ts/chain/clients";
+import { contractsOf } from "../../actors-ts/chain/contracts";
+import type { Deployment } from "../../actors-ts/chain/deployment";
+import { getAsk } from "../../actors-ts/chain/repair-market/reads";
+import { REPAIR_PATHS, repairInfoResponseSchema } from "../../actors-ts/protocol/repair-api";
 
 const MINER = 12;
 /** A short ask: renewed once fewer than 20 epochs are left (half its validity). */

@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createPublicClient, getAddress, http, type Address, type Hex } from "viem";
-import type { Devnet } from "../../helpers/devnet";
+import type { Devnet } from "../helpers/devnet";
 import {
   deployTo,
   devAddress,
@@ -13,24 +13,24 @@ import {
   runCli,
   startDaemon,
   type DaemonProcess,
-} from "../../helpers/agents";
-import { waitFor } from "../../helpers/wait";
-import { startPacedDevnet, type ChainPacer } from "../../helpers/chain-pacer";
-import type { Deployment } from "../../../actors-ts/chain/deployment";
-import { paymentChannelsAbi, repairMarketAbi, storageMarketAbi } from "../../../actors-ts/chain/generated/abis";
-import type { RepairDealStatusResponse } from "../../../actors-ts/protocol/repair-api";
-import { superviseSuiteProcesses } from "../../helpers/process-logs";
+} from "../helpers/agents";
+import { waitFor } from "../helpers/wait";
+import { startPacedDevnet, type ChainPacer } from "../helpers/chain-pacer";
+import type { Deployment } from "../../actors-ts/chain/deployment";
+import { paymentChannelsAbi, repairMarketAbi, storageMarketAbi } from "../../actors-ts/chain/generated/abis";
+import type { RepairDealStatusResponse } from "../../actors-ts/protocol/repair-api";
+import { superviseSuiteProcesses } from "../helpers/process-logs";
 import { request } from "undici";
 import { privateKeyToAccount } from "viem/accounts";
-import { connectChain } from "../../../actors-ts/chain/clients";
-import { contractsOf } from "../../../actors-ts/chain/contracts";
-import { addBid, cancelBid, signDealAuthorization } from "../../../actors-ts/chain/repair-market/actions";
-import { getBid } from "../../../actors-ts/chain/repair-market/reads";
-import { signRequest } from "../../../actors-ts/core/signed-request";
-import { ErasurePool } from "../../../actors-ts/erasure/erasure-pool";
-import { prepareFile } from "../../../actors-ts/manifest/prepare";
-import { encodedPayloadBytes } from "../../../actors-ts/manifest/manifest";
-import { REPAIR_PATHS, type RepairInfoResponse } from "../../../actors-ts/protocol/repair-api";
+import { connectChain } from "../../actors-ts/chain/clients";
+import { contractsOf } from "../../actors-ts/chain/contracts";
+import { addBid, cancelBid, signDealAuthorization } from "../../actors-ts/chain/repair-market/actions";
+import { getBid } from "../../actors-ts/chain/repair-market/reads";
+import { signRequest } from "../../actors-ts/core/signed-request";
+import { ErasurePool } from "../../actors-ts/erasure/erasure-pool";
+import { prepareFile } from "../../actors-ts/manifest/prepare";
+import { encodedPayloadBytes } from "../../actors-ts/manifest/manifest";
+import { REPAIR_PATHS, type RepairInfoResponse } from "../../actors-ts/protocol/repair-api";
 
 const PERIOD = 12; // proving period, epochs (500 ms blocks, mined by a ChainPacer: about 6 s)
 const PROVIDERS = [2, 3, 4, 5, 6, 7, 8, 9, 10, 11];

@@ -6,9 +6,9 @@ import { join } from "node:path";
 import { createPublicClient, http, toHex, type Address, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { request } from "undici";
-import type { Devnet } from "../../helpers/devnet";
-import { waitFor as waitUntil } from "../../helpers/wait";
-import { newestDataSetInfo } from "../../helpers/data-sets";
+import type { Devnet } from "../helpers/devnet";
+import { waitFor as waitUntil } from "../helpers/wait";
+import { newestDataSetInfo } from "../helpers/data-sets";
 import {
   deployTo,
   devAddress,
@@ -17,18 +17,18 @@ import {
   runCli,
   startDaemon,
   type DaemonProcess,
-} from "../../helpers/agents";
-import type { Deployment } from "../../../actors-ts/chain/deployment";
-import { storageMarketAbi } from "../../../actors-ts/chain/generated/abis";
-import { connectChain } from "../../../actors-ts/chain/clients";
-import { contractsOf } from "../../../actors-ts/chain/contracts";
-import { addBalance } from "../../../actors-ts/chain/storage-market/add-balance";
-import { signProposal } from "../../../actors-ts/chain/storage-market/proposals";
-import { signRequest, sha256Hex } from "../../../actors-ts/core/signed-request";
-import { commpOfBytes } from "../../../actors-ts/piece";
-import type { StorageDealProposal } from "../../../actors-ts/chain/eip712";
-import { superviseSuiteProcesses } from "../../helpers/process-logs";
-import { startPacedDevnet, type ChainPacer } from "../../helpers/chain-pacer";
+} from "../helpers/agents";
+import type { Deployment } from "../../actors-ts/chain/deployment";
+import { storageMarketAbi } from "../../actors-ts/chain/generated/abis";
+import { connectChain } from "../../actors-ts/chain/clients";
+import { contractsOf } from "../../actors-ts/chain/contracts";
+import { addBalance } from "../../actors-ts/chain/storage-market/add-balance";
+import { signProposal } from "../../actors-ts/chain/storage-market/proposals";
+import { signRequest, sha256Hex } from "../../actors-ts/core/signed-request";
+import { commpOfBytes } from "../../actors-ts/piece";
+import type { StorageDealProposal } from "../../actors-ts/chain/eip712";
+import { superviseSuiteProcesses } from "../helpers/process-logs";
+import { startPacedDevnet, type ChainPacer } from "../helpers/chain-pacer";
 
 const TOKENS = 10n ** 21n;
 /** A second client (dev account), for pieces two clients share. */

@@ -5,7 +5,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createPublicClient, http, type Address } from "viem";
-import { startDevnet, type Devnet } from "../../helpers/devnet";
+import { startDevnet, type Devnet } from "../helpers/devnet";
 import {
   deployTo,
   devAddress,
@@ -14,11 +14,11 @@ import {
   runCli,
   startDaemon,
   type DaemonProcess,
-} from "../../helpers/agents";
-import { waitFor } from "../../helpers/wait";
-import { newestDataSetInfo } from "../../helpers/data-sets";
-import type { Deployment } from "../../../actors-ts/chain/deployment";
-import { superviseSuiteProcesses } from "../../helpers/process-logs";
+} from "../helpers/agents";
+import { waitFor } from "../helpers/wait";
+import { newestDataSetInfo } from "../helpers/data-sets";
+import type { Deployment } from "../../actors-ts/chain/deployment";
+import { superviseSuiteProcesses } from "../helpers/process-logs";
 
 // The one suite whose chain runs in real time (a block every 500 ms, nobody holding it): a
 // provider whose machine is loaded by busy loops must still prove every period it can, because

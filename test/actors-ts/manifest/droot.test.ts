@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { ethers } from "hardhat";
 import { randomBytes } from "node:crypto";
-import { buildDroot, pieceLeaf } from "../../actors-ts/manifest/droot";
+import { buildDroot, pieceLeaf } from "../../../actors-ts/manifest/droot";
 
 describe("droot", () => {
   it("matches the contracts' leaf and OpenZeppelin's MerkleProof", async () => {
