@@ -1,50 +1,57 @@
-import { join } from "node:path";
 import { Command } from "commander";
 import { SingleBar, Presets } from "cli-progress";
 import { getAddress } from "viem";
-import { loadAccount } from "../core/keys";
-import { createLogger } from "../core/logger";
-import { connectChain } from "../chain/clients";
-import { contractsOf } from "../chain/contracts";
-import { loadDeployment } from "../chain/deployment";
 import { dealInfo } from "../chain/storage-market/reads";
-import { ClientStore } from "../client/client-store";
 import { RepairClient } from "../client/repair-client";
-import { StorageClient, type StoreProgress } from "../client/storage-client";
-import { RetrievalClient } from "../client/retrieval/retrieval-client";
-import { describeCorrupt } from "../client/retrieval/file-retrieval";
+import { type StoreProgress } from "../client/storage-client";
 import { ErasurePool } from "../erasure/erasure-pool";
-import {
-  defaultDataDir,
-  deploymentOption,
-  jsonOption,
-  keyOption,
-  parseBigint,
-  parseIntOption,
-  printJson,
-  reportError,
-  rpcOption,
-  type ChainOptions,
-} from "./common";
+import { parseBigint, parseIntOption, printJson, reportError } from "./common";
+import { openClient, withClientOptions, type ClientOptions, type OpenedClient } from "./client-common";
+import { addRetrieve } from "./client-retrieve-commands";
 
-async function openClient(opts: ChainOptions & { dataDir: string }) {
-  const account = loadAccount(opts.key);
-  const logger = createLogger("client", "warn", join(opts.dataDir, "client.log"));
-  const clients = await connectChain(opts.rpc, account);
-  const contracts = contractsOf(loadDeployment(opts.deployment, clients.chain.id));
-  const store = new ClientStore(join(opts.dataDir, "client.sqlite"));
-  return {
-    clients,
-    contracts,
-    store,
-    logger,
-    client: new StorageClient({ clients, contracts, store, logger }),
-    workDir: join(opts.dataDir, "work"),
-  };
+/** Options of `client store`. */
+interface StoreCliOptions extends ClientOptions {
+  /** Repair-backed: a repair miner places the pieces and repairs lost ones. */
+  repair?: boolean;
+  /** Repair miner (worker or owner address) for --repair. */
+  miner?: string;
+  /** Provider of a direct deal. */
+  provider?: string;
+  /** Comma-separated k + m providers of an erasure-coded file without repair. */
+  providers?: string;
+  /** Data pieces (default 4). */
+  k: number;
+  /** Parity pieces (default 2). */
+  m: number;
+  /** Deal length, epochs. */
+  duration?: bigint;
+  /** storagePricePerEpoch, token base units. */
+  price?: bigint;
+  /** Epochs from now to the deal's start. */
+  startDelay?: bigint;
+  /** Cap on the upload speed, bytes per second. */
+  maxUploadRate?: number;
+  /** Publish the deal with the provider's signed acceptance after this long, ms. */
+  selfPublishAfter?: number;
+}
+
+/** An upload progress reporter on stderr. */
+interface ProgressReporter {
+  onProgress: (e: StoreProgress) => void;
+  stop: () => void;
+}
+
+/** What one `client store` works with once the client is open. */
+interface StoreContext {
+  opened: OpenedClient;
+  progress: ProgressReporter;
+  /** Every progress event but uploads, printed with the result under --json. */
+  events: StoreProgress[];
+  opts: StoreCliOptions;
 }
 
 /** A progress bar on a terminal, nothing otherwise. */
-function progressReporter(enabled: boolean): { onProgress: (e: StoreProgress) => void; stop: () => void } {
+function progressReporter(enabled: boolean): ProgressReporter {
   if (!enabled || !process.stderr.isTTY) return { onProgress: () => undefined, stop: () => undefined };
   const bar = new SingleBar(
     { format: "upload {bar} {percentage}% | {value}/{total} bytes", stream: process.stderr },
@@ -66,47 +73,20 @@ function progressReporter(enabled: boolean): { onProgress: (e: StoreProgress) =>
   };
 }
 
-/** A byte progress bar on a terminal, inert otherwise. */
-function progressBar(enabled: boolean): { update: (done: number, total: number) => void; stop: () => void } {
-  if (!enabled || !process.stderr.isTTY) return { update: () => undefined, stop: () => undefined };
-  const bar = new SingleBar(
-    { format: "retrieve {bar} {percentage}% | {value}/{total} bytes", stream: process.stderr },
-    Presets.shades_classic,
-  );
-  let started = false;
-  return {
-    update: (done, total) => {
-      if (!started) {
-        bar.start(total, 0);
-        started = true;
-      }
-      bar.update(done);
-    },
-    stop: () => {
-      if (started) bar.stop();
-      started = false;
-    },
-  };
-}
-
-function errorJson(err: unknown): unknown {
-  const e = err as { toJSON?: () => unknown; name: string; message: string };
-  return e.toJSON ? e.toJSON() : { name: e.name, message: e.message };
-}
-
-/** `repair-market client …` */
+/** `repair-market client …`: store (store), renew (extend), list (deals) and retrieve (retrieve) files. */
 export function clientCommand(): Command {
   const client = new Command("client").description("store and retrieve files");
-  const withCommon = (cmd: Command): Command =>
-    cmd
-      .addOption(keyOption)
-      .addOption(rpcOption)
-      .addOption(deploymentOption)
-      .option("--data-dir <dir>", "directory for the client's database", defaultDataDir("client"))
-      .addOption(jsonOption);
+  addStore(client);
+  addExtend(client);
+  addDeals(client);
+  addRetrieve(client);
+  return client;
+}
 
-  withCommon(
-    client
+/** Adds `client store <file>`: repair-backed (--repair), a direct deal (--provider) or erasure-coded (--providers). */
+function addStore(parent: Command): void {
+  withClientOptions(
+    parent
       .command("store")
       .description(
         "store FILE: repair-backed with --repair (erasure-coded, placed and repaired by a repair miner), " +
@@ -129,114 +109,140 @@ export function clientCommand(): Command {
           "with the provider's signed acceptance (default 60000)",
         parseIntOption,
       ),
-  ).action(async (file: string, opts) => {
-    const events: StoreProgress[] = [];
-    const progress = progressReporter(!opts.json);
-    try {
-      const { client: storageClient, store, workDir, clients, contracts, logger } = await openClient(opts);
-      try {
-        if (opts.repair) {
-          const pool = new ErasurePool();
-          try {
-            const stored = await new RepairClient({ clients, contracts, store, logger }).store(file, {
-              k: opts.k,
-              m: opts.m,
-              miner: opts.miner ? getAddress(opts.miner) : undefined,
-              durationEpochs: opts.duration,
-              workDir,
-              pool,
-              onProgress: (e) => {
-                if (e.stage !== "upload") events.push(e as never);
-                if (e.stage === "upload")
-                  progress.onProgress({ stage: "upload", sent: e.sent ?? 0, total: e.total ?? 0, attempt: 1 });
-                else if (!opts.json) process.stderr.write(`${e.stage}: ${e.detail ?? ""}\n`);
-              },
-            });
-            progress.stop();
-            if (opts.json) printJson({ ok: true, ...stored, events });
-            else {
-              process.stdout.write(`stored ${file} repair-backed (k=${opts.k}, m=${opts.m})\n`);
-              process.stdout.write(
-                `droot ${stored.droot}\nrepair deal ${stored.dealId} with miner ${stored.minerId} (${stored.miner})\n`,
-              );
-              process.stdout.write(`retrieve it with: repair-market client retrieve ${stored.droot} --out FILE\n`);
-            }
-          } finally {
-            await pool.close();
-          }
-          return;
-        }
-        const storeOptions = {
-          durationEpochs: opts.duration,
-          pricePerEpoch: opts.price,
-          startDelayEpochs: opts.startDelay,
-          uploadBytesPerSecond: opts.maxUploadRate,
-          selfPublishAfterMs: opts.selfPublishAfter,
-          onProgress: (e: StoreProgress) => {
-            if (e.stage !== "upload") events.push(e);
-            progress.onProgress(e);
-          },
-        };
-        if (opts.providers) {
-          const pool = new ErasurePool();
-          try {
-            const stored = await storageClient.storeErasureCoded(
-              file,
-              {
-                k: opts.k,
-                m: opts.m,
-                providers: String(opts.providers)
-                  .split(",")
-                  .map((a) => getAddress(a.trim())),
-                workDir,
-                pool,
-              },
-              storeOptions,
-            );
-            progress.stop();
-            if (opts.json)
-              printJson({ ok: true, droot: stored.droot, deals: stored.deals, manifest: stored.manifest, events });
-            else {
-              process.stdout.write(`stored ${file} as ${stored.deals.length} pieces (k=${opts.k}, m=${opts.m})\n`);
-              process.stdout.write(`droot ${stored.droot}\n`);
-              for (const d of stored.deals)
-                process.stdout.write(`  deal ${d.dealId} with ${d.provider} ${d.pieceCid}\n`);
-            }
-          } finally {
-            await pool.close();
-          }
-          return;
-        }
-        if (!opts.provider) throw new Error("give --provider, or --providers with --k and --m");
-        const deal = await storageClient.storeFile(file, {
-          ...storeOptions,
-          provider: getAddress(opts.provider),
-        });
-        progress.stop();
-        if (opts.json) printJson({ ok: true, ...deal, events });
-        else {
-          process.stdout.write(`deal ${deal.dealId} published with ${deal.provider}\n`);
-          process.stdout.write(`pieceCid ${deal.pieceCid}\ntx ${deal.txHash}\n`);
-        }
-      } finally {
-        store.close();
-      }
-    } catch (err) {
-      progress.stop();
-      reportError(err, Boolean(opts.json));
-      process.exitCode = 1;
-    }
-  });
+  ).action(storeAction);
+}
 
-  withCommon(
-    client
+/**
+ * `client store`: prints the deal(s), or the result with its progress events under --json. On
+ * failure it reports the error (`{ ok: false, error }` with --json) and sets exit code 1.
+ */
+async function storeAction(file: string, opts: StoreCliOptions): Promise<void> {
+  const events: StoreProgress[] = [];
+  const progress = progressReporter(!opts.json);
+  try {
+    const opened = await openClient(opts);
+    const ctx: StoreContext = { opened, progress, events, opts };
+    try {
+      if (opts.repair) await storeRepairBacked(file, ctx);
+      else if (opts.providers) await storeErasureCoded(file, String(opts.providers), ctx);
+      else await storeDirect(file, ctx);
+    } finally {
+      opened.store.close();
+    }
+  } catch (err) {
+    progress.stop();
+    reportError(err, Boolean(opts.json));
+    process.exitCode = 1;
+  }
+}
+
+/** --repair: encode into k + m pieces and hand them to a repair miner, which places and repairs them. */
+async function storeRepairBacked(file: string, ctx: StoreContext): Promise<void> {
+  const { opts, progress, events } = ctx;
+  const { clients, contracts, store, logger, workDir } = ctx.opened;
+  const pool = new ErasurePool();
+  try {
+    const stored = await new RepairClient({ clients, contracts, store, logger }).store(file, {
+      k: opts.k,
+      m: opts.m,
+      miner: opts.miner ? getAddress(opts.miner) : undefined,
+      durationEpochs: opts.duration,
+      workDir,
+      pool,
+      onProgress: (e) => {
+        if (e.stage !== "upload") events.push(e as never);
+        if (e.stage === "upload")
+          progress.onProgress({ stage: "upload", sent: e.sent ?? 0, total: e.total ?? 0, attempt: 1 });
+        else if (!opts.json) process.stderr.write(`${e.stage}: ${e.detail ?? ""}\n`);
+      },
+    });
+    progress.stop();
+    if (opts.json) printJson({ ok: true, ...stored, events });
+    else {
+      process.stdout.write(`stored ${file} repair-backed (k=${opts.k}, m=${opts.m})\n`);
+      process.stdout.write(
+        `droot ${stored.droot}\nrepair deal ${stored.dealId} with miner ${stored.minerId} (${stored.miner})\n`,
+      );
+      process.stdout.write(`retrieve it with: repair-market client retrieve ${stored.droot} --out FILE\n`);
+    }
+  } finally {
+    await pool.close();
+  }
+}
+
+/** The deal terms a direct or erasure-coded store takes from the flags, and its progress hook. */
+function dealOptions(ctx: StoreContext) {
+  const { opts, progress, events } = ctx;
+  return {
+    durationEpochs: opts.duration,
+    pricePerEpoch: opts.price,
+    startDelayEpochs: opts.startDelay,
+    uploadBytesPerSecond: opts.maxUploadRate,
+    selfPublishAfterMs: opts.selfPublishAfter,
+    onProgress: (e: StoreProgress) => {
+      if (e.stage !== "upload") events.push(e);
+      progress.onProgress(e);
+    },
+  };
+}
+
+/** --providers: encode into k + m pieces, one storage deal per piece with the given providers (no repair). */
+async function storeErasureCoded(file: string, providers: string, ctx: StoreContext): Promise<void> {
+  const { opts, progress, events } = ctx;
+  const storeOptions = dealOptions(ctx);
+  const pool = new ErasurePool();
+  try {
+    const stored = await ctx.opened.client.storeErasureCoded(
+      file,
+      {
+        k: opts.k,
+        m: opts.m,
+        providers: providers.split(",").map((a) => getAddress(a.trim())),
+        workDir: ctx.opened.workDir,
+        pool,
+      },
+      storeOptions,
+    );
+    progress.stop();
+    if (opts.json) printJson({ ok: true, droot: stored.droot, deals: stored.deals, manifest: stored.manifest, events });
+    else {
+      process.stdout.write(`stored ${file} as ${stored.deals.length} pieces (k=${opts.k}, m=${opts.m})\n`);
+      process.stdout.write(`droot ${stored.droot}\n`);
+      for (const d of stored.deals) process.stdout.write(`  deal ${d.dealId} with ${d.provider} ${d.pieceCid}\n`);
+    }
+  } finally {
+    await pool.close();
+  }
+}
+
+/** --provider: the whole file as one direct storage deal. */
+async function storeDirect(file: string, ctx: StoreContext): Promise<void> {
+  const { opts, progress, events } = ctx;
+  const storeOptions = dealOptions(ctx);
+  if (!opts.provider) throw new Error("give --provider, or --providers with --k and --m");
+  const deal = await ctx.opened.client.storeFile(file, {
+    ...storeOptions,
+    provider: getAddress(opts.provider),
+  });
+  progress.stop();
+  if (opts.json) printJson({ ok: true, ...deal, events });
+  else {
+    process.stdout.write(`deal ${deal.dealId} published with ${deal.provider}\n`);
+    process.stdout.write(`pieceCid ${deal.pieceCid}\ntx ${deal.txHash}\n`);
+  }
+}
+
+/** Adds `client extend <dealId> --duration EPOCHS`: renews a direct deal in place (the extra price is locked). */
+function addExtend(parent: Command): void {
+  withClientOptions(
+    parent
       .command("extend")
       .description(
         "renew a direct deal: its end moves --duration epochs later, the extra price is locked, the piece stays where it is",
       )
       .argument("<dealId>", "a published direct deal of this client", parseBigint)
       .requiredOption("--duration <epochs>", "epochs to add to the deal's end", parseBigint),
-  ).action(async (dealId: bigint, opts) => {
+  ).action(async (dealId: bigint, opts: ClientOptions & { duration: bigint }) => {
     try {
       const { client: storageClient, store } = await openClient(opts);
       try {
@@ -252,9 +258,12 @@ export function clientCommand(): Command {
       process.exitCode = 1;
     }
   });
+}
 
-  withCommon(client.command("deals").description("list this client's deals with their on-chain state")).action(
-    async (opts) => {
+/** Adds `client deals`: this client's deals, with the on-chain state of published ones (tab-separated, or --json). */
+function addDeals(parent: Command): void {
+  withClientOptions(parent.command("deals").description("list this client's deals with their on-chain state")).action(
+    async (opts: ClientOptions) => {
       try {
         const { store, clients, contracts } = await openClient(opts);
         try {
@@ -277,81 +286,4 @@ export function clientCommand(): Command {
       }
     },
   );
-
-  withCommon(
-    client
-      .command("retrieve")
-      .description(
-        "retrieve a whole file by its droot (0x…, any k pieces, paid), or one piece by its PieceCID " +
-          "(your own pieces free, --paid or others' through a payment channel)",
-      )
-      .argument("<target>", "droot (0x-prefixed 32 bytes) or PieceCID v2")
-      .requiredOption("--out <file>", "where to write it (atomically)")
-      .option("--provider <address>", "provider for a single piece")
-      .option("--paid", "pay for a piece even if you hold a deal on it")
-      .option("--stall-timeout-ms <ms>", "replace a provider that sends nothing for this long", parseIntOption)
-      .option("--max-download-rate <bytes-per-second>", "cap each piece download's speed", parseIntOption),
-  ).action(async (target: string, opts) => {
-    const events: string[] = [];
-    try {
-      const { client: storageClient, store, clients, contracts, logger, workDir } = await openClient(opts);
-      const isDroot = /^0x[0-9a-fA-F]{64}$/.test(target);
-      const pool = isDroot ? new ErasurePool() : undefined;
-      const retrieval = new RetrievalClient({ clients, contracts, store, logger, pool, workDir });
-      const bar = progressBar(!opts.json);
-      try {
-        if (isDroot) {
-          const result = await retrieval.retrieveFile(target as `0x${string}`, opts.out, {
-            stallTimeoutMs: opts.stallTimeoutMs,
-            maxBytesPerSecond: opts.maxDownloadRate,
-            onEvent: (line) => events.push(line),
-            onProgress: bar.update,
-          });
-          bar.stop();
-          if (opts.json) printJson({ ok: true, ...result });
-          else {
-            process.stdout.write(`wrote ${result.fileSize} bytes to ${result.outPath} (paid ${result.paid})\n`);
-            for (const c of result.corruptProviders) {
-              process.stdout.write(
-                `corrupt: provider ${c.provider} served bad bytes for piece ${c.pieceIndex} (${describeCorrupt(c)})\n`,
-              );
-            }
-            for (const f of result.failedProviders)
-              process.stdout.write(`failed: provider ${f.provider} piece ${f.pieceIndex}: ${f.error}\n`);
-          }
-          return;
-        }
-        const own = store.dealsForPiece(target).length > 0 && !opts.paid;
-        if (own) {
-          const result = await storageClient.retrieveOwnPiece(
-            target,
-            opts.out,
-            opts.provider ? getAddress(opts.provider) : undefined,
-          );
-          if (opts.json) printJson({ ok: true, pieceCid: target, out: opts.out, paid: 0n, ...result });
-          else process.stdout.write(`wrote ${result.bytes} bytes from ${result.provider} to ${opts.out}\n`);
-          return;
-        }
-        if (!opts.provider) throw new Error("a paid piece retrieval needs --provider");
-        const result = await retrieval.retrievePiece(target, getAddress(opts.provider), opts.out, {
-          onEvent: (line) => events.push(line),
-          maxBytesPerSecond: opts.maxDownloadRate,
-        });
-        if (opts.json) printJson({ ok: true, ...result, out: opts.out });
-        else
-          process.stdout.write(
-            `wrote ${result.bytes} bytes from ${result.provider} to ${opts.out} (paid ${result.paid})\n`,
-          );
-      } finally {
-        bar.stop();
-        await pool?.close();
-        store.close();
-      }
-    } catch (err) {
-      if (opts.json) printJson({ ok: false, error: errorJson(err), events });
-      else reportError(err, false);
-      process.exitCode = 1;
-    }
-  });
-  return client;
 }

@@ -85,14 +85,40 @@ function withBotOptions(cmd: Command): Command {
     .option("--log-file <path>", "append the bots' logs here (default: <data-dir>/dealbot.log)");
 }
 
-/** `repair-market dealbot …` (seed 004) */
+/** Options of `dealbot controller`. */
+interface ControllerOptions extends BotOptions {
+  host: string;
+  /** TCP port (0: any free port). */
+  port: number;
+  /** A storage attempt this often, ms (0: never). */
+  storageEveryMs: number;
+  /** A retrieval of stored data this often, ms (0: never). */
+  retrievalEveryMs: number;
+  /** Sizes to store, bytes, as given on the command line (one at random per attempt). */
+  sizes: string[];
+  /** Storage deal duration, epochs. */
+  duration?: number;
+  /** Most the bots pay, token base units per byte per epoch. */
+  priceLimit?: bigint;
+  /** Do not print records on stdout. */
+  quiet?: boolean;
+}
+
+/** `repair-market dealbot …` (seed 004): one-shot storage and retrieval bots, and the long-running controller. */
 export function dealbotCommand(): Command {
   const dealbot = new Command("dealbot").description(
     "storage and retrieval bots that record every attempt as one JSON line, and a controller with metrics, reputation and a dashboard",
   );
+  addStorageBot(dealbot);
+  addRetrievalBot(dealbot);
+  addController(dealbot);
+  return dealbot;
+}
 
+/** Adds `dealbot storage`: one storage deal per task, one JSON record per attempt on stdout. */
+function addStorageBot(parent: Command): void {
   withBotOptions(
-    dealbot
+    parent
       .command("storage")
       .description(
         "make one storage deal per task and print one JSON record per attempt. Tasks (JSON array or one per line): " +
@@ -102,9 +128,12 @@ export function dealbotCommand(): Command {
   ).action(async (opts: BotOptions) => {
     await runBot(opts, "storage");
   });
+}
 
+/** Adds `dealbot retrieval`: one paid retrieval (a piece, or a whole file by droot) per task, one JSON record per attempt. */
+function addRetrievalBot(parent: Command): void {
   withBotOptions(
-    dealbot
+    parent
       .command("retrieval")
       .description(
         "retrieve one piece per task, paid, and print one JSON record per attempt. Tasks: " +
@@ -114,9 +143,12 @@ export function dealbotCommand(): Command {
   ).action(async (opts: BotOptions) => {
     await runBot(opts, "retrieval");
   });
+}
 
+/** Adds `dealbot controller`: scheduled bots, records in SQLite, and an HTTP server for metrics, reputation and a dashboard. */
+function addController(parent: Command): void {
   withBotOptions(
-    dealbot
+    parent
       .command("controller")
       .description(
         "schedule storage deals with random registered providers and retrievals of what was stored; keep records in SQLite; serve /metrics, /api/reputation and a dashboard",
@@ -130,61 +162,56 @@ export function dealbotCommand(): Command {
       .option("--price-limit <units>", "most the bots pay per byte per epoch", parseBigint)
       .addOption(new Option("--quiet", "do not print records on stdout"))
       .addOption(jsonOption),
-  ).action(
-    async (
-      opts: BotOptions & {
-        host: string;
-        port: number;
-        storageEveryMs: number;
-        retrievalEveryMs: number;
-        sizes: string[];
-        duration?: number;
-        priceLimit?: bigint;
-        quiet?: boolean;
+  ).action(runController);
+}
+
+/** `--sizes`: integers of at least 127 bytes (the smallest piece payload). */
+function parseSizes(sizes: string[]): number[] {
+  return sizes.map((s) => {
+    const n = Number(s);
+    if (!Number.isInteger(n) || n < 127) throw new Error(`--sizes: expected integers ≥ 127, got "${s}"`);
+    return n;
+  });
+}
+
+/**
+ * Starts the controller: prints its URL on stderr and a `started` JSON line on stdout, then (unless
+ * --quiet) one JSON record per attempt; stops on SIGINT/SIGTERM. Exits 1 if it cannot start.
+ */
+async function runController(opts: ControllerOptions): Promise<void> {
+  try {
+    const deps = await openBot(opts);
+    const sizes = parseSizes(opts.sizes);
+    const logger = createLogger("dealbot", "info", opts.logFile ?? join(opts.dataDir, "controller.log"));
+    const controller = new DealbotController(
+      {
+        host: opts.host,
+        port: opts.port,
+        dbPath: join(opts.dataDir, "controller.sqlite"),
+        storageIntervalMs: opts.storageEveryMs,
+        retrievalIntervalMs: opts.retrievalEveryMs,
+        sizes,
+        durationEpochs: opts.duration,
+        priceLimit: opts.priceLimit,
+        maxProviderLabels: 200,
       },
-    ) => {
-      try {
-        const deps = await openBot(opts);
-        const sizes = opts.sizes.map((s) => {
-          const n = Number(s);
-          if (!Number.isInteger(n) || n < 127) throw new Error(`--sizes: expected integers ≥ 127, got "${s}"`);
-          return n;
-        });
-        const logger = createLogger("dealbot", "info", opts.logFile ?? join(opts.dataDir, "controller.log"));
-        const controller = new DealbotController(
-          {
-            host: opts.host,
-            port: opts.port,
-            dbPath: join(opts.dataDir, "controller.sqlite"),
-            storageIntervalMs: opts.storageEveryMs,
-            retrievalIntervalMs: opts.retrievalEveryMs,
-            sizes,
-            durationEpochs: opts.duration,
-            priceLimit: opts.priceLimit,
-            maxProviderLabels: 200,
-          },
-          deps,
-          logger,
-          opts.quiet ? undefined : (record) => process.stdout.write(stringifyJson(record) + "\n"),
-        );
-        const { url } = await controller.start();
-        process.stderr.write(`dealbot controller on ${url} (dashboard ${url}/, metrics ${url}/metrics)\n`);
-        process.stdout.write(
-          stringifyJson({ event: "started", role: "dealbot-controller", url, pid: process.pid }) + "\n",
-        );
-        stopOnSignals({
-          stop: async () => {
-            await controller.stop();
-            deps.close();
-          },
-        });
-      } catch (err) {
-        reportError(err, false);
-        process.exit(1);
-      }
-    },
-  );
-  return dealbot;
+      deps,
+      logger,
+      opts.quiet ? undefined : (record) => process.stdout.write(stringifyJson(record) + "\n"),
+    );
+    const { url } = await controller.start();
+    process.stderr.write(`dealbot controller on ${url} (dashboard ${url}/, metrics ${url}/metrics)\n`);
+    process.stdout.write(stringifyJson({ event: "started", role: "dealbot-controller", url, pid: process.pid }) + "\n");
+    stopOnSignals({
+      stop: async () => {
+        await controller.stop();
+        deps.close();
+      },
+    });
+  } catch (err) {
+    reportError(err, false);
+    process.exit(1);
+  }
 }
 
 /** Runs every task in order, one JSON record per line on stdout; exit code 0 even when attempts fail. */

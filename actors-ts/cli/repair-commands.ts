@@ -5,7 +5,7 @@ import { httpJson } from "../core/http-client";
 import { repairConfigSchema } from "../repair/config";
 import { RepairDaemon } from "../repair/repair-daemon";
 import { z } from "zod";
-import { REPAIR_PATHS, repairDealStatusResponseSchema } from "../protocol/repair-api";
+import { REPAIR_PATHS, repairDealStatusResponseSchema, type RepairDealStatusResponse } from "../protocol/repair-api";
 import {
   defaultDataDir,
   deploymentOption,
@@ -17,12 +17,56 @@ import {
   reportError,
   rpcOption,
   stopOnSignals,
+  type ChainOptions,
 } from "./common";
 
-/** `repair-market repair …` */
+/** Options of `repair start`; unset ones fall back to --config, then to the config's defaults. */
+interface RepairStartOptions extends ChainOptions {
+  dataDir: string;
+  host: string;
+  /** TCP port (0: any free port). */
+  port: number;
+  publicUrl?: string;
+  /** JSON file with any repair-miner setting (flags win). */
+  config?: string;
+  /** Repair ask, token base units per encoded payload byte per epoch. */
+  pricePerBytePerEpoch?: bigint;
+  /** Repair ask: largest encoded payload accepted, bytes. */
+  maxSize?: bigint;
+  /** Pledge deposited when the miner is first created, token base units. */
+  pledge?: bigint;
+  confirmations?: number;
+  watchIntervalMs?: number;
+  workIntervalMs?: number;
+  claimIntervalMs?: number;
+  settleIntervalMs?: number;
+  askCheckIntervalMs?: number;
+  reputationUrl?: string;
+  /** Epochs from proposal to the start of the miner's storage deals. */
+  storageStartDelay?: bigint;
+  logFile?: string;
+}
+
+/** Options of `repair status`. */
+interface RepairStatusOptions {
+  /** The repair daemon's URL. */
+  url: string;
+  /** One repair deal's id (default: all of them). */
+  deal?: string;
+  json?: boolean;
+}
+
+/** `repair-market repair …`: run a repair miner (start), or ask one about its deals (status). */
 export function repairCommand(): Command {
   const repair = new Command("repair").description("run a repair miner, or ask one about its deals");
-  repair
+  addRepairStart(repair);
+  addRepairStatus(repair);
+  return repair;
+}
+
+/** Adds `repair start`: the repair miner daemon. */
+function addRepairStart(parent: Command): void {
+  parent
     .command("start")
     .description(
       "start the repair miner daemon: takes repair deals, places pieces with providers, watches for faults, rebuilds and re-places lost pieces, claims earnings",
@@ -68,86 +112,104 @@ export function repairCommand(): Command {
     )
     .option("--log-file <path>", "write logs here instead of stderr")
     .addOption(jsonOption)
-    .action(async (opts) => {
-      try {
-        const file = opts.config ? (JSON.parse(readFileSync(opts.config, "utf8")) as Record<string, unknown>) : {};
-        const set = <T>(name: string, value: T | undefined) => (value === undefined ? {} : { [name]: value });
-        const config = repairConfigSchema.parse({
-          ...file,
-          dataDir: opts.dataDir,
-          host: opts.host,
-          port: opts.port,
-          rpcUrl: opts.rpc,
-          deployment: opts.deployment,
-          publicUrl: opts.publicUrl ?? file.publicUrl,
-          ask: {
-            ...((file.ask as object) ?? {}),
-            ...set("pricePerBytePerEpoch", opts.pricePerBytePerEpoch),
-            ...set("maxSize", opts.maxSize),
-          },
-          ...set("pledge", opts.pledge),
-          ...set("confirmations", opts.confirmations),
-          ...set("watchIntervalMs", opts.watchIntervalMs),
-          ...set("workIntervalMs", opts.workIntervalMs),
-          ...set("claimIntervalMs", opts.claimIntervalMs),
-          ...set("askCheckIntervalMs", opts.askCheckIntervalMs),
-          ...set("settleIntervalMs", opts.settleIntervalMs),
-          ...set("reputationUrl", opts.reputationUrl),
-          ...set("storageStartDelayEpochs", opts.storageStartDelay),
-          ...set("logFile", opts.logFile),
-        });
-        const account = loadAccount(opts.key);
-        const daemon = new RepairDaemon(config, account);
-        const { url, minerId } = await daemon.start();
-        if (opts.json)
-          printJson({ event: "started", role: "repair", address: account.address, url, minerId, pid: process.pid });
-        else process.stdout.write(`repair miner ${minerId} (${account.address}) listening on ${url}\n`);
-        stopOnSignals(daemon);
-      } catch (err) {
-        reportError(err, Boolean(opts.json));
-        process.exit(1);
-      }
-    });
+    .action(startRepair);
+}
 
-  repair
+/**
+ * Starts the repair miner: prints its miner id, address and URL (a `started` JSON line with
+ * --json) and stops on SIGINT/SIGTERM. Exits 1 if it cannot start.
+ */
+async function startRepair(opts: RepairStartOptions): Promise<void> {
+  try {
+    const config = repairConfig(opts);
+    const account = loadAccount(opts.key);
+    const daemon = new RepairDaemon(config, account);
+    const { url, minerId } = await daemon.start();
+    if (opts.json)
+      printJson({ event: "started", role: "repair", address: account.address, url, minerId, pid: process.pid });
+    else process.stdout.write(`repair miner ${minerId} (${account.address}) listening on ${url}\n`);
+    stopOnSignals(daemon);
+  } catch (err) {
+    reportError(err, Boolean(opts.json));
+    process.exit(1);
+  }
+}
+
+/** The repair miner's settings: the --config file (if any) with every flag given laid over it, validated. */
+function repairConfig(opts: RepairStartOptions) {
+  const file = opts.config ? (JSON.parse(readFileSync(opts.config, "utf8")) as Record<string, unknown>) : {};
+  const set = <T>(name: string, value: T | undefined) => (value === undefined ? {} : { [name]: value });
+  return repairConfigSchema.parse({
+    ...file,
+    dataDir: opts.dataDir,
+    host: opts.host,
+    port: opts.port,
+    rpcUrl: opts.rpc,
+    deployment: opts.deployment,
+    publicUrl: opts.publicUrl ?? file.publicUrl,
+    ask: {
+      ...((file.ask as object) ?? {}),
+      ...set("pricePerBytePerEpoch", opts.pricePerBytePerEpoch),
+      ...set("maxSize", opts.maxSize),
+    },
+    ...set("pledge", opts.pledge),
+    ...set("confirmations", opts.confirmations),
+    ...set("watchIntervalMs", opts.watchIntervalMs),
+    ...set("workIntervalMs", opts.workIntervalMs),
+    ...set("claimIntervalMs", opts.claimIntervalMs),
+    ...set("askCheckIntervalMs", opts.askCheckIntervalMs),
+    ...set("settleIntervalMs", opts.settleIntervalMs),
+    ...set("reputationUrl", opts.reputationUrl),
+    ...set("storageStartDelayEpochs", opts.storageStartDelay),
+    ...set("logFile", opts.logFile),
+  });
+}
+
+/** Adds `repair status --url URL [--deal ID]`: a repair miner's deals over its HTTP API. */
+function addRepairStatus(parent: Command): void {
+  parent
     .command("status")
     .description("show a repair miner's deals: pieces, providers, repairs, evidence")
     .requiredOption("--url <url>", "the repair daemon's URL")
     .option("--deal <id>", "one repair deal")
     .addOption(jsonOption)
-    .action(async (opts) => {
-      try {
-        const path = opts.deal ? REPAIR_PATHS.deal(String(opts.deal)) : REPAIR_PATHS.deals;
-        const body = opts.deal
-          ? await httpJson(
-              { method: "GET", url: String(opts.url) + path },
-              { peer: opts.url, stage: "repair status" },
-              repairDealStatusResponseSchema,
-            )
-          : await httpJson(
-              { method: "GET", url: String(opts.url) + path },
-              { peer: opts.url, stage: "repair status" },
-              z.array(repairDealStatusResponseSchema),
-            );
-        if (opts.json) printJson(body);
-        else {
-          const deals = Array.isArray(body) ? body : [body];
-          for (const d of deals) {
-            process.stdout.write(`repair deal ${d.dealId}: ${d.status}\n`);
-            for (const p of d.pieces)
-              process.stdout.write(
-                `  piece ${p.index}\t${p.state}\t${p.provider ?? "-"}\tstorage deal ${p.storageDealId ?? "-"}\n`,
-              );
-            for (const r of d.repairs)
-              process.stdout.write(
-                `  repair ${r.id} of pieces ${r.indices.join(",")}: ${r.status}, ${r.bytesDownloaded} bytes downloaded\n`,
-              );
-          }
-        }
-      } catch (err) {
-        reportError(err, Boolean(opts.json));
-        process.exitCode = 1;
-      }
-    });
-  return repair;
+    .action(repairStatus);
+}
+
+/** `repair status`: one deal (--deal) or all; the daemon's JSON with --json. Exit code 1 on failure. */
+async function repairStatus(opts: RepairStatusOptions): Promise<void> {
+  try {
+    const path = opts.deal ? REPAIR_PATHS.deal(String(opts.deal)) : REPAIR_PATHS.deals;
+    const body = opts.deal
+      ? await httpJson(
+          { method: "GET", url: String(opts.url) + path },
+          { peer: opts.url, stage: "repair status" },
+          repairDealStatusResponseSchema,
+        )
+      : await httpJson(
+          { method: "GET", url: String(opts.url) + path },
+          { peer: opts.url, stage: "repair status" },
+          z.array(repairDealStatusResponseSchema),
+        );
+    if (opts.json) printJson(body);
+    else printRepairDeals(Array.isArray(body) ? body : [body]);
+  } catch (err) {
+    reportError(err, Boolean(opts.json));
+    process.exitCode = 1;
+  }
+}
+
+/** Each repair deal's status, then one line per piece and per repair. */
+function printRepairDeals(deals: RepairDealStatusResponse[]): void {
+  for (const d of deals) {
+    process.stdout.write(`repair deal ${d.dealId}: ${d.status}\n`);
+    for (const p of d.pieces)
+      process.stdout.write(
+        `  piece ${p.index}\t${p.state}\t${p.provider ?? "-"}\tstorage deal ${p.storageDealId ?? "-"}\n`,
+      );
+    for (const r of d.repairs)
+      process.stdout.write(
+        `  repair ${r.id} of pieces ${r.indices.join(",")}: ${r.status}, ${r.bytesDownloaded} bytes downloaded\n`,
+      );
+  }
 }
