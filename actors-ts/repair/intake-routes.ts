@@ -1,4 +1,4 @@
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { randomBytes } from "node:crypto";
 import { getAddress, recoverTypedDataAddress, type Hex } from "viem";
 import { HttpError } from "../core/http-errors";
@@ -46,9 +46,33 @@ export function registerIntakeRoutes(
   init: IntakeRouteInit,
   intake: Intake,
 ): void {
-  app.get(REPAIR_PATHS.health, async () => ({ ok: true, minerId: init.minerId().toString(), version: VERSION }));
+  app.get(REPAIR_PATHS.health, () => minerHealth(init));
+  app.get(REPAIR_PATHS.info, () => minerInfo(c, init));
+  app.post(REPAIR_PATHS.proposals, (request, reply) => proposeRepairDeal(c, init, request, reply));
+  app.put<{ Params: { id: string; index: string } }>(REPAIR_PATHS.piece(":id", ":index"), (request, reply) =>
+    receiveRepairPiece(c, request, reply),
+  );
+  app.post<{ Params: { id: string } }>(REPAIR_PATHS.commit(":id"), (request) => commitRepairDeal(c, intake, request));
+  app.get<{ Params: { dealId: string } }>(REPAIR_PATHS.deal(":dealId"), (request) => repairDealStatus(c, request));
+  app.get(REPAIR_PATHS.deals, () => listRepairDeals(c));
+  app.get<{ Params: { droot: string } }>(REPAIR_PATHS.manifest(":droot"), (request, reply) =>
+    serveManifest(c, request, reply),
+  );
+}
 
-  app.get(REPAIR_PATHS.info, async (): Promise<RepairInfoResponse> => ({
+/** GET health: the miner's id and software version. */
+async function minerHealth(
+  init: Pick<IntakeRouteInit, "minerId">,
+): Promise<{ ok: true; minerId: string; version: string }> {
+  return { ok: true, minerId: init.minerId().toString(), version: VERSION };
+}
+
+/** GET info: the miner's {@link RepairInfoResponse}: its id, worker, posted ask and chain. */
+async function minerInfo(
+  c: Pick<IntakeRouteComponents, "clients">,
+  init: Pick<IntakeRouteInit, "ask" | "askId" | "minerId">,
+): Promise<RepairInfoResponse> {
+  return {
     minerId: init.minerId().toString(),
     worker: c.clients.account.address,
     askId: init.askId().toString(),
@@ -56,126 +80,195 @@ export function registerIntakeRoutes(
     maxSize: init.ask.maxSize.toString(),
     chainId: c.clients.chain.id,
     version: VERSION,
-  }));
+  };
+}
 
-  app.post(REPAIR_PATHS.proposals, async (request, reply): Promise<RepairProposalResponse> => {
-    const auth = await authenticate(c, request);
-    const body = repairProposalSchema.parse(request.body);
-    let manifest: Manifest;
-    try {
-      manifest = verifyManifest(body.manifest);
-    } catch (err) {
-      throw new HttpError(422, "InvalidManifest", (err as Error).message.split("\n")[0]);
-    }
-    if (manifest.fileSize === 0) {
-      throw new HttpError(422, "EmptyFile", "the manifest describes a file of 0 bytes: there is nothing to store", {
-        droot: manifest.droot,
-      });
-    }
-    const existing = c.store.intakeForBid(body.bidId);
-    if (existing) {
-      if (existing.client !== auth.signer || existing.droot !== manifest.droot.toLowerCase()) {
-        throw new HttpError(409, "BidAlreadyProposed", "another proposal already uses this bid", {
-          bidId: body.bidId.toString(),
-        });
-      }
-      reply.code(200);
-      return acceptance(init, existing.id, manifest);
-    }
-    await checkBid(c, init, auth.signer, body, manifest);
-    const id = randomBytes(8).toString("hex");
-    c.store.putManifest(manifest.droot, JSON.stringify(manifest));
-    c.store.insertIntake({
-      id,
-      client: auth.signer,
-      bidId: body.bidId,
-      askId: body.askId,
-      deadline: body.deadline,
-      clientSignature: body.clientSignature,
+/**
+ * POST proposals: a client's proposal for its open bid, with the file's manifest and its signed
+ * RepairDealAuthorization. Checks it ({@link checkBid}), stores the manifest and a "receiving"
+ * intake, and answers 201 {@link RepairProposalResponse} with the pieces' upload paths; the same
+ * client proposing the same file for the bid again gets its intake back with 200.
+ *
+ * @throws HttpError 422 InvalidManifest or EmptyFile, 409 BidAlreadyProposed (another proposal
+ *   uses the bid), the bid's refusals (see {@link checkBid}).
+ */
+async function proposeRepairDeal(
+  c: Pick<IntakeRouteComponents, "clients" | "contracts" | "logger" | "store">,
+  init: Pick<IntakeRouteInit, "minerId">,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<RepairProposalResponse> {
+  const auth = await authenticate(c, request);
+  const body = repairProposalSchema.parse(request.body);
+  let manifest: Manifest;
+  try {
+    manifest = verifyManifest(body.manifest);
+  } catch (err) {
+    throw new HttpError(422, "InvalidManifest", (err as Error).message.split("\n")[0]);
+  }
+  if (manifest.fileSize === 0) {
+    throw new HttpError(422, "EmptyFile", "the manifest describes a file of 0 bytes: there is nothing to store", {
       droot: manifest.droot,
     });
-    c.logger.info(
-      { intakeId: id, bidId: body.bidId, client: auth.signer, droot: manifest.droot },
-      "repair proposal accepted tentatively",
-    );
-    reply.code(201);
-    return acceptance(init, id, manifest);
+  }
+  const existing = c.store.intakeForBid(body.bidId);
+  if (existing) {
+    if (existing.client !== auth.signer || existing.droot !== manifest.droot.toLowerCase()) {
+      throw new HttpError(409, "BidAlreadyProposed", "another proposal already uses this bid", {
+        bidId: body.bidId.toString(),
+      });
+    }
+    reply.code(200);
+    return acceptance(init, existing.id, manifest);
+  }
+  await checkBid(c, init, auth.signer, body, manifest);
+  const id = randomBytes(8).toString("hex");
+  c.store.putManifest(manifest.droot, JSON.stringify(manifest));
+  c.store.insertIntake({
+    id,
+    client: auth.signer,
+    bidId: body.bidId,
+    askId: body.askId,
+    deadline: body.deadline,
+    clientSignature: body.clientSignature,
+    droot: manifest.droot,
   });
+  c.logger.info(
+    { intakeId: id, bidId: body.bidId, client: auth.signer, droot: manifest.droot },
+    "repair proposal accepted tentatively",
+  );
+  reply.code(201);
+  return acceptance(init, id, manifest);
+}
 
-  app.put<{ Params: { id: string; index: string } }>(REPAIR_PATHS.piece(":id", ":index"), async (request, reply) => {
-    const auth = await authenticate(c, request, { streamedBody: true });
-    const row = c.store.intake(request.params.id);
-    if (!row) throw new HttpError(404, "ProposalNotFound", "no such repair proposal", { id: request.params.id });
-    if (row.client !== auth.signer) throw new HttpError(403, "NotBidClient", "only the bid's client may upload pieces");
-    if (row.status !== "receiving") {
-      request.raw.resume();
-      throw new HttpError(409, "ProposalNotReceiving", `repair proposal is ${row.status}`, { id: row.id });
-    }
-    const manifest = verifyManifest(c.store.manifest(row.droot), row.droot);
-    const index = Number(request.params.index);
-    const piece = manifest.pieces[index];
-    if (!Number.isInteger(index) || !piece) {
-      throw new HttpError(404, "NoSuchPiece", "the manifest has no piece with this index", {
-        index: request.params.index,
-      });
-    }
-    const length = Number(request.headers["content-length"]);
-    if (length !== piece.payloadSize) {
-      throw new HttpError(400, "WrongPieceSize", "Content-Length must equal the piece's payload size", {
-        index,
-        contentLength: request.headers["content-length"],
-        payloadSize: piece.payloadSize,
-      });
-    }
-    if (c.blobs.has(pieceKey(piece.root))) {
-      request.raw.resume();
-      return reply.send({ index, pieceCid: piece.pieceCid, stored: true });
-    }
-    try {
-      await receivePiece(
-        request.raw,
-        {
-          root: piece.root,
-          payloadSize: piece.payloadSize,
-          bodySha256: auth.bodySha256,
-          proposalHash: row.droot,
-        },
-        c.blobs,
-      );
-    } catch (err) {
-      if (request.raw.socket.destroyed) return reply;
-      return sendError(reply, err, request);
-    }
-    c.logger.info({ intakeId: row.id, index, pieceCid: piece.pieceCid }, "piece received and its commitment checked");
+/**
+ * PUT piece(:id, :index): the bid's client streams piece `index` of a receiving intake, checked
+ * against the manifest's commitment while it arrives; answers `{ index, pieceCid, stored: true }`
+ * (at once, draining the body, when the miner already holds the piece).
+ *
+ * @throws HttpError 404 ProposalNotFound or NoSuchPiece, 403 NotBidClient, 409
+ *   ProposalNotReceiving, 400 WrongPieceSize; an upload that fails its checks is answered with
+ *   its error (or not at all when the client hung up).
+ */
+async function receiveRepairPiece(
+  c: Pick<IntakeRouteComponents, "blobs" | "clients" | "logger" | "store">,
+  request: FastifyRequest<{ Params: { id: string; index: string } }>,
+  reply: FastifyReply,
+): Promise<FastifyReply> {
+  const auth = await authenticate(c, request, { streamedBody: true });
+  const row = c.store.intake(request.params.id);
+  if (!row) throw new HttpError(404, "ProposalNotFound", "no such repair proposal", { id: request.params.id });
+  if (row.client !== auth.signer) throw new HttpError(403, "NotBidClient", "only the bid's client may upload pieces");
+  if (row.status !== "receiving") {
+    request.raw.resume();
+    throw new HttpError(409, "ProposalNotReceiving", `repair proposal is ${row.status}`, { id: row.id });
+  }
+  const manifest = verifyManifest(c.store.manifest(row.droot), row.droot);
+  const index = Number(request.params.index);
+  const piece = manifest.pieces[index];
+  if (!Number.isInteger(index) || !piece) {
+    throw new HttpError(404, "NoSuchPiece", "the manifest has no piece with this index", {
+      index: request.params.index,
+    });
+  }
+  const length = Number(request.headers["content-length"]);
+  if (length !== piece.payloadSize) {
+    throw new HttpError(400, "WrongPieceSize", "Content-Length must equal the piece's payload size", {
+      index,
+      contentLength: request.headers["content-length"],
+      payloadSize: piece.payloadSize,
+    });
+  }
+  if (c.blobs.has(pieceKey(piece.root))) {
+    request.raw.resume();
     return reply.send({ index, pieceCid: piece.pieceCid, stored: true });
-  });
+  }
+  try {
+    await receivePiece(
+      request.raw,
+      {
+        root: piece.root,
+        payloadSize: piece.payloadSize,
+        bodySha256: auth.bodySha256,
+        proposalHash: row.droot,
+      },
+      c.blobs,
+    );
+  } catch (err) {
+    if (request.raw.socket.destroyed) return reply;
+    // Say which piece failed which check; the upload's temp file is already gone.
+    const named =
+      err instanceof HttpError
+        ? new HttpError(err.statusCode, err.code, `piece ${index}: ${err.shortMessage}`, {
+            ...err.details,
+            index,
+            pieceCid: piece.pieceCid,
+          })
+        : err;
+    return sendError(reply, named, request);
+  }
+  c.logger.info({ intakeId: row.id, index, pieceCid: piece.pieceCid }, "piece received and its commitment checked");
+  return reply.send({ index, pieceCid: piece.pieceCid, stored: true });
+}
 
-  app.post<{ Params: { id: string } }>(REPAIR_PATHS.commit(":id"), async (request): Promise<RepairCommitResponse> => {
-    const auth = await authenticate(c, request);
-    const row = c.store.intake(request.params.id);
-    if (!row) throw new HttpError(404, "ProposalNotFound", "no such repair proposal", { id: request.params.id });
-    if (row.client !== auth.signer) throw new HttpError(403, "NotBidClient", "only the bid's client may commit");
-    const committed = await intake.commit(row.id);
-    return { dealId: committed.dealId.toString(), txHash: committed.txHash, droot: row.droot };
-  });
+/**
+ * POST commit(:id): once every piece is received, signs the repair deal on chain (see
+ * {@link Intake.commit}; a deal already committed is answered again) and answers
+ * {@link RepairCommitResponse}.
+ *
+ * @throws HttpError 404 ProposalNotFound, 403 NotBidClient, and the commit's own errors (409
+ *   ProposalRejected, MissingPieces, BidTakenElsewhere, 422 ParityMismatch, AddDealReverted).
+ */
+async function commitRepairDeal(
+  c: Pick<IntakeRouteComponents, "clients" | "store">,
+  intake: Intake,
+  request: FastifyRequest<{ Params: { id: string } }>,
+): Promise<RepairCommitResponse> {
+  const auth = await authenticate(c, request);
+  const row = c.store.intake(request.params.id);
+  if (!row) throw new HttpError(404, "ProposalNotFound", "no such repair proposal", { id: request.params.id });
+  if (row.client !== auth.signer) throw new HttpError(403, "NotBidClient", "only the bid's client may commit");
+  const committed = await intake.commit(row.id);
+  return { dealId: committed.dealId.toString(), txHash: committed.txHash, droot: row.droot };
+}
 
-  app.get<{ Params: { dealId: string } }>(REPAIR_PATHS.deal(":dealId"), async (request) => {
-    if (!/^\d{1,30}$/.test(request.params.dealId))
-      throw new HttpError(400, "InvalidDealId", "deal id must be a number");
-    const status = dealStatus(c, BigInt(request.params.dealId));
-    if (!status)
-      throw new HttpError(404, "DealNotFound", "this miner has no such repair deal", { dealId: request.params.dealId });
-    return status;
-  });
+/**
+ * GET deal(:dealId): the repair deal's {@link RepairDealStatusResponse}.
+ *
+ * @throws HttpError 400 InvalidDealId, 404 DealNotFound.
+ */
+async function repairDealStatus(
+  c: Pick<IntakeRouteComponents, "store">,
+  request: FastifyRequest<{ Params: { dealId: string } }>,
+): Promise<RepairDealStatusResponse> {
+  if (!/^\d{1,30}$/.test(request.params.dealId)) throw new HttpError(400, "InvalidDealId", "deal id must be a number");
+  const status = dealStatus(c, BigInt(request.params.dealId));
+  if (!status)
+    throw new HttpError(404, "DealNotFound", "this miner has no such repair deal", { dealId: request.params.dealId });
+  return status;
+}
 
-  app.get(REPAIR_PATHS.deals, async () => c.store.deals().map((d) => dealStatus(c, d.dealId)));
+/** GET deals: every repair deal of the miner's, as {@link repairDealStatus} shows one. */
+async function listRepairDeals(
+  c: Pick<IntakeRouteComponents, "store">,
+): Promise<(RepairDealStatusResponse | undefined)[]> {
+  return c.store.deals().map((d) => dealStatus(c, d.dealId));
+}
 
-  app.get<{ Params: { droot: string } }>(REPAIR_PATHS.manifest(":droot"), async (request, reply) => {
-    const json = c.store.manifest(request.params.droot as Hex);
-    if (!json)
-      throw new HttpError(404, "ManifestNotFound", "no manifest for this droot", { droot: request.params.droot });
-    return reply.type("application/json").send(json);
-  });
+/**
+ * GET manifest(:droot): the stored manifest's JSON, as stored.
+ *
+ * @throws HttpError 404 ManifestNotFound.
+ */
+async function serveManifest(
+  c: Pick<IntakeRouteComponents, "store">,
+  request: FastifyRequest<{ Params: { droot: string } }>,
+  reply: FastifyReply,
+): Promise<FastifyReply> {
+  const json = c.store.manifest(request.params.droot as Hex);
+  if (!json)
+    throw new HttpError(404, "ManifestNotFound", "no manifest for this droot", { droot: request.params.droot });
+  return reply.type("application/json").send(json);
 }
 
 function acceptance(init: Pick<IntakeRouteInit, "minerId">, id: string, manifest: Manifest): RepairProposalResponse {
@@ -278,8 +371,8 @@ export function dealStatus(
       error: p.error,
       nextAttemptAt: p.error && p.nextAttemptAt > 0 ? new Date(p.nextAttemptAt).toISOString() : undefined,
     })),
-    repairs: c.store
-      .repairs()
+    repairs: c.store.jobs
+      .list()
       .filter((r) => r.dealId === dealId)
       .map((r) => ({
         id: r.id,

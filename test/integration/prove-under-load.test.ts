@@ -6,15 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createPublicClient, http, type Address } from "viem";
 import { startDevnet, type Devnet } from "../helpers/devnet";
-import {
-  deployTo,
-  devAddress,
-  devKey,
-  fundTokens,
-  runCli,
-  startDaemon,
-  type DaemonProcess,
-} from "../helpers/agents";
+import { deployTo, devAddress, devKey, fundTokens, runCli, startDaemon, type DaemonProcess } from "../helpers/agents";
 import { waitFor } from "../helpers/wait";
 import { newestDataSetInfo } from "../helpers/data-sets";
 import type { Deployment } from "../../actors-ts/chain/deployment";

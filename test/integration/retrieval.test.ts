@@ -8,15 +8,7 @@ import { request } from "undici";
 import { createPublicClient, http, type Address, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import type { Devnet } from "../helpers/devnet";
-import {
-  deployTo,
-  devAddress,
-  devKey,
-  fundTokens,
-  runCli,
-  startDaemon,
-  type DaemonProcess,
-} from "../helpers/agents";
+import { deployTo, devAddress, devKey, fundTokens, runCli, startDaemon, type DaemonProcess } from "../helpers/agents";
 import { waitFor } from "../helpers/wait";
 import type { Deployment } from "../../actors-ts/chain/deployment";
 import { paymentChannelsAbi } from "../../actors-ts/chain/generated/abis";

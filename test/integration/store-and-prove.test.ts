@@ -9,15 +9,7 @@ import { request } from "undici";
 import type { Devnet } from "../helpers/devnet";
 import { waitFor as waitUntil } from "../helpers/wait";
 import { newestDataSetInfo } from "../helpers/data-sets";
-import {
-  deployTo,
-  devAddress,
-  devKey,
-  fundTokens,
-  runCli,
-  startDaemon,
-  type DaemonProcess,
-} from "../helpers/agents";
+import { deployTo, devAddress, devKey, fundTokens, runCli, startDaemon, type DaemonProcess } from "../helpers/agents";
 import type { Deployment } from "../../actors-ts/chain/deployment";
 import { storageMarketAbi } from "../../actors-ts/chain/generated/abis";
 import { connectChain } from "../../actors-ts/chain/clients";
