@@ -8,7 +8,7 @@ import { getBid, getRepairDeal } from "../chain/repair-market/reads";
 import { addDeal } from "../chain/repair-market/actions";
 import { rebuildPieces } from "../manifest/decode";
 import { verifyManifest, type Manifest } from "../manifest/manifest";
-import { pieceKey } from "../piece/piece-intake";
+import { pieceKey, treeKey } from "../piece/piece-intake";
 import type { RepairComponents } from "./components";
 import type { RepairConfig } from "./config";
 
@@ -166,6 +166,11 @@ export class Intake {
           this.c.store.setIntakeStatus(id, "rejected", {
             error: `parity piece ${index} is not the encoding of the data pieces`,
           });
+          const removed = this.discardPieces(id, manifest);
+          this.c.logger.warn(
+            { intakeId: id, index, removed },
+            "parity does not re-derive: intake rejected, pieces deleted",
+          );
           throw new HttpError(422, "ParityMismatch", "a parity piece is not the encoding of the data pieces", {
             id,
             index,
@@ -177,5 +182,32 @@ export class Intake {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  }
+
+  /**
+   * Deletes the uploaded pieces (and their chunk-root files) of rejected intake `id` that no other
+   * open intake or deal of this miner lists, so a refused file leaves nothing on disk.
+   *
+   * @returns How many pieces were deleted.
+   */
+  private discardPieces(id: string, manifest: Manifest): number {
+    const { store, blobs } = this.c;
+    const kept = new Set<string>();
+    const keep = (droot: Hex) => {
+      const json = store.manifest(droot);
+      if (json) for (const p of verifyManifest(json, droot).pieces) kept.add(p.root.toLowerCase());
+    };
+    for (const status of ["receiving", "committing", "committed"] as const) {
+      for (const row of store.intakesWithStatus(status)) if (row.id !== id) keep(row.droot);
+    }
+    for (const deal of store.deals()) keep(deal.droot);
+    let removed = 0;
+    for (const piece of manifest.pieces) {
+      if (kept.has(piece.root.toLowerCase()) || !blobs.has(pieceKey(piece.root))) continue;
+      blobs.remove(pieceKey(piece.root));
+      blobs.remove(treeKey(piece.root));
+      removed++;
+    }
+    return removed;
   }
 }

@@ -1,19 +1,12 @@
 import { expect } from "chai";
 import { createHash, randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createPublicClient, getAddress, http, type Address, type Hex } from "viem";
+import { createPublicClient, getAddress, http, toHex, type Address, type Hex } from "viem";
 import type { Devnet } from "../helpers/devnet";
-import {
-  deployTo,
-  devAddress,
-  devKey,
-  fundTokens,
-  runCli,
-  startDaemon,
-  type DaemonProcess,
-} from "../helpers/agents";
+import { deployTo, devAddress, devKey, fundTokens, runCli, startDaemon, type DaemonProcess } from "../helpers/agents";
 import { waitFor } from "../helpers/wait";
 import { startPacedDevnet, type ChainPacer } from "../helpers/chain-pacer";
 import type { Deployment } from "../../actors-ts/chain/deployment";
@@ -29,7 +22,8 @@ import { getBid } from "../../actors-ts/chain/repair-market/reads";
 import { signRequest } from "../../actors-ts/core/signed-request";
 import { ErasurePool } from "../../actors-ts/erasure/erasure-pool";
 import { prepareFile } from "../../actors-ts/manifest/prepare";
-import { encodedPayloadBytes } from "../../actors-ts/manifest/manifest";
+import { encodedPayloadBytes, manifestDroot, type Manifest } from "../../actors-ts/manifest/manifest";
+import { commpOfFile } from "../../actors-ts/piece/commp";
 import { REPAIR_PATHS, type RepairInfoResponse } from "../../actors-ts/protocol/repair-api";
 
 const PERIOD = 12; // proving period, epochs (500 ms blocks, mined by a ChainPacer: about 6 s)
@@ -92,6 +86,14 @@ describe("repair miner: repair-backed deals, placement, fault detection, minimal
         args: [BigInt(dealId), BigInt(index)],
       })
     ).provider;
+
+  const slot = (index: number) =>
+    chain().readContract({
+      address: deployment.contracts.RepairMarket as Address,
+      abi: repairMarketAbi,
+      functionName: "pieceSlot",
+      args: [BigInt(dealId), BigInt(index)],
+    });
 
   const providerIndexOf = (address: Address) =>
     [...PROVIDERS, ...LATE].find((n) => getAddress(devAddress(n)) === getAddress(address)) as number;
@@ -286,6 +288,128 @@ describe("repair miner: repair-backed deals, placement, fault detection, minimal
     await cancelBid(clients, contracts, bid.bidId);
   });
 
+  it("refuses a wrong manifest, a piece that does not match its commitment and parity that does not re-derive: a 4xx naming the piece and the check, no deal, the bid open, nothing kept", async () => {
+    const account = privateKeyToAccount(devKey(CLIENT));
+    const clients = await connectChain(devnet.rpcUrl, account);
+    const contracts = contractsOf(deployment);
+    const info = (await (await request(miner.url + REPAIR_PATHS.info)).body.json()) as RepairInfoResponse;
+    const pool = new ErasurePool();
+    const prepare = async (name: string) => {
+      await writeFile(join(dir, `${name}.bin`), randomBytes(300_000));
+      return prepareFile(join(dir, `${name}.bin`), { k: 4, m: 2, outDir: join(dir, name), pool });
+    };
+    /** Signed JSON or byte call to the miner, as the client. */
+    const call = async (method: "POST" | "PUT", path: string, body: string | Buffer) => {
+      const signed =
+        typeof body === "string"
+          ? await signRequest(account, { method, path, body, audience: info.worker })
+          : await signRequest(account, {
+              method,
+              path,
+              bodySha256: createHash("sha256").update(body).digest("hex"),
+              audience: info.worker,
+            });
+      const type = typeof body === "string" ? "application/json" : "application/octet-stream";
+      const res = await request(miner.url + path, {
+        method,
+        headers: { ...signed, "content-type": type },
+        body,
+      });
+      return {
+        status: res.statusCode,
+        body: (await res.body.json()) as { error?: string; details?: Record<string, unknown> } & Record<
+          string,
+          unknown
+        >,
+      };
+    };
+    const bidFor = async (manifest: Manifest) => {
+      const head = await clients.public.getBlockNumber();
+      const bid = await addBid(clients, contracts, {
+        droot: manifest.droot,
+        pricePerBytePerEpoch: BigInt(info.pricePerBytePerEpoch),
+        size: encodedPayloadBytes(manifest),
+        durationEpochs: 1000n,
+        expiryEpoch: head + 1000n,
+        codingParams: { k: 4, m: 2, pieceSize: BigInt(manifest.pieces[0].paddedSize) },
+      });
+      const deadline = head + 500n;
+      const auth = { bidId: bid.bidId, askId: BigInt(info.askId), minerId: BigInt(info.minerId), deadline };
+      const clientSignature = await signDealAuthorization(account, clients.chain.id, contracts.repairMarket, auth);
+      return {
+        bidId: bid.bidId,
+        proposal: (manifest: Manifest) =>
+          JSON.stringify({
+            bidId: bid.bidId.toString(),
+            askId: info.askId,
+            deadline: deadline.toString(),
+            clientSignature,
+            manifest,
+          }),
+      };
+    };
+    const expectUntouched = async (bidId: bigint, roots: Hex[]) => {
+      expect((await getBid(clients, contracts, bidId)).state).to.equal(1); // still Open: no deal
+      for (const root of roots)
+        expect(existsSync(join(dir, "miner", "pieces", root.toLowerCase())), root).to.equal(false);
+      await cancelBid(clients, contracts, bidId);
+    };
+    try {
+      // 1. A manifest other than the one the bid commits to.
+      const a = await prepare("wrong-manifest-a");
+      const b = await prepare("wrong-manifest-b");
+      const bidA = await bidFor(a.manifest);
+      const wrong = await call("POST", REPAIR_PATHS.proposals, bidA.proposal(b.manifest));
+      expect(wrong.status, JSON.stringify(wrong.body)).to.equal(422);
+      expect(wrong.body.error).to.equal("DrootMismatch");
+      await expectUntouched(
+        bidA.bidId,
+        b.manifest.pieces.map((p) => p.root),
+      );
+
+      // 2. A piece whose bytes do not match the commitment the manifest gives for it.
+      const c = await prepare("corrupt-piece");
+      const bidC = await bidFor(c.manifest);
+      const accepted = await call("POST", REPAIR_PATHS.proposals, bidC.proposal(c.manifest));
+      expect(accepted.status, JSON.stringify(accepted.body)).to.equal(200);
+      const uploadPaths = accepted.body.uploadPaths as string[];
+      const bytes = await readFile(c.piecePaths[1]);
+      bytes[bytes.length >> 1] ^= 0x01;
+      const corrupt = await call("PUT", uploadPaths[1], bytes);
+      expect(corrupt.status, JSON.stringify(corrupt.body)).to.equal(422);
+      expect(corrupt.body.error).to.equal("PieceCommitmentMismatch");
+      expect(corrupt.body.details?.index).to.equal(1);
+      await expectUntouched(bidC.bidId, [c.manifest.pieces[1].root]);
+
+      // 3. Pieces that each match their commitment, but a parity piece is not the encoding of the data.
+      const d = await prepare("bad-parity");
+      await writeFile(d.piecePaths[5], randomBytes(d.manifest.pieces[5].payloadSize));
+      const fake = await commpOfFile(d.piecePaths[5]);
+      const pieces = d.manifest.pieces.map((p, i) =>
+        i === 5 ? { ...p, pieceCid: fake.pieceCid, root: toHex(fake.root) } : p,
+      );
+      const { droot: _old, ...body } = { ...d.manifest, pieces };
+      const lying: Manifest = { ...body, droot: manifestDroot(body).root };
+      const bidD = await bidFor(lying);
+      const taken = await call("POST", REPAIR_PATHS.proposals, bidD.proposal(lying));
+      expect(taken.status, JSON.stringify(taken.body)).to.equal(200);
+      for (const [i, path] of (taken.body.uploadPaths as string[]).entries()) {
+        const up = await call("PUT", path, await readFile(d.piecePaths[i]));
+        expect(up.status, `piece ${i}: ${JSON.stringify(up.body)}`).to.equal(200);
+      }
+      const commit = await call("POST", REPAIR_PATHS.commit(taken.body.intakeId as string), "{}");
+      expect(commit.status, JSON.stringify(commit.body)).to.equal(422);
+      expect(commit.body.error).to.equal("ParityMismatch");
+      expect(commit.body.details?.index).to.equal(5);
+      await expectUntouched(
+        bidD.bidId,
+        lying.pieces.map((p) => p.root),
+      );
+    } finally {
+      await pool.close();
+    }
+  });
+
   it("two holders are killed together: both pieces are rebuilt from k downloaded pieces, re-placed and confirmed", async () => {
     const pieces = await Promise.all([0, 1, 2, 3, 4, 5].map(holder));
     const victims = [0, 1, 2, 3, 4, 5].filter((i) => providerIndexOf(pieces[i]) !== TRUSTED).slice(0, 2);
@@ -368,6 +492,45 @@ describe("repair miner: repair-backed deals, placement, fault detection, minimal
     // The trusted provider mends its ways (same data dir, honest reads) for the tests below.
     await providers.get(TRUSTED)?.stop();
     await startProvider(TRUSTED);
+  });
+
+  it("a piece that rots on a provider's disk is found by its scrubber and declared; the miner repairs it and the file comes back byte for byte", async () => {
+    const pieces = await Promise.all([0, 1, 2, 3, 4, 5].map(holder));
+    const victimIndex = pieces.findIndex((p) => getAddress(p) !== getAddress(devAddress(TRUSTED)) && alive(p));
+    const n = providerIndexOf(pieces[victimIndex]);
+    const manifest = (await (await fetch(`${miner.url}/manifests/${droot}`)).json()) as {
+      pieces: { root: Hex; payloadSize: number }[];
+    };
+    const blob = join(dir, `provider-${n}`, "pieces", manifest.pieces[victimIndex].root.toLowerCase());
+    const since = await repairCount();
+    const rottenDeal = (await slot(victimIndex)).storageDealId;
+    // The provider keeps running its data set; only this piece's bytes change. Its next proofs
+    // for this piece may fail before the scrubber declares, so the pacer stops waiting for it.
+    pacer.release(devAddress(n));
+    await providers.get(n)?.stop();
+    const bytes = await readFile(blob);
+    expect(bytes.length).to.equal(manifest.pieces[victimIndex].payloadSize);
+    for (const at of [0, Math.floor(bytes.length / 2), bytes.length - 1]) bytes[at] ^= 0xff;
+    await writeFile(blob, bytes);
+    // Restarted with a short scrub interval: its first round recomputes every CommP from disk.
+    providers.set(n, await startDaemon("provider", providerArgs(n, ["--scrub-interval-ms", "1000"])));
+    await waitFor("the provider's scrubber to declare the rotten piece", 120_000, async () =>
+      providers.get(n)?.output().includes("faults declared") ? true : undefined,
+    );
+    expect(providers.get(n)?.output()).to.include("stored piece is missing or corrupt");
+    const { job } = await repaired(victimIndex, since);
+    expect(job.indices).to.deep.equal([victimIndex]);
+    // A new storage deal holds the piece (possibly with the same provider, once it proves again).
+    expect((await slot(victimIndex)).storageDealId).to.not.equal(rottenDeal);
+    const out = join(dir, "retrieved-rot.bin");
+    const r = await runCli([
+      ...["client", "retrieve", droot, "--out", out, "--key", devKey(READER), "--rpc", devnet.rpcUrl],
+      ...["--deployment", join(dir, "deployments"), "--data-dir", join(dir, "reader"), "--json"],
+    ]);
+    expect(r.code, r.stderr + r.stdout).to.equal(0);
+    expect(sha256(await readFile(out))).to.equal(sha256(file));
+    // The provider stays up (it may get other pieces later) and is watched again.
+    pacer.watch(devAddress(n));
   });
 
   it("recovers from a wiped data dir: manifests come back from providers (orphans) and repairs continue", async () => {
