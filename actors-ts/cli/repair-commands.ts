@@ -1,11 +1,10 @@
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { loadAccount } from "../core/keys";
-import { httpJson } from "../core/http-client";
 import { repairConfigSchema } from "../repair/config";
 import { RepairDaemon } from "../repair/repair-daemon";
-import { z } from "zod";
-import { REPAIR_PATHS, repairDealStatusResponseSchema, type RepairDealStatusResponse } from "../protocol/repair-api";
+import type { RepairDealStatusResponse } from "../protocol/repair-api";
+import { getRepairDealStatus, listRepairDeals } from "../protocol/repair-miner-client";
 import {
   defaultDataDir,
   deploymentOption,
@@ -179,18 +178,8 @@ function addRepairStatus(parent: Command): void {
 /** `repair status`: one deal (--deal) or all; the daemon's JSON with --json. Exit code 1 on failure. */
 async function repairStatus(opts: RepairStatusOptions): Promise<void> {
   try {
-    const path = opts.deal ? REPAIR_PATHS.deal(String(opts.deal)) : REPAIR_PATHS.deals;
-    const body = opts.deal
-      ? await httpJson(
-          { method: "GET", url: String(opts.url) + path },
-          { peer: opts.url, stage: "repair status" },
-          repairDealStatusResponseSchema,
-        )
-      : await httpJson(
-          { method: "GET", url: String(opts.url) + path },
-          { peer: opts.url, stage: "repair status" },
-          z.array(repairDealStatusResponseSchema),
-        );
+    const url = String(opts.url);
+    const body = opts.deal ? await getRepairDealStatus(url, String(opts.deal)) : await listRepairDeals(url);
     if (opts.json) printJson(body);
     else printRepairDeals(Array.isArray(body) ? body : [body]);
   } catch (err) {

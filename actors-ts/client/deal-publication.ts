@@ -1,17 +1,18 @@
 import type { Address, Hex } from "viem";
 import { sleep } from "../core/abort";
-import { PeerRejectedError, PeerUnreachableError, httpJson } from "../core/http-client";
+import { PeerRejectedError, PeerUnreachableError } from "../core/http-client";
 import { findPublishedDeal } from "../chain/storage-market/events";
 import { verifyAcceptanceSignature } from "../chain/storage-market/proposals";
 import { publishStorageDeals } from "../chain/storage-market/publish-storage-deals";
 import type { RegisteredProvider } from "../chain/registry/reads";
-import { PROVIDER_PATHS, proposalStatusResponseSchema, type ProposalStatusResponse } from "../protocol/provider-api";
+import type { ProposalStatusResponse } from "../protocol/provider-api";
 import {
   DealNotPublishedError,
   type SignedProposal,
   type StorageClientComponents,
   type StoreOptions,
 } from "./storage-common";
+import { getProposalStatus } from "../protocol/provider-client";
 
 /**
  * Getting a stored piece's deal on chain (seed 001 steps 3 and 9): wait for the provider to
@@ -44,11 +45,7 @@ export async function waitPublished(
   for (let i = 0; i < 120; i++) {
     let status: ProposalStatusResponse | undefined;
     try {
-      status = await httpJson(
-        { method: "GET", url: provider.endpoint + PROVIDER_PATHS.proposal(signed.proposalHash) },
-        { peer: provider.address, stage: "deal status" },
-        proposalStatusResponseSchema,
-      );
+      status = await getProposalStatus(provider, signed.proposalHash);
     } catch (err) {
       if (!(err instanceof PeerUnreachableError) || !acceptance) throw err;
     }

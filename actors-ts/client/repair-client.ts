@@ -8,7 +8,6 @@ import { httpCall, PeerUnreachableError } from "../core/http-client";
 import type { Logger } from "../core/logger";
 import { sleep } from "../core/abort";
 import { signRequest } from "../core/signed-request";
-import { sendSignedJson } from "../core/signed-json";
 import type { ChainClients } from "../chain/clients";
 import type { MarketContracts } from "../chain/contracts";
 import { repairMarketAbi } from "../chain/generated/abis";
@@ -17,13 +16,8 @@ import { addBid, signDealAuthorization } from "../chain/repair-market/actions";
 import type { ErasurePool } from "../erasure/erasure-pool";
 import { prepareFile } from "../manifest/prepare";
 import { encodedPayloadBytes, type Manifest } from "../manifest/manifest";
-import type { z } from "zod";
-import {
-  REPAIR_PATHS,
-  repairCommitResponseSchema,
-  repairProposalResponseSchema,
-  type RepairProposalResponse,
-} from "../protocol/repair-api";
+import type { RepairProposalResponse } from "../protocol/repair-api";
+import { commitRepairDeal, proposeRepairDeal } from "../protocol/repair-miner-client";
 import type { ClientStore } from "./client-store";
 
 /** No active repair ask fits the file (or the named miner has none). */
@@ -154,14 +148,7 @@ export class RepairClient {
       sent += manifest.pieces[index].payloadSize;
       progress({ stage: "upload", sent, total });
     }
-    const committed = await this.signedJson(
-      offer,
-      "POST",
-      REPAIR_PATHS.commit(accepted.intakeId),
-      "commit repair deal",
-      {},
-      repairCommitResponseSchema,
-    );
+    const committed = await commitRepairDeal(this.c.clients.account, minerPeer(offer), accepted.intakeId);
     progress({ stage: "deal", detail: `repair deal ${committed.dealId} tx ${committed.txHash}` });
     return {
       droot,
@@ -224,35 +211,15 @@ export class RepairClient {
       minerId: offer.minerId,
       deadline,
     });
-    const accepted = await this.signedJson(
-      offer,
-      "POST",
-      REPAIR_PATHS.proposals,
-      "propose repair deal",
-      {
-        bidId: bid.bidId.toString(),
-        askId: offer.askId.toString(),
-        deadline: deadline.toString(),
-        clientSignature,
-        manifest,
-      },
-      repairProposalResponseSchema,
-    );
+    const accepted = await proposeRepairDeal(clients.account, minerPeer(offer), {
+      bidId: bid.bidId.toString(),
+      askId: offer.askId.toString(),
+      deadline: deadline.toString(),
+      clientSignature,
+      manifest,
+    });
     progress({ stage: "accepted", detail: `miner ${offer.minerId} (${offer.worker}) accepted tentatively` });
     return { bid, accepted };
-  }
-
-  private async signedJson<S extends z.ZodType>(
-    offer: RepairOffer,
-    method: "POST",
-    path: string,
-    stage: string,
-    body: unknown,
-    schema: S,
-  ): Promise<z.output<S>> {
-    const peer = { address: offer.worker, endpoint: offer.endpoint };
-    const request = { method, path, stage, headersTimeoutMs: 180_000 };
-    return sendSignedJson(this.c.clients.account, peer, request, JSON.stringify(body), schema);
   }
 
   /** PUTs one piece, retrying while the miner is unreachable (it may be restarting). */
@@ -286,4 +253,9 @@ export class RepairClient {
       }
     }
   }
+}
+
+/** The miner as a signed-request peer: its worker key signs its answers' audience. */
+function minerPeer(offer: RepairOffer): { address: Address; endpoint: string } {
+  return { address: offer.worker, endpoint: offer.endpoint };
 }

@@ -2,9 +2,7 @@ import { randomBytes } from "node:crypto";
 import { join, resolve } from "node:path";
 import { toHex, type Address, type Hex } from "viem";
 import { InvalidArgumentError } from "../core/errors";
-import { PeerRejectedError, PeerUnreachableError, httpJson } from "../core/http-client";
-import { stringifyJson } from "../core/json";
-import { sendSignedJson } from "../core/signed-json";
+import { PeerRejectedError, PeerUnreachableError } from "../core/http-client";
 import type { StorageDealProposal } from "../chain/eip712";
 import { addBalance } from "../chain/storage-market/add-balance";
 import { escrowBalance, marketParams } from "../chain/storage-market/reads";
@@ -12,15 +10,13 @@ import { hashProposal, signProposal } from "../chain/storage-market/proposals";
 import type { RegisteredProvider } from "../chain/registry/reads";
 import { commpOfFile } from "../piece/commp";
 import { parsePieceCidV2 } from "../piece/piece-cid";
-import { z } from "zod";
+import { PROVIDER_PATHS, type ProposalStatusResponse, type ProposeDealResponse } from "../protocol/provider-api";
 import {
-  PROVIDER_PATHS,
-  extendDealResponseSchema,
-  proposalStatusResponseSchema,
-  proposeDealResponseSchema,
-  type ProposalStatusResponse,
-  type ProposeDealResponse,
-} from "../protocol/provider-api";
+  extendDeal as requestDealExtension,
+  getProposalStatus,
+  proposeDeal,
+  putManifest,
+} from "../protocol/provider-client";
 import type { ErasurePool } from "../erasure/erasure-pool";
 import { assertNotEmpty, prepareFile } from "../manifest/prepare";
 import { waitPublished } from "./deal-publication";
@@ -123,13 +119,10 @@ export class StorageClient {
     await this.ensureEscrow(row.proposal.storagePricePerEpoch * extraEpochs);
     const clientSignature = await signProposal(clients.account, clients.chain.id, contracts.storageMarket, extended);
     const provider = await lookupProvider(this.c, row.provider);
-    const response = await this.post(
-      provider,
-      PROVIDER_PATHS.dealExtension(dealId.toString()),
-      "extend deal",
-      { proposal: extended, clientSignature },
-      extendDealResponseSchema,
-    );
+    const response = await requestDealExtension(clients.account, provider, dealId, {
+      proposal: extended,
+      clientSignature,
+    });
     const proposalHash = hashProposal(clients.chain.id, contracts.storageMarket, extended);
     store.renewDeal(row.proposalHash, { ...row, proposalHash, proposal: extended }, response.txHash);
     return { dealId, endEpoch: extended.endEpoch, txHash: response.txHash };
@@ -245,17 +238,11 @@ export class StorageClient {
   /** POSTs a signed proposal; accepting the same proposal again is a no-op at the provider. */
   private async propose(signed: SignedProposal): Promise<ProposeDealResponse> {
     const provider = await lookupProvider(this.c, signed.proposal.provider);
-    return this.post(
-      provider,
-      PROVIDER_PATHS.proposals,
-      "propose deal",
-      {
-        proposal: signed.proposal,
-        clientSignature: signed.clientSignature,
-        pieceCidV2: signed.pieceCidV2,
-      },
-      proposeDealResponseSchema,
-    );
+    return proposeDeal(this.c.clients.account, provider, {
+      proposal: signed.proposal,
+      clientSignature: signed.clientSignature,
+      pieceCidV2: signed.pieceCidV2,
+    });
   }
 
   /** The provider's view of a proposal, or undefined when it has never seen it. */
@@ -264,11 +251,7 @@ export class StorageClient {
     proposalHash: Hex,
   ): Promise<ProposalStatusResponse | undefined> {
     try {
-      return await httpJson(
-        { method: "GET", url: provider.endpoint + PROVIDER_PATHS.proposal(proposalHash) },
-        { peer: provider.address, stage: "deal status" },
-        proposalStatusResponseSchema,
-      );
+      return await getProposalStatus(provider, proposalHash);
     } catch (err) {
       if (err instanceof PeerRejectedError && err.statusCode === 404) return undefined;
       throw err;
@@ -317,8 +300,7 @@ export class StorageClient {
    */
   async giveManifest(providerAddress: Address, droot: Hex, json: string): Promise<void> {
     const provider = await lookupProvider(this.c, providerAddress);
-    const request = { method: "PUT" as const, path: PROVIDER_PATHS.manifest(droot), stage: "store manifest" };
-    await sendSignedJson(this.c.clients.account, provider, request, json, z.unknown());
+    await putManifest(this.c.clients.account, provider, droot, json);
   }
 
   /**
@@ -367,21 +349,5 @@ export class StorageClient {
     if (free >= needed) return 0n;
     await addBalance(clients, contracts, clients.account.address, needed - free);
     return needed - free;
-  }
-
-  private async post<S extends z.ZodType>(
-    provider: RegisteredProvider,
-    path: string,
-    stage: string,
-    body: unknown,
-    schema: S,
-  ): Promise<z.output<S>> {
-    return sendSignedJson(
-      this.c.clients.account,
-      provider,
-      { method: "POST", path, stage },
-      stringifyJson(body),
-      schema,
-    );
   }
 }

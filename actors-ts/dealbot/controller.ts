@@ -11,6 +11,7 @@ import { ControllerStore } from "./controller-store";
 import { DASHBOARD_HTML } from "./dashboard";
 import type { DealbotRecord } from "./record";
 import { rankProviders } from "./reputation";
+import { REPUTATION_PATH, type ReputationResponse } from "../protocol/reputation-api";
 
 /** The controller's schedule and server settings. Intervals in ms, sizes in bytes. */
 export interface ControllerConfig {
@@ -31,13 +32,7 @@ export interface ControllerConfig {
   maxProviderLabels: number;
 }
 
-/** GET /api/reputation */
-export interface ReputationResponse {
-  /** Lower-case provider address → score in [0, 1] (Wilson lower bound of the success rate). */
-  scores: Record<string, number>;
-  ranking: { provider: string; attempts: number; successes: number; score: number }[];
-  updatedAt: string;
-}
+export type { ReputationResponse };
 
 /** The controller's Prometheus metrics: label values come from small fixed sets or a capped provider list. */
 class DealbotMetrics {
@@ -218,7 +213,7 @@ export class DealbotController {
     app.get("/metrics", async (_request, reply) =>
       reply.type(this.metrics.registry.contentType).send(await this.metrics.registry.metrics()),
     );
-    app.get("/api/reputation", async () => this.reputation());
+    app.get(REPUTATION_PATH, async () => this.reputation());
     app.get<{ Querystring: { limit?: string; provider?: string } }>("/api/records", async (request) => {
       const limit = Math.min(Math.max(Number(request.query.limit ?? 100) || 100, 1), 1000);
       return this.store.recent(limit, request.query.provider);

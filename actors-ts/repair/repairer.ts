@@ -2,20 +2,19 @@ import { existsSync } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { toHex, type Address, type Hex } from "viem";
-import { httpJson } from "../core/http-client";
 import { listProviders, type RegisteredProvider } from "../chain/registry/reads";
 import { describeCorrupt, type CorruptPiece, type FetchedPieces } from "../client/retrieval/file-retrieval";
 import { FileRetriever } from "../client/retrieval/file-retriever";
 import { rebuildPieces } from "../manifest/decode";
 import { verifyManifest, type Manifest } from "../manifest/manifest";
-import { PROVIDER_PATHS } from "../protocol/provider-api";
-import { signedHoldingsSchema, verifyHoldings } from "../protocol/holdings";
+import { verifyHoldings } from "../protocol/holdings";
 import { pieceKey } from "../piece/piece-intake";
 import type { RepairComponents } from "./components";
 import type { RepairConfig } from "./config";
 import type { RepairJobRow } from "./repair-store";
 import { byRepairPriority, holdersOf, sourceOrder } from "./source-order";
 import { PieceCommitmentMismatchError } from "../client/retrieval/piece-fetcher";
+import { getHoldings } from "../protocol/provider-client";
 
 /**
  * What each provider advertises it holds (seed 002's epoch slots), kept current by asking for
@@ -31,13 +30,8 @@ export class HoldingsIndex {
     await Promise.all(
       providers.map(async (p) => {
         const known = this.held.get(p.address);
-        const query = known ? `?since=${known.seq}` : "";
         try {
-          const signed = await httpJson(
-            { method: "GET", url: p.endpoint + PROVIDER_PATHS.holdings + query, headersTimeoutMs: 5_000 },
-            { peer: p.address, stage: "fetch holdings" },
-            signedHoldingsSchema,
-          );
+          const signed = await getHoldings(p, known?.seq);
           const payload = await verifyHoldings(signed, p.address);
           const pieces = payload.since === null || !known ? new Set<string>() : known.pieces;
           for (const cid of payload.added) pieces.add(cid);

@@ -1,8 +1,7 @@
-import { z } from "zod";
 import { httpJson } from "../core/http-client";
 import type { Logger } from "../core/logger";
 
-const reputationSchema = z.object({ scores: z.record(z.string(), z.number().min(0).max(1)) });
+import { reputationResponseSchema } from "../protocol/reputation-api";
 
 /**
  * Provider scores from a dealbot controller's `GET /api/reputation` (seed 004: reputation feeds
@@ -28,7 +27,7 @@ export class ReputationFeed {
       const body = await httpJson(
         { method: "GET", url: this.url },
         { peer: this.url, stage: "reputation feed" },
-        reputationSchema,
+        reputationResponseSchema,
       );
       this.scores.clear();
       for (const [address, score] of Object.entries(body.scores)) this.scores.set(address.toLowerCase(), score);

@@ -1,5 +1,4 @@
 import type { Address, Hex } from "viem";
-import { httpJson } from "../core/http-client";
 import { advanceCheckpoint } from "../chain/checkpoint";
 import { ContractRevertedError } from "../chain/contract-errors";
 import { repairMarketAbi, storageMarketAbi } from "../chain/generated/abis";
@@ -8,11 +7,10 @@ import { REPAIR_DEAL_STATES, getPieceSlot, getRepairDeal, repairDealPieces } fro
 import { dealInfo } from "../chain/storage-market/reads";
 import { getProvider, listProviders } from "../chain/registry/reads";
 import { ManifestInvalidError, verifyManifest, type Manifest } from "../manifest/manifest";
-import { z } from "zod";
-import { PROVIDER_PATHS } from "../protocol/provider-api";
 import type { RepairComponents, RepairStartup } from "./components";
 import type { RepairConfig } from "./config";
 import type { PieceRow } from "./repair-store";
+import { getManifestJson } from "../protocol/provider-client";
 
 const CURSOR_KEY = "watcher.cursor";
 const ORPHAN_PREFIX = "orphan:";
@@ -372,12 +370,7 @@ export class Watcher {
       if (!provider || tried.has(provider.address)) continue;
       tried.add(provider.address);
       try {
-        const json = await httpJson(
-          { method: "GET", url: provider.endpoint + PROVIDER_PATHS.manifest(droot), headersTimeoutMs: 10_000 },
-          { peer: provider.address, stage: "fetch manifest" },
-          z.unknown(),
-        );
-        return verifyManifest(json, droot);
+        return verifyManifest(await getManifestJson(provider, droot), droot);
       } catch (err) {
         failures.push(`${provider.address}: ${(err as Error).message.split("\n")[0]}`);
       }

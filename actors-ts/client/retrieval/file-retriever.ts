@@ -2,13 +2,10 @@ import { mkdir, rm } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import { join, resolve } from "node:path";
 import type { Address, Hex } from "viem";
-import { httpCall, httpJson } from "../../core/http-client";
 import { getProvider, listProviders, type RegisteredProvider } from "../../chain/registry/reads";
 import { repairDealPieces, repairDealsByDroot } from "../../chain/repair-market/reads";
 import { decodeFile } from "../../manifest/decode";
 import { verifyManifest, type Manifest } from "../../manifest/manifest";
-import { z } from "zod";
-import { PROVIDER_PATHS } from "../../protocol/provider-api";
 import { PieceFetcher, formatEvent } from "./piece-fetcher";
 import { PieceFetchRun } from "./piece-fetch-run";
 import {
@@ -22,6 +19,7 @@ import {
   type FileRetrieverDeps,
   type PieceFetchRequest,
 } from "./file-retrieval";
+import { getManifestJson, holdsPiece } from "../../protocol/provider-client";
 
 /**
  * Seed 001's RetrievalRequest for a whole file: reads the manifest, finds who holds each piece
@@ -204,20 +202,8 @@ export class FileRetriever {
     await Promise.all(
       manifest.pieces.flatMap((piece, index) =>
         others.map(async (provider) => {
-          try {
-            const response = await httpCall(
-              {
-                method: "GET",
-                url: provider.endpoint + PROVIDER_PATHS.pieceTree(piece.pieceCid),
-                headersTimeoutMs: 5_000,
-              },
-              { peer: provider.address, stage: "probe holdings" },
-            );
-            await response.body.dump();
-            holders.set(index, [...(holders.get(index) ?? []), provider]);
-          } catch {
-            // not a holder, or unreachable: either way not a candidate
-          }
+          // Not a holder, or unreachable: either way not a candidate.
+          if (await holdsPiece(provider, piece.pieceCid)) holders.set(index, [...(holders.get(index) ?? []), provider]);
         }),
       ),
     );
@@ -233,12 +219,7 @@ export class FileRetriever {
       if (asked.has(p.address)) return undefined;
       asked.add(p.address);
       try {
-        const json = await httpJson(
-          { method: "GET", url: p.endpoint + PROVIDER_PATHS.manifest(droot), headersTimeoutMs: 10_000 },
-          { peer: p.address, stage: "fetch manifest" },
-          z.unknown(),
-        );
-        return verifyManifest(json, droot);
+        return verifyManifest(await getManifestJson(p, droot), droot);
       } catch (err) {
         this.deps.logger.warn({ err, provider: p.address }, "no usable manifest from provider");
         return undefined;

@@ -2,7 +2,7 @@ import { open, type FileHandle } from "node:fs/promises";
 import { toHex, type Address, type Hex } from "viem";
 import { sleep } from "../../core/abort";
 import { RepairMarketError } from "../../core/errors";
-import { httpCall, httpJson } from "../../core/http-client";
+import { httpCall } from "../../core/http-client";
 import type { Logger } from "../../core/logger";
 import { signRequest } from "../../core/signed-request";
 import type { ChainClients } from "../../chain/clients";
@@ -13,12 +13,11 @@ import type { RegisteredProvider } from "../../chain/registry/reads";
 import { CHUNK_LOG2_LEAVES, CHUNK_PAYLOAD_BYTES } from "../../piece/constants";
 import { CommPHasher, pieceGeometry } from "../../piece/commp";
 import { PieceTreeCache } from "../../piece/piece-proof";
-import { z } from "zod";
-import { PROVIDER_PATHS, VOUCHER_HEADER, openRetrievalResponseSchema } from "../../protocol/provider-api";
+import { PROVIDER_PATHS, VOUCHER_HEADER } from "../../protocol/provider-api";
 
 /** The payment route's answer is not used; any JSON will do. */
-const zUnknown = z.unknown();
 import type { PieceFetchRow, RetrievalLedger } from "./retrieval-ledger";
+import { openRetrieval, payRetrieval } from "../../protocol/provider-client";
 
 /** Bytes from a provider do not match the piece commitment (seed 003: evidence of cheating). */
 export class PieceCommitmentMismatchError extends RepairMarketError {
@@ -111,17 +110,10 @@ export class PieceFetcher {
     if (!row.providerRetrievalId) {
       emit("ClientEventOpen", "DealStatusNew");
       const channelId = await this.ensureChannel(provider.address, row.pricePerByte * BigInt(target.payloadSize), emit);
-      const opened = await this.signedJson(
-        provider,
-        "POST",
-        PROVIDER_PATHS.retrievals,
-        "open retrieval",
-        {
-          pieceCid: target.pieceCid,
-          channelId: channelId.toString(),
-        },
-        openRetrievalResponseSchema,
-      );
+      const opened = await openRetrieval(this.deps.clients.account, provider, {
+        pieceCid: target.pieceCid,
+        channelId: channelId.toString(),
+      });
       row = {
         ...row,
         providerRetrievalId: opened.retrievalId,
@@ -147,14 +139,7 @@ export class PieceFetcher {
     const owed = row.pricePerByte * BigInt(row.endOffset - row.startOffset);
     if (ledger.lane(channelId, lane).amount < owed) {
       const voucher = await this.voucher(channelId, lane, owed);
-      await this.signedJson(
-        provider,
-        "POST",
-        PROVIDER_PATHS.retrievalPayment(row.providerRetrievalId as string),
-        "pay",
-        voucher,
-        zUnknown,
-      );
+      await payRetrieval(this.deps.clients.account, provider, row.providerRetrievalId as string, voucher);
     }
     row.status = "verified";
     ledger.upsertFetch(row);
@@ -284,30 +269,6 @@ export class PieceFetcher {
       });
     }
     return new ChunkVerifier(target, cache.chunkRoots);
-  }
-
-  private signedJson<S extends z.ZodType>(
-    provider: RegisteredProvider,
-    method: "POST",
-    path: string,
-    stage: string,
-    body: unknown,
-    schema: S,
-  ): Promise<z.output<S>> {
-    const json = JSON.stringify(body, (_k, v) => (typeof v === "bigint" ? v.toString() : v));
-    return signRequest(this.deps.clients.account, { method, path, body: json, audience: provider.address }).then(
-      (headers) =>
-        httpJson(
-          {
-            method,
-            url: provider.endpoint + path,
-            headers: { ...headers, "content-type": "application/json" },
-            body: json,
-          },
-          { peer: provider.address, stage },
-          schema,
-        ),
-    );
   }
 }
 
