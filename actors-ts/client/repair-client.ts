@@ -10,7 +10,7 @@ import { sleep } from "../core/abort";
 import { signRequest } from "../core/signed-request";
 import type { ChainClients } from "../chain/clients";
 import type { MarketContracts } from "../chain/contracts";
-import { repairMarketAbi } from "../chain/generated/abis";
+import { repairAskIds } from "../chain/repair-market/events";
 import { getAsk, getMiner } from "../chain/repair-market/reads";
 import { addBid, signDealAuthorization } from "../chain/repair-market/actions";
 import type { ErasurePool } from "../erasure/erasure-pool";
@@ -87,15 +87,8 @@ export class RepairClient {
   async offers(size: bigint): Promise<RepairOffer[]> {
     const { clients, contracts } = this.c;
     const head = await clients.public.getBlockNumber();
-    const added = await clients.public.getContractEvents({
-      address: contracts.repairMarket,
-      abi: repairMarketAbi,
-      eventName: "RepairAskAdded",
-      fromBlock: 0n,
-    });
     const offers: RepairOffer[] = [];
-    for (const e of added) {
-      const askId = e.args.askId as bigint;
+    for (const askId of await repairAskIds(clients, contracts)) {
       const ask = await getAsk(clients, contracts, askId);
       if (!ask.active || ask.expiryEpoch <= head + 10n || ask.maxSize < size) continue;
       const miner = await getMiner(clients, contracts, ask.minerId);

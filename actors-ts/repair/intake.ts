@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { toHex, type Hex } from "viem";
 import { HttpError } from "../core/http-errors";
 import { ContractRevertedError } from "../chain/contract-errors";
-import { repairMarketAbi } from "../chain/generated/abis";
+import { repairDealOfBid } from "../chain/repair-market/events";
 import { getBid, getRepairDeal } from "../chain/repair-market/reads";
 import { addDeal } from "../chain/repair-market/actions";
 import { rebuildPieces } from "../manifest/decode";
@@ -139,18 +139,11 @@ export class Intake {
   private async dealOfBid(bidId: bigint): Promise<{ dealId: bigint; txHash: Hex } | undefined> {
     const bid = await getBid(this.c.clients, this.c.contracts, bidId);
     if (bid.state !== BID_TAKEN) return undefined;
-    const events = await this.c.clients.public.getContractEvents({
-      address: this.c.contracts.repairMarket,
-      abi: repairMarketAbi,
-      eventName: "RepairDealCreated",
-      args: { bidId, minerId: this.init.minerId() },
-      fromBlock: 0n,
-    });
-    const event = events[0];
-    if (!event?.args.dealId) {
+    const made = await repairDealOfBid(this.c.clients, this.c.contracts, bidId, this.init.minerId());
+    if (!made) {
       throw new HttpError(409, "BidTakenElsewhere", "the bid was taken by another deal", { bidId: bidId.toString() });
     }
-    return { dealId: event.args.dealId, txHash: event.transactionHash };
+    return made;
   }
 
   /** Re-derives the parity pieces from the data pieces and compares their commitments. */

@@ -1,7 +1,7 @@
 import type { Address, Hex } from "viem";
 import { advanceCheckpoint } from "../chain/checkpoint";
 import { ContractRevertedError } from "../chain/contract-errors";
-import { repairMarketAbi, storageMarketAbi } from "../chain/generated/abis";
+import { repairMinerEvents } from "../chain/repair-market/events";
 import { confirmPieceOnChain, reportPieceLoss } from "../chain/repair-market/actions";
 import { REPAIR_DEAL_STATES, getPieceSlot, getRepairDeal, repairDealPieces } from "../chain/repair-market/reads";
 import { dealInfo } from "../chain/storage-market/reads";
@@ -54,55 +54,22 @@ export class Watcher {
     if (safe <= cursor) return false;
     const to = safe - cursor > LOG_RANGE ? cursor + LOG_RANGE : safe;
     const from = cursor + 1n;
-    const [created, lost, fileLost, storageEvents] = await Promise.all([
-      clients.public.getContractEvents({
-        address: contracts.repairMarket,
-        abi: repairMarketAbi,
-        eventName: "RepairDealCreated",
-        args: { minerId: this.init.minerId },
-        fromBlock: from,
-        toBlock: to,
-      }),
-      clients.public.getContractEvents({
-        address: contracts.repairMarket,
-        abi: repairMarketAbi,
-        eventName: "PieceLost",
-        fromBlock: from,
-        toBlock: to,
-      }),
-      clients.public.getContractEvents({
-        address: contracts.repairMarket,
-        abi: repairMarketAbi,
-        eventName: "FileLost",
-        args: { minerId: this.init.minerId },
-        fromBlock: from,
-        toBlock: to,
-      }),
-      clients.public.getContractEvents({
-        address: contracts.storageMarket,
-        abi: storageMarketAbi,
-        fromBlock: from,
-        toBlock: to,
-      }),
-    ]);
-    for (const e of created) {
-      const dealId = e.args.dealId as bigint;
-      if (!store.deal(dealId)) {
-        store.set(ORPHAN_PREFIX + dealId.toString(), e.args.droot as Hex);
-        this.c.logger.warn({ dealId, droot: e.args.droot }, "repair deal on chain without local state (orphan)");
+    const events = await repairMinerEvents(clients, contracts, this.init.minerId, from, to);
+    for (const e of events.created) {
+      if (!store.deal(e.dealId)) {
+        store.set(ORPHAN_PREFIX + e.dealId.toString(), e.droot);
+        this.c.logger.warn({ dealId: e.dealId, droot: e.droot }, "repair deal on chain without local state (orphan)");
       }
     }
-    for (const e of lost) {
-      const dealId = e.args.dealId as bigint;
-      const index = Number(e.args.index);
-      const piece = store.piece(dealId, index);
-      if (piece && piece.state === "assigned" && piece.storageDealId === e.args.storageDealId) {
+    for (const e of events.lost) {
+      const piece = store.piece(e.dealId, e.index);
+      if (piece && piece.state === "assigned" && piece.storageDealId === e.storageDealId) {
         this.markLost(piece, e.blockNumber ?? head);
       }
     }
-    for (const e of fileLost) this.markFileLost(e.args.dealId as bigint, e.args.clientRefund as bigint);
-    const sweep = storageEvents.some(
-      (e) => e.eventName === "FaultRecorded" || e.eventName === "DataSetFailed" || e.eventName === "DealClosed",
+    for (const e of events.fileLost) this.markFileLost(e.dealId, e.clientRefund);
+    const sweep = events.storageEventNames.some(
+      (name) => name === "FaultRecorded" || name === "DataSetFailed" || name === "DealClosed",
     );
     store.set(CURSOR_KEY, to.toString());
     return sweep;
