@@ -348,10 +348,11 @@ describe("repair miner: repair-backed deals, placement, fault detection, minimal
           }),
       };
     };
+    /** Where the miner keeps an uploaded piece (its BlobStore: data dir/pieces/blobs/root). */
+    const minerBlob = (root: Hex) => join(dir, "miner", "pieces", "blobs", root.toLowerCase());
     const expectUntouched = async (bidId: bigint, roots: Hex[]) => {
       expect((await getBid(clients, contracts, bidId)).state).to.equal(1); // still Open: no deal
-      for (const root of roots)
-        expect(existsSync(join(dir, "miner", "pieces", root.toLowerCase())), root).to.equal(false);
+      for (const root of roots) expect(existsSync(minerBlob(root)), root).to.equal(false);
       await cancelBid(clients, contracts, bidId);
     };
     try {
@@ -371,7 +372,7 @@ describe("repair miner: repair-backed deals, placement, fault detection, minimal
       const c = await prepare("corrupt-piece");
       const bidC = await bidFor(c.manifest);
       const accepted = await call("POST", REPAIR_PATHS.proposals, bidC.proposal(c.manifest));
-      expect(accepted.status, JSON.stringify(accepted.body)).to.equal(200);
+      expect(accepted.status, JSON.stringify(accepted.body)).to.equal(201);
       const uploadPaths = accepted.body.uploadPaths as string[];
       const bytes = await readFile(c.piecePaths[1]);
       bytes[bytes.length >> 1] ^= 0x01;
@@ -392,10 +393,11 @@ describe("repair miner: repair-backed deals, placement, fault detection, minimal
       const lying: Manifest = { ...body, droot: manifestDroot(body).root };
       const bidD = await bidFor(lying);
       const taken = await call("POST", REPAIR_PATHS.proposals, bidD.proposal(lying));
-      expect(taken.status, JSON.stringify(taken.body)).to.equal(200);
+      expect(taken.status, JSON.stringify(taken.body)).to.equal(201);
       for (const [i, path] of (taken.body.uploadPaths as string[]).entries()) {
         const up = await call("PUT", path, await readFile(d.piecePaths[i]));
         expect(up.status, `piece ${i}: ${JSON.stringify(up.body)}`).to.equal(200);
+        expect(existsSync(minerBlob(lying.pieces[i].root)), `piece ${i} kept while the intake is open`).to.equal(true);
       }
       const commit = await call("POST", REPAIR_PATHS.commit(taken.body.intakeId as string), "{}");
       expect(commit.status, JSON.stringify(commit.body)).to.equal(422);
@@ -501,7 +503,7 @@ describe("repair miner: repair-backed deals, placement, fault detection, minimal
     const manifest = (await (await fetch(`${miner.url}/manifests/${droot}`)).json()) as {
       pieces: { root: Hex; payloadSize: number }[];
     };
-    const blob = join(dir, `provider-${n}`, "pieces", manifest.pieces[victimIndex].root.toLowerCase());
+    const blob = join(dir, `provider-${n}`, "pieces", "blobs", manifest.pieces[victimIndex].root.toLowerCase());
     const since = await repairCount();
     const rottenDeal = (await slot(victimIndex)).storageDealId;
     // The provider keeps running its data set; only this piece's bytes change. Its next proofs
@@ -514,6 +516,11 @@ describe("repair miner: repair-backed deals, placement, fault detection, minimal
     await writeFile(blob, bytes);
     // Restarted with a short scrub interval: its first round recomputes every CommP from disk.
     providers.set(n, await startDaemon("provider", providerArgs(n, ["--scrub-interval-ms", "1000"])));
+    await checkRot(n, victimIndex, since, rottenDeal).finally(() => pacer.watch(devAddress(n)));
+  });
+
+  /** The rest of the rot test: declared by the scrubber, repaired by the miner, read back intact. */
+  async function checkRot(n: number, victimIndex: number, since: number, rottenDeal: bigint): Promise<void> {
     await waitFor("the provider's scrubber to declare the rotten piece", 120_000, async () =>
       providers.get(n)?.output().includes("faults declared") ? true : undefined,
     );
@@ -529,9 +536,7 @@ describe("repair miner: repair-backed deals, placement, fault detection, minimal
     ]);
     expect(r.code, r.stderr + r.stdout).to.equal(0);
     expect(sha256(await readFile(out))).to.equal(sha256(file));
-    // The provider stays up (it may get other pieces later) and is watched again.
-    pacer.watch(devAddress(n));
-  });
+  }
 
   it("recovers from a wiped data dir: manifests come back from providers (orphans) and repairs continue", async () => {
     await miner.stop();
