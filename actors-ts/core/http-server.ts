@@ -1,6 +1,6 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { ZodError } from "zod";
-import type { Address } from "viem";
+import type { Address, Hex } from "viem";
 import { HttpError, type HttpErrorBody } from "./http-errors";
 import { RequestAuthError, verifyRequest, type VerifiedRequest } from "./signed-request";
 import type { Logger } from "./logger";
@@ -94,4 +94,21 @@ export function authenticate(
     },
     (signer, nonce, expiresAt) => ctx.store.useNonce(signer, nonce, expiresAt),
   );
+}
+
+/**
+ * GET /manifests/:droot, as provider and repair miner both serve it: the stored manifest's JSON as
+ * stored (the reader verifies it against the droot).
+ *
+ * @throws HttpError 404 ManifestNotFound.
+ */
+export async function serveStoredManifest(
+  store: { manifest(droot: Hex): string | undefined },
+  request: FastifyRequest<{ Params: { droot: string } }>,
+  reply: FastifyReply,
+): Promise<FastifyReply> {
+  const json = store.manifest(request.params.droot as Hex);
+  if (!json)
+    throw new HttpError(404, "ManifestNotFound", "no manifest for this droot", { droot: request.params.droot });
+  return reply.type("application/json").send(json);
 }

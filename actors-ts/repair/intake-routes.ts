@@ -19,6 +19,7 @@ import type { RepairComponents } from "./components";
 import type { RepairConfig } from "./config";
 import type { Intake } from "./intake";
 import { SOFTWARE_VERSION as VERSION } from "../core/version";
+import { serveStoredManifest } from "../core/http-server";
 
 const BID_OPEN = 1;
 
@@ -56,7 +57,7 @@ export function registerIntakeRoutes(
   app.get<{ Params: { dealId: string } }>(REPAIR_PATHS.deal(":dealId"), (request) => repairDealStatus(c, request));
   app.get(REPAIR_PATHS.deals, () => listRepairDeals(c));
   app.get<{ Params: { droot: string } }>(REPAIR_PATHS.manifest(":droot"), (request, reply) =>
-    serveManifest(c, request, reply),
+    serveStoredManifest(c.store, request, reply),
   );
 }
 
@@ -253,22 +254,6 @@ async function listRepairDeals(
   c: Pick<IntakeRouteComponents, "store">,
 ): Promise<(RepairDealStatusResponse | undefined)[]> {
   return c.store.deals().map((d) => dealStatus(c, d.dealId));
-}
-
-/**
- * GET manifest(:droot): the stored manifest's JSON, as stored.
- *
- * @throws HttpError 404 ManifestNotFound.
- */
-async function serveManifest(
-  c: Pick<IntakeRouteComponents, "store">,
-  request: FastifyRequest<{ Params: { droot: string } }>,
-  reply: FastifyReply,
-): Promise<FastifyReply> {
-  const json = c.store.manifest(request.params.droot as Hex);
-  if (!json)
-    throw new HttpError(404, "ManifestNotFound", "no manifest for this droot", { droot: request.params.droot });
-  return reply.type("application/json").send(json);
 }
 
 function acceptance(init: Pick<IntakeRouteInit, "minerId">, id: string, manifest: Manifest): RepairProposalResponse {

@@ -10,6 +10,7 @@ import { authenticate } from "../../core/http-server";
 import { advertiseHoldings, type SignedHoldings } from "../../protocol/holdings";
 import { applyFaults } from "../retrieval/retrieval-routes";
 import { SOFTWARE_VERSION as VERSION } from "../../core/version";
+import { serveStoredManifest } from "../../core/http-server";
 
 /** The daemon's package version, reported by /info and /healthz. */
 
@@ -52,7 +53,7 @@ export function registerPieceRoutes(
   );
   app.get<{ Querystring: { since?: string } }>(PROVIDER_PATHS.holdings, (request) => serveHoldings(c, request));
   app.get<{ Params: { droot: string } }>(PROVIDER_PATHS.manifest(":droot"), (request, reply) =>
-    serveManifest(c, request, reply),
+    serveStoredManifest(c.store, request, reply),
   );
   app.put<{ Params: { droot: string } }>(PROVIDER_PATHS.manifest(":droot"), (request, reply) =>
     storeManifest(c, request, reply),
@@ -155,22 +156,6 @@ async function serveHoldings(
     throw new HttpError(400, "InvalidSince", "since must be a holdings sequence number", { since: raw });
   }
   return advertiseHoldings(c.store, c.clients.account, c.clients.chain.id, raw === undefined ? undefined : Number(raw));
-}
-
-/**
- * GET manifest(:droot): the stored manifest's JSON, as stored.
- *
- * @throws HttpError 404 ManifestNotFound.
- */
-async function serveManifest(
-  c: Pick<ProviderComponents, "store">,
-  request: FastifyRequest<{ Params: { droot: string } }>,
-  reply: FastifyReply,
-): Promise<FastifyReply> {
-  const json = c.store.manifest(request.params.droot as Hex);
-  if (!json)
-    throw new HttpError(404, "ManifestNotFound", "no manifest for this droot", { droot: request.params.droot });
-  return reply.type("application/json").send(json);
 }
 
 /**
