@@ -1,4 +1,10 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from "fastify";
 import { ZodError } from "zod";
 import type { Address, Hex } from "viem";
 import { HttpError, type HttpErrorBody } from "./http-errors";
@@ -22,7 +28,9 @@ export function createHttpServer(ctx: { logger: Logger; config: { maxJsonBodyByt
   const app = Fastify({
     loggerInstance,
     bodyLimit: ctx.config.maxJsonBodyBytes,
-    disableRequestLogging: true,
+    // Request logs are written by the daemons' own hooks where they matter (fastify 5.12's
+    // LogController; the top-level disableRequestLogging is deprecated and warns FSTDEP023).
+    logController: new LogController({ disableRequestLogging: true }),
   });
   app.addContentTypeParser("application/json", { parseAs: "buffer" }, (request, body, done) => {
     request.rawBody = body as Buffer;
