@@ -8,6 +8,7 @@ import { ErasurePool } from "../erasure/erasure-pool";
 import { parseBigint, parseIntOption, printJson, reportError } from "./common";
 import { openClient, withClientOptions, type ClientOptions, type OpenedClient } from "./client-common";
 import { addRetrieve } from "./client-retrieve-commands";
+import { InvalidArgumentError } from "../core/errors";
 
 /** Options of `client store`. */
 interface StoreCliOptions extends ClientOptions {
@@ -219,7 +220,7 @@ async function storeErasureCoded(file: string, providers: string, ctx: StoreCont
 async function storeDirect(file: string, ctx: StoreContext): Promise<void> {
   const { opts, progress, events } = ctx;
   const storeOptions = dealOptions(ctx);
-  if (!opts.provider) throw new Error("give --provider, or --providers with --k and --m");
+  if (!opts.provider) throw new InvalidArgumentError("give --provider, or --providers with --k and --m");
   const deal = await ctx.opened.client.storeFile(file, {
     ...storeOptions,
     provider: getAddress(opts.provider),

@@ -6,6 +6,7 @@ import { describeCorrupt } from "../client/retrieval/file-retrieval";
 import { ErasurePool } from "../erasure/erasure-pool";
 import { parseIntOption, printJson, reportError } from "./common";
 import { openClient, withClientOptions, type ClientOptions, type OpenedClient } from "./client-common";
+import { InvalidArgumentError } from "../core/errors";
 
 /** Options of `client retrieve`. */
 interface RetrieveCliOptions extends ClientOptions {
@@ -157,7 +158,7 @@ async function retrieveOwnPiece(pieceCid: string, ctx: RetrieveContext): Promise
 /** A piece from --provider, paid through a payment channel (token base units). */
 async function retrievePaidPiece(pieceCid: string, ctx: RetrieveContext): Promise<void> {
   const { opts } = ctx;
-  if (!opts.provider) throw new Error("a paid piece retrieval needs --provider");
+  if (!opts.provider) throw new InvalidArgumentError("a paid piece retrieval needs --provider");
   const result = await ctx.retrieval.retrievePiece(pieceCid, getAddress(opts.provider), opts.out, {
     onEvent: (line) => ctx.events.push(line),
     maxBytesPerSecond: opts.maxDownloadRate,

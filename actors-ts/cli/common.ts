@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { Option } from "commander";
 import { RepairMarketError } from "../core/errors";
 import { stringifyJson } from "../core/json";
+import { InvalidArgumentError } from "../core/errors";
 
 /** Options every command that talks to the chain accepts. */
 export interface ChainOptions {
@@ -33,14 +34,14 @@ export function defaultDataDir(role: string): string {
 
 /** Parses a non-negative integer option into a bigint. */
 export function parseBigint(value: string): bigint {
-  if (!/^\d+$/.test(value)) throw new Error(`expected a non-negative integer, got "${value}"`);
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`expected a non-negative integer, got "${value}"`);
   return BigInt(value);
 }
 
 /** Parses an integer option. */
 export function parseIntOption(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n)) throw new Error(`expected an integer, got "${value}"`);
+  if (!Number.isInteger(n)) throw new InvalidArgumentError(`expected an integer, got "${value}"`);
   return n;
 }
 

@@ -26,6 +26,7 @@ import {
   stopOnSignals,
   type ChainOptions,
 } from "./common";
+import { InvalidArgumentError } from "../core/errors";
 
 interface BotOptions extends ChainOptions {
   dataDir: string;
@@ -38,7 +39,7 @@ interface BotOptions extends ChainOptions {
 /** Reads the task input: `--input FILE`, or stdin when it is not a terminal. */
 function readInput(path: string | undefined): string {
   if (path && path !== "-") return readFileSync(path, "utf8");
-  if (process.stdin.isTTY) throw new Error("no tasks: pass --input FILE or pipe JSON tasks on stdin");
+  if (process.stdin.isTTY) throw new InvalidArgumentError("no tasks: pass --input FILE or pipe JSON tasks on stdin");
   return readFileSync(0, "utf8");
 }
 
@@ -47,7 +48,7 @@ function stageLimits(opts: { stageTimeout?: string[]; stallMs?: number }): Stage
   const timeoutMs = { ...DEFAULT_STAGE_LIMITS.timeoutMs };
   for (const item of opts.stageTimeout ?? []) {
     const m = /^([a-z]+)=(\d+)$/.exec(item);
-    if (!m) throw new Error(`--stage-timeout expects stage=ms (e.g. transfer=60000), got "${item}"`);
+    if (!m) throw new InvalidArgumentError(`--stage-timeout expects stage=ms (e.g. transfer=60000), got "${item}"`);
     timeoutMs[m[1]] = Number(m[2]);
   }
   return { ...DEFAULT_STAGE_LIMITS, timeoutMs, stallMs: opts.stallMs ?? DEFAULT_STAGE_LIMITS.stallMs };
@@ -169,7 +170,7 @@ function addController(parent: Command): void {
 function parseSizes(sizes: string[]): number[] {
   return sizes.map((s) => {
     const n = Number(s);
-    if (!Number.isInteger(n) || n < 127) throw new Error(`--sizes: expected integers ≥ 127, got "${s}"`);
+    if (!Number.isInteger(n) || n < 127) throw new InvalidArgumentError(`--sizes: expected integers ≥ 127, got "${s}"`);
     return n;
   });
 }

@@ -64,3 +64,8 @@ function formatMessage(shortMessage: string, options: RepairMarketErrorOptions):
 export class InvalidArgumentError extends RepairMarketError {
   override name = "InvalidArgumentError" as const;
 }
+
+/** A call came in an order the object does not allow (a hasher used after its digest), or an invariant broke. */
+export class InvalidStateError extends RepairMarketError {
+  override name = "InvalidStateError" as const;
+}

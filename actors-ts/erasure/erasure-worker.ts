@@ -7,6 +7,7 @@ import { parentPort } from "node:worker_threads";
 import { encodeStripe, reconstructStripe } from "./reed-solomon";
 import { CommPHasher } from "../piece/commp";
 import type { WorkerReply, WorkerRequest } from "./erasure-protocol";
+import { InvalidStateError } from "../core/errors";
 
 const hashers = new Map<string, { hasher: CommPHasher; chunkRoots: Uint8Array[] }>();
 
@@ -55,7 +56,7 @@ function handle(req: WorkerRequest): WorkerReply | undefined {
     }
     case "hash-digest": {
       const entry = hashers.get(req.key);
-      if (!entry) throw new Error(`no hasher named ${req.key}`);
+      if (!entry) throw new InvalidStateError("no hasher with this key in the worker", { details: { key: req.key } });
       hashers.delete(req.key);
       const c = entry.hasher.digest();
       const roots = new Uint8Array(entry.chunkRoots.length * 32);

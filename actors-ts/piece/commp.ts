@@ -12,6 +12,7 @@ import {
 import { fr32PadQuads } from "./fr32";
 import { hashPair, subtreeRoot, zeroRoot } from "./sha254";
 import { toPieceCidV2 } from "./piece-cid";
+import { InvalidStateError } from "../core/errors";
 
 /** Result of hashing a payload into a piece commitment. */
 export interface PieceCommitment {
@@ -90,7 +91,7 @@ export class CommPHasher {
    * @throws Error when called after {@link digest}.
    */
   update(data: Uint8Array): this {
-    if (this.finished) throw new Error("CommPHasher.update called after digest()");
+    if (this.finished) throw new InvalidStateError("CommPHasher.update called after digest()");
     let offset = 0;
     while (offset < data.length) {
       const take = Math.min(data.length - offset, CHUNK_PAYLOAD_BYTES - this.chunkFill);
@@ -113,7 +114,7 @@ export class CommPHasher {
    * power of two, and returns the commitment. The hasher cannot be reused afterwards.
    */
   digest(): PieceCommitment {
-    if (this.finished) throw new Error("CommPHasher.digest called twice");
+    if (this.finished) throw new InvalidStateError("CommPHasher.digest called twice");
     this.finished = true;
     const geometry = pieceGeometry(this.payloadBytes);
     let carry: Uint8Array | undefined;
@@ -145,7 +146,7 @@ export class CommPHasher {
       else if (carry) carry = hashPair(carry, zeroRoot(l));
     }
     const root = carry ?? this.frontier[geometry.height];
-    if (!root) throw new Error("CommPHasher: empty frontier (internal error)");
+    if (!root) throw new InvalidStateError("CommPHasher: empty frontier (internal error)");
     return {
       root,
       payloadSize: this.payloadBytes,

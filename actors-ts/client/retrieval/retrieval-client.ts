@@ -15,6 +15,7 @@ import type { FileRetrievalResult, FileRetrieveOptions } from "./file-retrieval"
 import { FileRetriever } from "./file-retriever";
 import { PieceFetcher, formatEvent } from "./piece-fetcher";
 import { RetrievalLedger } from "./retrieval-ledger";
+import { InvalidArgumentError } from "../../core/errors";
 
 export interface RetrievalClientDeps {
   clients: ChainClients;
@@ -50,7 +51,7 @@ export class RetrievalClient {
 
   /** Whole-file retrieval by droot (see {@link FileRetriever}). */
   async retrieveFile(droot: Hex, outPath: string, options?: FileRetrieveOptions): Promise<FileRetrievalResult> {
-    if (!this.deps.pool) throw new Error("RetrievalClient needs an ErasurePool to rebuild files");
+    if (!this.deps.pool) throw new InvalidArgumentError("RetrievalClient needs an ErasurePool to rebuild files");
     const retriever = new FileRetriever({ ...this.deps, pool: this.deps.pool, ledger: this.ledger });
     return retriever.retrieve(droot, outPath, options);
   }
