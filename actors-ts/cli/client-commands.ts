@@ -9,6 +9,7 @@ import { parseBigint, parseIntOption, printJson, reportError } from "./common";
 import { openClient, withClientOptions, type ClientOptions, type OpenedClient } from "./client-common";
 import { addRetrieve } from "./client-retrieve-commands";
 import { InvalidArgumentError } from "../core/errors";
+import { addCancelBid, addWithdraw } from "./money-commands";
 
 /** Options of `client store`. */
 interface StoreCliOptions extends ClientOptions {
@@ -74,13 +75,18 @@ function progressReporter(enabled: boolean): ProgressReporter {
   };
 }
 
-/** `repair-market client …`: store (store), renew (extend), list (deals) and retrieve (retrieve) files. */
+/**
+ * `repair-market client …`: store (store), renew (extend), list (deals) and retrieve (retrieve)
+ * files; take back what the contracts credit (withdraw) and cancel an unused repair bid (cancel-bid).
+ */
 export function clientCommand(): Command {
   const client = new Command("client").description("store and retrieve files");
   addStore(client);
   addExtend(client);
   addDeals(client);
   addRetrieve(client);
+  addWithdraw(client, "client");
+  addCancelBid(client);
   return client;
 }
 

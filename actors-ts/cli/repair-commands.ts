@@ -18,6 +18,7 @@ import {
   stopOnSignals,
   type ChainOptions,
 } from "./common";
+import { addWithdraw } from "./money-commands";
 
 /** Options of `repair start`; unset ones fall back to --config, then to the config's defaults. */
 interface RepairStartOptions extends ChainOptions {
@@ -60,6 +61,7 @@ export function repairCommand(): Command {
   const repair = new Command("repair").description("run a repair miner, or ask one about its deals");
   addRepairStart(repair);
   addRepairStatus(repair);
+  addWithdraw(repair, "repair miner's worker");
   return repair;
 }
 

@@ -1,5 +1,5 @@
 import { createReadStream } from "node:fs";
-import { stat } from "node:fs/promises";
+import { rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { getAddress, type Address, type Hex } from "viem";
 import { InvalidArgumentError, RepairMarketError } from "../core/errors";
@@ -115,18 +115,28 @@ export class RepairClient {
    * (addBid: allowance or balance).
    */
   async store(filePath: string, options: RepairStoreOptions): Promise<RepairBackedFile> {
-    const { store } = this.c;
     const { k, m } = options;
     if (k < 1 || m < 1 || k + m > 64) {
       throw new InvalidArgumentError("repair-backed storage needs k ≥ 1, m ≥ 1 and k + m ≤ 64", { details: { k, m } });
     }
+    const outDir = join(options.workDir, `prepare-${Date.now()}`);
+    try {
+      const prepared = await prepareFile(filePath, { k, m, outDir, pool: options.pool });
+      return await this.storePrepared(prepared, options);
+    } finally {
+      // The encoded pieces (about 1.5× the file) are the miner's once the deal is made; after a
+      // failure a new attempt encodes again (with a new bid), so nothing here is needed either way.
+      await rm(outDir, { recursive: true, force: true });
+    }
+  }
+
+  /** Bids, proposes, uploads and commits a file `prepareFile` encoded (see {@link store}). */
+  private async storePrepared(
+    prepared: Awaited<ReturnType<typeof prepareFile>>,
+    options: RepairStoreOptions,
+  ): Promise<RepairBackedFile> {
+    const { store } = this.c;
     const progress = options.onProgress ?? (() => undefined);
-    const prepared = await prepareFile(filePath, {
-      k,
-      m,
-      outDir: join(options.workDir, `prepare-${Date.now()}`),
-      pool: options.pool,
-    });
     const manifest = prepared.manifest;
     const droot = manifest.droot;
     store.putManifest(droot, JSON.stringify(manifest));

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { toHex, type Address, type Hex } from "viem";
 import { InvalidArgumentError } from "../core/errors";
@@ -276,12 +277,8 @@ export class StorageClient {
         details: { k, m, providers: providers.length },
       });
     }
-    const prepared = await prepareFile(filePath, {
-      k,
-      m,
-      outDir: join(coding.workDir, `prepare-${Date.now()}`),
-      pool: coding.pool,
-    });
+    const outDir = join(coding.workDir, `prepare-${Date.now()}`);
+    const prepared = await prepareFile(filePath, { k, m, outDir, pool: coding.pool });
     const droot = prepared.manifest.droot;
     this.c.store.putManifest(droot, JSON.stringify(prepared.manifest));
     const deals = await Promise.all(
@@ -289,6 +286,9 @@ export class StorageClient {
     );
     const json = JSON.stringify(prepared.manifest);
     for (const address of providers) await this.giveManifest(address, droot, json);
+    // Every piece is with its provider now. After a failure the pieces stay: the client's
+    // database points at them, so a rerun resumes the uploads.
+    await rm(outDir, { recursive: true, force: true });
     return { droot, manifest: prepared.manifest, deals };
   }
 

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,7 +10,12 @@ import { deployTo, devAddress, devKey, fundTokens, runCli, startDaemon, type Dae
 import { waitFor } from "../helpers/wait";
 import { startPacedDevnet, type ChainPacer } from "../helpers/chain-pacer";
 import type { Deployment } from "../../actors-ts/chain/deployment";
-import { paymentChannelsAbi, repairMarketAbi, storageMarketAbi } from "../../actors-ts/chain/generated/abis";
+import {
+  paymentChannelsAbi,
+  paymentTokenAbi,
+  repairMarketAbi,
+  storageMarketAbi,
+} from "../../actors-ts/chain/generated/abis";
 import type { RepairDealStatusResponse } from "../../actors-ts/protocol/repair-api";
 import { superviseSuiteProcesses } from "../helpers/process-logs";
 import { request } from "undici";
@@ -207,6 +212,9 @@ describe("repair miner: repair-backed deals, placement, fault detection, minimal
     const stored = JSON.parse(r.stdout) as { droot: Hex; dealId: string };
     droot = stored.droot;
     dealId = stored.dealId;
+    // The encoded pieces (1.5× the file) went to the miner; the client keeps no copy of them.
+    const work = join(dir, "client", "work");
+    expect(existsSync(work) ? readdirSync(work).filter((name) => name.startsWith("prepare-")) : []).to.deep.equal([]);
     // Every piece assigned on chain, each with a different provider, and proven once (the miner
     // then drops its local copies).
     await waitFor(
@@ -282,10 +290,16 @@ describe("repair miner: repair-backed deals, placement, fault detection, minimal
     expect(res.statusCode).to.equal(422);
     expect(answer.error).to.equal("BidSizeMismatch");
     expect(answer.details.manifestPayloadBytes).to.equal((size + 6n).toString());
-    // Nothing was taken: the bid is still open, and the client cancels it.
+    // Nothing was taken: the bid is still open, and the client cancels it with one command.
     const onChain = await getBid(clients, contracts, bid.bidId);
     expect(onChain.state).to.equal(1); // Open
-    await cancelBid(clients, contracts, bid.bidId);
+    const cancelled = await runCli([
+      ...["client", "cancel-bid", bid.bidId.toString(), "--key", devKey(CLIENT), "--rpc", devnet.rpcUrl],
+      ...["--deployment", join(dir, "deployments"), "--json"],
+    ]);
+    expect(cancelled.code, cancelled.stderr + cancelled.stdout).to.equal(0);
+    expect(BigInt((JSON.parse(cancelled.stdout) as { refund: string }).refund)).to.equal(bid.amount);
+    expect((await getBid(clients, contracts, bid.bidId)).state).to.equal(3); // Cancelled
   });
 
   it("refuses a wrong manifest, a piece that does not match its commitment and parity that does not re-derive: a 4xx naming the piece and the check, no deal, the bid open, nothing kept", async () => {
@@ -690,6 +704,31 @@ describe("repair miner: repair-backed deals, placement, fault detection, minimal
     expect(r.stderr, r.stdout).to.match(/only \d of the file's 6 pieces have a holder; k = 4 are needed/);
     expect(r.stderr).to.include(`repair deal ${dealId} is Lost`);
     expect(await channels()).to.equal(channelsBefore);
+    // The refund and the slash share reach the client's wallet with one command.
+    const wallet = () =>
+      chain().readContract({
+        address: deployment.contracts.PaymentToken as Address,
+        abi: paymentTokenAbi,
+        functionName: "balanceOf",
+        args: [devAddress(CLIENT)],
+      });
+    const before = await wallet();
+    const w = await runCli([
+      ...["client", "withdraw", "--from", "repair", "--key", devKey(CLIENT), "--rpc", devnet.rpcUrl],
+      ...["--deployment", join(dir, "deployments"), "--json"],
+    ]);
+    expect(w.code, w.stderr + w.stdout).to.equal(0);
+    const withdrawn = JSON.parse(w.stdout) as { total: string; withdrawals: { source: string; amount: string }[] };
+    expect(BigInt(withdrawn.total)).to.equal(refund);
+    expect((await wallet()) - before).to.equal(refund);
+    expect(
+      await chain().readContract({
+        address: deployment.contracts.RepairMarket as Address,
+        abi: repairMarketAbi,
+        functionName: "balanceOf",
+        args: [devAddress(CLIENT)],
+      }),
+    ).to.equal(0n);
   });
 
   it("no live provider was ever late: the pacer never had to give up waiting for a proof", () => {

@@ -139,7 +139,24 @@ export async function addBid(
 
 /** `cancelBid(bidId)`: the bid's funds become withdrawable. */
 export async function cancelBid(clients: ChainClients, contracts: MarketContracts, bidId: bigint): Promise<Hex> {
-  return (await send(clients, contracts, "cancelBid", [bidId])).hash;
+  return (await cancelBidWithRefund(clients, contracts, bidId)).hash;
+}
+
+/**
+ * `cancelBid(bidId)` by the bid's client: the locked amount moves to its RepairMarket balance
+ * (withdraw it with `withdrawRepairBalance`).
+ *
+ * @returns The refund in token base units (`BidCancelled`).
+ * @throws ContractRevertedError (NotBidClient, BidNotOpen), MissingEventError.
+ */
+export async function cancelBidWithRefund(
+  clients: ChainClients,
+  contracts: MarketContracts,
+  bidId: bigint,
+): Promise<{ hash: Hex; refund: bigint }> {
+  const sent = await send(clients, contracts, "cancelBid", [bidId], ["BidCancelled"]);
+  const { args } = requireEvent(sent, "RepairMarket", "BidCancelled");
+  return { hash: sent.hash, refund: args.refund };
 }
 
 /**

@@ -86,6 +86,16 @@ export function getRepairParams(c: Reader, contracts: MarketContracts): Promise<
   });
 }
 
+/** What `account` may withdraw from RepairMarket (refunds, slash shares, claimed earnings), token base units. */
+export function repairBalanceOf(c: Reader, contracts: MarketContracts, account: Address): Promise<bigint> {
+  return c.public.readContract({
+    address: contracts.repairMarket,
+    abi: repairMarketAbi,
+    functionName: "balanceOf",
+    args: [account],
+  });
+}
+
 /** Where each piece of a repair deal lives. */
 export interface RepairDealPieces {
   dealId: bigint;
