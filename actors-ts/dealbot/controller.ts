@@ -12,6 +12,7 @@ import { DASHBOARD_HTML } from "./dashboard";
 import type { DealbotRecord } from "./record";
 import { rankProviders } from "./reputation";
 import { REPUTATION_PATH, type ReputationResponse } from "../protocol/reputation-api";
+import { runEvery } from "../core/abort";
 
 /** The controller's schedule and server settings. Intervals in ms, sizes in bytes. */
 export interface ControllerConfig {
@@ -83,10 +84,9 @@ export class DealbotController {
   private readonly metrics = new DealbotMetrics();
   private readonly labelled = new Set<string>();
   private app?: FastifyInstance;
-  private readonly timers: NodeJS.Timeout[] = [];
-  private readonly running = new Set<string>();
-  private readonly inFlight = new Set<Promise<unknown>>();
-  private stopped = false;
+  /** Stops the schedules (each waits for its attempt in flight before it ends). */
+  private readonly abort = new AbortController();
+  private readonly loops: Promise<void>[] = [];
   /** Where the server listens, once started. */
   url?: string;
 
@@ -116,9 +116,8 @@ export class DealbotController {
 
   /** Stops scheduling, waits for attempts in flight, closes the server and the database. */
   async stop(): Promise<void> {
-    this.stopped = true;
-    for (const t of this.timers) clearInterval(t);
-    await Promise.allSettled([...this.inFlight]);
+    this.abort.abort();
+    await Promise.allSettled(this.loops);
     await this.app?.close();
     this.store.close();
   }
@@ -166,21 +165,17 @@ export class DealbotController {
     return "other";
   }
 
+  /**
+   * Runs `attempt` at once and then `intervalMs` after each one ends (never two of a kind at once),
+   * in the daemons' one loop (`runEvery`); `stop()` ends it.
+   */
   private schedule(kind: string, intervalMs: number, attempt: () => Promise<void>): void {
     if (intervalMs <= 0) return;
-    const tick = () => {
-      if (this.stopped || this.running.has(kind)) return;
-      this.running.add(kind);
-      const p = attempt()
-        .catch((err) => this.logger.error({ err, kind }, "dealbot attempt crashed"))
-        .finally(() => {
-          this.running.delete(kind);
-          this.inFlight.delete(p);
-        });
-      this.inFlight.add(p);
-    };
-    this.timers.push(setInterval(tick, intervalMs));
-    setImmediate(tick);
+    this.loops.push(
+      runEvery(intervalMs, this.abort.signal, attempt, (err) =>
+        this.logger.error({ err, kind }, "dealbot attempt crashed"),
+      ),
+    );
   }
 
   private async storageAttempt(): Promise<void> {
