@@ -30,6 +30,16 @@ export interface DealbotRecord {
     dealId?: string;
     durationEpochs?: string;
     pricePerEpoch?: string;
+    /**
+     * Seed 004's Filecoin Plus flag: always false here — this market has no datacap or verified
+     * clients; every deal is paid at the provider's ask.
+     */
+    verified?: false;
+    /**
+     * Seed 004's fast-retrieval flag (keep an unsealed copy): always false here — nothing is
+     * sealed, providers serve the very bytes they prove, so there is no extra copy to ask for.
+     */
+    fastRetrievalFlag?: false;
   };
   /** Token base units paid (retrieval) or committed per epoch (storage). */
   paid: string;
@@ -224,7 +234,7 @@ export class AttemptRecorder {
       ...(failed ? { failedAt, errorMessage: errorText(error) } : {}),
       eventList: [...this.events],
       tailLog: this.lines.join("\n"),
-      dealParameters: fields.dealParameters,
+      dealParameters: { ...fields.dealParameters, verified: false, fastRetrievalFlag: false },
       paid: this.paid.toString(),
       bytesTransferred: this.bytes,
       timings: {

@@ -67,8 +67,13 @@ export async function fundTokens(devnet: Devnet, deployment: Deployment, to: Add
 export type CliResult = ProcessRun;
 
 /** Runs `repair-market …` to completion (SIGKILLed and rejected after `timeoutMs`). */
-export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 180_000): Promise<CliResult> {
-  return runNode([CLI, ...args], { env, timeoutMs });
+export function runCli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  timeoutMs = 180_000,
+  stdin?: string,
+): Promise<CliResult> {
+  return runNode([CLI, ...args], { env, timeoutMs, stdin });
 }
 
 /** Longest wait for a daemon's "started" line, ms. */

@@ -133,22 +133,24 @@ export interface ProcessRun {
  * Runs `node <args…>` from the repository root to completion, collecting stdout and stderr.
  *
  * @param options.timeoutMs SIGKILL the child and reject after this long (default: no limit).
+ * @param options.stdin Written to the child's stdin, which is then closed (default: no stdin).
  * @throws Error naming the command when it times out or cannot be spawned.
  */
 export function runNode(
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; stdin?: string } = {},
 ): Promise<ProcessRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, {
       cwd: ROOT,
       env: { ...process.env, ...options.env },
-      stdio: ["ignore", "pipe", "pipe"],
+      stdio: [options.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
     });
+    if (options.stdin !== undefined) child.stdin?.end(options.stdin);
     let stdout = "";
     let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.stdout?.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
     const timer =
       options.timeoutMs === undefined
         ? undefined

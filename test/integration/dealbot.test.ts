@@ -142,6 +142,9 @@ describe("dealbots: storage and retrieval bots, controller, reputation, dashboar
       expect(r.eventList[0]).to.match(/^Recv: 0 B, Paid 0, ClientEventOpen \(/);
       expect(r.dealParameters.sizeInBytes).to.equal(SIZE);
       expect(r.dealParameters.sha256).to.match(/^[0-9a-f]{64}$/);
+      // Seed 004's flags, false in this market (no datacap, nothing sealed).
+      expect(r.dealParameters.verified).to.equal(false);
+      expect(r.dealParameters.fastRetrievalFlag).to.equal(false);
     }
     const good = storage.get(GOOD) as DealbotRecord;
     expect(good.status, good.errorMessage).to.equal("success");
@@ -245,6 +248,19 @@ describe("dealbots: storage and retrieval bots, controller, reputation, dashboar
     expect(bad.code).to.equal(1);
     expect(bad.stderr).to.match(/line 2: provider/);
     expect(bad.stdout).to.equal("");
+    // The same tasks piped on stdin (no --input) are read and checked the same way.
+    const piped = await runCli(
+      [
+        ...["dealbot", "storage", "--key", devKey(BOT), "--rpc", devnet.rpcUrl],
+        ...["--deployment", join(dir, "deployments"), "--data-dir", join(dir, "bot")],
+      ],
+      {},
+      180_000,
+      '{"provider":"random","size":1000}\n{"provider":"0x12","size":10}\n',
+    );
+    expect(piped.code).to.equal(1);
+    expect(piped.stderr).to.match(/line 2: provider/);
+    expect(piped.stdout).to.equal("");
   });
 
   it("reputation ranks the good provider first, and repair placement follows the scores as they change", async () => {
