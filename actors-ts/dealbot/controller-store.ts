@@ -98,6 +98,28 @@ export class ControllerStore {
       .all() as { provider: string; attempts: number; successes: number }[];
   }
 
+  /**
+   * The latest failed attempts, newest first (seed 004: the dashboard "continuously shows the most
+   * recent deal failures"): when, what, which provider, the stage and the error message.
+   */
+  recentFailures(
+    limit = 20,
+  ): { datetime: string; kind: string; provider: string; failedAt: string; errorMessage: string }[] {
+    const rows = this.db
+      .prepare(`SELECT json FROM records WHERE status = 'failure' ORDER BY id DESC LIMIT ?`)
+      .all(limit) as { json: string }[];
+    return rows.map((r) => {
+      const rec = JSON.parse(r.json) as DealbotRecord;
+      return {
+        datetime: rec.datetime,
+        kind: rec.kind,
+        provider: rec.dealParameters.provider,
+        failedAt: rec.failedAt ?? "",
+        errorMessage: (rec.errorMessage ?? "").split("\n")[0],
+      };
+    });
+  }
+
   /** Failures by kind and stage. */
   failuresByStage(): { kind: string; stage: string; failures: number }[] {
     return this.db

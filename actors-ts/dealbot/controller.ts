@@ -220,6 +220,7 @@ export class DealbotController {
         failuresByStage: this.store.failuresByStage(),
         rateOverTime: this.store.rateOverTime(bucketMs),
         latencies: this.store.latencies(),
+        recentFailures: this.store.recentFailures(20),
         bucketMs,
       };
     });

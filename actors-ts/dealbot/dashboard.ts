@@ -1,7 +1,7 @@
 /**
  * The dealbot controller's dashboard (seed 004 "a metrics dashboard … which miners fail
- * most/least"): success rate per provider over time, failures by stage, latency distributions
- * and the current ranking, drawn with Chart.js (served by the controller, no CDN) from
+ * most/least"): success rate per provider over time, failures by stage, latency distributions,
+ * the current ranking and the latest failures with their stage and message, drawn with Chart.js (served by the controller, no CDN) from
  * GET /api/summary, refreshed every 10 s. `body[data-ready]` is set after the first render.
  */
 export const DASHBOARD_HTML = `<!doctype html>
@@ -50,6 +50,13 @@ export const DASHBOARD_HTML = `<!doctype html>
   <section>
     <h2>Latency distribution (successful attempts)</h2>
     <div class="canvas"><canvas id="latency"></canvas></div>
+  </section>
+  <section id="recent-failures-section" style="grid-column: 1 / -1">
+    <h2>Latest failures</h2>
+    <table id="recent-failures">
+      <thead><tr><th>when</th><th>kind</th><th>provider</th><th>stage</th><th>message</th></tr></thead>
+      <tbody></tbody>
+    </table>
   </section>
 </main>
 <script src="/assets/chart.umd.min.js"></script>
@@ -119,6 +126,20 @@ function render(s) {
   }
   series.forEach((d, i) => (d.backgroundColor = palette[i % palette.length]));
   draw("latency", { type: "bar", data: { labels, datasets: series } });
+
+  // Messages come from providers: set as text, never as HTML.
+  const failures = document.querySelector("#recent-failures tbody");
+  failures.innerHTML = "";
+  for (const f of s.recentFailures) {
+    const tr = document.createElement("tr");
+    for (const text of [new Date(f.datetime).toLocaleTimeString(), f.kind, short(f.provider), f.failedAt, f.errorMessage]) {
+      const td = document.createElement("td");
+      td.textContent = text;
+      tr.appendChild(td);
+    }
+    tr.dataset.provider = f.provider;
+    failures.appendChild(tr);
+  }
 
   document.getElementById("updated").textContent = "Updated " + new Date().toLocaleTimeString() + ".";
   document.body.dataset.ready = "1";

@@ -374,7 +374,7 @@ describe("dealbots: storage and retrieval bots, controller, reputation, dashboar
     expect(daemon.process.exitCode).to.equal(0);
   });
 
-  it("the dashboard renders in headless Chromium: ranking, rate over time, failures by stage, latencies", async function () {
+  it("the dashboard renders in headless Chromium: ranking, rate over time, failures by stage, latencies, the latest failures", async function () {
     if (!existsSync(CHROMIUM)) {
       if (process.env.RM_REQUIRE_CHROMIUM === "1")
         throw new Error(`no Chromium at ${CHROMIUM}: apt-get install chromium`);
@@ -413,6 +413,23 @@ describe("dealbots: storage and retrieval bots, controller, reputation, dashboar
           return n;
         });
         expect(inked, `chart #${id} is blank`).to.be.greaterThan(500);
+      }
+      // The latest failures, each with its provider, stage and message.
+      const failures = await page.$$eval("#recent-failures tbody tr", (trs) =>
+        trs.map((tr) =>
+          Array.from(
+            (
+              tr as unknown as { querySelectorAll(selector: string): ArrayLike<{ textContent: string | null }> }
+            ).querySelectorAll("td"),
+          ).map((td) => td.textContent ?? ""),
+        ),
+      );
+      expect(failures.length, "no recent failures listed").to.be.greaterThan(0);
+      for (const [, kind, provider, stage, message] of failures) {
+        expect(["storage", "retrieval"]).to.include(kind);
+        expect(provider).to.not.equal("");
+        expect(stage).to.not.equal("");
+        expect(message).to.not.equal("");
       }
       expect(await page.textContent("#error")).to.equal("");
       expect(errors).to.deep.equal([]);
