@@ -70,7 +70,6 @@ interface Step {
 async function main(): Promise<number> {
   const started = Date.now();
   const runDir = resolve(".demo", new Date().toISOString().replace(/[:.]/g, "-"));
-  await mkdir(runDir, { recursive: true });
   const n = opts.k + opts.m;
   if (!Number.isInteger(opts.kill) || opts.kill < 1 || opts.kill > opts.m) {
     throw new Error(`--kill must be between 1 and m = ${opts.m}: more than m lost pieces lose the file`);
@@ -82,6 +81,7 @@ async function main(): Promise<number> {
     );
   }
   if (FIRST_PROVIDER + providerCount > READER) throw new Error(`at most ${READER - FIRST_PROVIDER} providers`);
+  await mkdir(runDir, { recursive: true });
   const timeline: Step[] = [];
   let devnet: Devnet | undefined;
   const providers = new Map<Address, DaemonProcess>();
@@ -272,7 +272,7 @@ async function main(): Promise<number> {
       wallSeconds: (Date.now() - started) / 1000,
       dataDir: runDir,
     };
-    if (opts.json) process.stdout.write(JSON.stringify({ timeline, summary }, null, 2) + "\n");
+    if (opts.json) process.stdout.write(JSON.stringify({ ok, timeline, summary }, null, 2) + "\n");
     else {
       process.stdout.write("\nsummary\n");
       for (const [key, value] of Object.entries(summary))
@@ -319,7 +319,13 @@ async function sha256File(path: string): Promise<string> {
 main().then(
   (code) => process.exit(code),
   (err) => {
-    process.stderr.write(`demo failed: ${(err as Error).message}\n`);
+    const message = (err as Error).message;
+    // With --json a script reading stdout gets a JSON answer on failure too.
+    if (opts.json)
+      process.stdout.write(
+        JSON.stringify({ ok: false, error: { name: (err as Error).name, message } }, null, 2) + "\n",
+      );
+    process.stderr.write(`demo failed: ${message}\n`);
     process.exit(1);
   },
 );

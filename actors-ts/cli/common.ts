@@ -4,6 +4,7 @@ import { Option } from "commander";
 import { RepairMarketError } from "../core/errors";
 import { stringifyJson } from "../core/json";
 import { InvalidArgumentError } from "../core/errors";
+import { ZodError } from "zod";
 
 /** Options every command that talks to the chain accepts. */
 export interface ChainOptions {
@@ -50,16 +51,26 @@ export function printJson(value: unknown): void {
   process.stdout.write(stringifyJson(value, 2) + "\n");
 }
 
+/**
+ * One line per problem of a failed zod parse: `port: Too big: expected number to be <=65535`
+ * (the option or config field, then what is wrong), joined with "; ".
+ */
+export function describeZodError(err: ZodError): string {
+  return err.issues.map((i) => `${i.path.length > 0 ? i.path.join(".") : "input"}: ${i.message}`).join("; ");
+}
+
 /** Reports a failure: a readable message on stderr, or `{ error }` on stdout with --json. */
 export function reportError(err: unknown, json: boolean): void {
   const e = err as Error;
+  // A configuration that does not parse is one line naming the field, not zod's issue dump.
+  const message = err instanceof ZodError ? `invalid configuration: ${describeZodError(err)}` : e.message;
   if (json) {
     printJson({
       ok: false,
-      error: err instanceof RepairMarketError ? err.toJSON() : { name: e.name, message: e.message },
+      error: err instanceof RepairMarketError ? err.toJSON() : { name: e.name, message },
     });
   } else {
-    process.stderr.write(`error: ${e.message}\n`);
+    process.stderr.write(`error: ${message}\n`);
   }
 }
 
