@@ -7,6 +7,7 @@ import { ErasurePool } from "../erasure/erasure-pool";
 import { parseIntOption, printJson, reportError } from "./common";
 import { openClient, withClientOptions, type ClientOptions, type OpenedClient } from "./client-common";
 import { InvalidArgumentError } from "../core/errors";
+import { parsePieceCidV2 } from "../piece/piece-cid";
 
 /** Options of `client retrieve`. */
 interface RetrieveCliOptions extends ClientOptions {
@@ -97,9 +98,10 @@ export function addRetrieve(parent: Command): void {
 async function retrieveAction(target: string, opts: RetrieveCliOptions): Promise<void> {
   const events: string[] = [];
   try {
+    const isDroot = /^0x[0-9a-fA-F]{64}$/.test(target);
+    if (!isDroot) assertPieceCid(target);
     const opened = await openClient(opts);
     const { store, clients, contracts, logger, workDir } = opened;
-    const isDroot = /^0x[0-9a-fA-F]{64}$/.test(target);
     const pool = isDroot ? new ErasurePool() : undefined;
     const retrieval = new RetrievalClient({ clients, contracts, store, logger, pool, workDir });
     const bar = progressBar(!opts.json);
@@ -117,6 +119,21 @@ async function retrieveAction(target: string, opts: RetrieveCliOptions): Promise
     if (opts.json) printJson({ ok: false, error: errorJson(err), events });
     else reportError(err, false);
     process.exitCode = 1;
+  }
+}
+
+/**
+ * Refuses a target that is neither a droot nor a PieceCID v2, before anything connects.
+ *
+ * @throws InvalidArgumentError saying what a target looks like.
+ */
+function assertPieceCid(target: string): void {
+  try {
+    parsePieceCidV2(target);
+  } catch {
+    throw new InvalidArgumentError(
+      `"${target}" is neither a droot (0x and 64 hex digits) nor a PieceCID v2 (bafkzcib…)`,
+    );
   }
 }
 
