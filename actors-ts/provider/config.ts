@@ -64,6 +64,11 @@ export const providerConfigSchema = z.object({
   scrubIntervalMs: z.number().int().positive().default(30_000),
   /** Full CommP re-verification of every piece happens every this many scrubs. */
   deepScrubEvery: z.number().int().positive().default(10),
+  /**
+   * Newest holdings changes kept for `GET /holdings?since=` (seed 002's cache); older ones are
+   * folded into the snapshot by the settler's round, and a reader further behind gets a snapshot.
+   */
+  holdingsLogKeep: z.number().int().positive().default(10_000),
   /** Simultaneous uploads, all peers. */
   maxConcurrentUploads: z.number().int().positive().default(8),
   /** Simultaneous uploads per peer. */

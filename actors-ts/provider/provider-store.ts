@@ -3,6 +3,7 @@ import { openDatabase, type SqliteDatabase } from "../core/database";
 import { stringifyJson } from "../core/json";
 import { proposalFromJson, type StorageDealProposal } from "../chain/eip712";
 import { PROVIDER_MIGRATIONS } from "./provider-schema";
+import { ProviderHoldingsLog } from "./holdings-log";
 
 /**
  * The provider's persistent state (SQLite, WAL): proposals through their life, published deals
@@ -122,8 +123,12 @@ function toDealRow(r: RawDeal): DealRow {
 export class ProviderStore {
   readonly db: SqliteDatabase;
 
+  /** The holdings log advertisements are built from (seed 002). */
+  readonly holdings: ProviderHoldingsLog;
+
   constructor(path: string) {
     this.db = openDatabase(path, PROVIDER_MIGRATIONS);
+    this.holdings = new ProviderHoldingsLog(this.db);
   }
 
   close(): void {
@@ -321,41 +326,6 @@ export class ProviderStore {
 
   deletePiece(root: Hex): void {
     this.db.prepare("DELETE FROM pieces WHERE root = ?").run(root);
-  }
-
-  // ------------------------------------------------------------------ holdings
-
-  /** PieceCIDs of every piece held in good state, and the holdings log's head sequence. */
-  holdingsSnapshot(): { seq: number; pieceCids: string[] } {
-    return this.db.transaction(() => {
-      const pieceCids = (
-        this.db.prepare("SELECT piece_cid_v2 FROM pieces WHERE status = 'ok' ORDER BY root").all() as {
-          piece_cid_v2: string;
-        }[]
-      ).map((r) => r.piece_cid_v2);
-      return { seq: this.holdingsHead(), pieceCids };
-    })();
-  }
-
-  /** Changes after sequence `since`, oldest first, or undefined when the log no longer reaches back. */
-  holdingsChanges(since: number): { seq: number; added: string[]; removed: string[] } | undefined {
-    const oldest = (this.db.prepare("SELECT MIN(seq) AS seq FROM holdings_log").get() as { seq: number | null }).seq;
-    if (oldest !== null && since < oldest - 1) return undefined;
-    const rows = this.db
-      .prepare("SELECT seq, piece_cid_v2, change FROM holdings_log WHERE seq > ? ORDER BY seq")
-      .all(since) as { seq: number; piece_cid_v2: string; change: "add" | "remove" }[];
-    // The last change of each piece wins.
-    const last = new Map<string, "add" | "remove">();
-    for (const r of rows) last.set(r.piece_cid_v2, r.change);
-    return {
-      seq: rows.length > 0 ? rows[rows.length - 1].seq : Math.max(since, this.holdingsHead()),
-      added: [...last].filter(([, c]) => c === "add").map(([cid]) => cid),
-      removed: [...last].filter(([, c]) => c === "remove").map(([cid]) => cid),
-    };
-  }
-
-  private holdingsHead(): number {
-    return (this.db.prepare("SELECT COALESCE(MAX(seq), 0) AS seq FROM holdings_log").get() as { seq: number }).seq;
   }
 
   // ------------------------------------------------------------------ manifests

@@ -17,7 +17,7 @@ const SETTLE_BATCH = 25;
 export class Settler {
   constructor(
     private readonly c: Pick<ProviderComponents, "clients" | "contracts" | "logger" | "store">,
-    private readonly init: Pick<ProviderInit, "acceptedProposalTtlMs" | "settleIntervalMs">,
+    private readonly init: Pick<ProviderInit, "acceptedProposalTtlMs" | "holdingsLogKeep" | "settleIntervalMs">,
     private readonly publisher: Publisher,
   ) {}
 
@@ -87,6 +87,8 @@ export class Settler {
       }
     }
     store.pruneNonces();
+    const dropped = store.holdings.compact(this.init.holdingsLogKeep);
+    if (dropped > 0) logger.debug({ dropped, kept: store.holdings.size() }, "holdings log compacted");
     if (paid > 0n) logger.info({ paid: paid.toString() }, "deals settled");
     return paid;
   }

@@ -155,7 +155,12 @@ async function serveHoldings(
   if (raw !== undefined && !/^\d{1,15}$/.test(raw)) {
     throw new HttpError(400, "InvalidSince", "since must be a holdings sequence number", { since: raw });
   }
-  return advertiseHoldings(c.store, c.clients.account, c.clients.chain.id, raw === undefined ? undefined : Number(raw));
+  return advertiseHoldings(
+    c.store.holdings,
+    c.clients.account,
+    c.clients.chain.id,
+    raw === undefined ? undefined : Number(raw),
+  );
 }
 
 /**
