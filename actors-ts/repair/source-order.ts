@@ -126,3 +126,24 @@ export function weightedOrder(
   }
   return out;
 }
+
+/**
+ * Who to ask for an orphan's manifest (seed 002: orphan requests go to advertisers first, else to
+ * providers drawn by stake): the file's on-chain holders first, in their order, then every other
+ * registered provider in a collateral-weighted draw with a floor (as {@link weightedOrder}), so
+ * well-collateralised providers are asked early and small ones are still asked. Each provider
+ * appears once.
+ *
+ * @param random Uniform in [0, 1) (default Math.random).
+ */
+export function orphanRequestOrder(
+  holders: readonly RegisteredProvider[],
+  registered: readonly RegisteredProvider[],
+  random: () => number = Math.random,
+): RegisteredProvider[] {
+  const seen = new Set<string>();
+  const first = holders.filter((p) => !seen.has(p.address.toLowerCase()) && seen.add(p.address.toLowerCase()));
+  const others = registered.filter((p) => !seen.has(p.address.toLowerCase()) && seen.add(p.address.toLowerCase()));
+  const byIndex = new Map(others.map((p, i) => [i, [p]] as const));
+  return [...first, ...weightedOrder([...byIndex.keys()], byIndex, random).map((i) => others[i])];
+}

@@ -5,7 +5,8 @@ import { repairMinerEvents } from "../chain/repair-market/events";
 import { confirmPieceOnChain, reportPieceLoss } from "../chain/repair-market/actions";
 import { REPAIR_DEAL_STATES, getPieceSlot, getRepairDeal, repairDealPieces } from "../chain/repair-market/reads";
 import { dealInfo } from "../chain/storage-market/reads";
-import { getProvider, listProviders } from "../chain/registry/reads";
+import { getProvider, listProviders, type RegisteredProvider } from "../chain/registry/reads";
+import { orphanRequestOrder } from "./source-order";
 import { ManifestInvalidError, verifyManifest, type Manifest } from "../manifest/manifest";
 import type { RepairComponents, RepairStartup } from "./components";
 import type { RepairConfig } from "./config";
@@ -322,20 +323,20 @@ export class Watcher {
     }
   }
 
-  /** The manifest by droot from the file's providers first, then any registered provider. */
+  /**
+   * The manifest by droot: from the file's on-chain holders first, then from other registered
+   * providers drawn by collateral with a floor ({@link orphanRequestOrder}).
+   */
   private async fetchManifest(droot: Hex, holders: Address[]): Promise<Manifest> {
     const local = this.c.store.manifest(droot);
     if (local) return verifyManifest(local, droot);
     const { clients, contracts } = this.c;
-    const tried = new Set<string>();
-    const candidates = [
-      ...(await Promise.all(holders.map((a) => getProvider(clients, contracts, a)))),
-      ...(await listProviders(clients, contracts)),
-    ];
+    const onChain = (await Promise.all(holders.map((a) => getProvider(clients, contracts, a)))).filter(
+      (p): p is RegisteredProvider => p !== undefined,
+    );
+    const candidates = orphanRequestOrder(onChain, await listProviders(clients, contracts));
     const failures: string[] = [];
     for (const provider of candidates) {
-      if (!provider || tried.has(provider.address)) continue;
-      tried.add(provider.address);
       try {
         return verifyManifest(await getManifestJson(provider, droot), droot);
       } catch (err) {

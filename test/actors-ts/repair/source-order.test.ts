@@ -1,7 +1,13 @@
 import { expect } from "chai";
 import type { Address } from "viem";
 import type { RegisteredProvider } from "../../../actors-ts/chain/registry/reads";
-import { byRepairPriority, holdersOf, sourceOrder, weightedOrder } from "../../../actors-ts/repair/source-order";
+import {
+  byRepairPriority,
+  holdersOf,
+  orphanRequestOrder,
+  sourceOrder,
+  weightedOrder,
+} from "../../../actors-ts/repair/source-order";
 
 function provider(n: number, collateralPerByte = 1n): RegisteredProvider {
   return {
@@ -96,5 +102,26 @@ describe("repair source order and priority (pure rules)", () => {
     // Every draw returns each index exactly once.
     const all = weightedOrder([3, 1, 2, 0], new Map(), random);
     expect([...all].sort()).to.deep.equal([0, 1, 2, 3]);
+  });
+
+  it("asks for an orphan's manifest from its holders first, then others by collateral with a floor, each once", () => {
+    const holders = [provider(7), provider(3)];
+    const big = provider(1, 1000n);
+    const small = provider(2, 1n);
+    const registered = [small, provider(3), big, provider(7)];
+    const firstAfterHolders = new Map<string, number>();
+    for (let seed = 1; seed <= 400; seed++) {
+      const order = orphanRequestOrder(holders, registered, seeded(seed));
+      expect(order.slice(0, 2)).to.deep.equal(holders);
+      expect(order.map((p) => p.address).sort()).to.deep.equal(registered.map((p) => p.address).sort());
+      const next = order[2].address;
+      firstAfterHolders.set(next, (firstAfterHolders.get(next) ?? 0) + 1);
+    }
+    // The big provider (1000 per byte) is asked before the small one (floored to 100) most of the
+    // time, about 10 : 1, but the small one still comes first sometimes.
+    const bigFirst = firstAfterHolders.get(big.address) ?? 0;
+    const smallFirst = firstAfterHolders.get(small.address) ?? 0;
+    expect(bigFirst).to.be.greaterThan(300);
+    expect(smallFirst).to.be.greaterThan(5);
   });
 });
