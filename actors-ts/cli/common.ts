@@ -1,10 +1,12 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { Option } from "commander";
-import { RepairMarketError } from "../core/errors";
+import { InvalidArgumentError, RepairMarketError } from "../core/errors";
 import { stringifyJson } from "../core/json";
-import { InvalidArgumentError } from "../core/errors";
-import { ZodError } from "zod";
+import { cliContext, describeError } from "./error-report";
+import { errorDetailLines } from "./error-details";
+
+export { describeZodError } from "./error-report";
 
 /** Options every command that talks to the chain accepts. */
 export interface ChainOptions {
@@ -20,8 +22,17 @@ export const rpcOption = new Option("--rpc <url>", "JSON-RPC endpoint of the cha
   .default("http://127.0.0.1:8545");
 export const keyOption = new Option(
   "--key <hex-or-file>",
-  "private key (0x-prefixed hex) or a file holding one; default $RM_PRIVATE_KEY",
+  "private key (0x-prefixed hex) or a file holding one; default $RM_PRIVATE_KEY " +
+    "(a hex key on the command line shows in ps: prefer --key-file or $RM_PRIVATE_KEY)",
 );
+/**
+ * `--key-file <path>`: a file whose first line is the 0x-prefixed hex key (keep it mode 0600).
+ * main.ts adds it next to every `--key` and loads it into `key` before the action runs.
+ */
+export const keyFileOption = new Option(
+  "--key-file <path>",
+  "file holding the private key (0x-prefixed hex, first line); the way to keep the key out of ps",
+).conflicts("key");
 export const deploymentOption = new Option(
   "--deployment <path>",
   "deployments/<chainId>.json, or the directory holding it",
@@ -52,25 +63,22 @@ export function printJson(value: unknown): void {
 }
 
 /**
- * One line per problem of a failed zod parse: `port: Too big: expected number to be <=65535`
- * (the option or config field, then what is wrong), joined with "; ".
+ * Reports a failure. On stderr: one line, `error: <what is wrong> — <what to do>`, naming the
+ * option or argument involved (see error-report.ts); with `--verbose`, the details follow under
+ * it, indented. With `json`: `{ ok: false, error: { name, message, … } }` on stdout, where
+ * `message` is that one line and a RepairMarketError adds its `shortMessage`, `details` and
+ * `cause` (see {@link RepairMarketError.toJSON}).
  */
-export function describeZodError(err: ZodError): string {
-  return err.issues.map((i) => `${i.path.length > 0 ? i.path.join(".") : "input"}: ${i.message}`).join("; ");
-}
-
-/** Reports a failure: a readable message on stderr, or `{ error }` on stdout with --json. */
 export function reportError(err: unknown, json: boolean): void {
-  const e = err as Error;
-  // A configuration that does not parse is one line naming the field, not zod's issue dump.
-  const message = err instanceof ZodError ? `invalid configuration: ${describeZodError(err)}` : e.message;
+  const { name, line } = describeError(err);
   if (json) {
     printJson({
       ok: false,
-      error: err instanceof RepairMarketError ? err.toJSON() : { name: e.name, message },
+      error: err instanceof RepairMarketError ? { name, message: line, ...err.toJSON() } : { name, message: line },
     });
   } else {
-    process.stderr.write(`error: ${message}\n`);
+    const details = cliContext().verbose ? errorDetailLines(err) : [];
+    process.stderr.write([`error: ${line}`, ...details].map((l) => `${l}\n`).join(""));
   }
 }
 

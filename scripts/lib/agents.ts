@@ -66,14 +66,39 @@ export async function fundTokens(devnet: Devnet, deployment: Deployment, to: Add
 /** A CLI invocation's result. */
 export type CliResult = ProcessRun;
 
-/** Runs `repair-market …` to completion (SIGKILLed and rejected after `timeoutMs`). */
+/**
+ * Moves a hex key given as `--key 0x…` (or `--key=0x…`) out of `args` into the child's
+ * `RM_PRIVATE_KEY`, where `ps` and /proc/<pid>/cmdline do not show it (the CLI reads the variable
+ * when --key is absent). A `--key` naming a file stays: a path is no secret. A key in `args` wins
+ * over an `RM_PRIVATE_KEY` in `env`, as `--key` wins over the variable in the CLI.
+ *
+ * @returns The arguments without the key, and `env` with RM_PRIVATE_KEY set when one moved.
+ */
+export function keyArgsToEnv(args: string[], env: NodeJS.ProcessEnv): { args: string[]; env: NodeJS.ProcessEnv } {
+  const isHex = (v: string | undefined): v is string => v !== undefined && /^0x[0-9a-fA-F]*$/.test(v.trim());
+  const rest: string[] = [];
+  let key: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === "--key" && isHex(args[i + 1])) key = args[++i];
+    else if (args[i].startsWith("--key=") && isHex(args[i].slice("--key=".length))) key = args[i].slice(6);
+    else rest.push(args[i]);
+  }
+  return { args: rest, env: key === undefined ? env : { ...env, RM_PRIVATE_KEY: key } };
+}
+
+/**
+ * Runs `repair-market …` to completion (SIGKILLed and rejected after `timeoutMs`). A hex
+ * `--key` in `args` reaches the CLI through its environment, not its command line
+ * ({@link keyArgsToEnv}).
+ */
 export function runCli(
   args: string[],
   env: NodeJS.ProcessEnv = {},
   timeoutMs = 180_000,
   stdin?: string,
 ): Promise<CliResult> {
-  return runNode([CLI, ...args], { env, timeoutMs, stdin });
+  const moved = keyArgsToEnv(args, env);
+  return runNode([CLI, ...moved.args], { env: moved.env, timeoutMs, stdin });
 }
 
 /** Longest wait for a daemon's "started" line, ms. */
@@ -93,16 +118,18 @@ export interface DaemonProcess {
 
 /**
  * Starts `repair-market <role> start --json …` (`dealbot controller` for "dealbot") and waits
- * for its "started" line.
+ * for its "started" line. A hex `--key` in `args` is passed as the child's RM_PRIVATE_KEY
+ * instead ({@link keyArgsToEnv}), so no key shows in the daemon's command line.
  *
  * @throws Error with the daemon's output if it exits, or stays silent for `START_TIMEOUT_MS`
  * (a bound for a loaded machine, where ten daemons starting at once can take a minute).
  */
 export function startDaemon(
   role: "provider" | "repair" | "dealbot",
-  args: string[],
-  env: NodeJS.ProcessEnv = {},
+  givenArgs: string[],
+  givenEnv: NodeJS.ProcessEnv = {},
 ): Promise<DaemonProcess> {
+  const { args, env } = keyArgsToEnv(givenArgs, givenEnv);
   return new Promise((resolve, reject) => {
     const command = role === "dealbot" ? ["dealbot", "controller"] : [role, "start"];
     const child = spawn(process.execPath, [CLI, ...command, "--json", ...args], {

@@ -699,6 +699,7 @@ describe("repair miner: repair-backed deals, placement, fault detection, minimal
     const r = await runCli([
       ...["client", "retrieve", droot, "--out", join(dir, "lost.bin"), "--key", devKey(READER), "--rpc", devnet.rpcUrl],
       ...["--deployment", join(dir, "deployments"), "--data-dir", join(dir, "reader-after-loss")],
+      "--verbose", // the deals' chain state is a detail under the one-line error
     ]);
     expect(r.code).to.not.equal(0);
     expect(r.stderr, r.stdout).to.match(/only \d of the file's 6 pieces have a holder; k = 4 are needed/);
