@@ -15,6 +15,13 @@ import { ErasurePool } from "../erasure/erasure-pool";
 import type { StageLimits } from "../dealbot/record";
 import { parseTasks, retrievalTaskSchema, storageTaskSchema } from "../dealbot/tasks";
 import {
+  COMPONENTS,
+  DEFAULT_REPUTATION_WEIGHTS,
+  DEFAULT_REPUTATION_WINDOW_MS,
+  checkWeights,
+  type ReputationWeights,
+} from "../dealbot/reputation";
+import {
   defaultDataDir,
   deploymentOption,
   jsonOption,
@@ -103,6 +110,12 @@ interface ControllerOptions extends BotOptions {
   priceLimit?: bigint;
   /** Do not print records on stdout. */
   quiet?: boolean;
+  /** Scores cover this many ms back from now. */
+  reputationWindowMs: number;
+  /** `proving=0.4,retrieval=0.35,storage=0.25` (components not named keep their default). */
+  reputationWeights?: string;
+  /** Read the chain's proving events this often, ms (0: never). */
+  provingSyncEveryMs: number;
 }
 
 /** `repair-market dealbot …` (seed 004): one-shot storage and retrieval bots, and the long-running controller. */
@@ -161,9 +174,45 @@ function addController(parent: Command): void {
       .option("--sizes <bytes...>", "sizes to store, one at random per attempt", ["1048576"])
       .option("--duration <epochs>", "storage deal duration", parseIntOption)
       .option("--price-limit <units>", "most the bots pay per byte per epoch", parseBigint)
+      .option(
+        "--reputation-window-ms <ms>",
+        "scores count only records and proving events this recent",
+        parseIntOption,
+        DEFAULT_REPUTATION_WINDOW_MS,
+      )
+      .option(
+        "--reputation-weights <list>",
+        "component weights, e.g. proving=0.4,retrieval=0.35,storage=0.25 (renormalised over the components observed)",
+      )
+      .option(
+        "--proving-sync-every-ms <ms>",
+        "read the chain's proving events this often (0: never)",
+        parseIntOption,
+        60_000,
+      )
       .addOption(new Option("--quiet", "do not print records on stdout"))
       .addOption(jsonOption),
   ).action(runController);
+}
+
+/**
+ * `--reputation-weights proving=0.4,retrieval=0.35,storage=0.25`: components not named keep their
+ * default weight.
+ *
+ * @throws InvalidArgumentError on an unknown component, a malformed item or a bad weight.
+ */
+export function parseReputationWeights(list: string | undefined): ReputationWeights {
+  const weights: ReputationWeights = { ...DEFAULT_REPUTATION_WEIGHTS };
+  for (const item of (list ?? "").split(",").filter((i) => i.trim() !== "")) {
+    const m = /^\s*([a-z]+)\s*=\s*([0-9.]+)\s*$/.exec(item);
+    const name = m?.[1] as (typeof COMPONENTS)[number] | undefined;
+    if (!m || !name || !COMPONENTS.includes(name))
+      throw new InvalidArgumentError(
+        `--reputation-weights expects ${COMPONENTS.map((c) => c + "=W").join(",")}, got "${item}"`,
+      );
+    weights[name] = Number(m[2]);
+  }
+  return checkWeights(weights);
 }
 
 /** `--sizes`: integers of at least 127 bytes (the smallest piece payload). */
@@ -195,6 +244,9 @@ async function runController(opts: ControllerOptions): Promise<void> {
         durationEpochs: opts.duration,
         priceLimit: opts.priceLimit,
         maxProviderLabels: 200,
+        reputationWindowMs: opts.reputationWindowMs,
+        reputationWeights: parseReputationWeights(opts.reputationWeights),
+        provingSyncIntervalMs: opts.provingSyncEveryMs,
       },
       deps,
       logger,

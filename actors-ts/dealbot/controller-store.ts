@@ -1,5 +1,7 @@
 import { openDatabase, type SqliteDatabase } from "../core/database";
+import type { ProvingEvent } from "../chain/storage-market/proving-events";
 import type { DealbotRecord } from "./record";
+import type { Counts, ProviderCounts } from "./reputation";
 
 const MIGRATIONS = [
   `CREATE TABLE records (
@@ -26,6 +28,24 @@ const MIGRATIONS = [
      retrievals INTEGER NOT NULL DEFAULT 0,
      PRIMARY KEY (piece_cid, provider)
    );`,
+  // Windowed reputation (decisions 33): the window query reads this index only.
+  `CREATE INDEX records_window ON records(started_ms, provider, kind, status);
+   -- StorageMarket's PossessionProven / FaultRecorded, one row per event.
+   CREATE TABLE proving_events (
+     market TEXT NOT NULL,
+     tx_hash TEXT NOT NULL,
+     log_index INTEGER NOT NULL,
+     kind TEXT NOT NULL CHECK (kind IN ('proven', 'fault')),
+     provider TEXT NOT NULL,
+     data_set_id TEXT NOT NULL,
+     period INTEGER NOT NULL,
+     block_number INTEGER NOT NULL,
+     block_ms INTEGER NOT NULL,
+     PRIMARY KEY (tx_hash, log_index)
+   );
+   CREATE INDEX proving_window ON proving_events(market, block_ms, provider, kind);
+   -- Next block to read, per StorageMarket address.
+   CREATE TABLE proving_cursor (market TEXT PRIMARY KEY, next_block INTEGER NOT NULL);`,
 ];
 
 /** A time bucket of one provider's attempts (dashboard: success rate over time). */
@@ -89,13 +109,89 @@ export class ControllerStore {
     return rows.map((r) => JSON.parse(r.json) as DealbotRecord);
   }
 
-  /** Attempts and successes per provider (all time). */
-  counts(): { provider: string; attempts: number; successes: number }[] {
-    return this.db
+  /**
+   * What each provider did after `sinceMs` (exclusive, ms since the epoch): storage and retrieval
+   * attempts by the records' start time, and, for StorageMarket `market`, periods proven and
+   * faults recorded by block time. Only providers the bots tried in the window are listed: the
+   * chain's record is one of their components, not a way into the ranking (a provider the bots
+   * never reached has not been measured).
+   */
+  windowCounts(sinceMs: number, market?: string): ProviderCounts[] {
+    const byProvider = new Map<string, ProviderCounts>();
+    const entry = (provider: string): ProviderCounts => {
+      let e = byProvider.get(provider);
+      if (!e) byProvider.set(provider, (e = { provider }));
+      return e;
+    };
+    const records = this.db
       .prepare(
-        `SELECT provider, COUNT(*) AS attempts, SUM(status = 'success') AS successes FROM records GROUP BY provider`,
+        `SELECT provider, kind, COUNT(*) AS attempts, SUM(status = 'success') AS successes FROM records
+         WHERE started_ms > ? GROUP BY provider, kind`,
       )
-      .all() as { provider: string; attempts: number; successes: number }[];
+      .all(sinceMs) as ({ provider: string; kind: "storage" | "retrieval" } & Counts)[];
+    for (const r of records) entry(r.provider)[r.kind] = { attempts: r.attempts, successes: r.successes };
+    if (market !== undefined) {
+      const proving = this.db
+        .prepare(
+          `SELECT provider, COUNT(*) AS attempts, SUM(kind = 'proven') AS successes FROM proving_events
+           WHERE market = ? AND block_ms > ? GROUP BY provider`,
+        )
+        .all(market.toLowerCase(), sinceMs) as ({ provider: string } & Counts)[];
+      for (const r of proving) {
+        const e = byProvider.get(r.provider);
+        if (e) e.proving = { attempts: r.attempts, successes: r.successes };
+      }
+    }
+    return [...byProvider.values()];
+  }
+
+  /** The next block to read StorageMarket `market`'s proving events from, or undefined before the first read. */
+  provingCursor(market: string): bigint | undefined {
+    const row = this.db
+      .prepare(`SELECT next_block AS next FROM proving_cursor WHERE market = ?`)
+      .get(market.toLowerCase()) as { next: number } | undefined;
+    return row ? BigInt(row.next) : undefined;
+  }
+
+  /**
+   * Keeps one block range's proving events and moves the cursor to `nextBlock`, in one
+   * transaction (an event seen twice is kept once).
+   */
+  addProvingEvents(market: string, events: ProvingEvent[], nextBlock: bigint): void {
+    const m = market.toLowerCase();
+    const insert = this.db.prepare(
+      `INSERT OR IGNORE INTO proving_events (market, tx_hash, log_index, kind, provider, data_set_id, period, block_number, block_ms)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.db.transaction(() => {
+      for (const e of events)
+        insert.run(
+          m,
+          e.txHash,
+          e.logIndex,
+          e.kind,
+          e.provider.toLowerCase(),
+          String(e.dataSetId),
+          e.period,
+          Number(e.blockNumber),
+          e.blockTimeMs,
+        );
+      this.db
+        .prepare(
+          `INSERT INTO proving_cursor (market, next_block) VALUES (?, ?)
+           ON CONFLICT (market) DO UPDATE SET next_block = excluded.next_block`,
+        )
+        .run(m, Number(nextBlock));
+    })();
+  }
+
+  /** Forgets `market`'s proving events and cursor (the chain was reset under the controller). */
+  resetProving(market: string): void {
+    const m = market.toLowerCase();
+    this.db.transaction(() => {
+      this.db.prepare(`DELETE FROM proving_events WHERE market = ?`).run(m);
+      this.db.prepare(`DELETE FROM proving_cursor WHERE market = ?`).run(m);
+    })();
   }
 
   /**

@@ -10,8 +10,18 @@ import { runRetrievalAttempt, runStorageAttempt, type BotDeps } from "./bots";
 import { ControllerStore } from "./controller-store";
 import { DASHBOARD_HTML } from "./dashboard";
 import type { DealbotRecord } from "./record";
-import { rankProviders } from "./reputation";
+import {
+  COMPONENTS,
+  DEFAULT_REPUTATION_WEIGHTS,
+  DEFAULT_REPUTATION_WINDOW_MS,
+  checkWeights,
+  rankProviders,
+  type ProviderScore,
+  type ReputationWeights,
+} from "./reputation";
+import { ProvingSync, type ProvingSyncResult } from "./proving-sync";
 import { REPUTATION_PATH, type ReputationResponse } from "../protocol/reputation-api";
+import { InvalidArgumentError } from "../core/errors";
 import { runEvery } from "../core/abort";
 
 /** The controller's schedule and server settings. Intervals in ms, sizes in bytes. */
@@ -31,7 +41,23 @@ export interface ControllerConfig {
   priceLimit?: bigint;
   /** Distinct providers given their own metric label; later ones share "other". */
   maxProviderLabels: number;
+  /**
+   * Scores count only what happened in the last `reputationWindowMs` ms: records started and
+   * proving events in blocks after now − window (default `DEFAULT_REPUTATION_WINDOW_MS`, 7 days).
+   */
+  reputationWindowMs?: number;
+  /** Component weights (default proving 0.40, retrieval 0.35, storage 0.25). */
+  reputationWeights?: ReputationWeights;
+  /** Read the chain's proving events this often, ms (default 60,000; 0: never, only `syncProving()`). */
+  provingSyncIntervalMs?: number;
+  /** Blocks per `eth_getLogs` range when reading proving events, 1 to 2,000 (default 2,000). */
+  provingChunkBlocks?: number;
+  /** Clock for the window, ms since the epoch (default `Date.now`; tests inject one). */
+  clock?: () => number;
 }
+
+/** Default interval between reads of the chain's proving events, ms. */
+export const DEFAULT_PROVING_SYNC_INTERVAL_MS = 60_000;
 
 export type { ReputationResponse };
 
@@ -66,8 +92,14 @@ class DealbotMetrics {
   });
   readonly score = new Gauge({
     name: "rm_dealbot_provider_score",
-    help: "Provider reputation (Wilson lower bound of the success rate)",
+    help: "Provider reputation in the window (weighted Wilson lower bounds of storage, retrieval and proving)",
     labelNames: ["provider"] as const,
+    registers: [this.registry],
+  });
+  readonly component = new Gauge({
+    name: "rm_dealbot_provider_component_score",
+    help: "Wilson lower bound of one reputation component (storage, retrieval, proving) in the window",
+    labelNames: ["provider", "component"] as const,
     registers: [this.registry],
   });
 }
@@ -77,7 +109,8 @@ const STAGES = new Set(["select", "prepare", "propose", "transfer", "publish", "
 /**
  * Seed 004's bot orchestrator: makes storage deals with random registered providers and later
  * retrieves what it stored, at configured rates; keeps every record in SQLite; exposes Prometheus
- * metrics, a reputation feed (read by repair miners for placement) and a dashboard page.
+ * metrics, a reputation feed (read by repair miners for placement) and a dashboard page. The
+ * reputation is windowed and also reads the chain's proving record (decisions 33).
  */
 export class DealbotController {
   readonly store: ControllerStore;
@@ -87,6 +120,10 @@ export class DealbotController {
   /** Stops the schedules (each waits for its attempt in flight before it ends). */
   private readonly abort = new AbortController();
   private readonly loops: Promise<void>[] = [];
+  private readonly proving: ProvingSync;
+  private readonly windowMs: number;
+  private readonly weights: ReputationWeights;
+  private readonly now: () => number;
   /** Where the server listens, once started. */
   url?: string;
 
@@ -97,7 +134,19 @@ export class DealbotController {
     /** Called with every record (e.g. to print it as a JSON line). */
     private readonly onRecord?: (record: DealbotRecord) => void,
   ) {
+    this.windowMs = config.reputationWindowMs ?? DEFAULT_REPUTATION_WINDOW_MS;
+    if (!Number.isFinite(this.windowMs) || this.windowMs <= 0)
+      throw new InvalidArgumentError("reputation window must be a positive number of ms", {
+        details: { reputationWindowMs: this.windowMs },
+      });
+    this.weights = checkWeights({ ...(config.reputationWeights ?? DEFAULT_REPUTATION_WEIGHTS) });
+    this.now = config.clock ?? Date.now;
     this.store = new ControllerStore(config.dbPath);
+    this.proving = new ProvingSync(this.store, deps.clients, deps.contracts.storageMarket, {
+      chunkBlocks: BigInt(config.provingChunkBlocks ?? 2000),
+      windowMs: this.windowMs,
+      now: this.now,
+    });
   }
 
   /** Starts the HTTP server and the schedules. */
@@ -106,7 +155,16 @@ export class DealbotController {
     this.routes(app);
     await app.listen({ host: this.config.host, port: this.config.port });
     this.app = app;
+    const provingEveryMs = this.config.provingSyncIntervalMs ?? DEFAULT_PROVING_SYNC_INTERVAL_MS;
+    // The first read before the feed is served, so its scores include the proving record.
+    if (provingEveryMs > 0)
+      await this.syncProving().catch((err: unknown) =>
+        this.logger.warn({ err: (err as Error).message.split("\n")[0] }, "proving events unavailable"),
+      );
     this.refreshScores();
+    this.schedule("proving", provingEveryMs, async () => {
+      await this.syncProving();
+    });
     this.schedule("storage", this.config.storageIntervalMs, () => this.storageAttempt());
     this.schedule("retrieval", this.config.retrievalIntervalMs, () => this.retrievalAttempt());
     const { port } = app.server.address() as AddressInfo;
@@ -139,19 +197,43 @@ export class DealbotController {
     this.onRecord?.(record);
   }
 
-  /** Current reputation of every provider with records. */
+  /**
+   * Reads the chain's proving events mined since the last read (`ProvingSync`) and refreshes the
+   * score metrics.
+   *
+   * @throws viem's RPC errors.
+   */
+  async syncProving(): Promise<ProvingSyncResult> {
+    const result = await this.proving.sync(this.abort.signal);
+    if (!this.abort.signal.aborted) this.refreshScores();
+    return result;
+  }
+
+  /** Current reputation of every provider with records in the window, best first. */
   reputation(): ReputationResponse {
-    const ranking = rankProviders(this.store.counts());
+    const ranking = this.ranking();
     return {
       scores: Object.fromEntries(ranking.map((r) => [r.provider, r.score])),
       ranking,
-      updatedAt: new Date().toISOString(),
+      updatedAt: new Date(this.now()).toISOString(),
+      windowMs: this.windowMs,
+      weights: { ...this.weights },
     };
   }
 
+  private ranking(): ProviderScore[] {
+    return rankProviders(this.store.windowCounts(this.now() - this.windowMs, this.proving.market), this.weights);
+  }
+
   private refreshScores(): void {
-    for (const r of rankProviders(this.store.counts()))
-      this.metrics.score.set({ provider: this.label(r.provider) }, r.score);
+    // Providers that left the window drop out of the gauges too.
+    this.metrics.score.reset();
+    this.metrics.component.reset();
+    for (const r of this.ranking()) {
+      const provider = this.label(r.provider);
+      this.metrics.score.set({ provider }, r.score);
+      for (const component of COMPONENTS) this.metrics.component.set({ provider, component }, r[component].score);
+    }
   }
 
   /** The provider's metric label: its address for the first `maxProviderLabels`, then "other". */
@@ -173,7 +255,10 @@ export class DealbotController {
     if (intervalMs <= 0) return;
     this.loops.push(
       runEvery(intervalMs, this.abort.signal, attempt, (err) =>
-        this.logger.error({ err, kind }, "dealbot attempt crashed"),
+        this.logger.error(
+          { err, kind },
+          kind === "proving" ? "reading proving events failed" : "dealbot attempt crashed",
+        ),
       ),
     );
   }
@@ -215,8 +300,11 @@ export class DealbotController {
     });
     app.get<{ Querystring: { bucketMs?: string } }>("/api/summary", async (request) => {
       const bucketMs = Math.max(Number(request.query.bucketMs ?? 60_000) || 60_000, 1000);
+      const reputation = this.reputation();
       return {
-        ranking: this.reputation().ranking,
+        ranking: reputation.ranking,
+        windowMs: reputation.windowMs,
+        weights: reputation.weights,
         failuresByStage: this.store.failuresByStage(),
         rateOverTime: this.store.rateOverTime(bucketMs),
         latencies: this.store.latencies(),

@@ -1,8 +1,10 @@
 /**
  * The dealbot controller's dashboard (seed 004 "a metrics dashboard … which miners fail
  * most/least"): success rate per provider over time, failures by stage, latency distributions,
- * the current ranking and the latest failures with their stage and message, drawn with Chart.js (served by the controller, no CDN) from
- * GET /api/summary, refreshed every 10 s. `body[data-ready]` is set after the first render.
+ * the current ranking with each provider's storage, retrieval and proving components over the
+ * reputation window (decisions 33), and the latest failures with their stage and message, drawn
+ * with Chart.js (served by the controller, no CDN) from GET /api/summary, refreshed every 10 s.
+ * `body[data-ready]` is set after the first render.
  */
 export const DASHBOARD_HTML = `<!doctype html>
 <html lang="en">
@@ -24,6 +26,8 @@ export const DASHBOARD_HTML = `<!doctype html>
   code { font-size: 12px; }
   .canvas { position: relative; height: 260px; }
   #error { color: #b00020; }
+  .note { margin: 0 0 8px; color: #5a6478; font-size: 12px; }
+  td.none { color: #aab3c5; }
 </style>
 </head>
 <body>
@@ -33,9 +37,10 @@ export const DASHBOARD_HTML = `<!doctype html>
 </header>
 <main>
   <section id="ranking-section">
-    <h2>Ranking (Wilson lower bound of the success rate)</h2>
+    <h2>Ranking <span id="window"></span></h2>
+    <p class="note">Each component: successes / attempts and the Wilson 95 % lower bound; the score weighs them (<span id="weights"></span>) over the components observed.</p>
     <table id="ranking">
-      <thead><tr><th>#</th><th>provider</th><th class="num">attempts</th><th class="num">successes</th><th class="num">score</th></tr></thead>
+      <thead><tr><th>#</th><th>provider</th><th class="num">storage</th><th class="num">retrieval</th><th class="num">proving</th><th class="num">score</th></tr></thead>
       <tbody></tbody>
     </table>
   </section>
@@ -74,14 +79,35 @@ function draw(id, config) {
 function render(s) {
   const tbody = document.querySelector("#ranking tbody");
   tbody.innerHTML = "";
+  // A component cell: "successes/attempts · bound", or "–" when nothing was observed in the window.
+  const cell = (c) => {
+    const td = document.createElement("td");
+    td.className = "num";
+    if (!c || c.attempts === 0) { td.textContent = "–"; td.classList.add("none"); }
+    else td.textContent = c.successes + "/" + c.attempts + " · " + c.score.toFixed(3);
+    return td;
+  };
   s.ranking.forEach((r, i) => {
     const tr = document.createElement("tr");
     tr.dataset.provider = r.provider;
-    tr.innerHTML = "<td>" + (i + 1) + "</td><td><code></code></td><td class=num>" + r.attempts +
-      "</td><td class=num>" + r.successes + "</td><td class=num>" + r.score.toFixed(3) + "</td>";
+    tr.innerHTML = "<td>" + (i + 1) + "</td><td><code></code></td>";
     tr.querySelector("code").textContent = r.provider;
+    for (const name of ["storage", "retrieval", "proving"]) {
+      const td = cell(r[name]);
+      td.dataset.component = name;
+      tr.appendChild(td);
+    }
+    const score = document.createElement("td");
+    score.className = "num score";
+    score.textContent = r.score.toFixed(3);
+    tr.appendChild(score);
     tbody.appendChild(tr);
   });
+  if (s.windowMs) {
+    const days = s.windowMs / 86400000;
+    document.getElementById("window").textContent = "(last " + (days >= 1 ? +days.toFixed(2) + " d" : +(s.windowMs / 3600000).toFixed(2) + " h") + ")";
+  }
+  if (s.weights) document.getElementById("weights").textContent = ["proving", "retrieval", "storage"].map((k) => k + " " + s.weights[k]).join(", ");
 
   const buckets = [...new Set(s.rateOverTime.map((b) => b.bucketMs))].sort((a, b) => a - b);
   const providers = [...new Set(s.rateOverTime.map((b) => b.provider))];
