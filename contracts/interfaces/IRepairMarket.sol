@@ -103,6 +103,10 @@ interface IRepairMarket {
     error BidNotExpired(uint256 bidId, uint64 expiryEpoch);
     /// @notice Only the bid's client may do this.
     error NotBidClient(uint256 bidId, address caller);
+    /// @notice Only the repair deal's client may extend it.
+    error NotDealClient(uint256 dealId, address caller);
+    /// @notice An extension must come by `latestEpoch`: a repair window before the deal's end.
+    error ExtensionTooLate(uint256 dealId, uint256 latestEpoch);
     /// @notice The ask's price is above the bid's, or its size limit below the bid's size.
     error AskDoesNotCoverBid(uint256 askId, uint256 bidId);
     /// @notice The client's authorization expired at `deadline`.
@@ -254,6 +258,20 @@ interface IRepairMarket {
     /// @param storageDealId The StorageMarket deal holding it.
     /// @param provider That deal's provider.
     event PieceAssigned(uint256 indexed dealId, uint256 index, uint256 indexed storageDealId, address indexed provider);
+    /// @notice The client extended the deal to `newEndEpoch` and locked `amount` more for the
+    /// extra epochs, at the deal's own price.
+    /// @param dealId The repair deal.
+    /// @param askId The miner's ask that covered the extension.
+    /// @param oldEndEpoch Epoch the deal ended before.
+    /// @param newEndEpoch Epoch it ends now.
+    /// @param amount Token base units locked for the extra epochs (as received).
+    event RepairDealExtended(
+        uint256 indexed dealId,
+        uint256 indexed askId,
+        uint64 oldEndEpoch,
+        uint64 newEndEpoch,
+        uint256 amount
+    );
     /// @notice Every piece is confirmed: the deal starts earning.
     /// @param dealId The repair deal.
     event RepairDealActivated(uint256 indexed dealId);
@@ -446,6 +464,22 @@ interface IRepairMarket {
         bytes calldata clientSignature
     ) external returns (uint256 dealId);
 
+    /// @notice The client keeps the file for `extraEpochs` more (issue 17 "renewal"): the deal's
+    /// end moves out and the client pays bid price · size · extraEpochs token base units, pulled
+    /// now and earned like the rest of the term. The miner consents through an ask of its own that
+    /// is active, unexpired and covers the deal's price and size (withdrawing its asks refuses
+    /// extensions). The miner must then extend (or re-place) every piece's storage deal: a storage
+    /// deal that expires before the repair deal's new end is a reportable loss.
+    /// Reverts `ExtensionTooLate` (later than `repairWindowEpochs` before the end: the miner needs
+    /// that long to carry the extension to the storage deals), `NotDealClient`, `DealNotOpen`,
+    /// `AskNotActive` (also for an ask that does not exist), `AskExpired`, `AskDoesNotCoverBid` (an
+    /// ask of another miner, or too dear or too small), `InvalidDuration` (0, or a whole term past
+    /// `maxDealDurationEpochs`).
+    /// @param dealId A Placing or Active repair deal of the caller.
+    /// @param askId An ask of the deal's miner.
+    /// @param extraEpochs Epochs added to the deal's end.
+    function extendRepairDeal(uint256 dealId, uint256 askId, uint64 extraEpochs) external;
+
     // ---------------------------------------------------------------- pieces
 
     /// @notice Records that piece `index` of the deal is stored under StorageMarket deal
@@ -468,8 +502,9 @@ interface IRepairMarket {
         bytes32[] calldata proof
     ) external;
 
-    /// @notice Anyone reports piece `index` lost when its storage deal is faulted or terminated
-    /// in StorageMarket, before the repair deal's end epoch (reverts `RepairDealEnded` after).
+    /// @notice Anyone reports piece `index` lost when its storage deal is faulted, terminated or
+    /// expired (an extension the miner did not carry to the piece) in StorageMarket, before the
+    /// repair deal's end epoch (reverts `RepairDealEnded` after).
     /// The first report of a loss of the piece earns `lossReportBountyBps` of the deal's pledge
     /// share from the miner's pledge (none to the miner's own owner or worker).
     /// More than m lost pieces at once lose the file: the client is refunded what was not earned

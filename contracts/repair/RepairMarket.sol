@@ -4,6 +4,7 @@ pragma solidity 0.8.28;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {Strings} from "@openzeppelin/contracts/utils/Strings.sol";
 import {IRepairMarket} from "../interfaces/IRepairMarket.sol";
 import {IStorageMarket} from "../interfaces/IStorageMarket.sol";
@@ -51,6 +52,33 @@ contract RepairMarket is RepairOrders {
     }
 
     /// @inheritdoc IRepairMarket
+    function extendRepairDeal(uint256 dealId, uint256 askId, uint64 extraEpochs) external nonReentrant {
+        RepairDeal storage deal = _openDeal(dealId);
+        // A repair window before the end at the latest: the miner needs that long to extend or
+        // re-place every piece's storage deal before it expires.
+        uint256 latest = deal.endEpoch - _repairWindowEpochs;
+        if (block.number > latest) revert ExtensionTooLate(dealId, latest);
+        if (deal.client != msg.sender) revert NotDealClient(dealId, msg.sender);
+        RepairAsk storage ask = _asks[askId];
+        if (!ask.active) revert AskNotActive(askId);
+        if (block.number > ask.expiryEpoch) revert AskExpired(askId, ask.expiryEpoch);
+        uint256 price = _bids[deal.bidId].pricePerBytePerEpoch;
+        if (ask.minerId != deal.minerId || price < ask.pricePerBytePerEpoch || deal.size > ask.maxSize) {
+            revert AskDoesNotCoverBid(askId, deal.bidId);
+        }
+        uint64 oldEnd = deal.endEpoch;
+        uint256 newEnd = uint256(oldEnd) + extraEpochs;
+        if (extraEpochs == 0 || newEnd - deal.startEpoch > _maxDealDurationEpochs) revert InvalidDuration(extraEpochs);
+        // price < BID_PRICE_LIMIT (2^120), size and extraEpochs < 2^64: the product is < 2^248.
+        uint256 received = _pull(price * deal.size * extraEpochs);
+        // The earned share is amount · paidEpochs / (end − start): both grow by the same price ·
+        // size per epoch, so what was earned so far is unchanged.
+        deal.amount += received;
+        deal.endEpoch = SafeCast.toUint64(newEnd);
+        emit RepairDealExtended(dealId, askId, oldEnd, uint64(newEnd), received);
+    }
+
+    /// @inheritdoc IRepairMarket
     function reportPieceLoss(uint256 dealId, uint256 index) external {
         RepairDeal storage deal = _openDeal(dealId);
         _requireInTerm(dealId, deal);
@@ -58,7 +86,8 @@ contract RepairMarket is RepairOrders {
         if (slot.storageDealId == 0) revert PieceNotAssigned(dealId, index);
         if (slot.lostAtEpoch != 0) revert PieceAlreadyLost(dealId, index);
         DealState state = _storageMarket.dealInfo(slot.storageDealId).state;
-        if (state != DealState.Faulted && state != DealState.Terminated) {
+        // Expired within the repair deal's term: an extension the miner did not carry to the piece.
+        if (state != DealState.Faulted && state != DealState.Terminated && state != DealState.Expired) {
             revert StorageDealHealthy(slot.storageDealId, uint8(state));
         }
         _accrue(deal);
