@@ -1,13 +1,16 @@
 import { Command } from "commander";
 import { SingleBar, Presets } from "cli-progress";
-import { getAddress } from "viem";
+import { getAddress, type Hex } from "viem";
 import { dealInfo } from "../chain/storage-market/reads";
+import { assertContractsDeployed } from "../chain/deployment-code";
 import { RepairClient } from "../client/repair-client";
+import { extendRepairBackedFile } from "../client/repair-extend";
 import { type StoreProgress } from "../client/storage-client";
 import { ErasurePool } from "../erasure/erasure-pool";
 import { parseBigint, parseIntOption, printJson, reportError } from "./common";
 import { openClient, withClientOptions, type ClientOptions, type OpenedClient } from "./client-common";
 import { addRetrieve } from "./client-retrieve-commands";
+import { addStatus } from "./client-status-command";
 import { InvalidArgumentError } from "../core/errors";
 import { addCancelBid, addWithdraw } from "./money-commands";
 
@@ -85,6 +88,7 @@ export function clientCommand(): Command {
   addExtend(client);
   addDeals(client);
   addRetrieve(client);
+  addStatus(client);
   addWithdraw(client, "client");
   addCancelBid(client);
   return client;
@@ -130,6 +134,7 @@ async function storeAction(file: string, opts: StoreCliOptions): Promise<void> {
     const opened = await openClient(opts);
     const ctx: StoreContext = { opened, progress, events, opts };
     try {
+      await assertContractsDeployed(opened.clients.public, opened.contracts);
       if (opts.repair) await storeRepairBacked(file, ctx);
       else if (opts.providers) await storeErasureCoded(file, String(opts.providers), ctx);
       else await storeDirect(file, ctx);
@@ -239,21 +244,38 @@ async function storeDirect(file: string, ctx: StoreContext): Promise<void> {
   }
 }
 
-/** Adds `client extend <dealId> --duration EPOCHS`: renews a direct deal in place (the extra price is locked). */
+/**
+ * Adds `client extend <dealId|droot> --duration EPOCHS`: renews a direct deal in place, or keeps a
+ * repair-backed file longer (the repair deal's end moves; its miner extends the pieces' storage
+ * deals). The extra price is paid or locked now.
+ */
 function addExtend(parent: Command): void {
   withClientOptions(
     parent
       .command("extend")
       .description(
-        "renew a direct deal: its end moves --duration epochs later, the extra price is locked, the piece stays where it is",
+        "keep a file longer: a direct deal id renews that deal in place; a droot extends the repair deal that stores it (its miner extends every piece's storage deal). The extra price is locked now",
       )
-      .argument("<dealId>", "a published direct deal of this client", parseBigint)
+      .argument(
+        "<dealId|droot>",
+        "a published direct deal of this client, or the droot (0x + 64 hex) of a repair-backed file",
+      )
       .requiredOption("--duration <epochs>", "epochs to add to the deal's end", parseBigint),
-  ).action(async (dealId: bigint, opts: ClientOptions & { duration: bigint }) => {
+  ).action(async (target: string, opts: ClientOptions & { duration: bigint }) => {
     try {
-      const { client: storageClient, store } = await openClient(opts);
+      const { client: storageClient, store, clients, contracts } = await openClient(opts);
       try {
-        const renewed = await storageClient.extendDeal(dealId, opts.duration);
+        await assertContractsDeployed(clients.public, contracts);
+        if (/^0x[0-9a-fA-F]{64}$/.test(target)) {
+          const extended = await extendRepairBackedFile({ clients, contracts }, target as Hex, opts.duration);
+          if (opts.json) printJson({ ok: true, ...extended });
+          else
+            process.stdout.write(
+              `repair deal ${extended.dealId} now ends at epoch ${extended.newEndEpoch} (was ${extended.oldEndEpoch}); ${extended.amount} locked\ntx ${extended.txHash}\n`,
+            );
+          return;
+        }
+        const renewed = await storageClient.extendDeal(parseBigint(target), opts.duration);
         if (opts.json) printJson({ ok: true, ...renewed });
         else
           process.stdout.write(`deal ${renewed.dealId} now ends at epoch ${renewed.endEpoch}\ntx ${renewed.txHash}\n`);
@@ -274,6 +296,7 @@ function addDeals(parent: Command): void {
       try {
         const { store, clients, contracts } = await openClient(opts);
         try {
+          await assertContractsDeployed(clients.public, contracts);
           const rows = [];
           for (const d of store.deals()) {
             const state = d.dealId !== undefined ? (await dealInfo(clients, contracts, d.dealId)).stateName : d.status;

@@ -202,6 +202,21 @@ export class ClientStore {
     return r?.signature as Hex | undefined;
   }
 
+  /** The newest row of direct deal `dealId` (a renewal replaces its row), if this client has it. */
+  dealById(dealId: bigint): ClientDealRow | undefined {
+    const r = this.db
+      .prepare("SELECT * FROM deals WHERE deal_id = ? ORDER BY created_at DESC LIMIT 1")
+      .get(dealId.toString()) as RawDeal | undefined;
+    return r ? toRow(r) : undefined;
+  }
+
+  /** Every row (any status) of the direct deals on `pieceCid`, oldest first. */
+  dealsOnPiece(pieceCid: string): ClientDealRow[] {
+    return (
+      this.db.prepare("SELECT * FROM deals WHERE piece_cid = ? ORDER BY created_at").all(pieceCid) as RawDeal[]
+    ).map(toRow);
+  }
+
   dealsForPiece(pieceCid: string): ClientDealRow[] {
     return (
       this.db.prepare("SELECT * FROM deals WHERE piece_cid = ? AND status = 'published'").all(pieceCid) as RawDeal[]

@@ -19,6 +19,7 @@ import { encodedPayloadBytes, type Manifest } from "../manifest/manifest";
 import type { RepairProposalResponse } from "../protocol/repair-api";
 import { commitRepairDeal, proposeRepairDeal } from "../protocol/repair-miner-client";
 import type { ClientStore } from "./client-store";
+import type { ClientEvents } from "./client-events";
 
 /** No active repair ask fits the file (or the named miner has none). */
 export class NoRepairAskError extends RepairMarketError {
@@ -81,6 +82,8 @@ export interface RepairStoreOptions {
 export class RepairClient {
   constructor(
     private readonly c: { clients: ChainClients; contracts: MarketContracts; store: ClientStore; logger: Logger },
+    /** Listener hub each store's progress is also reported to (`kind: "repair"`). */
+    private readonly events?: ClientEvents,
   ) {}
 
   /** Active repair asks that take `size` encoded bytes, cheapest first. */
@@ -122,7 +125,12 @@ export class RepairClient {
     const outDir = join(options.workDir, `prepare-${Date.now()}`);
     try {
       const prepared = await prepareFile(filePath, { k, m, outDir, pool: options.pool });
-      return await this.storePrepared(prepared, options);
+      const perCall = options.onProgress;
+      const onProgress = (progress: RepairProgress): void => {
+        this.events?.emit({ kind: "repair", filePath, progress });
+        perCall?.(progress);
+      };
+      return await this.storePrepared(prepared, { ...options, onProgress });
     } finally {
       // The encoded pieces (about 1.5× the file) are the miner's once the deal is made; after a
       // failure a new attempt encodes again (with a new bid), so nothing here is needed either way.

@@ -22,10 +22,13 @@ import type { ErasurePool } from "../erasure/erasure-pool";
 import { assertNotEmpty, prepareFile } from "../manifest/prepare";
 import { waitPublished } from "./deal-publication";
 import { downloadPiece, uploadPiece } from "./piece-transfer";
+import { ClientEvents, type ClientEventListener } from "./client-events";
+import { getStatus as readStatus, type DealStatus, type StatusTarget } from "./deal-status";
 import {
   DealNotPublishedError,
   ProviderNotRegisteredError,
   lookupProvider,
+  type ExtendedProposal,
   type SignedProposal,
   type StorageClientComponents,
   type StoreOptions,
@@ -34,6 +37,8 @@ import {
 } from "./storage-common";
 
 export * from "./storage-common";
+export * from "./client-events";
+export * from "./deal-status";
 
 /**
  * Seed 001's StorageClient: direct storage deals with one provider (the 10-step StorageMarket
@@ -41,7 +46,21 @@ export * from "./storage-common";
  * stage.
  */
 export class StorageClient {
-  constructor(private readonly c: StorageClientComponents) {}
+  /** @param events Listener hub (seed 001's `RegisterListener`); share it with the other clients. */
+  constructor(
+    private readonly c: StorageClientComponents,
+    readonly events: ClientEvents = new ClientEvents(c.logger),
+  ) {}
+
+  /** Registers a listener for every store (`"store"`) and renewal (`"extend"`); @returns its unsubscribe. */
+  subscribe(listener: ClientEventListener): () => void {
+    return this.events.subscribe(listener);
+  }
+
+  /** A deal by id or a file by droot, on-chain and local state ({@link readStatus}); @throws as it does. */
+  getStatus(target: string | StatusTarget): Promise<DealStatus> {
+    return readStatus(this.c, target);
+  }
 
   /**
    * Stores a file as one piece with one provider: CommP, escrow top-up, signed proposal, streamed
@@ -50,8 +69,9 @@ export class StorageClient {
    * @throws ProviderNotRegisteredError, PeerRejectedError (the provider refused, with its code),
    * PeerUnreachableError (after the last attempt), ContractRevertedError (escrow deposit).
    */
-  async storeFile(filePath: string, options: StoreOptions): Promise<StoredDeal> {
+  async storeFile(filePath: string, storeOptions: StoreOptions): Promise<StoredDeal> {
     const { store } = this.c;
+    const options = this.reporting(filePath, storeOptions);
     await assertNotEmpty(filePath);
     const commitment = await commpOfFile(filePath);
     options.onProgress?.({ stage: "commp", pieceCid: commitment.pieceCid, paddedSize: commitment.paddedSize });
@@ -92,6 +112,19 @@ export class StorageClient {
     }
   }
 
+  /** `options` whose onProgress also reports each event to {@link events}. */
+  private reporting(filePath: string, options: StoreOptions): StoreOptions {
+    const perCall = options.onProgress;
+    const source = { filePath: resolve(filePath), provider: options.provider };
+    return {
+      ...options,
+      onProgress: (progress) => {
+        this.events.emit({ kind: "store", ...source, progress });
+        perCall?.(progress);
+      },
+    };
+  }
+
   /**
    * Renews one of this client's direct deals (seed 001's `UpdateStorageDeal`): signs its proposal
    * with `endEpoch` moved `extraEpochs` later and a fresh nonce, tops up escrow by
@@ -104,7 +137,7 @@ export class StorageClient {
    *   PeerRejectedError (the provider or the market refused, with its code), PeerUnreachableError.
    */
   async extendDeal(dealId: bigint, extraEpochs: bigint): Promise<{ dealId: bigint; endEpoch: bigint; txHash: Hex }> {
-    const { clients, contracts, store } = this.c;
+    const { store } = this.c;
     if (extraEpochs <= 0n) throw new InvalidArgumentError("--duration must be a positive number of epochs");
     const row = store.deals().find((d) => d.dealId === dealId && d.status === "published");
     if (!row) {
@@ -112,21 +145,34 @@ export class StorageClient {
         details: { dealId: dealId.toString() },
       });
     }
+    const { proposal: extended, proposalHash, txHash } = await this.extendProposal(dealId, row.proposal, extraEpochs);
+    store.renewDeal(row.proposalHash, { ...row, proposalHash, proposal: extended }, txHash);
+    this.events.emit({ kind: "extend", dealId, endEpoch: extended.endEpoch, txHash });
+    return { dealId, endEpoch: extended.endEpoch, txHash };
+  }
+
+  /**
+   * Moves published deal `dealId`'s end (`current` is its proposal) `extraEpochs` later with a fresh
+   * nonce, tops up escrow by storagePricePerEpoch · extraEpochs and has the provider call
+   * `extendStorageDeal`; keeps no record. @returns the proposal now on chain, signed.
+   * @throws ProviderNotRegisteredError, PeerRejectedError (declined or refused), PeerUnreachableError.
+   */
+  async extendProposal(dealId: bigint, current: StorageDealProposal, extraEpochs: bigint): Promise<ExtendedProposal> {
+    const { clients, contracts } = this.c;
     const extended: StorageDealProposal = {
-      ...row.proposal,
-      endEpoch: row.proposal.endEpoch + extraEpochs,
+      ...current,
+      endEpoch: current.endEpoch + extraEpochs,
       nonce: BigInt(`0x${randomBytes(8).toString("hex")}`),
     };
-    await this.ensureEscrow(row.proposal.storagePricePerEpoch * extraEpochs);
+    await this.ensureEscrow(current.storagePricePerEpoch * extraEpochs);
     const clientSignature = await signProposal(clients.account, clients.chain.id, contracts.storageMarket, extended);
-    const provider = await lookupProvider(this.c, row.provider);
-    const response = await requestDealExtension(clients.account, provider, dealId, {
+    const provider = await lookupProvider(this.c, current.provider);
+    const { txHash } = await requestDealExtension(clients.account, provider, dealId, {
       proposal: extended,
       clientSignature,
     });
     const proposalHash = hashProposal(clients.chain.id, contracts.storageMarket, extended);
-    store.renewDeal(row.proposalHash, { ...row, proposalHash, proposal: extended }, response.txHash);
-    return { dealId, endEpoch: extended.endEpoch, txHash: response.txHash };
+    return { proposal: extended, clientSignature, proposalHash, txHash };
   }
 
   /**

@@ -117,3 +117,6 @@ export async function lookupProvider(
   if (!provider) throw new ProviderNotRegisteredError("provider is not registered", { details: { provider: address } });
   return provider;
 }
+
+/** A deal's proposal after `StorageClient.extendProposal`: now the deal's on chain. */
+export type ExtendedProposal = { proposal: StorageDealProposal; clientSignature: Hex; proposalHash: Hex; txHash: Hex };

@@ -284,3 +284,30 @@ export async function withdrawRepairBalance(
 ): Promise<Hex> {
   return (await send(clients, contracts, "withdraw", [amount])).hash;
 }
+
+/**
+ * `extendRepairDeal(dealId, askId, extraEpochs)` by the deal's client: approves and pays
+ * `pricePerBytePerEpoch · size · extraEpochs` (the deal's bid price, token base units) and moves
+ * the deal's end `extraEpochs` later. The miner consents through `askId`, one of its active asks
+ * that covers the deal's price and size.
+ *
+ * @returns The new end epoch and what was locked (`RepairDealExtended`).
+ * @throws ContractRevertedError (ExtensionTooLate, NotDealClient, DealNotOpen, AskNotActive,
+ *   AskExpired, AskDoesNotCoverBid, InvalidDuration), MissingEventError.
+ */
+export async function extendRepairDeal(
+  clients: ChainClients,
+  contracts: MarketContracts,
+  args: { dealId: bigint; askId: bigint; extraEpochs: bigint; cost: bigint },
+): Promise<{ hash: Hex; oldEndEpoch: bigint; newEndEpoch: bigint; amount: bigint }> {
+  if (args.cost > 0n) await ensureAllowance(clients, contracts.token, contracts.repairMarket, args.cost);
+  const sent = await send(
+    clients,
+    contracts,
+    "extendRepairDeal",
+    [args.dealId, args.askId, args.extraEpochs],
+    ["RepairDealExtended"],
+  );
+  const { args: event } = requireEvent(sent, "RepairMarket", "RepairDealExtended");
+  return { hash: sent.hash, oldEndEpoch: event.oldEndEpoch, newEndEpoch: event.newEndEpoch, amount: event.amount };
+}

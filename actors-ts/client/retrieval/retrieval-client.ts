@@ -14,8 +14,9 @@ import { ProviderNotRegisteredError } from "../storage-client";
 import type { FileRetrievalResult, FileRetrieveOptions } from "./file-retrieval";
 import { FileRetriever } from "./file-retriever";
 import { PieceFetcher, formatEvent } from "./piece-fetcher";
-import { RetrievalLedger } from "./retrieval-ledger";
-import { InvalidArgumentError } from "../../core/errors";
+import { RetrievalLedger, type FetchStatus, type RetrievalRecord } from "./retrieval-ledger";
+import { InvalidArgumentError, RepairMarketError } from "../../core/errors";
+import type { ClientEvents } from "../client-events";
 
 export interface RetrievalClientDeps {
   clients: ChainClients;
@@ -26,6 +27,48 @@ export interface RetrievalClientDeps {
   pool?: ErasurePool;
   /** Directory for downloads in progress. */
   workDir: string;
+  /** Listener hub every retrieval's event lines are also reported to (`kind: "retrieve"`). */
+  events?: ClientEvents;
+}
+
+/** No retrieval with this id in the client's database. */
+export class RetrievalNotFoundError extends RepairMarketError {
+  override name = "RetrievalNotFoundError" as const;
+}
+
+/**
+ * Seed 001's `GetRetrievalStatus(ClientRef)`: what the client's retrieval ledger knows of one
+ * retrieval. Byte counts in bytes, amounts in token base units; `channelId`/`lane` are the
+ * PaymentChannels channel and lane the provider was paid on.
+ */
+export interface RetrievalStatusView {
+  id: string;
+  kind: RetrievalRecord["kind"];
+  /** PieceCID v2 (piece) or droot (file), lower-cased. */
+  target: string;
+  outPath: string;
+  state: RetrievalRecord["status"];
+  error?: string;
+  /** Verified bytes received, all pieces. */
+  bytesReceived: number;
+  /** Σ of the vouchers signed for this retrieval's lanes. */
+  paid: bigint;
+  /** Seed 004 event lines, oldest first. */
+  events: string[];
+  /** One per (piece, provider) fetched. */
+  fetches: {
+    pieceIndex: number;
+    pieceCid: string;
+    provider: Address;
+    channelId?: bigint;
+    lane?: bigint;
+    /** Token base units per byte. */
+    pricePerByte: bigint;
+    verifiedBytes: number;
+    paid: bigint;
+    state: FetchStatus;
+    error?: string;
+  }[];
 }
 
 /** A paid single-piece retrieval's outcome. */
@@ -49,11 +92,53 @@ export class RetrievalClient {
     this.ledger = new RetrievalLedger(deps.store.db);
   }
 
+  /**
+   * The ledger's view of retrieval `id` (the `retrievalId` of a result or an event).
+   *
+   * @throws RetrievalNotFoundError when the client has no retrieval with this id.
+   */
+  getRetrievalStatus(id: string): RetrievalStatusView {
+    const record = this.ledger.get(id);
+    if (!record) throw new RetrievalNotFoundError("no retrieval with this id", { details: { retrievalId: id } });
+    const fetches = this.ledger.fetches(id).map((f) => ({
+      pieceIndex: f.pieceIndex,
+      pieceCid: f.pieceCid,
+      provider: f.provider,
+      channelId: f.channelId,
+      lane: f.lane,
+      pricePerByte: f.pricePerByte,
+      verifiedBytes: f.verifiedBytes,
+      paid: f.channelId !== undefined && f.lane !== undefined ? this.ledger.lane(f.channelId, f.lane).amount : 0n,
+      state: f.status,
+      error: f.error,
+    }));
+    return {
+      id,
+      kind: record.kind,
+      target: record.target,
+      outPath: record.outPath,
+      state: record.status,
+      error: record.error,
+      bytesReceived: fetches.reduce((s, f) => s + f.verifiedBytes, 0),
+      paid: this.ledger.paidFor(id),
+      events: record.events,
+      fetches,
+    };
+  }
+
   /** Whole-file retrieval by droot (see {@link FileRetriever}). */
-  async retrieveFile(droot: Hex, outPath: string, options?: FileRetrieveOptions): Promise<FileRetrievalResult> {
+  async retrieveFile(droot: Hex, outPath: string, options: FileRetrieveOptions = {}): Promise<FileRetrievalResult> {
     if (!this.deps.pool) throw new InvalidArgumentError("RetrievalClient needs an ErasurePool to rebuild files");
     const retriever = new FileRetriever({ ...this.deps, pool: this.deps.pool, ledger: this.ledger });
-    return retriever.retrieve(droot, outPath, options);
+    const out = resolve(outPath);
+    let retrievalId: string | undefined;
+    const onEvent = (line: string): void => {
+      // The retriever creates (or resumes) the ledger record before its first event.
+      retrievalId ??= this.ledger.findResumable("file", droot, out)?.id;
+      if (retrievalId) this.deps.events?.emit({ kind: "retrieve", retrievalId, target: droot, line });
+      options.onEvent?.(line);
+    };
+    return retriever.retrieve(droot, outPath, { ...options, onEvent });
   }
 
   /**
@@ -105,6 +190,7 @@ export class RetrievalClient {
             const line = formatEvent(e);
             events.push(line);
             this.ledger.appendEvent(retrievalId, line);
+            this.deps.events?.emit({ kind: "retrieve", retrievalId, target: pieceCid, line });
             onEvent?.(line);
           },
         },
