@@ -12,6 +12,7 @@ import type { RepairComponents, RepairStartup } from "./components";
 import type { RepairConfig } from "./config";
 import type { PieceRow } from "./repair-store";
 import { getManifestJson } from "../protocol/provider-client";
+import { StorageRenewal } from "./storage-renewal";
 
 const CURSOR_KEY = "watcher.cursor";
 const ORPHAN_PREFIX = "orphan:";
@@ -27,17 +28,26 @@ const LOG_RANGE = 2_000n;
  *   DealClosed (which trigger an immediate health sweep);
  * - a health sweep of every assigned piece's storage deal: StorageMarket computes missed periods
  *   lazily, so a dead provider shows up as Faulted in `dealInfo` even before anyone reports it.
- *   A faulted or terminated piece is reported with `reportPieceLoss` and queued for repair;
+ *   A faulted or terminated piece (or one whose storage deal ran out inside the repair deal's
+ *   term) is reported with `reportPieceLoss` and queued for repair; after the client extends the
+ *   repair deal, each piece's storage deal is extended to match (`StorageRenewal`);
  * - orphan recovery (seed 002): a deal known on chain whose manifest the miner lacks is rebuilt
  *   from the chain's piece slots and a manifest fetched by droot from providers and verified
  *   against it.
  */
 export class Watcher {
+  private readonly renewal: StorageRenewal;
+
   constructor(
-    private readonly c: Pick<RepairComponents, "clients" | "contracts" | "logger" | "providers" | "store" | "wake">,
+    private readonly c: Pick<
+      RepairComponents,
+      "clients" | "contracts" | "logger" | "providers" | "storage" | "store" | "wake"
+    >,
     private readonly init: Pick<RepairConfig, "confirmations" | "unreachableBackoffMs" | "watchIntervalMs"> &
-      Pick<RepairStartup, "deployBlock" | "minerId">,
-  ) {}
+      Pick<RepairStartup, "deployBlock" | "minerId" | "provingPeriodEpochs">,
+  ) {
+    this.renewal = new StorageRenewal(c, init);
+  }
 
   /** One pass: scan logs, recover orphans, sweep health, follow deal ends. */
   async tick(): Promise<void> {
@@ -91,7 +101,16 @@ export class Watcher {
         this.markFileLost(deal.dealId, 0n);
         continue;
       }
-      if (state === "Completed" || head >= deal.endEpoch) {
+      if (chainDeal.endEpoch > deal.endEpoch) {
+        // The client extended the deal: placements from now on, and every piece's storage deal,
+        // must last until the new end.
+        store.setDealEndEpoch(deal.dealId, chainDeal.endEpoch);
+        this.c.logger.info(
+          { dealId: deal.dealId, oldEndEpoch: deal.endEpoch, newEndEpoch: chainDeal.endEpoch },
+          "repair deal extended; extending its storage deals",
+        );
+      }
+      if (state === "Completed" || head >= chainDeal.endEpoch) {
         store.setDealStatus(deal.dealId, "completed");
         continue;
       }
@@ -102,18 +121,23 @@ export class Watcher {
       const proven = new Set<number>();
       const assigned = store.pieces(deal.dealId).filter((p) => p.state === "assigned" && p.storageDealId !== undefined);
       const states = await Promise.all(
-        assigned.map(async (piece) => ({
-          piece,
-          state: (await dealInfo(clients, contracts, piece.storageDealId as bigint)).stateName,
-        })),
+        assigned.map(async (piece) => {
+          const info = await dealInfo(clients, contracts, piece.storageDealId as bigint);
+          return { piece, state: info.stateName, storageEndEpoch: info.endEpoch };
+        }),
       );
       const lost: number[] = [];
-      for (const { piece, state: pieceState } of states) {
+      for (const { piece, state: pieceState, storageEndEpoch } of states) {
+        if (pieceState !== "Terminated" && pieceState !== "Expired") {
+          await this.renewal.renew(piece, storageEndEpoch, chainDeal.endEpoch);
+        }
         if (pieceState === "Active") {
           if (await this.confirmPiece(piece)) proven.add(piece.index);
           continue;
         }
-        if (pieceState !== "Faulted" && pieceState !== "Terminated") continue;
+        // A storage deal that ran out inside the repair deal's term (an extension its provider
+        // did not take) is a loss like a faulted one.
+        if (pieceState !== "Faulted" && pieceState !== "Terminated" && pieceState !== "Expired") continue;
         if (await this.reportLoss(piece, pieceState, head)) lost.push(piece.index);
         if (store.deal(deal.dealId)?.status === "lost") break;
       }
@@ -189,7 +213,7 @@ export class Watcher {
     const log = this.c.logger.child({ dealId: piece.dealId, piece: piece.index, provider: piece.provider });
     log.warn(
       { storageDealId: piece.storageDealId, state: stateName },
-      "storage deal of a piece is faulted; reporting the loss",
+      "storage deal of a piece is faulted, terminated or ran out; reporting the loss",
     );
     const slot = await getPieceSlot(this.c.clients, this.c.contracts, piece.dealId, piece.index);
     if (slot.lostAtEpoch === 0n && slot.storageDealId === piece.storageDealId) {
