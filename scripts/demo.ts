@@ -5,9 +5,11 @@
  * processes, stores the file repair-backed, kills the holders of pieces 0 … N−1 at once with
  * SIGKILL (default 1, at most m), waits until every one of them is repaired (reassignPiece) and
  * confirmed (the new storage deal proven), retrieves the file through paid retrieval and compares
- * SHA-256, then prints a timeline and stops everything it started. Exit code 0 only when the
- * bytes match and no piece was lost that the demo did not kill (`unexpectedLosses`). Data dirs
- * are left in .demo/<run>/ for inspection.
+ * SHA-256, waits (bounded) until the miner has settled the dead providers' storage deals, then
+ * prints a timeline and stops everything it started. Exit code 0 only when the bytes match, no
+ * piece was lost that the demo did not kill (`unexpectedLosses`) and nothing stays locked for the
+ * miner's ended storage deals (`minerLockedForEndedDeals` 0). Data dirs are left in .demo/<run>/
+ * for inspection.
  */
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
@@ -20,13 +22,14 @@ import { startDevnet, type Devnet } from "./lib/devnet";
 import { deployTo, devAddress, devKey, fundTokens, startDaemon, type DaemonProcess } from "./lib/agents";
 import { connectChain } from "../actors-ts/chain/clients";
 import { contractsOf } from "../actors-ts/chain/contracts";
-import { repairMarketAbi } from "../actors-ts/chain/generated/abis";
+import { repairMarketAbi, storageMarketAbi } from "../actors-ts/chain/generated/abis";
 import { createLogger } from "../actors-ts/core/logger";
 import { ClientStore } from "../actors-ts/client/client-store";
 import { RepairClient } from "../actors-ts/client/repair-client";
 import { RetrievalClient } from "../actors-ts/client/retrieval/retrieval-client";
 import { ErasurePool } from "../actors-ts/erasure/erasure-pool";
 import type { RepairDealStatusResponse } from "../actors-ts/protocol/repair-api";
+import { getRepairEscrow } from "../actors-ts/protocol/repair-miner-client";
 
 const CLIENT = 1;
 const READER = 18;
@@ -115,20 +118,26 @@ async function main(): Promise<number> {
         startDaemon(
           "provider",
           [
-            ...["--port", "0", "--data-dir", join(runDir, `provider-${i}`), "--key", devKey(i), "--rpc", rpc],
+            ...["--port", "0", "--data-dir", join(runDir, `provider-${i}`), "--rpc", rpc],
             ...["--deployment", deploymentDir, "--prove-interval-ms", "200", "--publish-interval-ms", "300"],
             ...["--scrub-interval-ms", "600000", "--log-file", join(runDir, `provider-${i}.log`)],
           ],
-          { LOG_LEVEL: "info" },
+          // The key goes in the child's environment: a command line shows in ps.
+          { LOG_LEVEL: "info", RM_PRIVATE_KEY: devKey(i) },
         ),
       ),
     );
     for (const p of started_) providers.set(getAddress(p.address), p);
-    miner = await startDaemon("repair", [
-      ...["--port", "0", "--data-dir", join(runDir, "miner"), "--key", devKey(MINER), "--rpc", rpc],
-      ...["--deployment", deploymentDir, "--watch-interval-ms", "300", "--work-interval-ms", "200"],
-      ...["--confirmations", "1", "--log-file", join(runDir, "miner.log")],
-    ]);
+    miner = await startDaemon(
+      "repair",
+      [
+        ...["--port", "0", "--data-dir", join(runDir, "miner"), "--rpc", rpc],
+        ...["--deployment", deploymentDir, "--watch-interval-ms", "300", "--work-interval-ms", "200"],
+        ...["--confirmations", "1", "--log-file", join(runDir, "miner.log")],
+        ...["--settle-interval-ms", "1000"],
+      ],
+      { RM_PRIVATE_KEY: devKey(MINER) },
+    );
     await say(
       `${providerCount} provider daemons and a repair miner started as separate processes, all registered on chain`,
     );
@@ -243,13 +252,39 @@ async function main(): Promise<number> {
     readerStore.close();
     const outSha = await sha256File(out);
     const match = outSha === fileSha;
-    const ok = match && unexpectedLosses === 0;
     await say(
       `retrieved the file through paid retrieval from ${retrieval.piecesUsed.length} providers, paid ${retrieval.paid} token base units`,
     );
     await say(`sha256 ${match ? "MATCHES" : "DIFFERS"}: ${outSha}`);
 
-    // 6. Summary.
+    // 6. The miner recovers its money (issue 17): the killed providers' storage deals end
+    // (their data sets fail) and the miner's settler closes them; nothing stays locked for an
+    // ended deal. Bounded: a timeout is reported in the summary, not thrown.
+    const replaced = killed.map((i) => BigInt(placed.pieces[i].storageDealId ?? "0"));
+    let settled = true;
+    const escrow = await waitUntil("the miner's ended storage deals settled", 180_000, async () => {
+      for (const dealId of replaced) {
+        const info = await chain.readContract({
+          address: contracts.storageMarket,
+          abi: storageMarketAbi,
+          functionName: "dealInfo",
+          args: [dealId],
+        });
+        if (!info.closed) return undefined;
+      }
+      const view = await getRepairEscrow(miner?.url ?? "");
+      return view.lockedForEndedDeals === "0" ? view : undefined;
+    }).catch(() => {
+      settled = false;
+      return getRepairEscrow(miner?.url ?? "");
+    });
+    const minerLockedForEndedDeals = escrow.lockedForEndedDeals;
+    await say(
+      `miner escrow: StorageMarket free ${escrow.storageMarket.free}, locked ${escrow.storageMarket.locked}; ${minerLockedForEndedDeals} locked for ended storage deals (replaced deals ${replaced.join(", ")} ${settled ? "settled" : "NOT all settled in time"})`,
+    );
+    const ok = match && unexpectedLosses === 0 && minerLockedForEndedDeals === "0";
+
+    // 7. Summary.
     const summary = {
       ok,
       file,
@@ -269,6 +304,9 @@ async function main(): Promise<number> {
       provingPeriodEpochs: opts.period,
       reassignTx: repairedEvent?.transactionHash,
       retrievalPaid: retrieval.paid.toString(),
+      // Token base units the miner's worker still has locked in StorageMarket for storage deals
+      // that are no longer live (issue 17): 0 once the settler has closed them all.
+      minerLockedForEndedDeals,
       wallSeconds: (Date.now() - started) / 1000,
       dataDir: runDir,
     };

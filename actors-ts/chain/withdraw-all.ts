@@ -1,4 +1,4 @@
-import type { Hex } from "viem";
+import type { Address, Hex } from "viem";
 import type { ChainClients } from "./clients";
 import type { MarketContracts } from "./contracts";
 import { withdrawChannelBalance } from "./payment-channels/actions";
@@ -6,6 +6,7 @@ import { withdrawRepairBalance } from "./repair-market/actions";
 import { repairBalanceOf } from "./repair-market/reads";
 import { escrowBalance } from "./storage-market/reads";
 import { withdrawBalance } from "./storage-market/withdraw-balance";
+import { transferToken } from "./token/approve";
 
 /** The contracts that credit an account with tokens it may withdraw. */
 export const WITHDRAW_SOURCES = ["storage", "repair", "channels"] as const;
@@ -53,4 +54,50 @@ export async function withdrawAll(
     }
   }
   return out;
+}
+
+/** What {@link withdrawBeyond} moved. */
+export interface WithdrawBeyondResult {
+  /** StorageMarket then RepairMarket; an amount of 0 sent no transaction. */
+  withdrawals: Withdrawal[];
+  /** The ERC-20 transfer of what was withdrawn to `to`, when `to` is not the account. */
+  forwarded?: { to: Address; amount: bigint; hash: Hex };
+}
+
+/**
+ * The repair miner's scheduled withdrawal (issue 17, decision 34): StorageMarket's free escrow
+ * beyond `storageKeep` (`withdrawBalance`), RepairMarket's whole balance (`withdraw`: claimed
+ * earnings, refunds, slash shares), then, when `to` is another address, one ERC-20 `transfer` of
+ * exactly what the two withdrawals brought (the rest of the wallet stays: it pays for later
+ * escrow top-ups). Locked escrow is never touched.
+ *
+ * @param options.storageKeep Token base units of free StorageMarket escrow to leave.
+ * @param options.to Where the tokens end up (default: the account's own wallet).
+ * @throws ContractRevertedError, viem's RPC errors (earlier steps stay done).
+ */
+export async function withdrawBeyond(
+  clients: ChainClients,
+  contracts: MarketContracts,
+  options: { storageKeep: bigint; to?: Address },
+): Promise<WithdrawBeyondResult> {
+  const self = clients.account.address;
+  const { free } = await escrowBalance(clients, contracts, self);
+  const storage = free > options.storageKeep ? free - options.storageKeep : 0n;
+  const withdrawals: Withdrawal[] = [
+    {
+      source: "storage",
+      amount: storage,
+      hash: storage > 0n ? await withdrawBalance(clients, contracts, storage) : undefined,
+    },
+  ];
+  const repair = await repairBalanceOf(clients, contracts, self);
+  withdrawals.push({
+    source: "repair",
+    amount: repair,
+    hash: repair > 0n ? await withdrawRepairBalance(clients, contracts, repair) : undefined,
+  });
+  const amount = storage + repair;
+  if (!options.to || options.to.toLowerCase() === self.toLowerCase() || amount === 0n) return { withdrawals };
+  const hash = await transferToken(clients, contracts.token, options.to, amount);
+  return { withdrawals, forwarded: { to: options.to, amount, hash } };
 }

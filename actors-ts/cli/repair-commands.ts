@@ -3,8 +3,8 @@ import { Command } from "commander";
 import { loadAccount } from "../core/keys";
 import { repairConfigSchema } from "../repair/config";
 import { RepairDaemon } from "../repair/repair-daemon";
-import type { RepairDealStatusResponse } from "../protocol/repair-api";
-import { getRepairDealStatus, listRepairDeals } from "../protocol/repair-miner-client";
+import type { RepairDealStatusResponse, RepairEscrowResponse } from "../protocol/repair-api";
+import { getRepairDealStatus, getRepairEscrow, listRepairDeals } from "../protocol/repair-miner-client";
 import {
   defaultDataDir,
   deploymentOption,
@@ -40,10 +40,18 @@ interface RepairStartOptions extends ChainOptions {
   workIntervalMs?: number;
   claimIntervalMs?: number;
   settleIntervalMs?: number;
+  /** How often what the miner is owed is withdrawn, ms (0: never). */
+  withdrawIntervalMs?: number;
+  /** Where withdrawn tokens go (default: the miner's owner). */
+  withdrawTo?: string;
   askCheckIntervalMs?: number;
   reputationUrl?: string;
   /** Epochs from proposal to the start of the miner's storage deals. */
   storageStartDelay?: bigint;
+  /** Wait for a provider that signed but has not published before the miner publishes, ms. */
+  selfPublishAfterMs?: number;
+  /** Repair jobs started per repairer pass. */
+  maxRepairsPerIteration?: number;
   logFile?: string;
 }
 
@@ -97,9 +105,15 @@ function addRepairStart(parent: Command): void {
     .option("--claim-interval-ms <ms>", "how often earnings are claimed", parseIntOption)
     .option(
       "--settle-interval-ms <ms>",
-      "how often storage deals replaced by repairs are settled once the market ends them",
+      "how often the worker's storage deals are settled once the market ends them",
       parseIntOption,
     )
+    .option(
+      "--withdraw-interval-ms <ms>",
+      "how often free escrow beyond upcoming placements and the RepairMarket balance are withdrawn (0 = never)",
+      parseIntOption,
+    )
+    .option("--withdraw-to <address>", "where withdrawn tokens go (default: the miner's owner)")
     .option(
       "--ask-check-interval-ms <ms>",
       "how often the repair ask is checked and renewed once half its validity has passed",
@@ -111,6 +125,12 @@ function addRepairStart(parent: Command): void {
       "epochs from proposal to the start of the miner's storage deals",
       parseBigint,
     )
+    .option(
+      "--self-publish-after-ms <ms>",
+      "publish a placement's storage deal with the provider's signed acceptance when it has not published it after this long",
+      parseIntOption,
+    )
+    .option("--max-repairs-per-iteration <n>", "repair jobs started per repairer pass, riskiest first", parseIntOption)
     .option("--log-file <path>", "write logs here instead of stderr")
     .addOption(jsonOption)
     .action(startRepair);
@@ -160,8 +180,12 @@ function repairConfig(opts: RepairStartOptions) {
     ...set("claimIntervalMs", opts.claimIntervalMs),
     ...set("askCheckIntervalMs", opts.askCheckIntervalMs),
     ...set("settleIntervalMs", opts.settleIntervalMs),
+    ...set("withdrawIntervalMs", opts.withdrawIntervalMs),
+    ...set("withdrawTo", opts.withdrawTo),
     ...set("reputationUrl", opts.reputationUrl),
     ...set("storageStartDelayEpochs", opts.storageStartDelay),
+    ...set("selfPublishAfterMs", opts.selfPublishAfterMs),
+    ...set("maxRepairsPerIteration", opts.maxRepairsPerIteration),
     ...set("logFile", opts.logFile),
   });
 }
@@ -170,20 +194,27 @@ function repairConfig(opts: RepairStartOptions) {
 function addRepairStatus(parent: Command): void {
   parent
     .command("status")
-    .description("show a repair miner's deals: pieces, providers, repairs, evidence")
+    .description("show a repair miner's deals (pieces, providers, repairs, evidence) and its escrow")
     .requiredOption("--url <url>", "the repair daemon's URL")
     .option("--deal <id>", "one repair deal")
     .addOption(jsonOption)
     .action(repairStatus);
 }
 
-/** `repair status`: one deal (--deal) or all; the daemon's JSON with --json. Exit code 1 on failure. */
+/**
+ * `repair status`: one deal (--deal) or all, then the miner's escrow; with --json the daemon's
+ * answers as `{ deals: [...], escrow }`. Exit code 1 on failure.
+ */
 async function repairStatus(opts: RepairStatusOptions): Promise<void> {
   try {
     const url = String(opts.url);
-    const body = opts.deal ? await getRepairDealStatus(url, String(opts.deal)) : await listRepairDeals(url);
-    if (opts.json) printJson(body);
-    else printRepairDeals(Array.isArray(body) ? body : [body]);
+    const deals = opts.deal ? [await getRepairDealStatus(url, String(opts.deal))] : await listRepairDeals(url);
+    const escrow = await getRepairEscrow(url);
+    if (opts.json) printJson({ deals, escrow });
+    else {
+      printRepairDeals(deals);
+      printEscrow(escrow);
+    }
   } catch (err) {
     reportError(err, Boolean(opts.json));
     process.exitCode = 1;
@@ -203,4 +234,16 @@ function printRepairDeals(deals: RepairDealStatusResponse[]): void {
         `  repair ${r.id} of pieces ${r.indices.join(",")}: ${r.status}, ${r.bytesDownloaded} bytes downloaded\n`,
       );
   }
+}
+
+/** The miner's escrow, token base units, one line per contract. */
+function printEscrow(e: RepairEscrowResponse): void {
+  const w = (line: string) => process.stdout.write(line + "\n");
+  w(`escrow of worker ${e.worker} (token base units)`);
+  w(`  StorageMarket\tfree ${e.storageMarket.free}\tlocked ${e.storageMarket.locked}`);
+  w(`  RepairMarket\tbalance ${e.repairMarket.balance}\tpledge ${e.repairMarket.pledge}`);
+  w(`  locked for ended storage deals ${e.lockedForEndedDeals} (${e.endedDeals.length} waiting to be settled)`);
+  for (const d of e.endedDeals) w(`    storage deal ${d.storageDealId}\t${d.state}\tlocked ${d.locked}`);
+  w(`  kept for upcoming placements ${e.placementReserve}`);
+  w(`  withdrawals to ${e.withdrawTo ?? "- (off)"}`);
 }

@@ -14,6 +14,7 @@ export const REPAIR_PATHS = {
   commit: (id: string) => `/repair/proposals/${id}/commit`,
   deal: (dealId: string) => `/repair/deals/${dealId}`,
   deals: "/repair/deals",
+  escrow: "/repair/escrow",
   manifest: (droot: string) => `/manifests/${droot}`,
 } as const;
 
@@ -103,3 +104,29 @@ export const repairDealStatusResponseSchema = z.object({
   ),
 });
 export type RepairDealStatusResponse = z.output<typeof repairDealStatusResponseSchema>;
+
+/**
+ * GET /repair/escrow: where the miner's money is (issue 17, decision 34). Token base units as
+ * decimal strings, read from the chain when asked.
+ */
+export const repairEscrowResponseSchema = z.object({
+  minerId: zDecimalString,
+  worker: zAddress,
+  /** The worker's StorageMarket escrow (`balanceOf`): free to lock or withdraw, locked in open deals. */
+  storageMarket: z.object({ free: zDecimalString, locked: zDecimalString }),
+  /** RepairMarket: what the worker may `withdraw`, and the miner's pledge. */
+  repairMarket: z.object({ balance: zDecimalString, pledge: zDecimalString }),
+  /** Of `storageMarket.locked`: what the worker's storage deals that are no longer live still lock. */
+  lockedForEndedDeals: zDecimalString,
+  /** Those deals (Terminated or Expired, not yet closed), each waiting for the settler. */
+  endedDeals: z
+    .array(z.object({ storageDealId: zDecimalString, state: z.string(), locked: zDecimalString }))
+    .max(10_000),
+  /** Free escrow the withdraw loop leaves for upcoming placements. */
+  placementReserve: zDecimalString,
+  /** Storage deals of the worker the settler has not yet seen closed (live ones included). */
+  pendingSettlements: z.number().int().nonnegative(),
+  /** Where the withdraw loop sends tokens; absent when the loop is off. */
+  withdrawTo: zAddress.optional(),
+});
+export type RepairEscrowResponse = z.output<typeof repairEscrowResponseSchema>;

@@ -6,10 +6,12 @@ import {
   REPAIR_PATHS,
   repairCommitResponseSchema,
   repairDealStatusResponseSchema,
+  repairEscrowResponseSchema,
   repairProposalResponseSchema,
   repairProposalSchema,
   type RepairCommitResponse,
   type RepairDealStatusResponse,
+  type RepairEscrowResponse,
   type RepairProposalResponse,
 } from "./repair-api";
 
@@ -75,5 +77,14 @@ export function listRepairDeals(minerUrl: string): Promise<RepairDealStatusRespo
     { method: "GET", url: minerUrl + REPAIR_PATHS.deals },
     { peer: minerUrl, stage: "repair status" },
     z.array(repairDealStatusResponseSchema),
+  );
+}
+
+/** GET /repair/escrow: the worker's StorageMarket and RepairMarket balances and what ended deals still lock. */
+export function getRepairEscrow(minerUrl: string): Promise<RepairEscrowResponse> {
+  return httpJson(
+    { method: "GET", url: minerUrl + REPAIR_PATHS.escrow },
+    { peer: minerUrl, stage: "repair escrow" },
+    repairEscrowResponseSchema,
   );
 }

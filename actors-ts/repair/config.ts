@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { zUint } from "../core/schemas";
+import { zAddress, zUint } from "../core/schemas";
 
 /**
  * Repair miner daemon configuration: CLI flags over an optional JSON file (`--config`).
@@ -41,8 +41,15 @@ export const repairConfigSchema = z.object({
    * differ from `ask`), a fresh one is posted, so clients never stop finding the miner.
    */
   askCheckIntervalMs: z.number().int().positive().default(60_000),
-  /** How often storage deals replaced by repairs are checked and settled once closed, ms. */
+  /** How often the worker's storage deals are checked and the ended ones settled, ms (decision 34). */
   settleIntervalMs: z.number().int().positive().default(60_000),
+  /**
+   * How often what the miner is owed is withdrawn (free StorageMarket escrow beyond what upcoming
+   * placements need, the RepairMarket balance), ms; 0 turns the withdraw loop off (decision 34).
+   */
+  withdrawIntervalMs: z.number().int().min(0).default(600_000),
+  /** Where withdrawn tokens go (default: the miner's owner, which is this worker). */
+  withdrawTo: zAddress.optional(),
   /** Storage deals start this many epochs after they are proposed. */
   storageStartDelayEpochs: zUint.optional(),
   /** Placement or repair attempts before a provider is dropped for a piece / a job is parked. */
@@ -61,6 +68,16 @@ export const repairConfigSchema = z.object({
     .int()
     .positive()
     .default(1 << 20),
+  /**
+   * A provider that signed its acceptance of a placement but has not published the storage deal
+   * after this long has the miner publish it itself with the acceptance (seed 001 steps 2–3), ms.
+   */
+  selfPublishAfterMs: z.number().int().positive().default(60_000),
+  /**
+   * Repair jobs started per repairer pass, riskiest first (seed 002: "at most some N repair
+   * requests per iteration"); each job downloads the k healthy pieces it needs.
+   */
+  maxRepairsPerIteration: z.number().int().positive().default(2),
   /** No bytes for this long replaces a provider during a repair download, ms. */
   stallTimeoutMs: z.number().int().positive().default(15_000),
   logFile: z.string().optional(),

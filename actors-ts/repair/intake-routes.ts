@@ -12,6 +12,7 @@ import {
   repairProposalSchema,
   type RepairCommitResponse,
   type RepairDealStatusResponse,
+  type RepairEscrowResponse,
   type RepairInfoResponse,
   type RepairProposalResponse,
 } from "../protocol/repair-api";
@@ -33,6 +34,8 @@ export interface IntakeRouteInit {
   /** The ask the miner keeps posted now (renewed while it runs). */
   askId: () => bigint;
   ask: RepairConfig["ask"];
+  /** The escrow view (GET /repair/escrow); undefined until the miner's loops are set up. */
+  escrow?: () => Promise<RepairEscrowResponse | undefined>;
 }
 
 /**
@@ -56,6 +59,11 @@ export function registerIntakeRoutes(
   app.post<{ Params: { id: string } }>(REPAIR_PATHS.commit(":id"), (request) => commitRepairDeal(c, intake, request));
   app.get<{ Params: { dealId: string } }>(REPAIR_PATHS.deal(":dealId"), (request) => repairDealStatus(c, request));
   app.get(REPAIR_PATHS.deals, () => listRepairDeals(c));
+  app.get(REPAIR_PATHS.escrow, async () => {
+    const view = await init.escrow?.();
+    if (!view) throw new HttpError(503, "NotReady", "the miner is still starting; try again shortly");
+    return view;
+  });
   app.get<{ Params: { droot: string } }>(REPAIR_PATHS.manifest(":droot"), (request, reply) =>
     serveStoredManifest(c.store, request, reply),
   );

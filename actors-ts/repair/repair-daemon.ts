@@ -23,7 +23,10 @@ import { registerIntakeRoutes } from "./intake-routes";
 import { Placer } from "./placer";
 import { ReputationFeed } from "./reputation-feed";
 import { Repairer } from "./repairer";
-import { RetiredDealSettler } from "./retired-settler";
+import { StorageDealSettler } from "./deal-settler";
+import { escrowView } from "./escrow-view";
+import { Withdrawer } from "./withdrawer";
+import type { RepairEscrowResponse } from "../protocol/repair-api";
 import { RepairStore } from "./repair-store";
 import { Watcher } from "./watcher";
 
@@ -31,8 +34,10 @@ import { Watcher } from "./watcher";
  * The repair miner daemon (seeds 000, 002, 003; DESIGN.md "repair miner daemon"): takes repair
  * deals from clients over HTTP, places the pieces with distinct providers as their storage
  * client, watches the chain for faults, rebuilds lost pieces from k healthy ones and re-places
- * them, and claims its earnings. A facade over {@link Intake}, {@link Placer}, {@link Watcher}
- * and {@link Repairer}; every step they take is persisted, so a restart resumes the work.
+ * them, and claims its earnings; it settles every storage deal of its worker once the market ends
+ * it and withdraws what it is owed on a schedule (issue 17, decision 34). A facade over
+ * {@link Intake}, {@link Placer}, {@link Watcher}, {@link Repairer}, {@link StorageDealSettler}
+ * and {@link Withdrawer}; every step they take is persisted, so a restart resumes the work.
  */
 export class RepairDaemon {
   private components: RepairComponents | undefined;
@@ -92,11 +97,13 @@ export class RepairDaemon {
     this.components = components;
     let minerId = 0n;
     let askId = 0n;
+    let escrow: (() => Promise<RepairEscrowResponse>) | undefined;
     const intake = new Intake(components, { dataDir: config.dataDir, minerId: () => minerId });
     const app = createHttpServer({ logger, config });
     // The miner's id is known only once the server listens (its URL goes on chain with the
     // miner), so the routes and intake read it, and the renewed ask's, when they answer.
-    registerIntakeRoutes(app, components, { minerId: () => minerId, askId: () => askId, ask: config.ask }, intake);
+    const routes = { minerId: () => minerId, askId: () => askId, ask: config.ask, escrow: async () => escrow?.() };
+    registerIntakeRoutes(app, components, routes, intake);
     this.app = app;
     const address = await app.listen({ host: config.host, port: config.port });
     const url = config.publicUrl ?? address;
@@ -113,7 +120,8 @@ export class RepairDaemon {
     const watcher = new Watcher(components, { ...config, ...startup });
     const placer = new Placer(components, { ...config, ...startup });
     const repairer = new Repairer(components, config);
-    const settler = new RetiredDealSettler(components);
+    const settler = new StorageDealSettler(components, { ...config, ...startup });
+    escrow = () => escrowView(components, settler, { ...config, ...startup });
     this.loops = [
       this.loop("watcher", config.watchIntervalMs, signal, () => watcher.tick()),
       this.loop("placer", config.workIntervalMs, signal, () => placer.tick(), true),
@@ -126,16 +134,32 @@ export class RepairDaemon {
         askId = await ensureAsk(components, config, minerId);
       }),
     ];
+    this.loops.push(...this.optionalLoops(components, startup, signal));
+    logger.info({ address: this.account.address, url, minerId, askId }, "repair miner started");
+    return { url: address, minerId };
+  }
+
+  /** The loops a setting can turn off: withdrawals (`withdrawIntervalMs` 0) and the reputation feed. */
+  private optionalLoops(components: RepairComponents, startup: RepairStartup, signal: AbortSignal): Promise<void>[] {
+    const { config } = this;
+    const loops: Promise<void>[] = [];
+    if (config.withdrawIntervalMs > 0) {
+      const withdrawer = new Withdrawer(components, { ...config, ...startup });
+      loops.push(
+        this.loop("withdrawer", config.withdrawIntervalMs, signal, async () => {
+          await withdrawer.tick();
+        }),
+      );
+    }
     if (config.reputationUrl) {
-      const feed = new ReputationFeed(config.reputationUrl, logger);
-      this.loops.push(
+      const feed = new ReputationFeed(config.reputationUrl, this.logger);
+      loops.push(
         this.loop("reputation", config.reputationRefreshMs, signal, async () => {
           if (await feed.refresh()) components.providers.setFedScores(feed.scores);
         }),
       );
     }
-    logger.info({ address: this.account.address, url, minerId, askId }, "repair miner started");
-    return { url: address, minerId };
+    return loops;
   }
 
   /** Runs `step` every `intervalMs` until aborted; wakeable loops also run on `ctx.wake()`. */

@@ -85,4 +85,22 @@ export const REPAIR_MIGRATIONS = [
      settled_at INTEGER,
      error TEXT
    );`,
+  // Every storage deal whose client is the worker (issue 17: the miner recovers all its money):
+  // placements, repairs' replacements, deals published by anyone with the worker's signature.
+  // Each is settled once the market ends it and marked done once seen closed; `outcome` says how
+  // ('settled' by us, 'closed' by anyone, 'foreign': the chain names another client, never sent).
+  // The replaced deals already recorded are carried over.
+  `CREATE TABLE worker_storage_deals (
+     storage_deal_id TEXT PRIMARY KEY,
+     proposal_json TEXT NOT NULL,
+     found_at INTEGER NOT NULL,
+     settled_at INTEGER,
+     outcome TEXT,
+     attempts INTEGER NOT NULL DEFAULT 0,
+     error TEXT
+   );
+   INSERT OR IGNORE INTO worker_storage_deals (storage_deal_id, proposal_json, found_at, settled_at, outcome)
+     SELECT storage_deal_id, proposal_json, retired_at, settled_at,
+            CASE WHEN settled_at IS NULL THEN NULL ELSE 'closed' END
+     FROM retired_storage_deals;`,
 ];

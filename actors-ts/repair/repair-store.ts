@@ -17,6 +17,7 @@ import {
 import { REPAIR_MIGRATIONS } from "./repair-schema";
 import { proposalFromJson, type StorageDealProposal } from "../chain/eip712";
 import { RepairJobs } from "./repair-jobs";
+import { WorkerDeals } from "./worker-deals";
 export type { DealRow, EvidenceRow, IntakeRow, PieceRow, PieceState, RepairJobRow } from "./repair-rows";
 
 /**
@@ -32,9 +33,13 @@ export class RepairStore {
   /** The repair queue: jobs, their indices and their hand-over to placement. */
   readonly jobs: RepairJobs;
 
+  /** The worker's storage deals waiting to be seen closed (the settler's queue). */
+  readonly workerDeals: WorkerDeals;
+
   constructor(path: string) {
     this.db = openDatabase(path, REPAIR_MIGRATIONS);
     this.jobs = new RepairJobs(this.db, this);
+    this.workerDeals = new WorkerDeals(this.db);
   }
 
   close(): void {
@@ -178,6 +183,11 @@ export class RepairStore {
 
   setDealStatus(dealId: bigint, status: DealRow["status"]): void {
     this.db.prepare("UPDATE deals SET status = ? WHERE deal_id = ?").run(status, dealId.toString());
+  }
+
+  /** Records a repair deal's new end epoch after the client extended it (`RepairDealExtended`). */
+  setDealEndEpoch(dealId: bigint, endEpoch: bigint): void {
+    this.db.prepare("UPDATE deals SET end_epoch = ? WHERE deal_id = ?").run(endEpoch.toString(), dealId.toString());
   }
 
   markLocalCopiesDropped(dealId: bigint): void {
