@@ -38,7 +38,7 @@ export class Placer {
     private readonly c: Pick<RepairComponents, "clients" | "contracts" | "logger" | "providers" | "storage" | "store">,
     private readonly init: Pick<
       RepairConfig,
-      "maxAttempts" | "reputation" | "storageStartDelayEpochs" | "unreachableBackoffMs"
+      "maxAttempts" | "reputation" | "selfPublishAfterMs" | "storageStartDelayEpochs" | "unreachableBackoffMs"
     > &
       Pick<RepairStartup, "provingPeriodEpochs">,
   ) {}
@@ -98,7 +98,10 @@ export class Placer {
           details: { dealId: piece.dealId, index: piece.index, stage: "upload" },
         });
       }
-      const published = await this.c.storage.completeProposal(piece.proposal, piece.localPath);
+      // A provider that signed but does not publish is held to the deal: the miner publishes it.
+      const published = await this.c.storage.completeProposal(piece.proposal, piece.localPath, {
+        selfPublishAfterMs: this.init.selfPublishAfterMs,
+      });
       store.updatePiece(piece.dealId, piece.index, { state: "published", storageDealId: published.dealId });
       piece = { ...piece, state: "published", storageDealId: published.dealId };
       log.info({ provider: piece.provider, storageDealId: published.dealId }, "storage deal published");

@@ -2,6 +2,7 @@ import { stringifyJson } from "../core/json";
 import type { SqliteDatabase } from "../core/database";
 import { toRepair, type RawRepair, type RepairJobRow } from "./repair-rows";
 import type { RepairStore } from "./repair-store";
+import { byRepairPriority } from "./source-order";
 import { uncoveredLosses } from "./uncovered-losses";
 
 /**
@@ -73,6 +74,35 @@ export class RepairJobs {
     return (this.db.prepare("SELECT * FROM repairs ORDER BY id").all() as RawRepair[])
       .map(toRepair)
       .filter((r) => !status || status.includes(r.status));
+  }
+
+  /**
+   * The repairs to run in one repairer pass (seed 002: at most N repair requests per iteration,
+   * the riskiest first): queued jobs due by `now`, ranked by {@link byRepairPriority} (fewest
+   * healthy pieces, then the deal that ends soonest, then oldest), at most one per deal (two runs
+   * of one deal would rebuild the same pieces), at most `limit` of them.
+   *
+   * @param now Wall-clock time, ms since the epoch.
+   * @param limit Largest number of jobs returned, ≥ 1.
+   */
+  nextBatch(now: number, limit: number): RepairJobRow[] {
+    const due = this.list(["queued"]).filter((j) => j.nextAttemptAt <= now);
+    const ranked = byRepairPriority(
+      due.map((job) => ({
+        job,
+        healthyPieces: this.pieces.pieces(job.dealId).filter((p) => p.state !== "lost").length,
+        endEpoch: this.pieces.deal(job.dealId)?.endEpoch ?? 0n,
+      })),
+    );
+    const deals = new Set<bigint>();
+    const batch: RepairJobRow[] = [];
+    for (const { job } of ranked) {
+      if (batch.length >= limit) break;
+      if (deals.has(job.dealId)) continue;
+      deals.add(job.dealId);
+      batch.push(job);
+    }
+    return batch;
   }
 
   /** Job `id`, undefined when there is none. */

@@ -12,7 +12,7 @@ import { pieceKey } from "../piece/piece-intake";
 import type { RepairComponents } from "./components";
 import type { RepairConfig } from "./config";
 import type { RepairJobRow } from "./repair-store";
-import { byRepairPriority, holdersOf, sourceOrder } from "./source-order";
+import { holdersOf, sourceOrder } from "./source-order";
 import { PieceCommitmentMismatchError } from "../client/retrieval/piece-fetcher";
 import { getHoldings } from "../protocol/provider-client";
 
@@ -53,8 +53,8 @@ export class HoldingsIndex {
 
 /**
  * Runs repair jobs (seed 003, issue "Repair"), riskiest first: fewest healthy pieces, then the
- * deal that ends soonest. A job downloads exactly k healthy pieces through paid retrieval from
- * providers that advertise them — or, with no advertiser, from the on-chain holders picked at
+ * deal that ends soonest, at most `maxRepairsPerIteration` per pass. A job downloads exactly k
+ * healthy pieces through paid retrieval from providers that advertise them — or, with no advertiser, from the on-chain holders picked at
  * random weighted by collateral with a floor — checking each against its commitment as it
  * arrives (a mismatch is recorded as evidence and another piece fetched; good pieces are kept),
  * rebuilds the lost pieces, checks every rebuilt commitment against the manifest, and hands them
@@ -69,24 +69,25 @@ export class Repairer {
       RepairComponents,
       "blobs" | "clientStore" | "clients" | "contracts" | "ledger" | "logger" | "pool" | "store" | "wake"
     >,
-    private readonly init: Pick<RepairConfig, "dataDir" | "reputation" | "stallTimeoutMs">,
+    private readonly init: Pick<RepairConfig, "dataDir" | "maxRepairsPerIteration" | "reputation" | "stallTimeoutMs">,
   ) {
     this.holdings = new HoldingsIndex(c);
   }
 
-  /** Runs the riskiest due job, if any. */
+  /**
+   * One pass: runs at most `maxRepairsPerIteration` due jobs (seed 002's N requests per
+   * iteration), riskiest first ({@link RepairJobs.nextBatch}); they start in that order and run
+   * side by side. A failed job retries with backoff.
+   */
   async tick(): Promise<void> {
-    const now = Date.now();
-    const due = this.c.store.jobs.list(["queued"]).filter((j) => j.nextAttemptAt <= now);
-    if (due.length === 0) return;
-    const ranked = byRepairPriority(
-      due.map((job) => ({
-        job,
-        healthyPieces: this.c.store.pieces(job.dealId).filter((p) => p.state !== "lost").length,
-        endEpoch: this.c.store.deal(job.dealId)?.endEpoch ?? 0n,
-      })),
-    );
-    const { job } = ranked[0];
+    const batch = this.c.store.jobs.nextBatch(Date.now(), this.init.maxRepairsPerIteration);
+    if (batch.length === 0) return;
+    this.c.logger.debug({ jobs: batch.map((j) => j.id) }, "repair pass");
+    await Promise.all(batch.map((job) => this.attempt(job)));
+  }
+
+  /** Runs one job; a failure is recorded on it and retried with backoff. */
+  private async attempt(job: RepairJobRow): Promise<void> {
     try {
       await this.run(job);
     } catch (err) {
