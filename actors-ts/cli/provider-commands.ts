@@ -93,8 +93,8 @@ function addProviderStart(parent: Command): void {
     .addOption(
       new Option(
         "--fault <name...>",
-        "misbehave on purpose, for testing others: corrupt-reads, refuse-deals, never-publish (take the bytes, sign the deal, leave publishing to the client)",
-      ).choices(["corrupt-reads", "refuse-deals", "never-publish"]),
+        "misbehave on purpose, for testing others: corrupt-reads, refuse-deals, never-publish (take the bytes, sign the deal, leave publishing to the client), decline-extensions (refuse every deal extension)",
+      ).choices(["corrupt-reads", "refuse-deals", "never-publish", "decline-extensions"]),
     )
     .option(
       "--die-after-served-bytes <n>",
@@ -163,6 +163,7 @@ function providerConfig(opts: ProviderStartOptions) {
       ...(opts.fault?.includes("corrupt-reads") ? { corruptReads: true } : {}),
       ...(opts.fault?.includes("refuse-deals") ? { refuseDeals: true } : {}),
       ...(opts.fault?.includes("never-publish") ? { neverPublish: true } : {}),
+      ...(opts.fault?.includes("decline-extensions") ? { declineExtensions: true } : {}),
       ...(opts.dieAfterServedBytes !== undefined ? { dieAfterServedBytes: opts.dieAfterServedBytes } : {}),
       ...(opts.dieAfterReceivedBytes !== undefined ? { dieAfterReceivedBytes: opts.dieAfterReceivedBytes } : {}),
     },

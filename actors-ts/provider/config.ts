@@ -92,13 +92,15 @@ export const providerConfigSchema = z.object({
    * providers (never set in production): serve corrupted bytes, refuse every deal, or die
    * (SIGKILL) after serving this many retrieval bytes or receiving this many upload bytes, or
    * take the bytes, sign the deal and never publish it (`neverPublish`: the client must publish
-   * it itself).
+   * it itself), or refuse every extension of a deal (`declineExtensions`: its deal runs out at
+   * its first end).
    */
   faults: z
     .object({
       corruptReads: z.boolean().default(false),
       refuseDeals: z.boolean().default(false),
       neverPublish: z.boolean().default(false),
+      declineExtensions: z.boolean().default(false),
       dieAfterServedBytes: z.number().int().positive().optional(),
       dieAfterReceivedBytes: z.number().int().positive().optional(),
     })

@@ -14,7 +14,9 @@ import { superviseSuiteProcesses } from "../helpers/process-logs";
 
 const PERIOD = 12; // proving period, epochs (500 ms blocks from a ChainPacer)
 const REPAIR_WINDOW = 30; // epochs; an extension must come this long before the deal's end
-const PROVIDERS = [2, 3, 4, 5];
+const PROVIDERS = [2, 3, 4]; // three providers for the three pieces (k = 2, m = 1)
+const DECLINER = 4; // refuses every extension: its storage deal runs out at the first end
+const SPARE = 5; // registers after placement: where the decliner's piece is re-placed
 const MINER = 12;
 const CLIENT = 1;
 const READER = 13;
@@ -69,26 +71,24 @@ describe("repair renewal: client extend DROOT keeps a repair-backed file past it
     await fundTokens(
       devnet,
       deployment,
-      [CLIENT, MINER, READER, ...PROVIDERS].map((n) => devAddress(n)),
+      [CLIENT, MINER, READER, SPARE, ...PROVIDERS].map((n) => devAddress(n)),
       10n ** 24n,
     );
     devnet.pacer.setMarket(deployment.contracts.StorageMarket as Address);
-    devnet.pacer.watch(...PROVIDERS.map((n) => devAddress(n)));
-    providers.push(
-      ...(await Promise.all(
-        PROVIDERS.map((n) =>
-          startDaemon("provider", [
-            ...["--port", "0", "--data-dir", join(dir, `provider-${n}`), "--key", devKey(n), ...chainArgs()],
-            ...["--prove-interval-ms", "1000", "--publish-interval-ms", "500", "--scrub-interval-ms", "600000"],
-          ]),
-        ),
-      )),
-    );
+    devnet.pacer.watch(...[...PROVIDERS, SPARE].map((n) => devAddress(n)));
+    providers.push(...(await Promise.all(PROVIDERS.map((n) => startProvider(n)))));
     miner = await startDaemon("repair", [
       ...["--port", "0", "--data-dir", join(dir, "miner"), "--key", devKey(MINER), ...chainArgs()],
       ...["--watch-interval-ms", "1000", "--work-interval-ms", "200", "--confirmations", "1"],
     ]);
   });
+
+  const startProvider = (n: number): Promise<DaemonProcess> =>
+    startDaemon("provider", [
+      ...["--port", "0", "--data-dir", join(dir, `provider-${n}`), "--key", devKey(n), ...chainArgs()],
+      ...["--prove-interval-ms", "1000", "--publish-interval-ms", "500", "--scrub-interval-ms", "600000"],
+      ...(n === DECLINER ? ["--fault", "decline-extensions"] : []),
+    ]);
 
   after(async () => {
     await miner?.stop();
@@ -97,7 +97,7 @@ describe("repair renewal: client extend DROOT keeps a repair-backed file past it
     await rm(dir, { recursive: true, force: true });
   });
 
-  it("extends the repair deal and every piece's storage deal; the file retrieves after the first end", async () => {
+  it("extends the repair deal and every piece's storage deal, re-places the piece whose provider declines, and the file retrieves after the first end", async () => {
     const file = randomBytes(200 * 1024 + 11);
     await writeFile(join(dir, "file.bin"), file);
     const stored = await runCli([
@@ -115,6 +115,12 @@ describe("repair renewal: client extend DROOT keeps a repair-backed file past it
       () => miner.output(),
     );
     const before = await repairDeal(dealId);
+    const slots = await Promise.all([0, 1, 2].map((i) => storageDealOf(dealId, i)));
+    const declined = slots.findIndex((d) => d.provider.toLowerCase() === devAddress(DECLINER).toLowerCase());
+    expect(declined, "the decliner holds one of the three pieces").to.be.at.least(0);
+    const kept = [0, 1, 2].filter((i) => i !== declined);
+    // A spare joins after placement: the only provider the declined piece can move to.
+    providers.push(await startProvider(SPARE));
 
     // Someone else cannot extend the client's file (and pays nothing for trying).
     const stranger = await runCli([
@@ -138,19 +144,43 @@ describe("repair renewal: client extend DROOT keeps a repair-backed file past it
     expect(after.amount - before.amount).to.equal((before.amount / DURATION) * EXTRA);
     expect(BigInt(result.amount)).to.equal(after.amount - before.amount);
 
-    // The miner carries the extension to every piece: each storage deal now lasts to the new end.
+    // The miner carries the extension to every piece whose provider takes it: each of those
+    // storage deals now lasts to the new end. The decliner's deal keeps its first end.
     await waitFor(
-      "every piece's storage deal to be extended past the repair deal's new end",
+      "every accepting provider's storage deal to be extended past the repair deal's new end",
       120_000,
       async () => {
-        const deals = await Promise.all([0, 1, 2].map((i) => storageDealOf(dealId, i)));
+        const deals = await Promise.all(kept.map((i) => storageDealOf(dealId, i)));
         return deals.every((d) => d.endEpoch >= after.endEpoch) ? deals : undefined;
       },
       () => miner.output(),
     );
+    await waitFor("the miner to log the decliner's refusal", 60_000, async () =>
+      /provider did not extend the storage deal/.test(miner.output()) ? true : undefined,
+    );
+    expect((await storageDealOf(dealId, declined)).endEpoch).to.equal(slots[declined].endEpoch);
+
+    // The declined deal runs out inside the extended term: the miner reports the piece lost and
+    // re-places it with the spare, whose new storage deal lasts to the new end and is confirmed.
+    const replaced = await waitFor(
+      `piece ${declined} to be re-placed with the spare and confirmed`,
+      300_000,
+      async () => {
+        const slot = await chain().readContract({
+          address: deployment.contracts.RepairMarket as Address,
+          abi: repairMarketAbi,
+          functionName: "pieceSlot",
+          args: [dealId, BigInt(declined)],
+        });
+        return slot.provider.toLowerCase() === devAddress(SPARE).toLowerCase() && slot.confirmed ? slot : undefined;
+      },
+      () => miner.output(),
+    );
+    expect(replaced.storageDealId).to.not.equal(slots[declined].storageDealId);
+    expect((await storageDealOf(dealId, declined)).endEpoch).to.be.at.least(after.endEpoch);
 
     // Past the first term (and the storage deals' first end, a period later) the file is still
-    // held, proven and retrievable byte for byte; nothing was reported lost or repaired.
+    // held, proven and retrievable byte for byte.
     const firstStorageEnd = before.endEpoch + BigInt(PERIOD);
     await waitFor("the chain to pass the file's first end", 240_000, async () =>
       (await chain().getBlockNumber()) > firstStorageEnd + 2n ? true : undefined,
@@ -168,7 +198,10 @@ describe("repair renewal: client extend DROOT keeps a repair-backed file past it
     ]);
     expect(r.code, r.stderr + r.stdout).to.equal(0);
     expect(sha256(await readFile(out))).to.equal(sha256(file));
-    const status = (await (await fetch(`${miner.url}/repair/deals/${dealId}`)).json()) as { repairs: unknown[] };
-    expect(status.repairs).to.deep.equal([]);
+    // Exactly one repair: the declined piece; the kept pieces were never touched.
+    const status = (await (await fetch(`${miner.url}/repair/deals/${dealId}`)).json()) as {
+      repairs: { indices: number[] }[];
+    };
+    expect(status.repairs.map((r) => r.indices)).to.deep.equal([[declined]]);
   });
 });

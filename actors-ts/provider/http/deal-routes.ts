@@ -42,7 +42,7 @@ export function registerDealRoutes(
   const uploads: UploadSlots = { total: 0, perPeer: new Map<string, number>(), proposals: new Set<string>() };
   app.post(PROVIDER_PATHS.proposals, (request, reply) => proposeDeal(c, init, request, reply));
   app.post<{ Params: { dealId: string } }>(PROVIDER_PATHS.dealExtension(":dealId"), (request, reply) =>
-    extendDeal(c, request, reply),
+    extendDeal(c, init, request, reply),
   );
   app.get<{ Params: { hash: string } }>(PROVIDER_PATHS.proposal(":hash"), (request, reply) =>
     proposalStatus(c, request, reply),
@@ -110,10 +110,11 @@ async function proposeDeal(
  * from then on. Answers {@link ExtendDealResponse}.
  *
  * @throws HttpError 404 DealNotFound (no open deal with this id, or its proposal unknown), 403
- *   NotDealClient, 401 InvalidSignature.
+ *   NotDealClient, 401 InvalidSignature, 422 RefusedByPolicy (the `declineExtensions` fault).
  */
 async function extendDeal(
   c: Pick<ProviderComponents, "clients" | "contracts" | "logger" | "store">,
+  init: Pick<ProviderInit, "faults">,
   request: FastifyRequest<{ Params: { dealId: string } }>,
   reply: FastifyReply,
 ): Promise<FastifyReply> {
@@ -132,6 +133,11 @@ async function extendDeal(
     throw new HttpError(404, "DealNotFound", "the deal's proposal is unknown here", {
       dealId: deal.dealId.toString(),
     });
+  if (init.faults.declineExtensions) {
+    throw new HttpError(422, "RefusedByPolicy", "this provider does not extend deals", {
+      dealId: deal.dealId.toString(),
+    });
+  }
   if (auth.signer.toLowerCase() !== current.proposal.client.toLowerCase()) {
     throw new HttpError(403, "NotDealClient", "only the deal's client may extend it", {
       dealId: deal.dealId.toString(),
