@@ -2,7 +2,6 @@ import {
   createPublicClient,
   createWalletClient,
   defineChain,
-  http,
   type Account,
   type Chain,
   type PublicClient,
@@ -10,7 +9,11 @@ import {
   type WalletClient,
 } from "viem";
 import type { PrivateKeyAccount } from "viem/accounts";
-import { RepairMarketError } from "../core/errors";
+import { RpcUnavailableError, rpcTransport, type RpcRetryPolicy } from "./rpc-transport";
+import { DEFAULT_TX_POLICY, NonceTracker, TxQueue, type TxPolicy } from "./tx-sender";
+
+export { RpcUnavailableError } from "./rpc-transport";
+export { TxQueue } from "./tx-sender";
 
 /** A read client and, for agents that send transactions, a wallet client with its account. */
 export interface ChainClients {
@@ -20,47 +23,50 @@ export interface ChainClients {
   chain: Chain;
   /** Serialises this account's transactions so nonces never collide. */
   queue: TxQueue;
+  /** The account's next nonce, counted locally (used inside `queue`). */
+  nonces: NonceTracker;
+  /** Receipt timeout and stuck-transaction replacement. */
+  txPolicy: TxPolicy;
 }
 
-/** The RPC endpoint could not be reached or answered nonsense. */
-export class RpcUnavailableError extends RepairMarketError {
-  override name = "RpcUnavailableError" as const;
-}
-
-/**
- * Runs async jobs one at a time, in order: every transaction of one account is simulated and
- * sent through one queue, so two components of a daemon never pick the same nonce. Waiting for
- * receipts happens outside the queue, so confirmations overlap.
- */
-export class TxQueue {
-  private tail: Promise<unknown> = Promise.resolve();
-
-  run<T>(job: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(job, job);
-    this.tail = result.catch(() => undefined);
-    return result;
-  }
+/** Options of {@link connectChain}. */
+export interface ConnectOptions {
+  /** How often viem polls for blocks and receipts, ms (default 50 on this machine, 1,000 otherwise). */
+  pollingIntervalMs?: number;
+  /** Overrides of the RPC timeout and retry policy (`DEFAULT_RPC_RETRY_POLICY`). */
+  rpc?: Partial<RpcRetryPolicy>;
+  /** Overrides of the transaction policy (`DEFAULT_TX_POLICY`). */
+  tx?: Partial<TxPolicy>;
 }
 
 /**
- * Connects to an EVM JSON-RPC endpoint: reads the chain id, then builds viem clients that poll
- * every `pollingIntervalMs` (default 50 ms for an endpoint on this machine, 1 s otherwise).
+ * Connects to an EVM JSON-RPC endpoint: reads the chain id, then builds viem clients over
+ * {@link rpcTransport} (every request timed out, 429/5xx/dropped connections retried with
+ * jittered backoff) that poll every `pollingIntervalMs`.
  *
  * @param rpcUrl HTTP JSON-RPC URL.
  * @param account Signing account.
+ * @param options A polling interval in ms (the old third argument) or {@link ConnectOptions}.
  * @throws RpcUnavailableError when the endpoint does not answer eth_chainId.
  */
 export async function connectChain(
   rpcUrl: string,
   account: PrivateKeyAccount,
-  pollingIntervalMs = isLocal(rpcUrl) ? 50 : 1000,
+  options: number | ConnectOptions = {},
 ): Promise<ChainClients> {
-  const probe = createPublicClient({ transport: http(rpcUrl, { retryCount: 2, timeout: 10_000 }) });
+  const opts: ConnectOptions = typeof options === "number" ? { pollingIntervalMs: options } : options;
+  const pollingIntervalMs = opts.pollingIntervalMs ?? (isLocal(rpcUrl) ? 50 : 1000);
+  const probe = createPublicClient({
+    transport: rpcTransport(rpcUrl, { retries: 2, timeoutMs: 10_000, maxBackoffMs: 2_000, ...opts.rpc }),
+  });
   let chainId: number;
   try {
     chainId = await probe.getChainId();
   } catch (cause) {
-    throw new RpcUnavailableError("cannot reach the chain's JSON-RPC endpoint", { details: { rpcUrl }, cause });
+    throw new RpcUnavailableError("cannot reach the chain's JSON-RPC endpoint", {
+      details: { rpcUrl, method: "eth_chainId" },
+      cause,
+    });
   }
   const chain = defineChain({
     id: chainId,
@@ -68,15 +74,54 @@ export async function connectChain(
     nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
     rpcUrls: { default: { http: [rpcUrl] } },
   });
-  const transport = http(rpcUrl, { retryCount: 3, timeout: 30_000 });
+  return chainClients({
+    chain,
+    transport: rpcTransport(rpcUrl, opts.rpc),
+    account,
+    pollingIntervalMs,
+    txPolicy: { ...(isLocal(rpcUrl) ? LOCAL_TX_POLICY : {}), ...opts.tx },
+  });
+}
+
+/**
+ * {@link ChainClients} over any viem transport (tests use the in-process Hardhat network through
+ * `custom(network.provider)`): one read and one wallet client, the account's send queue and
+ * nonce counter, and the transaction policy.
+ *
+ * @param pollingIntervalMs How often viem polls, ms.
+ * @param cacheTimeMs How long viem reuses a read block number, ms (default: viem's, the polling interval).
+ */
+export function chainClients(init: {
+  chain: Chain;
+  transport: Transport;
+  account: PrivateKeyAccount;
+  pollingIntervalMs: number;
+  cacheTimeMs?: number;
+  txPolicy?: Partial<TxPolicy>;
+}): ChainClients {
+  const { chain, transport, account, pollingIntervalMs } = init;
+  const publicClient = createPublicClient({
+    chain,
+    transport,
+    pollingInterval: pollingIntervalMs,
+    ...(init.cacheTimeMs === undefined ? {} : { cacheTime: init.cacheTimeMs }),
+  });
   return {
-    public: createPublicClient({ chain, transport, pollingInterval: pollingIntervalMs }),
+    public: publicClient,
     wallet: createWalletClient({ chain, transport, account, pollingInterval: pollingIntervalMs }),
     account,
     chain,
     queue: new TxQueue(),
+    nonces: new NonceTracker(() => publicClient.getTransactionCount({ address: account.address, blockTag: "pending" })),
+    txPolicy: { ...DEFAULT_TX_POLICY, ...init.txPolicy },
   };
 }
+
+/**
+ * On this machine's devnet a block comes every second or faster (or on demand), so a transaction
+ * pending for 20 s is stuck; a receipt taking over 3 minutes means the chain stopped.
+ */
+const LOCAL_TX_POLICY: Partial<TxPolicy> = { replaceAfterMs: 20_000, receiptTimeoutMs: 180_000 };
 
 /** True for an RPC endpoint on this machine, which can be polled often. */
 function isLocal(rpcUrl: string): boolean {

@@ -1,6 +1,5 @@
 import {
   encodeFunctionData,
-  keccak256,
   parseEventLogs,
   type Abi,
   type Address,
@@ -13,6 +12,7 @@ import {
 } from "viem";
 import type { ChainClients } from "./clients";
 import { MissingEventError, TransactionFailedError, decodeContractError } from "./contract-errors";
+import { awaitReceipt, signAndSend, type SentTx } from "./tx-sender";
 
 /** What every write action returns. */
 export interface SentTransaction<TResult, TEvents> {
@@ -27,11 +27,14 @@ export interface SentTransaction<TResult, TEvents> {
 /**
  * Simulates, sends and confirms one contract call from the clients' account, through its queue:
  * `simulateContract` first (so a revert surfaces as a decoded {@link ContractRevertedError}
- * without spending gas), then `writeContract`, then the receipt.
+ * without spending gas), then the signed transaction with a locally counted nonce and the node's
+ * fees ({@link signAndSend}), then the receipt — replacing a transaction that stays pending with
+ * higher fees ({@link awaitReceipt}).
  *
  * @param contract Name used in errors ("StorageMarket").
  * @throws ContractRevertedError when the call would revert.
  * @throws TransactionFailedError when the mined transaction reverted.
+ * @throws TransactionTimeoutError when no version of it is mined in time.
  */
 export async function sendContract<
   const abi extends Abi,
@@ -50,7 +53,7 @@ export async function sendContract<
   eventNames?: eventName[],
 ): Promise<SentTransaction<unknown, ParseEventLogsReturnType<abi, eventName, true>>> {
   let result: unknown;
-  const hash = await clients.queue.run(async () => {
+  const sent: SentTx = await clients.queue.run(async () => {
     let request;
     // The generic parameter plumbing of viem's simulateContract does not survive a wrapper; the
     // call shape is checked by this function's own signature, so the calls below take it untyped.
@@ -84,7 +87,7 @@ export async function sendContract<
       throw decodeContractError(err, call.contract, untyped.functionName);
     }
     try {
-      return await sendSigned(clients, {
+      return await signAndSend(clients, {
         to: call.address,
         data: encodeFunctionData({
           ...untyped,
@@ -95,7 +98,8 @@ export async function sendContract<
       throw decodeContractError(err, call.contract, untyped.functionName, untyped.abi);
     }
   });
-  const receipt = await clients.public.waitForTransactionReceipt({ hash, timeout: 120_000 });
+  const receipt = await awaitReceipt(clients, sent);
+  const hash = receipt.transactionHash;
   if (receipt.status !== "success") {
     throw new TransactionFailedError(`${call.contract}.${String(call.functionName)} transaction reverted on chain`, {
       details: { hash, block: receipt.blockNumber },
@@ -109,41 +113,6 @@ export async function sendContract<
     strict: true,
   }) as ParseEventLogsReturnType<abi, eventName, true>;
   return { hash, receipt, result, events };
-}
-
-/** How often a send is re-prepared after another sender with the same key took its nonce. */
-const NONCE_RETRIES = 2;
-
-/**
- * Signs locally and sends raw, so the transaction hash is known before the node answers. Another
- * process with the same key (an operator's `npx hardhat rm settle` beside the provider daemon
- * doing the same) can send the very same transaction first: the node then answers "known
- * transaction" / "already known", and this one is already on its way — the hash is returned as
- * sent. When the other sender used the nonce for something else ("nonce too low"), the request is
- * prepared again with a fresh nonce, at most {@link NONCE_RETRIES} times.
- *
- * @returns The transaction hash.
- */
-async function sendSigned(clients: ChainClients, tx: { to: Address; data: Hex; gas: bigint }): Promise<Hex> {
-  for (let attempt = 0; ; attempt++) {
-    const prepared = await clients.wallet.prepareTransactionRequest({
-      account: clients.account,
-      chain: clients.chain,
-      to: tx.to,
-      data: tx.data,
-      gas: tx.gas,
-    });
-    const serialized = await clients.wallet.signTransaction(prepared as never);
-    const hash = keccak256(serialized);
-    try {
-      return await clients.wallet.sendRawTransaction({ serializedTransaction: serialized });
-    } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      if (/known transaction|already known/i.test(message)) return hash;
-      if (/nonce too low|nonce has already been used/i.test(message) && attempt < NONCE_RETRIES) continue;
-      throw err;
-    }
-  }
 }
 
 /** A gas limit 25 % above the estimate, plus 10,000 (units of gas). */

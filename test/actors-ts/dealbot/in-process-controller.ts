@@ -2,9 +2,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ethers, network } from "hardhat";
-import { createPublicClient, createWalletClient, custom, defineChain, zeroAddress, type Address } from "viem";
+import { custom, defineChain, zeroAddress, type Address } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { TxQueue, type ChainClients } from "../../../actors-ts/chain/clients";
+import { chainClients, type ChainClients } from "../../../actors-ts/chain/clients";
 import { ClientStore } from "../../../actors-ts/client/client-store";
 import { DEFAULT_STAGE_LIMITS, type BotDeps } from "../../../actors-ts/dealbot/bots";
 import { DealbotController, type ControllerConfig } from "../../../actors-ts/dealbot/controller";
@@ -21,15 +21,12 @@ export async function inProcessClients(): Promise<ChainClients> {
     nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
     rpcUrls: { default: { http: ["http://127.0.0.1:8545"] } },
   });
-  const transport = custom(network.provider);
-  const account = privateKeyToAccount(devKey(0));
-  return {
-    public: createPublicClient({ chain, transport, pollingInterval: 50 }),
-    wallet: createWalletClient({ chain, transport, account, pollingInterval: 50 }),
-    account,
+  return chainClients({
     chain,
-    queue: new TxQueue(),
-  };
+    transport: custom(network.provider),
+    account: privateKeyToAccount(devKey(0)),
+    pollingIntervalMs: 50,
+  });
 }
 
 /** A controller on the in-process chain with its own temporary directory; no scheduled bots. */

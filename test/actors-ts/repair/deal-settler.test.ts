@@ -4,10 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ethers, network } from "hardhat";
 import { mine } from "@nomicfoundation/hardhat-network-helpers";
-import { createPublicClient, createWalletClient, custom, defineChain, getAddress, zeroAddress } from "viem";
+import { custom, defineChain, getAddress, zeroAddress } from "viem";
 import type { Address, Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { TxQueue, type ChainClients } from "../../../actors-ts/chain/clients";
+import { chainClients, type ChainClients } from "../../../actors-ts/chain/clients";
 import type { MarketContracts } from "../../../actors-ts/chain/contracts";
 import type { StorageDealProposal } from "../../../actors-ts/chain/eip712";
 import { silentLogger } from "../../../actors-ts/core/logger";
@@ -44,15 +44,12 @@ async function clientsFor(index: number): Promise<ChainClients> {
     nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
     rpcUrls: { default: { http: ["http://127.0.0.1:8545"] } },
   });
-  const transport = custom(network.provider);
-  const account = privateKeyToAccount(devKey(index));
-  return {
-    public: createPublicClient({ chain, transport, pollingInterval: 50, cacheTime: 0 }),
-    wallet: createWalletClient({ chain, transport, account, pollingInterval: 50 }),
-    account,
+  return chainClients({
     chain,
-    queue: new TxQueue(),
-  };
+    transport: custom(network.provider),
+    account: privateKeyToAccount(devKey(index)),
+    pollingIntervalMs: 50, cacheTimeMs: 0,
+  });
 }
 
 const WORKER_INDEX = 7; // deployRepair's worker (signers[7]); its owner is signers[6]
