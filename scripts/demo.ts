@@ -21,6 +21,7 @@ import { privateKeyToAccount } from "viem/accounts";
 import { startDevnet, type Devnet } from "./lib/devnet";
 import { deployTo, devAddress, devKey, fundTokens, startDaemon, type DaemonProcess } from "./lib/agents";
 import { connectChain } from "../actors-ts/chain/clients";
+import { scanNewestFirst } from "../actors-ts/chain/log-scan";
 import { contractsOf } from "../actors-ts/chain/contracts";
 import { repairMarketAbi, storageMarketAbi } from "../actors-ts/chain/generated/abis";
 import { createLogger } from "../actors-ts/core/logger";
@@ -150,6 +151,7 @@ async function main(): Promise<number> {
     const contracts = contractsOf(deployment);
     const logger = createLogger("demo", "warn", join(runDir, "demo.log"));
     const clientStore = new ClientStore(join(runDir, "client", "client.sqlite"));
+    const storedAtBlock = await clientClients.public.getBlockNumber();
     const stored = await new RepairClient({ clients: clientClients, contracts, store: clientStore, logger }).store(
       file,
       {
@@ -205,13 +207,19 @@ async function main(): Promise<number> {
         ? { s, job: jobs[0] }
         : undefined;
     });
-    const repairedEvents = await chain.getContractEvents({
-      address: contracts.repairMarket,
-      abi: repairMarketAbi,
-      eventName: "PieceRepaired",
-      args: { dealId: stored.dealId },
-      fromBlock: 0n,
-    });
+    const repairedEvents = await scanNewestFirst(
+      clientClients,
+      { fromBlock: storedAtBlock, toBlock: await chain.getBlockNumber() },
+      (range) =>
+        chain.getContractEvents({
+          address: contracts.repairMarket,
+          abi: repairMarketAbi,
+          eventName: "PieceRepaired",
+          args: { dealId: stored.dealId },
+          ...range,
+        }),
+      (found) => found.length > 0,
+    );
     const repairedEvent = repairedEvents.at(-1);
     await say(`fault seen at epoch ${done.job.faultEpoch}: loss reported on chain, repair queued`);
     const jobs = [...new Map(killed.map((i) => jobOf(done.s, i)).map((j) => [j?.id, j])).values()];

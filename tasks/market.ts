@@ -74,16 +74,25 @@ common(
   ),
 );
 
-/** Published storage deals from the DealPublished events, optionally by client or provider. */
+/**
+ * Published storage deals from the DealPublished events, optionally by client or provider: read in
+ * ranges, newest first, no further back than the log lookback (2,880 blocks by default; older
+ * deals are read by id with `dealInfo`).
+ */
 async function publishedDeals(s: Session, filter: { client?: Address; provider?: Address }) {
   const { storageMarketAbi } = await import("../actors-ts/chain/generated/abis");
-  const events = await s.clients.public.getContractEvents({
-    address: s.contracts.storageMarket,
-    abi: storageMarketAbi,
-    eventName: "DealPublished",
-    args: filter,
-    fromBlock: BigInt(s.deployment.deployBlock),
-  });
+  const { scanNewestFirst } = await import("../actors-ts/chain/log-scan");
+  const head = await s.clients.public.getBlockNumber();
+  const events = await scanNewestFirst(s.clients, { fromBlock: BigInt(s.deployment.deployBlock), toBlock: head }, (r) =>
+    s.clients.public.getContractEvents({
+      address: s.contracts.storageMarket,
+      abi: storageMarketAbi,
+      eventName: "DealPublished",
+      args: filter,
+      ...r,
+    }),
+  );
+  events.sort((a, b) => ((a.args.dealId ?? 0n) < (b.args.dealId ?? 0n) ? -1 : 1));
   return events.map((e) => ({
     dealId: e.args.dealId as bigint,
     proposal: e.args.proposal as NonNullable<typeof e.args.proposal>,

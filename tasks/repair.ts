@@ -160,20 +160,13 @@ common(
   run(async (args: CommonArgs & { deals?: string; miner?: string }, hre) => {
     const s = await connect(hre, args);
     const { claimEarnings } = await import("../actors-ts/chain/repair-market/actions");
-    const { repairMarketAbi } = await import("../actors-ts/chain/generated/abis");
     let dealIds = ids(args.deals);
     if (dealIds.length === 0) {
       const minerId = args.miner !== undefined ? ids(args.miner)[0] : await minerOf(s, s.clients.account.address);
       if (minerId === undefined)
         throw new Error(`${s.clients.account.address} runs no repair miner; pass --miner or --deals`);
-      const created = await s.clients.public.getContractEvents({
-        address: s.contracts.repairMarket,
-        abi: repairMarketAbi,
-        eventName: "RepairDealCreated",
-        args: { minerId },
-        fromBlock: BigInt(s.deployment.deployBlock),
-      });
-      dealIds = created.map((e) => e.args.dealId as bigint);
+      const { repairDealsOfMiner } = await import("../actors-ts/chain/repair-market/reads");
+      dealIds = await repairDealsOfMiner(s.clients, s.contracts, minerId);
     }
     if (dealIds.length === 0) {
       print(args, [], "no repair deals to claim for");

@@ -11,6 +11,7 @@ import {
 import type { PrivateKeyAccount } from "viem/accounts";
 import { RpcUnavailableError, rpcTransport, type RpcRetryPolicy } from "./rpc-transport";
 import { DEFAULT_TX_POLICY, NonceTracker, TxQueue, type TxPolicy } from "./tx-sender";
+import { DEFAULT_LOG_LIMITS, type LogLimits } from "./log-scan";
 
 export { RpcUnavailableError } from "./rpc-transport";
 export { TxQueue } from "./tx-sender";
@@ -27,6 +28,8 @@ export interface ChainClients {
   nonces: NonceTracker;
   /** Receipt timeout and stuck-transaction replacement. */
   txPolicy: TxPolicy;
+  /** Blocks per log request and the furthest lookback (`DEFAULT_LOG_LIMITS`). */
+  logLimits: LogLimits;
 }
 
 /** Options of {@link connectChain}. */
@@ -37,6 +40,8 @@ export interface ConnectOptions {
   rpc?: Partial<RpcRetryPolicy>;
   /** Overrides of the transaction policy (`DEFAULT_TX_POLICY`). */
   tx?: Partial<TxPolicy>;
+  /** Overrides of the log range and lookback (`DEFAULT_LOG_LIMITS`). */
+  logs?: Partial<LogLimits>;
 }
 
 /**
@@ -80,6 +85,7 @@ export async function connectChain(
     account,
     pollingIntervalMs,
     txPolicy: { ...(isLocal(rpcUrl) ? LOCAL_TX_POLICY : {}), ...opts.tx },
+    logLimits: opts.logs,
   });
 }
 
@@ -98,6 +104,7 @@ export function chainClients(init: {
   pollingIntervalMs: number;
   cacheTimeMs?: number;
   txPolicy?: Partial<TxPolicy>;
+  logLimits?: Partial<LogLimits>;
 }): ChainClients {
   const { chain, transport, account, pollingIntervalMs } = init;
   const publicClient = createPublicClient({
@@ -114,6 +121,7 @@ export function chainClients(init: {
     queue: new TxQueue(),
     nonces: new NonceTracker(() => publicClient.getTransactionCount({ address: account.address, blockTag: "pending" })),
     txPolicy: { ...DEFAULT_TX_POLICY, ...init.txPolicy },
+    logLimits: { ...DEFAULT_LOG_LIMITS, ...init.logLimits },
   };
 }
 

@@ -19,9 +19,6 @@ import { getProposalStatus } from "../protocol/provider-client";
  * publish it, or publish it with the provider's signed acceptance when it does not.
  */
 
-/** Epochs back a client looks for a deal its provider published after a restart (a bounded scan). */
-const PUBLISHED_DEAL_LOOKBACK_EPOCHS = 5_000n;
-
 /**
  * Polls the provider until the deal is published. Once the provider has signed its acceptance
  * (it holds the piece), the client publishes the deal itself (seed 001 steps 2–3) when the
@@ -84,8 +81,8 @@ export async function waitPublished(
 
 /**
  * Publishes a deal from the client's account with the provider's acceptance. When its nonce is
- * already used (the provider got there first), finds that deal in the last
- * `PUBLISHED_DEAL_LOOKBACK_EPOCHS` epochs of `DealPublished` logs.
+ * already used (the provider got there first), finds that deal in the `DealPublished` logs of the
+ * window it can have been published in (before its start epoch, within the log lookback).
  *
  * @returns The deal, or undefined when it is published but not found (keep polling).
  * @throws DealNotPublishedError when the market skips it for another reason.
@@ -119,12 +116,12 @@ export async function publishAccepted(
       },
     });
   }
-  const head = await clients.public.getBlockNumber();
-  const found = await findPublishedDeal(
-    clients,
-    contracts,
-    { client: proposal.client, provider: proposal.provider, nonce: proposal.nonce, pieceCid: proposal.pieceCid },
-    head > PUBLISHED_DEAL_LOOKBACK_EPOCHS ? head - PUBLISHED_DEAL_LOOKBACK_EPOCHS : 0n,
-  );
+  const found = await findPublishedDeal(clients, contracts, {
+    client: proposal.client,
+    provider: proposal.provider,
+    nonce: proposal.nonce,
+    pieceCid: proposal.pieceCid,
+    startEpoch: proposal.startEpoch,
+  });
   return found ? { dealId: found.dealId, txHash: found.txHash } : undefined;
 }

@@ -15,7 +15,7 @@ import {
   repairDealsByDroot,
 } from "../chain/repair-market/reads";
 import { publishedDealTerms } from "../chain/storage-market/events";
-import { dataSetInfo, dealInfo } from "../chain/storage-market/reads";
+import { dataSetInfo, dealInfo, dealPublishWindow } from "../chain/storage-market/reads";
 import { verifyManifest } from "../manifest/manifest";
 import type { ClientDealRow, ClientStore } from "./client-store";
 
@@ -152,11 +152,9 @@ export type DealStatus = (DirectDealStatus | FileStatus) & { headEpoch: bigint }
 
 /** What {@link getStatus} reads. */
 export interface DealStatusDeps {
-  clients: Pick<ChainClients, "public">;
+  clients: Pick<ChainClients, "public" | "logLimits">;
   contracts: MarketContracts;
   store: ClientStore;
-  /** First block scanned for events (the deployment's block; default 0). */
-  fromBlock?: bigint;
 }
 
 /**
@@ -229,9 +227,12 @@ async function directDealChainState(deps: DealStatusDeps, dealId: bigint): Promi
     if (isRevert(decoded, "DealNotFound")) return undefined;
     throw decoded;
   }
+  // The terms are only in the publish log; a deal older than the log lookback shows without them.
   const [set, terms] = await Promise.all([
     dataSetInfo(clients, contracts, info.dataSetId),
-    publishedDealTerms(clients, contracts, dealId, deps.fromBlock ?? 0n),
+    dealPublishWindow(clients, contracts, info).then((window) =>
+      publishedDealTerms(clients, contracts, dealId, window),
+    ),
   ]);
   return {
     state: info.stateName,
@@ -260,7 +261,7 @@ async function directDealChainState(deps: DealStatusDeps, dealId: bigint): Promi
 async function fileStatus(deps: DealStatusDeps, droot: Hex): Promise<Omit<FileStatus, "headEpoch">> {
   const json = deps.store.manifest(droot);
   const manifest = json ? verifyManifest(json, droot) : undefined;
-  const repairIds = await repairDealsByDroot(deps.clients, deps.contracts, droot, deps.fromBlock ?? 0n);
+  const repairIds = await repairDealsByDroot(deps.clients, deps.contracts, droot);
   const repairDeals: RepairDealStatus[] = [];
   for (const id of repairIds) repairDeals.push(await repairDealStatus(deps, id));
   // Pieces can share a PieceCID (k = 1: the parity is a copy), so each deal is listed once.

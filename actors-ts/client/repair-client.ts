@@ -10,8 +10,7 @@ import { sleep } from "../core/abort";
 import { signRequest } from "../core/signed-request";
 import type { ChainClients } from "../chain/clients";
 import type { MarketContracts } from "../chain/contracts";
-import { repairAskIds } from "../chain/repair-market/events";
-import { getAsk, getMiner } from "../chain/repair-market/reads";
+import { getAsk, getMiner, latestActiveAskIds } from "../chain/repair-market/reads";
 import { addBid, signDealAuthorization } from "../chain/repair-market/actions";
 import type { ErasurePool } from "../erasure/erasure-pool";
 import { prepareFile } from "../manifest/prepare";
@@ -46,7 +45,8 @@ export interface RepairBackedFile {
   bidId: bigint;
   minerId: bigint;
   miner: Address;
-  txHash: Hex;
+  /** The addDeal transaction (absent when the miner could no longer read it). */
+  txHash?: Hex;
   manifest: Manifest;
   /** Token base units locked in the bid. */
   amount: bigint;
@@ -86,12 +86,12 @@ export class RepairClient {
     private readonly events?: ClientEvents,
   ) {}
 
-  /** Active repair asks that take `size` encoded bytes, cheapest first. */
+  /** Each miner's newest active repair ask that takes `size` encoded bytes, cheapest first. */
   async offers(size: bigint): Promise<RepairOffer[]> {
     const { clients, contracts } = this.c;
     const head = await clients.public.getBlockNumber();
     const offers: RepairOffer[] = [];
-    for (const askId of await repairAskIds(clients, contracts)) {
+    for (const askId of await latestActiveAskIds(clients, contracts)) {
       const ask = await getAsk(clients, contracts, askId);
       if (!ask.active || ask.expiryEpoch <= head + 10n || ask.maxSize < size) continue;
       const miner = await getMiner(clients, contracts, ask.minerId);
@@ -160,7 +160,7 @@ export class RepairClient {
       progress({ stage: "upload", sent, total });
     }
     const committed = await commitRepairDeal(this.c.clients.account, minerPeer(offer), accepted.intakeId);
-    progress({ stage: "deal", detail: `repair deal ${committed.dealId} tx ${committed.txHash}` });
+    progress({ stage: "deal", detail: `repair deal ${committed.dealId} tx ${committed.txHash ?? "(not known)"}` });
     return {
       droot,
       dealId: BigInt(committed.dealId),

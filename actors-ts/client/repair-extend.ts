@@ -2,8 +2,14 @@ import { getAddress, type Hex } from "viem";
 import { InvalidArgumentError, RepairMarketError } from "../core/errors";
 import type { ChainClients } from "../chain/clients";
 import type { MarketContracts } from "../chain/contracts";
-import { repairAskIds } from "../chain/repair-market/events";
-import { REPAIR_DEAL_STATES, getAsk, getBid, getRepairDeal, repairDealsByDroot } from "../chain/repair-market/reads";
+import {
+  REPAIR_DEAL_STATES,
+  getAsk,
+  getBid,
+  getRepairDeal,
+  latestAskOf,
+  repairDealsByDroot,
+} from "../chain/repair-market/reads";
 import { extendRepairDeal } from "../chain/repair-market/actions";
 
 /** Thrown when the deal's miner has no active ask that covers the deal: it takes no extension now. */
@@ -58,12 +64,11 @@ export async function extendRepairBackedFile(
   const { dealId, deal } = open;
   const price = (await getBid(clients, contracts, deal.bidId)).pricePerBytePerEpoch;
   const head = await clients.public.getBlockNumber();
-  let askId: bigint | undefined;
-  for (const id of await repairAskIds(clients, contracts)) {
-    const ask = await getAsk(clients, contracts, id);
-    const covers = ask.pricePerBytePerEpoch <= price && ask.maxSize >= deal.size;
-    if (ask.minerId === deal.minerId && ask.active && ask.expiryEpoch > head + 2n && covers) askId = id;
-  }
+  // The miner's newest ask (the daemon renews it before it expires) must cover the deal.
+  let askId: bigint | undefined = await latestAskOf(clients, contracts, deal.minerId);
+  const ask = await getAsk(clients, contracts, askId);
+  const covers = ask.pricePerBytePerEpoch <= price && ask.maxSize >= deal.size;
+  if (!(askId !== 0n && ask.active && ask.expiryEpoch > head + 2n && covers)) askId = undefined;
   if (askId === undefined) {
     throw new NoExtensionAskError(`repair miner ${deal.minerId} has no active ask covering repair deal ${dealId}`, {
       details: { dealId: dealId.toString(), minerId: deal.minerId.toString(), pricePerBytePerEpoch: price.toString() },

@@ -1,4 +1,5 @@
 import type { Address } from "viem";
+import { DEFAULT_LOG_LIMITS, type LogLimits } from "../chain/log-scan";
 import type { ChainClients } from "../chain/clients";
 import {
   MAX_PROVING_LOG_RANGE_BLOCKS,
@@ -30,7 +31,8 @@ export interface ProvingSyncResult {
  * (decisions 33): from the cursor kept there, in ranges of at most `chunkBlocks`, each range
  * stored with the cursor in one transaction, so a refresh reads only the blocks mined since the
  * last one and a crash mid-way loses nothing. The first sync starts at the first block inside the
- * window, found by binary search, not at block 0. A cursor past the chain head means the chain
+ * window, found by binary search, not at block 0, and never further back than the clients' log
+ * lookback (a window longer than the lookback counts only its readable part). A cursor past the chain head means the chain
  * was reset under the controller: the market's events are dropped and the read starts over.
  */
 export class ProvingSync {
@@ -41,7 +43,7 @@ export class ProvingSync {
    */
   constructor(
     private readonly store: ControllerStore,
-    private readonly chain: Pick<ChainClients, "public">,
+    private readonly chain: Pick<ChainClients, "public"> & { logLimits?: LogLimits },
     /** The StorageMarket contract. */
     readonly market: Address,
     private readonly config: ProvingSyncConfig,
@@ -71,6 +73,9 @@ export class ProvingSync {
       cursor = undefined;
     }
     let from = cursor ?? (await firstBlockAtOrAfter(this.chain, this.config.now() - this.config.windowMs, head));
+    // Never further back than the endpoint serves logs: older proving history is not counted.
+    const lookback = (this.chain.logLimits ?? DEFAULT_LOG_LIMITS).lookbackBlocks;
+    if (head > lookback && from < head - lookback) from = head - lookback;
     const start = from;
     let events = 0;
     // Nothing to read yet (no block inside the window): keep the place, so the search is not repeated.

@@ -42,7 +42,8 @@ export type RepairProposalResponse = z.output<typeof repairProposalResponseSchem
 /** POST /repair/proposals/:id/commit */
 export const repairCommitResponseSchema = z.object({
   dealId: zDecimalString,
-  txHash: zHexBytes(32),
+  /** The addDeal transaction; absent when a deal found after a crash is too old to read its log. */
+  txHash: zHexBytes(32).optional(),
   droot: zHexBytes(32),
 });
 export type RepairCommitResponse = z.output<typeof repairCommitResponseSchema>;

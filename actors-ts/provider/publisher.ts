@@ -138,6 +138,7 @@ export class Publisher {
       provider: this.c.clients.account.address,
       nonce: row.proposal.nonce,
       pieceCid: row.root,
+      startEpoch: row.proposal.startEpoch,
     });
     if (!found) return false;
     this.recordDeal(row, found.dealId, found.dataSetId, found.pieceIndex, found.txHash);

@@ -2,14 +2,13 @@ import { settleDeals } from "../chain/storage-market/settle-deals";
 import { dealInfo } from "../chain/storage-market/reads";
 import { clientLockLeft, paidSoFar } from "../chain/storage-market/client-deals";
 import { dealsPublishedFor } from "../chain/storage-market/events";
+import { nextCursorRange } from "../chain/log-scan";
 import type { DealStateName } from "../chain/constants";
 import type { RepairComponents, RepairStartup } from "./components";
 import type { RepairConfig } from "./config";
 import type { WorkerDealRow } from "./worker-deals";
 
 const CURSOR_KEY = "settler.cursor";
-/** Most blocks asked for in one getLogs call. */
-const LOG_RANGE = 2_000n;
 /** Most log ranges read in one round (a fresh data dir on a long chain catches up over rounds). */
 const MAX_RANGES_PER_ROUND = 10;
 /** The market states in which a deal is no longer live: settling it closes it (or soon will). */
@@ -74,9 +73,18 @@ export class StorageDealSettler {
     const safe = head - BigInt(this.init.confirmations);
     for (let i = 0; i < MAX_RANGES_PER_ROUND; i++) {
       const cursor = BigInt(store.get(CURSOR_KEY) ?? String(this.init.deployBlock - 1n));
-      if (safe <= cursor) break;
-      const to = safe - cursor > LOG_RANGE ? cursor + LOG_RANGE : safe;
-      const deals = await dealsPublishedFor(clients, contracts, clients.account.address, cursor + 1n, to);
+      const range = nextCursorRange(cursor, safe, head, clients.logLimits);
+      if (!range) break;
+      if (range.skippedBlocks > 0n) {
+        // Deals the miner placed itself are in its pieces table; only deals someone else
+        // published for the worker in the skipped blocks go unseen here.
+        this.c.logger.warn(
+          { skippedBlocks: range.skippedBlocks, fromBlock: range.fromBlock },
+          "settler cursor is older than the log lookback; reading on from the oldest block served",
+        );
+      }
+      const to = range.toBlock;
+      const deals = await dealsPublishedFor(clients, contracts, clients.account.address, range.fromBlock, to);
       store.db.transaction(() => {
         for (const d of deals) if (store.workerDeals.track(d.dealId, d.proposal)) found++;
         store.set(CURSOR_KEY, to.toString());

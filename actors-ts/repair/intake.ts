@@ -3,8 +3,8 @@ import { join } from "node:path";
 import { toHex, type Hex } from "viem";
 import { HttpError } from "../core/http-errors";
 import { ContractRevertedError } from "../chain/contract-errors";
-import { repairDealOfBid } from "../chain/repair-market/events";
-import { getBid, getRepairDeal } from "../chain/repair-market/reads";
+import { getBid, getRepairDeal, repairDealOfBid } from "../chain/repair-market/reads";
+import { repairDealCreationTx } from "../chain/repair-market/events";
 import { addDeal } from "../chain/repair-market/actions";
 import { rebuildPieces } from "../manifest/decode";
 import { verifyManifest, type Manifest } from "../manifest/manifest";
@@ -23,7 +23,7 @@ const BID_TAKEN = 2;
  * after a crash finds the deal instead of sending a second transaction.
  */
 export class Intake {
-  private readonly inFlight = new Map<string, Promise<{ dealId: bigint; txHash: Hex }>>();
+  private readonly inFlight = new Map<string, Promise<{ dealId: bigint; txHash?: Hex }>>();
 
   constructor(
     private readonly c: Pick<
@@ -42,7 +42,7 @@ export class Intake {
    * @throws HttpError 409 (pieces missing, rejected earlier), 422 (parity inconsistent, addDeal
    * reverted, with the contract error).
    */
-  commit(id: string): Promise<{ dealId: bigint; txHash: Hex }> {
+  commit(id: string): Promise<{ dealId: bigint; txHash?: Hex }> {
     let running = this.inFlight.get(id);
     if (!running) {
       running = this.doCommit(id).finally(() => this.inFlight.delete(id));
@@ -62,11 +62,11 @@ export class Intake {
     }
   }
 
-  private async doCommit(id: string): Promise<{ dealId: bigint; txHash: Hex }> {
+  private async doCommit(id: string): Promise<{ dealId: bigint; txHash?: Hex }> {
     const { store, logger } = this.c;
     const row = store.intake(id);
     if (!row) throw new HttpError(404, "ProposalNotFound", "no such repair proposal", { id });
-    if (row.status === "committed" && row.dealId !== undefined && row.txHash) {
+    if (row.status === "committed" && row.dealId !== undefined) {
       return { dealId: row.dealId, txHash: row.txHash };
     }
     if (row.status === "rejected") {
@@ -84,7 +84,7 @@ export class Intake {
       store.setIntakeStatus(id, "committing");
     }
     let dealId: bigint;
-    let txHash: Hex;
+    let txHash: Hex | undefined;
     const earlier = await this.dealOfBid(row.bidId);
     if (earlier) {
       ({ dealId, txHash } = earlier);
@@ -136,14 +136,15 @@ export class Intake {
   }
 
   /** The deal already made for `bidId`, found from the chain (after a crash mid-commit). */
-  private async dealOfBid(bidId: bigint): Promise<{ dealId: bigint; txHash: Hex } | undefined> {
+  private async dealOfBid(bidId: bigint): Promise<{ dealId: bigint; txHash?: Hex } | undefined> {
     const bid = await getBid(this.c.clients, this.c.contracts, bidId);
     if (bid.state !== BID_TAKEN) return undefined;
-    const made = await repairDealOfBid(this.c.clients, this.c.contracts, bidId, this.init.minerId());
-    if (!made) {
+    const dealId = await repairDealOfBid(this.c.clients, this.c.contracts, bidId, this.init.minerId());
+    if (dealId === undefined) {
       throw new HttpError(409, "BidTakenElsewhere", "the bid was taken by another deal", { bidId: bidId.toString() });
     }
-    return made;
+    const deal = await getRepairDeal(this.c.clients, this.c.contracts, dealId);
+    return { dealId, txHash: await repairDealCreationTx(this.c.clients, this.c.contracts, dealId, deal.startEpoch) };
   }
 
   /** Re-derives the parity pieces from the data pieces and compares their commitments. */

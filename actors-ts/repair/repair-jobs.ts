@@ -136,6 +136,20 @@ export class RepairJobs {
       .run(...keys.map((k) => columns[k]), id);
   }
 
+  /**
+   * Takes `indices` out of queued job `id` (their loss turned out not to have happened); a job
+   * left with no piece ends "done" with `reason` as its note.
+   */
+  removeIndices(id: number, indices: number[], reason: string): void {
+    const job = this.get(id);
+    if (!job) return;
+    const left = job.indices.filter((i) => !indices.includes(i));
+    this.db.transaction(() => {
+      this.db.prepare("UPDATE repairs SET indices_json = ? WHERE id = ?").run(JSON.stringify(left), id);
+      if (left.length === 0) this.update(id, { status: "done", error: reason, finishedAt: Date.now() });
+    })();
+  }
+
   /** Adds `bytes` to what job `id` downloaded (for the repair-bandwidth figures). */
   addBytes(id: number, bytes: number): void {
     this.db.prepare("UPDATE repairs SET bytes_downloaded = bytes_downloaded + ? WHERE id = ?").run(bytes, id);

@@ -1,31 +1,31 @@
-import type { Address, Hex } from "viem";
 import { advanceCheckpoint } from "../chain/checkpoint";
 import { ContractRevertedError } from "../chain/contract-errors";
 import { repairMinerEvents } from "../chain/repair-market/events";
 import { confirmPieceOnChain, reportPieceLoss } from "../chain/repair-market/actions";
-import { REPAIR_DEAL_STATES, getPieceSlot, getRepairDeal, repairDealPieces } from "../chain/repair-market/reads";
+import { REPAIR_DEAL_STATES, getPieceSlot, getRepairDeal } from "../chain/repair-market/reads";
+import { nextCursorRange } from "../chain/log-scan";
+import { ScanCheckpoints } from "../chain/scan-checkpoints";
+import { OrphanRecovery } from "./orphan-recovery";
 import { dealInfo } from "../chain/storage-market/reads";
-import { getProvider, listProviders, type RegisteredProvider } from "../chain/registry/reads";
-import { orphanRequestOrder } from "./source-order";
-import { ManifestInvalidError, verifyManifest, type Manifest } from "../manifest/manifest";
 import type { RepairComponents, RepairStartup } from "./components";
 import type { RepairConfig } from "./config";
 import type { PieceRow } from "./repair-store";
-import { getManifestJson } from "../protocol/provider-client";
 import { StorageRenewal } from "./storage-renewal";
 
 const CURSOR_KEY = "watcher.cursor";
-const ORPHAN_PREFIX = "orphan:";
-/** Most blocks asked for in one getLogs call. */
-const LOG_RANGE = 2_000n;
 
 /**
  * Follows the chain for the miner's deals (issue "Detection and the repair queue"):
  *
- * - a log scan from a persisted block cursor, `confirmations` blocks behind the head (re-org
- *   tolerant, restart-safe), over RepairMarket's RepairDealCreated (ours: unknown ones are
- *   orphans), PieceLost and FileLost, and StorageMarket's FaultRecorded, ProofSetFailed and
- *   DealClosed (which trigger an immediate health sweep);
+ * - a log scan from a persisted block cursor, `confirmations` blocks behind the head, in ranges of
+ *   the clients' `logLimits` and never further back than their lookback, over RepairMarket's
+ *   RepairDealCreated (ours: unknown ones are orphans), PieceLost and FileLost, and
+ *   StorageMarket's FaultRecorded, DataSetFailed and DealClosed (which trigger an immediate
+ *   health sweep). The block hash at the end of each range is kept ({@link ScanCheckpoints}): a
+ *   reorganisation deeper than `confirmations` is noticed, logged, the cursor rewound to the
+ *   newest block still on the chain and the range read again, and losses it undid are restored;
+ * - the miner's deals from the `dealsOfMiner` view at start-up and whenever the cursor had to skip
+ *   blocks older than the lookback, so no deal depends on an old log;
  * - a health sweep of every assigned piece's storage deal: StorageMarket computes missed periods
  *   lazily, so a dead provider shows up as Faulted in `dealInfo` even before anyone reports it.
  *   A faulted or terminated piece (or one whose storage deal ran out inside the repair deal's
@@ -37,6 +37,10 @@ const LOG_RANGE = 2_000n;
  */
 export class Watcher {
   private readonly renewal: StorageRenewal;
+  private readonly checkpoints: ScanCheckpoints;
+  private readonly orphans: OrphanRecovery;
+  /** Read the miner's deals from views on the next tick (start-up, or blocks were skipped). */
+  private syncFromViews = true;
 
   constructor(
     private readonly c: Pick<
@@ -47,14 +51,76 @@ export class Watcher {
       Pick<RepairStartup, "deployBlock" | "minerId" | "provingPeriodEpochs">,
   ) {
     this.renewal = new StorageRenewal(c, init);
+    this.checkpoints = new ScanCheckpoints(c.store, "watcher.checkpoints");
+    this.orphans = new OrphanRecovery(c, init);
   }
 
   /** One pass: scan logs, recover orphans, sweep health, follow deal ends. */
   async tick(): Promise<void> {
     await advanceCheckpoint(this.c.clients, this.c.store);
+    const reorganised = await this.checkForReorg();
+    if (this.syncFromViews) {
+      await this.orphans.discoverFromViews();
+      this.syncFromViews = false;
+    }
     const sweepNow = await this.scanLogs();
-    await this.recoverOrphans();
-    await this.sweep(sweepNow);
+    await this.orphans.recover();
+    await this.sweep(sweepNow || reorganised);
+  }
+
+  /**
+   * Compares the block hash kept at the end of the last ranges read with the chain's. When the
+   * newest no longer matches, the chain reorganised deeper than `confirmations`: the cursor goes
+   * back to the newest kept block still on the chain (or the start) and the blocks after it are
+   * read again; losses reported from logs the reorganisation removed are restored.
+   *
+   * @returns true when a reorganisation was found.
+   */
+  private async checkForReorg(): Promise<boolean> {
+    const { clients, store, logger } = this.c;
+    const found = await this.checkpoints.findDivergence(clients);
+    if (!found) return false;
+    const rewindTo = found.lastGood?.blockNumber ?? this.init.deployBlock - 1n;
+    store.set(CURSOR_KEY, rewindTo.toString());
+    logger.warn(
+      {
+        block: found.changed.blockNumber,
+        expectedHash: found.changed.hash,
+        chainHash: found.chainHash,
+        rewindTo,
+        confirmations: this.init.confirmations,
+      },
+      "chain reorganised deeper than the confirmations: rewinding the log cursor and reading again",
+    );
+    await this.restoreUndoneLosses();
+    return true;
+  }
+
+  /**
+   * After a reorganisation: a piece marked lost whose repair has not started, but whose slot the
+   * chain shows healthy on the same storage deal, was lost only in the blocks that went away. It
+   * goes back to assigned and leaves its queued job.
+   */
+  private async restoreUndoneLosses(): Promise<void> {
+    const { store, clients, contracts, logger } = this.c;
+    for (const job of store.jobs.list(["queued"])) {
+      const restored: number[] = [];
+      for (const index of job.indices) {
+        const piece = store.piece(job.dealId, index);
+        if (!piece || piece.state !== "lost" || piece.storageDealId === undefined) continue;
+        const slot = await getPieceSlot(clients, contracts, job.dealId, index);
+        if (slot.lostAtEpoch !== 0n || slot.storageDealId !== piece.storageDealId) continue;
+        if ((await dealInfo(clients, contracts, piece.storageDealId)).stateName !== "Active") continue;
+        store.updatePiece(job.dealId, index, { state: "assigned" });
+        restored.push(index);
+      }
+      if (restored.length === 0) continue;
+      store.jobs.removeIndices(job.id, restored, "the loss was undone by a chain reorganisation");
+      logger.warn(
+        { dealId: job.dealId, pieces: restored, job: job.id },
+        "loss undone by a reorganisation: piece restored",
+      );
+    }
   }
 
   private async scanLogs(): Promise<boolean> {
@@ -62,14 +128,20 @@ export class Watcher {
     const head = await clients.public.getBlockNumber();
     const safe = head - BigInt(this.init.confirmations);
     const cursor = BigInt(store.get(CURSOR_KEY) ?? String(this.init.deployBlock - 1n));
-    if (safe <= cursor) return false;
-    const to = safe - cursor > LOG_RANGE ? cursor + LOG_RANGE : safe;
-    const from = cursor + 1n;
+    const range = nextCursorRange(cursor, safe, head, clients.logLimits);
+    if (!range) return false;
+    if (range.skippedBlocks > 0n) {
+      this.c.logger.warn(
+        { skippedBlocks: range.skippedBlocks, fromBlock: range.fromBlock },
+        "log cursor is older than the lookback: reading on from the oldest block served, deals from views",
+      );
+      this.syncFromViews = true;
+    }
+    const { fromBlock: from, toBlock: to } = range;
     const events = await repairMinerEvents(clients, contracts, this.init.minerId, from, to);
     for (const e of events.created) {
       if (!store.deal(e.dealId)) {
-        store.set(ORPHAN_PREFIX + e.dealId.toString(), e.droot);
-        this.c.logger.warn({ dealId: e.dealId, droot: e.droot }, "repair deal on chain without local state (orphan)");
+        this.orphans.mark(e.dealId, e.droot);
       }
     }
     for (const e of events.lost) {
@@ -83,6 +155,7 @@ export class Watcher {
       (name) => name === "FaultRecorded" || name === "DataSetFailed" || name === "DealClosed",
     );
     store.set(CURSOR_KEY, to.toString());
+    await this.checkpoints.record(clients, to);
     return sweep;
   }
 
@@ -272,104 +345,5 @@ export class Watcher {
       }
     })();
     this.c.logger.error({ dealId, refund }, "file lost: more than m pieces gone; the client was refunded on chain");
-  }
-
-  /** Rebuilds local state for deals on chain the miner has no record of. */
-  private async recoverOrphans(): Promise<void> {
-    const { store } = this.c;
-    const rows = store.db.prepare("SELECT key, value FROM kv WHERE key LIKE ?").all(`${ORPHAN_PREFIX}%`) as {
-      key: string;
-      value: string;
-    }[];
-    for (const row of rows) {
-      const dealId = BigInt(row.key.slice(ORPHAN_PREFIX.length));
-      try {
-        await this.recoverOrphan(dealId, row.value as Hex);
-        store.db.prepare("DELETE FROM kv WHERE key = ?").run(row.key);
-      } catch (err) {
-        this.c.logger.warn({ err, dealId }, "orphan recovery failed; will retry");
-      }
-    }
-  }
-
-  private async recoverOrphan(dealId: bigint, droot: Hex): Promise<void> {
-    const { store, clients, contracts } = this.c;
-    if (store.deal(dealId)) return;
-    const chainDeal = await getRepairDeal(clients, contracts, dealId);
-    const state = REPAIR_DEAL_STATES[chainDeal.state];
-    if (state !== "Placing" && state !== "Active") return;
-    const slots = await repairDealPieces(clients, contracts, dealId);
-    const manifest = await this.fetchManifest(
-      droot,
-      slots.pieces.map((p) => p.provider),
-    );
-    const head = await clients.public.getBlockNumber();
-    const bySlot = new Map(slots.pieces.map((p) => [p.index, p]));
-    const inserted = store.db.transaction(() => {
-      store.putManifest(droot, JSON.stringify(manifest));
-      const ok = store.insertDeal(
-        {
-          dealId,
-          droot,
-          client: chainDeal.client,
-          k: manifest.k,
-          m: manifest.m,
-          pieceSize: chainDeal.codingParams.pieceSize,
-          endEpoch: chainDeal.endEpoch,
-          status: state === "Active" ? "active" : "placing",
-        },
-        manifest.pieces.map((p, index) => {
-          const slot = bySlot.get(index);
-          return {
-            dealId,
-            index,
-            pieceCid: p.pieceCid,
-            root: p.root,
-            payloadSize: p.payloadSize,
-            state: slot && !slot.lost ? ("assigned" as const) : ("lost" as const),
-            mode: slot ? ("reassign" as const) : ("assign" as const),
-            provider: slot?.provider,
-            storageDealId: slot?.storageDealId,
-            faultEpoch: slot && !slot.lost ? undefined : head,
-          };
-        }),
-      );
-      const missing = manifest.pieces.map((_, i) => i).filter((i) => !bySlot.get(i) || bySlot.get(i)?.lost);
-      if (ok && missing.length > 0) store.jobs.queue(dealId, missing, head);
-      return ok;
-    })();
-    if (inserted) {
-      this.c.logger.info(
-        { dealId, droot, pieces: manifest.pieces.length },
-        "orphan recovered: manifest fetched and verified against droot",
-      );
-      this.c.wake();
-    }
-  }
-
-  /**
-   * The manifest by droot: from the file's on-chain holders first, then from other registered
-   * providers drawn by collateral with a floor ({@link orphanRequestOrder}).
-   */
-  private async fetchManifest(droot: Hex, holders: Address[]): Promise<Manifest> {
-    const local = this.c.store.manifest(droot);
-    if (local) return verifyManifest(local, droot);
-    const { clients, contracts } = this.c;
-    const onChain = (await Promise.all(holders.map((a) => getProvider(clients, contracts, a)))).filter(
-      (p): p is RegisteredProvider => p !== undefined,
-    );
-    const candidates = orphanRequestOrder(onChain, await listProviders(clients, contracts));
-    const failures: string[] = [];
-    for (const provider of candidates) {
-      try {
-        return verifyManifest(await getManifestJson(provider, droot), droot);
-      } catch (err) {
-        failures.push(`${provider.address}: ${(err as Error).message.split("\n")[0]}`);
-      }
-    }
-    throw new ManifestInvalidError(
-      `no provider served a manifest hashing to ${droot} (${failures.join("; ") || "no providers"})`,
-      { details: { droot, providersAsked: failures.length, stage: "fetch manifest" } },
-    );
   }
 }

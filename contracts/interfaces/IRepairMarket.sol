@@ -606,6 +606,42 @@ interface IRepairMarket {
     /// @param worker Any account.
     /// @return The miner id.
     function minerOfWorker(address worker) external view returns (uint256);
+    /// @notice Miner `minerId`'s newest ask (asks are not reused: an agent reads this rather than
+    /// scanning `RepairAskAdded` logs, which real endpoints keep for a bounded window only).
+    /// @param minerId Any id.
+    /// @return The id of the ask the miner added last, 0 when none (check it with `getAsk`:
+    /// it may since have been cancelled or expired).
+    function latestAskOf(uint256 minerId) external view returns (uint256);
+    /// @notice The repair deals made for bids on `droot`, oldest first, one page at a time: how a
+    /// reader finds a file's holders, or a client its deal, without old logs.
+    /// @param droot Any data root.
+    /// @param offset Index of the first deal returned (0 = the oldest).
+    /// @param limit Most deals returned.
+    /// @return total Deals ever made for `droot`.
+    /// @return dealIds `dealIds[offset … min(offset + limit, total) − 1]` (empty past the end).
+    function dealsOfDroot(
+        bytes32 droot,
+        uint256 offset,
+        uint256 limit
+    ) external view returns (uint256 total, uint256[] memory dealIds);
+    /// @notice The repair deals miner `minerId` made, oldest first, one page at a time: how a
+    /// miner that lost its local state finds its deals without old logs.
+    /// @param minerId Any id.
+    /// @param offset Index of the first deal returned (0 = the oldest).
+    /// @param limit Most deals returned.
+    /// @return total Deals the miner ever made.
+    /// @return dealIds `dealIds[offset … min(offset + limit, total) − 1]` (empty past the end).
+    function dealsOfMiner(
+        uint256 minerId,
+        uint256 offset,
+        uint256 limit
+    ) external view returns (uint256 total, uint256[] memory dealIds);
+    /// @notice How many of each record exist; ids run from 1 to these counts.
+    /// @return miners Repair miners created.
+    /// @return asks Repair asks added.
+    /// @return bids Bids added.
+    /// @return deals Repair deals made.
+    function counts() external view returns (uint256 miners, uint256 asks, uint256 bids, uint256 deals);
     /// @notice EIP-712 digest a worker signs to consent to serving a miner owned by `owner`.
     /// @param owner The miner's future owner (the `createRepairMiner` caller).
     /// @param worker The worker.

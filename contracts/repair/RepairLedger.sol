@@ -46,6 +46,12 @@ abstract contract RepairLedger is IRepairMarket, ReentrancyGuard {
     mapping(uint256 dealId => mapping(address provider => uint256 count)) internal _providerPieces;
     mapping(uint256 storageDealId => bool used) internal _storageDealUsed;
     mapping(address account => uint256 amount) internal _withdrawable;
+    /// @dev Every repair deal made for a droot, oldest first.
+    mapping(bytes32 droot => uint256[] dealIds) internal _dealsOfDroot;
+    /// @dev Every repair deal each miner made, oldest first.
+    mapping(uint256 minerId => uint256[] dealIds) internal _dealsOfMiner;
+    /// @dev Each miner's newest ask.
+    mapping(uint256 minerId => uint256 askId) internal _latestAskOf;
 
     constructor(IERC20 paymentToken, IStorageMarket market, RepairParams memory params) {
         if (params.placementWindowEpochs == 0) {

@@ -117,6 +117,7 @@ abstract contract RepairOrders is RepairLedger, EIP712 {
             expiryEpoch: expiryEpoch,
             active: true
         });
+        _latestAskOf[minerId] = askId;
         emit RepairAskAdded(askId, minerId, pricePerBytePerEpoch, maxSize, expiryEpoch);
     }
 
@@ -272,6 +273,8 @@ abstract contract RepairOrders is RepairLedger, EIP712 {
         deal.state = RepairDealState.Placing;
         deal.accruedUpTo = uint64(block.number);
         deal.amount = bid.amount;
+        _dealsOfDroot[bid.droot].push(dealId);
+        _dealsOfMiner[minerId].push(dealId);
         emit RepairDealCreated(
             dealId,
             bidId,
@@ -287,6 +290,46 @@ abstract contract RepairOrders is RepairLedger, EIP712 {
     /// @inheritdoc IRepairMarket
     function minerOfWorker(address worker) external view returns (uint256) {
         return _minerOfWorker[worker];
+    }
+
+    /// @inheritdoc IRepairMarket
+    function latestAskOf(uint256 minerId) external view returns (uint256) {
+        return _latestAskOf[minerId];
+    }
+
+    /// @inheritdoc IRepairMarket
+    function dealsOfDroot(
+        bytes32 droot,
+        uint256 offset,
+        uint256 limit
+    ) external view returns (uint256 total, uint256[] memory dealIds) {
+        return _page(_dealsOfDroot[droot], offset, limit);
+    }
+
+    /// @inheritdoc IRepairMarket
+    function dealsOfMiner(
+        uint256 minerId,
+        uint256 offset,
+        uint256 limit
+    ) external view returns (uint256 total, uint256[] memory dealIds) {
+        return _page(_dealsOfMiner[minerId], offset, limit);
+    }
+
+    /// @dev `all[offset … min(offset + limit, length) − 1]` and `all.length`.
+    function _page(
+        uint256[] storage all,
+        uint256 offset,
+        uint256 limit
+    ) private view returns (uint256 total, uint256[] memory page) {
+        total = all.length;
+        uint256 end = offset < total ? (limit < total - offset ? offset + limit : total) : offset;
+        page = new uint256[](end - offset);
+        for (uint256 i = offset; i < end; ++i) page[i - offset] = all[i];
+    }
+
+    /// @inheritdoc IRepairMarket
+    function counts() external view returns (uint256 miners, uint256 asks, uint256 bids, uint256 deals) {
+        return (_nextMinerId - 1, _nextAskId - 1, _nextBidId - 1, _nextDealId - 1);
     }
 
     /// @inheritdoc IRepairMarket

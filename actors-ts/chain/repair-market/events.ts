@@ -69,33 +69,27 @@ export async function repairMinerEvents(
 }
 
 /**
- * The repair deal miner `minerId` made from bid `bidId` (`RepairDealCreated`), scanned from
- * block 0, or undefined when there is none.
+ * The transaction that created repair deal `dealId`: its `RepairDealCreated` log, read from the
+ * one block the deal started in (`startEpoch`), so the lookback is a single block.
+ *
+ * @returns The transaction hash, or undefined when the log is not there (or the endpoint no
+ *   longer serves that block's logs).
  */
-export async function repairDealOfBid(
+export async function repairDealCreationTx(
   c: Reader,
   contracts: MarketContracts,
-  bidId: bigint,
-  minerId: bigint,
-): Promise<{ dealId: bigint; txHash: Hex } | undefined> {
-  const events = await c.public.getContractEvents({
-    address: contracts.repairMarket,
-    abi: repairMarketAbi,
-    eventName: "RepairDealCreated",
-    args: { bidId, minerId },
-    fromBlock: 0n,
-  });
-  const event = events[0];
-  return event?.args.dealId ? { dealId: event.args.dealId, txHash: event.transactionHash } : undefined;
-}
-
-/** Every repair ask ever added (`RepairAskAdded`, from block 0), oldest first; read each with `getAsk`. */
-export async function repairAskIds(c: Reader, contracts: MarketContracts): Promise<bigint[]> {
-  const added = await c.public.getContractEvents({
-    address: contracts.repairMarket,
-    abi: repairMarketAbi,
-    eventName: "RepairAskAdded",
-    fromBlock: 0n,
-  });
-  return added.map((e) => e.args.askId as bigint);
+  dealId: bigint,
+  startEpoch: bigint,
+): Promise<Hex | undefined> {
+  const logs = await c.public
+    .getContractEvents({
+      address: contracts.repairMarket,
+      abi: repairMarketAbi,
+      eventName: "RepairDealCreated",
+      args: { dealId },
+      fromBlock: startEpoch,
+      toBlock: startEpoch,
+    })
+    .catch(() => []);
+  return logs[0]?.transactionHash;
 }

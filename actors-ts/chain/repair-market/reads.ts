@@ -121,32 +121,101 @@ export async function repairDealPieces(
   return { dealId, state: REPAIR_DEAL_STATES[deal.state], minerId: deal.minerId, pieces };
 }
 
-/** Every repair deal made for bids on `droot` (from the events), newest last. */
+/** Most deal ids read per `dealsOfDroot` call. */
+const DEALS_PAGE = 100n;
+
+/**
+ * Repair deals made for bids on `droot`, oldest first, from the `dealsOfDroot` view (no log
+ * scan). Anyone can make deals for any droot, so at most the newest `limit` are returned.
+ *
+ * @param limit Most deals returned (default 500), the newest ones.
+ */
 export async function repairDealsByDroot(
   c: Reader,
   contracts: MarketContracts,
   droot: Hex,
-  fromBlock = 0n,
+  limit = 500n,
 ): Promise<bigint[]> {
-  const bids = await c.public.getContractEvents({
-    address: contracts.repairMarket,
-    abi: repairMarketAbi,
-    eventName: "BidAdded",
-    args: { droot },
-    fromBlock,
-  });
-  const dealIds: bigint[] = [];
-  for (const bid of bids) {
-    const created = await c.public.getContractEvents({
+  const page = (offset: bigint) =>
+    c.public.readContract({
       address: contracts.repairMarket,
       abi: repairMarketAbi,
-      eventName: "RepairDealCreated",
-      args: { bidId: bid.args.bidId },
-      fromBlock,
+      functionName: "dealsOfDroot",
+      args: [droot, offset, DEALS_PAGE],
     });
-    for (const e of created) if (e.args.dealId !== undefined) dealIds.push(e.args.dealId);
+  const [total] = await page(0n);
+  const ids: bigint[] = [];
+  for (let offset = total > limit ? total - limit : 0n; offset < total; offset += DEALS_PAGE) {
+    const [, dealIds] = await page(offset);
+    ids.push(...dealIds);
   }
-  return dealIds;
+  return ids.slice(-Number(limit));
+}
+
+/**
+ * Every repair deal miner `minerId` made, oldest first, from the `dealsOfMiner` view (no log
+ * scan): how a miner that lost its database finds its deals.
+ */
+export async function repairDealsOfMiner(c: Reader, contracts: MarketContracts, minerId: bigint): Promise<bigint[]> {
+  const ids: bigint[] = [];
+  for (let offset = 0n; ; offset += DEALS_PAGE) {
+    const [total, page] = await c.public.readContract({
+      address: contracts.repairMarket,
+      abi: repairMarketAbi,
+      functionName: "dealsOfMiner",
+      args: [minerId, offset, DEALS_PAGE],
+    });
+    ids.push(...page);
+    if (offset + DEALS_PAGE >= total) return ids;
+  }
+}
+
+/**
+ * The repair deal miner `minerId` made from bid `bidId`, found among the deals of the bid's droot
+ * (`dealsOfDroot`, then `getDeal`), or undefined when there is none.
+ */
+export async function repairDealOfBid(
+  c: Reader,
+  contracts: MarketContracts,
+  bidId: bigint,
+  minerId: bigint,
+): Promise<bigint | undefined> {
+  const bid = await getBid(c, contracts, bidId);
+  for (const dealId of (await repairDealsByDroot(c, contracts, bid.droot)).reverse()) {
+    const deal = await getRepairDeal(c, contracts, dealId);
+    if (deal.bidId === bidId && deal.minerId === minerId) return dealId;
+  }
+  return undefined;
+}
+
+/**
+ * Every miner's newest ask that is still active, from the `counts` and `latestAskOf` views (no
+ * log scan): one ask per miner, in miner order. Callers check expiry and size.
+ *
+ * @returns Ask ids.
+ */
+export async function latestActiveAskIds(c: Reader, contracts: MarketContracts): Promise<bigint[]> {
+  const [miners] = await c.public.readContract({
+    address: contracts.repairMarket,
+    abi: repairMarketAbi,
+    functionName: "counts",
+  });
+  const ids: bigint[] = [];
+  for (let minerId = 1n; minerId <= miners; minerId++) {
+    const askId = await latestAskOf(c, contracts, minerId);
+    if (askId !== 0n && (await getAsk(c, contracts, askId)).active) ids.push(askId);
+  }
+  return ids;
+}
+
+/** Miner `minerId`'s newest ask id (`latestAskOf`), 0 when it has none. */
+export function latestAskOf(c: Reader, contracts: MarketContracts, minerId: bigint): Promise<bigint> {
+  return c.public.readContract({
+    address: contracts.repairMarket,
+    abi: repairMarketAbi,
+    functionName: "latestAskOf",
+    args: [minerId],
+  });
 }
 
 /**

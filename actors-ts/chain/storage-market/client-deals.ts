@@ -2,27 +2,30 @@ import { storageMarketAbi } from "../generated/abis";
 import type { ChainClients } from "../clients";
 import type { MarketContracts } from "../contracts";
 import type { StorageDealProposal } from "../eip712";
-
-type Reader = Pick<ChainClients, "public">;
+import { scanNewestFirst } from "../log-scan";
 
 /**
  * Token base units `settleDeals` has moved from the client's lock to the provider for `dealId`
- * so far (Σ `DealSettled.payment` from `fromBlock`, the deployment block).
+ * (Σ `DealSettled.payment` from `fromBlock`, in ranges, within the clients' log lookback). A
+ * settlement older than the lookback is not counted, so for a long-lived deal this is a lower
+ * bound (StorageMarket keeps no per-deal paid total to read instead).
  */
 export async function paidSoFar(
-  c: Reader,
+  c: Pick<ChainClients, "public" | "logLimits">,
   contracts: MarketContracts,
   dealId: bigint,
   fromBlock: bigint,
 ): Promise<bigint> {
-  const logs = await c.public.getContractEvents({
-    address: contracts.storageMarket,
-    abi: storageMarketAbi,
-    eventName: "DealSettled",
-    args: { dealId },
-    fromBlock,
-    strict: true,
-  });
+  const logs = await scanNewestFirst(c, { fromBlock, toBlock: await c.public.getBlockNumber() }, (range) =>
+    c.public.getContractEvents({
+      address: contracts.storageMarket,
+      abi: storageMarketAbi,
+      eventName: "DealSettled",
+      args: { dealId },
+      ...range,
+      strict: true,
+    }),
+  );
   return logs.reduce((sum, l) => sum + l.args.payment, 0n);
 }
 

@@ -3,8 +3,10 @@ import { storageMarketAbi } from "../generated/abis";
 import type { ChainClients } from "../clients";
 import type { MarketContracts } from "../contracts";
 import type { StorageDealProposal } from "../eip712";
+import { scanNewestFirst, type BlockWindow } from "../log-scan";
 
 type Reader = Pick<ChainClients, "public">;
+type Scanner = Pick<ChainClients, "public" | "logLimits">;
 
 /**
  * StorageMarket's `DealPublished` logs, read three ways: by (client, provider) to find a proposal's
@@ -39,25 +41,40 @@ export interface PublishedDealEvent {
 }
 
 /**
+ * Where a proposal's deal can have been published: StorageMarket publishes a proposal only before
+ * its `startEpoch` (a piece must be provable from its first period), so the window ends there
+ * (or at the head) and reaches back the lookback.
+ */
+export function publishWindow(proposal: { startEpoch: bigint }): BlockWindow {
+  return { fromBlock: 0n, toBlock: proposal.startEpoch };
+}
+
+/**
  * The deal a proposal became, found by its (client, nonce) in `DealPublished` logs of
  * (client, provider) — for a publish that landed while the caller was not looking (a crash, or the
- * other party publishing the deal first).
+ * other party publishing the deal first). Reads `window` newest range first, in ranges and no
+ * further back than the clients' `logLimits`, and stops at the match.
  *
  * @param match The proposal: its client, provider, nonce and piece commitment must all agree.
- * @param fromBlock First block scanned (default 0, the whole chain).
- * @returns The deal, or undefined when no such deal was published in the range.
+ * @param window Blocks to search (default {@link publishWindow} of a proposal starting at `startEpoch`).
+ * @returns The deal, or undefined when no such deal was published in the window.
  */
 export async function findPublishedDeal(
-  c: Reader,
+  c: Scanner,
   contracts: MarketContracts,
-  match: { client: Address; provider: Address; nonce: bigint; pieceCid: Hex },
-  fromBlock = 0n,
+  match: { client: Address; provider: Address; nonce: bigint; pieceCid: Hex; startEpoch: bigint },
+  window: BlockWindow = publishWindow(match),
 ): Promise<PublishedDealEvent | undefined> {
-  const logs = await dealPublishedLogs(c, contracts, { client: match.client, provider: match.provider }, fromBlock);
-  const found = logs.find(
-    (l) =>
-      l.args.proposal.nonce === match.nonce && l.args.proposal.pieceCid.toLowerCase() === match.pieceCid.toLowerCase(),
+  const matches = (l: { args: { proposal: { nonce: bigint; pieceCid: Hex } } }): boolean =>
+    l.args.proposal.nonce === match.nonce && l.args.proposal.pieceCid.toLowerCase() === match.pieceCid.toLowerCase();
+  const logs = await scanNewestFirst(
+    c,
+    window,
+    (range) =>
+      dealPublishedLogs(c, contracts, { client: match.client, provider: match.provider }, range.fromBlock, range.toBlock),
+    (found) => found.some(matches),
   );
+  const found = logs.find(matches);
   if (!found) return undefined;
   return {
     dealId: found.args.dealId,
@@ -79,17 +96,23 @@ export interface PublishedDealTerms {
 }
 
 /**
- * The `DealPublished` event of `dealId` (indexed, one log read), or undefined when no deal with
- * that id was published in [fromBlock, latest]. A renewal (`DealExtended`) moves the end epoch;
- * the event keeps the original terms, so callers take the end epoch from `dealInfo`.
+ * The `DealPublished` event of `dealId` (indexed), searched in `window` newest range first within
+ * the clients' `logLimits`, or undefined when it is not there. A renewal (`DealExtended`) moves
+ * the end epoch; the event keeps the original terms, so callers take the end epoch from
+ * `dealInfo`.
  */
 export async function publishedDealTerms(
-  c: Reader,
+  c: Scanner,
   contracts: MarketContracts,
   dealId: bigint,
-  fromBlock = 0n,
+  window: BlockWindow,
 ): Promise<PublishedDealTerms | undefined> {
-  const logs = await dealPublishedLogs(c, contracts, { dealId }, fromBlock);
+  const logs = await scanNewestFirst(
+    c,
+    window,
+    (range) => dealPublishedLogs(c, contracts, { dealId }, range.fromBlock, range.toBlock),
+    (found) => found.length > 0,
+  );
   const log = logs[0];
   if (!log) return undefined;
   return {

@@ -136,3 +136,27 @@ export async function isNonceUsed(
     args: [client, nonce],
   });
 }
+
+/**
+ * The blocks deal `dealId` was published in, from views alone: StorageMarket adds a piece to the
+ * data set's period `addedPeriod`, which is the period of the publish block or the next one, so
+ * the publish lies in [anchor + (addedPeriod − 1) · P, anchor + (addedPeriod + 1) · P) — two
+ * proving periods of P epochs, whatever the deal's age (callers read its `DealPublished` log
+ * there, within their lookback).
+ *
+ * @param info The deal's `dealInfo` (its data set and `addedPeriod`).
+ * @returns The window, both ends included.
+ */
+export async function dealPublishWindow(
+  c: Reader,
+  contracts: MarketContracts,
+  info: { dataSetId: bigint; addedPeriod: number },
+): Promise<{ fromBlock: bigint; toBlock: bigint }> {
+  const [set, params] = await Promise.all([dataSetInfo(c, contracts, info.dataSetId), marketParams(c, contracts)]);
+  const period = params.provingPeriodEpochs;
+  const added = BigInt(info.addedPeriod);
+  return {
+    fromBlock: set.anchorEpoch + (added > 0n ? added - 1n : 0n) * period,
+    toBlock: set.anchorEpoch + (added + 1n) * period - 1n,
+  };
+}

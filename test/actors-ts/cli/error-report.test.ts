@@ -61,7 +61,7 @@ describe("cli/error-report: every CLI error is one line, details only with --ver
     const error = jsonError(json.stdout);
     expect(error.name).to.equal("RpcUnavailableError");
     expect(error.message).to.equal(line.slice("error: ".length));
-    expect(error.details).to.deep.equal({ rpcUrl: closedRpc });
+    expect(error.details).to.deep.equal({ rpcUrl: closedRpc, method: "eth_chainId" });
   });
 
   it("a port fetch never connects to (1) is named as such, not as a dead node", async () => {
