@@ -5,6 +5,7 @@
  * from the environment). Plumbing, and why modules are imported inside the actions, in tasks/lib.ts.
  */
 import { types } from "hardhat/config";
+import { HardhatPluginError } from "hardhat/plugins";
 import type { HardhatRuntimeEnvironment, HttpNetworkConfig } from "hardhat/types";
 import { print, rm, run } from "./lib";
 
@@ -70,5 +71,33 @@ rm.task(
       const { deployment, path } = await deployToNetwork(request);
       if (args.json) print(args, { ...deployment, path });
       else process.stdout.write(`${deploySummary(deployment, path, hre.network.name).join("\n")}\n`);
+    }),
+  );
+
+rm.task(
+  "verify-deployment",
+  "check a deployment against the chain: code vs artifacts (immutables masked), code hashes, wiring, parameters, deploy block hash",
+)
+  .addOptionalParam("deployment", "deployment file or directory", "deployments", types.string)
+  .addFlag("json", "print JSON instead of one line per contract")
+  .setAction(
+    run(async (args: { deployment: string; json: boolean }, hre) => {
+      const url = requireNode(hre, "verify-deployment");
+      const { createPublicClient, http } = await import("viem");
+      const { loadDeployment } = await import("../actors-ts/chain/deployment");
+      const { verifyDeployment, formatVerifyRows } = await import("../scripts/lib/verify-deployment");
+      const client = createPublicClient({ transport: http(url, { retryCount: 2, timeout: 30_000 }) });
+      const chainId = await client.getChainId();
+      const deployment = loadDeployment(args.deployment, chainId);
+      const rows = await verifyDeployment(client, deployment, hre.artifacts);
+      if (args.json) process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+      else process.stdout.write(`${formatVerifyRows(rows).join("\n")}\n`);
+      const failed = rows.filter((r) => !r.ok).map((r) => r.subject);
+      if (failed.length > 0) {
+        throw new HardhatPluginError(
+          "repair-market",
+          `deployment does not match chain ${chainId}: ${failed.join(", ")} (${args.deployment})`,
+        );
+      }
     }),
   );
