@@ -93,8 +93,9 @@ const DEVNET: DeployProfile = {
  * - Payment-channel settle delay 1,440 epochs (12 h), Filecoin's payment channel actor's.
  * - Deals up to 1,278 days (FIP-0052), 3,680,640 epochs.
  * - 5 confirmations (2.5 min) before the deploy block's hash is recorded.
- * Not checked here (no network): whether FEVM's BLOCKHASH of a null-round challenge epoch is zero;
- * if so, that period's draws are predictable once the round is known to be null, nothing more.
+ * Not checked here (no network): what FEVM's BLOCKHASH gives for a challenge epoch that was a null
+ * round. Zero would lose nothing (the draws also hash the data set and the period, and nobody
+ * knows before that epoch that it will be null); a revert would make that period unprovable.
  */
 const FILECOIN_CALIBRATION: DeployProfile = {
   name: "filecoin-calibration",
