@@ -7,7 +7,7 @@
  */
 import { ethers } from "hardhat";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
-import type { Deployment } from "../../actors-ts/chain/deployment";
+import { CONTRACT_NAMES, type Deployment } from "../../actors-ts/chain/deployment";
 import { InvalidArgumentError, RepairMarketError } from "../../actors-ts/core/errors";
 import { deployAll, writeDeployment, type DeployOptions } from "./deploy";
 import { checkProfileChain, deployProfile } from "./deploy-profiles";
@@ -115,10 +115,12 @@ export function deploySummary(deployment: Deployment, path: string, networkName:
   return [
     `network ${networkName} (chain ${deployment.chainId}), deployed at block ${deployment.deployBlock} ${deployment.deployBlockHash ?? ""}`.trimEnd(),
     profile,
-    ...Object.entries(deployment.contracts).map(
-      ([name, address]) =>
-        `  ${name.padEnd(16)} ${address}  code ${deployment.code?.[name as keyof Deployment["contracts"]]?.codeHash ?? "?"}`,
+    ...CONTRACT_NAMES.map(
+      (name) => `  ${name.padEnd(16)} ${deployment.contracts[name]}  code ${deployment.code?.[name]?.codeHash ?? "?"}`,
     ),
+    ...(deployment.code?.PaymentToken?.artifact
+      ? [`PaymentToken is a test token: the deployer holds its supply (npx hardhat rm fund --to 0x… hands it out)`]
+      : []),
     `wrote ${path}`,
     `check it any time: npx hardhat rm verify-deployment --deployment ${path} --network ${networkName}`,
   ];

@@ -163,6 +163,16 @@ describe("scripts/deploy.ts against a hardhat node", function () {
     for (const [i, name] of CONTRACT_NAMES.entries()) {
       expect(lines[i + 1]).to.match(new RegExp(`^ok\\s+${name}\\s+0x[0-9a-fA-F]{40} matches contracts/.*:${name}$`));
     }
+    const json = await spawnHardhat(
+      ["rm", "verify-deployment", "--deployment", dir, "--json", "--network", "localhost"],
+      { RPC_URL: devnet.rpcUrl },
+    );
+    expect(json.code).to.equal(0);
+    const rows = JSON.parse(json.stdout) as { subject: string; at: string; ok: boolean }[];
+    expect(rows.map((r) => [r.subject, r.ok])).to.deep.equal(
+      ["deployBlock", ...CONTRACT_NAMES].map((subject) => [subject, true]),
+    );
+    expect(rows[3].at).to.equal(first.contracts.StorageMarket);
   });
 
   it("verify-deployment fails naming StorageMarket when the file points it at RepairMarket's address", async () => {
