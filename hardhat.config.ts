@@ -7,6 +7,8 @@ import {
 } from "hardhat/builtin-tasks/task-names";
 import type { HardhatUserConfig } from "hardhat/types";
 import { writeAbiModule } from "./scripts/lib/abi-module";
+import { deployerAccounts } from "./scripts/lib/deployer-key";
+import "./tasks/deploy";
 import "./tasks/market";
 import "./tasks/repair";
 
@@ -120,6 +122,15 @@ const config: HardhatUserConfig = {
     },
     localhost: {
       url: process.env.RPC_URL ?? "http://127.0.0.1:8545",
+    },
+    // Any JSON-RPC endpoint, a testnet above all (README "Deploying to a testnet"): RPC_URL, and
+    // transactions signed with DEPLOYER_KEY, read from the environment only (a key on the command
+    // line shows in `ps`). Without a valid key, the node's own accounts (docs/decisions.md 35).
+    custom: {
+      url: process.env.RPC_URL ?? "http://127.0.0.1:8545",
+      accounts: deployerAccounts(process.env),
+      // Filecoin nodes take seconds to estimate gas; the default 20 s can be too short.
+      timeout: 120_000,
     },
   },
   typechain: {

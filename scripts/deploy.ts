@@ -1,34 +1,35 @@
 /**
- * Deploys the payment token (devnets only), ProviderRegistry and StorageMarket, and writes
- * `deployments/<chainId>.json` for agents to read.
+ * Deploys the payment token (unless PAYMENT_TOKEN names one), ProviderRegistry, StorageMarket,
+ * RepairMarket and PaymentChannels with a parameter profile, and writes
+ * `deployments/<chainId>.json` (addresses, deploy block and its hash, parameters, code hashes)
+ * for agents to read.
  *
  *   npx hardhat run scripts/deploy.ts --network localhost
+ *   DEPLOY_PROFILE=base-sepolia RPC_URL=https://… DEPLOYER_KEY=0x… npx hardhat run scripts/deploy.ts --network custom
  *
- * Environment:
+ * `npx hardhat rm deploy --profile P` does the same with flags. Environment:
+ *   DEPLOY_PROFILE  devnet (default), filecoin-calibration or base-sepolia (scripts/lib/deploy-profiles.ts)
+ *   DEPLOY_FORCE=1  deploy a profile on a chain other than its own
+ *   RPC_URL         the node for --network localhost / custom
+ *   DEPLOYER_KEY    hex private key that deploys on --network custom (the environment only)
  *   PAYMENT_TOKEN   address of an existing ERC-20 to use instead of deploying PaymentToken
  *   MARKET_PARAMS   JSON overriding StorageMarket parameters, e.g. '{"provingPeriodEpochs":10}'
  *   REPAIR_PARAMS   JSON overriding RepairMarket parameters, e.g. '{"repairWindowEpochs":60}'
- *   SETTLE_DELAY_EPOCHS  payment-channel settle delay
+ *   SETTLE_DELAY_EPOCHS   payment-channel settle delay
+ *   DEPLOY_CONFIRMATIONS  blocks to wait before recording the deploy block's hash
  *   DEPLOYMENTS_DIR where to write <chainId>.json (default ./deployments)
  */
-import { ethers, network } from "hardhat";
-import { deployAll, writeDeployment } from "./lib/deploy";
+import { network } from "hardhat";
+import { RepairMarketError } from "../actors-ts/core/errors";
+import { deployRequestFromEnv, deploySummary, deployToNetwork } from "./lib/deploy-run";
 
 async function main(): Promise<void> {
-  const [deployer] = await ethers.getSigners();
-  const deployment = await deployAll(deployer, {
-    paymentToken: process.env.PAYMENT_TOKEN,
-    marketParams: process.env.MARKET_PARAMS ? JSON.parse(process.env.MARKET_PARAMS) : {},
-    repairParams: process.env.REPAIR_PARAMS ? JSON.parse(process.env.REPAIR_PARAMS) : {},
-    settleDelayEpochs: process.env.SETTLE_DELAY_EPOCHS ? BigInt(process.env.SETTLE_DELAY_EPOCHS) : undefined,
-  });
-  const path = writeDeployment(deployment, process.env.DEPLOYMENTS_DIR);
-  console.log(`network ${network.name} (chain ${deployment.chainId}), deployed at block ${deployment.deployBlock}`);
-  for (const [name, address] of Object.entries(deployment.contracts)) console.log(`  ${name.padEnd(16)} ${address}`);
-  console.log(`wrote ${path}`);
+  const { deployment, path } = await deployToNetwork(deployRequestFromEnv(process.env));
+  for (const line of deploySummary(deployment, path, network.name)) console.log(line);
 }
 
-main().catch((err) => {
-  console.error(err);
+main().catch((err: unknown) => {
+  // Our errors are one message with their details; anything else keeps its stack.
+  console.error(err instanceof RepairMarketError ? `deploy failed: ${err.message}` : err);
   process.exitCode = 1;
 });

@@ -16,7 +16,7 @@ import type { Deployment } from "../actors-ts/chain/deployment";
 
 export const rm = scope(
   "rm",
-  "repair-market: register, ask, bid, list deals, repair health, settle, claim (--network localhost)",
+  "repair-market: deploy, verify a deployment, register, ask, bid, list deals, repair health, settle, claim (--network localhost or custom)",
 );
 
 export interface CommonArgs {
@@ -33,6 +33,11 @@ export interface Session {
   deployment: Deployment;
 }
 
+/**
+ * Connects to the node behind `--network` as `--key`, else as account `--account`: the network's
+ * configured keys when it has some (`--network custom`: account 0 is $DEPLOYER_KEY), Hardhat's
+ * dev accounts otherwise.
+ */
 export async function connect(hre: HardhatRuntimeEnvironment, args: CommonArgs): Promise<Session> {
   if (hre.network.name === "hardhat") {
     throw new Error(
@@ -44,15 +49,22 @@ export async function connect(hre: HardhatRuntimeEnvironment, args: CommonArgs):
   const { loadDeployment } = await import("../actors-ts/chain/deployment");
   const { contractsOf } = await import("../actors-ts/chain/contracts");
   const { devKey } = await import("../scripts/lib/agents");
-  const key = (args.key ?? devKey(args.account)) as Hex;
-  const clients = await connectChain((hre.network.config as HttpNetworkConfig).url, privateKeyToAccount(key));
+  const config = hre.network.config as HttpNetworkConfig;
+  const configured = Array.isArray(config.accounts) ? config.accounts : undefined;
+  if (args.key === undefined && configured !== undefined && configured[args.account] === undefined) {
+    throw new Error(
+      `network ${hre.network.name} has ${configured.length} key(s): --account ${args.account} is not one`,
+    );
+  }
+  const key = (args.key ?? configured?.[args.account] ?? devKey(args.account)) as Hex;
+  const clients = await connectChain(config.url, privateKeyToAccount(key));
   const deployment = loadDeployment(args.deployment, clients.chain.id);
   return { clients, contracts: contractsOf(deployment), deployment };
 }
 
 /** Prints rows as JSON (`--json`) or as tab-separated lines under a header. */
 export function print(
-  args: CommonArgs,
+  args: Pick<CommonArgs, "json">,
   rows: Record<string, unknown>[] | Record<string, unknown>,
   header?: string,
 ): void {
@@ -88,7 +100,7 @@ export function common(task: ConfigurableTaskDefinition): ConfigurableTaskDefini
  * Runs a task body; a failure is reported as one line naming the contract call and its decoded
  * revert (stack with --show-stack-traces), with a hint when the account lacks tokens.
  */
-export function run<A extends CommonArgs>(
+export function run<A extends object>(
   body: (args: A, hre: HardhatRuntimeEnvironment) => Promise<void>,
 ): (args: A, hre: HardhatRuntimeEnvironment) => Promise<void> {
   return async (args, hre) => {

@@ -77,19 +77,48 @@ export const DEFAULT_REPAIR_PARAMS: RepairParams = {
 /** Epochs between a payment channel's settle and collect on a devnet. */
 export const DEFAULT_SETTLE_DELAY_EPOCHS = 20n;
 
-/** What `scripts/deploy.ts` writes to `deployments/<chainId>.json`. */
+/** The contracts of a deployment, as the deployment file names them. */
+export const CONTRACT_NAMES = [
+  "PaymentToken",
+  "ProviderRegistry",
+  "StorageMarket",
+  "RepairMarket",
+  "PaymentChannels",
+] as const;
+/** One of {@link CONTRACT_NAMES}. */
+export type ContractName = (typeof CONTRACT_NAMES)[number];
+
+/** What was deployed at one address, recorded when it was deployed. */
+export interface DeployedCode {
+  /** keccak256 of the runtime code at the address (`eth_getCode`), 0x + 64 hex digits. */
+  codeHash: `0x${string}`;
+  /**
+   * The Hardhat artifact the code was deployed from, fully qualified
+   * (`contracts/market/StorageMarket.sol:StorageMarket`); absent for an existing token
+   * (`PAYMENT_TOKEN`), which this project did not build.
+   */
+  artifact?: string;
+  /** Id of the solc build (`artifacts/build-info/<id>.json`) the artifact came from. */
+  buildInfo?: string;
+}
+
+/**
+ * What `scripts/deploy.ts` writes to `deployments/<chainId>.json`. `profile`,
+ * `deployBlockHash` and `code` were added later: files written before lack them, and readers must
+ * cope (they are validated when present).
+ */
 export interface Deployment {
   chainId: number;
+  /** The parameter profile deployed (`scripts/lib/deploy-profiles.ts`), e.g. "base-sepolia". */
+  profile?: string;
   /** First block that can hold the contracts' events: where agents start scanning. */
   deployBlock: number;
+  /** Hash of block `deployBlock`: the same number with another hash is another chain (or a reset one). */
+  deployBlockHash?: `0x${string}`;
   deployer: string;
-  contracts: {
-    PaymentToken: string;
-    ProviderRegistry: string;
-    StorageMarket: string;
-    RepairMarket: string;
-    PaymentChannels: string;
-  };
+  contracts: Record<ContractName, string>;
+  /** Per contract, its runtime code hash and the artifact it came from. */
+  code?: Partial<Record<ContractName, DeployedCode>>;
   /** Parameters as decimal strings. */
   marketParams: Record<keyof MarketParams, string>;
   repairParams: Record<keyof RepairParams, string>;
@@ -135,18 +164,41 @@ export function readDeploymentFile(path: string, expectedChainId?: number): Depl
       details: { path, fileChainId: parsed.chainId, rpcChainId: expectedChainId },
     });
   }
-  for (const name of [
-    "PaymentToken",
-    "ProviderRegistry",
-    "StorageMarket",
-    "RepairMarket",
-    "PaymentChannels",
-  ] as const) {
+  for (const name of CONTRACT_NAMES) {
     if (!/^0x[0-9a-fA-F]{40}$/.test(parsed.contracts?.[name] ?? "")) {
       throw new InvalidArgumentError(`deployment file lacks the ${name} address`, { details: { path } });
     }
   }
+  checkRecordedCode(parsed, path);
   return parsed;
+}
+
+const HASH = /^0x[0-9a-fA-F]{64}$/;
+
+/** Validates the fields files written before them lack: absent is fine, malformed is not. */
+function checkRecordedCode(parsed: Deployment, path: string): void {
+  const bad = (field: string): InvalidArgumentError =>
+    new InvalidArgumentError(`deployment file has a malformed ${field}`, { details: { path, field } });
+  if (parsed.profile !== undefined && (typeof parsed.profile !== "string" || parsed.profile === "")) {
+    throw bad("profile");
+  }
+  if (parsed.deployBlockHash !== undefined && !HASH.test(String(parsed.deployBlockHash))) {
+    throw bad("deployBlockHash");
+  }
+  if (parsed.code === undefined) return;
+  if (typeof parsed.code !== "object" || parsed.code === null) throw bad("code");
+  for (const [name, entry] of Object.entries(parsed.code) as [string, DeployedCode | undefined][]) {
+    if (!(CONTRACT_NAMES as readonly string[]).includes(name)) throw bad(`code.${name} (no such contract)`);
+    if (typeof entry !== "object" || entry === null || !HASH.test(String(entry.codeHash))) {
+      throw bad(`code.${name}.codeHash`);
+    }
+    if (entry.artifact !== undefined && !/^[^:]+\.sol:\w+$/.test(String(entry.artifact))) {
+      throw bad(`code.${name}.artifact`);
+    }
+    if (entry.buildInfo !== undefined && !/^[0-9a-fA-F]+$/.test(String(entry.buildInfo))) {
+      throw bad(`code.${name}.buildInfo`);
+    }
+  }
 }
 
 /** Reads a deployment given either its file or a directory of `<chainId>.json` files. */
