@@ -71,7 +71,13 @@ export async function findPublishedDeal(
     c,
     window,
     (range) =>
-      dealPublishedLogs(c, contracts, { client: match.client, provider: match.provider }, range.fromBlock, range.toBlock),
+      dealPublishedLogs(
+        c,
+        contracts,
+        { client: match.client, provider: match.provider },
+        range.fromBlock,
+        range.toBlock,
+      ),
     (found) => found.some(matches),
   );
   const found = logs.find(matches);

@@ -48,7 +48,8 @@ async function clientsFor(index: number): Promise<ChainClients> {
     chain,
     transport: custom(network.provider),
     account: privateKeyToAccount(devKey(index)),
-    pollingIntervalMs: 50, cacheTimeMs: 0,
+    pollingIntervalMs: 50,
+    cacheTimeMs: 0,
   });
 }
 
