@@ -1,5 +1,6 @@
 /** Small I/O helpers of the network proxies (strict-rpc-proxy.ts, wan-proxy.ts). */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 import { setTimeout as delay } from "node:timers/promises";
 
 /** The value of a JSON body, or undefined when it does not parse. */
@@ -74,4 +75,11 @@ export async function sleepAtLeast(ms: number, signal: AbortSignal): Promise<voi
 /** `options` without its undefined members, so spreading it over defaults keeps the defaults. */
 export function withoutUndefined<T extends object>(options: T): Partial<T> {
   return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** Closes a socket with an RST; one whose sending side was already shut down can only be closed (libuv refuses the RST). */
+export function resetSocket(socket: Socket): void {
+  if (socket.destroyed) return;
+  if (socket.writableEnded) socket.destroy();
+  else socket.resetAndDestroy();
 }

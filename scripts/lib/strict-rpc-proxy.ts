@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from "node:net";
 import { SeededRandom, TokenBucket } from "./fault-injection";
 import { HttpUpstream, type UpstreamResponse } from "./http-upstream";
-import { parseJson, readBody, send, sleepAtLeast, withoutUndefined } from "./proxy-io";
+import { parseJson, readBody, resetSocket, send, sleepAtLeast, withoutUndefined } from "./proxy-io";
 import {
   checkLogFilter,
   errorResponse,
@@ -242,7 +242,7 @@ export class StrictRpcProxy {
 
   private drop(req: IncomingMessage): void {
     this.counters.dropped++;
-    req.socket.resetAndDestroy();
+    resetSocket(req.socket);
   }
 
   /** Refuses what breaks the log rules, forwards the rest, and merges the answers in request order. */

@@ -1,6 +1,6 @@
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { SeededRandom } from "./fault-injection";
-import { withoutUndefined } from "./proxy-io";
+import { resetSocket, withoutUndefined } from "./proxy-io";
 import { DelayLine, LinkSchedule, type DelayLineHooks } from "./wan-link";
 
 /** Options of a {@link WanProxy}; every one but the target has a default. */
@@ -273,13 +273,6 @@ class WanConnection {
       resetSocket(peer);
     }
   }
-}
-
-/** Closes a socket with an RST; one whose sending side was already shut down can only be closed (libuv refuses the RST). */
-function resetSocket(socket: Socket): void {
-  if (socket.destroyed) return;
-  if (socket.writableEnded) socket.destroy();
-  else socket.resetAndDestroy();
 }
 
 /**
