@@ -383,7 +383,8 @@ describe("scripts/lib/strict-rpc-proxy in front of a hardhat node", function () 
   let logBlock: bigint;
 
   before(async () => {
-    devnet = await startDevnet();
+    // Blocks on transactions only (no interval mining), so the head is where the test left it.
+    devnet = await startDevnet([], { HARDHAT_INTERVAL_MINING_MS: "", HARDHAT_AUTOMINE: "true" });
     const chain = createTestClient({ mode: "hardhat", transport: http(devnet.rpcUrl) })
       .extend(publicActions)
       .extend(walletActions);
