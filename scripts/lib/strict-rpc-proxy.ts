@@ -193,6 +193,10 @@ export class StrictRpcProxy {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
+      if (req.method !== "POST") {
+        res.setHeader("allow", "POST");
+        return send(res, 405, "text/plain", "JSON-RPC over HTTP takes POST");
+      }
       const body = await readBody(req, this.settings.maxBodyBytes);
       this.counters.requests++;
       if (body === undefined) {

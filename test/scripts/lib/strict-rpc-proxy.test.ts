@@ -322,7 +322,7 @@ describe("scripts/lib/strict-rpc-proxy: a JSON-RPC endpoint as strict as a publi
     }
   });
 
-  it("answers 502 when the upstream is down and 413 for a body over maxBodyBytes", async () => {
+  it("answers 502 when the upstream is down, 413 for a body over maxBodyBytes and 405 for anything but POST", async () => {
     const down = new StrictRpcProxy({ ...RULES_ONLY, upstreamUrl: `http://127.0.0.1:${await freePort()}` });
     proxies.push(down);
     const { url: downUrl } = await down.start();
@@ -336,6 +336,7 @@ describe("scripts/lib/strict-rpc-proxy: a JSON-RPC endpoint as strict as a publi
     const url = await startProxy({ ...RULES_ONLY, maxBodyBytes: 1_024 });
     const big = { jsonrpc: "2.0", id: 1, method: "eth_chainId", params: ["x".repeat(4_096)] };
     expect((await answered(url, big)).status).to.equal(413);
+    expect((await fetch(url)).status, "a GET").to.equal(405);
     expect(proxies[1].stats().tooLarge).to.equal(1);
     expect(chain.forwarded()).to.have.length(0);
   });
