@@ -56,6 +56,7 @@ const TEST_ORDER = [
   "test/integration/store-and-prove.test.ts",
   "test/integration/retrieval.test.ts",
   "test/integration/dealbot.test.ts",
+  "test/integration/real-network.test.ts",
   "test/scripts/deploy.test.ts",
 ];
 

@@ -1,7 +1,10 @@
 /**
- * `npm run demo -- [--file PATH] [--k 4 --m 2] [--providers N] [--kill N]`: the main job end to
- * end on an embedded devnet (DESIGN.md "The main job"). Starts a Hardhat node mining on an
- * interval, deploys, funds accounts, starts the provider daemons and a repair miner as separate
+ * `npm run demo -- [--file PATH] [--k 4 --m 2] [--providers N] [--kill N] [--rpc URL [--keys FILE]]
+ * [--wan]`: the main job end to end on an embedded devnet (DESIGN.md "The main job"), or with
+ * `--rpc` on an existing chain (deploying there when `deployments/<chainId>.json` has none;
+ * Hardhat's dev accounts unless `--keys`), and with `--wan` over a WAN proxy in front of every
+ * agent and the chain (40 ms each way, 100 Mbit/s links, an occasional reset). Starts a Hardhat
+ * node mining on an interval, deploys, funds accounts, starts the provider daemons and a repair miner as separate
  * processes, stores the file repair-backed, kills the holders of pieces 0 … N−1 at once with
  * SIGKILL (default 1, at most m), waits until every one of them is repaired (reassignPiece) and
  * confirmed (the new storage deal proven), retrieves the file through paid retrieval and compares
@@ -16,11 +19,12 @@ import { createReadStream } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { Command } from "commander";
-import { createPublicClient, getAddress, http, type Address, type Hex } from "viem";
+import { createPublicClient, getAddress, type Address, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { startDevnet, type Devnet } from "./lib/devnet";
-import { deployTo, devAddress, devKey, fundTokens, startDaemon, type DaemonProcess } from "./lib/agents";
+import { startDaemon, type DaemonProcess } from "./lib/agents";
+import { DemoNetwork, devKeys, prepareChain, readKeysFile, type DemoChain } from "./lib/demo-network";
 import { connectChain } from "../actors-ts/chain/clients";
+import { rpcTransport } from "../actors-ts/chain/rpc-transport";
 import { scanNewestFirst } from "../actors-ts/chain/log-scan";
 import { contractsOf } from "../actors-ts/chain/contracts";
 import { repairMarketAbi, storageMarketAbi } from "../actors-ts/chain/generated/abis";
@@ -32,10 +36,8 @@ import { ErasurePool } from "../actors-ts/erasure/erasure-pool";
 import type { RepairDealStatusResponse } from "../actors-ts/protocol/repair-api";
 import { getRepairEscrow } from "../actors-ts/protocol/repair-miner-client";
 
-const CLIENT = 1;
-const READER = 18;
-const MINER = 19;
-const FIRST_PROVIDER = 2;
+/** Providers at most with Hardhat's dev accounts (2 … 17; 18 reads, 19 mines). */
+const MAX_DEV_PROVIDERS = 16;
 
 const program = new Command("demo")
   .description("store a file repair-backed on a local devnet, kill a provider, watch the repair, retrieve the file")
@@ -50,6 +52,16 @@ const program = new Command("demo")
   .option("--kill <n>", "holders killed at once (1 … m)", (v) => Number(v), 1)
   .option("--period <epochs>", "proving period", (v) => Number(v), 20)
   .option("--block-ms <ms>", "devnet block interval", (v) => Number(v), 500)
+  .option("--rpc <url>", "run on this chain instead of an embedded devnet (deploys there when --deployment has none)")
+  .option("--deployment <dir>", "where deployments/<chainId>.json is read or written (with --rpc)", "deployments")
+  .option(
+    "--keys <file>",
+    'JSON {"deployer","client","reader","miner":"0x…","providers":["0x…",…]} (with --rpc; default: Hardhat\'s dev accounts)',
+  )
+  .option(
+    "--wan",
+    "put a WAN proxy (40 ms each way, 100 Mbit/s, occasional resets) in front of every agent and the chain",
+  )
   .option("--json", "print the timeline and summary as JSON")
   .parse(process.argv);
 
@@ -62,6 +74,10 @@ const opts = program.opts<{
   kill: number;
   period: number;
   blockMs: number;
+  rpc?: string;
+  deployment: string;
+  keys?: string;
+  wan?: boolean;
   json?: boolean;
 }>();
 
@@ -84,15 +100,24 @@ async function main(): Promise<number> {
       `--providers must be at least k + m + kill = ${n + opts.kill}: each rebuilt piece needs a new provider`,
     );
   }
-  if (FIRST_PROVIDER + providerCount > READER) throw new Error(`at most ${READER - FIRST_PROVIDER} providers`);
+  if (!opts.keys && providerCount > MAX_DEV_PROVIDERS) throw new Error(`at most ${MAX_DEV_PROVIDERS} providers`);
+  if (opts.keys && !opts.rpc) throw new Error("--keys goes with --rpc (the embedded devnet uses its dev accounts)");
+  const keys = opts.keys ? await readKeysFile(opts.keys, providerCount) : devKeys(providerCount);
   await mkdir(runDir, { recursive: true });
   const timeline: Step[] = [];
-  let devnet: Devnet | undefined;
+  let demoChain: DemoChain | undefined;
+  let epochReader: ReturnType<typeof createPublicClient> | undefined;
+  // With --wan, one connection in 20 that carries more than 256 KiB (a piece upload or download)
+  // is reset part-way, so resuming is exercised in every run.
+  const network = new DemoNetwork(Boolean(opts.wan), {
+    resetProbability: 0.05,
+    resetAfterBytes: [256 * 1024, 4 << 20],
+  });
   const providers = new Map<Address, DaemonProcess>();
   let miner: DaemonProcess | undefined;
   const pool = new ErasurePool();
   const say = async (event: string) => {
-    const epoch = devnet ? await createPublicClient({ transport: http(devnet.rpcUrl) }).getBlockNumber() : 0n;
+    const epoch = epochReader ? await epochReader.getBlockNumber().catch(() => 0n) : 0n;
     const step = { wallSeconds: (Date.now() - started) / 1000, epoch: epoch.toString(), event };
     timeline.push(step);
     if (!opts.json)
@@ -101,30 +126,37 @@ async function main(): Promise<number> {
       );
   };
   try {
-    devnet = await startDevnet([], { HARDHAT_INTERVAL_MINING_MS: String(opts.blockMs), HARDHAT_AUTOMINE: "false" });
-    await say(`devnet up at ${devnet.rpcUrl} (a block every ${opts.blockMs} ms)`);
-    const deploymentDir = join(runDir, "deployments");
-    const deployment = await deployTo(
-      devnet,
-      deploymentDir,
-      { provingPeriodEpochs: opts.period, challengeWindowEpochs: Math.max(4, Math.floor(opts.period / 2)) },
-      { repairWindowEpochs: 10 * opts.period, placementWindowEpochs: 10 * opts.period },
-    );
-    const providerIndices = Array.from({ length: providerCount }, (_, i) => FIRST_PROVIDER + i);
-    await fundTokens(devnet, deployment, [CLIENT, READER, MINER, ...providerIndices].map(devAddress), 10n ** 24n);
-    await say(`contracts deployed (proving period ${opts.period} epochs), ${providerCount + 3} accounts funded`);
-    const rpc = devnet.rpcUrl;
+    demoChain = await prepareChain({
+      rpc: opts.rpc,
+      blockMs: opts.blockMs,
+      deploymentDir: opts.rpc ? resolve(opts.deployment) : join(runDir, "deployments"),
+      marketParams: {
+        provingPeriodEpochs: opts.period,
+        challengeWindowEpochs: Math.max(4, Math.floor(opts.period / 2)),
+      },
+      repairParams: { repairWindowEpochs: 10 * opts.period, placementWindowEpochs: 10 * opts.period },
+      keys,
+      fundEach: 10n ** 24n,
+      network,
+      say,
+    });
+    const { deployment, deploymentDir } = demoChain;
+    const rpc = demoChain.rpcUrl;
+    epochReader = createPublicClient({ transport: rpcTransport(rpc) });
+    const period = Number(deployment.marketParams.provingPeriodEpochs);
+    await say(`proving period ${period} epochs${opts.wan ? "; agents and the chain behind WAN proxies" : ""}`);
     const started_ = await Promise.all(
-      providerIndices.map((i) =>
+      keys.providers.map(async (key, i) =>
         startDaemon(
           "provider",
           [
-            ...["--port", "0", "--data-dir", join(runDir, `provider-${i}`), "--rpc", rpc],
+            ...(await network.listenArgs()),
+            ...["--data-dir", join(runDir, `provider-${i}`), "--rpc", rpc],
             ...["--deployment", deploymentDir, "--prove-interval-ms", "200", "--publish-interval-ms", "300"],
             ...["--scrub-interval-ms", "600000", "--log-file", join(runDir, `provider-${i}.log`)],
           ],
           // The key goes in the child's environment: a command line shows in ps.
-          { LOG_LEVEL: "info", RM_PRIVATE_KEY: devKey(i) },
+          { LOG_LEVEL: "info", RM_PRIVATE_KEY: key },
         ),
       ),
     );
@@ -132,12 +164,13 @@ async function main(): Promise<number> {
     miner = await startDaemon(
       "repair",
       [
-        ...["--port", "0", "--data-dir", join(runDir, "miner"), "--rpc", rpc],
+        ...(await network.listenArgs()),
+        ...["--data-dir", join(runDir, "miner"), "--rpc", rpc],
         ...["--deployment", deploymentDir, "--watch-interval-ms", "300", "--work-interval-ms", "200"],
         ...["--confirmations", "1", "--log-file", join(runDir, "miner.log")],
         ...["--settle-interval-ms", "1000"],
       ],
-      { RM_PRIVATE_KEY: devKey(MINER) },
+      { RM_PRIVATE_KEY: keys.miner },
     );
     await say(
       `${providerCount} provider daemons and a repair miner started as separate processes, all registered on chain`,
@@ -147,7 +180,7 @@ async function main(): Promise<number> {
     const file = opts.file ? resolve(opts.file) : join(runDir, "demo-file.bin");
     if (!opts.file) await writeFile(file, randomBytes(opts.sizeMib * 1024 * 1024 + 12_345));
     const fileSha = await sha256File(file);
-    const clientClients = await connectChain(rpc, privateKeyToAccount(devKey(CLIENT)));
+    const clientClients = await connectChain(rpc, privateKeyToAccount(keys.client));
     const contracts = contractsOf(deployment);
     const logger = createLogger("demo", "warn", join(runDir, "demo.log"));
     const clientStore = new ClientStore(join(runDir, "client", "client.sqlite"));
@@ -172,7 +205,7 @@ async function main(): Promise<number> {
     // 2. Pieces placed and proven.
     const status = async () =>
       (await (await fetch(`${miner?.url}/repair/deals/${stored.dealId}`)).json()) as RepairDealStatusResponse;
-    const chain = createPublicClient({ transport: http(rpc) });
+    const chain = createPublicClient({ transport: rpcTransport(rpc) });
     await waitUntil("every piece assigned on chain", 120_000, async () => {
       const deal = await chain.readContract({
         address: contracts.repairMarket,
@@ -246,7 +279,7 @@ async function main(): Promise<number> {
     if (unexpectedLosses > 0) await say(`UNEXPECTED: ${unexpectedLosses} piece losses the demo did not cause`);
 
     // 5. Paid retrieval of the whole file.
-    const reader = await connectChain(rpc, privateKeyToAccount(devKey(READER)));
+    const reader = await connectChain(rpc, privateKeyToAccount(keys.reader));
     const readerStore = new ClientStore(join(runDir, "reader", "client.sqlite"));
     const out = join(runDir, "retrieved.bin");
     const retrieval = await new RetrievalClient({
@@ -309,13 +342,15 @@ async function main(): Promise<number> {
       faultToConfirmedRepairEpochs: Math.max(
         ...repaired.map((r) => Number(BigInt(r.confirmedEpoch || "0") - BigInt(r.faultEpoch || "0"))),
       ),
-      provingPeriodEpochs: opts.period,
+      provingPeriodEpochs: period,
       reassignTx: repairedEvent?.transactionHash,
       retrievalPaid: retrieval.paid.toString(),
       // Token base units the miner's worker still has locked in StorageMarket for storage deals
       // that are no longer live (issue 17): 0 once the settler has closed them all.
       minerLockedForEndedDeals,
       wallSeconds: (Date.now() - started) / 1000,
+      chain: opts.rpc ? "--rpc" : "embedded devnet",
+      wan: network.stats() ?? null,
       dataDir: runDir,
     };
     if (opts.json) process.stdout.write(JSON.stringify({ ok, timeline, summary }, null, 2) + "\n");
@@ -331,7 +366,8 @@ async function main(): Promise<number> {
     await miner?.stop();
     await Promise.all([...providers.values()].map((p) => p.stop()));
     await pool.close();
-    await devnet?.stop();
+    await network.stop();
+    await demoChain?.stop();
   }
 }
 

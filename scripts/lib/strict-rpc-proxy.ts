@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
+import { setMaxListeners } from "node:events";
 import { SeededRandom, TokenBucket } from "./fault-injection";
 import { HttpUpstream, type UpstreamResponse } from "./http-upstream";
 import { parseJson, readBody, resetSocket, send, sleepAtLeast, withoutUndefined } from "./proxy-io";
@@ -112,7 +113,8 @@ export class StrictRpcProxy {
   private readonly bucket: TokenBucket;
   private readonly upstream: HttpUpstream;
   private readonly sockets = new Set<Socket>();
-  private readonly aborter = new AbortController();
+  /** Aborts every wait and upstream request at stop(); one listener per request in flight. */
+  private readonly aborter = abortControllerForMany();
   /** Filters created through the proxy, by id, so `eth_getFilterLogs` can be checked. */
   private readonly filters = new Map<string, unknown>();
   private readonly counters: StrictRpcProxyStats = {
@@ -352,4 +354,11 @@ function parseCalls(body: Buffer): ParsedCalls | undefined {
 
 function json(value: unknown): UpstreamResponse {
   return { status: 200, contentType: "application/json", body: Buffer.from(JSON.stringify(value)) };
+}
+
+/** An AbortController whose signal takes any number of listeners (one per request in flight). */
+function abortControllerForMany(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  return controller;
 }
