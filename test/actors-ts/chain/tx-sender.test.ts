@@ -1,35 +1,15 @@
 import { expect } from "chai";
 import { ethers, network } from "hardhat";
 import { mine } from "@nomicfoundation/hardhat-network-helpers";
-import { custom, defineChain, type Address, type Hex } from "viem";
-import { privateKeyToAccount } from "viem/accounts";
-import { chainClients, type ChainClients } from "../../../actors-ts/chain/clients";
+import type { Address, Hex } from "viem";
+import type { ChainClients } from "../../../actors-ts/chain/clients";
+import { inProcessClients as clientsFor } from "../../helpers/in-process-clients";
 import { paymentTokenAbi } from "../../../actors-ts/chain/generated/abis";
 import { sendContract } from "../../../actors-ts/chain/send";
-import type { TxPolicy } from "../../../actors-ts/chain/tx-sender";
 import { devAddress, devKey } from "../../helpers/agents";
 import { waitFor } from "../../helpers/wait";
 
 const SENDER = 3;
-
-/** viem clients for dev account `index` over the in-process Hardhat network, with `tx` policy. */
-async function clientsFor(index: number, tx: Partial<TxPolicy>): Promise<ChainClients> {
-  const id = Number((await ethers.provider.getNetwork()).chainId);
-  const chain = defineChain({
-    id,
-    name: "hardhat-in-process",
-    nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
-    rpcUrls: { default: { http: ["http://127.0.0.1:8545"] } },
-  });
-  return chainClients({
-    chain,
-    transport: custom(network.provider),
-    account: privateKeyToAccount(devKey(index)),
-    pollingIntervalMs: 20,
-    cacheTimeMs: 0,
-    txPolicy: tx,
-  });
-}
 
 interface PendingTx {
   hash: Hex;

@@ -1,33 +1,15 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ethers, network } from "hardhat";
-import { custom, defineChain, zeroAddress, type Address } from "viem";
-import { privateKeyToAccount } from "viem/accounts";
-import { chainClients, type ChainClients } from "../../../actors-ts/chain/clients";
+import { zeroAddress, type Address } from "viem";
+import { inProcessClients } from "../../helpers/in-process-clients";
+
+export { inProcessClients };
 import { ClientStore } from "../../../actors-ts/client/client-store";
 import { DEFAULT_STAGE_LIMITS, type BotDeps } from "../../../actors-ts/dealbot/bots";
 import { DealbotController, type ControllerConfig } from "../../../actors-ts/dealbot/controller";
 import type { DealbotRecord } from "../../../actors-ts/dealbot/record";
 import { silentLogger } from "../../../actors-ts/core/logger";
-import { devKey } from "../../helpers/agents";
-
-/** viem clients over the in-process Hardhat network (the one `ethers` from "hardhat" talks to). */
-export async function inProcessClients(): Promise<ChainClients> {
-  const id = Number((await ethers.provider.getNetwork()).chainId);
-  const chain = defineChain({
-    id,
-    name: "hardhat-in-process",
-    nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
-    rpcUrls: { default: { http: ["http://127.0.0.1:8545"] } },
-  });
-  return chainClients({
-    chain,
-    transport: custom(network.provider),
-    account: privateKeyToAccount(devKey(0)),
-    pollingIntervalMs: 50,
-  });
-}
 
 /** A controller on the in-process chain with its own temporary directory; no scheduled bots. */
 export interface TestController {
@@ -47,7 +29,7 @@ export async function startTestController(
 ): Promise<TestController> {
   const dir = await mkdtemp(join(tmpdir(), "rm-dealbot-controller-"));
   const deps: BotDeps = {
-    clients: await inProcessClients(),
+    clients: await inProcessClients(0),
     contracts: {
       token: zeroAddress,
       registry: zeroAddress,

@@ -63,7 +63,7 @@ describe("dealbot controller: the proving component from StorageMarket events", 
     const from = BigInt(await ethers.provider.getBlockNumber());
     await proveBoth();
     const to = BigInt(await ethers.provider.getBlockNumber());
-    const clients = await inProcessClients();
+    const clients = await inProcessClients(0);
     const events = await provingEvents(clients, market, from, to);
     expect(events.map((e) => [e.kind, e.provider, e.period])).to.deep.equal([
       ["proven", f.provider.address.toLowerCase(), 0],

@@ -2,12 +2,12 @@ import { expect } from "chai";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ethers, network } from "hardhat";
+import { ethers } from "hardhat";
 import { mine } from "@nomicfoundation/hardhat-network-helpers";
-import { custom, defineChain, getAddress, zeroAddress } from "viem";
+import { getAddress, zeroAddress } from "viem";
 import type { Address, Hex } from "viem";
-import { privateKeyToAccount } from "viem/accounts";
-import { chainClients, type ChainClients } from "../../../actors-ts/chain/clients";
+import type { ChainClients } from "../../../actors-ts/chain/clients";
+import { inProcessClients as clientsFor } from "../../helpers/in-process-clients";
 import type { MarketContracts } from "../../../actors-ts/chain/contracts";
 import type { StorageDealProposal } from "../../../actors-ts/chain/eip712";
 import { silentLogger } from "../../../actors-ts/core/logger";
@@ -15,7 +15,6 @@ import { StorageDealSettler } from "../../../actors-ts/repair/deal-settler";
 import { escrowView } from "../../../actors-ts/repair/escrow-view";
 import { RepairStore } from "../../../actors-ts/repair/repair-store";
 import { Withdrawer } from "../../../actors-ts/repair/withdrawer";
-import { devKey } from "../../helpers/agents";
 import {
   PERIOD,
   advanceToChallengeWindow,
@@ -34,24 +33,6 @@ import {
   postBid,
   type RepairFixture,
 } from "../../contracts/helpers/repair";
-
-/** viem clients for Hardhat account `index` over the in-process network. */
-async function clientsFor(index: number): Promise<ChainClients> {
-  const id = Number((await ethers.provider.getNetwork()).chainId);
-  const chain = defineChain({
-    id,
-    name: "hardhat-in-process",
-    nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
-    rpcUrls: { default: { http: ["http://127.0.0.1:8545"] } },
-  });
-  return chainClients({
-    chain,
-    transport: custom(network.provider),
-    account: privateKeyToAccount(devKey(index)),
-    pollingIntervalMs: 50,
-    cacheTimeMs: 0,
-  });
-}
 
 const WORKER_INDEX = 7; // deployRepair's worker (signers[7]); its owner is signers[6]
 
