@@ -8,6 +8,7 @@ import {
   anchorMismatch,
   mismatchError,
   observeChain,
+  recordAnchor,
   resolveAnchor,
   type ChainHead,
   type ChainReader,
@@ -120,6 +121,7 @@ export class ChainGuard {
     this.anchor = anchor;
     const observed = await observeChain(this.reader, this.expected(), context);
     if (observed.mismatch) throw mismatchError(observed.mismatch);
+    if (anchor && this.c.store) recordAnchor(this.c.store, anchor);
     this.head = observed.head;
     this.checkedAt = Date.now();
     await this.advance();
@@ -176,14 +178,15 @@ export class ChainGuard {
 
   /**
    * Called by the send queue before every transaction: refuses while halted, and checks the
-   * deployment's block once more (one read), halting at once if it is gone.
+   * deployment's block once more (one read, through the agent's own patient client, so a passing
+   * RPC hiccup fails no more sends than before), halting at once if it is gone.
    *
-   * @throws ChainHaltedError naming the reason.
+   * @throws ChainHaltedError naming the reason; viem's RPC errors.
    */
   async beforeTransaction(): Promise<void> {
     const anchor = this.anchor;
     if (!this.haltState && anchor) {
-      const mismatch = await anchorMismatch(this.reader, anchor, undefined, this.context());
+      const mismatch = await anchorMismatch(this.c.clients.public, anchor, undefined, this.context());
       if (mismatch) this.halt(mismatch);
     }
     if (this.haltState) {

@@ -169,12 +169,15 @@ export async function observeChain(
 }
 
 /**
- * The deployment's anchor at an agent's start: the file's `deployBlockHash` when it has one, else
- * the hash this data dir recorded on its first start, else the chain's hash of `deployBlock`,
- * recorded now (after checking that every contract of the deployment has code). Also refuses a
- * data dir made with another deployment.
+ * The deployment's anchor at an agent's start. The chain must have, at `deployBlock`, the hash
+ * this data dir recorded on its first start and the file's `deployBlockHash` (each when there is
+ * one; they must agree), and code at every contract of the deployment. Without either hash, the
+ * chain's hash of `deployBlock` becomes the anchor, for the caller to record
+ * ({@link recordAnchor}) once its other checks pass. Also refuses a data dir made with another
+ * deployment.
  *
- * @param store The agent's `kv`; without one (an agent with no data dir) nothing is recorded.
+ * @param store The agent's `kv`, read for the recorded anchor (nothing is written here).
+ * @returns The anchor: block, hash, and `source` "deployment file" when the file names the hash.
  * @throws DeploymentMissingError when the chain lacks the deployment's block, has another block
  * there, or has no code at one of its contracts; ChainDivergedError when the data dir was made
  * with another deployment or on another chain; viem's RPC errors.
@@ -211,9 +214,7 @@ export async function resolveAnchor(
       details: { rpcUrl: context.rpcUrl, dataDir: context.dataDir, deployBlock: block, hint: RESET_HINT },
     });
   }
-  const anchor: DeploymentAnchor = { ...base, hash, source: fileHash ? "deployment file" : "data dir" };
-  if (store && !recorded) writeAnchor(store, anchor);
-  return anchor;
+  return { ...base, hash, source: fileHash ? "deployment file" : "data dir" };
 }
 
 /**
@@ -283,7 +284,12 @@ export function readAnchor(store: CheckpointStore): DeploymentAnchor | undefined
   };
 }
 
-function writeAnchor(store: CheckpointStore, anchor: DeploymentAnchor): void {
+/**
+ * Records `anchor` as this data dir's, unless it has one: call it once every start-up check
+ * passed, so a data dir never adopts a chain it then refuses.
+ */
+export function recordAnchor(store: CheckpointStore, anchor: DeploymentAnchor): void {
+  if (store.get(ANCHOR_KEY)) return;
   store.set(
     ANCHOR_KEY,
     JSON.stringify({

@@ -12,7 +12,12 @@ import {
   readAnchor,
   type DeploymentRef,
 } from "../../../actors-ts/chain/chain-identity";
-import { ChainDivergedError, readCheckpoint, type CheckpointStore } from "../../../actors-ts/chain/checkpoint";
+import {
+  ChainDivergedError,
+  advanceCheckpoint,
+  readCheckpoint,
+  type CheckpointStore,
+} from "../../../actors-ts/chain/checkpoint";
 import { devKey } from "../../helpers/agents";
 import { waitFor } from "../../helpers/wait";
 
@@ -135,6 +140,26 @@ describe("ChainGuard: the chain must keep the deployment and the data dir's chec
     expect((err as ChainDivergedError).shortMessage).to.match(
       new RegExp(`^this data dir was made with the deployment from block ${first.deployBlock} `),
     );
+  });
+
+  it("a data dir from before the guard, on a chain reset and redeployed at the same addresses: refused, nothing adopted", async () => {
+    const snapshot = (await network.provider.send("evm_snapshot", [])) as string;
+    const old = await deployOne();
+    await mine(5);
+    const clients = await inProcessClients();
+    // What an agent's data dir held before it recorded anchors: only the checkpoint.
+    const store = memoryStore();
+    await advanceCheckpoint(clients, store);
+    await network.provider.send("evm_revert", [snapshot]);
+    const redeployed = await deployOne();
+    expect(redeployed.contracts.StorageMarket).to.equal(old.contracts.StorageMarket);
+    expect(redeployed.deployBlock).to.equal(old.deployBlock);
+    const err = await startError(
+      new ChainGuard({ clients, logger: capturingLogger().logger, store }, { deployment: redeployed }),
+    );
+    expect(err).to.be.instanceOf(ChainDivergedError);
+    expect((err as ChainDivergedError).shortMessage).to.match(/behind block \d+ that this data dir already saw/);
+    expect(readAnchor(store), "the reset chain's block is not recorded as the deployment's").to.equal(undefined);
   });
 
   it("a chain reset under it: halts with one log line, refuses transactions and loop rounds, and a new start fails", async () => {
