@@ -1,5 +1,5 @@
-import type { Hex } from "viem";
-import { RepairMarketError } from "../core/errors";
+import type { Chain, Hex, PublicClient, Transport } from "viem";
+import { RepairMarketError, type ErrorDetails } from "../core/errors";
 import type { ChainClients } from "./clients";
 
 /**
@@ -45,6 +45,71 @@ export function readCheckpoint(store: CheckpointStore): ChainCheckpoint | undefi
   return { chainId: parsed.chainId, blockNumber: BigInt(parsed.blockNumber), blockHash: parsed.blockHash };
 }
 
+/** Which way a chain differs from what an agent recorded (see {@link checkpointMismatch}). */
+export type ChainMismatchKind =
+  | "chain-id"
+  | "deployment-missing"
+  | "deployment-replaced"
+  | "contract-missing"
+  | "other-deployment"
+  | "behind-checkpoint"
+  | "checkpoint-replaced";
+
+/**
+ * The chain at the endpoint is not the one an agent's data dir or deployment file describes:
+ * `message` says what changed, `details.hint` what to do (both one line).
+ */
+export interface ChainMismatch {
+  kind: ChainMismatchKind;
+  message: string;
+  details: ErrorDetails & { hint: string };
+}
+
+/** How to name the data dir and the endpoint in a mismatch. */
+export interface MismatchContext {
+  rpcUrl: string;
+  dataDir?: string;
+}
+
+const CHECKPOINT_HINT =
+  "point --rpc at the chain this data dir was made on, or start with a new --data-dir " +
+  "(a fork must start at or after the data dir's block: hardhat node --fork URL --fork-block-number N)";
+
+/**
+ * Compares the chain with the data dir's checkpoint: the chain must reach the checkpoint's block
+ * and have the same block there.
+ *
+ * @param head The chain's head block number.
+ * @returns The mismatch, or undefined when the chain holds the checkpoint.
+ * @throws viem's RPC errors (RpcUnavailableError through `rpcTransport`).
+ */
+export async function checkpointMismatch(
+  reader: PublicClient<Transport, Chain>,
+  known: ChainCheckpoint,
+  head: bigint,
+  context: MismatchContext,
+): Promise<ChainMismatch | undefined> {
+  const base = { dataDir: context.dataDir, rpcUrl: context.rpcUrl, hint: CHECKPOINT_HINT };
+  if (head < known.blockNumber) {
+    return {
+      kind: "behind-checkpoint",
+      message:
+        `the chain is at block ${head}, behind block ${known.blockNumber} that this data dir already saw: ` +
+        "it was reset or forked from an earlier block",
+      details: { ...base, checkpointBlock: known.blockNumber, checkpointHash: known.blockHash },
+    };
+  }
+  const block = await reader.getBlock({ blockNumber: known.blockNumber });
+  if (block.hash?.toLowerCase() === known.blockHash.toLowerCase()) return undefined;
+  return {
+    kind: "checkpoint-replaced",
+    message:
+      `block ${known.blockNumber} on this chain is not the one this data dir saw: ` +
+      "the chain was reset or reorganised past it",
+    details: { ...base, expectedHash: known.blockHash, chainHash: block.hash ?? null },
+  };
+}
+
 /**
  * Checks that the chain still holds the block this data dir last recorded.
  *
@@ -55,32 +120,14 @@ export async function assertSameChain(clients: ChainClients, store: CheckpointSt
   const known = readCheckpoint(store);
   if (!known) return;
   const rpcUrl = clients.chain.rpcUrls.default.http[0];
-  const hint =
-    "point --rpc at the chain this data dir was made on, or start with a new --data-dir " +
-    "(a fork must start at or after the data dir's block: hardhat node --fork URL --fork-block-number N)";
   if (clients.chain.id !== known.chainId) {
     throw new ChainDivergedError(`this data dir belongs to chain ${known.chainId}, not ${clients.chain.id}`, {
-      details: { dataDir, rpcUrl, hint },
+      details: { dataDir, rpcUrl, hint: CHECKPOINT_HINT },
     });
   }
   const head = await clients.public.getBlockNumber();
-  if (head < known.blockNumber) {
-    throw new ChainDivergedError(
-      `the chain is at block ${head}, behind block ${known.blockNumber} that this data dir already saw: ` +
-        "it was reset or forked from an earlier block",
-      { details: { dataDir, rpcUrl, checkpointBlock: known.blockNumber, checkpointHash: known.blockHash, hint } },
-    );
-  }
-  const block = await clients.public.getBlock({ blockNumber: known.blockNumber });
-  if (block.hash?.toLowerCase() !== known.blockHash.toLowerCase()) {
-    throw new ChainDivergedError(
-      `block ${known.blockNumber} on this chain is not the one this data dir saw: ` +
-        "the chain was reset or reorganised past it",
-      {
-        details: { dataDir, rpcUrl, expectedHash: known.blockHash, chainHash: block.hash ?? null, hint },
-      },
-    );
-  }
+  const mismatch = await checkpointMismatch(clients.public, known, head, { rpcUrl, dataDir });
+  if (mismatch) throw new ChainDivergedError(mismatch.message, { details: mismatch.details });
 }
 
 /**

@@ -125,6 +125,22 @@ export function chainClients(init: {
   };
 }
 
+/** How {@link probeClient} reads: one retry, 5 s per request, so a check of a dead endpoint fails in seconds. */
+const PROBE_RPC_POLICY: Partial<RpcRetryPolicy> = {
+  retries: 1,
+  timeoutMs: 5_000,
+  baseBackoffMs: 250,
+  maxBackoffMs: 1_000,
+};
+
+/**
+ * A read client for identity and health checks on `chain`'s endpoint (`rpcUrls.default`), failing
+ * fast instead of riding out an outage as the agents' own clients do.
+ */
+export function probeClient(chain: Chain): PublicClient<Transport, Chain> {
+  return createPublicClient({ chain, transport: rpcTransport(chain.rpcUrls.default.http[0] ?? "", PROBE_RPC_POLICY) });
+}
+
 /**
  * On this machine's devnet a block comes every second or faster (or on demand), so a transaction
  * pending for 20 s is stuck; a receipt taking over 3 minutes means the chain stopped.

@@ -52,9 +52,27 @@ export class TransactionTimeoutError extends RepairMarketError {
  */
 export class TxQueue {
   private tail: Promise<unknown> = Promise.resolve();
+  private guard: (() => Promise<void>) | undefined;
+
+  /**
+   * Every job, and every replacement of a stuck transaction, first awaits `guard`, which throws
+   * to refuse the send (the chain guard: the chain must still have the agent's deployment).
+   */
+  setGuard(guard: () => Promise<void>): void {
+    this.guard = guard;
+  }
+
+  /** Awaits the guard. @throws what the guard throws (ChainHaltedError). */
+  async check(): Promise<void> {
+    await this.guard?.();
+  }
 
   run<T>(job: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(job, job);
+    const guarded = async (): Promise<T> => {
+      await this.check();
+      return job();
+    };
+    const result = this.tail.then(guarded, guarded);
     this.tail = result.catch(() => undefined);
     return result;
   }
@@ -200,7 +218,9 @@ export async function awaitReceipt(clients: TxClients, sent: SentTx): Promise<Tr
       continue;
     }
     if (hashes.length > policy.maxReplacements) continue;
-    // Still pending, and the nonce unused on chain: replace it with higher fees.
+    // Still pending, and the nonce unused on chain: replace it with higher fees (if the chain
+    // is still the agent's).
+    await clients.queue.check();
     current = await replace(clients, current);
     hashes.push(current.hash);
   }

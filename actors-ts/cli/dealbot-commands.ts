@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { Command, Option } from "commander";
 import { connectChain } from "../chain/clients";
 import { contractsOf } from "../chain/contracts";
-import { loadDeployment } from "../chain/deployment";
+import { loadDeployment, type Deployment } from "../chain/deployment";
 import { ClientStore } from "../client/client-store";
 import { loadAccount } from "../core/keys";
 import { createLogger } from "../core/logger";
@@ -61,16 +61,18 @@ function stageLimits(opts: { stageTimeout?: string[]; stallMs?: number }): Stage
   return { ...DEFAULT_STAGE_LIMITS, timeoutMs, stallMs: opts.stallMs ?? DEFAULT_STAGE_LIMITS.stallMs };
 }
 
-async function openBot(opts: BotOptions): Promise<BotDeps & { close(): void }> {
+async function openBot(opts: BotOptions): Promise<BotDeps & { close(): void; deployment: Deployment }> {
   const account = loadAccount(opts.key);
   const clients = await connectChain(opts.rpc, account);
-  const contracts = contractsOf(loadDeployment(opts.deployment, clients.chain.id));
+  const deployment = loadDeployment(opts.deployment, clients.chain.id);
+  const contracts = contractsOf(deployment);
   mkdirSync(opts.dataDir, { recursive: true });
   const store = new ClientStore(join(opts.dataDir, "client.sqlite"));
   const log = createWriteStream(opts.logFile ?? join(opts.dataDir, "dealbot.log"), { flags: "a" });
   return {
     clients,
     contracts,
+    deployment,
     store,
     workDir: join(opts.dataDir, "work"),
     limits: stageLimits(opts),
@@ -116,6 +118,8 @@ interface ControllerOptions extends BotOptions {
   reputationWeights?: string;
   /** Read the chain's proving events this often, ms (0: never). */
   provingSyncEveryMs: number;
+  /** Check that the chain still has the deployment this often, ms. */
+  chainCheckIntervalMs?: number;
 }
 
 /** `repair-market dealbot …` (seed 004): one-shot storage and retrieval bots, and the long-running controller. */
@@ -190,6 +194,11 @@ function addController(parent: Command): void {
         parseIntOption,
         60_000,
       )
+      .option(
+        "--chain-check-interval-ms <ms>",
+        "how often the chain is checked to still have the deployment (a reset chain halts the schedules)",
+        parseIntOption,
+      )
       .addOption(new Option("--quiet", "do not print records on stdout"))
       .addOption(jsonOption),
   ).action(runController);
@@ -247,6 +256,8 @@ async function runController(opts: ControllerOptions): Promise<void> {
         reputationWindowMs: opts.reputationWindowMs,
         reputationWeights: parseReputationWeights(opts.reputationWeights),
         provingSyncIntervalMs: opts.provingSyncEveryMs,
+        deployment: deps.deployment,
+        chainCheckIntervalMs: opts.chainCheckIntervalMs,
       },
       deps,
       logger,

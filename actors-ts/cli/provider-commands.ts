@@ -44,6 +44,7 @@ interface ProviderStartOptions extends ChainOptions {
   /** Bytes a retrieval client may receive beyond what it paid. */
   maxUnpaidBytes?: number;
   redeemIntervalMs?: number;
+  chainCheckIntervalMs?: number;
   logFile?: string;
   quiet?: boolean;
   fault?: string[];
@@ -87,6 +88,11 @@ function addProviderStart(parent: Command): void {
     .option("--deep-scrub-every <n>", "recompute CommP every n scrubs", parseIntOption)
     .option("--max-unpaid-bytes <bytes>", "bytes a retrieval client may receive beyond what it paid", parseIntOption)
     .option("--redeem-interval-ms <ms>", "how often retrieval vouchers are redeemed on chain", parseIntOption)
+    .option(
+      "--chain-check-interval-ms <ms>",
+      "how often the chain is checked to still have the deployment (a reset chain halts the daemon)",
+      parseIntOption,
+    )
     .option("--log-file <path>", "write logs here instead of stderr")
     .addOption(jsonOption)
     .addOption(new Option("--quiet", "print nothing on start").hideHelp())
@@ -158,6 +164,7 @@ function providerConfig(opts: ProviderStartOptions) {
     ...(opts.logFile !== undefined ? { logFile: opts.logFile } : {}),
     ...(opts.maxUnpaidBytes !== undefined ? { maxUnpaidBytes: opts.maxUnpaidBytes } : {}),
     ...(opts.redeemIntervalMs !== undefined ? { redeemIntervalMs: opts.redeemIntervalMs } : {}),
+    ...(opts.chainCheckIntervalMs !== undefined ? { chainCheckIntervalMs: opts.chainCheckIntervalMs } : {}),
     faults: {
       ...((file.faults as object) ?? {}),
       ...(opts.fault?.includes("corrupt-reads") ? { corruptReads: true } : {}),

@@ -5,6 +5,8 @@ import { repairConfigSchema } from "../repair/config";
 import { RepairDaemon } from "../repair/repair-daemon";
 import type { RepairDealStatusResponse, RepairEscrowResponse } from "../protocol/repair-api";
 import { getRepairDealStatus, getRepairEscrow, listRepairDeals } from "../protocol/repair-miner-client";
+import type { HealthResponse } from "../protocol/health-api";
+import { getHealth } from "../protocol/health-client";
 import {
   defaultDataDir,
   deploymentOption,
@@ -45,6 +47,7 @@ interface RepairStartOptions extends ChainOptions {
   /** Where withdrawn tokens go (default: the miner's owner). */
   withdrawTo?: string;
   askCheckIntervalMs?: number;
+  chainCheckIntervalMs?: number;
   reputationUrl?: string;
   /** Epochs from proposal to the start of the miner's storage deals. */
   storageStartDelay?: bigint;
@@ -119,6 +122,11 @@ function addRepairStart(parent: Command): void {
       "how often the repair ask is checked and renewed once half its validity has passed",
       parseIntOption,
     )
+    .option(
+      "--chain-check-interval-ms <ms>",
+      "how often the chain is checked to still have the deployment (a reset chain halts the daemon)",
+      parseIntOption,
+    )
     .option("--reputation-url <url>", "a dealbot controller's /api/reputation: provider scores used to rank placement")
     .option(
       "--storage-start-delay <epochs>",
@@ -179,6 +187,7 @@ function repairConfig(opts: RepairStartOptions) {
     ...set("workIntervalMs", opts.workIntervalMs),
     ...set("claimIntervalMs", opts.claimIntervalMs),
     ...set("askCheckIntervalMs", opts.askCheckIntervalMs),
+    ...set("chainCheckIntervalMs", opts.chainCheckIntervalMs),
     ...set("settleIntervalMs", opts.settleIntervalMs),
     ...set("withdrawIntervalMs", opts.withdrawIntervalMs),
     ...set("withdrawTo", opts.withdrawTo),
@@ -202,22 +211,37 @@ function addRepairStatus(parent: Command): void {
 }
 
 /**
- * `repair status`: one deal (--deal) or all, then the miner's escrow; with --json the daemon's
- * answers as `{ deals: [...], escrow }`. Exit code 1 on failure.
+ * `repair status`: the miner's health when it is not well (a halted miner says why first: its
+ * deals may no longer exist on the chain it reaches), one deal (--deal) or all, then the miner's
+ * escrow (not read while halted); with --json the daemon's answers as `{ health, deals: [...],
+ * escrow }` (`escrow` null while halted). Exit code 1 on failure.
  */
 async function repairStatus(opts: RepairStatusOptions): Promise<void> {
   try {
     const url = String(opts.url);
+    const health = await getHealth(url);
+    if (!opts.json) printHealth(health);
     const deals = opts.deal ? [await getRepairDealStatus(url, String(opts.deal))] : await listRepairDeals(url);
-    const escrow = await getRepairEscrow(url);
-    if (opts.json) printJson({ deals, escrow });
+    const escrow = health.halted ? null : await getRepairEscrow(url);
+    if (opts.json) printJson({ health, deals, escrow });
     else {
       printRepairDeals(deals);
-      printEscrow(escrow);
+      if (escrow) printEscrow(escrow);
+      else process.stdout.write("escrow not read: the miner is halted\n");
     }
   } catch (err) {
     reportError(err, Boolean(opts.json));
     process.exitCode = 1;
+  }
+}
+
+/** The miner's health, when it is not ok: halted and why, or what else is wrong. */
+function printHealth(health: HealthResponse): void {
+  if (health.halted) {
+    process.stdout.write(`HALTED since ${health.halted.since}: ${health.halted.reason}\n`);
+    process.stdout.write("the deals below are this miner's records; the chain it reaches may not have them\n");
+  } else if (!health.ok) {
+    process.stdout.write(`not healthy: ${health.reason ?? "unknown"}\n`);
   }
 }
 

@@ -56,10 +56,12 @@ export class Wakeup {
  * A tick that throws is reported to `onError` (unless the loop is stopping) and the loop goes
  * on; ticks never overlap. With `wakeup`, a `wakeup.wake()` starts the next tick at once.
  *
+ * @param intervalMs Wait after each tick, ms; a function is asked again after every tick (a loop
+ *   that checks more often while something is wrong).
  * @returns A promise that settles when the loop has stopped.
  */
 export async function runEvery(
-  intervalMs: number,
+  intervalMs: number | (() => number),
   signal: AbortSignal,
   tick: () => Promise<unknown>,
   onError: (err: unknown) => void,
@@ -72,6 +74,7 @@ export async function runEvery(
       if (signal.aborted) return;
       onError(err);
     }
-    await (wakeup ? wakeup.wait(intervalMs, signal) : sleep(intervalMs, signal));
+    const waitMs = typeof intervalMs === "number" ? intervalMs : intervalMs();
+    await (wakeup ? wakeup.wait(waitMs, signal) : sleep(waitMs, signal));
   }
 }

@@ -45,13 +45,16 @@ export interface HttpCall {
   /** Milliseconds allowed between body chunks. */
   bodyTimeoutMs?: number;
   signal?: AbortSignal;
+  /** Statuses outside 2xx that are answers, not rejections (a health check's 503 with its body). */
+  answerStatuses?: number[];
 }
 
 /**
  * Sends a request and returns the raw response for 2xx answers.
  *
  * @throws PeerUnreachableError when the connection fails.
- * @throws PeerRejectedError for non-2xx answers (the error body is read and reported).
+ * @throws PeerRejectedError for non-2xx answers not in `call.answerStatuses` (the error body is
+ *   read and reported).
  */
 export async function httpCall(call: HttpCall, context: CallContext): Promise<Dispatcher.ResponseData> {
   let response: Dispatcher.ResponseData;
@@ -72,6 +75,7 @@ export async function httpCall(call: HttpCall, context: CallContext): Promise<Di
     });
   }
   if (response.statusCode >= 200 && response.statusCode < 300) return response;
+  if (call.answerStatuses?.includes(response.statusCode)) return response;
   let body: Partial<HttpErrorBody> = {};
   const text = await response.body.text().catch(() => "");
   try {

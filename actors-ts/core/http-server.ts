@@ -7,6 +7,7 @@ import Fastify, {
 } from "fastify";
 import { ZodError } from "zod";
 import type { Address, Hex } from "viem";
+import { RepairMarketError } from "./errors";
 import { HttpError, type HttpErrorBody } from "./http-errors";
 import { RequestAuthError, verifyRequest, type VerifiedRequest } from "./signed-request";
 import type { Logger } from "./logger";
@@ -56,6 +57,10 @@ export function sendError(reply: FastifyReply, err: unknown, request?: FastifyRe
   if (err instanceof HttpError) {
     status = err.statusCode;
     body = { error: err.code, message: err.shortMessage, details: jsonDetails(err.details) };
+  } else if (err instanceof RepairMarketError && UNAVAILABLE_ERRORS.has(err.name)) {
+    // The chain, not the request: the caller may try again once it is back.
+    status = 503;
+    body = { error: err.name, message: err.shortMessage };
   } else if (err instanceof RequestAuthError) {
     status = 401;
     body = { error: err.reason, message: err.shortMessage, details: jsonDetails(err.details) };
@@ -71,6 +76,29 @@ export function sendError(reply: FastifyReply, err: unknown, request?: FastifyRe
     request?.log.error({ err }, "request failed");
   }
   return reply.code(status).type("application/json").send(body);
+}
+
+/** Errors that mean the daemon cannot act on the chain now (answered 503, not 500). */
+const UNAVAILABLE_ERRORS = new Set(["RpcUnavailableError", "ChainHaltedError"]);
+
+/**
+ * While `haltedReason()` gives a reason, every request that would change state (any method but
+ * GET and HEAD) is answered 503 `{ error: "ChainHalted", message: reason }` before its handler
+ * runs: a halted daemon takes no deals, uploads or payments.
+ */
+export function refuseWhileHalted(app: FastifyInstance, haltedReason: () => string | undefined): void {
+  app.addHook("onRequest", async (request, reply) => {
+    if (request.method === "GET" || request.method === "HEAD") return;
+    const reason = haltedReason();
+    if (reason === undefined) return;
+    const body: HttpErrorBody = { error: "ChainHalted", message: `this daemon is halted: ${reason}` };
+    return reply.code(503).type("application/json").send(body);
+  });
+}
+
+/** Sends a `/healthz` answer: its status (200 or 503) and body. */
+export function sendHealth(reply: FastifyReply, answer: { statusCode: number; body: unknown }): FastifyReply {
+  return reply.code(answer.statusCode).type("application/json").send(answer.body);
 }
 
 function jsonDetails(details: Record<string, unknown>): Record<string, unknown> {

@@ -46,6 +46,8 @@ const MIGRATIONS = [
    CREATE INDEX proving_window ON proving_events(market, block_ms, provider, kind);
    -- Next block to read, per StorageMarket address.
    CREATE TABLE proving_cursor (market TEXT PRIMARY KEY, next_block INTEGER NOT NULL);`,
+  // The chain guard's records: the deployment's anchor and the chain checkpoint.
+  `CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
 ];
 
 /** A time bucket of one provider's attempts (dashboard: success rate over time). */
@@ -67,6 +69,15 @@ export class ControllerStore {
 
   close(): void {
     this.db.close();
+  }
+
+  /** A value of the `kv` table (the chain guard's records). */
+  get(key: string): string | undefined {
+    return (this.db.prepare("SELECT value FROM kv WHERE key = ?").get(key) as { value: string } | undefined)?.value;
+  }
+
+  set(key: string, value: string): void {
+    this.db.prepare("INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)").run(key, value);
   }
 
   /** Keeps a record; a successful storage attempt also becomes a retrieval target. */

@@ -4,7 +4,12 @@ import type { AddressInfo } from "node:net";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { getAddress } from "viem";
 import type { FastifyInstance } from "fastify";
-import { createHttpServer } from "../core/http-server";
+import { createHttpServer, sendHealth } from "../core/http-server";
+import { LoopHealth } from "../core/loop-health";
+import { SOFTWARE_VERSION } from "../core/version";
+import { rpcEndpointName, startChainGuard, type ChainGuard } from "../chain/chain-guard";
+import type { ChainReader, DeploymentRef } from "../chain/chain-identity";
+import { HEALTH_PATH, healthResponse } from "../protocol/health-api";
 import type { Logger } from "../core/logger";
 import { runRetrievalAttempt, runStorageAttempt, type BotDeps } from "./bots";
 import { ControllerStore } from "./controller-store";
@@ -22,7 +27,6 @@ import {
 import { ProvingSync, type ProvingSyncResult } from "./proving-sync";
 import { REPUTATION_PATH, type ReputationResponse } from "../protocol/reputation-api";
 import { InvalidArgumentError } from "../core/errors";
-import { runEvery } from "../core/abort";
 
 /** The controller's schedule and server settings. Intervals in ms, sizes in bytes. */
 export interface ControllerConfig {
@@ -54,6 +58,16 @@ export interface ControllerConfig {
   provingChunkBlocks?: number;
   /** Clock for the window, ms since the epoch (default `Date.now`; tests inject one). */
   clock?: () => number;
+  /**
+   * The deployment the chain must keep (the CLI passes its file): a chain reset under the
+   * controller halts its schedules, and its anchor and checkpoint are kept in the controller's
+   * database. Without one, health still reports the chain.
+   */
+  deployment?: DeploymentRef;
+  /** How often the chain is checked, ms (default 15,000). */
+  chainCheckIntervalMs?: number;
+  /** Reads for the chain checks (default: a fast-failing client on the RPC URL; tests pass the in-process chain's). */
+  chainReader?: ChainReader;
 }
 
 /** Default interval between reads of the chain's proving events, ms. */
@@ -120,6 +134,9 @@ export class DealbotController {
   /** Stops the schedules (each waits for its attempt in flight before it ends). */
   private readonly abort = new AbortController();
   private readonly loops: Promise<void>[] = [];
+  /** Every schedule's last round, and the gate that stops them while the chain is not the deployment's. */
+  private loopHealth = new LoopHealth();
+  private chainGuard?: ChainGuard;
   private readonly proving: ProvingSync;
   private readonly windowMs: number;
   private readonly weights: ReputationWeights;
@@ -149,8 +166,27 @@ export class DealbotController {
     });
   }
 
-  /** Starts the HTTP server and the schedules. */
+  /**
+   * Checks the chain (the deployment's block, when configured), then starts the HTTP server and
+   * the schedules.
+   *
+   * @throws DeploymentMissingError, ChainDivergedError (the chain was reset or is another one),
+   * RpcUnavailableError, listen errors.
+   */
   async start(): Promise<{ url: string }> {
+    const { deployment, chainCheckIntervalMs, chainReader } = this.config;
+    const guarded = await startChainGuard(
+      {
+        clients: this.deps.clients,
+        logger: this.logger,
+        store: deployment ? this.store : undefined,
+        reader: chainReader,
+      },
+      { deployment, checkIntervalMs: chainCheckIntervalMs },
+    );
+    this.chainGuard = guarded.chainGuard;
+    this.loopHealth = guarded.loops;
+    this.loops.push(guarded.chainGuard.run(this.abort.signal, guarded.loops));
     const app = createHttpServer({ logger: this.logger, config: { maxJsonBodyBytes: 1 << 16 } });
     this.routes(app);
     await app.listen({ host: this.config.host, port: this.config.port });
@@ -254,13 +290,29 @@ export class DealbotController {
   private schedule(kind: string, intervalMs: number, attempt: () => Promise<void>): void {
     if (intervalMs <= 0) return;
     this.loops.push(
-      runEvery(intervalMs, this.abort.signal, attempt, (err) =>
+      this.loopHealth.run(kind, intervalMs, this.abort.signal, attempt, (err) =>
         this.logger.error(
           { err, kind },
           kind === "proving" ? "reading proving events failed" : "dealbot attempt crashed",
         ),
       ),
     );
+  }
+
+  /** GET /healthz (`protocol/health-api.ts`): the chain and every schedule's last round; 503 with the reason. */
+  private health(): ReturnType<typeof healthResponse> {
+    return healthResponse({
+      role: "dealbot-controller",
+      version: SOFTWARE_VERSION,
+      address: this.deps.clients.account.address,
+      chain: this.chainGuard?.status() ?? {
+        chainId: this.deps.clients.chain.id,
+        rpcEndpoint: rpcEndpointName(this.deps.clients.chain.rpcUrls.default.http[0] ?? ""),
+        rpcReachable: true,
+      },
+      loops: this.loopHealth.snapshot(),
+      stale: this.loopHealth.stale(),
+    });
   }
 
   private async storageAttempt(): Promise<void> {
@@ -289,7 +341,7 @@ export class DealbotController {
     app.get("/assets/chart.umd.min.js", async (_request, reply) =>
       reply.type("application/javascript").header("cache-control", "max-age=3600").send(chartJs),
     );
-    app.get("/healthz", async () => ({ ok: true }));
+    app.get(HEALTH_PATH, (_request, reply) => sendHealth(reply, this.health()));
     app.get("/metrics", async (_request, reply) =>
       reply.type(this.metrics.registry.contentType).send(await this.metrics.registry.metrics()),
     );

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { zAddress, zByteCount, zDecimalString, zHex, zHexBytes, zUint, zUint64 } from "../core/schemas";
+import { HEALTH_PATH } from "./health-api";
 
 /**
  * The provider daemon's HTTP API: paths and body shapes shared by the daemon and its clients.
@@ -9,7 +10,8 @@ import { zAddress, zByteCount, zDecimalString, zHex, zHexBytes, zUint, zUint64 }
  */
 export const PROVIDER_PATHS = {
   info: "/info",
-  health: "/healthz",
+  /** `health-api.ts`: the same shape on every daemon. */
+  health: HEALTH_PATH,
   metrics: "/metrics",
   proposals: "/deals/proposals",
   proposal: (hash: string) => `/deals/proposals/${hash}`,

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { zAddress, zByteCount, zDecimalString, zHex, zHexBytes, zUint, zUint64 } from "../core/schemas";
+import { HEALTH_PATH } from "./health-api";
 
 /**
  * The repair miner daemon's HTTP API (seed 000 "Market Flow (with repair)"): a client proposes a
@@ -8,7 +9,8 @@ import { zAddress, zByteCount, zDecimalString, zHex, zHexBytes, zUint, zUint64 }
  */
 export const REPAIR_PATHS = {
   info: "/info",
-  health: "/healthz",
+  /** `health-api.ts`: the same shape on every daemon. */
+  health: HEALTH_PATH,
   proposals: "/repair/proposals",
   piece: (id: string, index: string | number) => `/repair/proposals/${id}/pieces/${index}`,
   commit: (id: string) => `/repair/proposals/${id}/commit`,

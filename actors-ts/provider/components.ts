@@ -1,4 +1,6 @@
 import type { Logger } from "../core/logger";
+import type { LoopHealth } from "../core/loop-health";
+import type { ChainGuard } from "../chain/chain-guard";
 import type { BlobStore } from "../core/blob-store";
 import type { ChainClients } from "../chain/clients";
 import type { MarketContracts } from "../chain/contracts";
@@ -26,6 +28,10 @@ export interface ProviderComponents {
   contracts: MarketContracts;
   logger: Logger;
   metrics: ProviderMetrics;
+  /** Every periodic loop runs through it (`loops.run`): health records, and no rounds while halted. */
+  loops: LoopHealth;
+  /** Keeps the provider on the deployment's chain: halts it when the chain is reset under it. */
+  chainGuard: ChainGuard;
 }
 
 /** A provider part's settings: the daemon's configuration and the market's proving parameters. */

@@ -60,6 +60,11 @@ export const providerConfigSchema = z.object({
   proveIntervalMs: z.number().int().positive().default(500),
   /** How often deals are settled (payments pulled, ended deals closed), ms. */
   settleIntervalMs: z.number().int().positive().default(15_000),
+  /**
+   * How often the chain is checked to still be the deployment's (chain id, the deployment's
+   * block, the data dir's checkpoint), ms; a chain reset under the provider halts it.
+   */
+  chainCheckIntervalMs: z.number().int().positive().default(15_000),
   /** How often stored pieces are checked for presence and size, ms. */
   scrubIntervalMs: z.number().int().positive().default(30_000),
   /** Full CommP re-verification of every piece happens every this many scrubs. */

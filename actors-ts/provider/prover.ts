@@ -1,5 +1,4 @@
 import { hashStruct, toHex, type Hex } from "viem";
-import { runEvery } from "../core/abort";
 import { RepairMarketError } from "../core/errors";
 import { DRAWS_PER_CHALLENGE } from "../chain/constants";
 import { STORAGE_DEAL_PROPOSAL_TYPES, type StorageDealProposal } from "../chain/eip712";
@@ -37,7 +36,10 @@ export class Prover {
   private readonly warnedMissed = new Map<bigint, number>();
 
   constructor(
-    private readonly c: Pick<ProviderComponents, "blobs" | "clients" | "contracts" | "logger" | "metrics" | "store">,
+    private readonly c: Pick<
+      ProviderComponents,
+      "blobs" | "clients" | "contracts" | "logger" | "loops" | "metrics" | "store"
+    >,
     private readonly init: Pick<ProviderInit, "challengesPerProof" | "proveIntervalMs">,
   ) {}
 
@@ -55,7 +57,8 @@ export class Prover {
   }
 
   async run(signal: AbortSignal): Promise<void> {
-    await runEvery(
+    await this.c.loops.run(
+      "prover",
       this.init.proveIntervalMs,
       signal,
       () => this.watched(),

@@ -2,9 +2,8 @@ import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import type { PrivateKeyAccount } from "viem/accounts";
 import { BlobStore } from "../core/blob-store";
-import { runEvery } from "../core/abort";
 import { createLogger, type Logger } from "../core/logger";
-import { advanceCheckpoint, assertSameChain } from "../chain/checkpoint";
+import { startChainGuard } from "../chain/chain-guard";
 import { connectChain } from "../chain/clients";
 import { contractsOf } from "../chain/contracts";
 import { loadDeployment } from "../chain/deployment";
@@ -18,15 +17,12 @@ import { Publisher } from "./publisher";
 import { Prover } from "./prover";
 import { Settler } from "./settler";
 import { Scrubber } from "./scrubber";
-import { createHttpServer } from "../core/http-server";
+import { createHttpServer, refuseWhileHalted } from "../core/http-server";
 import { registerDealRoutes } from "./http/deal-routes";
 import { registerPieceRoutes } from "./http/piece-routes";
 import { registerRetrievalRoutes } from "./retrieval/retrieval-routes";
 import { RetrievalStore } from "./retrieval/retrieval-store";
 import { Redeemer } from "./retrieval/redeemer";
-
-/** How often the data dir's chain checkpoint moves forward, ms. */
-const CHECKPOINT_INTERVAL_MS = 5_000;
 
 /**
  * The storage provider daemon (seed 001's StorageProvider + RetrievalProvider): an HTTP API for
@@ -58,8 +54,9 @@ export class ProviderDaemon {
    * loops.
    *
    * @returns The URL the daemon listens on.
-   * @throws RpcUnavailableError, DeploymentNotFoundError, ChainDivergedError (the chain no longer
-   * holds the block this data dir last saw), listen errors (EADDRINUSE).
+   * @throws RpcUnavailableError, DeploymentNotFoundError, DeploymentMissingError (the chain was
+   * reset: it no longer has the deployment's block, or its contracts), ChainDivergedError (the
+   * chain no longer holds the block this data dir last saw), listen errors (EADDRINUSE).
    */
   start(): Promise<{ url: string }> {
     this.starting ??= this.doStart();
@@ -73,9 +70,12 @@ export class ProviderDaemon {
     const removed = blobs.removeTemps();
     if (removed > 0) logger.warn({ removed }, "removed partial uploads left by a previous run");
     const clients = await connectChain(config.rpcUrl, this.account);
-    await assertSameChain(clients, store, config.dataDir);
-    await advanceCheckpoint(clients, store);
     const deployment = loadDeployment(config.deployment, clients.chain.id);
+    const guardInit = { deployment, dataDir: config.dataDir, checkIntervalMs: config.chainCheckIntervalMs };
+    const { chainGuard, loops } = await startChainGuard({ clients, logger, store }, guardInit).catch((err) => {
+      store.close();
+      throw err;
+    });
     const contracts = contractsOf(deployment);
     const params = await marketParams(clients, contracts);
     const components: ProviderComponents = {
@@ -85,6 +85,8 @@ export class ProviderDaemon {
       contracts,
       logger,
       metrics: new ProviderMetrics(),
+      loops,
+      chainGuard,
     };
     const init: ProviderInit = {
       ...config,
@@ -97,6 +99,7 @@ export class ProviderDaemon {
     const publisher = new Publisher(components, init);
     this.publisher = publisher;
     const app = createHttpServer({ logger, config });
+    refuseWhileHalted(app, () => chainGuard.halted()?.reason);
     registerDealRoutes(app, components, init, publisher);
     registerPieceRoutes(app, components, init);
     const retrievals = new RetrievalStore(store.db);
@@ -112,12 +115,8 @@ export class ProviderDaemon {
       new Settler(components, init, publisher).run(signal),
       new Scrubber(components, init, publisher).run(signal),
       new Redeemer(components, init, retrievals).run(signal),
-      runEvery(
-        CHECKPOINT_INTERVAL_MS,
-        signal,
-        () => advanceCheckpoint(clients, store),
-        (err) => logger.warn({ err }, "chain checkpoint not advanced; retrying"),
-      ),
+      // Checks the chain and moves the data dir's checkpoint forward while it is the same chain.
+      chainGuard.run(signal, loops),
     ];
     // The loops start first: a restarted provider proves its current period before it spends
     // a block on updating its registration.

@@ -1,6 +1,5 @@
 import { EventEmitter, once } from "node:events";
 import type { Hex } from "viem";
-import { runEvery } from "../core/abort";
 import { RepairMarketError } from "../core/errors";
 import { findPublishedDeal } from "../chain/storage-market/events";
 import { addBalance } from "../chain/storage-market/add-balance";
@@ -33,7 +32,10 @@ export class Publisher {
   private nudgeTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly c: Pick<ProviderComponents, "blobs" | "clients" | "contracts" | "logger" | "metrics" | "store">,
+    private readonly c: Pick<
+      ProviderComponents,
+      "blobs" | "clients" | "contracts" | "logger" | "loops" | "metrics" | "store"
+    >,
     private readonly init: Pick<ProviderInit, "autoDeposit" | "faults" | "publishBatchSize" | "publishIntervalMs">,
   ) {
     this.events.setMaxListeners(0);
@@ -41,7 +43,8 @@ export class Publisher {
 
   /** Runs until `signal` aborts. */
   async run(signal: AbortSignal): Promise<void> {
-    await runEvery(
+    await this.c.loops.run(
+      "publisher",
       this.init.publishIntervalMs,
       signal,
       () => this.publishOnce(),

@@ -1,5 +1,4 @@
 import { toHex } from "viem";
-import { runEvery } from "../core/abort";
 import { isRevert } from "../chain/contract-errors";
 import { declareFaults } from "../chain/storage-market/declare-faults";
 import { dataSetInfo, dealInfo } from "../chain/storage-market/reads";
@@ -19,13 +18,17 @@ export class Scrubber {
   private rounds = 0;
 
   constructor(
-    private readonly c: Pick<ProviderComponents, "blobs" | "clients" | "contracts" | "logger" | "metrics" | "store">,
+    private readonly c: Pick<
+      ProviderComponents,
+      "blobs" | "clients" | "contracts" | "logger" | "loops" | "metrics" | "store"
+    >,
     private readonly init: Pick<ProviderInit, "deepScrubEvery" | "scrubIntervalMs">,
     private readonly publisher: Publisher,
   ) {}
 
   async run(signal: AbortSignal): Promise<void> {
-    await runEvery(
+    await this.c.loops.run(
+      "scrubber",
       this.init.scrubIntervalMs,
       signal,
       () => this.tick(),

@@ -1,4 +1,3 @@
-import { runEvery } from "../core/abort";
 import { settleDeals } from "../chain/storage-market/settle-deals";
 import { dataSetInfo, dealInfo } from "../chain/storage-market/reads";
 import { isRevert } from "../chain/contract-errors";
@@ -16,13 +15,14 @@ const SETTLE_BATCH = 25;
  */
 export class Settler {
   constructor(
-    private readonly c: Pick<ProviderComponents, "clients" | "contracts" | "logger" | "store">,
+    private readonly c: Pick<ProviderComponents, "clients" | "contracts" | "logger" | "loops" | "store">,
     private readonly init: Pick<ProviderInit, "acceptedProposalTtlMs" | "holdingsLogKeep" | "settleIntervalMs">,
     private readonly publisher: Publisher,
   ) {}
 
   async run(signal: AbortSignal): Promise<void> {
-    await runEvery(
+    await this.c.loops.run(
+      "settler",
       this.init.settleIntervalMs,
       signal,
       () => this.tick(),

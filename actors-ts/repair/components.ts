@@ -1,5 +1,7 @@
 import type { BlobStore } from "../core/blob-store";
 import type { Logger } from "../core/logger";
+import type { LoopHealth } from "../core/loop-health";
+import type { ChainGuard } from "../chain/chain-guard";
 import type { ChainClients } from "../chain/clients";
 import type { MarketContracts } from "../chain/contracts";
 import type { ErasurePool } from "../erasure/erasure-pool";
@@ -31,6 +33,10 @@ export interface RepairComponents {
   providers: ProviderHealth;
   /** Wakes the placement and repair loops early. */
   wake(): void;
+  /** Every periodic loop runs through it (`loops.run`): health records, and no rounds while halted. */
+  loops: LoopHealth;
+  /** Keeps the miner on the deployment's chain: halts it when the chain is reset under it. */
+  chainGuard: ChainGuard;
 }
 
 /** Facts the daemon learns at start-up that its parts need. */

@@ -32,6 +32,11 @@ export const repairConfigSchema = z.object({
   confirmations: z.number().int().min(0).default(2),
   /** Chain watcher and health sweep interval, ms. */
   watchIntervalMs: z.number().int().positive().default(1000),
+  /**
+   * How often the chain is checked to still be the deployment's (chain id, the deployment's
+   * block, the data dir's checkpoint), ms; a chain reset under the miner halts it.
+   */
+  chainCheckIntervalMs: z.number().int().positive().default(15_000),
   /** Placement and repair worker interval, ms. */
   workIntervalMs: z.number().int().positive().default(500),
   /** How often earnings are claimed, ms. */

@@ -42,7 +42,7 @@ export interface IntakeRouteInit {
  * The miner's side of seed 000's "Market Flow (with repair)": tentative acceptance of a client's
  * proposal for its open bid, streamed piece uploads checked against the manifest's commitments,
  * and the commit that signs the deal on chain only once every byte checked out. Also the read
- * side: info, deal status, manifests.
+ * side: info, deal status, manifests (health is `miner-health.ts`).
  */
 export function registerIntakeRoutes(
   app: FastifyInstance,
@@ -50,7 +50,6 @@ export function registerIntakeRoutes(
   init: IntakeRouteInit,
   intake: Intake,
 ): void {
-  app.get(REPAIR_PATHS.health, () => minerHealth(init));
   app.get(REPAIR_PATHS.info, () => minerInfo(c, init));
   app.post(REPAIR_PATHS.proposals, (request, reply) => proposeRepairDeal(c, init, request, reply));
   app.put<{ Params: { id: string; index: string } }>(REPAIR_PATHS.piece(":id", ":index"), (request, reply) =>
@@ -67,13 +66,6 @@ export function registerIntakeRoutes(
   app.get<{ Params: { droot: string } }>(REPAIR_PATHS.manifest(":droot"), (request, reply) =>
     serveStoredManifest(c.store, request, reply),
   );
-}
-
-/** GET health: the miner's id and software version. */
-async function minerHealth(
-  init: Pick<IntakeRouteInit, "minerId">,
-): Promise<{ ok: true; minerId: string; version: string }> {
-  return { ok: true, minerId: init.minerId().toString(), version: VERSION };
 }
 
 /** GET info: the miner's {@link RepairInfoResponse}: its id, worker, posted ask and chain. */

@@ -2,9 +2,10 @@ import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import type { PrivateKeyAccount } from "viem/accounts";
 import { BlobStore } from "../core/blob-store";
-import { Wakeup, runEvery } from "../core/abort";
+import { Wakeup } from "../core/abort";
 import { createLogger, type Logger } from "../core/logger";
-import { advanceCheckpoint, assertSameChain } from "../chain/checkpoint";
+import { InvalidStateError } from "../core/errors";
+import { startChainGuard } from "../chain/chain-guard";
 import { connectChain } from "../chain/clients";
 import { contractsOf } from "../chain/contracts";
 import { loadDeployment } from "../chain/deployment";
@@ -13,13 +14,14 @@ import { ErasurePool } from "../erasure/erasure-pool";
 import { ClientStore } from "../client/client-store";
 import { RetrievalLedger } from "../client/retrieval/retrieval-ledger";
 import { StorageClient } from "../client/storage-client";
-import { createHttpServer } from "../core/http-server";
+import { createHttpServer, refuseWhileHalted } from "../core/http-server";
 import type { RepairConfig } from "./config";
 import type { RepairComponents, RepairStartup } from "./components";
 import { claimOpenDeals, ensureAsk, ensureMiner } from "./miner-identity";
 import { ProviderHealth } from "./provider-health";
 import { Intake } from "./intake";
 import { registerIntakeRoutes } from "./intake-routes";
+import { registerMinerHealth } from "./miner-health";
 import { Placer } from "./placer";
 import { ReputationFeed } from "./reputation-feed";
 import { Repairer } from "./repairer";
@@ -59,9 +61,11 @@ export class RepairDaemon {
    * address, so a wiped data dir finds the same miner), keeps an ask posted, and starts the
    * loops.
    *
-   * @throws RpcUnavailableError, DeploymentNotFoundError, ContractRevertedError (createRepairMiner:
-   * not enough tokens for the pledge), ChainDivergedError (the chain no longer holds the block
-   * this data dir last saw, or the recorded miner is not this worker's), listen errors.
+   * @throws RpcUnavailableError, DeploymentNotFoundError, DeploymentMissingError (the chain was
+   * reset: it no longer has the deployment's block, or its contracts), ContractRevertedError
+   * (createRepairMiner: not enough tokens for the pledge), ChainDivergedError (the chain no
+   * longer holds the block this data dir last saw, or the recorded miner is not this worker's),
+   * listen errors.
    */
   start(): Promise<{ url: string; minerId: bigint }> {
     this.starting ??= this.doStart();
@@ -74,9 +78,12 @@ export class RepairDaemon {
     const blobs = new BlobStore(join(config.dataDir, "pieces"));
     blobs.removeTemps();
     const clients = await connectChain(config.rpcUrl, this.account);
-    await assertSameChain(clients, store, config.dataDir);
-    await advanceCheckpoint(clients, store);
     const deployment = loadDeployment(config.deployment, clients.chain.id);
+    const guardInit = { deployment, dataDir: config.dataDir, checkIntervalMs: config.chainCheckIntervalMs };
+    const { chainGuard, loops } = await startChainGuard({ clients, logger, store }, guardInit).catch((err) => {
+      store.close();
+      throw err;
+    });
     const contracts = contractsOf(deployment);
     const params = await marketParams(clients, contracts);
     const clientStore = new ClientStore(join(config.dataDir, "client.sqlite"));
@@ -93,6 +100,8 @@ export class RepairDaemon {
       ledger: new RetrievalLedger(clientStore.db),
       providers: new ProviderHealth(),
       wake: () => this.wake(),
+      loops,
+      chainGuard,
     };
     this.components = components;
     let minerId = 0n;
@@ -100,10 +109,12 @@ export class RepairDaemon {
     let escrow: (() => Promise<RepairEscrowResponse>) | undefined;
     const intake = new Intake(components, { dataDir: config.dataDir, minerId: () => minerId });
     const app = createHttpServer({ logger, config });
+    refuseWhileHalted(app, () => chainGuard.halted()?.reason);
     // The miner's id is known only once the server listens (its URL goes on chain with the
     // miner), so the routes and intake read it, and the renewed ask's, when they answer.
     const routes = { minerId: () => minerId, askId: () => askId, ask: config.ask, escrow: async () => escrow?.() };
     registerIntakeRoutes(app, components, routes, intake);
+    registerMinerHealth(app, components, () => minerId);
     this.app = app;
     const address = await app.listen({ host: config.host, port: config.port });
     const url = config.publicUrl ?? address;
@@ -123,6 +134,7 @@ export class RepairDaemon {
     const settler = new StorageDealSettler(components, { ...config, ...startup });
     escrow = () => escrowView(components, settler, { ...config, ...startup });
     this.loops = [
+      chainGuard.run(signal, loops),
       this.loop("watcher", config.watchIntervalMs, signal, () => watcher.tick()),
       this.loop("placer", config.workIntervalMs, signal, () => placer.tick(), true),
       this.loop("repairer", config.workIntervalMs, signal, () => repairer.tick(), true),
@@ -170,12 +182,15 @@ export class RepairDaemon {
     step: () => Promise<void>,
     wakeable = false,
   ): Promise<void> {
-    return runEvery(
+    const loops = this.components?.loops;
+    if (!loops) throw new InvalidStateError("the repair miner's loops start after its components");
+    return loops.run(
+      name,
       intervalMs,
       signal,
       step,
       (err) => this.logger.error({ err, loop: name }, "loop step failed"),
-      wakeable ? this.newWakeup() : undefined,
+      { wakeup: wakeable ? this.newWakeup() : undefined },
     );
   }
 

@@ -1,8 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import type { Address, Hex } from "viem";
+import type { Hex } from "viem";
 import { HttpError } from "../../core/http-errors";
 import { verifyManifest } from "../../manifest/manifest";
 import { PROVIDER_PATHS, type ProviderInfoResponse } from "../../protocol/provider-api";
+import { healthResponse } from "../../protocol/health-api";
 import type { ProviderComponents, ProviderInit } from "../components";
 import { pieceKey } from "../../piece/piece-intake";
 import { heldPiece } from "../held-piece";
@@ -10,9 +11,7 @@ import { authenticate } from "../../core/http-server";
 import { advertiseHoldings, type SignedHoldings } from "../../protocol/holdings";
 import { applyFaults } from "../retrieval/retrieval-routes";
 import { SOFTWARE_VERSION as VERSION } from "../../core/version";
-import { serveStoredManifest } from "../../core/http-server";
-
-/** The daemon's package version, reported by /info and /healthz. */
+import { sendHealth, serveStoredManifest } from "../../core/http-server";
 
 /** Parses a single `bytes=a-b` / `bytes=a-` / `bytes=-n` range against `size`. */
 export function parseRange(header: string | undefined, size: number): { start: number; end: number } | undefined {
@@ -42,10 +41,13 @@ export function parseRange(header: string | undefined, size: number): { start: n
  */
 export function registerPieceRoutes(
   app: FastifyInstance,
-  c: Pick<ProviderComponents, "blobs" | "clients" | "contracts" | "logger" | "metrics" | "store">,
+  c: Pick<
+    ProviderComponents,
+    "blobs" | "chainGuard" | "clients" | "contracts" | "logger" | "loops" | "metrics" | "store"
+  >,
   init: Pick<ProviderInit, "faults" | "retrievalAsk" | "storageAsk">,
 ): void {
-  app.get(PROVIDER_PATHS.health, () => providerHealth(c));
+  app.get(PROVIDER_PATHS.health, (_request, reply) => sendHealth(reply, providerHealth(c)));
   app.get(PROVIDER_PATHS.info, () => providerInfo(c, init));
   app.get(PROVIDER_PATHS.metrics, (_request, reply) => serveMetrics(c, reply));
   app.get<{ Params: { pieceCid: string } }>(PROVIDER_PATHS.piece(":pieceCid"), (request, reply) =>
@@ -60,17 +62,22 @@ export function registerPieceRoutes(
   );
 }
 
-/** GET health: the provider's address, chain, latest block and software version. */
-async function providerHealth(
-  c: Pick<ProviderComponents, "clients">,
-): Promise<{ ok: true; address: Address; chainId: number; block: string; version: string }> {
-  return {
-    ok: true,
-    address: c.clients.account.address,
-    chainId: c.clients.chain.id,
-    block: (await c.clients.public.getBlockNumber()).toString(),
+/**
+ * GET health (`protocol/health-api.ts`): the chain as the guard last saw it and every loop's last
+ * round, from memory (no RPC call); 503 with the reason when the provider is halted, the
+ * endpoint does not answer or a loop keeps failing.
+ */
+function providerHealth(
+  c: Pick<ProviderComponents, "chainGuard" | "clients" | "loops">,
+): ReturnType<typeof healthResponse> {
+  return healthResponse({
+    role: "provider",
     version: VERSION,
-  };
+    address: c.clients.account.address,
+    chain: c.chainGuard.status(),
+    loops: c.loops.snapshot(),
+    stale: c.loops.stale(),
+  });
 }
 
 /** GET info: the provider's {@link ProviderInfoResponse} (address, market, storage and retrieval asks). */

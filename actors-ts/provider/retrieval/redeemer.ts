@@ -1,4 +1,3 @@
-import { runEvery } from "../../core/abort";
 import { isRevert } from "../../chain/contract-errors";
 import {
   collectChannel,
@@ -18,13 +17,14 @@ import type { RetrievalStore } from "./retrieval-store";
  */
 export class Redeemer {
   constructor(
-    private readonly c: Pick<ProviderComponents, "clients" | "contracts" | "logger">,
+    private readonly c: Pick<ProviderComponents, "clients" | "contracts" | "logger" | "loops">,
     private readonly init: Pick<ProviderInit, "redeemIntervalMs">,
     private readonly retrievals: RetrievalStore,
   ) {}
 
   async run(signal: AbortSignal): Promise<void> {
-    await runEvery(
+    await this.c.loops.run(
+      "redeemer",
       this.init.redeemIntervalMs,
       signal,
       () => this.tick(),

@@ -1,11 +1,14 @@
 import { expect } from "chai";
-import { getAddress, zeroAddress } from "viem";
+import { ethers, network } from "hardhat";
+import { getAddress, zeroAddress, type Address } from "viem";
 import { silentLogger } from "../../../actors-ts/core/logger";
 import { InvalidArgumentError } from "../../../actors-ts/core/errors";
 import { DEFAULT_REPUTATION_WINDOW_MS, wilsonLowerBound } from "../../../actors-ts/dealbot/reputation";
 import { reputationResponseSchema, type ReputationResponse } from "../../../actors-ts/protocol/reputation-api";
+import { getHealth } from "../../../actors-ts/protocol/health-client";
 import { ReputationFeed } from "../../../actors-ts/repair/reputation-feed";
 import { devAddress } from "../../helpers/agents";
+import { waitFor } from "../../helpers/wait";
 import { attempt, startTestController, type TestController } from "./in-process-controller";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -125,5 +128,36 @@ describe("dealbot controller: reputation over a sliding window", () => {
       }
       expect(err).to.be.instanceOf(InvalidArgumentError);
     }
+  });
+  it("/healthz in the daemons' shape; a chain reset under it halts its schedules and answers 503", async () => {
+    const snapshot = (await network.provider.send("evm_snapshot", [])) as string;
+    const token = await ethers.deployContract("PaymentToken", ["T", "T", 1000n]);
+    const receipt = await token.deploymentTransaction()?.wait();
+    const market = (await token.getAddress()) as Address;
+    const t = await startTestController(market, {
+      provingSyncIntervalMs: 100,
+      chainCheckIntervalMs: 100,
+      deployment: { chainId: 31337, deployBlock: receipt?.blockNumber ?? 0, contracts: { StorageMarket: market } },
+    });
+    running.push(t);
+    const well = await waitFor("the controller's loops past their first round", 10_000, async () => {
+      const h = await getHealth(t.url);
+      return h.loops.proving?.lastSuccessAt && h.loops.chain?.lastSuccessAt ? h : undefined;
+    });
+    expect(well.ok).to.equal(true);
+    expect(well.role).to.equal("dealbot-controller");
+    expect(well.chain.deployment).to.deep.include({ block: String(receipt?.blockNumber), present: true });
+    // The chain goes back to before the deployment: the controller stops and says why.
+    await network.provider.send("evm_revert", [snapshot]);
+    const halted = await waitFor("the controller to halt", 10_000, async () => {
+      const response = await fetch(`${t.url}/healthz`);
+      const h = await getHealth(t.url);
+      return response.status === 503 && h.halted ? h : undefined;
+    });
+    expect(halted.halted?.reason).to.match(/no longer has the deployment from block \d+/);
+    const skipped = halted.loops.proving?.skippedRounds ?? 0;
+    await waitFor("proving rounds skipped while halted", 10_000, async () =>
+      ((await getHealth(t.url)).loops.proving?.skippedRounds ?? 0) > skipped ? true : undefined,
+    );
   });
 });

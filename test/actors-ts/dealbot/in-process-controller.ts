@@ -58,6 +58,8 @@ export async function startTestController(
         sizes: [1024],
         maxProviderLabels: 10,
         provingSyncIntervalMs: 0,
+        // The in-process chain: its clients' URL is a placeholder, so the chain checks read through them.
+        chainReader: deps.clients.public,
         ...overrides,
       },
       deps,
