@@ -164,6 +164,17 @@ export class ChainGuard {
     this.noteReachable();
     this.head = observed.head;
     this.checkedAt = Date.now();
+    if (observed.mismatch?.kind === "checkpoint-replaced" && !this.haltState) {
+      // The deployment's block is intact and the chain is not behind the checkpoint: blocks after
+      // the deployment were reorganised, which loops that read the chain handle themselves (the
+      // watcher rewinds to blocks still there). The checkpoint moves to the new chain.
+      this.c.logger.warn(
+        { ...jsonDetails(observed.mismatch.details) },
+        "the chain reorganised past the data dir's checkpoint; re-anchoring it on the current chain",
+      );
+      if (this.c.store) await advanceCheckpoint(this.c.clients, this.c.store, { replace: true });
+      return;
+    }
     if (observed.mismatch) {
       this.halt(observed.mismatch);
       return;

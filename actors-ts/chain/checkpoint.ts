@@ -26,8 +26,12 @@ export interface CheckpointStore {
 
 const KEY = "chain.checkpoint";
 
-/** Blocks behind the head a checkpoint is taken at, so a shallow reorg never trips it. */
-export const CHECKPOINT_DEPTH_BLOCKS = 2n;
+/**
+ * Blocks behind the head a checkpoint is taken at, so a reorganisation shallower than this never
+ * trips it (a deeper one seen while the agent runs moves the checkpoint, decision 36; one that
+ * happened while it was stopped makes it refuse to start, saying so).
+ */
+export const CHECKPOINT_DEPTH_BLOCKS = 12n;
 
 /**
  * The chain at the RPC endpoint is not the one this data dir was built on (another chain id,
@@ -132,15 +136,20 @@ export async function assertSameChain(clients: ChainClients, store: CheckpointSt
 
 /**
  * Records the block {@link CHECKPOINT_DEPTH_BLOCKS} behind the head as this data dir's
- * checkpoint (only ever moving forward).
+ * checkpoint: only ever moving forward, unless `replace` (the chain reorganised past the old
+ * one, which no longer names a block of this chain).
  *
  * @returns The checkpoint now recorded.
  */
-export async function advanceCheckpoint(clients: ChainClients, store: CheckpointStore): Promise<ChainCheckpoint> {
+export async function advanceCheckpoint(
+  clients: Pick<ChainClients, "public" | "chain">,
+  store: CheckpointStore,
+  options: { replace?: boolean } = {},
+): Promise<ChainCheckpoint> {
   const head = await clients.public.getBlockNumber();
   const known = readCheckpoint(store);
   const target = head > CHECKPOINT_DEPTH_BLOCKS ? head - CHECKPOINT_DEPTH_BLOCKS : 0n;
-  if (known && known.blockNumber >= target) return known;
+  if (known && known.blockNumber >= target && !options.replace) return known;
   const block = await clients.public.getBlock({ blockNumber: target });
   const next: ChainCheckpoint = { chainId: clients.chain.id, blockNumber: target, blockHash: block.hash };
   store.set(

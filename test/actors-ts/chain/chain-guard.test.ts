@@ -145,7 +145,7 @@ describe("ChainGuard: the chain must keep the deployment and the data dir's chec
   it("a data dir from before the guard, on a chain reset and redeployed at the same addresses: refused, nothing adopted", async () => {
     const snapshot = (await network.provider.send("evm_snapshot", [])) as string;
     const old = await deployOne();
-    await mine(5);
+    await mine(20); // past CHECKPOINT_DEPTH_BLOCKS: the checkpoint lands after the deployment
     const clients = await inProcessClients();
     // What an agent's data dir held before it recorded anchors: only the checkpoint.
     const store = memoryStore();
@@ -219,6 +219,33 @@ describe("ChainGuard: the chain must keep the deployment and the data dir's chec
     );
     expect(err).to.be.instanceOf(DeploymentMissingError);
     expect((err as Error).message).to.match(/no contract at StorageMarket .* it was reset/);
+  });
+
+  it("a reorganisation past the checkpoint that leaves the deployment: a warning, no halt, the checkpoint re-anchored", async () => {
+    const deployment = await deployOne();
+    const store = memoryStore();
+    const { logger, lines } = capturingLogger();
+    const guard = new ChainGuard({ clients: await inProcessClients(), logger, store }, { deployment });
+    await guard.start();
+    await mine(30);
+    const snapshot = (await network.provider.send("evm_snapshot", [])) as string;
+    await mine(20);
+    await guard.check();
+    const before = readCheckpoint(store);
+    expect(before && before.blockNumber > BigInt(deployment.deployBlock) + 30n).to.equal(true);
+    // Twenty blocks replaced by others (a new timestamp interval gives them other hashes).
+    await network.provider.send("evm_revert", [snapshot]);
+    await network.provider.send("hardhat_mine", ["0x19", "0x5"]);
+    await guard.check();
+    expect(guard.status().halted).to.equal(undefined);
+    expect(lines().filter((l) => l.msg.includes("re-anchoring")).length).to.equal(1);
+    const after = readCheckpoint(store);
+    expect(after?.blockHash).to.equal(await blockHashAt(Number(after?.blockNumber)));
+    expect(after?.blockHash).to.not.equal(before?.blockHash);
+    await mine(1);
+    await guard.check();
+    expect(guard.status().halted).to.equal(undefined);
+    expect(lines().filter((l) => l.msg.includes("re-anchoring")).length).to.equal(1);
   });
 
   it("an endpoint that stops answering: not halted, loops paused, one warning; recovers when it answers", async () => {
