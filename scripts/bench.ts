@@ -10,6 +10,8 @@
  *   store/direct/MBps                   client → local provider over HTTP, CommP checked there
  *   retrieve/4+2/MBps                   whole file from six local providers, paid, verified, decoded
  *   retrieve/plainGet/MBps              the same bytes by one plain HTTP GET from a local server
+ *   retrieve/wan/MBps                   retrieve/4+2 with the providers and the chain behind WAN
+ *                                       proxies (40 ms each way, 100 Mbit/s links: wan/linkMBps each)
  *   repair/piecesDownloaded             bytes a repair downloaded / piece size (goal: exactly k = 4)
  *   repair/faultToReassign/epochs       from the fault the miner saw to reassignPiece (goal ≤ 2 periods)
  *   repair/faultToConfirmed/epochs      from the fault to the new deal's first proof (goal ≤ 3 periods)
@@ -96,6 +98,9 @@ async function main(): Promise<void> {
     record("retrieve/4+2/cold/MBps", SIZE / MB / retrieve.coldSeconds, "MB/s");
     record("retrieve/plainGet/MBps", SIZE / MB / retrieve.plainSeconds, "MB/s");
     record("retrieve/4+2/ratioToPlain", retrieve.plainSeconds / retrieve.warmSeconds, "×", "≥ 0.8");
+    const wan = await benchRetrieve(join(dir, "retrieve-wan"), file, SIZE, { wan: true });
+    record("retrieve/wan/MBps", SIZE / MB / wan.warmSeconds, "MB/s");
+    record("retrieve/wan/linkMBps", 100e6 / 8 / MB, "MB/s");
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -45,6 +45,8 @@ interface ProviderStartOptions extends ChainOptions {
   maxUnpaidBytes?: number;
   redeemIntervalMs?: number;
   chainCheckIntervalMs?: number;
+  logRangeBlocks?: number;
+  logLookbackBlocks?: number;
   logFile?: string;
   quiet?: boolean;
   fault?: string[];
@@ -88,6 +90,8 @@ function addProviderStart(parent: Command): void {
     .option("--deep-scrub-every <n>", "recompute CommP every n scrubs", parseIntOption)
     .option("--max-unpaid-bytes <bytes>", "bytes a retrieval client may receive beyond what it paid", parseIntOption)
     .option("--redeem-interval-ms <ms>", "how often retrieval vouchers are redeemed on chain", parseIntOption)
+    .option("--log-range-blocks <n>", "most blocks one eth_getLogs asks for (default 2000)", parseIntOption)
+    .option("--log-lookback-blocks <n>", "furthest back, in blocks, any log is read (default 2880)", parseIntOption)
     .option(
       "--chain-check-interval-ms <ms>",
       "how often the chain is checked to still have the deployment (a reset chain halts the daemon)",
@@ -165,6 +169,8 @@ function providerConfig(opts: ProviderStartOptions) {
     ...(opts.maxUnpaidBytes !== undefined ? { maxUnpaidBytes: opts.maxUnpaidBytes } : {}),
     ...(opts.redeemIntervalMs !== undefined ? { redeemIntervalMs: opts.redeemIntervalMs } : {}),
     ...(opts.chainCheckIntervalMs !== undefined ? { chainCheckIntervalMs: opts.chainCheckIntervalMs } : {}),
+    ...(opts.logRangeBlocks !== undefined ? { logRangeBlocks: opts.logRangeBlocks } : {}),
+    ...(opts.logLookbackBlocks !== undefined ? { logLookbackBlocks: opts.logLookbackBlocks } : {}),
     faults: {
       ...((file.faults as object) ?? {}),
       ...(opts.fault?.includes("corrupt-reads") ? { corruptReads: true } : {}),

@@ -48,6 +48,8 @@ interface RepairStartOptions extends ChainOptions {
   withdrawTo?: string;
   askCheckIntervalMs?: number;
   chainCheckIntervalMs?: number;
+  logRangeBlocks?: number;
+  logLookbackBlocks?: number;
   reputationUrl?: string;
   /** Epochs from proposal to the start of the miner's storage deals. */
   storageStartDelay?: bigint;
@@ -122,6 +124,8 @@ function addRepairStart(parent: Command): void {
       "how often the repair ask is checked and renewed once half its validity has passed",
       parseIntOption,
     )
+    .option("--log-range-blocks <n>", "most blocks one eth_getLogs asks for (default 2000)", parseIntOption)
+    .option("--log-lookback-blocks <n>", "furthest back, in blocks, any log is read (default 2880)", parseIntOption)
     .option(
       "--chain-check-interval-ms <ms>",
       "how often the chain is checked to still have the deployment (a reset chain halts the daemon)",
@@ -188,6 +192,8 @@ function repairConfig(opts: RepairStartOptions) {
     ...set("claimIntervalMs", opts.claimIntervalMs),
     ...set("askCheckIntervalMs", opts.askCheckIntervalMs),
     ...set("chainCheckIntervalMs", opts.chainCheckIntervalMs),
+    ...set("logRangeBlocks", opts.logRangeBlocks),
+    ...set("logLookbackBlocks", opts.logLookbackBlocks),
     ...set("settleIntervalMs", opts.settleIntervalMs),
     ...set("withdrawIntervalMs", opts.withdrawIntervalMs),
     ...set("withdrawTo", opts.withdrawTo),

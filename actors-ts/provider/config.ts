@@ -65,6 +65,13 @@ export const providerConfigSchema = z.object({
    * block, the data dir's checkpoint), ms; a chain reset under the provider halts it.
    */
   chainCheckIntervalMs: z.number().int().positive().default(15_000),
+  /**
+   * Most blocks one `eth_getLogs` asks for (public endpoints cap it at 2,000–10,000), and the
+   * furthest back, in blocks from the head, any log is read (Lotus refuses past 2,880); older
+   * facts come from views and the data dir (decision 36).
+   */
+  logRangeBlocks: z.number().int().positive().default(2_000),
+  logLookbackBlocks: z.number().int().positive().default(2_880),
   /** How often stored pieces are checked for presence and size, ms. */
   scrubIntervalMs: z.number().int().positive().default(30_000),
   /** Full CommP re-verification of every piece happens every this many scrubs. */

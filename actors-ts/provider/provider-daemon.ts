@@ -69,7 +69,9 @@ export class ProviderDaemon {
     const blobs = new BlobStore(join(config.dataDir, "pieces"));
     const removed = blobs.removeTemps();
     if (removed > 0) logger.warn({ removed }, "removed partial uploads left by a previous run");
-    const clients = await connectChain(config.rpcUrl, this.account);
+    const clients = await connectChain(config.rpcUrl, this.account, {
+      logs: { rangeBlocks: BigInt(config.logRangeBlocks), lookbackBlocks: BigInt(config.logLookbackBlocks) },
+    });
     const deployment = loadDeployment(config.deployment, clients.chain.id);
     const guardInit = { deployment, dataDir: config.dataDir, checkIntervalMs: config.chainCheckIntervalMs };
     const { chainGuard, loops } = await startChainGuard({ clients, logger, store }, guardInit).catch((err) => {

@@ -77,7 +77,9 @@ export class RepairDaemon {
     const store = new RepairStore(join(config.dataDir, "repair.sqlite"));
     const blobs = new BlobStore(join(config.dataDir, "pieces"));
     blobs.removeTemps();
-    const clients = await connectChain(config.rpcUrl, this.account);
+    const clients = await connectChain(config.rpcUrl, this.account, {
+      logs: { rangeBlocks: BigInt(config.logRangeBlocks), lookbackBlocks: BigInt(config.logLookbackBlocks) },
+    });
     const deployment = loadDeployment(config.deployment, clients.chain.id);
     const guardInit = { deployment, dataDir: config.dataDir, checkIntervalMs: config.chainCheckIntervalMs };
     const { chainGuard, loops } = await startChainGuard({ clients, logger, store }, guardInit).catch((err) => {

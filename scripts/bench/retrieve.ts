@@ -13,31 +13,37 @@ import { ClientStore } from "../../actors-ts/client/client-store";
 import { StorageClient } from "../../actors-ts/client/storage-client";
 import { RetrievalClient } from "../../actors-ts/client/retrieval/retrieval-client";
 import { ErasurePool } from "../../actors-ts/erasure/erasure-pool";
+import { DemoNetwork } from "../lib/demo-network";
 
 /**
  * Stores `file` erasure-coded (4 + 2) with six local provider daemons, then times a paid
  * whole-file retrieval by a second client, and a plain HTTP GET of the same file from one local
- * server for comparison.
+ * server for comparison. With `wan`, every provider and the chain sit behind a WAN proxy (40 ms
+ * each way, 100 Mbit/s per connection and direction, no resets) and the plain GET is skipped.
  */
 export async function benchRetrieve(
   dir: string,
   file: string,
   size: number,
+  options: { wan?: boolean } = {},
 ): Promise<{ coldSeconds: number; warmSeconds: number; plainSeconds: number }> {
   const devnet = await startDevnet([], { HARDHAT_INTERVAL_MINING_MS: "500" });
   const providers: DaemonProcess[] = [];
   const pool = new ErasurePool();
+  const network = new DemoNetwork(Boolean(options.wan), { resetProbability: 0 });
   try {
     const deployment = await deployTo(devnet, join(dir, "deployments"));
+    const rpcUrl = await network.wrap(devnet.rpcUrl);
     const indices = [2, 3, 4, 5, 6, 7];
     await fundTokens(devnet, deployment, [devAddress(1), devAddress(8), ...indices.map(devAddress)], 10n ** 26n);
     providers.push(
       ...(await Promise.all(
-        indices.map((n) =>
+        indices.map(async (n) =>
           startDaemon(
             "provider",
             [
-              ...["--port", "0", "--data-dir", join(dir, `provider-${n}`), "--key", devKey(n), "--rpc", devnet.rpcUrl],
+              ...(await network.listenArgs()),
+              ...["--data-dir", join(dir, `provider-${n}`), "--key", devKey(n), "--rpc", rpcUrl],
               ...[
                 "--deployment",
                 join(dir, "deployments"),
@@ -54,7 +60,7 @@ export async function benchRetrieve(
       )),
     );
     const contracts = contractsOf(deployment);
-    const owner = await connectChain(devnet.rpcUrl, privateKeyToAccount(devKey(1)));
+    const owner = await connectChain(rpcUrl, privateKeyToAccount(devKey(1)));
     const ownerStore = new ClientStore(join(dir, "owner.sqlite"));
     const stored = await new StorageClient({
       clients: owner,
@@ -68,7 +74,7 @@ export async function benchRetrieve(
     );
     ownerStore.close();
 
-    const reader = await connectChain(devnet.rpcUrl, privateKeyToAccount(devKey(8)));
+    const reader = await connectChain(rpcUrl, privateKeyToAccount(devKey(8)));
     const readerStore = new ClientStore(join(dir, "reader.sqlite"));
     const retrieval = new RetrievalClient({
       clients: reader,
@@ -90,6 +96,7 @@ export async function benchRetrieve(
       warmSeconds = Math.min(warmSeconds, (performance.now() - started) / 1000);
     }
     readerStore.close();
+    if (options.wan) return { coldSeconds, warmSeconds, plainSeconds: NaN };
 
     const server = createServer((_req, res) => {
       res.writeHead(200, { "content-length": size });
@@ -109,6 +116,7 @@ export async function benchRetrieve(
   } finally {
     await Promise.all(providers.map((p) => p.stop()));
     await pool.close();
+    await network.stop();
     await devnet.stop();
   }
 }
