@@ -117,9 +117,12 @@ export class ChainGuard {
   async start(): Promise<DeploymentAnchor | undefined> {
     const context = this.context();
     const { deployment } = this.init;
-    const anchor = deployment ? await resolveAnchor(this.reader, deployment, this.c.store, context) : undefined;
+    // At start the agent's own patient client reads (every retry of a flaky endpoint): a start
+    // should not fail on one 503. The periodic checks use the fast-failing reader.
+    const reader = this.c.clients.public;
+    const anchor = deployment ? await resolveAnchor(reader, deployment, this.c.store, context) : undefined;
     this.anchor = anchor;
-    const observed = await observeChain(this.reader, this.expected(), context);
+    const observed = await observeChain(reader, this.expected(), context);
     if (observed.mismatch) throw mismatchError(observed.mismatch);
     if (anchor && this.c.store) recordAnchor(this.c.store, anchor);
     this.head = observed.head;

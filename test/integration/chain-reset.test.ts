@@ -57,7 +57,7 @@ describe("integration: a chain reset under running daemons", function () {
   ];
   const minerArgs = (): string[] => [
     ...["--port", "0", "--data-dir", join(dir, "miner"), "--key", devKey(MINER), "--rpc", relay.url],
-    ...["--deployment", join(dir, "deployments"), "--chain-check-interval-ms", CHECK_MS],
+    ...["--deployment", join(dir, "deployments-without-hash"), "--chain-check-interval-ms", CHECK_MS],
     ...["--watch-interval-ms", "500", "--work-interval-ms", "200", "--settle-interval-ms", "1000"],
   ];
   const diagnostics = (): string =>
@@ -75,9 +75,16 @@ describe("integration: a chain reset under running daemons", function () {
     await fundTokens(devnet, deployment, [devAddress(PROVIDER), devAddress(MINER)], 10n ** 24n);
     const block = await chain().getBlock({ blockNumber: BigInt(deployment.deployBlock) });
     deployBlockHash = block.hash;
+    // The provider's deployment file names the deploy block's hash; the miner's (a file written
+    // before deployments recorded it) does not, so the miner anchors to what its data dir records.
     const file = JSON.parse(await readFile(join(dir, "deployments", "31337.json"), "utf8")) as Deployment;
     await mkdir(join(dir, "deployments-with-hash"));
     await writeFile(join(dir, "deployments-with-hash", "31337.json"), JSON.stringify({ ...file, deployBlockHash }));
+    await mkdir(join(dir, "deployments-without-hash"));
+    await writeFile(
+      join(dir, "deployments-without-hash", "31337.json"),
+      JSON.stringify({ ...file, deployBlockHash: undefined }),
+    );
     [provider, miner] = await Promise.all([
       startDaemon("provider", providerArgs()),
       startDaemon("repair", minerArgs()),
