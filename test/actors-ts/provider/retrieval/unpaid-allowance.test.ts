@@ -4,7 +4,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ethers } from "hardhat";
 import { request } from "undici";
-import type { Address, Hex } from "viem";
+import type { Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { connectChain, type ChainClients } from "../../../../actors-ts/chain/clients";
 import { createChannel, getLane } from "../../../../actors-ts/chain/payment-channels/actions";
@@ -14,6 +14,7 @@ import { signRequest } from "../../../../actors-ts/core/signed-request";
 import { RetrievalClient } from "../../../../actors-ts/client/retrieval/retrieval-client";
 import { StorageClient } from "../../../../actors-ts/client/storage-client";
 import { PROVIDER_PATHS, VOUCHER_HEADER } from "../../../../actors-ts/protocol/provider-api";
+import { fundedBytes, grantBytes, paidBytes } from "../../../../actors-ts/provider/retrieval/unpaid-allowance";
 import { devKey } from "../../../helpers/agents";
 import { waitFor } from "../../../helpers/wait";
 import { startInProcessMarket, type InProcessMarket } from "../../client/in-process-market";
@@ -115,6 +116,56 @@ class Coverage {
     }
   }
 }
+
+describe("grantBytes", () => {
+  const fresh = { sentBytes: 0, paidBytes: 0 };
+  const base = {
+    fromBytes: 0,
+    wantedBytes: 100,
+    lane: fresh,
+    otherUnpaidBytes: 0,
+    maxUnpaidBytes: 100,
+    fundedBytes: 1e9,
+  };
+
+  it("gives a client that owes nothing its interval on credit", () => {
+    expect(grantBytes(base)).to.deep.equal({ granted: true, bytes: 100, sentBytes: 100, unpaidBytes: 100 });
+  });
+
+  it("cuts the interval to the room the client's other lanes leave, and refuses when none is left", () => {
+    expect(grantBytes({ ...base, otherUnpaidBytes: 60 })).to.include({ granted: true, bytes: 40, unpaidBytes: 40 });
+    expect(grantBytes({ ...base, otherUnpaidBytes: 100 })).to.deep.equal({
+      granted: false,
+      reason: "UnpaidLimitReached",
+    });
+  });
+
+  it("serves what a voucher paid in advance whatever the other lanes owe", () => {
+    const prepaid = { ...base, otherUnpaidBytes: 100, lane: { sentBytes: 0, paidBytes: 70 } };
+    expect(grantBytes(prepaid)).to.deep.equal({ granted: true, bytes: 70, sentBytes: 70, unpaidBytes: 0 });
+  });
+
+  it("sends again bytes the lane already had, and nothing new, when no room is left", () => {
+    const resent = { ...base, fromBytes: 50, otherUnpaidBytes: 100, lane: { sentBytes: 120, paidBytes: 50 } };
+    expect(grantBytes(resent)).to.deep.equal({ granted: true, bytes: 70, sentBytes: 120, unpaidBytes: 70 });
+  });
+
+  it("counts a lane's surplus as no one else's room and refuses what the channel's funds cannot cover", () => {
+    const ahead = { ...base, lane: { sentBytes: 100, paidBytes: 400 } };
+    expect(grantBytes({ ...ahead, fromBytes: 100 })).to.include({ bytes: 100, unpaidBytes: 0 });
+    expect(grantBytes({ ...base, fundedBytes: 30 })).to.include({ bytes: 30 });
+    expect(grantBytes({ ...base, fundedBytes: 0 })).to.deep.equal({ granted: false, reason: "UnpaidExceedsFunds" });
+  });
+
+  it("prices paid and funded bytes by the lane's price, a free lane always paid", () => {
+    expect(paidBytes(7n, 2n, 100)).to.equal(3);
+    expect(paidBytes(10n ** 30n, 2n, 100)).to.equal(100);
+    expect(paidBytes(0n, 0n, 100)).to.equal(100);
+    expect(fundedBytes(-5n, 2n)).to.equal(0);
+    expect(fundedBytes(9n, 2n)).to.equal(4);
+    expect(fundedBytes(0n, 0n)).to.equal(Number.MAX_SAFE_INTEGER);
+  });
+});
 
 describe("retrieval: the unpaid allowance belongs to the client, not to each lane", function () {
   this.timeout(300_000);
@@ -338,9 +389,13 @@ describe("retrieval: the unpaid allowance belongs to the client, not to each lan
         await storePiece(1, 5 * INTERVAL),
         await storePiece(1, 4 * INTERVAL + 1),
       ];
+      // Slowed down so the three transfers overlap: one takes the provider's credit and pays after
+      // each interval, the two beside it pay for each interval in the request that asks for it.
       const results = await Promise.all(
         pieces.map((p, i) =>
-          retrieval.retrievePiece(p.pieceCid, market.providers[1], join(market.dir, `par-${i}.bin`)),
+          retrieval.retrievePiece(p.pieceCid, market.providers[1], join(market.dir, `par-${i}.bin`), {
+            maxBytesPerSecond: 400_000,
+          }),
         ),
       );
       const fetches = results.map((r) => retrieval.ledger.fetches(r.retrievalId)[0]);
@@ -351,6 +406,14 @@ describe("retrieval: the unpaid allowance belongs to the client, not to each lan
         expect(results[i].paid).to.equal(PRICE * BigInt(p.bytes.length));
         expect(await intervalsServed(results[i].retrievalId)).to.equal(Math.ceil(p.bytes.length / INTERVAL));
       }
+      // On credit: a voucher with every request but the first, the last interval paid after it; in
+      // advance: a voucher with every request. Never a refusal and a retry.
+      const vouchersSent = results.map((r) => r.events.filter((e) => e.includes("ClientEventPaymentSent")).length);
+      const intervals = pieces.map((p) => Math.ceil(p.bytes.length / INTERVAL));
+      const onCredit = vouchersSent.filter((n, i) => n === intervals[i] - 1);
+      const inAdvance = vouchersSent.filter((n, i) => n === intervals[i]);
+      expect([onCredit.length, inAdvance.length]).to.deep.equal([1, 2]);
+      expect(results.flatMap((r) => r.events).filter((e) => e.includes("ClientEventPaymentRequested"))).to.be.empty;
       await waitFor("the provider to redeem the three lanes", 30_000, async () => {
         for (const [i, f] of fetches.entries()) {
           if ((await redeemed(f.channelId ?? 0n, f.lane ?? 0n)) !== results[i].paid) return undefined;
@@ -358,6 +421,25 @@ describe("retrieval: the unpaid allowance belongs to the client, not to each lan
         return true;
       });
       expect(await refusals()).to.equal(0);
+    });
+
+    it("a fetch refused credit (its client owes an interval elsewhere) pays in advance, exactly", async () => {
+      const piece = await storePiece(1, 3 * INTERVAL + 5);
+      // The same key on a channel of its own, as another process would: it takes an interval and stops.
+      const elsewhere = new RawReader(market, market.clientKey, 1);
+      const stray = await elsewhere.open(piece.pieceCid, await elsewhere.channel(10n ** 12n));
+      expect((await elsewhere.data(stray.retrievalId, 0)).status).to.equal(200);
+      const before = await refusals();
+      const result = await retrieval.retrievePiece(
+        piece.pieceCid,
+        market.providers[1],
+        join(market.dir, "refused.bin"),
+      );
+      expect((await readFile(join(market.dir, "refused.bin"))).equals(piece.bytes)).to.equal(true);
+      expect(result.paid).to.equal(PRICE * BigInt(piece.bytes.length));
+      expect(result.events.filter((e) => e.includes("ClientEventPaymentRequested"))).to.have.length(1);
+      expect(await refusals()).to.equal(before + 1);
+      expect(await intervalsServed(result.retrievalId)).to.equal(4);
     });
   });
 });
