@@ -88,7 +88,11 @@ function addProviderStart(parent: Command): void {
     .option("--settle-interval-ms <ms>", "settlement interval", parseIntOption)
     .option("--scrub-interval-ms <ms>", "piece scrub interval", parseIntOption)
     .option("--deep-scrub-every <n>", "recompute CommP every n scrubs", parseIntOption)
-    .option("--max-unpaid-bytes <bytes>", "bytes a retrieval client may receive beyond what it paid", parseIntOption)
+    .option(
+      "--max-unpaid-bytes <bytes>",
+      "bytes a retrieval client may receive beyond what it paid, all its lanes and channels together",
+      parseIntOption,
+    )
     .option("--redeem-interval-ms <ms>", "how often retrieval vouchers are redeemed on chain", parseIntOption)
     .option("--log-range-blocks <n>", "most blocks one eth_getLogs asks for (default 2000)", parseIntOption)
     .option("--log-lookback-blocks <n>", "furthest back, in blocks, any log is read (default 2880)", parseIntOption)

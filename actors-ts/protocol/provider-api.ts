@@ -58,6 +58,25 @@ export const openRetrievalResponseSchema = z.object({
 });
 export type OpenRetrievalResponse = z.output<typeof openRetrievalResponseSchema>;
 
+/**
+ * Codes of a 402 on `GET /retrievals/:id/data` that refuse credit, not payment (decisions 37):
+ * the client already owes for all the unpaid bytes the provider allows it (on any of its lanes
+ * and channels), or the channel's free funds could not pay for more. A voucher paying for the
+ * interval in advance is served.
+ */
+export const CREDIT_REFUSALS = ["UnpaidLimitReached", "UnpaidExceedsFunds"] as const;
+
+/**
+ * Size of a retrieval's payment interval `n` (0-based), bytes: Filecoin's paymentInterval grown
+ * by paymentIntervalIncrease, capped at the provider's unpaid allowance.
+ */
+export function paymentIntervalBytes(
+  terms: Pick<OpenRetrievalResponse, "paymentIntervalBytes" | "paymentIntervalIncreaseBytes" | "maxUnpaidBytes">,
+  n: number,
+): number {
+  return Math.min(terms.paymentIntervalBytes + n * terms.paymentIntervalIncreaseBytes, terms.maxUnpaidBytes);
+}
+
 export const storageDealProposalSchema = z.object({
   pieceCid: zHexBytes(32),
   pieceSize: zUint64,

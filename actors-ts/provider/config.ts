@@ -42,7 +42,11 @@ export const providerConfigSchema = z.object({
       paymentIntervalIncreaseBytes: zUint.default(1n << 20n),
     })
     .prefault({}),
-  /** Bytes a retrieval client may receive beyond what it has paid for (default: one interval). */
+  /**
+   * Bytes a retrieval client may have been sent beyond what it has paid for, across all its
+   * lanes and channels with this provider, and only as far as its channel's free funds cover them
+   * (default: one payment interval; decisions 37).
+   */
   maxUnpaidBytes: z.number().int().positive().optional(),
   /** How often retrieval vouchers are redeemed on chain (and settling channels collected), ms. */
   redeemIntervalMs: z.number().int().positive().default(30_000),

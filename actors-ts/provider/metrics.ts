@@ -26,6 +26,12 @@ export class ProviderMetrics {
     labelNames: ["paid"] as const,
     registers: [this.registry],
   });
+  readonly retrievalRefusals = new Counter({
+    name: "rm_provider_retrieval_refusals_total",
+    help: "Retrieval data requests refused for the unpaid allowance, by code",
+    labelNames: ["code"] as const,
+    registers: [this.registry],
+  });
   readonly dealsPublished = new Counter({
     name: "rm_provider_deals_published_total",
     help: "Deals published on chain",

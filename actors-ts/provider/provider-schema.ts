@@ -106,4 +106,18 @@ export const PROVIDER_MIGRATIONS = [
    ALTER TABLE deals RENAME COLUMN generation TO data_set_id;
    ALTER TABLE deals RENAME COLUMN start_leaf TO piece_index;
    CREATE INDEX deals_status ON deals(status, data_set_id);`,
+  // The unpaid allowance belongs to the client, not to each lane (decisions 37): every lane keeps
+  // the bytes it was sent beyond what its best voucher pays for, and the lanes that owe any are
+  // found by client and by channel through two small partial indexes. Lanes served before this
+  // migration get their unpaid bytes from their vouchers (rounding aside).
+  `ALTER TABLE retrievals ADD COLUMN unpaid_bytes INTEGER NOT NULL DEFAULT 0;
+   UPDATE retrievals SET unpaid_bytes = MAX(0, CAST(
+       (bytes_sent - start_offset)
+       - COALESCE((SELECT CAST(v.amount AS REAL) FROM vouchers v
+                   WHERE v.channel_id = retrievals.channel_id AND v.lane = retrievals.lane), 0)
+         / CAST(price_per_byte AS REAL)
+     AS INTEGER))
+   WHERE bytes_sent > start_offset AND CAST(price_per_byte AS REAL) > 0;
+   CREATE INDEX retrievals_unpaid_client ON retrievals(lower(client)) WHERE unpaid_bytes > 0;
+   CREATE INDEX retrievals_unpaid_channel ON retrievals(channel_id) WHERE unpaid_bytes > 0;`,
 ];

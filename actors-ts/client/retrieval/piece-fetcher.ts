@@ -1,8 +1,8 @@
 import { open, type FileHandle } from "node:fs/promises";
-import { toHex, type Address, type Hex } from "viem";
+import type { Dispatcher } from "undici";
+import type { Address, Hex } from "viem";
 import { sleep } from "../../core/abort";
-import { RepairMarketError } from "../../core/errors";
-import { httpCall } from "../../core/http-client";
+import { PeerRejectedError, httpCall } from "../../core/http-client";
 import type { Logger } from "../../core/logger";
 import { signRequest } from "../../core/signed-request";
 import type { ChainClients } from "../../chain/clients";
@@ -10,19 +10,19 @@ import type { MarketContracts } from "../../chain/contracts";
 import { createChannel, fundChannel, getChannel } from "../../chain/payment-channels/actions";
 import { encodeVoucherHeader, plainVoucher, signVoucher } from "../../chain/payment-channels/vouchers";
 import type { RegisteredProvider } from "../../chain/registry/reads";
-import { CHUNK_LOG2_LEAVES, CHUNK_PAYLOAD_BYTES } from "../../piece/constants";
-import { CommPHasher, pieceGeometry } from "../../piece/commp";
-import { PieceTreeCache } from "../../piece/piece-proof";
-import { PROVIDER_PATHS, VOUCHER_HEADER } from "../../protocol/provider-api";
-
-/** The payment route's answer is not used; any JSON will do. */
+import {
+  CREDIT_REFUSALS,
+  PROVIDER_PATHS,
+  VOUCHER_HEADER,
+  paymentIntervalBytes,
+  type OpenRetrievalResponse,
+} from "../../protocol/provider-api";
 import type { PieceFetchRow, RetrievalLedger } from "./retrieval-ledger";
 import { openRetrieval, payRetrieval } from "../../protocol/provider-client";
+import { ChannelBook, processChannelBook } from "./channel-book";
+import { chunkVerifierFor, type ChunkVerifier } from "./chunk-verifier";
 
-/** Bytes from a provider do not match the piece commitment (seed 003: evidence of cheating). */
-export class PieceCommitmentMismatchError extends RepairMarketError {
-  override name = "PieceCommitmentMismatchError" as const;
-}
+export { PieceCommitmentMismatchError } from "./chunk-verifier";
 
 /** One piece to fetch from one provider. */
 export interface FetchTarget {
@@ -65,18 +65,44 @@ export interface FetchDeps {
   contracts: MarketContracts;
   ledger: RetrievalLedger;
   logger: Logger;
+  /** What the fetches side by side agree on (default: the one book of this process). */
+  channels?: ChannelBook;
+}
+
+type Emit = (event: string, status: string, detail?: string) => void;
+type IntervalTerms = Pick<
+  OpenRetrievalResponse,
+  "paymentIntervalBytes" | "paymentIntervalIncreaseBytes" | "maxUnpaidBytes"
+>;
+
+/** How one fetch pays: after each interval, on the provider's credit, or each one in advance. */
+interface PaymentPlan {
+  /** Pay for each interval in the request that asks for it (no credit taken). */
+  advance: boolean;
+  /** Data requests answered in this run: numbers the next interval. */
+  requests: number;
+  terms: IntervalTerms;
+  /** Gives the provider's credit back to the book (idempotent). */
+  release(): void;
 }
 
 /**
  * Seed 001's RetrievalClient for one piece from one provider, paid through a payment channel:
- * opens (or reuses) a channel and a retrieval deal, then fetches an interval at a time, sending
- * with each request a voucher that pays for every byte received before it. Every 2^15-leaf chunk
- * is checked against the piece commitment as soon as it is complete (the chunk roots themselves
- * are checked against the root first), so a bad provider is caught early and a restart resumes
- * from the last verified chunk. Vouchers are recorded before they are sent: nothing is paid twice.
+ * opens (or reuses) a channel and a retrieval deal, then fetches an interval at a time. The fetch
+ * holding the provider's credit (one per provider in this process, see {@link ChannelBook}) sends
+ * with each request a voucher paying for every byte received before it; a fetch running beside
+ * it pays for each interval in the request that asks for it, as does one the provider refuses
+ * credit. Every 2^15-leaf chunk is checked against the piece commitment as soon as it is complete
+ * (the chunk roots themselves are checked against the root first), so a bad provider is caught
+ * early and a restart resumes from the last verified chunk. Vouchers are recorded before they are
+ * sent and never pay beyond the range: nothing is paid twice.
  */
 export class PieceFetcher {
-  constructor(private readonly deps: FetchDeps) {}
+  private readonly book: ChannelBook;
+
+  constructor(private readonly deps: FetchDeps) {
+    this.book = deps.channels ?? processChannelBook;
+  }
 
   /**
    * Fetches the whole piece into `tempPath` (resuming a recorded fetch when one exists).
@@ -86,7 +112,8 @@ export class PieceFetcher {
    */
   async fetch(retrievalId: string, target: FetchTarget, tempPath: string, options: FetchOptions = {}): Promise<bigint> {
     const { ledger } = this.deps;
-    const provider = target.provider;
+    const { provider } = target;
+    const payer = this.deps.clients.account.address;
     let row: PieceFetchRow = ledger.fetch(retrievalId, target.pieceIndex, provider.address) ?? {
       retrievalId,
       pieceIndex: target.pieceIndex,
@@ -99,7 +126,7 @@ export class PieceFetcher {
       status: "running",
       tempPath,
     };
-    const emit = (event: string, status: string, detail?: string) =>
+    const emit: Emit = (event, status, detail) =>
       options.onEvent?.({
         received: row.verifiedBytes,
         paid: row.channelId !== undefined && row.lane !== undefined ? ledger.lane(row.channelId, row.lane).amount : 0n,
@@ -107,44 +134,83 @@ export class PieceFetcher {
         status,
         detail,
       });
-    if (!row.providerRetrievalId) {
-      emit("ClientEventOpen", "DealStatusNew");
-      const channelId = await this.ensureChannel(provider.address, row.pricePerByte * BigInt(target.payloadSize), emit);
-      const opened = await openRetrieval(this.deps.clients.account, provider, {
-        pieceCid: target.pieceCid,
-        channelId: channelId.toString(),
-      });
-      row = {
-        ...row,
-        providerRetrievalId: opened.retrievalId,
-        channelId,
-        lane: BigInt(opened.lane),
-        startOffset: opened.startOffset,
-        endOffset: opened.endOffset,
-        pricePerByte: BigInt(opened.pricePerByte),
-      };
-      ledger.upsertFetch(row);
-      emit("ClientEventDealAccepted", "DealStatusAccepted");
-      emit("ClientEventLaneAllocated", "DealStatusOngoing", `lane ${opened.lane} of channel ${channelId}`);
-    }
-    const verifier = (await this.chunkVerifier(target)).startAt(row.verifiedBytes);
-    const handle = await open(tempPath, row.verifiedBytes > 0 ? "r+" : "w");
+    let terms = termsOfAsk(provider);
+    const releases: (() => void)[] = [];
     try {
-      row = await this.transfer(row, target, handle, verifier, options, emit);
+      if (!row.providerRetrievalId) {
+        ({ row, terms } = await this.book.exclusive(payer, provider.address, async () => {
+          const opened = await this.open(row, target, emit);
+          releases.push(this.reserve(opened.row));
+          return opened;
+        }));
+        emit("ClientEventDealAccepted", "DealStatusAccepted");
+        emit("ClientEventLaneAllocated", "DealStatusOngoing", `lane ${row.lane} of channel ${row.channelId}`);
+      } else {
+        releases.push(this.reserve(row));
+      }
+      const verifier = (await chunkVerifierFor(target)).startAt(row.verifiedBytes);
+      const credit = this.book.takeCredit(payer, provider.address);
+      const plan: PaymentPlan = { advance: !credit, requests: 0, terms, release: credit ?? (() => undefined) };
+      releases.push(plan.release);
+      row = await this.transferInto(tempPath, row, target, verifier, options, emit, plan);
+      // The last interval is paid before the credit is given back.
+      await this.payRest(row, provider);
     } finally {
-      await handle.close();
-    }
-    const lane = row.lane as bigint;
-    const channelId = row.channelId as bigint;
-    const owed = row.pricePerByte * BigInt(row.endOffset - row.startOffset);
-    if (ledger.lane(channelId, lane).amount < owed) {
-      const voucher = await this.voucher(channelId, lane, owed);
-      await payRetrieval(this.deps.clients.account, provider, row.providerRetrievalId as string, voucher);
+      for (const release of releases) release();
     }
     row.status = "verified";
     ledger.upsertFetch(row);
     emit("ClientEventComplete", "DealStatusCompleted");
-    return ledger.lane(channelId, lane).amount;
+    return ledger.lane(row.channelId as bigint, row.lane as bigint).amount;
+  }
+
+  /** Chooses or creates a channel, opens the retrieval deal on it and records its lane. */
+  private async open(
+    start: PieceFetchRow,
+    target: FetchTarget,
+    emit: Emit,
+  ): Promise<{ row: PieceFetchRow; terms: IntervalTerms }> {
+    emit("ClientEventOpen", "DealStatusNew");
+    const { provider } = target;
+    const channelId = await this.ensureChannel(provider.address, start.pricePerByte * BigInt(target.payloadSize), emit);
+    const opened = await openRetrieval(this.deps.clients.account, provider, {
+      pieceCid: target.pieceCid,
+      channelId: channelId.toString(),
+    });
+    const row: PieceFetchRow = {
+      ...start,
+      providerRetrievalId: opened.retrievalId,
+      channelId,
+      lane: BigInt(opened.lane),
+      startOffset: opened.startOffset,
+      endOffset: opened.endOffset,
+      pricePerByte: BigInt(opened.pricePerByte),
+    };
+    this.deps.ledger.upsertFetch(row);
+    return { row, terms: opened };
+  }
+
+  /** Counts the fetch's whole price against its channel's funds while it runs (see ensureChannel). */
+  private reserve(row: PieceFetchRow): () => void {
+    const cost = row.pricePerByte * BigInt(row.endOffset - row.startOffset);
+    return this.book.reserve(row.channelId as bigint, row.lane as bigint, cost);
+  }
+
+  private async transferInto(
+    tempPath: string,
+    row: PieceFetchRow,
+    target: FetchTarget,
+    verifier: ChunkVerifier,
+    options: FetchOptions,
+    emit: Emit,
+    plan: PaymentPlan,
+  ): Promise<PieceFetchRow> {
+    const handle = await open(tempPath, row.verifiedBytes > 0 ? "r+" : "w");
+    try {
+      return await this.transfer(row, target, handle, verifier, options, emit, plan);
+    } finally {
+      await handle.close();
+    }
   }
 
   private async transfer(
@@ -153,40 +219,26 @@ export class PieceFetcher {
     handle: FileHandle,
     verifier: ChunkVerifier,
     options: FetchOptions,
-    emit: (event: string, status: string, detail?: string) => void,
+    emit: Emit,
+    plan: PaymentPlan,
   ): Promise<PieceFetchRow> {
     const { ledger } = this.deps;
     let row = { ...start };
     let position = row.verifiedBytes;
-    const id = row.providerRetrievalId as string;
     const started = Date.now();
     let pulled = 0;
     while (position < row.endOffset) {
-      const headers: Record<string, string> = {};
-      const owed = row.pricePerByte * BigInt(position - row.startOffset);
-      if (position > row.startOffset) {
-        headers[VOUCHER_HEADER] = encodeVoucherHeader(
-          await this.voucher(row.channelId as bigint, row.lane as bigint, owed),
-        );
-        emit("ClientEventPaymentSent", "DealStatusOngoing");
+      let response: Dispatcher.ResponseData;
+      try {
+        response = await this.request(row, target, position, plan, options, emit);
+      } catch (err) {
+        if (plan.advance || !isCreditRefusal(err)) throw err;
+        plan.advance = true;
+        plan.release();
+        emit("ClientEventPaymentRequested", "DealStatusFundsNeeded", "no credit left: paying each interval in advance");
+        continue;
       }
-      const path = `${PROVIDER_PATHS.retrievalData(id)}?offset=${position}`;
-      const signed = await signRequest(this.deps.clients.account, {
-        method: "GET",
-        path,
-        audience: target.provider.address,
-      });
-      const response = await httpCall(
-        {
-          method: "GET",
-          url: target.provider.endpoint + path,
-          headers: { ...signed, ...headers },
-          headersTimeoutMs: options.stallTimeoutMs ?? 30_000,
-          bodyTimeoutMs: options.stallTimeoutMs ?? 30_000,
-          signal: options.signal,
-        },
-        { peer: target.provider.address, stage: `fetch piece ${target.pieceIndex}` },
-      );
+      plan.requests++;
       for await (const data of response.body) {
         const chunk = data as Buffer;
         await handle.write(chunk, 0, chunk.length, position);
@@ -209,6 +261,58 @@ export class PieceFetcher {
     return row;
   }
 
+  /**
+   * Asks for the interval at `position`, with a voucher paying for every byte before it — and,
+   * paying in advance, for the interval asked for too (never beyond the range).
+   */
+  private async request(
+    row: PieceFetchRow,
+    target: FetchTarget,
+    position: number,
+    plan: PaymentPlan,
+    options: FetchOptions,
+    emit: Emit,
+  ): Promise<Dispatcher.ResponseData> {
+    const headers: Record<string, string> = {};
+    const paidTo = plan.advance
+      ? Math.min(row.endOffset, position + paymentIntervalBytes(plan.terms, plan.requests))
+      : position;
+    if (paidTo > row.startOffset) {
+      const amount = row.pricePerByte * BigInt(paidTo - row.startOffset);
+      headers[VOUCHER_HEADER] = encodeVoucherHeader(
+        await this.voucher(row.channelId as bigint, row.lane as bigint, amount),
+      );
+      emit("ClientEventPaymentSent", "DealStatusOngoing");
+    }
+    const path = `${PROVIDER_PATHS.retrievalData(row.providerRetrievalId as string)}?offset=${position}`;
+    const signed = await signRequest(this.deps.clients.account, {
+      method: "GET",
+      path,
+      audience: target.provider.address,
+    });
+    return httpCall(
+      {
+        method: "GET",
+        url: target.provider.endpoint + path,
+        headers: { ...signed, ...headers },
+        headersTimeoutMs: options.stallTimeoutMs ?? 30_000,
+        bodyTimeoutMs: options.stallTimeoutMs ?? 30_000,
+        signal: options.signal,
+      },
+      { peer: target.provider.address, stage: `fetch piece ${target.pieceIndex}` },
+    );
+  }
+
+  /** Pays for whatever of the range the lane's vouchers do not cover yet (the last interval). */
+  private async payRest(row: PieceFetchRow, provider: RegisteredProvider): Promise<void> {
+    const lane = row.lane as bigint;
+    const channelId = row.channelId as bigint;
+    const owed = row.pricePerByte * BigInt(row.endOffset - row.startOffset);
+    if (this.deps.ledger.lane(channelId, lane).amount >= owed) return;
+    const voucher = await this.voucher(channelId, lane, owed);
+    await payRetrieval(this.deps.clients.account, provider, row.providerRetrievalId as string, voucher);
+  }
+
   /** Signs the next voucher on a lane for at least `amount`, recording it first. */
   private async voucher(channelId: bigint, lane: bigint, amount: bigint) {
     const { clients, contracts, ledger } = this.deps;
@@ -218,17 +322,20 @@ export class PieceFetcher {
     return signVoucher(clients.account, clients.chain.id, contracts.paymentChannels, next);
   }
 
-  /** A channel to `provider` able to cover `needed` more, created or topped up as needed. */
-  private async ensureChannel(
-    provider: Address,
-    needed: bigint,
-    emit: (event: string, status: string, detail?: string) => void,
-  ): Promise<bigint> {
+  /**
+   * A channel to `provider` able to cover `needed` more, created or topped up as needed. What
+   * its lanes' vouchers promise and what the fetches running on it will still pay are not free.
+   * Called only inside the book's `exclusive` section for the provider.
+   */
+  private async ensureChannel(provider: Address, needed: bigint, emit: Emit): Promise<bigint> {
     const { clients, contracts, ledger } = this.deps;
     for (const channelId of ledger.channelsTo(provider)) {
       const channel = await getChannel(clients, contracts, channelId);
       if (channel.collected || channel.settlingAt !== 0n) continue;
-      const available = channel.funds - ledger.promised(channelId);
+      const running = this.book
+        .running(channelId)
+        .reduce((sum, f) => sum + max0(f.cost - ledger.lane(channelId, f.lane).amount), 0n);
+      const available = channel.funds - ledger.promised(channelId) - running;
       if (available < needed) {
         emit("ClientEventPaymentChannelAddingFunds", "DealStatusPaymentChannelAddingFunds");
         await fundChannel(clients, contracts, channelId, needed - available);
@@ -240,110 +347,27 @@ export class PieceFetcher {
     ledger.addChannel(channelId, provider);
     return channelId;
   }
-
-  private async chunkVerifier(target: FetchTarget): Promise<ChunkVerifier> {
-    const { height } = pieceGeometry(target.payloadSize);
-    if (height <= CHUNK_LOG2_LEAVES) return new ChunkVerifier(target, undefined);
-    const response = await httpCall(
-      { method: "GET", url: target.provider.endpoint + PROVIDER_PATHS.pieceTree(target.pieceCid) },
-      { peer: target.provider.address, stage: `fetch chunk roots of piece ${target.pieceIndex}` },
-    );
-    const bytes = new Uint8Array(await response.body.arrayBuffer());
-    let cache: PieceTreeCache;
-    try {
-      cache = PieceTreeCache.deserialize(bytes, height);
-    } catch (cause) {
-      throw new PieceCommitmentMismatchError("provider sent malformed chunk roots", {
-        details: { provider: target.provider.address, pieceIndex: target.pieceIndex },
-        cause,
-      });
-    }
-    if (toHex(cache.root) !== target.root.toLowerCase()) {
-      throw new PieceCommitmentMismatchError("provider's chunk roots do not lead to the piece commitment", {
-        details: {
-          provider: target.provider.address,
-          pieceIndex: target.pieceIndex,
-          expected: target.root,
-          actual: toHex(cache.root),
-        },
-      });
-    }
-    return new ChunkVerifier(target, cache.chunkRoots);
-  }
 }
 
-/**
- * Checks a piece chunk by chunk while it streams in: each 1,040,384-byte chunk's subtree root
- * (the last chunk zero-padded) must equal the verified chunk root; a piece of one chunk or less is
- * checked whole at its end.
- */
-class ChunkVerifier {
-  private buffer: Buffer;
-  private filled = 0;
-  private chunkIndex = 0;
+/** Interval terms from the provider's registered ask (a resumed fetch was not told its own). */
+function termsOfAsk(provider: RegisteredProvider): IntervalTerms {
+  const ask = provider.retrievalAsk;
+  return {
+    paymentIntervalBytes: Number(ask.paymentIntervalBytes),
+    paymentIntervalIncreaseBytes: Number(ask.paymentIntervalIncreaseBytes),
+    maxUnpaidBytes: Number(ask.paymentIntervalBytes),
+  };
+}
 
-  constructor(
-    private readonly target: FetchTarget,
-    private readonly chunkRoots: Uint8Array[] | undefined,
-  ) {
-    this.buffer = Buffer.alloc(Math.min(CHUNK_PAYLOAD_BYTES, target.payloadSize));
-  }
+/** A 402 refusing credit (not payment): paying the interval in advance is served. */
+function isCreditRefusal(err: unknown): boolean {
+  return (
+    err instanceof PeerRejectedError &&
+    err.statusCode === 402 &&
+    (CREDIT_REFUSALS as readonly string[]).includes(err.code)
+  );
+}
 
-  /** Starts at `offset`, a chunk boundary (where a resumed fetch picks up). */
-  startAt(offset: number): this {
-    this.chunkIndex = Math.floor(offset / CHUNK_PAYLOAD_BYTES);
-    this.filled = 0;
-    return this;
-  }
-
-  /**
-   * Takes the next bytes of the piece; returns the offset up to which it is verified.
-   *
-   * @throws PieceCommitmentMismatchError
-   */
-  push(bytes: Buffer): number {
-    let consumed = 0;
-    let verifiedTo = this.chunkIndex * CHUNK_PAYLOAD_BYTES;
-    while (consumed < bytes.length) {
-      const chunkStart = this.chunkIndex * CHUNK_PAYLOAD_BYTES;
-      const chunkLength = Math.min(CHUNK_PAYLOAD_BYTES, this.target.payloadSize - chunkStart);
-      const take = Math.min(chunkLength - this.filled, bytes.length - consumed);
-      bytes.copy(this.buffer, this.filled, consumed, consumed + take);
-      this.filled += take;
-      consumed += take;
-      if (this.filled === chunkLength) {
-        this.check(this.buffer.subarray(0, chunkLength));
-        verifiedTo = chunkStart + chunkLength;
-        this.chunkIndex++;
-        this.filled = 0;
-      }
-    }
-    return verifiedTo;
-  }
-
-  private check(chunk: Uint8Array): void {
-    let actual: Uint8Array;
-    let expected: Uint8Array;
-    if (!this.chunkRoots) {
-      actual = new CommPHasher().update(chunk).digest().root;
-      expected = Buffer.from(this.target.root.slice(2), "hex");
-    } else {
-      let chunkRoot: Uint8Array | undefined;
-      new CommPHasher({ onChunkRoot: (_i, r) => (chunkRoot ??= r) }).update(chunk).digest();
-      actual = chunkRoot as Uint8Array;
-      expected = this.chunkRoots[this.chunkIndex];
-    }
-    if (!expected || toHex(actual) !== toHex(expected)) {
-      throw new PieceCommitmentMismatchError("piece bytes do not match the commitment", {
-        details: {
-          provider: this.target.provider.address,
-          pieceIndex: this.target.pieceIndex,
-          pieceCid: this.target.pieceCid,
-          chunk: this.chunkIndex,
-          expected: expected ? toHex(expected) : "none",
-          actual: toHex(actual),
-        },
-      });
-    }
-  }
+function max0(x: bigint): bigint {
+  return x > 0n ? x : 0n;
 }

@@ -5,12 +5,7 @@ import { toHex, type Address, type Hex } from "viem";
 import { HttpError } from "../../core/http-errors";
 import { parsePieceCidV2 } from "../../piece/piece-cid";
 import { getChannel } from "../../chain/payment-channels/actions";
-import {
-  decodeVoucherHeader,
-  signedVoucherSchema,
-  verifyVoucher,
-  type SignedVoucher,
-} from "../../chain/payment-channels/vouchers";
+import { decodeVoucherHeader, signedVoucherSchema, type SignedVoucher } from "../../chain/payment-channels/vouchers";
 import {
   PROVIDER_PATHS,
   VOUCHER_HEADER,
@@ -22,14 +17,7 @@ import { pieceKey, treeKey } from "../../piece/piece-intake";
 import { heldPiece } from "../held-piece";
 import { authenticate } from "../../core/http-server";
 import type { RetrievalRow, RetrievalStore } from "./retrieval-store";
-
-/** Size of interval `n` (0-based): Filecoin's paymentInterval grown by paymentIntervalIncrease. */
-export function intervalBytes(
-  row: Pick<RetrievalRow, "intervalBytes" | "intervalIncrease" | "maxUnpaid">,
-  n: number,
-): number {
-  return Math.min(row.intervalBytes + n * row.intervalIncrease, row.maxUnpaid);
-}
+import { acceptVoucher, grantInterval, maxUnpaidBytesOf } from "./retrieval-payment";
 
 /**
  * Seed 001's RetrievalProvider over HTTP, paid through PaymentChannels: a client opens a
@@ -37,8 +25,9 @@ export function intervalBytes(
  * interval at a time, each request carrying a voucher whose cumulative amount pays for every
  * byte before the requested offset. The provider checks the voucher (EIP-712 signature by the
  * channel's payer, channel, lane, nonce, amount, the channel's on-chain funds) before sending
- * more, keeps the best voucher per lane, and never sends more than `maxUnpaidBytes` beyond what
- * is paid.
+ * more and keeps the best voucher per lane. The unpaid allowance is the client's, not the lane's
+ * (decisions 37): across all its lanes and channels a client is never sent more than
+ * `maxUnpaidBytes` beyond what it paid, and only as far as its channel's free funds could pay.
  */
 export function registerRetrievalRoutes(
   app: FastifyInstance,
@@ -99,7 +88,7 @@ async function openRetrieval(
   reply: FastifyReply,
 ): Promise<FastifyReply> {
   const ask = init.retrievalAsk;
-  const maxUnpaid = init.maxUnpaidBytes ?? Number(ask.paymentIntervalBytes);
+  const maxUnpaid = maxUnpaidBytesOf(init);
   const auth = await authenticate(c, request);
   const body = openRetrievalRequestSchema.parse(request.body);
   const piece = heldPiece(c, body.pieceCid);
@@ -162,15 +151,18 @@ async function openRetrieval(
 /**
  * GET retrievalData(:id)?offset=: the retrieval client's next interval of bytes from `offset`
  * (default the retrieval's start), once the voucher in the voucher header pays for every byte
- * before `offset` (a voucher sent when nothing is owed yet is checked too). Headers
- * `x-rm-offset` and `x-rm-interval` say which interval it is; the configured faults apply.
+ * before `offset` (a voucher sent when nothing is owed yet is checked too, and may pay ahead).
+ * The interval is cut to what the client's unpaid allowance and its channel's free funds allow
+ * ({@link grantInterval}). Headers `x-rm-offset` and `x-rm-interval` say which interval it is;
+ * the configured faults apply.
  *
  * @throws HttpError 404 RetrievalNotFound, 403 NotRetrievalClient, 416 RangeNotSatisfiable, 402
- *   PaymentRequired (no readable voucher) or the voucher's refusal (see {@link acceptVoucher}).
+ *   PaymentRequired (no readable voucher), the voucher's refusal (see {@link acceptVoucher}),
+ *   UnpaidLimitReached or UnpaidExceedsFunds.
  */
 async function serveRetrievalData(
   c: Pick<ProviderComponents, "blobs" | "clients" | "contracts" | "logger" | "metrics" | "store">,
-  init: Pick<ProviderInit, "faults">,
+  init: Pick<ProviderInit, "faults" | "maxUnpaidBytes" | "retrievalAsk">,
   retrievals: RetrievalStore,
   request: FastifyRequest<{ Params: { id: string }; Querystring: { offset?: string } }>,
   reply: FastifyReply,
@@ -187,6 +179,7 @@ async function serveRetrievalData(
   }
   const owed = row.pricePerByte * BigInt(offset - row.startOffset);
   const header = request.headers[VOUCHER_HEADER];
+  const channel = await getChannel(c.clients, c.contracts, row.channelId);
   if (owed > 0n || header) {
     let signed: SignedVoucher;
     try {
@@ -196,18 +189,17 @@ async function serveRetrievalData(
         required: owed.toString(),
       });
     }
-    await acceptVoucher(c, retrievals, row, signed, owed);
+    await acceptVoucher(c, retrievals, row, channel, signed, owed);
   }
-  const length = Math.min(intervalBytes(row, row.intervalsServed), row.endOffset - offset);
-  retrievals.recordServed(row.id, offset + length);
-  c.metrics.bytesServed.inc({ paid: "voucher" }, length);
+  const { bytes, interval } = grantInterval(c, init, retrievals, row, channel, offset);
+  c.metrics.bytesServed.inc({ paid: "voucher" }, bytes);
   reply
     .type("application/octet-stream")
-    .header("content-length", length)
+    .header("content-length", bytes)
     .header("x-rm-offset", offset)
-    .header("x-rm-interval", row.intervalsServed);
-  const stream = c.blobs.read(pieceKey(row.root), { start: offset, end: offset + length - 1 });
-  return reply.send(applyFaults(c, init, stream, length));
+    .header("x-rm-interval", interval);
+  const stream = c.blobs.read(pieceKey(row.root), { start: offset, end: offset + bytes - 1 });
+  return reply.send(applyFaults(c, init, stream, bytes));
 }
 
 /**
@@ -226,13 +218,15 @@ async function acceptPayment(
   const auth = await authenticate(c, request);
   const row = ownRetrieval(retrievals, request.params.id, auth.signer);
   const signed = signedVoucherSchema.parse(request.body);
-  await acceptVoucher(c, retrievals, row, signed, 0n);
+  const channel = await getChannel(c.clients, c.contracts, row.channelId);
+  await acceptVoucher(c, retrievals, row, channel, signed, 0n);
   return reply.send({ accepted: true, amount: signed.voucher.amount.toString() });
 }
 
 /**
- * GET retrieval(:id): the retrieval's progress: bytes sent, intervals served, the amount its best
- * voucher pays and how much of it is redeemed.
+ * GET retrieval(:id): the retrieval's progress: bytes sent (the end of the furthest interval, an
+ * offset into the piece), intervals served, the bytes sent beyond what is paid, the amount its
+ * best voucher pays and how much of it is redeemed.
  *
  * @throws HttpError 404 RetrievalNotFound.
  */
@@ -248,6 +242,7 @@ async function retrievalStatus(
     retrievalId: row.id,
     bytesSent: row.bytesSent,
     intervalsServed: row.intervalsServed,
+    unpaidBytes: row.unpaidBytes,
     paid: (best?.voucher.amount ?? 0n).toString(),
     redeemed: (best?.redeemed ?? 0n).toString(),
   });
@@ -295,60 +290,4 @@ function ownRetrieval(retrievals: RetrievalStore, id: string, signer: Address): 
     throw new HttpError(403, "NotRetrievalClient", "this retrieval belongs to another client", { retrievalId: id });
   }
   return row;
-}
-
-/**
- * Checks a voucher for a retrieval and keeps it as the lane's best.
- *
- * @param required Cumulative amount the voucher must at least carry.
- * @throws HttpError 402 naming the failed check.
- */
-async function acceptVoucher(
-  c: Pick<ProviderComponents, "clients" | "contracts">,
-  retrievals: RetrievalStore,
-  row: RetrievalRow,
-  signed: SignedVoucher,
-  required: bigint,
-): Promise<void> {
-  const v = signed.voucher;
-  const refuse = (code: string, message: string, details: Record<string, string> = {}) =>
-    new HttpError(402, code, message, { retrievalId: row.id, ...details });
-  if (v.channelId !== row.channelId) {
-    throw refuse("VoucherWrongChannel", "voucher is for another channel", { channelId: v.channelId.toString() });
-  }
-  if (v.lane !== row.lane) throw refuse("VoucherWrongLane", "voucher is for another lane", { lane: v.lane.toString() });
-  if (v.timeLockMin !== 0n || v.timeLockMax !== 0n || BigInt(v.secretHash) !== 0n || v.minSettleEpoch !== 0n) {
-    throw refuse("VoucherUnsupported", "retrieval vouchers carry no time lock, secret or settle bound");
-  }
-  const best = retrievals.bestVoucher(v.channelId, v.lane);
-  if (best && v.nonce <= best.voucher.nonce) {
-    throw refuse("VoucherNonceReplayed", "voucher nonce is not above the last accepted one", {
-      nonce: v.nonce.toString(),
-      lastNonce: best.voucher.nonce.toString(),
-    });
-  }
-  if (best && v.amount < best.voucher.amount) {
-    throw refuse("VoucherAmountLowered", "voucher lowers the lane's amount", {
-      amount: v.amount.toString(),
-      previous: best.voucher.amount.toString(),
-    });
-  }
-  if (v.amount < required) {
-    throw refuse("VoucherTooLow", "voucher does not pay for the bytes already sent", {
-      amount: v.amount.toString(),
-      required: required.toString(),
-    });
-  }
-  const channel = await getChannel(c.clients, c.contracts, v.channelId);
-  if (!(await verifyVoucher(c.clients, c.contracts.paymentChannels, channel.payer, signed))) {
-    throw refuse("VoucherBadSignature", "voucher is not signed by the channel's payer", { payer: channel.payer });
-  }
-  const owedTotal = retrievals.otherLanesOwed(v.channelId, v.lane) + v.amount;
-  if (channel.collected || owedTotal > channel.funds) {
-    throw refuse("ChannelUnderfunded", "the channel's funds do not cover its vouchers", {
-      funds: channel.funds.toString(),
-      owed: owedTotal.toString(),
-    });
-  }
-  retrievals.saveVoucher(signed);
 }

@@ -2,6 +2,8 @@ import type { Address, Hex } from "viem";
 import type { SqliteDatabase } from "../../core/database";
 import type { Voucher } from "../../chain/eip712";
 import type { SignedVoucher } from "../../chain/payment-channels/vouchers";
+import { InvalidStateError } from "../../core/errors";
+import { paidBytes, unpaidBytes, type Grant, type LaneBalance } from "./unpaid-allowance";
 
 /** A retrieval deal at the provider (seed 001's RetrievalDeal, one lane of a channel). */
 export interface RetrievalRow {
@@ -21,7 +23,32 @@ export interface RetrievalRow {
   intervalIncrease: number;
   maxUnpaid: number;
   intervalsServed: number;
+  /** End of the furthest interval sent (an offset into the piece; 0 before the first). */
   bytesSent: number;
+  /** Bytes sent beyond what the lane's best voucher pays for (decisions 37). */
+  unpaidBytes: number;
+}
+
+/** What a data request's grant is decided on, read inside the transaction that records it. */
+export interface AllowanceState {
+  /** The retrieval as it stands; its `intervalsServed` numbers this request's interval. */
+  row: RetrievalRow;
+  lane: LaneBalance;
+  /** Unpaid bytes on the client's other lanes, all its channels to this provider. */
+  otherUnpaidBytes: number;
+  /** Σ of the best voucher amounts on the channel's lanes, token base units. */
+  channelVouchers: bigint;
+  /** Value of the unpaid bytes on the channel's other lanes, token base units. */
+  otherUnpaidValue: bigint;
+}
+
+/** What a client owes this provider for bytes sent and not paid for, for a refusal. */
+export interface ClientDebt {
+  unpaidBytes: number;
+  /** Token base units. */
+  owed: bigint;
+  /** The lanes owing most (at most the `limit` asked for). */
+  lanes: { channelId: bigint; lane: bigint; unpaidBytes: number }[];
 }
 
 /** The best voucher held for a lane, and how much of it is redeemed on chain. */
@@ -44,6 +71,7 @@ interface RawRetrieval {
   max_unpaid: number;
   intervals_served: number;
   bytes_sent: number;
+  unpaid_bytes: number;
 }
 
 function toRow(r: RawRetrieval): RetrievalRow {
@@ -62,6 +90,7 @@ function toRow(r: RawRetrieval): RetrievalRow {
     maxUnpaid: r.max_unpaid,
     intervalsServed: r.intervals_served,
     bytesSent: r.bytes_sent,
+    unpaidBytes: r.unpaid_bytes,
   };
 }
 
@@ -84,7 +113,10 @@ export class RetrievalStore {
   constructor(private readonly db: SqliteDatabase) {}
 
   /** Creates a retrieval on the channel's next free lane, atomically. */
-  create(row: Omit<RetrievalRow, "lane" | "intervalsServed" | "bytesSent">, payer: Address): RetrievalRow {
+  create(
+    row: Omit<RetrievalRow, "lane" | "intervalsServed" | "bytesSent" | "unpaidBytes">,
+    payer: Address,
+  ): RetrievalRow {
     return this.db.transaction(() => {
       const { next } = this.db
         .prepare("SELECT COALESCE(MAX(lane) + 1, 0) AS next FROM retrievals WHERE channel_id = ?")
@@ -113,7 +145,7 @@ export class RetrievalStore {
       this.db
         .prepare("INSERT OR IGNORE INTO channels (channel_id, payer) VALUES (?, ?)")
         .run(row.channelId.toString(), payer);
-      return { ...row, lane: BigInt(next), intervalsServed: 0, bytesSent: 0 };
+      return { ...row, lane: BigInt(next), intervalsServed: 0, bytesSent: 0, unpaidBytes: 0 };
     })();
   }
 
@@ -122,12 +154,113 @@ export class RetrievalStore {
     return r ? toRow(r) : undefined;
   }
 
-  recordServed(id: string, endOfInterval: number): void {
+  /**
+   * Decides and records one data request in a single IMMEDIATE transaction, so two requests on
+   * one client's allowance never both spend it: reads the retrieval, its lane's balance, the
+   * client's unpaid bytes elsewhere and the channel's vouchers and unpaid value, asks `decide`,
+   * and when it grants, counts the interval and keeps the lane's new high-water mark and unpaid
+   * bytes.
+   *
+   * @returns The grant and the retrieval as it was before it.
+   * @throws InvalidStateError when there is no retrieval `id`; whatever `decide` throws.
+   */
+  grantInterval(id: string, decide: (state: AllowanceState) => Grant): { grant: Grant; row: RetrievalRow } {
+    return this.db
+      .transaction(() => {
+        const row = this.get(id);
+        if (!row) throw new InvalidStateError("no such retrieval", { details: { retrievalId: id } });
+        const grant = decide(this.allowanceState(row));
+        if (grant.granted) {
+          this.db
+            .prepare(
+              "UPDATE retrievals SET intervals_served = intervals_served + 1, bytes_sent = ?, unpaid_bytes = ? WHERE id = ?",
+            )
+            .run(row.startOffset + grant.sentBytes, grant.unpaidBytes, id);
+        }
+        return { grant, row };
+      })
+      .immediate();
+  }
+
+  /**
+   * Keeps `signed` as its lane's best voucher, in one IMMEDIATE transaction with `check`, which
+   * sees the lane's best voucher so far and Σ of the channel's other lanes' best amounts and
+   * throws to refuse. The lane's unpaid bytes follow the new amount.
+   *
+   * @throws Whatever `check` throws (nothing is saved then).
+   */
+  commitVoucher(signed: SignedVoucher, check: (best: LaneVoucher | undefined, otherLanesOwed: bigint) => void): void {
+    const v = signed.voucher;
     this.db
+      .transaction(() => {
+        check(this.bestVoucher(v.channelId, v.lane), this.otherLanesOwed(v.channelId, v.lane));
+        this.saveVoucher(signed);
+        const r = this.db
+          .prepare("SELECT * FROM retrievals WHERE channel_id = ? AND lane = ?")
+          .get(v.channelId.toString(), Number(v.lane)) as RawRetrieval | undefined;
+        if (!r) return;
+        const row = toRow(r);
+        this.db
+          .prepare("UPDATE retrievals SET unpaid_bytes = ? WHERE id = ?")
+          .run(unpaidBytes(this.laneBalance(row)), row.id);
+      })
+      .immediate();
+  }
+
+  /**
+   * What `client` owes for bytes sent and not paid for, on all its channels to this provider.
+   *
+   * @param limit Most lanes listed (the biggest debts first).
+   */
+  debtOf(client: Address, limit = 5): ClientDebt {
+    const key = client.toLowerCase();
+    const byPrice = this.db
       .prepare(
-        "UPDATE retrievals SET intervals_served = intervals_served + 1, bytes_sent = MAX(bytes_sent, ?) WHERE id = ?",
+        `SELECT price_per_byte AS price, SUM(unpaid_bytes) AS bytes FROM retrievals
+         WHERE lower(client) = ? AND unpaid_bytes > 0 GROUP BY price_per_byte`,
       )
-      .run(endOfInterval, id);
+      .all(key) as { price: string; bytes: number }[];
+    const lanes = this.db
+      .prepare(
+        `SELECT channel_id, lane, unpaid_bytes FROM retrievals WHERE lower(client) = ? AND unpaid_bytes > 0
+         ORDER BY unpaid_bytes DESC, channel_id, lane LIMIT ?`,
+      )
+      .all(key, limit) as { channel_id: string; lane: number; unpaid_bytes: number }[];
+    return {
+      unpaidBytes: byPrice.reduce((sum, r) => sum + r.bytes, 0),
+      owed: byPrice.reduce((sum, r) => sum + BigInt(r.price) * BigInt(r.bytes), 0n),
+      lanes: lanes.map((r) => ({ channelId: BigInt(r.channel_id), lane: BigInt(r.lane), unpaidBytes: r.unpaid_bytes })),
+    };
+  }
+
+  private allowanceState(row: RetrievalRow): AllowanceState {
+    const { unpaid } = this.db
+      .prepare(
+        `SELECT COALESCE(SUM(unpaid_bytes), 0) AS unpaid FROM retrievals
+         WHERE lower(client) = ? AND unpaid_bytes > 0 AND id != ?`,
+      )
+      .get(row.client.toLowerCase(), row.id) as { unpaid: number };
+    const byPrice = this.db
+      .prepare(
+        `SELECT price_per_byte AS price, SUM(unpaid_bytes) AS bytes FROM retrievals
+         WHERE channel_id = ? AND unpaid_bytes > 0 AND id != ? GROUP BY price_per_byte`,
+      )
+      .all(row.channelId.toString(), row.id) as { price: string; bytes: number }[];
+    return {
+      row,
+      lane: this.laneBalance(row),
+      otherUnpaidBytes: unpaid,
+      channelVouchers: this.channelOwed(row.channelId),
+      otherUnpaidValue: byPrice.reduce((sum, r) => sum + BigInt(r.price) * BigInt(r.bytes), 0n),
+    };
+  }
+
+  private laneBalance(row: RetrievalRow): LaneBalance {
+    const amount = this.bestVoucher(row.channelId, row.lane)?.voucher.amount ?? 0n;
+    return {
+      sentBytes: Math.max(0, row.bytesSent - row.startOffset),
+      paidBytes: paidBytes(amount, row.pricePerByte, row.endOffset - row.startOffset),
+    };
   }
 
   bestVoucher(channelId: bigint, lane: bigint): LaneVoucher | undefined {
@@ -140,6 +273,14 @@ export class RetrievalStore {
       : undefined;
   }
 
+  /** Σ of the best voucher amounts on all the channel's lanes. */
+  private channelOwed(channelId: bigint): bigint {
+    const rows = this.db.prepare("SELECT amount FROM vouchers WHERE channel_id = ?").all(channelId.toString()) as {
+      amount: string;
+    }[];
+    return rows.reduce((sum, r) => sum + BigInt(r.amount), 0n);
+  }
+
   /** Σ of the best voucher amounts on the channel's other lanes. */
   otherLanesOwed(channelId: bigint, lane: bigint): bigint {
     const rows = this.db
@@ -148,7 +289,7 @@ export class RetrievalStore {
     return rows.reduce((sum, r) => sum + BigInt(r.amount), 0n);
   }
 
-  saveVoucher(signed: SignedVoucher): void {
+  private saveVoucher(signed: SignedVoucher): void {
     const v = signed.voucher;
     this.db
       .prepare(

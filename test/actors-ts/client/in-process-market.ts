@@ -9,7 +9,7 @@ import { connectChain, type ChainClients } from "../../../actors-ts/chain/client
 import { contractsOf, type MarketContracts } from "../../../actors-ts/chain/contracts";
 import { ClientStore } from "../../../actors-ts/client/client-store";
 import { silentLogger } from "../../../actors-ts/core/logger";
-import { providerConfigSchema } from "../../../actors-ts/provider/config";
+import { providerConfigSchema, type ProviderConfigInput } from "../../../actors-ts/provider/config";
 import { ProviderDaemon } from "../../../actors-ts/provider/provider-daemon";
 import { deployAll, writeDeployment } from "../../../scripts/lib/deploy";
 import { devAddress, devKey } from "../../helpers/agents";
@@ -33,11 +33,21 @@ export interface InProcessMarket {
   /** The client's data dir (client.sqlite), the one `repair-market client … --data-dir` opens. */
   clientDir: string;
   store: ClientStore;
+  /** URL provider i listens on (a restart changes it). */
+  providerUrl(i: number): string;
+  /** Stops provider i and starts it again on the same data dir (its endpoint re-registered). */
+  restartProvider(i: number): Promise<void>;
   close(): Promise<void>;
 }
 
+/** Settings every provider of an {@link InProcessMarket} gets on top of the defaults. */
+export type InProcessProviderConfig = Partial<Omit<ProviderConfigInput, "dataDir" | "port" | "rpcUrl" | "deployment">>;
+
 /** Starts {@link InProcessMarket} with providers = dev accounts 2.., client = dev account 1. */
-export async function startInProcessMarket(providerCount: number): Promise<InProcessMarket> {
+export async function startInProcessMarket(
+  providerCount: number,
+  providerConfig: InProcessProviderConfig = {},
+): Promise<InProcessMarket> {
   const dir = await mkdtemp(join(tmpdir(), "rm-client-market-"));
   const server = new JsonRpcServer({ hostname: "127.0.0.1", port: 0, provider: network.provider });
   const { port } = await server.listen();
@@ -49,21 +59,21 @@ export async function startInProcessMarket(providerCount: number): Promise<InPro
   const token = await ethers.getContractAt("PaymentToken", deployment.contracts.PaymentToken);
   const providers = Array.from({ length: providerCount }, (_, i) => devAddress(2 + i));
   for (const to of [devAddress(1), ...providers]) await token.transfer(to, 10n ** 24n);
-  const daemons = providers.map(
-    (_, i) =>
-      new ProviderDaemon(
-        providerConfigSchema.parse({
-          dataDir: join(dir, `provider-${i}`),
-          port: 0,
-          rpcUrl,
-          deployment: deploymentDir,
-          publishIntervalMs: 200,
-        }),
-        privateKeyToAccount(devKey(2 + i)),
-        silentLogger,
-      ),
-  );
-  await Promise.all(daemons.map((d) => d.start()));
+  const daemon = (i: number): ProviderDaemon =>
+    new ProviderDaemon(
+      providerConfigSchema.parse({
+        publishIntervalMs: 200,
+        ...providerConfig,
+        dataDir: join(dir, `provider-${i}`),
+        port: 0,
+        rpcUrl,
+        deployment: deploymentDir,
+      }),
+      privateKeyToAccount(devKey(2 + i)),
+      silentLogger,
+    );
+  const daemons = providers.map((_, i) => daemon(i));
+  const urls = await Promise.all(daemons.map(async (d) => (await d.start()).url));
   const clientKey = devKey(1);
   const clientDir = join(dir, "client");
   const store = new ClientStore(join(clientDir, "client.sqlite"));
@@ -77,6 +87,12 @@ export async function startInProcessMarket(providerCount: number): Promise<InPro
     clientKey,
     clientDir,
     store,
+    providerUrl: (i) => urls[i],
+    async restartProvider(i) {
+      await daemons[i].stop();
+      daemons[i] = daemon(i);
+      urls[i] = (await daemons[i].start()).url;
+    },
     async close() {
       await Promise.all(daemons.map((d) => d.stop()));
       store.close();
