@@ -1,16 +1,6 @@
-import {
-  keccak256,
-  type Account,
-  type Address,
-  type Chain,
-  type Hex,
-  type PublicClient,
-  type TransactionReceipt,
-  type Transport,
-  type WalletClient,
-} from "viem";
-import type { PrivateKeyAccount } from "viem/accounts";
+import { keccak256, type Address, type Hex, type TransactionReceipt } from "viem";
 import { RepairMarketError } from "../core/errors";
+import type { ChainClients } from "./clients";
 
 /** How transactions are confirmed and unstuck (issue "Real chains": receipts with a timeout). */
 export interface TxPolicy {
@@ -101,16 +91,8 @@ export class NonceTracker {
   }
 }
 
-/** The clients a send needs (a subset of `ChainClients`). */
-export interface TxClients {
-  public: PublicClient<Transport, Chain>;
-  wallet: WalletClient<Transport, Chain, Account>;
-  account: PrivateKeyAccount;
-  chain: Chain;
-  queue: TxQueue;
-  nonces: NonceTracker;
-  txPolicy: TxPolicy;
-}
+/** The clients a send needs. */
+export type TxClients = Pick<ChainClients, "public" | "wallet" | "account" | "chain" | "queue" | "nonces" | "txPolicy">;
 
 /** A call to sign: target, calldata and gas limit. */
 export interface TxCall {

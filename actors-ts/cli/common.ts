@@ -1,6 +1,6 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { Option } from "commander";
+import { Option, type Command } from "commander";
 import { InvalidArgumentError, RepairMarketError } from "../core/errors";
 import { stringifyJson } from "../core/json";
 import { cliContext, describeError } from "./error-report";
@@ -38,6 +38,31 @@ export const deploymentOption = new Option(
   "deployments/<chainId>.json, or the directory holding it",
 ).default("deployments");
 export const jsonOption = new Option("--json", "print machine-readable JSON on stdout");
+
+/**
+ * A daemon's options for reading a real chain (decision 36): the log window and how often the
+ * chain is checked to still have the deployment; `halts` names what a reset chain stops.
+ */
+export function chainOptions(halts: string): Option[] {
+  return [
+    new Option("--log-range-blocks <n>", "most blocks one eth_getLogs asks for (default 2000)").argParser(
+      parseIntOption,
+    ),
+    new Option("--log-lookback-blocks <n>", "furthest back, in blocks, any log is read (default 2880)").argParser(
+      parseIntOption,
+    ),
+    new Option(
+      "--chain-check-interval-ms <ms>",
+      `how often the chain is checked to still have the deployment (a reset chain halts ${halts})`,
+    ).argParser(parseIntOption),
+  ];
+}
+
+/** Adds every option of `options` to `command`; returns the command. */
+export function withOptions<T extends Command>(command: T, options: Option[]): T {
+  for (const option of options) command.addOption(option);
+  return command;
+}
 
 /** Default data directory of a role: ~/.repair-market/<role>. */
 export function defaultDataDir(role: string): string {

@@ -22,6 +22,7 @@ import {
   type ReputationWeights,
 } from "../dealbot/reputation";
 import {
+  chainOptions,
   defaultDataDir,
   deploymentOption,
   jsonOption,
@@ -31,6 +32,7 @@ import {
   reportError,
   rpcOption,
   stopOnSignals,
+  withOptions,
   type ChainOptions,
 } from "./common";
 import { InvalidArgumentError } from "../core/errors";
@@ -41,6 +43,9 @@ interface BotOptions extends ChainOptions {
   stageTimeout?: string[];
   stallMs?: number;
   logFile?: string;
+  /** Only `dealbot controller` takes these (`chainOptions`). */
+  logRangeBlocks?: number;
+  logLookbackBlocks?: number;
 }
 
 /** Reads the task input: `--input FILE`, or stdin when it is not a terminal. */
@@ -63,7 +68,12 @@ function stageLimits(opts: { stageTimeout?: string[]; stallMs?: number }): Stage
 
 async function openBot(opts: BotOptions): Promise<BotDeps & { close(): void; deployment: Deployment }> {
   const account = loadAccount(opts.key);
-  const clients = await connectChain(opts.rpc, account);
+  const clients = await connectChain(opts.rpc, account, {
+    logs: {
+      ...(opts.logRangeBlocks === undefined ? {} : { rangeBlocks: BigInt(opts.logRangeBlocks) }),
+      ...(opts.logLookbackBlocks === undefined ? {} : { lookbackBlocks: BigInt(opts.logLookbackBlocks) }),
+    },
+  });
   const deployment = loadDeployment(opts.deployment, clients.chain.id);
   const contracts = contractsOf(deployment);
   mkdirSync(opts.dataDir, { recursive: true });
@@ -166,8 +176,7 @@ function addRetrievalBot(parent: Command): void {
 /** Adds `dealbot controller`: scheduled bots, records in SQLite, and an HTTP server for metrics, reputation and a dashboard. */
 function addController(parent: Command): void {
   withBotOptions(
-    parent
-      .command("controller")
+    withOptions(parent.command("controller"), chainOptions("the schedules"))
       .description(
         "schedule storage deals with random registered providers and retrievals of what was stored; keep records in SQLite; serve /metrics, /api/reputation and a dashboard",
       )
@@ -193,11 +202,6 @@ function addController(parent: Command): void {
         "read the chain's proving events this often (0: never)",
         parseIntOption,
         60_000,
-      )
-      .option(
-        "--chain-check-interval-ms <ms>",
-        "how often the chain is checked to still have the deployment (a reset chain halts the schedules)",
-        parseIntOption,
       )
       .addOption(new Option("--quiet", "do not print records on stdout"))
       .addOption(jsonOption),

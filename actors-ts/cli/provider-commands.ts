@@ -6,7 +6,9 @@ import { ProviderDaemon } from "../provider/provider-daemon";
 import {
   defaultDataDir,
   deploymentOption,
+  chainOptions,
   jsonOption,
+  withOptions,
   keyOption,
   parseBigint,
   parseIntOption,
@@ -63,8 +65,7 @@ export function providerCommand(): Command {
 
 /** Adds `provider start`: the daemon with its HTTP API for deals and pieces, prover, settler and scrubber. */
 function addProviderStart(parent: Command): void {
-  parent
-    .command("start")
+  withOptions(parent.command("start"), chainOptions("the daemon"))
     .description("start the provider daemon: HTTP API for deals and pieces, prover, settler, scrubber")
     .option("--data-dir <dir>", "directory for the database and pieces", defaultDataDir("provider"))
     .option("--host <host>", "interface to listen on", "127.0.0.1")
@@ -94,13 +95,6 @@ function addProviderStart(parent: Command): void {
       parseIntOption,
     )
     .option("--redeem-interval-ms <ms>", "how often retrieval vouchers are redeemed on chain", parseIntOption)
-    .option("--log-range-blocks <n>", "most blocks one eth_getLogs asks for (default 2000)", parseIntOption)
-    .option("--log-lookback-blocks <n>", "furthest back, in blocks, any log is read (default 2880)", parseIntOption)
-    .option(
-      "--chain-check-interval-ms <ms>",
-      "how often the chain is checked to still have the deployment (a reset chain halts the daemon)",
-      parseIntOption,
-    )
     .option("--log-file <path>", "write logs here instead of stderr")
     .addOption(jsonOption)
     .addOption(new Option("--quiet", "print nothing on start").hideHelp())

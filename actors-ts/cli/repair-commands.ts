@@ -8,6 +8,7 @@ import { getRepairDealStatus, getRepairEscrow, listRepairDeals } from "../protoc
 import type { HealthResponse } from "../protocol/health-api";
 import { getHealth } from "../protocol/health-client";
 import {
+  chainOptions,
   defaultDataDir,
   deploymentOption,
   jsonOption,
@@ -18,6 +19,7 @@ import {
   reportError,
   rpcOption,
   stopOnSignals,
+  withOptions,
   type ChainOptions,
 } from "./common";
 import { addWithdraw } from "./money-commands";
@@ -80,8 +82,7 @@ export function repairCommand(): Command {
 
 /** Adds `repair start`: the repair miner daemon. */
 function addRepairStart(parent: Command): void {
-  parent
-    .command("start")
+  withOptions(parent.command("start"), chainOptions("the daemon"))
     .description(
       "start the repair miner daemon: takes repair deals, places pieces with providers, watches for faults, rebuilds and re-places lost pieces, claims earnings",
     )
@@ -122,13 +123,6 @@ function addRepairStart(parent: Command): void {
     .option(
       "--ask-check-interval-ms <ms>",
       "how often the repair ask is checked and renewed once half its validity has passed",
-      parseIntOption,
-    )
-    .option("--log-range-blocks <n>", "most blocks one eth_getLogs asks for (default 2000)", parseIntOption)
-    .option("--log-lookback-blocks <n>", "furthest back, in blocks, any log is read (default 2880)", parseIntOption)
-    .option(
-      "--chain-check-interval-ms <ms>",
-      "how often the chain is checked to still have the deployment (a reset chain halts the daemon)",
       parseIntOption,
     )
     .option("--reputation-url <url>", "a dealbot controller's /api/reputation: provider scores used to rank placement")
