@@ -18,6 +18,7 @@ import { heldPiece } from "../held-piece";
 import { authenticate } from "../../core/http-server";
 import type { RetrievalRow, RetrievalStore } from "./retrieval-store";
 import { acceptVoucher, grantInterval, maxUnpaidBytesOf } from "./retrieval-payment";
+import { serveRangeProof, type RangeProofQuery } from "./range-proof-route";
 
 /**
  * Seed 001's RetrievalProvider over HTTP, paid through PaymentChannels: a client opens a
@@ -37,6 +38,10 @@ export function registerRetrievalRoutes(
 ): void {
   app.get<{ Params: { pieceCid: string } }>(PROVIDER_PATHS.pieceTree(":pieceCid"), (request, reply) =>
     servePieceTree(c, request, reply),
+  );
+  app.get<{ Params: { pieceCid: string }; Querystring: RangeProofQuery }>(
+    PROVIDER_PATHS.pieceRangeProof(":pieceCid"),
+    (request, reply) => serveRangeProof(c, request, reply),
   );
   app.post(PROVIDER_PATHS.retrievals, (request, reply) => openRetrieval(c, init, retrievals, request, reply));
   app.get<{ Params: { id: string }; Querystring: { offset?: string } }>(
