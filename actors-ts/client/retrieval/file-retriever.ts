@@ -22,7 +22,8 @@ import { FileSources } from "./file-sources";
  * (repair deals on chain, the client's own deals), fetches k pieces in parallel through paid
  * retrieval — the first k that verify win; a slow, failing or lying provider is replaced by the
  * next holder, not waited for — then rebuilds the file, checks its SHA-256 and writes it
- * atomically. The retrieval is persisted: a rerun resumes it, and pays nothing twice.
+ * atomically (or, given `options.output`, in file order to that sink). The retrieval is
+ * persisted: a rerun resumes it, and pays nothing twice.
  */
 export class FileRetriever {
   private readonly fetcher: PieceFetcher;
@@ -84,8 +85,12 @@ export class FileRetriever {
       result.piecesUsed = fetched.piecesUsed;
       result.corruptProviders = fetched.corruptProviders;
       result.failedProviders = fetched.failedProviders;
-      if (options.output) await decodeFileTo(manifest, fetched.paths, options.output, this.deps.pool);
-      else await decodeFile(manifest, fetched.paths, out, this.deps.pool);
+      if (options.output) {
+        await decodeFileTo(manifest, fetched.paths, options.output, this.deps.pool);
+        await options.output.commit();
+      } else {
+        await decodeFile(manifest, fetched.paths, out, this.deps.pool);
+      }
       result.paid = ledger.paidFor(retrievalId);
       log(
         formatEvent({

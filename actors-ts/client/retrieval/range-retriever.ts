@@ -95,9 +95,9 @@ export class RangeRetriever {
       options.onEvent?.(line);
     };
     const workDir = join(this.deps.workDir, retrievalId);
-    await mkdir(workDir, { recursive: true });
     const chainDeals: ChainDealNote[] = [];
     try {
+      await mkdir(workDir, { recursive: true });
       const holders = await this.sources.holders(droot, chainDeals);
       const manifest = await this.sources.manifest(droot, holders);
       checkRange(range, manifest.fileSize);

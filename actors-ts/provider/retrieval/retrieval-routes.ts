@@ -29,6 +29,8 @@ import { serveRangeProof, type RangeProofQuery } from "./range-proof-route";
  * more and keeps the best voucher per lane. The unpaid allowance is the client's, not the lane's
  * (decisions 37): across all its lanes and channels a client is never sent more than
  * `maxUnpaidBytes` beyond what it paid, and only as far as its channel's free funds could pay.
+ * What a client checks the bytes with is free: a piece's chunk roots, and the range proof of any
+ * run of its quads (decisions 38).
  */
 export function registerRetrievalRoutes(
   app: FastifyInstance,
