@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { randomBytes } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
+import { request } from "undici";
 import { join } from "node:path";
 import type { Hex } from "viem";
 import { paymentTokenAbi } from "../../../actors-ts/chain/generated/abis";
@@ -12,6 +13,7 @@ import type { RangeRetrievalResult } from "../../../actors-ts/client/retrieval/r
 import { RangeOutsideFileError, type ByteRange } from "../../../actors-ts/client/retrieval/range-plan";
 import { CHUNK_PAYLOAD_BYTES } from "../../../actors-ts/piece/constants";
 import type { Manifest } from "../../../actors-ts/manifest/manifest";
+import { PROVIDER_PATHS, rangeProofResponseSchema } from "../../../actors-ts/protocol/provider-api";
 import { startInProcessMarket, type InProcessMarket } from "./in-process-market";
 
 const PRICE = 3n; // token base units per byte
@@ -119,6 +121,21 @@ describe("client retrieve --range: byte ranges paid and verified where they lie"
     expectExactPayment(result);
     expect(result.fetches).to.have.length(1);
     expect(result.bytesFetched).to.be.at.most(127);
+  });
+
+  it("the provider serves a range proof of whole quads for free, and refuses ranges outside the piece", async () => {
+    const piece = manifest.pieces[0];
+    const url = (query: string) => market.providerUrl(0) + PROVIDER_PATHS.pieceRangeProof(piece.pieceCid) + query;
+    const ok = await request(url("?offset=1000&length=300"));
+    expect(ok.statusCode).to.equal(200);
+    const proof = rangeProofResponseSchema.parse(await ok.body.json());
+    expect([proof.firstLeaf, proof.leafCount]).to.deep.equal([4 * 7, 4 * 4]); // quads 7 to 10
+    expect(proof.left).to.have.length(proof.height);
+    for (const bad of ["?offset=0&length=0", `?offset=${piece.payloadSize - 1}&length=2`, "?offset=-1&length=5", ""]) {
+      const refused = await request(url(bad));
+      expect(refused.statusCode, bad).to.equal(400);
+      expect(((await refused.body.json()) as { error: string }).error).to.equal("InvalidRange");
+    }
   });
 
   it("refuses a range outside the file in one line, before anything is paid", async () => {
