@@ -10,6 +10,10 @@
  *   store/direct/MBps                   client → local provider over HTTP, CommP checked there
  *   retrieve/4+2/MBps                   whole file from six local providers, paid, verified, decoded
  *   retrieve/plainGet/MBps              the same bytes by one plain HTTP GET from a local server
+ *   retrieve/range/1MiB/ms              a paid 1 MiB range from the middle of the file: to its last byte
+ *   retrieve/range/1MiB/ttfb/ms         … to its first byte written (…/fetchedPerByte: bytes fetched ÷ 1 MiB)
+ *   retrieve/1GiB/peakRssMiB            peak RSS of a separate `client retrieve --out -` process
+ *                                       streaming the whole file (only with BENCH_MB ≥ 1024; goal < 300)
  *   retrieve/wan/MBps                   retrieve/4+2 with the providers and the chain behind WAN
  *                                       proxies (40 ms each way, 100 Mbit/s links: wan/linkMBps each)
  *   repair/piecesDownloaded             bytes a repair downloaded / piece size (goal: exactly k = 4)
@@ -65,6 +69,16 @@ function benchEncode(k: number, m: number): void {
   record(`encode/${k}+${m}/MBps`, (stripes * k * shareSize) / MB / seconds, "MB/s");
 }
 
+/** The range and peak-RSS figures of {@link benchRetrieve}, when it measured them. */
+function recordRetrievalExtras(retrieve: Awaited<ReturnType<typeof benchRetrieve>>): void {
+  if (retrieve.range) {
+    record("retrieve/range/1MiB/ms", retrieve.range.ttlbMs, "ms");
+    record("retrieve/range/1MiB/ttfb/ms", retrieve.range.ttfbMs, "ms");
+    record("retrieve/range/1MiB/fetchedPerByte", retrieve.range.fetchedPerByte, "×", "≈ 1", 3);
+  }
+  if (retrieve.peakRssMiB !== undefined) record("retrieve/1GiB/peakRssMiB", retrieve.peakRssMiB, "MiB", "< 300");
+}
+
 async function main(): Promise<void> {
   benchEncode(4, 2);
   benchEncode(10, 4);
@@ -93,11 +107,15 @@ async function main(): Promise<void> {
     }
     const store = await benchStoreDirect(dir, file);
     record("store/direct/MBps", SIZE / MB / store.uploadSeconds, "MB/s");
-    const retrieve = await benchRetrieve(join(dir, "retrieve"), file, SIZE);
+    const retrieve = await benchRetrieve(join(dir, "retrieve"), file, SIZE, {
+      range: true,
+      peakRss: SIZE >= 1024 * 1024 * 1024,
+    });
     record("retrieve/4+2/MBps", SIZE / MB / retrieve.warmSeconds, "MB/s");
     record("retrieve/4+2/cold/MBps", SIZE / MB / retrieve.coldSeconds, "MB/s");
     record("retrieve/plainGet/MBps", SIZE / MB / retrieve.plainSeconds, "MB/s");
     record("retrieve/4+2/ratioToPlain", retrieve.plainSeconds / retrieve.warmSeconds, "×", "≥ 0.8");
+    recordRetrievalExtras(retrieve);
     const wan = await benchRetrieve(join(dir, "retrieve-wan"), file, SIZE, { wan: true });
     record("retrieve/wan/MBps", SIZE / MB / wan.warmSeconds, "MB/s");
     record("retrieve/wan/linkMBps", 100e6 / 8 / MB, "MB/s");

@@ -1,9 +1,8 @@
 import { Command } from "commander";
-import { SingleBar, Presets } from "cli-progress";
 import { getAddress, type Hex } from "viem";
 import { dealInfo } from "../chain/storage-market/reads";
 import { assertContractsDeployed } from "../chain/deployment-code";
-import { RepairClient } from "../client/repair-client";
+import { RepairClient, type RepairProgress } from "../client/repair-client";
 import { extendRepairBackedFile } from "../client/repair-extend";
 import { type StoreProgress } from "../client/storage-client";
 import { ErasurePool } from "../erasure/erasure-pool";
@@ -13,6 +12,7 @@ import { addRetrieve } from "./client-retrieve-commands";
 import { addStatus } from "./client-status-command";
 import { InvalidArgumentError } from "../core/errors";
 import { addCancelBid, addWithdraw } from "./money-commands";
+import { barsEnabled, byteBar } from "./progress-bars";
 
 /** Options of `client store`. */
 interface StoreCliOptions extends ClientOptions {
@@ -40,9 +40,9 @@ interface StoreCliOptions extends ClientOptions {
   selfPublishAfter?: number;
 }
 
-/** An upload progress reporter on stderr. */
+/** A store's progress bar on stderr: encode, upload (bytes of every piece), commit. */
 interface ProgressReporter {
-  onProgress: (e: StoreProgress) => void;
+  onProgress: (e: StoreProgress | RepairProgress) => void;
   stop: () => void;
 }
 
@@ -55,26 +55,35 @@ interface StoreContext {
   opts: StoreCliOptions;
 }
 
-/** A progress bar on a terminal, nothing otherwise. */
+/**
+ * Feeds a store's progress events to a {@link byteBar}: "encode" with the file bytes encoded,
+ * "upload" with the bytes sent summed over the pieces (uploads run side by side), "commit" once
+ * every piece is uploaded and the deal(s) are being made.
+ */
 function progressReporter(enabled: boolean): ProgressReporter {
-  if (!enabled || !process.stderr.isTTY) return { onProgress: () => undefined, stop: () => undefined };
-  const bar = new SingleBar(
-    { format: "upload {bar} {percentage}% | {value}/{total} bytes", stream: process.stderr },
-    Presets.shades_classic,
-  );
-  let started = false;
+  const bar = byteBar(enabled);
+  const pieces = new Map<number, { sent: number; total: number }>();
+  let uploaded = 0;
   return {
     onProgress: (e) => {
-      if (e.stage !== "upload") return;
-      if (!started) {
-        bar.start(e.total, 0);
-        started = true;
+      if (e.stage === "encoding") {
+        const done = "done" in e ? e.done : (e.sent ?? 0);
+        bar.update("encode", done, e.total ?? 0);
+      } else if (e.stage === "upload") {
+        pieces.set("piece" in e ? (e.piece ?? 0) : 0, { sent: e.sent ?? 0, total: e.total ?? 0 });
+        const all = [...pieces.values()];
+        bar.update(
+          "upload",
+          all.reduce((s, p) => s + p.sent, 0),
+          all.reduce((s, p) => s + p.total, 0),
+        );
+      } else if (e.stage === "uploaded" && ++uploaded >= Math.max(1, pieces.size)) {
+        bar.mark("commit");
+      } else if (e.stage === "commit") {
+        bar.mark("commit");
       }
-      bar.update(e.sent);
     },
-    stop: () => {
-      if (started) bar.stop();
-    },
+    stop: () => bar.stop(),
   };
 }
 
@@ -129,7 +138,7 @@ function addStore(parent: Command): void {
  */
 async function storeAction(file: string, opts: StoreCliOptions): Promise<void> {
   const events: StoreProgress[] = [];
-  const progress = progressReporter(!opts.json);
+  const progress = progressReporter(barsEnabled(opts.json));
   try {
     const opened = await openClient(opts);
     const ctx: StoreContext = { opened, progress, events, opts };
@@ -162,10 +171,10 @@ async function storeRepairBacked(file: string, ctx: StoreContext): Promise<void>
       workDir,
       pool,
       onProgress: (e) => {
-        if (e.stage !== "upload") events.push(e as never);
-        if (e.stage === "upload")
-          progress.onProgress({ stage: "upload", sent: e.sent ?? 0, total: e.total ?? 0, attempt: 1 });
-        else if (!opts.json) process.stderr.write(`${e.stage}: ${e.detail ?? ""}\n`);
+        progress.onProgress(e);
+        if (e.stage === "upload" || e.stage === "encoding") return;
+        events.push(e as never);
+        if (!opts.json) process.stderr.write(`${e.stage}: ${e.detail ?? ""}\n`);
       },
     });
     progress.stop();
@@ -192,7 +201,7 @@ function dealOptions(ctx: StoreContext) {
     uploadBytesPerSecond: opts.maxUploadRate,
     selfPublishAfterMs: opts.selfPublishAfter,
     onProgress: (e: StoreProgress) => {
-      if (e.stage !== "upload") events.push(e);
+      if (e.stage !== "upload" && e.stage !== "encoding") events.push(e);
       progress.onProgress(e);
     },
   };

@@ -1,18 +1,23 @@
 import type { Command } from "commander";
-import { SingleBar, Presets } from "cli-progress";
 import { getAddress } from "viem";
 import { RetrievalClient } from "../client/retrieval/retrieval-client";
-import { describeCorrupt } from "../client/retrieval/file-retrieval";
+import { describeCorrupt, type CorruptPiece, type FileRetrievalResult } from "../client/retrieval/file-retrieval";
+import { parseByteRange, type ByteRange } from "../client/retrieval/range-plan";
+import { streamSink } from "../core/byte-sink";
+import { stringifyJson } from "../core/json";
 import { ErasurePool } from "../erasure/erasure-pool";
-import { parseIntOption, printJson, reportError } from "./common";
+import { parseIntOption, reportError } from "./common";
 import { openClient, withClientOptions, type ClientOptions, type OpenedClient } from "./client-common";
 import { InvalidArgumentError } from "../core/errors";
 import { parsePieceCidV2 } from "../piece/piece-cid";
+import { barsEnabled, byteBar, type ByteBar } from "./progress-bars";
 
 /** Options of `client retrieve`. */
 interface RetrieveCliOptions extends ClientOptions {
-  /** Where the file or piece is written (atomically). */
+  /** Where the file or piece is written (atomically), or "-": the file's bytes to stdout, in order. */
   out: string;
+  /** `START-END`: only these bytes of the file (inclusive), paying only for the pieces' bytes that hold them. */
+  range?: string;
   /** Provider of a single piece. */
   provider?: string;
   /** Pay for a piece even if this client holds a deal on it. */
@@ -23,44 +28,26 @@ interface RetrieveCliOptions extends ClientOptions {
   maxDownloadRate?: number;
 }
 
-/** A byte progress bar on stderr. */
-interface ProgressBar {
-  /** Bytes received so far of `total`. */
-  update: (done: number, total: number) => void;
-  stop: () => void;
-}
-
 /** What one `client retrieve` works with once the client is open. */
 interface RetrieveContext {
   opened: OpenedClient;
   retrieval: RetrievalClient;
-  bar: ProgressBar;
+  bar: ByteBar;
   /** Retrieval events, printed with the error under --json. */
   events: string[];
   opts: RetrieveCliOptions;
+  /** `--out -`: the file's bytes go to stdout, so every report goes to stderr. */
+  toStdout: boolean;
 }
 
-/** A byte progress bar on a terminal, inert otherwise. */
-function progressBar(enabled: boolean): ProgressBar {
-  if (!enabled || !process.stderr.isTTY) return { update: () => undefined, stop: () => undefined };
-  const bar = new SingleBar(
-    { format: "retrieve {bar} {percentage}% | {value}/{total} bytes", stream: process.stderr },
-    Presets.shades_classic,
-  );
-  let started = false;
-  return {
-    update: (done, total) => {
-      if (!started) {
-        bar.start(total, 0);
-        started = true;
-      }
-      bar.update(done);
-    },
-    stop: () => {
-      if (started) bar.stop();
-      started = false;
-    },
-  };
+/** Writes a report line or JSON document: on stdout, or on stderr when stdout carries the file. */
+function report(toStdout: boolean, text: string): void {
+  (toStdout ? process.stderr : process.stdout).write(text);
+}
+
+/** One JSON document (bigints as strings), see {@link report}. */
+function reportJson(toStdout: boolean, value: unknown): void {
+  report(toStdout, stringifyJson(value, 2) + "\n");
 }
 
 /** An error as JSON: its own `toJSON()` when it has one (RepairMarketError), else name and message. */
@@ -70,20 +57,24 @@ function errorJson(err: unknown): unknown {
 }
 
 /**
- * Adds `client retrieve <target> --out FILE`: a whole file by its droot (any k pieces, paid), or
- * one piece by its PieceCID (free from a provider holding this client's deal on it, paid through a
- * payment channel otherwise or with --paid).
+ * Adds `client retrieve <target> --out FILE|-` [--range START-END]: a whole file (or some of its
+ * bytes) by its droot (any k pieces, paid), or one piece by its PieceCID (free from a provider
+ * holding this client's deal on it, paid through a payment channel otherwise or with --paid).
  */
 export function addRetrieve(parent: Command): void {
   withClientOptions(
     parent
       .command("retrieve")
       .description(
-        "retrieve a whole file by its droot (0x…, any k pieces, paid), or one piece by its PieceCID " +
-          "(your own pieces free, --paid or others' through a payment channel)",
+        "retrieve a whole file by its droot (0x…, any k pieces, paid), or bytes START-END of it with --range, " +
+          "or one piece by its PieceCID (your own pieces free, --paid or others' through a payment channel)",
       )
       .argument("<target>", "droot (0x-prefixed 32 bytes) or PieceCID v2")
-      .requiredOption("--out <file>", "where to write it (atomically)")
+      .requiredOption(
+        "--out <file>",
+        "where to write it (atomically); - writes a file's verified bytes to stdout in order (reports go to stderr)",
+      )
+      .option("--range <start-end>", "only bytes START through END of the file (inclusive), paying only for them")
       .option("--provider <address>", "provider for a single piece")
       .option("--paid", "pay for a piece even if you hold a deal on it")
       .option("--stall-timeout-ms <ms>", "replace a provider that sends nothing for this long", parseIntOption)
@@ -92,22 +83,29 @@ export function addRetrieve(parent: Command): void {
 }
 
 /**
- * `client retrieve`: prints what was written, or the whole result with --json. On failure it
- * prints the error (with --json: `{ ok: false, error, events }` on stdout) and sets exit code 1.
+ * `client retrieve`: prints what was written, or the whole result with --json (on stderr with
+ * `--out -`). On failure it prints the error (with --json: `{ ok: false, error, events }`) and
+ * sets exit code 1. A progress bar runs on stderr when it is a terminal and --json is not given.
  */
 async function retrieveAction(target: string, opts: RetrieveCliOptions): Promise<void> {
   const events: string[] = [];
+  const toStdout = opts.out === "-";
   try {
     const isDroot = /^0x[0-9a-fA-F]{64}$/.test(target);
     if (!isDroot) assertPieceCid(target);
+    const range = opts.range === undefined ? undefined : parseByteRange(opts.range);
+    if (!isDroot && (range || toStdout)) {
+      throw new InvalidArgumentError("--range and --out - take a droot (0x and 64 hex digits), not a PieceCID");
+    }
     const opened = await openClient(opts);
     const { store, clients, contracts, logger, workDir } = opened;
     const pool = isDroot ? new ErasurePool() : undefined;
     const retrieval = new RetrievalClient({ clients, contracts, store, logger, pool, workDir });
-    const bar = progressBar(!opts.json);
-    const ctx: RetrieveContext = { opened, retrieval, bar, events, opts };
+    const bar = byteBar(barsEnabled(opts.json));
+    const ctx: RetrieveContext = { opened, retrieval, bar, events, opts, toStdout };
     try {
-      if (isDroot) await retrieveWholeFile(target as `0x${string}`, ctx);
+      if (isDroot && range) await retrieveRange(target as `0x${string}`, range, ctx);
+      else if (isDroot) await retrieveWholeFile(target as `0x${string}`, ctx);
       else if (store.dealsForPiece(target).length > 0 && !opts.paid) await retrieveOwnPiece(target, ctx);
       else await retrievePaidPiece(target, ctx);
     } finally {
@@ -116,7 +114,7 @@ async function retrieveAction(target: string, opts: RetrieveCliOptions): Promise
       store.close();
     }
   } catch (err) {
-    if (opts.json) printJson({ ok: false, error: errorJson(err), events });
+    if (opts.json) reportJson(toStdout, { ok: false, error: errorJson(err), events });
     else reportError(err, false);
     process.exitCode = 1;
   }
@@ -137,26 +135,66 @@ function assertPieceCid(target: string): void {
   }
 }
 
-/** A whole file by its droot, rebuilt from any k pieces; reports corrupt and failed providers. */
-async function retrieveWholeFile(droot: `0x${string}`, ctx: RetrieveContext): Promise<void> {
+/** The retrieval options the flags give, with the bar fed by the library's progress. */
+function fileOptions(ctx: RetrieveContext, stage: string) {
   const { opts, bar } = ctx;
-  const result = await ctx.retrieval.retrieveFile(droot, opts.out, {
+  return {
     stallTimeoutMs: opts.stallTimeoutMs,
     maxBytesPerSecond: opts.maxDownloadRate,
-    onEvent: (line) => ctx.events.push(line),
-    onProgress: bar.update,
-  });
+    onEvent: (line: string) => ctx.events.push(line),
+    onProgress: (done: number, total: number, info: { providers: number }) =>
+      bar.update(stage, done, total, info.providers),
+    output: ctx.toStdout ? streamSink(process.stdout) : undefined,
+  };
+}
+
+/** A whole file by its droot, rebuilt from any k pieces; reports corrupt and failed providers. */
+async function retrieveWholeFile(droot: `0x${string}`, ctx: RetrieveContext): Promise<void> {
+  const { opts, bar, toStdout } = ctx;
+  const result = await ctx.retrieval.retrieveFile(droot, opts.out, fileOptions(ctx, "retrieve"));
   bar.stop();
-  if (opts.json) printJson({ ok: true, ...result });
+  if (opts.json) reportJson(toStdout, { ok: true, ...result, outPath: toStdout ? "-" : result.outPath });
   else {
-    process.stdout.write(`wrote ${result.fileSize} bytes to ${result.outPath} (paid ${result.paid})\n`);
-    for (const c of result.corruptProviders) {
-      process.stdout.write(
-        `corrupt: provider ${c.provider} served bad bytes for piece ${c.pieceIndex} (${describeCorrupt(c)})\n`,
-      );
-    }
-    for (const f of result.failedProviders)
-      process.stdout.write(`failed: provider ${f.provider} piece ${f.pieceIndex}: ${f.error}\n`);
+    report(
+      toStdout,
+      `wrote ${result.fileSize} bytes to ${toStdout ? "stdout" : result.outPath} (paid ${result.paid})\n`,
+    );
+    reportProviders(toStdout, result);
+  }
+}
+
+/** Bytes START-END of a file by its droot, paying only for the pieces' bytes that hold them. */
+async function retrieveRange(droot: `0x${string}`, range: ByteRange, ctx: RetrieveContext): Promise<void> {
+  const { opts, bar, toStdout } = ctx;
+  const options = fileOptions(ctx, "range");
+  const result = await ctx.retrieval.retrieveRange(droot, range, options.output ?? opts.out, options);
+  bar.stop();
+  if (opts.json) reportJson(toStdout, { ok: true, ...result });
+  else {
+    const where = toStdout ? "stdout" : result.outPath;
+    report(
+      toStdout,
+      `wrote bytes ${range.start}-${range.end} (${result.bytesWritten} bytes) to ${where}: fetched ${result.bytesFetched} bytes, paid ${result.paid}` +
+        (result.decodedPieces.length > 0 ? `, rebuilt piece(s) ${result.decodedPieces.join(", ")} from parity` : "") +
+        "\n",
+    );
+    reportProviders(toStdout, result);
+  }
+}
+
+/** One line per provider that lied (with the evidence) or failed. */
+function reportProviders(
+  toStdout: boolean,
+  result: { corruptProviders: CorruptPiece[]; failedProviders: FileRetrievalResult["failedProviders"] },
+): void {
+  for (const c of result.corruptProviders) {
+    report(
+      toStdout,
+      `corrupt: provider ${c.provider} served bad bytes for piece ${c.pieceIndex} (${describeCorrupt(c)})\n`,
+    );
+  }
+  for (const f of result.failedProviders) {
+    report(toStdout, `failed: provider ${f.provider} piece ${f.pieceIndex}: ${f.error}\n`);
   }
 }
 
@@ -168,7 +206,7 @@ async function retrieveOwnPiece(pieceCid: string, ctx: RetrieveContext): Promise
     opts.out,
     opts.provider ? getAddress(opts.provider) : undefined,
   );
-  if (opts.json) printJson({ ok: true, pieceCid, out: opts.out, paid: 0n, ...result });
+  if (opts.json) reportJson(false, { ok: true, pieceCid, out: opts.out, paid: 0n, ...result });
   else process.stdout.write(`wrote ${result.bytes} bytes from ${result.provider} to ${opts.out}\n`);
 }
 
@@ -180,7 +218,7 @@ async function retrievePaidPiece(pieceCid: string, ctx: RetrieveContext): Promis
     onEvent: (line) => ctx.events.push(line),
     maxBytesPerSecond: opts.maxDownloadRate,
   });
-  if (opts.json) printJson({ ok: true, ...result, out: opts.out });
+  if (opts.json) reportJson(false, { ok: true, ...result, out: opts.out });
   else
     process.stdout.write(`wrote ${result.bytes} bytes from ${result.provider} to ${opts.out} (paid ${result.paid})\n`);
 }

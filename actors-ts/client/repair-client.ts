@@ -1,4 +1,5 @@
 import { createReadStream } from "node:fs";
+import { Transform, pipeline, type Readable } from "node:stream";
 import { rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { getAddress, type Address, type Hex } from "viem";
@@ -124,12 +125,18 @@ export class RepairClient {
     }
     const outDir = join(options.workDir, `prepare-${Date.now()}`);
     try {
-      const prepared = await prepareFile(filePath, { k, m, outDir, pool: options.pool });
       const perCall = options.onProgress;
       const onProgress = (progress: RepairProgress): void => {
         this.events?.emit({ kind: "repair", filePath, progress });
         perCall?.(progress);
       };
+      const prepared = await prepareFile(filePath, {
+        k,
+        m,
+        outDir,
+        pool: options.pool,
+        onProgress: (done, total) => onProgress({ stage: "encoding", sent: done, total }),
+      });
       return await this.storePrepared(prepared, { ...options, onProgress });
     } finally {
       // The encoded pieces (about 1.5× the file) are the miner's once the deal is made; after a
@@ -155,10 +162,13 @@ export class RepairClient {
     const total = manifest.pieces.reduce((s, p) => s + p.payloadSize, 0);
     let sent = 0;
     for (const [index, path] of prepared.piecePaths.entries()) {
-      await this.uploadPiece(offer, accepted.uploadPaths[index], path, index);
+      await this.uploadPiece(offer, accepted.uploadPaths[index], path, index, (bytes) =>
+        progress({ stage: "upload", sent: sent + bytes, total }),
+      );
       sent += manifest.pieces[index].payloadSize;
       progress({ stage: "upload", sent, total });
     }
+    progress({ stage: "commit", detail: `miner ${offer.minerId} checks the pieces and makes the deal` });
     const committed = await commitRepairDeal(this.c.clients.account, minerPeer(offer), accepted.intakeId);
     progress({ stage: "deal", detail: `repair deal ${committed.dealId} tx ${committed.txHash ?? "(not known)"}` });
     return {
@@ -233,8 +243,18 @@ export class RepairClient {
     return { bid, accepted };
   }
 
-  /** PUTs one piece, retrying while the miner is unreachable (it may be restarting). */
-  private async uploadPiece(offer: RepairOffer, path: string, file: string, index: number): Promise<void> {
+  /**
+   * PUTs one piece, retrying while the miner is unreachable (it may be restarting).
+   *
+   * @param onSent Bytes of this piece sent so far in the current attempt.
+   */
+  private async uploadPiece(
+    offer: RepairOffer,
+    path: string,
+    file: string,
+    index: number,
+    onSent: (bytes: number) => void,
+  ): Promise<void> {
     const { size } = await stat(file);
     const bodySha256 = await fileSha256(file);
     for (let attempt = 1; ; attempt++) {
@@ -250,7 +270,7 @@ export class RepairClient {
             method: "PUT",
             url: offer.endpoint + path,
             headers: { ...headers, "content-type": "application/octet-stream", "content-length": String(size) },
-            body: createReadStream(file),
+            body: countingStream(file, onSent),
             headersTimeoutMs: 180_000,
           },
           { peer: offer.worker, stage: `upload piece ${index}` },
@@ -269,4 +289,18 @@ export class RepairClient {
 /** The miner as a signed-request peer: its worker key signs its answers' audience. */
 function minerPeer(offer: RepairOffer): { address: Address; endpoint: string } {
   return { address: offer.worker, endpoint: offer.endpoint };
+}
+
+/** A stream of `file`'s bytes that reports how many the upload has taken so far. */
+function countingStream(file: string, onSent: (bytes: number) => void): Readable {
+  let sent = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      sent += chunk.length;
+      onSent(sent);
+      done(null, chunk);
+    },
+  });
+  // A read error destroys the counter with it, so the upload fails instead of waiting.
+  return pipeline(createReadStream(file), counter, () => undefined);
 }

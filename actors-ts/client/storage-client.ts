@@ -28,6 +28,7 @@ import {
   DealNotPublishedError,
   ProviderNotRegisteredError,
   lookupProvider,
+  perPieceOptions,
   type ExtendedProposal,
   type SignedProposal,
   type StorageClientComponents,
@@ -324,12 +325,11 @@ export class StorageClient {
       });
     }
     const outDir = join(coding.workDir, `prepare-${Date.now()}`);
-    const prepared = await prepareFile(filePath, { k, m, outDir, pool: coding.pool });
+    const perPiece = perPieceOptions(options, providers);
+    const prepared = await prepareFile(filePath, { k, m, outDir, pool: coding.pool, onProgress: perPiece.onEncoding });
     const droot = prepared.manifest.droot;
     this.c.store.putManifest(droot, JSON.stringify(prepared.manifest));
-    const deals = await Promise.all(
-      prepared.piecePaths.map((path, i) => this.storeFile(path, { ...options, provider: providers[i] })),
-    );
+    const deals = await Promise.all(prepared.piecePaths.map((path, i) => this.storeFile(path, perPiece.options(i))));
     const json = JSON.stringify(prepared.manifest);
     for (const address of providers) await this.giveManifest(address, droot, json);
     // Every piece is with its provider now. After a failure the pieces stay: the client's

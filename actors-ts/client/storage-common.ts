@@ -78,13 +78,35 @@ export type StoreProgress =
   | { stage: "commp"; pieceCid: string; paddedSize: number }
   | { stage: "escrow"; deposited: bigint }
   | { stage: "proposed"; proposalHash: Hex }
-  | { stage: "upload"; sent: number; total: number; attempt: number }
+  /** Erasure-coded stores: file bytes encoded into pieces so far, of `total`. */
+  | { stage: "encoding"; done: number; total: number }
+  /** Bytes of a piece sent so far; `piece` is its index in an erasure-coded file. */
+  | { stage: "upload"; sent: number; total: number; attempt: number; piece?: number }
   /** The provider answered the upload: it has the whole piece and checked its CommP. */
   | { stage: "uploaded" }
   | { stage: "retry"; attempt: number; error: string }
   | { stage: "published"; dealId: bigint; txHash: Hex }
   /** The provider held the piece but did not publish: the client put the deal on chain itself. */
   | { stage: "selfPublished"; dealId: bigint; txHash: Hex };
+
+/**
+ * How an erasure-coded store reports: `onEncoding` as `encoding` events (file bytes encoded), and
+ * `options(i)` — piece i's store options, with `providers[i]` and upload events carrying `piece: i`.
+ */
+export function perPieceOptions(
+  options: Omit<StoreOptions, "provider">,
+  providers: Address[],
+): { onEncoding: (done: number, total: number) => void; options: (piece: number) => StoreOptions } {
+  const report = options.onProgress;
+  return {
+    onEncoding: (done, total) => report?.({ stage: "encoding", done, total }),
+    options: (piece) => ({
+      ...options,
+      provider: providers[piece],
+      onProgress: report && ((e) => report(e.stage === "upload" ? { ...e, piece } : e)),
+    }),
+  };
+}
 
 /** A published direct storage deal. */
 export interface StoredDeal {

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
-import { open, rename, rm, type FileHandle } from "node:fs/promises";
-import { dirname, join } from "node:path";
-import { randomBytes } from "node:crypto";
+import { open, type FileHandle } from "node:fs/promises";
+import { join } from "node:path";
+import { fileSink, type ByteSink } from "../core/byte-sink";
 import type { Hex } from "viem";
 import { InvalidArgumentError, RepairMarketError } from "../core/errors";
 import { fileLayout } from "../erasure/layout";
@@ -34,25 +34,47 @@ export async function decodeFile(
   pool: ErasurePool,
   onProgress?: (done: number, total: number) => void,
 ): Promise<void> {
+  assertEnoughPieces(manifest, piecePaths);
+  const sink = await fileSink(outPath);
+  try {
+    await decodeFileTo(manifest, piecePaths, sink, pool, onProgress);
+    await sink.commit();
+  } catch (err) {
+    await sink.abort();
+    throw err;
+  }
+}
+
+/**
+ * Rebuilds a file from any k of its pieces into `sink`, in file order, through bounded buffers
+ * (about 4 MiB of stripes at a time, whatever the file size): data pieces are interleaved
+ * directly; missing ones are rebuilt with Reed–Solomon on the pool. The bytes' SHA-256 is checked
+ * against the manifest's once all are written: a file sink then commits nothing, a stream has
+ * already received them (each piece was checked against its commitment before).
+ *
+ * @param piecePaths piecePaths[i] is piece i's payload file, or undefined when unavailable.
+ * @throws InvalidArgumentError with fewer than k pieces.
+ * @throws FileHashMismatchError when the rebuilt bytes do not hash to `fileSha256`.
+ */
+export async function decodeFileTo(
+  manifest: Manifest,
+  piecePaths: (string | undefined)[],
+  sink: ByteSink,
+  pool: ErasurePool,
+  onProgress?: (done: number, total: number) => void,
+): Promise<void> {
   const { k, m, shareSize } = manifest;
   const layout = fileLayout(manifest.fileSize, k, m, shareSize);
-  const available = piecePaths.map((p, i) => (p ? i : -1)).filter((i) => i >= 0);
-  if (available.length < k) {
-    throw new InvalidArgumentError("fewer than k pieces to rebuild the file from", {
-      details: { k, available: available.length },
-    });
-  }
+  const available = assertEnoughPieces(manifest, piecePaths);
   // Prefer data pieces: with all of them no decoding is needed.
   const chosen = [...available.filter((i) => i < k), ...available.filter((i) => i >= k)].slice(0, k);
   const missingData = Array.from({ length: k }, (_, i) => i).filter((i) => !chosen.includes(i));
   const stripesPerBatch = Math.max(1, Math.floor(BATCH_BYTES / (k * shareSize)));
-  const temp = join(dirname(outPath), `.${Date.now()}-${randomBytes(4).toString("hex")}.part`);
   const inputs = new Map<number, FileHandle>();
-  for (const i of chosen) inputs.set(i, await open(piecePaths[i] as string, "r"));
-  const output = await open(temp, "w");
   const sha = createHash("sha256");
   let written = 0;
   try {
+    for (const i of chosen) inputs.set(i, await open(piecePaths[i] as string, "r"));
     for (let first = 0; first < layout.stripes; first += stripesPerBatch) {
       const stripes = Math.min(stripesPerBatch, layout.stripes - first);
       const shares: (Uint8Array | null)[] = Array.from({ length: k + m }, () => null);
@@ -69,7 +91,7 @@ export async function decodeFile(
           const take = Math.min(shareSize, manifest.fileSize - written);
           const bytes = share.subarray(0, take);
           sha.update(bytes);
-          await output.write(bytes);
+          await sink.write(bytes);
           written += take;
         }
       }
@@ -81,16 +103,24 @@ export async function decodeFile(
         details: { expected: manifest.fileSha256, actual: digest, droot: manifest.droot },
       });
     }
-    await output.sync();
-    await output.close();
-    await rename(temp, outPath);
-  } catch (err) {
-    await output.close().catch(() => undefined);
-    await rm(temp, { force: true });
-    throw err;
   } finally {
     for (const handle of inputs.values()) await handle.close();
   }
+}
+
+/**
+ * The indices of the pieces at hand.
+ *
+ * @throws InvalidArgumentError with fewer than k.
+ */
+function assertEnoughPieces(manifest: Manifest, piecePaths: (string | undefined)[]): number[] {
+  const available = piecePaths.map((p, i) => (p ? i : -1)).filter((i) => i >= 0);
+  if (available.length < manifest.k) {
+    throw new InvalidArgumentError("fewer than k pieces to rebuild the file from", {
+      details: { k: manifest.k, available: available.length },
+    });
+  }
+  return available;
 }
 
 /**

@@ -24,3 +24,13 @@ export {
   type LeafProof,
   type PayloadReader,
 } from "./piece-proof";
+export {
+  leavesOfPayload,
+  proveRange,
+  quadRunOf,
+  rangeProofShape,
+  rootFromRange,
+  RangeProofShapeError,
+  type QuadRun,
+  type RangeProof,
+} from "./range-proof";

@@ -20,6 +20,8 @@ export const PROVIDER_PATHS = {
   piece: (pieceCid: string) => `/pieces/${pieceCid}`,
   manifest: (droot: string) => `/manifests/${droot}`,
   pieceTree: (pieceCid: string) => `/pieces/${pieceCid}/tree`,
+  /** `?offset=&length=` (payload bytes): see {@link rangeProofResponseSchema}. */
+  pieceRangeProof: (pieceCid: string) => `/pieces/${pieceCid}/proof`,
   holdings: "/holdings",
   retrievals: "/retrievals",
   retrieval: (id: string) => `/retrievals/${id}`,
@@ -76,6 +78,26 @@ export function paymentIntervalBytes(
 ): number {
   return Math.min(terms.paymentIntervalBytes + n * terms.paymentIntervalIncreaseBytes, terms.maxUnpaidBytes);
 }
+
+/**
+ * GET /pieces/:pieceCid/proof?offset=O&length=L (public, free, like the chunk roots): the Merkle
+ * nodes that prove payload bytes [O, O + L) of a held piece against its CommP root, the range
+ * rounded out to whole fr32 quads (127 payload bytes, 4 leaves; `piece/range-proof.ts`). Nodes
+ * are 0x-hex, 32 bytes; slot l of `left` / `right` is the node beside the run at tree level l
+ * (leaf level 0) when the run needs one there, else null. 400 InvalidRange when the range is
+ * empty or runs past the payload; 404 PieceNotFound.
+ */
+export const rangeProofResponseSchema = z.object({
+  /** First leaf of the proven run: 4 · ⌊O / 127⌋. */
+  firstLeaf: zByteCount,
+  /** Leaves in the run: 4 · (quads from ⌊O / 127⌋ to ⌈(O + L) / 127⌉). */
+  leafCount: z.number().int().positive().safe(),
+  /** Height of the piece tree: the length of `left` and `right`. */
+  height: z.number().int().min(2).max(60),
+  left: z.array(zHexBytes(32).nullable()).max(60),
+  right: z.array(zHexBytes(32).nullable()).max(60),
+});
+export type RangeProofResponse = z.output<typeof rangeProofResponseSchema>;
 
 export const storageDealProposalSchema = z.object({
   pieceCid: zHexBytes(32),

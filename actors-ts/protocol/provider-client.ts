@@ -10,6 +10,7 @@ import {
   openRetrievalResponseSchema,
   proposalStatusResponseSchema,
   proposeDealResponseSchema,
+  rangeProofResponseSchema,
   type ExtendDealRequest,
   type ExtendDealResponse,
   type OpenRetrievalRequest,
@@ -17,6 +18,7 @@ import {
   type ProposalStatusResponse,
   type ProposeDealRequest,
   type ProposeDealResponse,
+  type RangeProofResponse,
 } from "./provider-api";
 
 /**
@@ -102,6 +104,32 @@ export function getHoldings(provider: SignedPeer, since?: number, timeoutMs = 5_
     { method: "GET", url: provider.endpoint + PROVIDER_PATHS.holdings + query, headersTimeoutMs: timeoutMs },
     { peer: provider.address, stage: "fetch holdings" },
     signedHoldingsSchema,
+  );
+}
+
+/**
+ * GET /pieces/:pieceCid/proof?offset=&length=: the nodes proving payload bytes
+ * [offset, offset + length) of the piece (rounded out to whole quads) against its commitment,
+ * unverified — the caller hashes the bytes with them and compares with the root it trusts.
+ *
+ * @param timeoutMs Wait for the answer's headers, ms (default 10 s).
+ */
+export function getRangeProof(
+  provider: SignedPeer,
+  pieceCid: string,
+  offset: number,
+  length: number,
+  timeoutMs = 10_000,
+): Promise<RangeProofResponse> {
+  const query = `?offset=${offset}&length=${length}`;
+  return httpJson(
+    {
+      method: "GET",
+      url: provider.endpoint + PROVIDER_PATHS.pieceRangeProof(pieceCid) + query,
+      headersTimeoutMs: timeoutMs,
+    },
+    { peer: provider.address, stage: "fetch range proof" },
+    rangeProofResponseSchema,
   );
 }
 

@@ -1,5 +1,7 @@
 import { createServer } from "node:http";
 import { createReadStream } from "node:fs";
+import { createHash } from "node:crypto";
+import type { Hex } from "viem";
 import { join } from "node:path";
 import { request } from "undici";
 import type { AddressInfo } from "node:net";
@@ -14,19 +16,28 @@ import { StorageClient } from "../../actors-ts/client/storage-client";
 import { RetrievalClient } from "../../actors-ts/client/retrieval/retrieval-client";
 import { ErasurePool } from "../../actors-ts/erasure/erasure-pool";
 import { DemoNetwork } from "../lib/demo-network";
+import { benchPeakRss, benchRange, type RangeFigures } from "./range";
 
 /**
  * Stores `file` erasure-coded (4 + 2) with six local provider daemons, then times a paid
  * whole-file retrieval by a second client, and a plain HTTP GET of the same file from one local
  * server for comparison. With `wan`, every provider and the chain sit behind a WAN proxy (40 ms
  * each way, 100 Mbit/s per connection and direction, no resets) and the plain GET is skipped.
+ * With `range`, also a 1 MiB range from the middle ({@link benchRange}); with `peakRss`, the peak
+ * RSS of a separate client process streaming the whole file to stdout ({@link benchPeakRss}).
  */
 export async function benchRetrieve(
   dir: string,
   file: string,
   size: number,
-  options: { wan?: boolean } = {},
-): Promise<{ coldSeconds: number; warmSeconds: number; plainSeconds: number }> {
+  options: { wan?: boolean; range?: boolean; peakRss?: boolean } = {},
+): Promise<{
+  coldSeconds: number;
+  warmSeconds: number;
+  plainSeconds: number;
+  range?: RangeFigures;
+  peakRssMiB?: number;
+}> {
   const devnet = await startDevnet([], { HARDHAT_INTERVAL_MINING_MS: "500" });
   const providers: DaemonProcess[] = [];
   const pool = new ErasurePool();
@@ -95,8 +106,10 @@ export async function benchRetrieve(
       await retrieval.retrieveFile(stored.droot, join(dir, `retrieved-${i}.bin`));
       warmSeconds = Math.min(warmSeconds, (performance.now() - started) / 1000);
     }
+    const range = options.range ? await benchRange(retrieval, stored.droot, size) : undefined;
     readerStore.close();
-    if (options.wan) return { coldSeconds, warmSeconds, plainSeconds: NaN };
+    const peakRssMiB = options.peakRss ? await peakRssOf(stored.droot, file, { rpcUrl, dir }) : undefined;
+    if (options.wan) return { coldSeconds, warmSeconds, plainSeconds: NaN, range, peakRssMiB };
 
     const server = createServer((_req, res) => {
       res.writeHead(200, { "content-length": size });
@@ -112,11 +125,30 @@ export async function benchRetrieve(
       plainSeconds = Math.min(plainSeconds, (performance.now() - plainStarted) / 1000);
     }
     server.close();
-    return { coldSeconds, warmSeconds, plainSeconds };
+    return { coldSeconds, warmSeconds, plainSeconds, range, peakRssMiB };
   } finally {
     await Promise.all(providers.map((p) => p.stop()));
     await pool.close();
     await network.stop();
     await devnet.stop();
   }
+}
+
+/**
+ * {@link benchPeakRss} for the reader (account 8) with its own data dir.
+ *
+ * @throws Error when the streamed bytes do not hash to the file's SHA-256.
+ */
+async function peakRssOf(droot: Hex, file: string, at: { rpcUrl: string; dir: string }): Promise<number> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  const sha256 = hash.digest("hex");
+  const measured = await benchPeakRss(droot, sha256, {
+    rpcUrl: at.rpcUrl,
+    deploymentDir: join(at.dir, "deployments"),
+    key: devKey(8),
+    dataDir: join(at.dir, "rss-reader"),
+  });
+  if (!measured.hashOk) throw new Error("client retrieve --out - streamed bytes that do not hash to the file");
+  return measured.peakRssMiB;
 }

@@ -1,4 +1,4 @@
-import { toHex, type Hex } from "viem";
+import { toHex, type Address, type Hex } from "viem";
 import { RepairMarketError } from "../../core/errors";
 import { httpCall } from "../../core/http-client";
 import { CHUNK_LOG2_LEAVES, CHUNK_PAYLOAD_BYTES } from "../../piece/constants";
@@ -13,7 +13,7 @@ export class PieceCommitmentMismatchError extends RepairMarketError {
 
 /** The piece being checked and who serves it. */
 export interface CheckedPiece {
-  provider: { address: string; endpoint: string };
+  provider: { address: Address; endpoint: string };
   pieceIndex: number;
   /** PieceCID v2. */
   pieceCid: string;
@@ -31,8 +31,20 @@ export interface CheckedPiece {
  *   commitment), PeerUnreachableError, PeerRejectedError.
  */
 export async function chunkVerifierFor(target: CheckedPiece): Promise<ChunkVerifier> {
+  return new ChunkVerifier(target, await verifiedChunkRoots(target));
+}
+
+/**
+ * The roots of `target`'s 2^15-leaf chunks (1,040,384 payload bytes each, the last zero-padded),
+ * fetched from its provider (`GET /pieces/:pieceCid/tree`) and checked against the piece
+ * commitment; undefined for a piece of one chunk or less, whose root is the commitment itself.
+ *
+ * @throws PieceCommitmentMismatchError (malformed chunk roots, or roots that do not lead to the
+ *   commitment), PeerUnreachableError, PeerRejectedError.
+ */
+export async function verifiedChunkRoots(target: CheckedPiece): Promise<Uint8Array[] | undefined> {
   const { height } = pieceGeometry(target.payloadSize);
-  if (height <= CHUNK_LOG2_LEAVES) return new ChunkVerifier(target, undefined);
+  if (height <= CHUNK_LOG2_LEAVES) return undefined;
   const response = await httpCall(
     { method: "GET", url: target.provider.endpoint + PROVIDER_PATHS.pieceTree(target.pieceCid) },
     { peer: target.provider.address, stage: `fetch chunk roots of piece ${target.pieceIndex}` },
@@ -57,7 +69,7 @@ export async function chunkVerifierFor(target: CheckedPiece): Promise<ChunkVerif
       },
     });
   }
-  return new ChunkVerifier(target, cache.chunkRoots);
+  return cache.chunkRoots;
 }
 
 /**

@@ -8,6 +8,7 @@ import type { ErasurePool } from "../../erasure/erasure-pool";
 import type { Manifest } from "../../manifest/manifest";
 import type { ClientStore } from "../client-store";
 import type { RetrievalLedger } from "./retrieval-ledger";
+import type { ByteSink } from "../../core/byte-sink";
 
 /**
  * The shapes of a whole-file retrieval (seed 001's RetrievalRequest over an erasure-coded file):
@@ -105,6 +106,23 @@ export interface CorruptPiece {
   chunk?: number;
 }
 
+/**
+ * The evidence a {@link PieceCommitmentMismatchError} carries, as a {@link CorruptPiece}.
+ *
+ * @param root The piece's commitment, shown when the error names no expected root.
+ */
+export function corruptPieceOf(err: RepairMarketError, provider: Address, pieceIndex: number, root: Hex): CorruptPiece {
+  const d = err.details;
+  return {
+    provider,
+    pieceIndex,
+    expected: String(d.expected ?? root),
+    // A malformed chunk-root list or proof has no root of its own to show.
+    actual: d.actual === undefined ? "unreadable" : String(d.actual),
+    ...(typeof d.chunk === "number" ? { chunk: d.chunk } : {}),
+  };
+}
+
 /** One line of evidence: "chunk 3: expected 0x…, got 0x…". */
 export function describeCorrupt(c: CorruptPiece): string {
   return `${c.chunk === undefined ? "" : `chunk ${c.chunk}: `}expected ${c.expected}, got ${c.actual}`;
@@ -146,13 +164,28 @@ export interface FileRetrieverDeps {
   workDir: string;
 }
 
+/** What a progress callback is told besides the byte counts. */
+export interface RetrievalProgressInfo {
+  /** Piece fetches running now (one provider each). */
+  providers: number;
+}
+
 export interface FileRetrieveOptions {
   /** Cap on each piece download, bytes per second. */
   maxBytesPerSecond?: number;
   /** No bytes for this long replaces a provider (ms, default 20 s). */
   stallTimeoutMs?: number;
   onEvent?: (line: string) => void;
-  onProgress?: (received: number, total: number) => void;
+  /**
+   * Bytes so far of `total`: for a whole file the piece bytes received of the k pieces' payload,
+   * for a byte range the range's bytes written.
+   */
+  onProgress?: (received: number, total: number, info: RetrievalProgressInfo) => void;
+  /**
+   * Write the file here, in file order, instead of atomically to the out path (which then only
+   * names the retrieval in the ledger): e.g. `streamSink(process.stdout)`.
+   */
+  output?: ByteSink;
   /** Called with every batch of bytes downloaded (verified or not). */
   onBytes?: (bytes: number) => void;
   /** Piece indices in the order to try them (default: data pieces first). */

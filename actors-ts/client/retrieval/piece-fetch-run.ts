@@ -5,8 +5,8 @@ import type { RetrievalLedger } from "./retrieval-ledger";
 import { PieceCommitmentMismatchError, formatEvent, type PieceFetcher, type RetrievalEvent } from "./piece-fetcher";
 import {
   NotEnoughPiecesError,
+  corruptPieceOf,
   describeCorrupt,
-  type CorruptPiece,
   type FetchedPieces,
   type PieceFetchRequest,
 } from "./file-retrieval";
@@ -107,7 +107,7 @@ export class PieceFetchRun {
         onBytes: (bytes) => {
           options.onBytes?.(bytes);
           this.received += bytes;
-          options.onProgress?.(Math.min(this.received, total), total);
+          options.onProgress?.(Math.min(this.received, total), total, { providers: this.running.size });
         },
       })
       .then(
@@ -128,15 +128,7 @@ export class PieceFetchRun {
     const piece = manifest.pieces[index];
     const message = err.message.split("\n")[0];
     if (err instanceof PieceCommitmentMismatchError) {
-      const d = err.details;
-      const corrupt: CorruptPiece = {
-        provider: provider.address,
-        pieceIndex: index,
-        expected: String(d.expected ?? piece.root),
-        // A malformed chunk-root list has no root of its own to show.
-        actual: d.actual === undefined ? "unreadable" : String(d.actual),
-        ...(typeof d.chunk === "number" ? { chunk: d.chunk } : {}),
-      };
+      const corrupt = corruptPieceOf(err, provider.address, index, piece.root);
       this.result.corruptProviders.push(corrupt);
       this.request.onCorrupt?.(corrupt);
     } else {

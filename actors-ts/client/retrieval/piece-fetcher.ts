@@ -20,7 +20,8 @@ import {
 import type { PieceFetchRow, RetrievalLedger } from "./retrieval-ledger";
 import { openRetrieval, payRetrieval } from "../../protocol/provider-client";
 import { ChannelBook, processChannelBook } from "./channel-book";
-import { chunkVerifierFor, type ChunkVerifier } from "./chunk-verifier";
+import { chunkVerifierFor } from "./chunk-verifier";
+import { spanVerifierFor, type PieceSpan } from "./span-verifier";
 
 export { PieceCommitmentMismatchError } from "./chunk-verifier";
 
@@ -33,6 +34,13 @@ export interface FetchTarget {
   /** CommP root. */
   root: Hex;
   payloadSize: number;
+  /** Only these payload bytes (quad-aligned, see `quadSpan`), paid and checked alone; default the whole piece. */
+  span?: PieceSpan;
+}
+
+/** Checks bytes of a piece as they stream in; returns the payload offset verified so far. */
+interface StreamVerifier {
+  push(bytes: Buffer): number;
 }
 
 /** A progress event in the dealbot's words: "Recv: N B, Paid X, <Event> (<Status>)". */
@@ -58,6 +66,8 @@ export interface FetchOptions {
   onBytes?: (bytes: number) => void;
   /** Cap on download speed, bytes per second (default: unlimited). */
   maxBytesPerSecond?: number;
+  /** Called when more bytes are verified and written: the payload offset verified up to. */
+  onVerified?: (verifiedTo: number) => void;
 }
 
 export interface FetchDeps {
@@ -119,8 +129,8 @@ export class PieceFetcher {
       pieceIndex: target.pieceIndex,
       provider: provider.address,
       pieceCid: target.pieceCid,
-      startOffset: 0,
-      endOffset: target.payloadSize,
+      startOffset: target.span?.start ?? 0,
+      endOffset: target.span?.end ?? target.payloadSize,
       pricePerByte: provider.retrievalAsk.pricePerByte,
       verifiedBytes: 0,
       status: "running",
@@ -148,7 +158,9 @@ export class PieceFetcher {
       } else {
         releases.push(this.reserve(row));
       }
-      const verifier = (await chunkVerifierFor(target)).startAt(row.verifiedBytes);
+      const verifier = target.span
+        ? (await spanVerifierFor(target, target.span)).startAt(row.startOffset + row.verifiedBytes)
+        : (await chunkVerifierFor(target)).startAt(row.verifiedBytes);
       const credit = this.book.takeCredit(payer, provider.address);
       const plan: PaymentPlan = { advance: !credit, requests: 0, terms, release: credit ?? (() => undefined) };
       releases.push(plan.release);
@@ -172,11 +184,21 @@ export class PieceFetcher {
   ): Promise<{ row: PieceFetchRow; terms: IntervalTerms }> {
     emit("ClientEventOpen", "DealStatusNew");
     const { provider } = target;
-    const channelId = await this.ensureChannel(provider.address, start.pricePerByte * BigInt(target.payloadSize), emit);
+    const { span } = target;
+    const bytes = span ? span.end - span.start : target.payloadSize;
+    const channelId = await this.ensureChannel(provider.address, start.pricePerByte * BigInt(bytes), emit);
     const opened = await openRetrieval(this.deps.clients.account, provider, {
       pieceCid: target.pieceCid,
       channelId: channelId.toString(),
+      ...(span ? { offset: span.start, length: bytes } : {}),
     });
+    if (span && (opened.startOffset !== span.start || opened.endOffset !== span.end)) {
+      throw new PeerRejectedError(200, "InvalidResponse", "provider opened another range than the one asked for", {
+        provider: provider.address,
+        asked: `${span.start}-${span.end}`,
+        opened: `${opened.startOffset}-${opened.endOffset}`,
+      });
+    }
     const row: PieceFetchRow = {
       ...start,
       providerRetrievalId: opened.retrievalId,
@@ -200,7 +222,7 @@ export class PieceFetcher {
     tempPath: string,
     row: PieceFetchRow,
     target: FetchTarget,
-    verifier: ChunkVerifier,
+    verifier: StreamVerifier,
     options: FetchOptions,
     emit: Emit,
     plan: PaymentPlan,
@@ -217,14 +239,14 @@ export class PieceFetcher {
     start: PieceFetchRow,
     target: FetchTarget,
     handle: FileHandle,
-    verifier: ChunkVerifier,
+    verifier: StreamVerifier,
     options: FetchOptions,
     emit: Emit,
     plan: PaymentPlan,
   ): Promise<PieceFetchRow> {
     const { ledger } = this.deps;
     let row = { ...start };
-    let position = row.verifiedBytes;
+    let position = row.startOffset + row.verifiedBytes;
     const started = Date.now();
     let pulled = 0;
     while (position < row.endOffset) {
@@ -250,9 +272,10 @@ export class PieceFetcher {
           if (due > Date.now()) await sleep(due - Date.now());
         }
         const verifiedTo = verifier.push(chunk);
-        if (verifiedTo > row.verifiedBytes) {
-          row = { ...row, verifiedBytes: verifiedTo };
+        if (verifiedTo - row.startOffset > row.verifiedBytes) {
+          row = { ...row, verifiedBytes: verifiedTo - row.startOffset };
           ledger.upsertFetch(row);
+          options.onVerified?.(verifiedTo);
         }
       }
       emit("ClientEventBlocksReceived", "DealStatusOngoing", `${position} of ${row.endOffset} bytes`);

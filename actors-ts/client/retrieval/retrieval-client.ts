@@ -13,6 +13,9 @@ import type { ClientStore } from "../client-store";
 import { ProviderNotRegisteredError } from "../storage-client";
 import type { FileRetrievalResult, FileRetrieveOptions } from "./file-retrieval";
 import { FileRetriever } from "./file-retriever";
+import { RangeRetriever, type RangeRetrievalResult } from "./range-retriever";
+import type { ByteRange } from "./range-plan";
+import { fileSink, type ByteSink } from "../../core/byte-sink";
 import { PieceFetcher, formatEvent } from "./piece-fetcher";
 import { RetrievalLedger, type FetchStatus, type RetrievalRecord } from "./retrieval-ledger";
 import { InvalidArgumentError, RepairMarketError } from "../../core/errors";
@@ -100,7 +103,8 @@ export class RetrievalClient {
   getRetrievalStatus(id: string): RetrievalStatusView {
     const record = this.ledger.get(id);
     if (!record) throw new RetrievalNotFoundError("no retrieval with this id", { details: { retrievalId: id } });
-    const fetches = this.ledger.fetches(id).map((f) => ({
+    const rows = record.kind === "range" ? this.ledger.rangeFetches(id) : this.ledger.fetches(id);
+    const fetches = rows.map((f) => ({
       pieceIndex: f.pieceIndex,
       pieceCid: f.pieceCid,
       provider: f.provider,
@@ -120,7 +124,7 @@ export class RetrievalClient {
       state: record.status,
       error: record.error,
       bytesReceived: fetches.reduce((s, f) => s + f.verifiedBytes, 0),
-      paid: this.ledger.paidFor(id),
+      paid: this.ledger.paidOn(rows),
       events: record.events,
       fetches,
     };
@@ -139,6 +143,36 @@ export class RetrievalClient {
       options.onEvent?.(line);
     };
     return retriever.retrieve(droot, outPath, { ...options, onEvent });
+  }
+
+  /**
+   * Bytes `range.start` through `range.end` (inclusive) of a file by its droot, paying only for
+   * the spans of the pieces that hold them (see {@link RangeRetriever}); written atomically to
+   * `out` when it is a path, or in order to a {@link ByteSink} (e.g. `streamSink(process.stdout)`).
+   *
+   * @param options As for {@link retrieveFile}; `onProgress` counts the range's bytes written.
+   * @throws RangeOutsideFileError (before anything is paid), ManifestNotFoundError,
+   *   NotEnoughPiecesError, InvalidArgumentError (no ErasurePool).
+   * @example
+   * const r = await retrieval.retrieveRange(droot, { start: 0, end: 1023 }, "head.bin");
+   */
+  async retrieveRange(
+    droot: Hex,
+    range: ByteRange,
+    out: string | ByteSink,
+    options: FileRetrieveOptions = {},
+  ): Promise<RangeRetrievalResult> {
+    if (!this.deps.pool) throw new InvalidArgumentError("RetrievalClient needs an ErasurePool to retrieve ranges");
+    const retriever = new RangeRetriever({ ...this.deps, pool: this.deps.pool, ledger: this.ledger });
+    const outPath = typeof out === "string" ? resolve(out) : "-";
+    const sink = typeof out === "string" ? await fileSink(outPath) : out;
+    let retrievalId: string | undefined;
+    const onEvent = (line: string): void => {
+      retrievalId ??= this.ledger.findResumable("range", droot, `${outPath}#${range.start}-${range.end}`)?.id;
+      if (retrievalId) this.deps.events?.emit({ kind: "retrieve", retrievalId, target: droot, line });
+      options.onEvent?.(line);
+    };
+    return retriever.retrieve(droot, range, sink, outPath, { ...options, onEvent });
   }
 
   /**

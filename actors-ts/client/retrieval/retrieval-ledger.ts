@@ -30,7 +30,8 @@ export interface PieceFetchRow {
 
 export interface RetrievalRecord {
   id: string;
-  kind: "piece" | "file";
+  /** "range": bytes of a file; its fetches are recorded under `<id>@<first payload byte>` (see {@link rangeFetches}). */
+  kind: "piece" | "file" | "range";
   target: string;
   outPath: string;
   status: RetrievalStatus;
@@ -84,7 +85,7 @@ export class RetrievalLedger {
       .get(kind, target.toLowerCase(), outPath) as
       | {
           id: string;
-          kind: "piece" | "file";
+          kind: RetrievalRecord["kind"];
           target: string;
           out_path: string;
           status: RetrievalStatus;
@@ -109,7 +110,7 @@ export class RetrievalLedger {
     const r = this.db.prepare("SELECT * FROM retrievals WHERE id = ?").get(id) as
       | {
           id: string;
-          kind: "piece" | "file";
+          kind: RetrievalRecord["kind"];
           target: string;
           out_path: string;
           status: RetrievalStatus;
@@ -158,6 +159,18 @@ export class RetrievalLedger {
     return (this.db.prepare("SELECT * FROM piece_fetches WHERE retrieval_id = ?").all(retrievalId) as RawFetch[]).map(
       toFetch,
     );
+  }
+
+  /**
+   * The fetches of range retrieval `retrievalId`: a range may fetch several spans of one piece
+   * from one provider, so each span's fetch is recorded under `<retrievalId>@<span start>`.
+   */
+  rangeFetches(retrievalId: string): PieceFetchRow[] {
+    return (
+      this.db
+        .prepare("SELECT * FROM piece_fetches WHERE retrieval_id LIKE ? ORDER BY start_offset, piece_index")
+        .all(`${retrievalId}@%`) as RawFetch[]
+    ).map(toFetch);
   }
 
   fetch(retrievalId: string, pieceIndex: number, provider: Address): PieceFetchRow | undefined {
@@ -241,7 +254,17 @@ export class RetrievalLedger {
 
   /** Σ paid on the lanes of a retrieval's fetches. */
   paidFor(retrievalId: string): bigint {
-    return this.fetches(retrievalId).reduce(
+    return this.paidOn(this.fetches(retrievalId));
+  }
+
+  /** Σ paid on the lanes of a range retrieval's fetches (see {@link rangeFetches}). */
+  paidForRange(retrievalId: string): bigint {
+    return this.paidOn(this.rangeFetches(retrievalId));
+  }
+
+  /** Σ of the vouchers signed on these fetches' lanes, token base units. */
+  paidOn(fetches: PieceFetchRow[]): bigint {
+    return fetches.reduce(
       (sum, f) =>
         sum + (f.channelId !== undefined && f.lane !== undefined ? this.lane(f.channelId, f.lane).amount : 0n),
       0n,

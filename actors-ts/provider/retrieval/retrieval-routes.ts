@@ -18,6 +18,7 @@ import { heldPiece } from "../held-piece";
 import { authenticate } from "../../core/http-server";
 import type { RetrievalRow, RetrievalStore } from "./retrieval-store";
 import { acceptVoucher, grantInterval, maxUnpaidBytesOf } from "./retrieval-payment";
+import { serveRangeProof, type RangeProofQuery } from "./range-proof-route";
 
 /**
  * Seed 001's RetrievalProvider over HTTP, paid through PaymentChannels: a client opens a
@@ -28,6 +29,8 @@ import { acceptVoucher, grantInterval, maxUnpaidBytesOf } from "./retrieval-paym
  * more and keeps the best voucher per lane. The unpaid allowance is the client's, not the lane's
  * (decisions 37): across all its lanes and channels a client is never sent more than
  * `maxUnpaidBytes` beyond what it paid, and only as far as its channel's free funds could pay.
+ * What a client checks the bytes with is free: a piece's chunk roots, and the range proof of any
+ * run of its quads (decisions 38).
  */
 export function registerRetrievalRoutes(
   app: FastifyInstance,
@@ -37,6 +40,10 @@ export function registerRetrievalRoutes(
 ): void {
   app.get<{ Params: { pieceCid: string } }>(PROVIDER_PATHS.pieceTree(":pieceCid"), (request, reply) =>
     servePieceTree(c, request, reply),
+  );
+  app.get<{ Params: { pieceCid: string }; Querystring: RangeProofQuery }>(
+    PROVIDER_PATHS.pieceRangeProof(":pieceCid"),
+    (request, reply) => serveRangeProof(c, request, reply),
   );
   app.post(PROVIDER_PATHS.retrievals, (request, reply) => openRetrieval(c, init, retrievals, request, reply));
   app.get<{ Params: { id: string }; Querystring: { offset?: string } }>(

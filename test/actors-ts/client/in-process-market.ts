@@ -35,8 +35,13 @@ export interface InProcessMarket {
   store: ClientStore;
   /** URL provider i listens on (a restart changes it). */
   providerUrl(i: number): string;
-  /** Stops provider i and starts it again on the same data dir (its endpoint re-registered). */
-  restartProvider(i: number): Promise<void>;
+  /**
+   * Stops provider i and starts it again on the same data dir (its endpoint re-registered), with
+   * `overrides` on top of the market's provider settings (e.g. `{ faults: { corruptReads: true } }`).
+   */
+  restartProvider(i: number, overrides?: InProcessProviderConfig): Promise<void>;
+  /** Stops provider i (its endpoint stays registered: it is a dead holder) until a restart. */
+  stopProvider(i: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -59,11 +64,12 @@ export async function startInProcessMarket(
   const token = await ethers.getContractAt("PaymentToken", deployment.contracts.PaymentToken);
   const providers = Array.from({ length: providerCount }, (_, i) => devAddress(2 + i));
   for (const to of [devAddress(1), ...providers]) await token.transfer(to, 10n ** 24n);
-  const daemon = (i: number): ProviderDaemon =>
+  const daemon = (i: number, overrides: InProcessProviderConfig = {}): ProviderDaemon =>
     new ProviderDaemon(
       providerConfigSchema.parse({
         publishIntervalMs: 200,
         ...providerConfig,
+        ...overrides,
         dataDir: join(dir, `provider-${i}`),
         port: 0,
         rpcUrl,
@@ -88,10 +94,13 @@ export async function startInProcessMarket(
     clientDir,
     store,
     providerUrl: (i) => urls[i],
-    async restartProvider(i) {
+    async restartProvider(i, overrides) {
       await daemons[i].stop();
-      daemons[i] = daemon(i);
+      daemons[i] = daemon(i, overrides);
       urls[i] = (await daemons[i].start()).url;
+    },
+    async stopProvider(i) {
+      await daemons[i].stop();
     },
     async close() {
       await Promise.all(daemons.map((d) => d.stop()));
