@@ -1,4 +1,4 @@
-import { type Address, type Hex, type TypedDataDomain } from "viem";
+import { recoverTypedDataAddress, type Address, type Hex, type TypedDataDomain } from "viem";
 import type { LocalAccount } from "viem/accounts";
 import { z } from "zod";
 import type { ChainClients } from "../clients";
@@ -60,22 +60,36 @@ export async function signVoucher(
   return { voucher, signature };
 }
 
-/** Whether `signed` carries `payer`'s signature for this chain and contract (ECDSA or ERC-1271). */
+/**
+ * Whether `signed` carries the payer's EIP-712 signature, as PaymentChannels checks it
+ * (OpenZeppelin SignatureChecker: ECDSA for an account, ERC-1271 for a contract). The ECDSA
+ * recovery runs locally, so an account's voucher costs no RPC call (this runs for every paid
+ * interval); only a signature that does not recover to the payer is asked of the chain, which
+ * accepts it when the payer is a contract that says so (ERC-1271).
+ *
+ * @param payer The channel's payer.
+ * @returns false for anything that is not the payer's valid signature.
+ */
 export async function verifyVoucher(
   c: Pick<ChainClients, "public">,
   paymentChannels: Address,
   payer: Address,
   signed: SignedVoucher,
 ): Promise<boolean> {
+  const typed = {
+    domain: channelsDomain(c.public.chain.id, paymentChannels),
+    types: VOUCHER_TYPES,
+    primaryType: "Voucher" as const,
+    message: signed.voucher,
+    signature: signed.signature,
+  };
   try {
-    return await c.public.verifyTypedData({
-      address: payer,
-      domain: channelsDomain(c.public.chain.id, paymentChannels),
-      types: VOUCHER_TYPES,
-      primaryType: "Voucher",
-      message: signed.voucher,
-      signature: signed.signature,
-    });
+    if ((await recoverTypedDataAddress(typed)).toLowerCase() === payer.toLowerCase()) return true;
+  } catch {
+    // Not a 65-byte ECDSA signature: only a contract payer can accept it.
+  }
+  try {
+    return await c.public.verifyTypedData({ address: payer, ...typed });
   } catch {
     return false;
   }

@@ -21,9 +21,12 @@ import type { PieceFetchRow, RetrievalLedger } from "./retrieval-ledger";
 import { openRetrieval, payRetrieval } from "../../protocol/provider-client";
 import { ChannelBook, processChannelBook } from "./channel-book";
 import { chunkVerifierFor } from "./chunk-verifier";
+import { WriteBatch } from "./write-batch";
 import { spanVerifierFor, type PieceSpan } from "./span-verifier";
 
 export { PieceCommitmentMismatchError } from "./chunk-verifier";
+export { formatEvent, type RetrievalEvent } from "./retrieval-events";
+import type { RetrievalEvent } from "./retrieval-events";
 
 /** One piece to fetch from one provider. */
 export interface FetchTarget {
@@ -41,20 +44,6 @@ export interface FetchTarget {
 /** Checks bytes of a piece as they stream in; returns the payload offset verified so far. */
 interface StreamVerifier {
   push(bytes: Buffer): number;
-}
-
-/** A progress event in the dealbot's words: "Recv: N B, Paid X, <Event> (<Status>)". */
-export interface RetrievalEvent {
-  received: number;
-  paid: bigint;
-  event: string;
-  status: string;
-  detail?: string;
-}
-
-/** Formats a {@link RetrievalEvent} as seed 004's event list does. */
-export function formatEvent(e: RetrievalEvent): string {
-  return `Recv: ${e.received} B, Paid ${e.paid}, ${e.event} (${e.status})${e.detail ? ` ${e.detail}` : ""}`;
 }
 
 export interface FetchOptions {
@@ -261,9 +250,12 @@ export class PieceFetcher {
         continue;
       }
       plan.requests++;
+      // Bytes are written in ~1 MiB batches (a write per 64 KiB chunk bound the fetch), each on
+      // disk before its bytes are recorded verified: a restart resumes from written bytes.
+      const batch = new WriteBatch(handle, position);
       for await (const data of response.body) {
         const chunk = data as Buffer;
-        await handle.write(chunk, 0, chunk.length, position);
+        await batch.add(chunk);
         position += chunk.length;
         options.onBytes?.(chunk.length);
         pulled += chunk.length;
@@ -273,11 +265,13 @@ export class PieceFetcher {
         }
         const verifiedTo = verifier.push(chunk);
         if (verifiedTo - row.startOffset > row.verifiedBytes) {
+          await batch.flush();
           row = { ...row, verifiedBytes: verifiedTo - row.startOffset };
           ledger.upsertFetch(row);
           options.onVerified?.(verifiedTo);
         }
       }
+      await batch.flush();
       emit("ClientEventBlocksReceived", "DealStatusOngoing", `${position} of ${row.endOffset} bytes`);
     }
     await handle.sync();
