@@ -5,14 +5,15 @@
  * Hardhat's dev accounts unless `--keys`), and with `--wan` over a WAN proxy in front of every
  * agent and the chain (40 ms each way, 100 Mbit/s links, an occasional reset). Starts a Hardhat
  * node mining on an interval, deploys, funds accounts, starts the provider daemons and a repair miner as separate
- * processes, stores the file repair-backed, kills the holders of pieces 0 … N−1 at once with
+ * processes (the miner's pledge, the placement and repair windows and every wait sized for the
+ * file, so a gigabyte needs no other flag), stores the file repair-backed, kills the holders of pieces 0 … N−1 at once with
  * SIGKILL (default 1, at most m), waits until every one of them is repaired (reassignPiece) and
  * confirmed (the new storage deal proven), retrieves the file through paid retrieval and compares
  * SHA-256, waits (bounded) until the miner has settled the dead providers' storage deals, then
  * prints a timeline and stops everything it started. Exit code 0 only when the bytes match, no
  * piece was lost that the demo did not kill (`unexpectedLosses`) and nothing stays locked for the
  * miner's ended storage deals (`minerLockedForEndedDeals` 0). Data dirs are left in .demo/<run>/
- * for inspection.
+ * for inspection. The summary's `peakRssMiB` is each process's peak resident memory.
  */
 import { mkdir, stat } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
@@ -124,11 +125,11 @@ async function main(): Promise<number> {
   let miner: DaemonProcess | undefined;
   const pool = new ErasurePool();
   const peaks = new PeakRss();
-  /** Each provider daemon's role name for the peak-RSS summary. */
-  const providerRole = new Map<Address, string>();
+  /** A provider daemon's name in the peak-RSS summary: provider-<i>, in start order. */
+  const roleOf = (address: Address) => `provider-${[...providers.keys()].indexOf(address)}`;
   let summaryPrinted = false;
   const recordPeaks = async (): Promise<void> => {
-    for (const [address, p] of providers) await peaks.record(providerRole.get(address) ?? address, p.process.pid);
+    for (const [address, p] of providers) await peaks.record(roleOf(address), p.process.pid);
     await peaks.record("miner", miner?.process.pid);
     await peaks.record("hardhat node", demoChain?.devnet?.process.pid);
   };
@@ -194,10 +195,7 @@ async function main(): Promise<number> {
         ),
       ),
     );
-    started_.forEach((p, i) => {
-      providers.set(getAddress(p.address), p);
-      providerRole.set(getAddress(p.address), `provider-${i}`);
-    });
+    for (const p of started_) providers.set(getAddress(p.address), p);
     miner = await startDaemon(
       "repair",
       [
@@ -262,7 +260,7 @@ async function main(): Promise<number> {
     const victims = killed.map((i) => getAddress(placed.pieces[i].provider as Address));
     const repairsBefore = (await status()).repairs.length;
     // A killed provider's peak is read while it still runs.
-    for (const v of victims) await peaks.record(providerRole.get(v) ?? v, providers.get(v)?.process.pid);
+    for (const v of victims) await peaks.record(roleOf(v), providers.get(v)?.process.pid);
     await Promise.all(victims.map((v) => providers.get(v)?.kill9()));
     for (const i of killed) await say(`SIGKILL provider ${victims[i]} (holds piece ${i})`);
 

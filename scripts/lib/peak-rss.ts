@@ -33,8 +33,9 @@ export class PeakRss {
     if (peak !== undefined) this.peaks.set(role, Math.max(peak, this.peaks.get(role) ?? 0));
   }
 
-  /** Every role's peak, the demo's own included, in the order recorded. */
+  /** Every role's peak, the demo's own last; roles in name order (provider-2 before provider-10). */
   summary(): Record<string, number> {
-    return { ...Object.fromEntries(this.peaks), demo: ownPeakRssMiB() };
+    const roles = [...this.peaks.keys()].sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
+    return { ...Object.fromEntries(roles.map((r) => [r, this.peaks.get(r)])), demo: ownPeakRssMiB() };
   }
 }
