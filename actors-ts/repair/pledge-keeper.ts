@@ -26,7 +26,7 @@ export class PledgeKeeper {
 
   constructor(
     private readonly c: Pick<RepairComponents, "clients" | "contracts" | "logger">,
-    private readonly init: Pick<RepairConfig, "autoPledge" | "maxPledge" | "rpcUrl" | "deployment"> & {
+    private readonly init: Pick<RepairConfig, "autoPledge" | "maxPledge"> & {
       /** The miner's id, known once the daemon found or created it. */
       minerId: () => bigint;
     },
@@ -93,7 +93,7 @@ export class PledgeKeeper {
       overCap: `topping up would take the pledge past --max-pledge ${this.init.maxPledge ?? 0n}`,
       walletShort: `the worker's wallet holds ${wallet ?? 0n}, less than the shortfall`,
     };
-    const command = addPledgeCommand(need.shortfall, this.init);
+    const command = addPledgeCommand(need.shortfall, need.minerId);
     return new HttpError(
       409,
       "InsufficientPledge",
@@ -110,16 +110,17 @@ export class PledgeKeeper {
         reason,
         maxPledge: this.init.maxPledge,
         command,
-        hint: `the miner's owner adds ${need.shortfall} with \`${command}\``,
+        hint: `the miner's owner adds ${need.shortfall} with \`${command}\` (its key, --rpc and --deployment)`,
       },
     );
   }
 }
 
 /**
- * The command a miner's owner runs to add `amount` of pledge (its key in $RM_PRIVATE_KEY or
- * --key-file, as every signing command).
+ * The command a miner's owner runs to add `amount` token base units of pledge to miner `minerId`,
+ * with its own key, `--rpc` and `--deployment` (the miner's endpoint is not repeated to clients:
+ * an RPC URL can carry an API key).
  */
-export function addPledgeCommand(amount: bigint, where: { rpcUrl: string; deployment: string }): string {
-  return `npx repair-market repair add-pledge ${amount} --rpc ${where.rpcUrl} --deployment ${where.deployment}`;
+export function addPledgeCommand(amount: bigint, minerId: bigint): string {
+  return `npx repair-market repair add-pledge ${amount} --miner ${minerId}`;
 }

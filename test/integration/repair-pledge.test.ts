@@ -156,8 +156,10 @@ describe("repair miner: pledge checked at the proposal, topped up at the commit 
     expect((await counts()).deals).to.equal(deals);
     expect((await getBid(await chainOf(CLIENT), contracts, bidId)).state).to.equal(1); // Open
 
-    // The owner runs the command the refusal names; the same file is then taken.
-    const added = await runCli(["repair", "add-pledge", shortfall.toString(), "--key", devKey(STRICT), ...cliChain()]);
+    // The owner runs the command the refusal names (with its key and chain); the same file is then taken.
+    const command = /`npx repair-market (repair add-pledge [^`]+)`/.exec(lines[0])?.[1] ?? "";
+    expect(command).to.equal(`repair add-pledge ${shortfall} --miner ${(await info(STRICT)).minerId}`);
+    const added = await runCli([...command.split(" "), "--key", devKey(STRICT), ...cliChain()]);
     expect(added.code, added.stderr).to.equal(0);
     expect((await minerState(STRICT)).pledge).to.equal(need);
     const stored = await runCli([...storeArgs(file, STRICT), "--json"]);
