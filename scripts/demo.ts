@@ -5,36 +5,44 @@
  * Hardhat's dev accounts unless `--keys`), and with `--wan` over a WAN proxy in front of every
  * agent and the chain (40 ms each way, 100 Mbit/s links, an occasional reset). Starts a Hardhat
  * node mining on an interval, deploys, funds accounts, starts the provider daemons and a repair miner as separate
- * processes, stores the file repair-backed, kills the holders of pieces 0 … N−1 at once with
+ * processes (the miner's pledge, the placement and repair windows and every wait sized for the
+ * file, so a gigabyte needs no other flag), stores the file repair-backed, kills the holders of pieces 0 … N−1 at once with
  * SIGKILL (default 1, at most m), waits until every one of them is repaired (reassignPiece) and
  * confirmed (the new storage deal proven), retrieves the file through paid retrieval and compares
  * SHA-256, waits (bounded) until the miner has settled the dead providers' storage deals, then
  * prints a timeline and stops everything it started. Exit code 0 only when the bytes match, no
  * piece was lost that the demo did not kill (`unexpectedLosses`) and nothing stays locked for the
  * miner's ended storage deals (`minerLockedForEndedDeals` 0). Data dirs are left in .demo/<run>/
- * for inspection.
+ * for inspection. The summary's `peakRssMiB` is each process's peak resident memory.
  */
-import { createHash, randomBytes } from "node:crypto";
-import { createReadStream } from "node:fs";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, stat } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { Command } from "commander";
-import { createPublicClient, getAddress, type Address, type Hex } from "viem";
+import { createPublicClient, getAddress, type Address } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { startDaemon, type DaemonProcess } from "./lib/agents";
+import { printSummary, settledEscrow, sha256File, waitUntil } from "./lib/demo-steps";
 import { DemoNetwork, devKeys, prepareChain, readKeysFile, type DemoChain } from "./lib/demo-network";
+import {
+  demoPledge,
+  minerPledgeArgs,
+  sizeDemo,
+  stageTimeoutMs,
+  windowEpochs,
+  writeRandomFile,
+} from "./lib/demo-sizing";
+import { PeakRss } from "./lib/peak-rss";
 import { connectChain } from "../actors-ts/chain/clients";
 import { rpcTransport } from "../actors-ts/chain/rpc-transport";
 import { scanNewestFirst } from "../actors-ts/chain/log-scan";
 import { contractsOf } from "../actors-ts/chain/contracts";
-import { repairMarketAbi, storageMarketAbi } from "../actors-ts/chain/generated/abis";
+import { repairMarketAbi } from "../actors-ts/chain/generated/abis";
 import { createLogger } from "../actors-ts/core/logger";
 import { ClientStore } from "../actors-ts/client/client-store";
 import { RepairClient } from "../actors-ts/client/repair-client";
 import { RetrievalClient } from "../actors-ts/client/retrieval/retrieval-client";
 import { ErasurePool } from "../actors-ts/erasure/erasure-pool";
 import type { RepairDealStatusResponse } from "../actors-ts/protocol/repair-api";
-import { getRepairEscrow } from "../actors-ts/protocol/repair-miner-client";
 
 /** Providers at most with Hardhat's dev accounts (2 … 17; 18 reads, 19 mines). */
 const MAX_DEV_PROVIDERS = 16;
@@ -116,6 +124,15 @@ async function main(): Promise<number> {
   const providers = new Map<Address, DaemonProcess>();
   let miner: DaemonProcess | undefined;
   const pool = new ErasurePool();
+  const peaks = new PeakRss();
+  /** A provider daemon's name in the peak-RSS summary: provider-<i>, in start order. */
+  const roleOf = (address: Address) => `provider-${[...providers.keys()].indexOf(address)}`;
+  let summaryPrinted = false;
+  const recordPeaks = async (): Promise<void> => {
+    for (const [address, p] of providers) await peaks.record(roleOf(address), p.process.pid);
+    await peaks.record("miner", miner?.process.pid);
+    await peaks.record("hardhat node", demoChain?.devnet?.process.pid);
+  };
   const say = async (event: string) => {
     const epoch = epochReader ? await epochReader.getBlockNumber().catch(() => 0n) : 0n;
     const step = { wallSeconds: (Date.now() - started) / 1000, epoch: epoch.toString(), event };
@@ -126,6 +143,14 @@ async function main(): Promise<number> {
       );
   };
   try {
+    if (!opts.file && !(Number.isInteger(opts.sizeMib) && opts.sizeMib > 0)) {
+      throw new Error(`--size-mib must be a whole number of MiB above 0, got ${opts.sizeMib}`);
+    }
+    const file = opts.file ? resolve(opts.file) : join(runDir, "demo-file.bin");
+    if (!opts.file) await writeRandomFile(file, opts.sizeMib * 1024 * 1024 + 12_345);
+    const sizing = sizeDemo((await stat(file)).size, opts.k, opts.m);
+    // A big file's placement and repair need longer windows than the 4 MiB default's.
+    const window = windowEpochs(sizing, opts.period, opts.blockMs);
     demoChain = await prepareChain({
       rpc: opts.rpc,
       blockMs: opts.blockMs,
@@ -134,7 +159,7 @@ async function main(): Promise<number> {
         provingPeriodEpochs: opts.period,
         challengeWindowEpochs: Math.max(4, Math.floor(opts.period / 2)),
       },
-      repairParams: { repairWindowEpochs: 10 * opts.period, placementWindowEpochs: 10 * opts.period },
+      repairParams: { repairWindowEpochs: window, placementWindowEpochs: window },
       keys,
       fundEach: 10n ** 24n,
       network,
@@ -145,6 +170,16 @@ async function main(): Promise<number> {
     epochReader = createPublicClient({ transport: rpcTransport(rpc) });
     const period = Number(deployment.marketParams.provingPeriodEpochs);
     await say(`proving period ${period} epochs${opts.wan ? "; agents and the chain behind WAN proxies" : ""}`);
+    const contracts = contractsOf(deployment);
+    const pledge = demoPledge(sizing, deployment);
+    const minerAddress = privateKeyToAccount(keys.miner).address;
+    const clientClients = await connectChain(rpc, privateKeyToAccount(keys.client));
+    const pledgeArgs = await minerPledgeArgs(clientClients, contracts, deployment, minerAddress, pledge);
+    await say(
+      `${basename(file)}: ${sizing.fileBytes} bytes, ${sizing.encodedBytes} encoded (k = ${opts.k}, m = ${opts.m}); ` +
+        `the miner pledges ${pledge} token base units for it; placement and repair windows ` +
+        `${deployment.repairParams.placementWindowEpochs} epochs`,
+    );
     const started_ = await Promise.all(
       keys.providers.map(async (key, i) =>
         startDaemon(
@@ -168,7 +203,7 @@ async function main(): Promise<number> {
         ...["--data-dir", join(runDir, "miner"), "--rpc", rpc],
         ...["--deployment", deploymentDir, "--watch-interval-ms", "300", "--work-interval-ms", "200"],
         ...["--confirmations", "1", "--log-file", join(runDir, "miner.log")],
-        ...["--settle-interval-ms", "1000"],
+        ...["--settle-interval-ms", "1000", ...pledgeArgs],
       ],
       { RM_PRIVATE_KEY: keys.miner },
     );
@@ -177,11 +212,7 @@ async function main(): Promise<number> {
     );
 
     // 1. Store the file repair-backed.
-    const file = opts.file ? resolve(opts.file) : join(runDir, "demo-file.bin");
-    if (!opts.file) await writeFile(file, randomBytes(opts.sizeMib * 1024 * 1024 + 12_345));
     const fileSha = await sha256File(file);
-    const clientClients = await connectChain(rpc, privateKeyToAccount(keys.client));
-    const contracts = contractsOf(deployment);
     const logger = createLogger("demo", "warn", join(runDir, "demo.log"));
     const clientStore = new ClientStore(join(runDir, "client", "client.sqlite"));
     const storedAtBlock = await clientClients.public.getBlockNumber();
@@ -206,7 +237,8 @@ async function main(): Promise<number> {
     const status = async () =>
       (await (await fetch(`${miner?.url}/repair/deals/${stored.dealId}`)).json()) as RepairDealStatusResponse;
     const chain = createPublicClient({ transport: rpcTransport(rpc) });
-    await waitUntil("every piece assigned on chain", 120_000, async () => {
+    // Bounds sized for the 4 MiB default, plus time to move the file's bytes at a slow rate.
+    await waitUntil("every piece assigned on chain", stageTimeoutMs(120_000, sizing.encodedBytes), async () => {
       const deal = await chain.readContract({
         address: contracts.repairMarket,
         abi: repairMarketAbi,
@@ -218,8 +250,8 @@ async function main(): Promise<number> {
     const placed = await status();
     await say(`all ${n} pieces placed with distinct providers and assigned on chain (repair deal Active)`);
     for (const p of placed.pieces) await say(`  piece ${p.index} → ${p.provider} (storage deal ${p.storageDealId})`);
-    await waitUntil("every piece proven once", 180_000, async () =>
-      (await readLog(join(runDir, "miner.log"))).includes("local copies deleted"),
+    await waitUntil("every piece proven once", stageTimeoutMs(180_000, sizing.pieceBytes), async () =>
+      (await status()).pieces.every((p) => !p.localCopy),
     );
     await say("every piece proven on chain at least once; the miner deleted its local copies");
 
@@ -227,19 +259,27 @@ async function main(): Promise<number> {
     const killed = Array.from({ length: opts.kill }, (_, i) => i);
     const victims = killed.map((i) => getAddress(placed.pieces[i].provider as Address));
     const repairsBefore = (await status()).repairs.length;
+    // A killed provider's peak is read while it still runs.
+    for (const v of victims) await peaks.record(roleOf(v), providers.get(v)?.process.pid);
     await Promise.all(victims.map((v) => providers.get(v)?.kill9()));
     for (const i of killed) await say(`SIGKILL provider ${victims[i]} (holds piece ${i})`);
 
     // 4. Fault, repair, reassignPiece, confirmation — for every killed piece.
     const jobOf = (s: RepairDealStatusResponse, index: number) =>
       s.repairs.slice(repairsBefore).find((r) => r.indices.includes(index) && r.confirmedEpoch !== undefined);
-    const done = await waitUntil("every killed piece repaired and confirmed", 300_000, async () => {
-      const s = await status();
-      const jobs = killed.map((i) => jobOf(s, i));
-      return jobs.every((j) => j !== undefined) && s.pieces.every((p) => p.state === "assigned")
-        ? { s, job: jobs[0] }
-        : undefined;
-    });
+    // A repair downloads k pieces, rebuilds the lost ones and uploads them.
+    const repairBytes = sizing.pieceBytes * BigInt(opts.k + opts.kill);
+    const done = await waitUntil(
+      "every killed piece repaired and confirmed",
+      stageTimeoutMs(300_000, repairBytes),
+      async () => {
+        const s = await status();
+        const jobs = killed.map((i) => jobOf(s, i));
+        return jobs.every((j) => j !== undefined) && s.pieces.every((p) => p.state === "assigned")
+          ? { s, job: jobs[0] }
+          : undefined;
+      },
+    );
     const repairedEvents = await scanNewestFirst(
       clientClients,
       { fromBlock: storedAtBlock, toBlock: await chain.getBlockNumber() },
@@ -257,7 +297,7 @@ async function main(): Promise<number> {
     await say(`fault seen at epoch ${done.job.faultEpoch}: loss reported on chain, repair queued`);
     const jobs = [...new Map(killed.map((i) => jobOf(done.s, i)).map((j) => [j?.id, j])).values()];
     const bytesDownloaded = jobs.reduce((sum, j) => sum + (j?.bytesDownloaded ?? 0), 0);
-    const piecesDownloaded = bytesDownloaded / (await pieceSize(miner.url, stored.droot));
+    const piecesDownloaded = bytesDownloaded / Number(sizing.pieceBytes);
     await say(
       `repair downloaded ${bytesDownloaded} bytes (${piecesDownloaded.toFixed(2)} pieces for k = ${opts.k}) in ${jobs.length} job(s) and rebuilt pieces ${killed.join(", ")}`,
     );
@@ -302,30 +342,16 @@ async function main(): Promise<number> {
     // (their data sets fail) and the miner's settler closes them; nothing stays locked for an
     // ended deal. Bounded: a timeout is reported in the summary, not thrown.
     const replaced = killed.map((i) => BigInt(placed.pieces[i].storageDealId ?? "0"));
-    let settled = true;
-    const escrow = await waitUntil("the miner's ended storage deals settled", 180_000, async () => {
-      for (const dealId of replaced) {
-        const info = await chain.readContract({
-          address: contracts.storageMarket,
-          abi: storageMarketAbi,
-          functionName: "dealInfo",
-          args: [dealId],
-        });
-        if (!info.closed) return undefined;
-      }
-      const view = await getRepairEscrow(miner?.url ?? "");
-      return view.lockedForEndedDeals === "0" ? view : undefined;
-    }).catch(() => {
-      settled = false;
-      return getRepairEscrow(miner?.url ?? "");
-    });
+    const { escrow, settled } = await settledEscrow(chain, contracts, replaced, miner.url, 180_000);
     const minerLockedForEndedDeals = escrow.lockedForEndedDeals;
     await say(
       `miner escrow: StorageMarket free ${escrow.storageMarket.free}, locked ${escrow.storageMarket.locked}; ${minerLockedForEndedDeals} locked for ended storage deals (replaced deals ${replaced.join(", ")} ${settled ? "settled" : "NOT all settled in time"})`,
     );
     const ok = match && unexpectedLosses === 0 && minerLockedForEndedDeals === "0";
 
-    // 7. Summary.
+    // 7. Summary. Peaks are read while every process still runs (the killed ones were read before).
+    await recordPeaks();
+    summaryPrinted = true;
     const summary = {
       ok,
       file,
@@ -349,53 +375,25 @@ async function main(): Promise<number> {
       // that are no longer live (issue 17): 0 once the settler has closed them all.
       minerLockedForEndedDeals,
       wallSeconds: (Date.now() - started) / 1000,
+      // Peak resident set per process, MiB (VmHWM; the demo's own includes its erasure workers).
+      peakRssMiB: peaks.summary(),
       chain: opts.rpc ? "--rpc" : "embedded devnet",
       wan: network.stats() ?? null,
       dataDir: runDir,
     };
-    if (opts.json) process.stdout.write(JSON.stringify({ ok, timeline, summary }, null, 2) + "\n");
-    else {
-      process.stdout.write("\nsummary\n");
-      for (const [key, value] of Object.entries(summary))
-        process.stdout.write(
-          `  ${key.padEnd(30)} ${typeof value === "object" ? JSON.stringify(value) : String(value)}\n`,
-        );
-    }
+    printSummary(summary, timeline, Boolean(opts.json));
     return ok ? 0 : 1;
   } finally {
+    if (!summaryPrinted) {
+      await recordPeaks();
+      process.stderr.write(`peak RSS, MiB: ${JSON.stringify(peaks.summary())}\n`);
+    }
     await miner?.stop();
     await Promise.all([...providers.values()].map((p) => p.stop()));
     await pool.close();
     await network.stop();
     await demoChain?.stop();
   }
-}
-
-async function pieceSize(minerUrl: string, droot: Hex): Promise<number> {
-  const manifest = (await (await fetch(`${minerUrl}/manifests/${droot}`)).json()) as {
-    pieces: { payloadSize: number }[];
-  };
-  return manifest.pieces[0].payloadSize;
-}
-
-async function readLog(path: string): Promise<string> {
-  return readFile(path, "utf8").catch(() => "");
-}
-
-async function waitUntil<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | false>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`demo: timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-async function sha256File(path: string): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest("hex");
 }
 
 main().then(

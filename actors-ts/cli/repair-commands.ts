@@ -23,6 +23,7 @@ import {
   type ChainOptions,
 } from "./common";
 import { addWithdraw } from "./money-commands";
+import { addAddPledge } from "./pledge-commands";
 
 /** Options of `repair start`; unset ones fall back to --config, then to the config's defaults. */
 interface RepairStartOptions extends ChainOptions {
@@ -39,6 +40,10 @@ interface RepairStartOptions extends ChainOptions {
   maxSize?: bigint;
   /** Pledge deposited when the miner is first created, token base units. */
   pledge?: bigint;
+  /** Top the pledge up at a deal's commit when it needs more (off by default). */
+  autoPledge?: boolean;
+  /** The most pledge a top-up may bring the miner to, token base units. */
+  maxPledge?: bigint;
   confirmations?: number;
   watchIntervalMs?: number;
   workIntervalMs?: number;
@@ -77,6 +82,7 @@ export function repairCommand(): Command {
   addRepairStart(repair);
   addRepairStatus(repair);
   addWithdraw(repair, "repair miner's worker");
+  addAddPledge(repair);
   return repair;
 }
 
@@ -105,6 +111,11 @@ function addRepairStart(parent: Command): void {
       parseBigint,
     )
     .option("--pledge <units>", "pledge deposited when the miner is first created", parseBigint)
+    .option(
+      "--auto-pledge",
+      "top the pledge up from the worker's wallet when a deal needs more (at its commit, by the shortfall; needs --max-pledge)",
+    )
+    .option("--max-pledge <units>", "the most pledge a top-up may bring the miner to, token base units", parseBigint)
     .option("--confirmations <n>", "blocks the chain watcher stays behind the head", parseIntOption)
     .option("--watch-interval-ms <ms>", "chain watcher and health sweep interval", parseIntOption)
     .option("--work-interval-ms <ms>", "placement and repair worker interval", parseIntOption)
@@ -180,6 +191,8 @@ function repairConfig(opts: RepairStartOptions) {
       ...set("maxSize", opts.maxSize),
     },
     ...set("pledge", opts.pledge),
+    ...set("autoPledge", opts.autoPledge),
+    ...set("maxPledge", opts.maxPledge),
     ...set("confirmations", opts.confirmations),
     ...set("watchIntervalMs", opts.watchIntervalMs),
     ...set("workIntervalMs", opts.workIntervalMs),

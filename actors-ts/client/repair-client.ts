@@ -17,13 +17,23 @@ import type { ErasurePool } from "../erasure/erasure-pool";
 import { prepareFile } from "../manifest/prepare";
 import { encodedPayloadBytes, type Manifest } from "../manifest/manifest";
 import type { RepairProposalResponse } from "../protocol/repair-api";
-import { commitRepairDeal, proposeRepairDeal } from "../protocol/repair-miner-client";
+import { commitRepairDeal, insufficientPledgeOf, proposeRepairDeal } from "../protocol/repair-miner-client";
 import type { ClientStore } from "./client-store";
 import type { ClientEvents } from "./client-events";
 
 /** No active repair ask fits the file (or the named miner has none). */
 export class NoRepairAskError extends RepairMarketError {
   override name = "NoRepairAskError" as const;
+}
+
+/**
+ * The repair miner refused the proposal because its pledge does not cover the file (409
+ * `InsufficientPledge`): nothing was uploaded and the bid stays open. `details` has the miner's
+ * pledge, what the deal needs, the shortfall (token base units), the bid and the command the
+ * miner's owner runs; `hint` says what to do.
+ */
+export class MinerPledgeTooLowError extends RepairMarketError {
+  override name = "MinerPledgeTooLowError" as const;
 }
 
 /** An active repair ask with its miner. */
@@ -114,7 +124,8 @@ export class RepairClient {
   /**
    * Stores a file repair-backed.
    *
-   * @throws NoRepairAskError, PeerRejectedError (the miner refused, with its code — e.g.
+   * @throws NoRepairAskError, MinerPledgeTooLowError (the miner's pledge does not cover the file;
+   * the bid stays open), PeerRejectedError (the miner refused, with its code — e.g.
    * DrootMismatch, ParityMismatch, AddDealReverted), PeerUnreachableError, ContractRevertedError
    * (addBid: allowance or balance).
    */
@@ -238,6 +249,8 @@ export class RepairClient {
       deadline: deadline.toString(),
       clientSignature,
       manifest,
+    }).catch((err: unknown) => {
+      throw pledgeRefusal(err, offer, bid.bidId) ?? err;
     });
     progress({ stage: "accepted", detail: `miner ${offer.minerId} (${offer.worker}) accepted tentatively` });
     return { bid, accepted };
@@ -284,6 +297,26 @@ export class RepairClient {
       }
     }
   }
+}
+
+/** A miner's InsufficientPledge refusal as the one line a user acts on, or undefined for other errors. */
+function pledgeRefusal(err: unknown, offer: RepairOffer, bidId: bigint): MinerPledgeTooLowError | undefined {
+  const refusal = insufficientPledgeOf(err);
+  if (!refusal) return undefined;
+  return new MinerPledgeTooLowError(
+    `repair miner ${refusal.minerId} (${offer.worker}) cannot back this file: its pledge is ${refusal.pledge} ` +
+      `token base units, the deal needs ${refusal.required} (${refusal.shortfall} short)`,
+    {
+      details: {
+        ...refusal,
+        bidId,
+        hint:
+          `its owner adds the pledge with \`${refusal.command}\`, or store with another miner (--miner); ` +
+          `bid ${bidId} stays open until \`npx repair-market client cancel-bid ${bidId}\``,
+      },
+      cause: err,
+    },
+  );
 }
 
 /** The miner as a signed-request peer: its worker key signs its answers' audience. */

@@ -13,7 +13,11 @@ export class PeerUnreachableError extends RepairMarketError {
   override name = "PeerUnreachableError" as const;
 }
 
-/** The peer answered with an error status. `code` is its machine-readable error, if any. */
+/**
+ * The peer answered with an error status. `code` is its machine-readable error, if any, and
+ * `peerDetails` the `details` object of its error body, unchecked: a caller that acts on them
+ * parses them with the endpoint's schema in `protocol/`.
+ */
 export class PeerRejectedError extends RepairMarketError {
   override name = "PeerRejectedError" as const;
   constructor(
@@ -22,6 +26,7 @@ export class PeerRejectedError extends RepairMarketError {
     shortMessage: string,
     details: Record<string, string | number | undefined>,
     cause?: unknown,
+    readonly peerDetails?: unknown,
   ) {
     super(shortMessage, { details: { statusCode, code, ...details }, cause });
   }
@@ -88,6 +93,8 @@ export async function httpCall(call: HttpCall, context: CallContext): Promise<Di
     body.error ?? `HTTP${response.statusCode}`,
     `${context.stage}: ${context.peer} answered ${response.statusCode} ${body.error ?? ""} ${body.message ?? ""}`.trim(),
     { peer: context.peer, stage: context.stage, url: call.url },
+    undefined,
+    body.details,
   );
 }
 

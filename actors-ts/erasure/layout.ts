@@ -58,3 +58,18 @@ export function fileLayout(fileSize: number, k: number, m: number, shareSize: nu
   const stripes = Math.max(1, Math.ceil(fileSize / (k * shareSize)));
   return { fileSize, k, m, shareSize, stripes, pieceSize: stripes * shareSize };
 }
+
+/**
+ * What RepairMarket counts as a file's power before it is encoded: the payload bytes of its
+ * k + m pieces with the default share size ({@link chooseShareSize}), which is what the client
+ * bids (`addBid`'s `size`) and `addDeal` adds to the miner's `powerBytes`.
+ *
+ * @param fileSize Bytes.
+ * @returns Encoded payload bytes, (k + m) × one piece's payload.
+ * @throws InvalidArgumentError for bad k/m or file size.
+ * @example encodedPayloadBytesOfFile(1 << 30, 4, 2) // 1611294720n (1.5 GiB and at most a quad per stripe)
+ */
+export function encodedPayloadBytesOfFile(fileSize: number, k: number, m: number): bigint {
+  const layout = fileLayout(fileSize, k, m, chooseShareSize(fileSize, k));
+  return BigInt(layout.pieceSize) * BigInt(k + m);
+}

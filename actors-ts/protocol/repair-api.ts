@@ -32,6 +32,31 @@ export const repairProposalSchema = z.object({
   manifest: z.unknown(),
 });
 
+/**
+ * `details` of a 409 `InsufficientPledge` refusal (a proposal, or a commit when a top-up is not
+ * allowed): the miner's pledge, what the deal needs and the command that adds the shortfall.
+ * Token base units and bytes as decimal strings.
+ */
+export const insufficientPledgeDetailsSchema = z.object({
+  minerId: zDecimalString,
+  /** The miner's pledge now. */
+  pledge: zDecimalString,
+  /** `(powerBytes + bidSize) × pledgePerByte`: what `addDeal` requires. */
+  required: zDecimalString,
+  /** `required − pledge`. */
+  shortfall: zDecimalString,
+  powerBytes: zDecimalString,
+  bidSize: zDecimalString,
+  pledgePerByte: zDecimalString,
+  /** Why the miner does not top up: `autoPledgeOff`, `overCap` or `walletShort`. */
+  reason: z.enum(["autoPledgeOff", "overCap", "walletShort"]),
+  /** The owner's cap on top-ups, when set. */
+  maxPledge: zDecimalString.optional(),
+  /** The command the miner's owner runs to add the shortfall. */
+  command: z.string(),
+});
+export type InsufficientPledgeDetails = z.output<typeof insufficientPledgeDetailsSchema>;
+
 /** Tentative acceptance: where to upload each piece. */
 export const repairProposalResponseSchema = z.object({
   intakeId: z.string().min(1).max(100),

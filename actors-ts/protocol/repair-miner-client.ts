@@ -1,8 +1,9 @@
 import type { LocalAccount } from "viem/accounts";
 import { z } from "zod";
-import { httpJson } from "../core/http-client";
+import { httpJson, PeerRejectedError } from "../core/http-client";
 import { sendSignedJson, type SignedPeer } from "../core/signed-json";
 import {
+  insufficientPledgeDetailsSchema,
   REPAIR_PATHS,
   repairCommitResponseSchema,
   repairDealStatusResponseSchema,
@@ -11,6 +12,7 @@ import {
   repairProposalSchema,
   type RepairCommitResponse,
   type RepairDealStatusResponse,
+  type InsufficientPledgeDetails,
   type RepairEscrowResponse,
   type RepairProposalResponse,
 } from "./repair-api";
@@ -60,6 +62,18 @@ export function commitRepairDeal(
     headersTimeoutMs: SIGNED_CALL_TIMEOUT_MS,
   };
   return sendSignedJson(account, miner, request, "{}", repairCommitResponseSchema);
+}
+
+/**
+ * The details of a miner's 409 `InsufficientPledge` refusal, when `err` is one and its details
+ * have the documented shape (`insufficientPledgeDetailsSchema`); undefined otherwise.
+ */
+export function insufficientPledgeOf(err: unknown): InsufficientPledgeDetails | undefined {
+  if (!(err instanceof PeerRejectedError) || err.statusCode !== 409 || err.code !== "InsufficientPledge") {
+    return undefined;
+  }
+  const parsed = insufficientPledgeDetailsSchema.safeParse(err.peerDetails);
+  return parsed.success ? parsed.data : undefined;
 }
 
 /** GET /repair/deals/:dealId: one repair deal's pieces, repairs and evidence. */

@@ -36,6 +36,11 @@ export interface IntakeRouteInit {
   ask: RepairConfig["ask"];
   /** The escrow view (GET /repair/escrow); undefined until the miner's loops are set up. */
   escrow?: () => Promise<RepairEscrowResponse | undefined>;
+  /**
+   * Refuses a bid of this many encoded bytes that the pledge does not cover and the owner's policy
+   * would not top up (`PledgeKeeper.check`: 409 InsufficientPledge); pledges nothing.
+   */
+  checkPledge: (bidSize: bigint) => Promise<void>;
 }
 
 /**
@@ -91,11 +96,12 @@ async function minerInfo(
  * client proposing the same file for the bid again gets its intake back with 200.
  *
  * @throws HttpError 422 InvalidManifest or EmptyFile, 409 BidAlreadyProposed (another proposal
- *   uses the bid), the bid's refusals (see {@link checkBid}).
+ *   uses the bid), the bid's refusals (see {@link checkBid}), 409 InsufficientPledge (the pledge
+ *   does not cover the deal; nothing is stored or pledged).
  */
 async function proposeRepairDeal(
   c: Pick<IntakeRouteComponents, "clients" | "contracts" | "logger" | "store">,
-  init: Pick<IntakeRouteInit, "minerId">,
+  init: Pick<IntakeRouteInit, "minerId" | "checkPledge">,
   request: FastifyRequest,
   reply: FastifyReply,
 ): Promise<RepairProposalResponse> {
@@ -123,6 +129,7 @@ async function proposeRepairDeal(
     return acceptance(init, existing.id, manifest);
   }
   await checkBid(c, init, auth.signer, body, manifest);
+  await init.checkPledge(encodedPayloadBytes(manifest));
   const id = randomBytes(8).toString("hex");
   c.store.putManifest(manifest.droot, JSON.stringify(manifest));
   c.store.insertIntake({

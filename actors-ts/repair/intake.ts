@@ -7,10 +7,11 @@ import { getBid, getRepairDeal, repairDealOfBid } from "../chain/repair-market/r
 import { repairDealCreationTx } from "../chain/repair-market/events";
 import { addDeal } from "../chain/repair-market/actions";
 import { rebuildPieces } from "../manifest/decode";
-import { verifyManifest, type Manifest } from "../manifest/manifest";
+import { encodedPayloadBytes, verifyManifest, type Manifest } from "../manifest/manifest";
 import { pieceKey, treeKey } from "../piece/piece-intake";
 import type { RepairComponents } from "./components";
 import type { RepairConfig } from "./config";
+import type { PledgeKeeper } from "./pledge-keeper";
 
 const BID_TAKEN = 2;
 
@@ -20,7 +21,8 @@ const BID_TAKEN = 2;
  * and the manifest against the bid's droot; here the parity pieces are re-derived from the data
  * pieces and must match their commitments too, so a client cannot hand the miner a file it could
  * never repair. Then `addDeal` — made idempotent by reading the bid's state first, so a restart
- * after a crash finds the deal instead of sending a second transaction.
+ * after a crash finds the deal instead of sending a second transaction — once the pledge covers
+ * the deal ({@link PledgeKeeper.coverAndRun}: topped up here, at the commit, never at the proposal).
  */
 export class Intake {
   private readonly inFlight = new Map<string, Promise<{ dealId: bigint; txHash?: Hex }>>();
@@ -33,14 +35,17 @@ export class Intake {
     private readonly init: Pick<RepairConfig, "dataDir"> & {
       /** The miner's id, known once the daemon found or created it. */
       minerId: () => bigint;
+      /** Covers each deal's pledge (topping up within the owner's cap) and serialises the addDeals. */
+      pledge: PledgeKeeper;
     },
   ) {}
 
   /**
    * Commits intake `id` (concurrent calls share one attempt).
    *
-   * @throws HttpError 409 (pieces missing, rejected earlier), 422 (parity inconsistent, addDeal
-   * reverted, with the contract error).
+   * @throws HttpError 409 (pieces missing, rejected earlier, InsufficientPledge: the pledge does not
+   * cover the deal and may not be topped up; the intake stays committing and a later commit tries
+   * again), 422 (parity inconsistent, addDeal reverted, with the contract error).
    */
   commit(id: string): Promise<{ dealId: bigint; txHash?: Hex }> {
     let running = this.inFlight.get(id);
@@ -83,27 +88,10 @@ export class Intake {
       await this.checkParity(id, manifest);
       store.setIntakeStatus(id, "committing");
     }
-    let dealId: bigint;
-    let txHash: Hex | undefined;
-    const earlier = await this.dealOfBid(row.bidId);
-    if (earlier) {
-      ({ dealId, txHash } = earlier);
-    } else {
-      try {
-        ({ dealId, hash: txHash } = await addDeal(this.c.clients, this.c.contracts, {
-          askId: row.askId,
-          bidId: row.bidId,
-          deadline: row.deadline,
-          clientSignature: row.clientSignature,
-        }));
-      } catch (err) {
-        if (err instanceof ContractRevertedError) {
-          store.setIntakeStatus(id, "rejected", { error: err.message.split("\n")[0] });
-          throw new HttpError(422, "AddDealReverted", err.message.split("\n")[0], { id, bidId: row.bidId.toString() });
-        }
-        throw err;
-      }
-    }
+    // A deal made before a crash is found, not paid for twice.
+    const { dealId, txHash } =
+      (await this.dealOfBid(row.bidId)) ??
+      (await this.init.pledge.coverAndRun(encodedPayloadBytes(manifest), () => this.addDeal(id, row)));
     const chainDeal = await getRepairDeal(this.c.clients, this.c.contracts, dealId);
     store.db.transaction(() => {
       store.insertDeal(
@@ -133,6 +121,27 @@ export class Intake {
     logger.info({ intakeId: id, dealId, txHash, droot: row.droot }, "repair deal made; placing pieces");
     this.c.wake();
     return { dealId, txHash };
+  }
+
+  /**
+   * `addDeal` for intake `id`; a revert rejects the intake.
+   *
+   * @throws HttpError 422 AddDealReverted (with the contract error).
+   */
+  private async addDeal(
+    id: string,
+    row: { askId: bigint; bidId: bigint; deadline: bigint; clientSignature: Hex },
+  ): Promise<{ dealId: bigint; txHash?: Hex }> {
+    try {
+      const { dealId, hash } = await addDeal(this.c.clients, this.c.contracts, row);
+      return { dealId, txHash: hash };
+    } catch (err) {
+      if (err instanceof ContractRevertedError) {
+        this.c.store.setIntakeStatus(id, "rejected", { error: err.message.split("\n")[0] });
+        throw new HttpError(422, "AddDealReverted", err.message.split("\n")[0], { id, bidId: row.bidId.toString() });
+      }
+      throw err;
+    }
   }
 
   /** The deal already made for `bidId`, found from the chain (after a crash mid-commit). */

@@ -20,6 +20,7 @@ import type { RepairComponents, RepairStartup } from "./components";
 import { claimOpenDeals, ensureAsk, ensureMiner } from "./miner-identity";
 import { ProviderHealth } from "./provider-health";
 import { Intake } from "./intake";
+import { PledgeKeeper } from "./pledge-keeper";
 import { registerIntakeRoutes } from "./intake-routes";
 import { registerMinerHealth } from "./miner-health";
 import { Placer } from "./placer";
@@ -88,33 +89,24 @@ export class RepairDaemon {
     });
     const contracts = contractsOf(deployment);
     const params = await marketParams(clients, contracts);
-    const clientStore = new ClientStore(join(config.dataDir, "client.sqlite"));
-    const pool = new ErasurePool(1);
-    const components: RepairComponents = {
-      store,
-      blobs,
-      clients,
-      contracts,
-      logger,
-      pool,
-      storage: new StorageClient({ clients, contracts, store: clientStore, logger }),
-      clientStore,
-      ledger: new RetrievalLedger(clientStore.db),
-      providers: new ProviderHealth(),
-      wake: () => this.wake(),
-      loops,
-      chainGuard,
-    };
+    const components = this.makeComponents({ store, blobs, clients, contracts, loops, chainGuard });
     this.components = components;
     let minerId = 0n;
     let askId = 0n;
     let escrow: (() => Promise<RepairEscrowResponse>) | undefined;
-    const intake = new Intake(components, { dataDir: config.dataDir, minerId: () => minerId });
+    const pledge = new PledgeKeeper(components, { ...config, minerId: () => minerId });
+    const intake = new Intake(components, { dataDir: config.dataDir, minerId: () => minerId, pledge });
     const app = createHttpServer({ logger, config });
     refuseWhileHalted(app, () => chainGuard.halted()?.reason);
     // The miner's id is known only once the server listens (its URL goes on chain with the
     // miner), so the routes and intake read it, and the renewed ask's, when they answer.
-    const routes = { minerId: () => minerId, askId: () => askId, ask: config.ask, escrow: async () => escrow?.() };
+    const routes = {
+      minerId: () => minerId,
+      askId: () => askId,
+      ask: config.ask,
+      escrow: async () => escrow?.(),
+      checkPledge: (bidSize: bigint) => pledge.check(bidSize),
+    };
     registerIntakeRoutes(app, components, routes, intake);
     registerMinerHealth(app, components, () => minerId);
     this.app = app;
@@ -151,6 +143,24 @@ export class RepairDaemon {
     this.loops.push(...this.optionalLoops(components, startup, signal));
     logger.info({ address: this.account.address, url, minerId, askId }, "repair miner started");
     return { url: address, minerId };
+  }
+
+  /** The shared services, from those the start-up made (the rest are made here). */
+  private makeComponents(
+    made: Pick<RepairComponents, "store" | "blobs" | "clients" | "contracts" | "loops" | "chainGuard">,
+  ): RepairComponents {
+    const { clients, contracts } = made;
+    const clientStore = new ClientStore(join(this.config.dataDir, "client.sqlite"));
+    return {
+      ...made,
+      logger: this.logger,
+      pool: new ErasurePool(1),
+      storage: new StorageClient({ clients, contracts, store: clientStore, logger: this.logger }),
+      clientStore,
+      ledger: new RetrievalLedger(clientStore.db),
+      providers: new ProviderHealth(),
+      wake: () => this.wake(),
+    };
   }
 
   /** The loops a setting can turn off: withdrawals (`withdrawIntervalMs` 0) and the reputation feed. */
