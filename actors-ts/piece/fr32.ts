@@ -1,4 +1,9 @@
-import { QUAD_PADDED_BYTES, QUAD_PAYLOAD_BYTES } from "./constants";
+import { QUAD_PADDED_BYTES as QUAD_PADDED, QUAD_PAYLOAD_BYTES as QUAD_PAYLOAD } from "./constants";
+
+// Module-level copies of the sizes: the loops below run once per quad (8,192 times a MiB), and a
+// bundler's CommonJS output reads an imported binding through a getter call each time.
+const QUAD_PADDED_BYTES: number = QUAD_PADDED;
+const QUAD_PAYLOAD_BYTES: number = QUAD_PAYLOAD;
 
 /**
  * Fr32 padding (Filecoin): every 127 payload bytes (1016 bits) become four 254-bit field

@@ -1,5 +1,9 @@
 import { hashInto } from "@chainsafe/hashtree";
-import { NODE_BYTES } from "./constants";
+import { NODE_BYTES as NODE } from "./constants";
+
+// A module-level copy: `hashLayer` masks one byte per node in a loop, and a bundler's CommonJS
+// output reads an imported binding through a getter call each time.
+const NODE_BYTES: number = NODE;
 
 /**
  * sha254: SHA-256 with the two most significant bits of the digest's last byte cleared, the
