@@ -173,6 +173,40 @@ export class CommPHasher {
 }
 
 /**
+ * Roots of 2^15-leaf chunks one at a time, with buffers allocated once (a verifier checks a
+ * piece a chunk at a time; a {@link CommPHasher} per chunk allocated 2.5 MiB each time).
+ */
+export class ChunkRootHasher {
+  private readonly chunk = new Uint8Array(CHUNK_PAYLOAD_BYTES);
+  private readonly padded = new Uint8Array(CHUNK_PADDED_BYTES);
+  private readonly scratch = new Uint8Array(CHUNK_PADDED_BYTES / 2);
+
+  /**
+   * The root of the chunk holding `payload` (at most 1,040,384 bytes; a shorter one is
+   * zero-padded to the whole chunk, as the last chunk of a piece is): what
+   * {@link CommPHasherOptions.onChunkRoot} reports for it.
+   *
+   * @returns A new 32-byte node.
+   * @throws InvalidStateError when `payload` is longer than a chunk.
+   */
+  root(payload: Uint8Array): Uint8Array {
+    if (payload.length > CHUNK_PAYLOAD_BYTES) {
+      throw new InvalidStateError("ChunkRootHasher: payload longer than a chunk", {
+        details: { bytes: payload.length },
+      });
+    }
+    let source = payload;
+    if (payload.length < CHUNK_PAYLOAD_BYTES) {
+      this.chunk.set(payload, 0);
+      this.chunk.fill(0, payload.length);
+      source = this.chunk;
+    }
+    fr32PadQuads(source, 0, CHUNK_LEAVES / LEAVES_PER_QUAD, this.padded, 0);
+    return subtreeRoot(this.padded, this.scratch);
+  }
+}
+
+/**
  * Piece commitment of an in-memory payload.
  *
  * @param payload Bytes, any length (0 gives the 128-byte zero piece).

@@ -6,6 +6,7 @@ export * from "./constants";
 export { fr32PadQuads, fr32UnpadQuads } from "./fr32";
 export { hashPair, hashLayer, zeroRoot, subtreeRoot } from "./sha254";
 export {
+  ChunkRootHasher,
   CommPHasher,
   commpOfBytes,
   commpOfFile,

@@ -2,7 +2,7 @@ import { toHex, type Address, type Hex } from "viem";
 import { RepairMarketError } from "../../core/errors";
 import { httpCall } from "../../core/http-client";
 import { CHUNK_LOG2_LEAVES, CHUNK_PAYLOAD_BYTES } from "../../piece/constants";
-import { CommPHasher, pieceGeometry } from "../../piece/commp";
+import { ChunkRootHasher, CommPHasher, pieceGeometry } from "../../piece/commp";
 import { PieceTreeCache } from "../../piece/piece-proof";
 import { PROVIDER_PATHS } from "../../protocol/provider-api";
 
@@ -81,6 +81,7 @@ export class ChunkVerifier {
   private buffer: Buffer;
   private filled = 0;
   private chunkIndex = 0;
+  private readonly hasher = new ChunkRootHasher();
 
   constructor(
     private readonly target: CheckedPiece,
@@ -128,9 +129,7 @@ export class ChunkVerifier {
       actual = new CommPHasher().update(chunk).digest().root;
       expected = Buffer.from(this.target.root.slice(2), "hex");
     } else {
-      let chunkRoot: Uint8Array | undefined;
-      new CommPHasher({ onChunkRoot: (_i, r) => (chunkRoot ??= r) }).update(chunk).digest();
-      actual = chunkRoot as Uint8Array;
+      actual = this.hasher.root(chunk);
       expected = this.chunkRoots[this.chunkIndex];
     }
     if (!expected || toHex(actual) !== toHex(expected)) {

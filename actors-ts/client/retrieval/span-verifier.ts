@@ -1,6 +1,6 @@
 import { toHex } from "viem";
 import { CHUNK_PAYLOAD_BYTES, QUAD_PAYLOAD_BYTES } from "../../piece/constants";
-import { CommPHasher, pieceGeometry } from "../../piece/commp";
+import { ChunkRootHasher, CommPHasher, pieceGeometry } from "../../piece/commp";
 import { leavesOfPayload, rangeProofShape, rootFromRange, type RangeProof } from "../../piece/range-proof";
 import { getRangeProof } from "../../protocol/provider-client";
 import { InvalidArgumentError } from "../../core/errors";
@@ -127,12 +127,13 @@ export class SpanVerifier {
   }
 }
 
+/** Buffers for the chunk checks of every span (checks run one at a time, on this thread). */
+const chunkRootHasher = new ChunkRootHasher();
+
 /** A whole chunk's check: its subtree root against the verified chunk root (or, for a one-chunk piece, the root). */
 function chunkCheck(target: CheckedPiece, chunk: number, chunkRoots: Uint8Array[] | undefined): Segment["check"] {
   return (bytes) => {
-    let actual: Uint8Array | undefined;
-    if (chunkRoots) new CommPHasher({ onChunkRoot: (_i, r) => (actual ??= r) }).update(bytes).digest();
-    else actual = new CommPHasher().update(bytes).digest().root;
+    const actual: Uint8Array = chunkRoots ? chunkRootHasher.root(bytes) : new CommPHasher().update(bytes).digest().root;
     const expected = chunkRoots ? chunkRoots[chunk] : Buffer.from(target.root.slice(2), "hex");
     if (!actual || !expected || toHex(actual) !== toHex(expected)) {
       throw mismatch(target, chunk, expected ? toHex(expected) : "none", actual ? toHex(actual) : "none");

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   CHUNK_PAYLOAD_BYTES,
+  ChunkRootHasher,
   CommPHasher,
   commpOfBytes,
   commpOfFile,
@@ -172,6 +173,35 @@ describe("piece commitment (CommP)", () => {
       const back = new Uint8Array(quads * 127);
       fr32UnpadQuads(padded, 0, quads, back, 0);
       expect(Buffer.from(back).equals(payload)).to.equal(true);
+    });
+  });
+
+  describe("ChunkRootHasher", () => {
+    it("gives every chunk the root CommPHasher reports for it: full chunks and a short last one, reusing its buffers", () => {
+      const payload = randomBytes(3 * CHUNK_PAYLOAD_BYTES + 12_345);
+      const reported: string[] = [];
+      new CommPHasher({ onChunkRoot: (_i, r) => reported.push(Buffer.from(r).toString("hex")) })
+        .update(payload)
+        .digest();
+      const hasher = new ChunkRootHasher();
+      const roots: string[] = [];
+      for (let start = 0; start < payload.length; start += CHUNK_PAYLOAD_BYTES) {
+        const chunk = payload.subarray(start, Math.min(payload.length, start + CHUNK_PAYLOAD_BYTES));
+        roots.push(Buffer.from(hasher.root(chunk)).toString("hex"));
+      }
+      expect(roots).to.deep.equal(reported);
+      expect(roots.length).to.equal(4);
+      // A short chunk after a full one: no bytes of the earlier chunk leak into it.
+      expect(Buffer.from(hasher.root(payload.subarray(0, 100))).toString("hex")).to.equal(
+        (() => {
+          let first = "";
+          new CommPHasher({ onChunkRoot: (_i, r) => (first ||= Buffer.from(r).toString("hex")) })
+            .update(payload.subarray(0, 100))
+            .digest();
+          return first;
+        })(),
+      );
+      expect(() => hasher.root(new Uint8Array(CHUNK_PAYLOAD_BYTES + 1))).to.throw(/longer than a chunk/);
     });
   });
 });
