@@ -123,7 +123,6 @@ export async function acceptVoucher(
  *   advance, both in token base units.
  */
 export function grantInterval(
-  c: Pick<ProviderComponents, "metrics">,
   init: Pick<ProviderInit, "maxUnpaidBytes" | "retrievalAsk">,
   retrievals: RetrievalStore,
   row: RetrievalRow,
@@ -149,7 +148,6 @@ export function grantInterval(
   });
   if (outcome.grant.granted) return { bytes: outcome.grant.bytes, interval: outcome.row.intervalsServed };
   const reason: UnpaidRefusal = outcome.grant.reason;
-  c.metrics.retrievalRefusals.inc({ code: reason });
   const debt = retrievals.debtOf(row.client);
   const common = {
     retrievalId: row.id,

@@ -5,6 +5,7 @@ import { toHex, type Address, type Hex } from "viem";
 import { HttpError } from "../../core/http-errors";
 import { parsePieceCidV2 } from "../../piece/piece-cid";
 import { getChannel } from "../../chain/payment-channels/actions";
+import { ChannelCache } from "./channel-cache";
 import { decodeVoucherHeader, signedVoucherSchema, type SignedVoucher } from "../../chain/payment-channels/vouchers";
 import {
   PROVIDER_PATHS,
@@ -38,6 +39,7 @@ export function registerRetrievalRoutes(
   init: Pick<ProviderInit, "faults" | "maxUnpaidBytes" | "retrievalAsk">,
   retrievals: RetrievalStore,
 ): void {
+  const channels = new ChannelCache(c);
   app.get<{ Params: { pieceCid: string } }>(PROVIDER_PATHS.pieceTree(":pieceCid"), (request, reply) =>
     servePieceTree(c, request, reply),
   );
@@ -48,10 +50,10 @@ export function registerRetrievalRoutes(
   app.post(PROVIDER_PATHS.retrievals, (request, reply) => openRetrieval(c, init, retrievals, request, reply));
   app.get<{ Params: { id: string }; Querystring: { offset?: string } }>(
     PROVIDER_PATHS.retrievalData(":id"),
-    (request, reply) => serveRetrievalData(c, init, retrievals, request, reply),
+    (request, reply) => serveRetrievalData(c, init, retrievals, channels, request, reply),
   );
   app.post<{ Params: { id: string } }>(PROVIDER_PATHS.retrievalPayment(":id"), (request, reply) =>
-    acceptPayment(c, retrievals, request, reply),
+    acceptPayment(c, retrievals, channels, request, reply),
   );
   app.get<{ Params: { id: string } }>(PROVIDER_PATHS.retrieval(":id"), (request, reply) =>
     retrievalStatus(retrievals, request, reply),
@@ -171,6 +173,7 @@ async function serveRetrievalData(
   c: Pick<ProviderComponents, "blobs" | "clients" | "contracts" | "logger" | "metrics" | "store">,
   init: Pick<ProviderInit, "faults" | "maxUnpaidBytes" | "retrievalAsk">,
   retrievals: RetrievalStore,
+  channels: ChannelCache,
   request: FastifyRequest<{ Params: { id: string }; Querystring: { offset?: string } }>,
   reply: FastifyReply,
 ): Promise<FastifyReply> {
@@ -186,9 +189,8 @@ async function serveRetrievalData(
   }
   const owed = row.pricePerByte * BigInt(offset - row.startOffset);
   const header = request.headers[VOUCHER_HEADER];
-  const channel = await getChannel(c.clients, c.contracts, row.channelId);
+  let signed: SignedVoucher | undefined;
   if (owed > 0n || header) {
-    let signed: SignedVoucher;
     try {
       signed = decodeVoucherHeader(Array.isArray(header) ? header[0] : (header ?? ""));
     } catch {
@@ -196,9 +198,20 @@ async function serveRetrievalData(
         required: owed.toString(),
       });
     }
-    await acceptVoucher(c, retrievals, row, channel, signed, owed);
   }
-  const { bytes, interval } = grantInterval(c, init, retrievals, row, channel, offset);
+  // Each step is retried on its own when a cached read of the channel refuses it for want of
+  // funds: a voucher once taken must not be offered again (its nonce is spent).
+  const voucher = signed;
+  if (voucher) {
+    await channels.withChannel(row.channelId, (channel) => acceptVoucher(c, retrievals, row, channel, voucher, owed));
+  }
+  const { bytes, interval } = await channels
+    .withChannel(row.channelId, (channel) => grantInterval(init, retrievals, row, channel, offset))
+    .catch((err: unknown) => {
+      // Counted once, as answered (a refusal a fresher read of the channel lifted is not one).
+      if (err instanceof HttpError) c.metrics.retrievalRefusals.inc({ code: err.code });
+      throw err;
+    });
   c.metrics.bytesServed.inc({ paid: "voucher" }, bytes);
   reply
     .type("application/octet-stream")
@@ -219,14 +232,14 @@ async function serveRetrievalData(
 async function acceptPayment(
   c: Pick<ProviderComponents, "clients" | "contracts" | "store">,
   retrievals: RetrievalStore,
+  channels: ChannelCache,
   request: FastifyRequest<{ Params: { id: string } }>,
   reply: FastifyReply,
 ): Promise<FastifyReply> {
   const auth = await authenticate(c, request);
   const row = ownRetrieval(retrievals, request.params.id, auth.signer);
   const signed = signedVoucherSchema.parse(request.body);
-  const channel = await getChannel(c.clients, c.contracts, row.channelId);
-  await acceptVoucher(c, retrievals, row, channel, signed, 0n);
+  await channels.withChannel(row.channelId, (channel) => acceptVoucher(c, retrievals, row, channel, signed, 0n));
   return reply.send({ accepted: true, amount: signed.voucher.amount.toString() });
 }
 
