@@ -355,16 +355,25 @@ export class PieceFetcher {
       const available = channel.funds - ledger.promised(channelId) - running;
       if (available < needed) {
         emit("ClientEventPaymentChannelAddingFunds", "DealStatusPaymentChannelAddingFunds");
-        await fundChannel(clients, contracts, channelId, needed - available);
+        await fundChannel(clients, contracts, channelId, needed * CHANNEL_FUNDING_MULTIPLE - available);
       }
       return channelId;
     }
     emit("ClientEventPaymentChannelCreating", "DealStatusPaymentChannelCreating");
-    const { channelId } = await createChannel(clients, contracts, provider, needed > 0n ? needed : 1n);
+    const deposit = needed > 0n ? needed * CHANNEL_FUNDING_MULTIPLE : 1n;
+    const { channelId } = await createChannel(clients, contracts, provider, deposit);
     ledger.addChannel(channelId, provider);
     return channelId;
   }
 }
+
+/**
+ * A channel is created or topped up for this many fetches of the size at hand, not one: a top-up
+ * is an on-chain transaction (a block's wait), so funding for exactly one fetch made every later
+ * retrieval from the provider wait for one. What is deposited and not paid out comes back when
+ * the channel is settled and collected (`client withdraw`).
+ */
+const CHANNEL_FUNDING_MULTIPLE = 4n;
 
 /** Interval terms from the provider's registered ask (a resumed fetch was not told its own). */
 function termsOfAsk(provider: RegisteredProvider): IntervalTerms {
