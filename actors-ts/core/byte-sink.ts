@@ -11,6 +11,8 @@ import type { Writable } from "node:stream";
 export interface ByteSink {
   /** Appends `bytes`; resolves once the destination took them. */
   write(bytes: Uint8Array): Promise<void>;
+  /** Appends several buffers in order, in one system call where the destination allows. */
+  writev?(chunks: Uint8Array[]): Promise<void>;
   /** Everything is written: a file is synced and renamed into place. */
   commit(): Promise<void>;
   /** Gives up: a file's temporary copy is removed (a stream keeps what it was sent). Never throws. */
@@ -30,6 +32,12 @@ export async function fileSink(outPath: string): Promise<ByteSink> {
   return {
     async write(bytes) {
       await output.write(bytes);
+    },
+    async writev(chunks) {
+      const total = chunks.reduce((n, c) => n + c.length, 0);
+      const { bytesWritten } = await output.writev(chunks);
+      // A short write (rare, for files) is finished from where it stopped.
+      if (bytesWritten < total) await output.write(Buffer.concat(chunks).subarray(bytesWritten));
     },
     async commit() {
       await output.sync();

@@ -1,20 +1,16 @@
-import { createHash } from "node:crypto";
 import { open, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { fileSink, type ByteSink } from "../core/byte-sink";
-import type { Hex } from "viem";
-import { InvalidArgumentError, RepairMarketError } from "../core/errors";
+import { InvalidArgumentError } from "../core/errors";
 import { fileLayout } from "../erasure/layout";
 import type { ErasurePool, PoolDigest } from "../erasure/erasure-pool";
 import type { Manifest } from "./manifest";
+import { VerifiedPieces, decodeWhileVerified } from "./stream-decode";
 import { readAt } from "./prepare";
 
 const BATCH_BYTES = 4 << 20;
 
-/** The rebuilt file's SHA-256 is not the manifest's. */
-export class FileHashMismatchError extends RepairMarketError {
-  override name = "FileHashMismatchError" as const;
-}
+export { FileHashMismatchError } from "./stream-decode";
 
 /**
  * Rebuilds a file from any k of its pieces and writes it atomically (temp file, fsync, rename):
@@ -51,6 +47,7 @@ export async function decodeFile(
  * directly; missing ones are rebuilt with Reed–Solomon on the pool. The bytes' SHA-256 is checked
  * against the manifest's once all are written: a file sink then commits nothing, a stream has
  * already received them (each piece was checked against its commitment before).
+ * ({@link decodeWhileVerified} with every piece already whole.)
  *
  * @param piecePaths piecePaths[i] is piece i's payload file, or undefined when unavailable.
  * @throws InvalidArgumentError with fewer than k pieces.
@@ -63,49 +60,11 @@ export async function decodeFileTo(
   pool: ErasurePool,
   onProgress?: (done: number, total: number) => void,
 ): Promise<void> {
-  const { k, m, shareSize } = manifest;
-  const layout = fileLayout(manifest.fileSize, k, m, shareSize);
   const available = assertEnoughPieces(manifest, piecePaths);
-  // Prefer data pieces: with all of them no decoding is needed.
-  const chosen = [...available.filter((i) => i < k), ...available.filter((i) => i >= k)].slice(0, k);
-  const missingData = Array.from({ length: k }, (_, i) => i).filter((i) => !chosen.includes(i));
-  const stripesPerBatch = Math.max(1, Math.floor(BATCH_BYTES / (k * shareSize)));
-  const inputs = new Map<number, FileHandle>();
-  const sha = createHash("sha256");
-  let written = 0;
-  try {
-    for (const i of chosen) inputs.set(i, await open(piecePaths[i] as string, "r"));
-    for (let first = 0; first < layout.stripes; first += stripesPerBatch) {
-      const stripes = Math.min(stripesPerBatch, layout.stripes - first);
-      const shares: (Uint8Array | null)[] = Array.from({ length: k + m }, () => null);
-      for (const [i, handle] of inputs) shares[i] = await readAt(handle, first * shareSize, stripes * shareSize);
-      if (missingData.length > 0) {
-        // The pool takes ownership of what it is given: hand it copies, keep the originals.
-        const copies = shares.map((s) => (s ? s.slice() : null));
-        const rebuilt = await pool.reconstruct(k, m, shareSize, stripes, copies, missingData);
-        missingData.forEach((i, j) => (shares[i] = rebuilt[j]));
-      }
-      for (let s = 0; s < stripes && written < manifest.fileSize; s++) {
-        for (let i = 0; i < k && written < manifest.fileSize; i++) {
-          const share = (shares[i] as Uint8Array).subarray(s * shareSize, (s + 1) * shareSize);
-          const take = Math.min(shareSize, manifest.fileSize - written);
-          const bytes = share.subarray(0, take);
-          sha.update(bytes);
-          await sink.write(bytes);
-          written += take;
-        }
-      }
-      onProgress?.(written, manifest.fileSize);
-    }
-    const digest = `0x${sha.digest("hex")}` as Hex;
-    if (digest !== manifest.fileSha256) {
-      throw new FileHashMismatchError("rebuilt file does not match the manifest's SHA-256", {
-        details: { expected: manifest.fileSha256, actual: digest, droot: manifest.droot },
-      });
-    }
-  } finally {
-    for (const handle of inputs.values()) await handle.close();
-  }
+  const verified = new VerifiedPieces(manifest.k + manifest.m);
+  for (const i of available) verified.mark(i, piecePaths[i] as string, manifest.pieces[i].payloadSize);
+  verified.end();
+  await decodeWhileVerified(manifest, verified, sink, pool, onProgress);
 }
 
 /**

@@ -142,6 +142,11 @@ export interface PieceFetchRequest {
   onEvent: (line: string) => void;
   /** Receives each corrupt piece as soon as it is found (before the fetch moves on). */
   onCorrupt?: (corrupt: CorruptPiece) => void;
+  /**
+   * Bytes [0, verifiedTo) of piece `index`, in the payload file `path`, are on disk and match
+   * its commitment (also for a piece an earlier run verified, and a resumed fetch's prefix).
+   */
+  onVerified?: (index: number, path: string, verifiedTo: number) => void;
 }
 
 /** What {@link FileRetriever.fetchPieces} got: the k verified pieces and every failure met. */

@@ -2,7 +2,10 @@ import { mkdir, rm } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import { join, resolve } from "node:path";
 import type { Hex } from "viem";
-import { decodeFile, decodeFileTo } from "../../manifest/decode";
+import { fileSink } from "../../core/byte-sink";
+import type { RegisteredProvider } from "../../chain/registry/reads";
+import type { Manifest } from "../../manifest/manifest";
+import { VerifiedPieces, decodeWhileVerified } from "../../manifest/stream-decode";
 import { PieceFetcher, formatEvent } from "./piece-fetcher";
 import { PieceFetchRun } from "./piece-fetch-run";
 import {
@@ -81,16 +84,10 @@ export class FileRetriever {
           detail: `droot ${droot}`,
         }),
       );
-      const fetched = await this.fetchPieces({ retrievalId, manifest, holders, workDir, options, onEvent: log });
+      const fetched = await this.fetchAndDecode(retrievalId, manifest, holders, workDir, out, options, log);
       result.piecesUsed = fetched.piecesUsed;
       result.corruptProviders = fetched.corruptProviders;
       result.failedProviders = fetched.failedProviders;
-      if (options.output) {
-        await decodeFileTo(manifest, fetched.paths, options.output, this.deps.pool);
-        await options.output.commit();
-      } else {
-        await decodeFile(manifest, fetched.paths, out, this.deps.pool);
-      }
       result.paid = ledger.paidFor(retrievalId);
       log(
         formatEvent({
@@ -106,6 +103,67 @@ export class FileRetriever {
     } catch (err) {
       result.paid = ledger.paidFor(retrievalId);
       throw this.failed(err, retrievalId, result.paid, chainDeals, log);
+    }
+  }
+
+  /**
+   * Fetches k pieces and rebuilds the file into the output at the same time: each batch of
+   * stripes is written as soon as k pieces are verified past it ({@link decodeWhileVerified}), so
+   * a stream gets its first bytes while the pieces are still coming and decoding overlaps the
+   * transfer. A file output is committed only once the SHA-256 matches; a stream output is
+   * committed (its errors surfaced) then. If writing fails (a closed pipe), the fetches are
+   * stopped rather than paid to the end.
+   */
+  private async fetchAndDecode(
+    retrievalId: string,
+    manifest: Manifest,
+    holders: Map<number, RegisteredProvider[]>,
+    workDir: string,
+    out: string,
+    options: FileRetrieveOptions,
+    log: (line: string) => void,
+  ): Promise<FetchedPieces> {
+    const sink = options.output ?? (await fileSink(out));
+    const verified = new VerifiedPieces(manifest.k + manifest.m);
+    const stop = new AbortController();
+    const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
+    // Settles to the decoder's error (or undefined), so it is never an unhandled rejection while
+    // the fetches run; a failed decode stops the fetches.
+    const decoding = decodeWhileVerified(manifest, verified, sink, this.deps.pool).then(
+      () => undefined,
+      (err: unknown) => {
+        stop.abort(err);
+        return { err };
+      },
+    );
+    try {
+      const fetched = await this.fetchPieces({
+        retrievalId,
+        manifest,
+        holders,
+        workDir,
+        options: { ...options, signal },
+        onEvent: log,
+        onVerified: (index, path, verifiedTo) => verified.mark(index, path, verifiedTo),
+      }).then(
+        (f) => {
+          verified.end();
+          return f;
+        },
+        (err: unknown) => {
+          verified.end(err);
+          throw err;
+        },
+      );
+      const failed = await decoding;
+      if (failed) throw failed.err;
+      await sink.commit();
+      return fetched;
+    } catch (err) {
+      // A failed write is the cause; the fetches' abort that followed it is not.
+      const failed = await decoding;
+      await sink.abort();
+      throw failed ? failed.err : err;
     }
   }
 

@@ -67,6 +67,7 @@ export class PieceFetchRun {
       if (f.status === "verified" && size === manifest.pieces[f.pieceIndex].payloadSize) {
         this.done.add(f.pieceIndex);
         this.paths[f.pieceIndex] = f.tempPath;
+        this.request.onVerified?.(f.pieceIndex, f.tempPath, size);
         this.result.piecesUsed.push({ pieceIndex: f.pieceIndex, provider: f.provider });
       }
     }
@@ -104,6 +105,7 @@ export class PieceFetchRun {
         maxBytesPerSecond: options.maxBytesPerSecond,
         signal: options.signal,
         onEvent: (e: RetrievalEvent) => log(`${formatEvent(e)} ${context}`),
+        onVerified: (verifiedTo) => this.request.onVerified?.(index, tempPath, verifiedTo),
         onBytes: (bytes) => {
           options.onBytes?.(bytes);
           this.received += bytes;

@@ -236,6 +236,7 @@ export class PieceFetcher {
     const { ledger } = this.deps;
     let row = { ...start };
     let position = row.startOffset + row.verifiedBytes;
+    if (row.verifiedBytes > 0) options.onVerified?.(position); // a resumed fetch's verified prefix
     const started = Date.now();
     let pulled = 0;
     while (position < row.endOffset) {

@@ -202,4 +202,32 @@ describe("client retrieve --range: byte ranges paid and verified where they lie"
       await market.restartProvider(liar);
     }
   });
+
+  it("a whole file into a stream: its first stripes are written before its pieces are all fetched", async () => {
+    // Each piece is two chunks; at 128 KiB/s a piece's first chunk is verified seconds before
+    // its last byte comes, and the file's first stripes need only the data pieces' first chunks.
+    const total = K * manifest.pieces[0].payloadSize;
+    let received = 0;
+    let receivedAtFirstWrite: number | undefined;
+    const written: Buffer[] = [];
+    let commits = 0;
+    const result = await retrieval.retrieveFile(droot, join(market.dir, "streamed.bin"), {
+      maxBytesPerSecond: 128 * 1024,
+      onBytes: (bytes) => (received += bytes),
+      output: {
+        async write(bytes) {
+          receivedAtFirstWrite ??= received;
+          written.push(Buffer.from(bytes));
+        },
+        async commit() {
+          commits++;
+        },
+        async abort() {},
+      },
+    });
+    expect(Buffer.concat(written).equals(file)).to.equal(true);
+    expect(commits).to.equal(1);
+    expect(result.piecesUsed.map((p) => p.pieceIndex).sort()).to.deep.equal([0, 1, 2, 3]);
+    expect(receivedAtFirstWrite, "bytes received when the first bytes were written").to.be.lessThan(total);
+  });
 });
