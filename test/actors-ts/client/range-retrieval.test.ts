@@ -230,4 +230,25 @@ describe("client retrieve --range: byte ranges paid and verified where they lie"
     expect(result.piecesUsed.map((p) => p.pieceIndex).sort()).to.deep.equal([0, 1, 2, 3]);
     expect(receivedAtFirstWrite, "bytes received when the first bytes were written").to.be.lessThan(total);
   });
+
+  it("a whole file into a stream that breaks: the retrieval stops with the write's error, not paying to the end", async () => {
+    const total = K * manifest.pieces[0].payloadSize;
+    let received = 0;
+    const err = await retrieval
+      .retrieveFile(droot, join(market.dir, "broken.bin"), {
+        maxBytesPerSecond: 128 * 1024,
+        onBytes: (bytes) => (received += bytes),
+        output: {
+          write: async () => Promise.reject(Object.assign(new Error("write EPIPE"), { code: "EPIPE" })),
+          async commit() {},
+          async abort() {},
+        },
+      })
+      .then(
+        () => undefined,
+        (e: Error) => e,
+      );
+    expect(err?.message).to.equal("write EPIPE");
+    expect(received, "bytes downloaded before the fetches stopped").to.be.lessThan(total);
+  });
 });
