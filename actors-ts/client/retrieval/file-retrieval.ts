@@ -147,6 +147,11 @@ export interface PieceFetchRequest {
    * its commitment (also for a piece an earlier run verified, and a resumed fetch's prefix).
    */
   onVerified?: (index: number, path: string, verifiedTo: number) => void;
+  /**
+   * Called once when every known (piece, holder) pair was tried and fewer than k pieces are
+   * verified: may add holders to `holders` (probing the registry) and resolves true if it did.
+   */
+  findMoreHolders?: () => Promise<boolean>;
 }
 
 /** What {@link FileRetriever.fetchPieces} got: the k verified pieces and every failure met. */

@@ -61,8 +61,11 @@ export class FileSources {
   /**
    * Completes the holder lists by asking every registered provider that is not already listed
    * whether it holds each piece (`GET /pieces/:pieceCid/tree`, public and cheap).
+   *
+   * @returns Whether any holder was added.
    */
-  async probeHolders(manifest: Manifest, holders: Map<number, RegisteredProvider[]>): Promise<void> {
+  async probeHolders(manifest: Manifest, holders: Map<number, RegisteredProvider[]>): Promise<boolean> {
+    const before = [...holders.values()].reduce((n, list) => n + list.length, 0);
     const known = new Set([...holders.values()].flat().map((p) => p.address));
     const others = (await listProviders(this.deps.clients, this.deps.contracts)).filter((p) => !known.has(p.address));
     await Promise.all(
@@ -73,6 +76,7 @@ export class FileSources {
         }),
       ),
     );
+    return [...holders.values()].reduce((n, list) => n + list.length, 0) > before;
   }
 
   /**

@@ -28,11 +28,14 @@ export class PieceFetchRun {
   /** Payload bytes received so far (verified pieces of earlier runs included), for progress. */
   private received = 0;
 
+  private readonly request: PieceFetchRequest;
+
   constructor(
     private readonly ledger: RetrievalLedger,
     private readonly fetcher: PieceFetcher,
-    private readonly request: PieceFetchRequest,
+    request: PieceFetchRequest,
   ) {
+    this.request = { ...request };
     this.paths = Array.from({ length: request.manifest.k + request.manifest.m }, () => undefined);
   }
 
@@ -51,7 +54,12 @@ export class PieceFetchRun {
         if (!candidate) break;
         this.start(candidate.index, candidate.provider);
       }
-      if (this.running.size === 0) throw this.notEnough();
+      if (this.running.size === 0) {
+        const more = this.request.findMoreHolders;
+        this.request.findMoreHolders = undefined; // once
+        if (more && (await more())) continue;
+        throw this.notEnough();
+      }
       await Promise.race(this.running.values());
     }
     // Fetches beyond k (none are started) — wait for stragglers that already finished.

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { randomBytes } from "node:crypto";
-import { readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { request } from "undici";
 import { join } from "node:path";
 import type { Hex } from "viem";
@@ -15,6 +15,8 @@ import { CHUNK_PAYLOAD_BYTES } from "../../../actors-ts/piece/constants";
 import type { Manifest } from "../../../actors-ts/manifest/manifest";
 import { PROVIDER_PATHS, rangeProofResponseSchema } from "../../../actors-ts/protocol/provider-api";
 import { startInProcessMarket, type InProcessMarket } from "./in-process-market";
+import { FileRetriever } from "../../../actors-ts/client/retrieval/file-retriever";
+import { listProviders, type RegisteredProvider } from "../../../actors-ts/chain/registry/reads";
 
 const PRICE = 3n; // token base units per byte
 const K = 4;
@@ -250,5 +252,38 @@ describe("client retrieve --range: byte ranges paid and verified where they lie"
       );
     expect(err?.message).to.equal("write EPIPE");
     expect(received, "bytes downloaded before the fetches stopped").to.be.lessThan(total);
+  });
+
+  it("when every holder the client knows fails, the registry is probed once, then, and its holders finish the file", async () => {
+    const registered = await listProviders(market.clients, market.contracts);
+    const byAddress = new Map(registered.map((p) => [p.address, p]));
+    const holderOf = (i: number) => byAddress.get(market.providers[i]) as RegisteredProvider;
+    // What the client knows: every piece "held", each by a provider that holds another piece.
+    const known = new Map(manifest.pieces.map((_, i) => [i, [holderOf((i + 1) % (K + M))]]));
+    await mkdir(join(market.dir, "probe-later"), { recursive: true });
+    let probes = 0;
+    const retriever = new FileRetriever({
+      ...market,
+      logger: silentLogger,
+      pool,
+      ledger: retrieval.ledger,
+      workDir: market.dir,
+    });
+    const fetched = await retriever.fetchPieces({
+      retrievalId: `probe-later-${Date.now()}`,
+      manifest,
+      holders: known,
+      workDir: join(market.dir, "probe-later"),
+      options: { stallTimeoutMs: 10_000 },
+      onEvent: () => undefined,
+      findMoreHolders: async () => {
+        probes++;
+        for (const [i, list] of known) list.push(holderOf(i));
+        return true;
+      },
+    });
+    expect(probes).to.equal(1);
+    expect(fetched.failedProviders).to.have.length(K + M);
+    expect(fetched.paths.filter(Boolean)).to.have.length(K);
   });
 });
