@@ -1,14 +1,6 @@
 import { InvalidArgumentError } from "../core/errors";
-import {
-  combineRegion,
-  gfInv,
-  gfMul,
-  invertMatrix,
-  mulAddRegion,
-  mulRegion,
-  multiplyMatrices,
-  rsEncodingMatrix,
-} from "./gf256";
+import { dotRegion, invertMatrix, multiplyMatrices, rsEncodingMatrix } from "./gf256";
+import { copyOrZero, coupleFromBothU, gammaTimes, plusGammaTimes, uncoupleFromPairU } from "./clay-transforms";
 
 /**
  * The machinery shared by Clay encoding, decoding and repair ({@link ./clay}, {@link ./clay-repair}):
@@ -55,16 +47,6 @@ export interface ClayParams {
 
 /** Largest sub-packetization accepted: a share is alpha sub-chunks, and buffers scale with it. */
 export const MAX_CLAY_SUB_CHUNKS = 65536;
-
-/** The coupling coefficient γ (γ ≠ 0, γ² ≠ 1), as in the `clay-codes` crate. */
-export const CLAY_GAMMA = 2;
-const GAMMA = CLAY_GAMMA;
-/** det [1 γ; γ 1] = 1 + γ². */
-const DET = 1 ^ gfMul(GAMMA, GAMMA);
-const DET_INV = gfInv(DET);
-const GAMMA_OVER_DET = gfMul(GAMMA, DET_INV);
-/** 1 / γ. */
-export const GAMMA_INV = gfInv(GAMMA);
 
 /**
  * The parameters of the Clay code with k data shares, m parity shares and d helpers.
@@ -226,17 +208,13 @@ export function orderPlanes(geometry: Geometry, candidates: readonly number[], c
 }
 
 /**
- * The state of one layered pass over some planes. C sub-chunk z of node i is words
- * [cSlot[z]·W, +W) of c[i] (undefined: a virtual node, all zero); U sub-chunk z of node i is
- * words [order.slot[z]·W, +W) of u[i].
+ * What a layered pass does, independent of the bytes: which nodes are solved for, from which,
+ * in which plane order. C sub-chunk z of a node is words [cSlot[z]·W, +W) of its C buffer; its U
+ * sub-chunk z is words [order.slot[z]·W, +W) of its U buffer.
  */
-export interface LayeredPass {
+export interface LayeredPlan {
   readonly geometry: Geometry;
-  /** Words per sub-chunk. */
-  readonly words: number;
-  readonly c: readonly (Uint32Array | undefined)[];
   readonly cSlot: Int32Array;
-  readonly u: readonly Uint32Array[];
   readonly order: PlaneOrder;
   /** erased[i]: U of node i comes from the per-plane code (its C is unknown or its pair is). */
   readonly erased: readonly boolean[];
@@ -246,6 +224,28 @@ export interface LayeredPass {
   readonly known: readonly number[];
   /** recovery[e][j]: coefficient of known[j]'s U in erasedNodes[e]'s U. */
   readonly recovery: readonly (readonly number[])[];
+}
+
+/** A plan with its buffers: c[i] undefined for a virtual (all-zero) node. */
+export interface LayeredPass extends LayeredPlan {
+  /** Words per sub-chunk. */
+  readonly words: number;
+  readonly c: readonly (Uint32Array | undefined)[];
+  readonly u: readonly Uint32Array[];
+}
+
+const PLANS = new Map<string, LayeredPlan>();
+const MAX_CACHED_PLANS = 256;
+
+/** The plan cached under `key` (a string naming the code and the erasure pattern), built once. */
+export function cachedPlan(key: string, build: () => LayeredPlan): LayeredPlan {
+  let plan = PLANS.get(key);
+  if (plan === undefined) {
+    plan = build();
+    if (PLANS.size >= MAX_CACHED_PLANS) PLANS.clear();
+    PLANS.set(key, plan);
+  }
+  return plan;
 }
 
 /** The rows of the per-plane code for `erasedNodes`, expressed in the U of `known` nodes. */
@@ -276,25 +276,22 @@ export function uncoupleKnown(pass: LayeredPass, from: number, to: number): void
       const zy = digit(geometry, z, y);
       const cOff = cSlot[z] * w;
       if (zy === x) {
-        if (own === undefined) dst.fill(0, dOff, dOff + w);
-        else dst.set(own.subarray(cOff, cOff + w), dOff);
+        copyOrZero(dst, dOff, own, cOff, w);
         continue;
       }
       const pair = y * q + zy;
       const z2 = z + (x - zy) * geometry.weights[y];
       if (erased[pair]) {
-        // U = (1 + γ²)·C + γ·U* (from U* = C* + γ·C).
         const uOff = pass.order.slot[z2] * w;
-        if (own === undefined) mulRegion(dst, dOff, u[pair], uOff, w, GAMMA);
-        else combineRegion(dst, dOff, own, cOff, DET, u[pair], uOff, GAMMA, w);
+        if (own === undefined) gammaTimes(dst, dOff, u[pair], uOff, w);
+        else uncoupleFromPairU(dst, dOff, own, cOff, u[pair], uOff, w);
         continue;
       }
       const other = c[pair];
       const pOff = cSlot[z2] * w;
-      if (own === undefined && other === undefined) dst.fill(0, dOff, dOff + w);
-      else if (other === undefined && own !== undefined) dst.set(own.subarray(cOff, cOff + w), dOff);
-      else if (own === undefined && other !== undefined) mulRegion(dst, dOff, other, pOff, w, GAMMA);
-      else if (own !== undefined && other !== undefined) combineRegion(dst, dOff, own, cOff, 1, other, pOff, GAMMA, w);
+      if (other === undefined) copyOrZero(dst, dOff, own, cOff, w);
+      else if (own === undefined) gammaTimes(dst, dOff, other, pOff, w);
+      else plusGammaTimes(dst, dOff, own, cOff, other, pOff, w);
     }
   }
 }
@@ -304,13 +301,8 @@ export function solveErased(pass: LayeredPass, from: number, to: number): void {
   const { words: w, u, known, recovery } = pass;
   const start = from * w;
   const length = (to - from) * w;
-  pass.erasedNodes.forEach((node, e) => {
-    const dst = u[node];
-    dst.fill(0, start, start + length);
-    known.forEach((source, j) => {
-      mulAddRegion(dst, start, u[source], start, length, recovery[e][j]);
-    });
-  });
+  const sources = known.map((node) => u[node]);
+  pass.erasedNodes.forEach((node, e) => dotRegion(u[node], sources, recovery[e], start, length));
 }
 
 /**
@@ -331,20 +323,15 @@ export function coupleErased(pass: LayeredPass, from: number, to: number): void 
       const uOff = i * w;
       const zy = digit(geometry, z, y);
       if (zy === x) {
-        dst.set(u[node].subarray(uOff, uOff + w), dOff);
+        copyOrZero(dst, dOff, u[node], uOff, w);
         continue;
       }
       const pair = y * q + zy;
       const z2 = z + (x - zy) * geometry.weights[y];
       const other = c[pair];
-      if (erased[pair]) {
-        // [C; C*] = [1 γ; γ 1]⁻¹ [U; U*]
-        combineRegion(dst, dOff, u[node], uOff, DET_INV, u[pair], pass.order.slot[z2] * w, GAMMA_OVER_DET, w);
-      } else if (other === undefined) {
-        dst.set(u[node].subarray(uOff, uOff + w), dOff);
-      } else {
-        combineRegion(dst, dOff, u[node], uOff, 1, other, cSlot[z2] * w, GAMMA, w);
-      }
+      if (erased[pair]) coupleFromBothU(dst, dOff, u[node], uOff, u[pair], pass.order.slot[z2] * w, w);
+      else if (other === undefined) copyOrZero(dst, dOff, u[node], uOff, w);
+      else plusGammaTimes(dst, dOff, u[node], uOff, other, cSlot[z2] * w, w);
     }
   }
 }

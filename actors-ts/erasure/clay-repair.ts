@@ -1,8 +1,8 @@
 import { InvalidArgumentError } from "../core/errors";
 import {
+  cachedPlan,
   digit,
   fromWords,
-  GAMMA_INV,
   geometryOf,
   internalNode,
   isVirtual,
@@ -15,8 +15,9 @@ import {
   type ClayParams,
   type Geometry,
   type LayeredPass,
+  type LayeredPlan,
 } from "./clay-core";
-import { combineRegion, mulRegion } from "./gf256";
+import { copyOrZero, pairFromUAndC } from "./clay-transforms";
 
 /**
  * Bandwidth-optimal repair of one lost Clay share (Vajha et al., FAST 2018, section 3.3; the
@@ -124,21 +125,18 @@ function checkHelpers(
   }
 }
 
-/** The pass over the repair planes: helpers' sub-chunks known, the y-section and non-helpers erased. */
-function repairPass(
+/** The plan over the repair planes: helpers' sub-chunks known, the y-section and non-helpers erased. */
+function repairPlan(
   geometry: Geometry,
   lost: number,
-  helpers: ReadonlyMap<number, Uint32Array>,
+  helperNodes: readonly number[],
   planes: readonly number[],
-  words: number,
-): LayeredPass {
+): LayeredPlan {
   const params = geometry.params;
-  const { q, alpha, beta } = params;
+  const { q, alpha } = params;
   const section = Math.floor(lost / q);
-  const c = new Array<Uint32Array | undefined>(geometry.nodes);
-  for (const [index, buffer] of helpers) c[internalNode(params, index)] = buffer;
   const nodes = Array.from({ length: geometry.nodes }, (_, i) => i);
-  const aloof = nodes.filter((i) => i !== lost && c[i] === undefined && !isVirtual(params, i));
+  const aloof = nodes.filter((i) => i !== lost && !helperNodes.includes(i) && !isVirtual(params, i));
   const erasedNodes = nodes.filter((i) => Math.floor(i / q) === section || aloof.includes(i));
   const erased = nodes.map((i) => erasedNodes.includes(i));
   const known = nodes.filter((i) => !erased[i]);
@@ -146,10 +144,7 @@ function repairPass(
   planes.forEach((z, i) => (cSlot[z] = i));
   return {
     geometry,
-    words,
-    c,
     cSlot,
-    u: nodes.map(() => new Uint32Array(beta * words)),
     order: orderPlanes(geometry, planes, aloof),
     erased,
     erasedNodes,
@@ -170,14 +165,12 @@ function coupleLost(pass: LayeredPass, lost: number, out: Uint32Array, from: num
   const weight = geometry.weights[section];
   for (let i = from; i < to; i++) {
     const z = pass.order.planes[i];
-    out.set(u[lost].subarray(i * w, (i + 1) * w), z * w);
+    copyOrZero(out, z * w, u[lost], i * w, w);
     for (let x = 0; x < q; x++) {
       const mate = section * q + x;
       if (mate === lost) continue;
       const target = (z + (x - (lost % q)) * weight) * w;
-      const own = c[mate];
-      if (own === undefined) mulRegion(out, target, u[mate], i * w, w, GAMMA_INV);
-      else combineRegion(out, target, u[mate], i * w, GAMMA_INV, own, cSlot[z] * w, GAMMA_INV, w);
+      pairFromUAndC(out, target, u[mate], i * w, c[mate], cSlot[z] * w, w);
     }
   }
 }
@@ -211,9 +204,17 @@ export function clayRepair(
   checkLostIndex(geometry.params, lostIndex);
   const words = subChunkWords(subChunkSize);
   checkHelpers(geometry.params, lostIndex, helpers, subChunkSize);
-  const helperWords = new Map([...helpers].map(([i, bytes]) => [i, toWords(bytes, beta, subChunkSize, words)]));
   const lost = internalNode(geometry.params, lostIndex);
-  const pass = repairPass(geometry, lost, helperWords, clayRepairPlanes(geometry.params, lostIndex), words);
+  const c = new Array<Uint32Array | undefined>(geometry.nodes);
+  for (const [index, bytes] of helpers)
+    c[internalNode(geometry.params, index)] = toWords(bytes, beta, subChunkSize, words);
+  const helperNodes = [...helpers.keys()].map((i) => internalNode(geometry.params, i)).sort((a, b) => a - b);
+  const { k, m, d } = geometry.params;
+  const plan = cachedPlan(`repair ${k},${m},${d} lost ${lost} from ${helperNodes.join(",")}`, () =>
+    repairPlan(geometry, lost, helperNodes, clayRepairPlanes(geometry.params, lostIndex)),
+  );
+  const u = Array.from({ length: geometry.nodes }, () => new Uint32Array(beta * words));
+  const pass = { ...plan, words, c, u };
   const out = new Uint32Array(alpha * words);
   const bounds = pass.order.bounds;
   for (let level = 0; level + 1 < bounds.length; level++) {

@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from "../core/errors";
 import {
+  cachedPlan,
   coupleErased,
   fromWords,
   geometryOf,
@@ -30,55 +31,41 @@ import {
  * (the paper's layered decoder). Synchronous and single-threaded: run large files from workers.
  */
 
-export { clayParams, CLAY_GAMMA, MAX_CLAY_SUB_CHUNKS, type ClayParams } from "./clay-core";
+export { clayParams, MAX_CLAY_SUB_CHUNKS, type ClayParams } from "./clay-core";
+export { CLAY_GAMMA } from "./clay-transforms";
 export { clayRepair, clayRepairPlanes, clayRepairHelpers } from "./clay-repair";
-
-const IDENTITY_SLOTS = new Map<number, Int32Array>();
-
-function identitySlots(alpha: number): Int32Array {
-  let slots = IDENTITY_SLOTS.get(alpha);
-  if (slots === undefined) {
-    slots = Int32Array.from({ length: alpha }, (_, z) => z);
-    IDENTITY_SLOTS.set(alpha, slots);
-  }
-  return slots;
-}
 
 /**
  * The paper's layered decoding over all planes: fills the C buffers of `erasedNodes` (internal
  * nodes, at most m) from the others. `c[i]` is undefined for virtual nodes.
  */
 function decodeLayered(geometry: Geometry, c: (Uint32Array | undefined)[], erasedNodes: number[], words: number): void {
-  const { alpha } = geometry.params;
-  const erased = Array.from({ length: geometry.nodes }, (_, i) => erasedNodes.includes(i));
-  const known = Array.from({ length: geometry.nodes }, (_, i) => i)
-    .filter((i) => !erased[i])
-    .slice(0, geometry.dataSide);
-  const order = orderPlanes(
-    geometry,
-    Array.from({ length: alpha }, (_, z) => z),
-    erasedNodes,
-  );
-  const used = new Set([...known, ...erasedNodes]);
+  const { k, m, d, alpha } = geometry.params;
+  const plan = cachedPlan(`decode ${k},${m},${d} lost ${erasedNodes.join(",")}`, () => {
+    const erased = Array.from({ length: geometry.nodes }, (_, i) => erasedNodes.includes(i));
+    const known = Array.from({ length: geometry.nodes }, (_, i) => i)
+      .filter((i) => !erased[i])
+      .slice(0, geometry.dataSide);
+    const planes = Array.from({ length: alpha }, (_, z) => z);
+    return {
+      geometry,
+      cSlot: Int32Array.from(planes),
+      order: orderPlanes(geometry, planes, erasedNodes),
+      erased,
+      erasedNodes,
+      known,
+      recovery: recoveryMatrix(geometry, known, erasedNodes),
+    };
+  });
+  const used = new Set([...plan.known, ...erasedNodes]);
   const empty = new Uint32Array(0);
-  const pass = {
-    geometry,
-    words,
-    c,
-    cSlot: identitySlots(alpha),
-    u: Array.from({ length: geometry.nodes }, (_, i) => (used.has(i) ? new Uint32Array(alpha * words) : empty)),
-    order,
-    erased,
-    erasedNodes,
-    known,
-    recovery: recoveryMatrix(geometry, known, erasedNodes),
-  };
-  for (let level = 0; level + 1 < order.bounds.length; level++) {
-    const from = order.bounds[level];
-    const to = order.bounds[level + 1];
-    uncoupleKnown(pass, from, to);
-    solveErased(pass, from, to);
-    coupleErased(pass, from, to);
+  const u = Array.from({ length: geometry.nodes }, (_, i) => (used.has(i) ? new Uint32Array(alpha * words) : empty));
+  const pass = { ...plan, words, c, u };
+  const bounds = plan.order.bounds;
+  for (let level = 0; level + 1 < bounds.length; level++) {
+    uncoupleKnown(pass, bounds[level], bounds[level + 1]);
+    solveErased(pass, bounds[level], bounds[level + 1]);
+    coupleErased(pass, bounds[level], bounds[level + 1]);
   }
 }
 

@@ -48,8 +48,8 @@ export function gfPow(a: number, e: number): number {
 
 const TABLES: (Uint16Array | undefined)[] = new Array<Uint16Array | undefined>(256);
 
-/** The table mapping two packed bytes (b0 | b1 << 8) to (c·b0 | c·b1 << 8). */
-function table16(c: number): Uint16Array {
+/** The table mapping two packed bytes (b0 | b1 << 8) to (c·b0 | c·b1 << 8), built on first use. */
+export function mulTable16(c: number): Uint16Array {
   let table = TABLES[c];
   if (table === undefined) {
     const row = new Uint8Array(256);
@@ -81,7 +81,7 @@ export function mulRegion(
     dst.set(src.subarray(sOff, sOff + words), dOff);
     return;
   }
-  const t = table16(c);
+  const t = mulTable16(c);
   for (let i = 0; i < words; i++) {
     const v = src[sOff + i];
     dst[dOff + i] = t[v & 0xffff] | (t[v >>> 16] << 16);
@@ -102,7 +102,7 @@ export function mulAddRegion(
     for (let i = 0; i < words; i++) dst[dOff + i] ^= src[sOff + i];
     return;
   }
-  const t = table16(c);
+  const t = mulTable16(c);
   for (let i = 0; i < words; i++) {
     const v = src[sOff + i];
     dst[dOff + i] ^= t[v & 0xffff] | (t[v >>> 16] << 16);
@@ -142,8 +142,8 @@ export function combineRegion(
     );
     return;
   }
-  const ta = table16(a);
-  const tb = table16(b);
+  const ta = mulTable16(a);
+  const tb = mulTable16(b);
   for (let i = 0; i < words; i++) {
     const u = x[xOff + i];
     const v = y[yOff + i];
@@ -166,10 +166,75 @@ function combineWithOne(
     for (let i = 0; i < words; i++) dst[dOff + i] = x[xOff + i] ^ y[yOff + i];
     return;
   }
-  const t = table16(c);
+  const t = mulTable16(c);
   for (let i = 0; i < words; i++) {
     const v = y[yOff + i];
     dst[dOff + i] = x[xOff + i] ^ t[v & 0xffff] ^ (t[v >>> 16] << 16);
+  }
+}
+
+/**
+ * dst[start, start + words) = Σ coefficients[j] · sources[j][start, start + words): one output of
+ * a matrix product, taking the sources four at a time so dst is read and written once per four.
+ */
+export function dotRegion(
+  dst: Uint32Array,
+  sources: readonly Uint32Array[],
+  coefficients: readonly number[],
+  start: number,
+  words: number,
+): void {
+  const terms = sources.map((source, j) => ({ source, c: coefficients[j] })).filter(({ c }) => c !== 0);
+  if (terms.length === 0) {
+    dst.fill(0, start, start + words);
+    return;
+  }
+  // The first one to three terms set dst, the rest are added four at a time.
+  let j = terms.length % 4;
+  if (j === 0) dst.fill(0, start, start + words);
+  else if (j === 1) mulRegion(dst, start, terms[0].source, start, words, terms[0].c);
+  else combineRegion(dst, start, terms[0].source, start, terms[0].c, terms[1].source, start, terms[1].c, words);
+  if (j === 3) mulAddRegion(dst, start, terms[2].source, start, words, terms[2].c);
+  for (; j < terms.length; j += 4) {
+    const [a, b, c, d] = terms.slice(j, j + 4);
+    mulAdd4(
+      dst,
+      start,
+      words,
+      a.source,
+      mulTable16(a.c),
+      b.source,
+      mulTable16(b.c),
+      c.source,
+      mulTable16(c.c),
+      d.source,
+      mulTable16(d.c),
+    );
+  }
+}
+
+function mulAdd4(
+  dst: Uint32Array,
+  start: number,
+  words: number,
+  a: Uint32Array,
+  ta: Uint16Array,
+  b: Uint32Array,
+  tb: Uint16Array,
+  c: Uint32Array,
+  tc: Uint16Array,
+  d: Uint32Array,
+  td: Uint16Array,
+): void {
+  const end = start + words;
+  for (let i = start; i < end; i++) {
+    const va = a[i];
+    const vb = b[i];
+    const vc = c[i];
+    const vd = d[i];
+    dst[i] ^=
+      (ta[va & 0xffff] ^ tb[vb & 0xffff] ^ tc[vc & 0xffff] ^ td[vd & 0xffff]) |
+      ((ta[va >>> 16] ^ tb[vb >>> 16] ^ tc[vc >>> 16] ^ td[vd >>> 16]) << 16);
   }
 }
 
