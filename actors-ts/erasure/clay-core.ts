@@ -6,8 +6,9 @@ import { copyOrZero, coupleFromBothU, gammaTimes, plusGammaTimes, uncoupleFromPa
  * The machinery shared by Clay encoding, decoding and repair ({@link ./clay}, {@link ./clay-repair}):
  * parameters, the geometry of nodes and planes, and the layered "uncouple, solve, couple" steps
  * of Vajha et al., "Clay Codes: Moulding MDS Codes to Yield an MSR Code" (FAST 2018), in the
- * conventions of the Apache-2.0 Rust crate `clay-codes` (spool-labs/clay), so that both produce
- * the same bytes:
+ * conventions of the Apache-2.0 Rust crate `clay-codes` (spool-labs/clay), so that both should
+ * produce the same bytes (the crate publishes no test vectors; test/actors-ts/erasure/clay.test.ts
+ * checks shares against this definition instead):
  *
  * - Internal node i = y·q + x sits at column x of y-section y. Data shares are nodes 0…k−1, the
  *   nu virtual (always-zero) nodes are k…k+nu−1, parity shares are k+nu…q·t−1.
@@ -15,7 +16,7 @@ import { copyOrZero, coupleFromBothU, gammaTimes, plusGammaTimes, uncoupleFromPa
  * - In plane z, node (x, y) is unpaired ("red") when z_y = x; otherwise its companion is node
  *   (z_y, y) in plane z' = z + (x − z_y)·q^(t−1−y), and the coupled sub-chunks C relate to the
  *   uncoupled U by U(x,y,z) = C(x,y,z) + γ·C(z_y,y,z') with γ = 2 (the same 2 × 2 matrix
- *   [1 γ; γ 1] both ways, so the orientation of a pair does not matter).
+ *   [1 γ; γ 1] both ways, so the orientation of a pair does not matter; {@link ./clay-transforms}).
  * - In every plane the q·t uncoupled sub-chunks are a codeword of the systematic Reed–Solomon
  *   code RS(k + nu, m) of Backblaze/klauspost over GF(2^8) (poly 0x11d), as in {@link ./reed-solomon}.
  *
