@@ -4,6 +4,9 @@
  * (docs/decisions.md records where we land).
  *
  *   encode/4+2/MBps, encode/10+4/MBps   Reed–Solomon parity, MB of data per second, one worker
+ *   encode/clay/4+2/MBps, …/10+4/MBps   Clay (MSR) parity, pure TypeScript, one core (goals ≥ 250, ≥ 150)
+ *   repair/clay/4+2/rebuildPieceMs      a 64 MiB piece (BENCH_MB) rebuilt from d helpers' sub-chunks
+ *                                       (…/10+4/… too; …/piecesDownloaded: d·beta/alpha, RS: k)
  *   commp/MBps                          streaming CommP of one payload, one core
  *   prepare/4+2/MBps                    file → n pieces with CommPs and droot on disk, both cores
  *   store/overhead/4MiB, …/1GiB         bytes a 4 + 2 repair bid pays for ÷ file bytes (goals ≤ 1.6, ≤ 1.55)
@@ -38,6 +41,7 @@ import { benchPlainPut, benchStoreDirect } from "./bench/store-direct";
 import { benchRetrieve } from "./bench/retrieve";
 import { benchRepair } from "./bench/repair";
 import { benchOverhead } from "./bench/overhead";
+import { benchClay } from "./bench/clay";
 
 const MB = 1e6;
 const SIZE = Number(process.env.BENCH_MB ?? 64) * 1024 * 1024;
@@ -81,9 +85,20 @@ function recordRetrievalExtras(retrieve: Awaited<ReturnType<typeof benchRetrieve
   if (retrieve.peakRssMiB !== undefined) record("retrieve/1GiB/peakRssMiB", retrieve.peakRssMiB, "MiB", "< 300");
 }
 
+/** The figures of {@link benchClay}. */
+function recordClay(clay: ReturnType<typeof benchClay>): void {
+  record("encode/clay/4+2/MBps", clay.encodeMBps["4+2"], "MB/s", "≥ 250");
+  record("encode/clay/10+4/MBps", clay.encodeMBps["10+4"], "MB/s", "≥ 150");
+  record("repair/clay/4+2/rebuildPieceMs", clay.rebuildPieceMs["4+2"], "ms", undefined, 0);
+  record("repair/clay/10+4/rebuildPieceMs", clay.rebuildPieceMs["10+4"], "ms", undefined, 0);
+  record("repair/clay/4+2/piecesDownloaded", clay.piecesDownloaded["4+2"], "pieces", "= d·β/α (2.5)", 2);
+  record("repair/clay/10+4/piecesDownloaded", clay.piecesDownloaded["10+4"], "pieces", "= d·β/α (3.25)", 2);
+}
+
 async function main(): Promise<void> {
   benchEncode(4, 2);
   benchEncode(10, 4);
+  recordClay(benchClay(SIZE));
 
   const payload = randomBytes(SIZE);
   const commpSeconds = await best(3, () => {
