@@ -1,8 +1,13 @@
-import { detectionHours, placementHours, type DurabilityAssumptions, type RepairScheme } from "./assumptions";
+import {
+  HOURS_PER_YEAR,
+  detectionHours,
+  placementHours,
+  type DurabilityAssumptions,
+  type RepairScheme,
+} from "./assumptions";
 import type { Calibration } from "./calibration";
 import type { GroupPlacement } from "./fleet";
 import { lossProbability, chainFor, markovFigures, type MarkovFigures } from "./markov";
-import { HOURS_PER_YEAR } from "./assumptions";
 import { simulate, type SimulationReport } from "./simulate";
 
 /** A file layout to report on. */
