@@ -180,11 +180,9 @@ export class Placer {
     for (const a of faulted) excluded.add(a);
     const manual = this.init.reputation;
     const score = (a: Address) => manual[a] ?? manual[a.toLowerCase()] ?? this.c.providers.fedScore(a);
-    const candidates = rankForPlacement(
-      providers
-        .filter((p) => p.address.toLowerCase() !== this.c.clients.account.address.toLowerCase())
-        .filter((p) => !taken.has(p.address.toLowerCase()) && !excluded.has(p.address.toLowerCase()))
-        .filter((p) => p.storageAsk.minPieceSize <= size && size <= p.storageAsk.maxPieceSize),
+    const candidates = placementCandidates(
+      providers,
+      { self: this.c.clients.account.address, taken, excluded, pieceSize: size },
       score,
     );
     if (candidates.length === 0) {
@@ -314,18 +312,61 @@ export class Placer {
   }
 }
 
+/** What rules a provider out for one piece's placement ({@link placementCandidates}). */
+export interface PlacementExclusions {
+  /** The miner's own worker address (it never stores its own pieces). */
+  self: Address;
+  /** Lower-cased addresses holding (or being given) another piece of the same file. */
+  taken: ReadonlySet<string>;
+  /** Lower-cased addresses excluded for this piece (refused, unreachable or faulted lately). */
+  excluded: ReadonlySet<string>;
+  /** The piece's padded size, bytes; a provider's storage ask must cover it. */
+  pieceSize: bigint;
+}
+
+/**
+ * The placement rule (issue "Placement"), pure: the providers that may take a piece — not the
+ * miner itself, holding no other piece of the file, not excluded, with a storage ask whose piece
+ * size range covers the piece — best first by {@link rankForPlacement}. The placer takes the
+ * first; an empty list means no provider can take it. The durability simulation
+ * (actors-ts/durability/simulate.ts) places rebuilt pieces with this same function.
+ *
+ * @param scoreOf A provider's score in [0, 1], or undefined when unknown.
+ * @param random Uniform in [0, 1) (default Math.random), for the ties.
+ * @example placementCandidates(registered, { self, taken, excluded, pieceSize: 1n << 30n }, () => undefined)[0]
+ */
+export function placementCandidates(
+  providers: readonly RegisteredProvider[],
+  rule: PlacementExclusions,
+  scoreOf: (address: Address) => number | undefined,
+  random: () => number = Math.random,
+): RegisteredProvider[] {
+  const self = rule.self.toLowerCase();
+  return rankForPlacement(
+    providers.filter((p) => {
+      const a = p.address.toLowerCase();
+      const fits = p.storageAsk.minPieceSize <= rule.pieceSize && rule.pieceSize <= p.storageAsk.maxPieceSize;
+      return a !== self && !rule.taken.has(a) && !rule.excluded.has(a) && fits;
+    }),
+    scoreOf,
+    random,
+  );
+}
+
 /**
  * Orders providers for placement (issue "Placement"): known reputation first, higher first
  * (hand-set scores, then the dealbots' feed); then lower storage price; ties at random.
  *
  * @param scoreOf A provider's score in [0, 1], or undefined when unknown.
+ * @param random Uniform in [0, 1) (default Math.random), for the ties.
  */
 export function rankForPlacement(
-  providers: RegisteredProvider[],
+  providers: readonly RegisteredProvider[],
   scoreOf: (address: Address) => number | undefined,
+  random: () => number = Math.random,
 ): RegisteredProvider[] {
   return providers
-    .map((p) => ({ p, score: scoreOf(p.address), tie: Math.random() }))
+    .map((p) => ({ p, score: scoreOf(p.address), tie: random() }))
     .sort(
       (a, b) =>
         (b.score ?? -1) - (a.score ?? -1) ||

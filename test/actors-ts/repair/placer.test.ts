@@ -1,7 +1,9 @@
 import { expect } from "chai";
 import { PeerRejectedError } from "../../../actors-ts/core/http-client";
 import { DealNotPublishedError } from "../../../actors-ts/client/storage-common";
-import { isStaleProposal } from "../../../actors-ts/repair/placer";
+import type { Address } from "viem";
+import type { RegisteredProvider } from "../../../actors-ts/chain/registry/reads";
+import { isStaleProposal, placementCandidates } from "../../../actors-ts/repair/placer";
 
 /** The placer re-proposes a stale proposal by the error's code, never by its message text. */
 describe("placer: stale proposals are known by their code", () => {
@@ -25,5 +27,42 @@ describe("placer: stale proposals are known by their code", () => {
       false,
       false,
     ]);
+  });
+});
+
+function provider(n: number, price: bigint, minPieceSize = 0n, maxPieceSize = 1n << 40n): RegisteredProvider {
+  return {
+    address: `0x${n.toString(16).padStart(40, "0").toUpperCase()}` as Address,
+    endpoint: `http://127.0.0.1:${9000 + n}`,
+    registeredAt: 1n,
+    storageAsk: { pricePerBytePerEpoch: price, minPieceSize, maxPieceSize, collateralPerByte: 1n },
+    retrievalAsk: { pricePerByte: 1n, paymentIntervalBytes: 1n, paymentIntervalIncreaseBytes: 1n },
+  };
+}
+
+describe("placementCandidates: who may take a piece, best first", () => {
+  const self = provider(1, 1n);
+  const registered = [self, provider(2, 5n), provider(3, 3n), provider(4, 1n), provider(5, 2n, 1n << 20n, 1n << 30n)];
+  const lower = (n: number) => registered[n - 1].address.toLowerCase();
+
+  it("leaves out the miner, holders of another piece of the file, excluded providers and asks that do not fit", () => {
+    const ranked = placementCandidates(
+      registered,
+      { self: self.address, taken: new Set([lower(4)]), excluded: new Set([lower(2)]), pieceSize: 1n << 31n },
+      () => undefined,
+    );
+    expect(ranked.map((p) => p.address)).to.deep.equal([registered[2].address]);
+  });
+
+  it("ranks known reputation first, then the lower price, with seeded ties", () => {
+    const scores: Record<string, number> = { [lower(2)]: 0.9 };
+    const rule = { self: self.address, taken: new Set<string>(), excluded: new Set<string>(), pieceSize: 1n << 25n };
+    const ranked = placementCandidates(
+      registered,
+      rule,
+      (a) => scores[a.toLowerCase()],
+      () => 0.5,
+    );
+    expect(ranked.map((p) => p.address)).to.deep.equal([2, 4, 5, 3].map((n) => registered[n - 1].address));
   });
 });
