@@ -40,6 +40,19 @@ export const openRetrievalRequestSchema = z.object({
   offset: z.number().int().nonnegative().default(0),
   /** Bytes wanted (default: to the end of the piece). */
   length: z.number().int().positive().optional(),
+  /**
+   * Instead of a byte range: a sub-chunk plan (piece/subchunk-proof.ts), for a regenerating-code
+   * repair's helper. The retrieval's offsets are then into the plan's stream of records.
+   */
+  plan: z
+    .object({
+      shareSize: z.number().int().positive(),
+      subChunkSize: z.number().int().positive(),
+      planes: z.array(z.number().int().nonnegative()).min(1).max(65_536),
+      firstStripe: z.number().int().nonnegative(),
+      stripes: z.number().int().positive(),
+    })
+    .optional(),
 });
 export type OpenRetrievalRequest = z.input<typeof openRetrievalRequestSchema>;
 

@@ -120,4 +120,7 @@ export const PROVIDER_MIGRATIONS = [
    WHERE bytes_sent > start_offset AND CAST(price_per_byte AS REAL) > 0;
    CREATE INDEX retrievals_unpaid_client ON retrievals(lower(client)) WHERE unpaid_bytes > 0;
    CREATE INDEX retrievals_unpaid_channel ON retrievals(channel_id) WHERE unpaid_bytes > 0;`,
+  // A retrieval may be of a sub-chunk plan (piece/subchunk-proof.ts): its offsets are then into
+  // the plan's stream, and the plan is kept as JSON.
+  `ALTER TABLE retrievals ADD COLUMN plan TEXT;`,
 ];

@@ -10,19 +10,16 @@ import type { MarketContracts } from "../../chain/contracts";
 import { createChannel, fundChannel, getChannel } from "../../chain/payment-channels/actions";
 import { encodeVoucherHeader, plainVoucher, signVoucher } from "../../chain/payment-channels/vouchers";
 import type { RegisteredProvider } from "../../chain/registry/reads";
-import {
-  CREDIT_REFUSALS,
-  PROVIDER_PATHS,
-  VOUCHER_HEADER,
-  paymentIntervalBytes,
-  type OpenRetrievalResponse,
-} from "../../protocol/provider-api";
+import { PROVIDER_PATHS, VOUCHER_HEADER, paymentIntervalBytes } from "../../protocol/provider-api";
 import type { PieceFetchRow, RetrievalLedger } from "./retrieval-ledger";
 import { openRetrieval, payRetrieval } from "../../protocol/provider-client";
 import { ChannelBook, processChannelBook } from "./channel-book";
 import { chunkVerifierFor } from "./chunk-verifier";
 import { WriteBatch } from "./write-batch";
 import { spanVerifierFor, type PieceSpan } from "./span-verifier";
+import { planVerifierFor } from "./plan-verifier";
+import { isCreditRefusal, max0, streamEnd, termsOfAsk, type IntervalTerms } from "./fetch-rules";
+import type { SubChunkPlan } from "../../piece/subchunk-proof";
 
 export { PieceCommitmentMismatchError } from "./chunk-verifier";
 export { formatEvent, type RetrievalEvent } from "./retrieval-events";
@@ -39,6 +36,8 @@ export interface FetchTarget {
   payloadSize: number;
   /** Only these payload bytes (quad-aligned, see `quadSpan`), paid and checked alone; default the whole piece. */
   span?: PieceSpan;
+  /** Instead: a sub-chunk plan's stream (piece/subchunk-proof.ts), written raw to the temp file. */
+  plan?: SubChunkPlan;
 }
 
 /** Checks bytes of a piece as they stream in; returns the payload offset verified so far. */
@@ -69,10 +68,6 @@ export interface FetchDeps {
 }
 
 type Emit = (event: string, status: string, detail?: string) => void;
-type IntervalTerms = Pick<
-  OpenRetrievalResponse,
-  "paymentIntervalBytes" | "paymentIntervalIncreaseBytes" | "maxUnpaidBytes"
->;
 
 /** How one fetch pays: after each interval, on the provider's credit, or each one in advance. */
 interface PaymentPlan {
@@ -119,7 +114,7 @@ export class PieceFetcher {
       provider: provider.address,
       pieceCid: target.pieceCid,
       startOffset: target.span?.start ?? 0,
-      endOffset: target.span?.end ?? target.payloadSize,
+      endOffset: streamEnd(target),
       pricePerByte: provider.retrievalAsk.pricePerByte,
       verifiedBytes: 0,
       status: "running",
@@ -147,9 +142,16 @@ export class PieceFetcher {
       } else {
         releases.push(this.reserve(row));
       }
-      const verifier = target.span
-        ? (await spanVerifierFor(target, target.span)).startAt(row.startOffset + row.verifiedBytes)
-        : (await chunkVerifierFor(target)).startAt(row.verifiedBytes);
+      let verifier: StreamVerifier;
+      if (target.plan) {
+        const resumed = await planVerifierFor({ ...target, plan: target.plan }, row.verifiedBytes);
+        ({ verifier } = resumed);
+        row = { ...row, verifiedBytes: resumed.startAt };
+      } else if (target.span) {
+        verifier = (await spanVerifierFor(target, target.span)).startAt(row.startOffset + row.verifiedBytes);
+      } else {
+        verifier = (await chunkVerifierFor(target)).startAt(row.verifiedBytes);
+      }
       const credit = this.book.takeCredit(payer, provider.address);
       const plan: PaymentPlan = { advance: !credit, requests: 0, terms, release: credit ?? (() => undefined) };
       releases.push(plan.release);
@@ -173,15 +175,16 @@ export class PieceFetcher {
   ): Promise<{ row: PieceFetchRow; terms: IntervalTerms }> {
     emit("ClientEventOpen", "DealStatusNew");
     const { provider } = target;
-    const { span } = target;
-    const bytes = span ? span.end - span.start : target.payloadSize;
+    const span = target.span ?? { start: 0, end: streamEnd(target) };
+    const bytes = span.end - span.start;
     const channelId = await this.ensureChannel(provider.address, start.pricePerByte * BigInt(bytes), emit);
     const opened = await openRetrieval(this.deps.clients.account, provider, {
       pieceCid: target.pieceCid,
       channelId: channelId.toString(),
-      ...(span ? { offset: span.start, length: bytes } : {}),
+      ...(target.span ? { offset: span.start, length: bytes } : {}),
+      ...(target.plan ? { plan: target.plan } : {}),
     });
-    if (span && (opened.startOffset !== span.start || opened.endOffset !== span.end)) {
+    if (opened.startOffset !== span.start || opened.endOffset !== span.end) {
       throw new PeerRejectedError(200, "InvalidResponse", "provider opened another range than the one asked for", {
         provider: provider.address,
         asked: `${span.start}-${span.end}`,
@@ -375,26 +378,3 @@ export class PieceFetcher {
  * the channel is settled and collected (`client withdraw`).
  */
 const CHANNEL_FUNDING_MULTIPLE = 4n;
-
-/** Interval terms from the provider's registered ask (a resumed fetch was not told its own). */
-function termsOfAsk(provider: RegisteredProvider): IntervalTerms {
-  const ask = provider.retrievalAsk;
-  return {
-    paymentIntervalBytes: Number(ask.paymentIntervalBytes),
-    paymentIntervalIncreaseBytes: Number(ask.paymentIntervalIncreaseBytes),
-    maxUnpaidBytes: Number(ask.paymentIntervalBytes),
-  };
-}
-
-/** A 402 refusing credit (not payment): paying the interval in advance is served. */
-function isCreditRefusal(err: unknown): boolean {
-  return (
-    err instanceof PeerRejectedError &&
-    err.statusCode === 402 &&
-    (CREDIT_REFUSALS as readonly string[]).includes(err.code)
-  );
-}
-
-function max0(x: bigint): bigint {
-  return x > 0n ? x : 0n;
-}

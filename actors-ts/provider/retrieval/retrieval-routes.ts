@@ -20,6 +20,7 @@ import { authenticate } from "../../core/http-server";
 import type { RetrievalRow, RetrievalStore } from "./retrieval-store";
 import { acceptVoucher, grantInterval, maxUnpaidBytesOf } from "./retrieval-payment";
 import { serveRangeProof, type RangeProofQuery } from "./range-proof-route";
+import { planStream, planStreamBytes } from "./plan-stream";
 
 /**
  * Seed 001's RetrievalProvider over HTTP, paid through PaymentChannels: a client opens a
@@ -105,8 +106,16 @@ async function openRetrieval(
   if (!piece) {
     throw new HttpError(404, "PieceNotFound", "this provider does not hold the piece", { pieceCid: body.pieceCid });
   }
-  const end = body.length === undefined ? piece.payloadSize : body.offset + body.length;
-  if (body.offset >= piece.payloadSize || end > piece.payloadSize) {
+  if (body.plan && (body.offset !== 0 || body.length !== undefined)) {
+    throw new HttpError(400, "InvalidPlan", "a sub-chunk plan takes no offset or length");
+  }
+  // A plan's retrieval runs over the plan's stream, [0, its length).
+  const end = body.plan
+    ? planStreamBytes(body.plan, piece.payloadSize)
+    : body.length === undefined
+      ? piece.payloadSize
+      : body.offset + body.length;
+  if (!body.plan && (body.offset >= piece.payloadSize || end > piece.payloadSize)) {
     throw new HttpError(416, "RangeNotSatisfiable", "range is outside the piece", { payloadSize: piece.payloadSize });
   }
   const channel = await getChannel(c.clients, c.contracts, body.channelId);
@@ -139,6 +148,7 @@ async function openRetrieval(
       intervalBytes: Number(ask.paymentIntervalBytes),
       intervalIncrease: Number(ask.paymentIntervalIncreaseBytes),
       maxUnpaid,
+      ...(body.plan ? { plan: body.plan } : {}),
     },
     channel.payer,
   );
@@ -218,7 +228,9 @@ async function serveRetrievalData(
     .header("content-length", bytes)
     .header("x-rm-offset", offset)
     .header("x-rm-interval", interval);
-  const stream = c.blobs.read(pieceKey(row.root), { start: offset, end: offset + bytes - 1 });
+  const stream = row.plan
+    ? planStream(c.blobs, pieceKey(row.root), row.plan, heldPayloadSize(c, row), offset, bytes)
+    : c.blobs.read(pieceKey(row.root), { start: offset, end: offset + bytes - 1 });
   return reply.send(applyFaults(c, init, stream, bytes));
 }
 
@@ -301,6 +313,14 @@ function rootOf(pieceCid: string): Hex {
   } catch {
     throw new HttpError(400, "InvalidPieceCid", "not a PieceCID v2", { pieceCid });
   }
+}
+
+/** The payload size of the piece a retrieval reads (its plan was checked against it). */
+function heldPayloadSize(c: Pick<ProviderComponents, "blobs" | "store">, row: RetrievalRow): number {
+  const piece = heldPiece(c, row.pieceCid);
+  if (!piece)
+    throw new HttpError(404, "PieceNotFound", "this provider no longer holds the piece", { pieceCid: row.pieceCid });
+  return piece.payloadSize;
 }
 
 function ownRetrieval(retrievals: RetrievalStore, id: string, signer: Address): RetrievalRow {

@@ -3,6 +3,7 @@ import type { SqliteDatabase } from "../../core/database";
 import type { Voucher } from "../../chain/eip712";
 import type { SignedVoucher } from "../../chain/payment-channels/vouchers";
 import { InvalidStateError } from "../../core/errors";
+import type { SubChunkPlan } from "../../piece/subchunk-proof";
 import { paidBytes, unpaidBytes, type Grant, type LaneBalance } from "./unpaid-allowance";
 
 /** A retrieval deal at the provider (seed 001's RetrievalDeal, one lane of a channel). */
@@ -27,6 +28,11 @@ export interface RetrievalRow {
   bytesSent: number;
   /** Bytes sent beyond what the lane's best voucher pays for (decisions 37). */
   unpaidBytes: number;
+  /**
+   * A sub-chunk plan's retrieval: the offsets above are into the plan's stream of records
+   * (piece/subchunk-proof.ts), not into the piece.
+   */
+  plan?: SubChunkPlan;
 }
 
 /** What a data request's grant is decided on, read inside the transaction that records it. */
@@ -72,6 +78,7 @@ interface RawRetrieval {
   intervals_served: number;
   bytes_sent: number;
   unpaid_bytes: number;
+  plan: string | null;
 }
 
 function toRow(r: RawRetrieval): RetrievalRow {
@@ -91,6 +98,7 @@ function toRow(r: RawRetrieval): RetrievalRow {
     intervalsServed: r.intervals_served,
     bytesSent: r.bytes_sent,
     unpaidBytes: r.unpaid_bytes,
+    ...(r.plan ? { plan: JSON.parse(r.plan) as SubChunkPlan } : {}),
   };
 }
 
@@ -124,8 +132,8 @@ export class RetrievalStore {
       this.db
         .prepare(
           `INSERT INTO retrievals (id, client, root, piece_cid, start_offset, end_offset, channel_id, lane,
-             price_per_byte, interval_bytes, interval_increase, max_unpaid, created_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+             price_per_byte, interval_bytes, interval_increase, max_unpaid, created_at, plan)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
         .run(
           row.id,
@@ -141,6 +149,7 @@ export class RetrievalStore {
           row.intervalIncrease,
           row.maxUnpaid,
           Date.now(),
+          row.plan ? JSON.stringify(row.plan) : null,
         );
       this.db
         .prepare("INSERT OR IGNORE INTO channels (channel_id, payer) VALUES (?, ?)")
