@@ -14,6 +14,7 @@ import type { MarketContracts } from "../chain/contracts";
 import { getAsk, getMiner, latestActiveAskIds } from "../chain/repair-market/reads";
 import { addBid, signDealAuthorization } from "../chain/repair-market/actions";
 import type { ErasurePool } from "../erasure/erasure-pool";
+import { codingOnChain } from "../erasure/coding";
 import { prepareFile } from "../manifest/prepare";
 import { encodedPayloadBytes, type Manifest } from "../manifest/manifest";
 import type { RepairProposalResponse } from "../protocol/repair-api";
@@ -233,7 +234,12 @@ export class RepairClient {
       size: encodedPayloadBytes(manifest),
       durationEpochs,
       expiryEpoch: head + 1_000n,
-      codingParams: { k: manifest.k, m: manifest.m, pieceSize: BigInt(manifest.pieces[0].paddedSize) },
+      codingParams: {
+        k: manifest.k,
+        m: manifest.m,
+        pieceSize: BigInt(manifest.pieces[0].paddedSize),
+        ...codingOnChain(manifest.coding),
+      },
     });
     progress({ stage: "bid", detail: `bid ${bid.bidId} locks ${bid.amount}` });
     const deadline = head + 500n;

@@ -263,7 +263,7 @@ describe("repair miner: repair-backed deals, placement, fault detection, minimal
       size,
       durationEpochs: 1000n,
       expiryEpoch: head + 1000n,
-      codingParams: { k: 4, m: 2, pieceSize: BigInt(manifest.pieces[0].paddedSize) },
+      codingParams: { k: 4, m: 2, pieceSize: BigInt(manifest.pieces[0].paddedSize), scheme: 0, d: 0 },
     });
     const deadline = head + 500n;
     const auth = { bidId: bid.bidId, askId: BigInt(info.askId), minerId: BigInt(info.minerId), deadline };
@@ -345,7 +345,7 @@ describe("repair miner: repair-backed deals, placement, fault detection, minimal
         size: encodedPayloadBytes(manifest),
         durationEpochs: 1000n,
         expiryEpoch: head + 1000n,
-        codingParams: { k: 4, m: 2, pieceSize: BigInt(manifest.pieces[0].paddedSize) },
+        codingParams: { k: 4, m: 2, pieceSize: BigInt(manifest.pieces[0].paddedSize), scheme: 0, d: 0 },
       });
       const deadline = head + 500n;
       const auth = { bidId: bid.bidId, askId: BigInt(info.askId), minerId: BigInt(info.minerId), deadline };
