@@ -42,6 +42,7 @@ import { ClientStore } from "../actors-ts/client/client-store";
 import { RepairClient } from "../actors-ts/client/repair-client";
 import { RetrievalClient } from "../actors-ts/client/retrieval/retrieval-client";
 import { ErasurePool } from "../actors-ts/erasure/erasure-pool";
+import { codingName, parseCoding } from "../actors-ts/erasure/coding";
 import type { RepairDealStatusResponse } from "../actors-ts/protocol/repair-api";
 
 /** Providers at most with Hardhat's dev accounts (2 … 17; 18 reads, 19 mines). */
@@ -53,6 +54,8 @@ const program = new Command("demo")
   .option("--size-mib <n>", "size of the generated file", (v) => Number(v), 4)
   .option("--k <n>", "data pieces", (v) => Number(v), 4)
   .option("--m <n>", "parity pieces", (v) => Number(v), 2)
+  .option("--code <scheme>", "erasure code: rs (Reed–Solomon) or clay (repaired from k whole pieces for now)", "rs")
+  .option("--d <n>", "Clay: helpers per single-piece repair, k ≤ d ≤ k + m − 1 (default k + m − 1)", (v) => Number(v))
   .option(
     "--providers <n>",
     "provider daemons (default k + m + 1: a repaired piece needs a provider holding no other piece)",
@@ -78,6 +81,8 @@ const opts = program.opts<{
   sizeMib: number;
   k: number;
   m: number;
+  code: string;
+  d?: number;
   providers?: string;
   kill: number;
   period: number;
@@ -99,6 +104,7 @@ async function main(): Promise<number> {
   const started = Date.now();
   const runDir = resolve(".demo", new Date().toISOString().replace(/[:.]/g, "-"));
   const n = opts.k + opts.m;
+  const coding = parseCoding(opts.code, opts.k, opts.m, opts.d);
   if (!Number.isInteger(opts.kill) || opts.kill < 1 || opts.kill > opts.m) {
     throw new Error(`--kill must be between 1 and m = ${opts.m}: more than m lost pieces lose the file`);
   }
@@ -148,7 +154,7 @@ async function main(): Promise<number> {
     }
     const file = opts.file ? resolve(opts.file) : join(runDir, "demo-file.bin");
     if (!opts.file) await writeRandomFile(file, opts.sizeMib * 1024 * 1024 + 12_345);
-    const sizing = sizeDemo((await stat(file)).size, opts.k, opts.m);
+    const sizing = sizeDemo((await stat(file)).size, opts.k, opts.m, coding);
     // A big file's placement and repair need longer windows than the 4 MiB default's.
     const window = windowEpochs(sizing, opts.period, opts.blockMs);
     demoChain = await prepareChain({
@@ -221,6 +227,7 @@ async function main(): Promise<number> {
       {
         k: opts.k,
         m: opts.m,
+        coding,
         workDir: join(runDir, "client", "work"),
         pool,
         onProgress: (e) => {
@@ -230,7 +237,7 @@ async function main(): Promise<number> {
     );
     clientStore.close();
     await say(
-      `stored ${basename(file)} (sha256 ${fileSha.slice(0, 16)}…) as repair deal ${stored.dealId}, droot ${stored.droot}`,
+      `stored ${basename(file)} (sha256 ${fileSha.slice(0, 16)}…, ${codingName(coding)}) as repair deal ${stored.dealId}, droot ${stored.droot}`,
     );
 
     // 2. Pieces placed and proven.
@@ -357,6 +364,7 @@ async function main(): Promise<number> {
       file,
       droot: stored.droot,
       repairDealId: stored.dealId.toString(),
+      coding: codingName(coding),
       killedProviders: victims,
       newProviders: killed.map((i) => done.s.pieces[i].provider),
       repaired,

@@ -245,7 +245,7 @@ async function measureRepair(): Promise<void> {
   const expiry = BigInt(await ethers.provider.getBlockNumber()) + 1000n;
   const bidTx = f.repair
     .connect(f.client)
-    .addBid(file.droot.root, 2n, size, 2000n, expiry, { k: 4, m: 2, pieceSize: 1024n });
+    .addBid(file.droot.root, 2n, size, 2000n, expiry, { k: 4, m: 2, pieceSize: 1024n, scheme: 0, d: 0 });
   results["addBid" + SUFFIX] = await gasOf(bidTx, "addBid");
   const bidId = await postBid(f, file);
   const deadline = BigInt(await ethers.provider.getBlockNumber()) + 100n;

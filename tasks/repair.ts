@@ -57,6 +57,8 @@ common(
     .addParam("pieceSize", "padded piece size, bytes (a power of two)", undefined, types.string)
     .addOptionalParam("k", "data pieces", 4, types.int)
     .addOptionalParam("m", "parity pieces", 2, types.int)
+    .addOptionalParam("scheme", "erasure code: 0 Reed–Solomon, 1 Clay", 0, types.int)
+    .addOptionalParam("d", "Clay helpers per repair (k ≤ d ≤ k + m − 1; 0 for Reed–Solomon)", 0, types.int)
     .addOptionalParam("price", "token base units per encoded byte per epoch", "1", types.string)
     .addOptionalParam("duration", "deal duration, epochs", "1000", types.string)
     .addOptionalParam("validity", "epochs the bid stays open", "1000", types.string),
@@ -68,6 +70,8 @@ common(
         pieceSize: string;
         k: number;
         m: number;
+        scheme: number;
+        d: number;
         price: string;
         duration: string;
         validity: string;
@@ -87,7 +91,7 @@ common(
         size: ((pieceSize * 127n) / 128n) * BigInt(args.k + args.m),
         durationEpochs: BigInt(args.duration),
         expiryEpoch: head + BigInt(args.validity),
-        codingParams: { k: args.k, m: args.m, pieceSize },
+        codingParams: { k: args.k, m: args.m, pieceSize, scheme: args.scheme, d: args.d },
       });
       print(args, { bidId: r.bidId, locked: r.amount, tx: r.hash });
     },

@@ -6,6 +6,7 @@ import { RepairClient, type RepairProgress } from "../client/repair-client";
 import { extendRepairBackedFile } from "../client/repair-extend";
 import { type StoreProgress } from "../client/storage-client";
 import { ErasurePool } from "../erasure/erasure-pool";
+import { codingName, parseCoding } from "../erasure/coding";
 import { parseBigint, parseIntOption, printJson, reportError } from "./common";
 import { openClient, withClientOptions, type ClientOptions, type OpenedClient } from "./client-common";
 import { addRetrieve } from "./client-retrieve-commands";
@@ -28,6 +29,10 @@ interface StoreCliOptions extends ClientOptions {
   k: number;
   /** Parity pieces (default 2). */
   m: number;
+  /** Erasure code of a repair-backed file: "rs" (default) or "clay". */
+  code: string;
+  /** Clay's helpers per single-piece repair (default k + m − 1). */
+  d?: number;
   /** Deal length, epochs. */
   duration?: bigint;
   /** storagePricePerEpoch, token base units. */
@@ -119,6 +124,12 @@ function addStore(parent: Command): void {
       .option("--providers <addresses>", "comma-separated k + m providers for an erasure-coded file")
       .option("--k <n>", "data pieces (with --repair or --providers)", parseIntOption, 4)
       .option("--m <n>", "parity pieces (with --repair or --providers)", parseIntOption, 2)
+      .option("--code <scheme>", "erasure code with --repair: rs (Reed–Solomon) or clay", "rs")
+      .option(
+        "--d <n>",
+        "Clay: helpers a single-piece repair reads from, k ≤ d ≤ k + m − 1 (default k + m − 1)",
+        parseIntOption,
+      )
       .option("--duration <epochs>", "deal length in epochs", parseBigint)
       .option("--price <units>", "storagePricePerEpoch in token base units (default: the provider's ask)", parseBigint)
       .option("--start-delay <epochs>", "epochs from now to the deal's start", parseBigint)
@@ -161,11 +172,13 @@ async function storeAction(file: string, opts: StoreCliOptions): Promise<void> {
 async function storeRepairBacked(file: string, ctx: StoreContext): Promise<void> {
   const { opts, progress, events } = ctx;
   const { clients, contracts, store, logger, workDir } = ctx.opened;
+  const coding = parseCoding(opts.code, opts.k, opts.m, opts.d);
   const pool = new ErasurePool();
   try {
     const stored = await new RepairClient({ clients, contracts, store, logger }).store(file, {
       k: opts.k,
       m: opts.m,
+      coding,
       miner: opts.miner ? getAddress(opts.miner) : undefined,
       durationEpochs: opts.duration,
       workDir,
@@ -180,7 +193,7 @@ async function storeRepairBacked(file: string, ctx: StoreContext): Promise<void>
     progress.stop();
     if (opts.json) printJson({ ok: true, ...stored, events });
     else {
-      process.stdout.write(`stored ${file} repair-backed (k=${opts.k}, m=${opts.m})\n`);
+      process.stdout.write(`stored ${file} repair-backed (k=${opts.k}, m=${opts.m}, ${codingName(coding)})\n`);
       process.stdout.write(
         `droot ${stored.droot}\nrepair deal ${stored.dealId} with miner ${stored.minerId} (${stored.miner})\n`,
       );

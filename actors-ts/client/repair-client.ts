@@ -14,6 +14,7 @@ import type { MarketContracts } from "../chain/contracts";
 import { getAsk, getMiner, latestActiveAskIds } from "../chain/repair-market/reads";
 import { addBid, signDealAuthorization } from "../chain/repair-market/actions";
 import type { ErasurePool } from "../erasure/erasure-pool";
+import { codingOnChain, type FileCoding } from "../erasure/coding";
 import { prepareFile } from "../manifest/prepare";
 import { encodedPayloadBytes, type Manifest } from "../manifest/manifest";
 import type { RepairProposalResponse } from "../protocol/repair-api";
@@ -74,6 +75,11 @@ export interface RepairProgress {
 export interface RepairStoreOptions {
   k: number;
   m: number;
+  /**
+   * The erasure code: Reed–Solomon when undefined (the default), `{ scheme: "clay", d }` for Clay
+   * (see `parseCoding`); the bid carries it as `CodingParams.scheme` and `d`.
+   */
+  coding?: FileCoding;
   /** Repair miner by worker or owner address (default: the cheapest fitting ask). */
   miner?: Address;
   /** Deal length, epochs (default 10 000). */
@@ -144,6 +150,7 @@ export class RepairClient {
       const prepared = await prepareFile(filePath, {
         k,
         m,
+        coding: options.coding,
         outDir,
         pool: options.pool,
         onProgress: (done, total) => onProgress({ stage: "encoding", sent: done, total }),
@@ -233,7 +240,12 @@ export class RepairClient {
       size: encodedPayloadBytes(manifest),
       durationEpochs,
       expiryEpoch: head + 1_000n,
-      codingParams: { k: manifest.k, m: manifest.m, pieceSize: BigInt(manifest.pieces[0].paddedSize) },
+      codingParams: {
+        k: manifest.k,
+        m: manifest.m,
+        pieceSize: BigInt(manifest.pieces[0].paddedSize),
+        ...codingOnChain(manifest.coding),
+      },
     });
     progress({ stage: "bid", detail: `bid ${bid.bidId} locks ${bid.amount}` });
     const deadline = head + 500n;

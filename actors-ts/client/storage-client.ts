@@ -18,8 +18,7 @@ import {
   proposeDeal,
   putManifest,
 } from "../protocol/provider-client";
-import type { ErasurePool } from "../erasure/erasure-pool";
-import { assertNotEmpty, prepareFile } from "../manifest/prepare";
+import { assertNotEmpty, prepareFile, type PrepareOptions } from "../manifest/prepare";
 import { waitPublished } from "./deal-publication";
 import { downloadPiece, uploadPiece } from "./piece-transfer";
 import { ClientEvents, type ClientEventListener } from "./client-events";
@@ -315,7 +314,7 @@ export class StorageClient {
    */
   async storeErasureCoded(
     filePath: string,
-    coding: { k: number; m: number; providers: Address[]; workDir: string; pool: ErasurePool },
+    coding: Pick<PrepareOptions, "k" | "m" | "coding" | "pool"> & { providers: Address[]; workDir: string },
     options: Omit<StoreOptions, "provider">,
   ): Promise<StoredFile> {
     const { k, m, providers } = coding;
@@ -326,7 +325,7 @@ export class StorageClient {
     }
     const outDir = join(coding.workDir, `prepare-${Date.now()}`);
     const perPiece = perPieceOptions(options, providers);
-    const prepared = await prepareFile(filePath, { k, m, outDir, pool: coding.pool, onProgress: perPiece.onEncoding });
+    const prepared = await prepareFile(filePath, { ...coding, outDir, onProgress: perPiece.onEncoding });
     const droot = prepared.manifest.droot;
     this.c.store.putManifest(droot, JSON.stringify(prepared.manifest));
     const deals = await Promise.all(prepared.piecePaths.map((path, i) => this.storeFile(path, perPiece.options(i))));

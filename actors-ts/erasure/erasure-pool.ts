@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { ErasureCodingError } from "./reed-solomon";
 import type { WorkerReply, WorkerRequest } from "./erasure-protocol";
 import type { PieceCommitment } from "../piece/commp";
+import type { FileCoding } from "./coding";
 
 const WORKER_PATH = join(__dirname, "erasure-worker.ts");
 
@@ -14,8 +15,8 @@ export interface PoolDigest extends PieceCommitment {
 }
 
 /**
- * A pool of worker threads for the CPU-heavy data-plane work: Reed–Solomon encode and rebuild
- * (round-robin over workers) and CommP hashing (each hasher pinned to one worker, so its chunks
+ * A pool of worker threads for the CPU-heavy data-plane work: Reed–Solomon or Clay encode and
+ * rebuild (round-robin over workers) and CommP hashing (each hasher pinned to one worker, so its chunks
  * are hashed in order). Byte buffers passed in are transferred to the worker and become unusable
  * in the caller.
  *
@@ -52,15 +53,21 @@ export class ErasurePool {
   /**
    * Encodes `stripes` stripes of file bytes (k · shareSize each; a short tail is zero-padded).
    *
+   * @param coding Reed–Solomon when undefined; Clay: shareSize must be a multiple of alpha.
    * @returns n piece chunks of stripes · shareSize bytes: chunk i is share i of each stripe.
    */
-  async encode(k: number, m: number, shareSize: number, stripes: number, data: Uint8Array): Promise<Uint8Array[]> {
+  async encode(
+    k: number,
+    m: number,
+    shareSize: number,
+    stripes: number,
+    data: Uint8Array,
+    coding?: FileCoding,
+  ): Promise<Uint8Array[]> {
     const buffer = toTransferable(data);
-    const reply = await this.request(
-      this.roundRobin(),
-      { type: "encode", id: 0, k, m, shareSize, stripes, data: buffer },
-      [buffer],
-    );
+    const job = { id: 0, k, m, shareSize, stripes, data: buffer };
+    const message: WorkerRequest = coding ? { ...job, type: "clay-encode", d: coding.d } : { ...job, type: "encode" };
+    const reply = await this.request(this.roundRobin(), message, [buffer]);
     return (reply as Extract<WorkerReply, { type: "pieces" }>).pieces.map((b) => new Uint8Array(b));
   }
 
@@ -69,6 +76,7 @@ export class ErasurePool {
    *
    * @param shares One entry per share index: a chunk of stripes · shareSize bytes, or null.
    * @param want Share indices to return.
+   * @param coding Reed–Solomon when undefined; Clay decodes whole stripes (every sub-chunk plane).
    * @returns The wanted chunks, in `want` order.
    */
   async reconstruct(
@@ -78,11 +86,16 @@ export class ErasurePool {
     stripes: number,
     shares: (Uint8Array | null)[],
     want: number[],
+    coding?: FileCoding,
   ): Promise<Uint8Array[]> {
     const buffers = shares.map((s) => (s ? toTransferable(s) : null));
+    const job = { id: 0, k, m, shareSize, stripes, shares: buffers, want };
+    const message: WorkerRequest = coding
+      ? { ...job, type: "clay-decode", d: coding.d }
+      : { ...job, type: "reconstruct" };
     const reply = await this.request(
       this.roundRobin(),
-      { type: "reconstruct", id: 0, k, m, shareSize, stripes, shares: buffers, want },
+      message,
       buffers.filter((b): b is ArrayBuffer => b !== null),
     );
     return (reply as Extract<WorkerReply, { type: "pieces" }>).pieces.map((b) => new Uint8Array(b));

@@ -14,6 +14,30 @@ export type WorkerRequest =
       /** Share indices to return. */
       want: number[];
     }
+  | {
+      /** Clay encode: as "encode", each stripe a Clay stripe of alpha sub-chunks per share. */
+      type: "clay-encode";
+      id: number;
+      k: number;
+      m: number;
+      /** Clay helpers per repair (clayParams' d). */
+      d: number;
+      shareSize: number;
+      stripes: number;
+      data: ArrayBuffer;
+    }
+  | {
+      /** Clay decode: as "reconstruct", from any k shares of each Clay stripe. */
+      type: "clay-decode";
+      id: number;
+      k: number;
+      m: number;
+      d: number;
+      shareSize: number;
+      stripes: number;
+      shares: (ArrayBuffer | null)[];
+      want: number[];
+    }
   | { type: "hash-start"; id: number; key: string }
   | { type: "hash-update"; key: string; data: ArrayBuffer }
   | { type: "hash-digest"; id: number; key: string };

@@ -1,5 +1,6 @@
 /**
- * Worker thread of {@link ErasurePool}: Reed–Solomon jobs (synchronous WASM) and stateful CommP
+ * Worker thread of {@link ErasurePool}: Reed–Solomon jobs (synchronous WASM), Clay jobs (pure
+ * TypeScript, one stripe at a time) and stateful CommP
  * hashers, so neither blocks the agent's event loop. Messages are plain objects; byte buffers are
  * transferred, not copied.
  */
@@ -8,6 +9,44 @@ import { encodeStripe, reconstructStripe } from "./reed-solomon";
 import { CommPHasher } from "../piece/commp";
 import type { WorkerReply, WorkerRequest } from "./erasure-protocol";
 import { InvalidStateError } from "../core/errors";
+import { clayDecode, clayEncode, clayParams } from "./clay";
+
+type Job<T extends WorkerRequest["type"]> = Extract<WorkerRequest, { type: T }>;
+
+/** Clay encode of `stripes` stripes: each stripe's k data shares (zero-padded tail), m parity out. */
+function clayEncodeJob(req: Job<"clay-encode">): ArrayBuffer[] {
+  const { k, m, d, shareSize, stripes } = req;
+  const params = clayParams(k, m, d);
+  const subChunkSize = shareSize / params.alpha;
+  const data = new Uint8Array(req.data);
+  const pieces = Array.from({ length: k + m }, () => new Uint8Array(stripes * shareSize));
+  const stripe = new Uint8Array(k * shareSize);
+  for (let s = 0; s < stripes; s++) {
+    stripe.fill(0);
+    const from = s * k * shareSize;
+    stripe.set(data.subarray(from, Math.min(from + k * shareSize, data.length)), 0);
+    const shares = Array.from({ length: k }, (_, i) => stripe.subarray(i * shareSize, (i + 1) * shareSize));
+    const parity = clayEncode(params, shares, subChunkSize);
+    shares.forEach((share, i) => pieces[i].set(share, s * shareSize));
+    parity.forEach((share, j) => pieces[k + j].set(share, s * shareSize));
+  }
+  return pieces.map((p) => p.buffer);
+}
+
+/** Clay decode of `stripes` stripes from the shares given (at least k), returning the wanted ones. */
+function clayDecodeJob(req: Job<"clay-decode">): ArrayBuffer[] {
+  const { k, m, d, shareSize, stripes, want } = req;
+  const params = clayParams(k, m, d);
+  const subChunkSize = shareSize / params.alpha;
+  const given = req.shares.map((b) => (b ? new Uint8Array(b) : undefined));
+  const out = want.map(() => new Uint8Array(stripes * shareSize));
+  for (let s = 0; s < stripes; s++) {
+    const shares = given.map((share) => share?.subarray(s * shareSize, (s + 1) * shareSize));
+    const all = clayDecode(params, shares, subChunkSize);
+    want.forEach((i, j) => out[j].set(all[i], s * shareSize));
+  }
+  return out.map((p) => p.buffer);
+}
 
 const hashers = new Map<string, { hasher: CommPHasher; chunkRoots: Uint8Array[] }>();
 
@@ -45,6 +84,10 @@ function handle(req: WorkerRequest): WorkerReply | undefined {
       }
       return { id: req.id, type: "pieces", pieces: out.map((p) => p.buffer) };
     }
+    case "clay-encode":
+      return { id: req.id, type: "pieces", pieces: clayEncodeJob(req) };
+    case "clay-decode":
+      return { id: req.id, type: "pieces", pieces: clayDecodeJob(req) };
     case "hash-start": {
       const chunkRoots: Uint8Array[] = [];
       hashers.set(req.key, { hasher: new CommPHasher({ onChunkRoot: (_i, r) => chunkRoots.push(r) }), chunkRoots });

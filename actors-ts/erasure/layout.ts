@@ -1,6 +1,7 @@
 import { InvalidArgumentError } from "../core/errors";
 import { QUAD_PAYLOAD_BYTES } from "../piece/constants";
 import { checkCodingParams } from "./reed-solomon";
+import { clayParamsOf, type FileCoding } from "./coding";
 
 /**
  * How a file maps onto erasure-coded pieces (DESIGN.md "Erasure coding"): the file is cut into
@@ -43,6 +44,58 @@ export function chooseShareSize(fileSize: number, k: number, maxShareSize = DEFA
 }
 
 /**
+ * A Clay share size for a file: alpha sub-chunks of 127 · 2^j payload bytes each, so every
+ * sub-chunk of every share is an aligned subtree of its piece's commitment (it pads to 128 · 2^j
+ * bytes, 4 · 2^j leaves, at a multiple of its own size) and a repair helper can prove a sub-chunk
+ * by one node. In the spirit of {@link chooseShareSize}: among the sizes up to `maxShareSize`, the
+ * largest (fewest stripes) whose zero padding is at most that of the smallest size or 1/64 of the
+ * file, whichever is more; a share is never smaller than alpha quads.
+ *
+ * @param fileSize Bytes.
+ * @param k Data shares per stripe.
+ * @param alpha Sub-chunks per share (clayParams' alpha).
+ * @param maxShareSize Upper bound, bytes (raised to alpha · 127 when smaller).
+ * @returns alpha · 127 · 2^j.
+ * @example chooseClayShareSize(4 << 20, 4, 8) // 16256: 4 MiB in 65 stripes of 8 sub-chunks of 16 quads
+ */
+export function chooseClayShareSize(
+  fileSize: number,
+  k: number,
+  alpha: number,
+  maxShareSize = DEFAULT_MAX_SHARE_SIZE,
+): number {
+  const smallest = alpha * QUAD_PAYLOAD_BYTES;
+  const waste = (share: number): number => Math.max(1, Math.ceil(fileSize / (k * share))) * k * share - fileSize;
+  const tolerated = Math.max(waste(smallest), Math.floor(fileSize / 64));
+  let best = smallest;
+  for (let share = smallest * 2; share <= maxShareSize; share *= 2) {
+    if (waste(share) <= tolerated) best = share;
+  }
+  return best;
+}
+
+/**
+ * Whether `shareSize` is a Clay share size for `alpha`: alpha · 127 · 2^j for some j ≥ 0
+ * (see {@link chooseClayShareSize}).
+ */
+export function isClayShareSize(shareSize: number, alpha: number): boolean {
+  if (!Number.isInteger(shareSize) || shareSize < 1 || shareSize % (alpha * QUAD_PAYLOAD_BYTES) !== 0) return false;
+  const power = shareSize / (alpha * QUAD_PAYLOAD_BYTES);
+  return (power & (power - 1)) === 0;
+}
+
+/**
+ * The default share size of a file in a coding: {@link chooseShareSize} for Reed–Solomon,
+ * {@link chooseClayShareSize} for Clay.
+ *
+ * @throws InvalidArgumentError when the Clay parameters are refused.
+ */
+export function defaultShareSize(fileSize: number, k: number, m: number, coding: FileCoding): number {
+  if (!coding) return chooseShareSize(fileSize, k);
+  return chooseClayShareSize(fileSize, k, clayParamsOf(k, m, coding).alpha);
+}
+
+/**
  * The layout of a file.
  *
  * @throws InvalidArgumentError for bad k/m or a non-positive share size.
@@ -61,15 +114,16 @@ export function fileLayout(fileSize: number, k: number, m: number, shareSize: nu
 
 /**
  * What RepairMarket counts as a file's power before it is encoded: the payload bytes of its
- * k + m pieces with the default share size ({@link chooseShareSize}), which is what the client
+ * k + m pieces with the default share size ({@link defaultShareSize}), which is what the client
  * bids (`addBid`'s `size`) and `addDeal` adds to the miner's `powerBytes`.
  *
  * @param fileSize Bytes.
+ * @param coding The file's coding (default Reed–Solomon).
  * @returns Encoded payload bytes, (k + m) × one piece's payload.
  * @throws InvalidArgumentError for bad k/m or file size.
  * @example encodedPayloadBytesOfFile(1 << 30, 4, 2) // 1611294720n (1.5 GiB and at most a quad per stripe)
  */
-export function encodedPayloadBytesOfFile(fileSize: number, k: number, m: number): bigint {
-  const layout = fileLayout(fileSize, k, m, chooseShareSize(fileSize, k));
+export function encodedPayloadBytesOfFile(fileSize: number, k: number, m: number, coding?: FileCoding): bigint {
+  const layout = fileLayout(fileSize, k, m, defaultShareSize(fileSize, k, m, coding));
   return BigInt(layout.pieceSize) * BigInt(k + m);
 }

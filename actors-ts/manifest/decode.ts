@@ -14,8 +14,8 @@ export { FileHashMismatchError } from "./stream-decode";
 
 /**
  * Rebuilds a file from any k of its pieces and writes it atomically (temp file, fsync, rename):
- * data pieces are interleaved directly; missing ones are rebuilt with Reed–Solomon on the pool.
- * The result's SHA-256 must equal the manifest's, or nothing is written.
+ * data pieces are interleaved directly; missing ones are rebuilt on the pool (Reed–Solomon, or
+ * Clay for a manifest with that coding). The result's SHA-256 must equal the manifest's, or nothing is written.
  *
  * @param manifest The file's (verified) manifest.
  * @param piecePaths piecePaths[i] is piece i's payload file, or undefined when unavailable.
@@ -44,7 +44,7 @@ export async function decodeFile(
 /**
  * Rebuilds a file from any k of its pieces into `sink`, in file order, through bounded buffers
  * (about 4 MiB of stripes at a time, whatever the file size): data pieces are interleaved
- * directly; missing ones are rebuilt with Reed–Solomon on the pool. The bytes' SHA-256 is checked
+ * directly; missing ones are rebuilt on the pool (the manifest's code). The bytes' SHA-256 is checked
  * against the manifest's once all are written: a file sink then commits nothing, a stream has
  * already received them (each piece was checked against its commitment before).
  * ({@link decodeWhileVerified} with every piece already whole.)
@@ -83,7 +83,8 @@ function assertEnoughPieces(manifest: Manifest, piecePaths: (string | undefined)
 }
 
 /**
- * Rebuilds lost pieces from any k others (the repair), writing `piece-<i>` files into `outDir`
+ * Rebuilds lost pieces from any k others (the repair; for Clay, whole stripes decoded from k whole
+ * pieces, not the sub-chunk repair from d helpers), writing `piece-<i>` files into `outDir`
  * and computing each rebuilt piece's CommP on the way (seed 003: check the rebuilt commitment).
  *
  * @param piecePaths piecePaths[i] for the pieces at hand (at least k).
@@ -121,7 +122,7 @@ export async function rebuildPieces(
       const stripes = Math.min(stripesPerBatch, layout.stripes - first);
       const shares: (Uint8Array | null)[] = Array.from({ length: k + m }, () => null);
       for (const [i, handle] of inputs) shares[i] = await readAt(handle, first * shareSize, stripes * shareSize);
-      const rebuilt = await pool.reconstruct(k, m, shareSize, stripes, shares, lost);
+      const rebuilt = await pool.reconstruct(k, m, shareSize, stripes, shares, lost, manifest.coding);
       for (const [j, i] of lost.entries()) {
         const out = outputs.get(i) as { handle: FileHandle; key: string };
         await out.handle.write(rebuilt[j], 0, rebuilt[j].length, first * shareSize);

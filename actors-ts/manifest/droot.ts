@@ -1,6 +1,7 @@
 import { SimpleMerkleTree } from "@openzeppelin/merkle-tree";
 import { encodeAbiParameters, keccak256, toHex, type Hex } from "viem";
 import { InvalidArgumentError } from "../core/errors";
+import { codingOnChain, type FileCoding } from "../erasure/coding";
 
 /**
  * The data root (`droot`, seed 000's "File Root" hash): an OpenZeppelin Merkle tree (sorted
@@ -30,10 +31,17 @@ export interface DrootFile {
   m: number;
   /** Bytes per share. */
   shareSize: number;
+  /** The erasure code: absent for Reed–Solomon (the v1 leaf), Clay's scheme and d (the v2 leaf). */
+  coding?: FileCoding;
 }
 
 /** Domain tag of the file leaf; its encoding (six words) cannot collide with a piece leaf (three). */
 const FILE_LEAF_TAG = keccak256(toHex("repair-market file v1"));
+/**
+ * Domain tag of a Clay file's leaf (eight words: v1's six, then the on-chain scheme number and d).
+ * A different tag, so no v1 leaf equals a v2 leaf whatever the words.
+ */
+const FILE_LEAF_V2_TAG = keccak256(toHex("repair-market file v2"));
 
 /**
  * The droot leaf of piece `index`.
@@ -49,8 +57,30 @@ export function pieceLeaf(index: number, piece: DrootPiece): Hex {
   );
 }
 
-/** The droot leaf binding the file's size, hash and coding parameters. */
+/**
+ * The droot leaf binding the file's size, hash and coding parameters: for Reed–Solomon (no
+ * `coding`) the v1 leaf of every droot made before Clay, for Clay the v2 leaf, which also binds
+ * the scheme and d.
+ */
 export function fileLeaf(file: DrootFile): Hex {
+  if (file.coding) {
+    const { scheme, d } = codingOnChain(file.coding);
+    return keccak256(
+      encodeAbiParameters(
+        [
+          { type: "bytes32" },
+          { type: "uint64" },
+          { type: "bytes32" },
+          { type: "uint8" },
+          { type: "uint8" },
+          { type: "uint64" },
+          { type: "uint8" },
+          { type: "uint8" },
+        ],
+        [FILE_LEAF_V2_TAG, BigInt(file.fileSize), file.fileSha256, file.k, file.m, BigInt(file.shareSize), scheme, d],
+      ),
+    );
+  }
   return keccak256(
     encodeAbiParameters(
       [

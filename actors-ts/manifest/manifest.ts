@@ -3,7 +3,8 @@ import { toHex, type Hex } from "viem";
 import { RepairMarketError } from "../core/errors";
 import { zHexBytes } from "../core/schemas";
 import { parsePieceCidV2 } from "../piece/piece-cid";
-import { fileLayout } from "../erasure/layout";
+import { fileLayout, isClayShareSize } from "../erasure/layout";
+import { clayParamsOf } from "../erasure/coding";
 import { buildDroot, type Droot } from "./droot";
 
 /**
@@ -20,6 +21,14 @@ export const manifestSchema = z.object({
   k: z.number().int().min(1).max(255),
   m: z.number().int().min(0).max(255),
   shareSize: z.number().int().positive(),
+  /**
+   * The erasure code. Absent: Reed–Solomon (every manifest before Clay, unchanged). Clay: its d,
+   * the helpers a single-piece repair reads from; shares are alpha sub-chunks of 127 · 2^j bytes.
+   */
+  coding: z
+    .object({ scheme: z.literal("clay"), d: z.number().int().min(1).max(255) })
+    .strict()
+    .optional(),
   pieces: z
     .array(
       z.object({
@@ -62,13 +71,39 @@ export function manifestDroot(manifest: Omit<Manifest, "droot"> & { droot?: Hex 
       k: manifest.k,
       m: manifest.m,
       shareSize: manifest.shareSize,
+      ...(manifest.coding ? { coding: manifest.coding } : {}),
     },
   );
 }
 
 /**
+ * A Clay manifest's k, m, d must be a Clay code and its share size alpha sub-chunks of 127 · 2^j
+ * bytes (layout.ts `isClayShareSize`).
+ *
+ * @throws ManifestInvalidError otherwise.
+ */
+function checkCoding(manifest: Manifest): void {
+  if (!manifest.coding) return;
+  let alpha: number;
+  try {
+    alpha = clayParamsOf(manifest.k, manifest.m, manifest.coding).alpha;
+  } catch (cause) {
+    throw new ManifestInvalidError("manifest's Clay parameters are not a Clay code", {
+      cause,
+      details: { k: manifest.k, m: manifest.m, d: manifest.coding.d },
+    });
+  }
+  if (!isClayShareSize(manifest.shareSize, alpha)) {
+    throw new ManifestInvalidError("a Clay share must be alpha sub-chunks of 127 · 2^j bytes", {
+      details: { shareSize: manifest.shareSize, alpha },
+    });
+  }
+}
+
+/**
  * Parses untrusted manifest JSON and checks it completely: schema, k + m pieces of the size the
- * layout implies, PieceCIDs matching roots and sizes, and the droot recomputed from its contents.
+ * layout implies, PieceCIDs matching roots and sizes, a Clay coding's parameters and share size,
+ * and the droot recomputed from its contents.
  *
  * @param input Parsed JSON or a JSON string.
  * @param expectedDroot When given, the manifest must be this droot's.
@@ -90,6 +125,7 @@ export function verifyManifest(input: unknown, expectedDroot?: Hex): Manifest {
     });
   }
   const manifest = parsed.data;
+  checkCoding(manifest);
   const layout = fileLayout(manifest.fileSize, manifest.k, manifest.m, manifest.shareSize);
   if (manifest.pieces.length !== manifest.k + manifest.m) {
     throw new ManifestInvalidError("manifest lists the wrong number of pieces", {

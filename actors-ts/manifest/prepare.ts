@@ -2,7 +2,8 @@ import { createHash } from "node:crypto";
 import { mkdir, open, stat, writeFile, type FileHandle } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { toHex, type Hex } from "viem";
-import { chooseShareSize, fileLayout, type FileLayout } from "../erasure/layout";
+import { defaultShareSize, fileLayout, isClayShareSize, type FileLayout } from "../erasure/layout";
+import { clayParamsOf, type FileCoding } from "../erasure/coding";
 import type { ErasurePool } from "../erasure/erasure-pool";
 import { InvalidArgumentError } from "../core/errors";
 import { manifestDroot, type Manifest } from "./manifest";
@@ -24,7 +25,12 @@ export interface PreparedFile {
 export interface PrepareOptions {
   k: number;
   m: number;
-  /** Bytes per share; default {@link chooseShareSize}. */
+  /**
+   * The erasure code: undefined (default) for Reed–Solomon, `{ scheme: "clay", d }` for Clay
+   * (the manifest then carries it, and its droot the v2 file leaf).
+   */
+  coding?: FileCoding;
+  /** Bytes per share; default {@link defaultShareSize} (for Clay it must be alpha · 127 · 2^j). */
   shareSize?: number;
   /** Directory receiving `piece-<i>` files and `manifest.json` (created). */
   outDir: string;
@@ -38,14 +44,21 @@ export interface PrepareOptions {
  * the pieces and `manifest.json` to `outDir` — streaming, so memory stays at a few batches of
  * ~4 MiB whatever the file size. Encoding and hashing run on the pool's worker threads.
  *
- * @throws InvalidArgumentError for bad coding parameters or an empty file (docs/decisions.md 22);
+ * @throws InvalidArgumentError for bad coding parameters (Clay: a share size that is not
+ * alpha · 127 · 2^j) or an empty file (docs/decisions.md 22);
  * file system errors as they come.
  */
 export async function prepareFile(filePath: string, options: PrepareOptions): Promise<PreparedFile> {
   const { k, m, pool } = options;
   const { size: fileSize } = await stat(filePath);
   if (fileSize === 0) throw emptyFileError(filePath);
-  const shareSize = options.shareSize ?? chooseShareSize(fileSize, k);
+  const { coding } = options;
+  const shareSize = options.shareSize ?? defaultShareSize(fileSize, k, m, coding);
+  if (coding && !isClayShareSize(shareSize, clayParamsOf(k, m, coding).alpha)) {
+    throw new InvalidArgumentError("a Clay share must be alpha sub-chunks of 127 · 2^j bytes", {
+      details: { shareSize, k, m, d: coding.d, alpha: clayParamsOf(k, m, coding).alpha },
+    });
+  }
   const layout = fileLayout(fileSize, k, m, shareSize);
   const n = k + m;
   const stripesPerBatch = Math.max(1, Math.floor(BATCH_BYTES / (k * shareSize)));
@@ -71,7 +84,7 @@ export async function prepareFile(filePath: string, options: PrepareOptions): Pr
         const real = Math.max(0, Math.min(bytes.length, fileSize - offset));
         sha.update(bytes.subarray(0, real));
         readDone += real;
-        inFlight.push(pool.encode(k, m, shareSize, stripes, bytes));
+        inFlight.push(pool.encode(k, m, shareSize, stripes, bytes, coding));
         next++;
       }
       const chunks = await (inFlight.shift() as Promise<Uint8Array[]>);
@@ -93,6 +106,7 @@ export async function prepareFile(filePath: string, options: PrepareOptions): Pr
     k,
     m,
     shareSize,
+    ...(coding ? { coding } : {}),
     pieces: digests.map((d) => ({
       pieceCid: d.pieceCid,
       root: toHex(d.root),

@@ -89,8 +89,9 @@ export class PiecesEndedEarlyError extends RepairMarketError {
  * Rebuilds a file into `sink` in file order **while its pieces are still being fetched**: every
  * batch of stripes (about 4 MiB of file) is written as soon as k pieces are verified past it —
  * the data pieces when they are (no decoding), otherwise any k, the missing data shares rebuilt
- * with Reed–Solomon on the pool. So the first bytes reach a stream while the fetch runs, and
- * decoding overlaps the transfer instead of following it. Pieces are read back from their payload
+ * on the pool with the manifest's code (Reed–Solomon, or Clay over whole stripes). So the first
+ * bytes reach a stream while the fetch runs, and decoding overlaps the transfer instead of
+ * following it. Pieces are read back from their payload
  * files (the page cache, just written); nothing beyond one batch is held in memory.
  *
  * The bytes' SHA-256 is checked against the manifest's once all are written: the caller commits a
@@ -145,7 +146,7 @@ export async function decodeWhileVerified(
       if (missingData.length > 0) {
         // The pool takes ownership of what it is given: hand it copies, keep the originals.
         const copies = shares.map((share) => (share ? share.slice() : null));
-        const rebuilt = await pool.reconstruct(k, m, shareSize, stripes, copies, missingData);
+        const rebuilt = await pool.reconstruct(k, m, shareSize, stripes, copies, missingData, manifest.coding);
         missingData.forEach((i, j) => (shares[i] = rebuilt[j]));
       }
       const out: Uint8Array[] = [];

@@ -5,6 +5,7 @@ import { HttpError } from "../core/http-errors";
 import { getAsk, getBid } from "../chain/repair-market/reads";
 import { REPAIR_DEAL_AUTHORIZATION_TYPES, REPAIR_MARKET_DOMAIN } from "../chain/eip712";
 import { encodedPayloadBytes, verifyManifest, type Manifest } from "../manifest/manifest";
+import { codingName, codingOnChain } from "../erasure/coding";
 import { pieceKey, receivePiece } from "../piece/piece-intake";
 import { authenticate, sendError } from "../core/http-server";
 import {
@@ -300,6 +301,15 @@ async function checkBid(
     manifest.pieces.some((p) => BigInt(p.paddedSize) !== pieceSize)
   ) {
     throw new HttpError(422, "CodingMismatch", "the bid's coding parameters do not match the manifest", details);
+  }
+  const coding = codingOnChain(manifest.coding);
+  if (bid.codingParams.scheme !== coding.scheme || bid.codingParams.d !== coding.d) {
+    throw new HttpError(422, "CodingMismatch", "the bid's erasure code (scheme, d) is not the manifest's", {
+      ...details,
+      bidScheme: bid.codingParams.scheme,
+      bidD: bid.codingParams.d,
+      manifestCoding: codingName(manifest.coding),
+    });
   }
   const payload = encodedPayloadBytes(manifest);
   if (bid.size !== payload) {

@@ -82,8 +82,10 @@ interface IRepairMarket {
     error AskNotActive(uint256 askId);
     /// @notice The ask's expiry epoch has passed.
     error AskExpired(uint256 askId, uint64 expiryEpoch);
-    /// @notice k or m is 0, k + m exceeds 64, or pieceSize is not a power of two of at least 128 bytes.
-    error InvalidCodingParams(uint8 k, uint8 m, uint64 pieceSize);
+    /// @notice k or m is 0, k + m exceeds 64, pieceSize is not a power of two of at least 128
+    /// bytes, the scheme is neither 0 (Reed–Solomon) nor 1 (Clay), Reed–Solomon has d ≠ 0, or
+    /// Clay has d outside [k, k + m − 1].
+    error InvalidCodingParams(uint8 k, uint8 m, uint64 pieceSize, uint8 scheme, uint8 d);
     /// @notice `size` is not (k + m) times one piece's payload bytes, or that payload does not
     /// need `pieceSize`: it must lie in ((pieceSize / 2) · 127/128, pieceSize · 127/128] per
     /// piece (`PieceSizes.minimalPayloadRange`, as in the storage market; `min` and `max` are the
@@ -211,7 +213,7 @@ interface IRepairMarket {
     /// @param size Encoded payload bytes paid for.
     /// @param durationEpochs Deal length in epochs.
     /// @param expiryEpoch Last epoch the bid can be taken.
-    /// @param codingParams The file's erasure coding (k, m, pieceSize).
+    /// @param codingParams The file's erasure coding (k, m, pieceSize, scheme, d).
     /// @param amount Token base units that arrived and are locked in the bid.
     event BidAdded(
         uint256 indexed bidId,
@@ -427,7 +429,8 @@ interface IRepairMarket {
     /// @param durationEpochs Deal length, 1..maxDealDurationEpochs.
     /// @param expiryEpoch Last epoch the bid can be taken, > now.
     /// @param codingParams The file's erasure coding: k data and m parity pieces (1 ≤ k, 1 ≤ m,
-    /// k + m ≤ 64), each of `pieceSize` padded bytes (a power of two ≥ 128).
+    /// k + m ≤ 64), each of `pieceSize` padded bytes (a power of two ≥ 128); `scheme` 0
+    /// (Reed–Solomon, d = 0) or 1 (Clay, k ≤ d ≤ k + m − 1).
     /// @return bidId New bid's id (from 1).
     function addBid(
         bytes32 droot,

@@ -20,6 +20,10 @@ abstract contract RepairLedger is IRepairMarket, ReentrancyGuard {
 
     uint256 internal constant BPS = 10_000;
     uint256 internal constant MAX_PIECES = 64;
+    /// @dev `CodingParams.scheme` of a Reed–Solomon file.
+    uint8 internal constant CODING_REED_SOLOMON = 0;
+    /// @dev `CodingParams.scheme` of a Clay file.
+    uint8 internal constant CODING_CLAY = 1;
 
     IERC20 internal immutable _token;
     IStorageMarket internal immutable _storageMarket;

@@ -143,6 +143,18 @@ abstract contract RepairOrders is RepairLedger, EIP712 {
         }
     }
 
+    /// @notice Whether (scheme, d) names a code for k of `pieces` pieces: Reed–Solomon (0) with
+    /// d = 0, or Clay (1) with k ≤ d ≤ pieces − 1.
+    /// @param scheme `CodingParams.scheme`.
+    /// @param d `CodingParams.d`, helpers of a single-piece Clay repair.
+    /// @param k Data pieces.
+    /// @param pieces k + m.
+    /// @return valid True when the pair is one of those.
+    function _validScheme(uint8 scheme, uint8 d, uint8 k, uint256 pieces) private pure returns (bool valid) {
+        if (scheme == CODING_REED_SOLOMON) return d == 0;
+        return scheme == CODING_CLAY && d >= k && d < pieces;
+    }
+
     /// @inheritdoc IRepairMarket
     function addBid(
         bytes32 droot,
@@ -154,8 +166,14 @@ abstract contract RepairOrders is RepairLedger, EIP712 {
     ) external nonReentrant returns (uint256 bidId) {
         uint256 pieces = uint256(codingParams.k) + codingParams.m;
         uint64 pieceSize = codingParams.pieceSize;
-        if (codingParams.k == 0 || codingParams.m == 0 || pieces > MAX_PIECES || !PieceSizes.isPieceSize(pieceSize)) {
-            revert InvalidCodingParams(codingParams.k, codingParams.m, pieceSize);
+        if (
+            codingParams.k == 0 ||
+            codingParams.m == 0 ||
+            pieces > MAX_PIECES ||
+            !PieceSizes.isPieceSize(pieceSize) ||
+            !_validScheme(codingParams.scheme, codingParams.d, codingParams.k, pieces)
+        ) {
+            revert InvalidCodingParams(codingParams.k, codingParams.m, pieceSize, codingParams.scheme, codingParams.d);
         }
         _checkBidSize(size, pieces, pieceSize);
         if (durationEpochs == 0 || durationEpochs > _maxDealDurationEpochs) revert InvalidDuration(durationEpochs);

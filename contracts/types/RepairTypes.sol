@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
-/// @notice Erasure-coding parameters of a file (seed 000 `CodingParams`): Reed–Solomon with k data
-/// and m parity pieces, every piece `pieceSize` padded bytes.
+/// @notice Erasure-coding parameters of a file (seed 000 `CodingParams`): k data and m parity
+/// pieces, every piece `pieceSize` padded bytes, coded with Reed–Solomon or a Clay code.
 struct CodingParams {
     /// @dev Data pieces; any k of the k + m pieces rebuild the file. 1 ≤ k, k + m ≤ 64.
     uint8 k;
@@ -11,6 +11,11 @@ struct CodingParams {
     /// @dev Padded piece size in bytes (a power of two ≥ 128, `PieceSizes.isPieceSize`), the same
     /// for every piece.
     uint64 pieceSize;
+    /// @dev The erasure code: 0 = Reed–Solomon, 1 = Clay (coupled-layer MSR: any k pieces rebuild
+    /// the file, one lost piece can be rebuilt from d helpers' sub-chunks).
+    uint8 scheme;
+    /// @dev Helpers of a single-piece Clay repair, k ≤ d ≤ k + m − 1; 0 for Reed–Solomon.
+    uint8 d;
 }
 
 /// @notice A repair miner (seed 000 `CreateRepairMiner`).

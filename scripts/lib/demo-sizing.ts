@@ -6,6 +6,7 @@ import type { MarketContracts } from "../../actors-ts/chain/contracts";
 import type { Deployment } from "../../actors-ts/chain/deployment";
 import { getMiner, repairMinerOfWorker } from "../../actors-ts/chain/repair-market/reads";
 import { encodedPayloadBytesOfFile } from "../../actors-ts/erasure/layout";
+import type { FileCoding } from "../../actors-ts/erasure/coding";
 
 /**
  * What the demo's file asks of the agents, worked out before it starts them: the miner's pledge
@@ -35,9 +36,9 @@ export interface DemoSizing {
   pieceBytes: bigint;
 }
 
-/** The demand of a `fileBytes` file coded k + m. */
-export function sizeDemo(fileBytes: number, k: number, m: number): DemoSizing {
-  const encodedBytes = encodedPayloadBytesOfFile(fileBytes, k, m);
+/** The demand of a `fileBytes` file coded k + m (Reed–Solomon, or `coding`). */
+export function sizeDemo(fileBytes: number, k: number, m: number, coding?: FileCoding): DemoSizing {
+  const encodedBytes = encodedPayloadBytesOfFile(fileBytes, k, m, coding);
   return { fileBytes, k, m, encodedBytes, pieceBytes: encodedBytes / BigInt(k + m) };
 }
 

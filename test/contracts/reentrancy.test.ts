@@ -49,7 +49,9 @@ describe("reentrancy through a token that calls back on transfer", () => {
     const { user, token, repair } = await fixture();
     await repair.connect(user).createRepairMiner(user.address, 1000n, "http://m", "0x");
     const expiry = BigInt(await ethers.provider.getBlockNumber()) + 100n;
-    await repair.connect(user).addBid(ethers.ZeroHash, 1n, 6n * 127n, 2n, expiry, { k: 4, m: 2, pieceSize: 128n });
+    await repair
+      .connect(user)
+      .addBid(ethers.ZeroHash, 1n, 6n * 127n, 2n, expiry, { k: 4, m: 2, pieceSize: 128n, scheme: 0, d: 0 });
     await repair.connect(user).cancelBid(1n);
     const balance = await repair.balanceOf(user.address);
     await token.arm(await repair.getAddress(), repair.interface.encodeFunctionData("withdraw", [1n]));

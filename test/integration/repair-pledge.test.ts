@@ -294,7 +294,7 @@ describe("repair miner: pledge checked at the proposal, topped up at the commit 
       size: encodedPayloadBytes(manifest),
       durationEpochs: 1_000n,
       expiryEpoch: head + 1_000n,
-      codingParams: { k: K, m: M, pieceSize: BigInt(manifest.pieces[0].paddedSize) },
+      codingParams: { k: K, m: M, pieceSize: BigInt(manifest.pieces[0].paddedSize), scheme: 0, d: 0 },
     });
     const deadline = head + 500n;
     const auth = { bidId: bid.bidId, askId: BigInt(ask.askId), minerId: BigInt(ask.minerId), deadline };

@@ -35,6 +35,8 @@ const PERIOD = 12; // proving period, epochs (500 ms blocks, mined by a ChainPac
 const PROVIDERS = [2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
 /** Providers started later, each the only spare for a repair (funded dev accounts). */
 const LATE = [14, 15, 16];
+/** Providers started for the Clay file at the end, when the suite has killed most of the others. */
+const CLAY_PROVIDERS = [17, 18, 19];
 const MINER = 12;
 const CLIENT = 1;
 const READER = 13;
@@ -101,7 +103,7 @@ describe("repair miner: repair-backed deals, placement, fault detection, minimal
     });
 
   const providerIndexOf = (address: Address) =>
-    [...PROVIDERS, ...LATE].find((n) => getAddress(devAddress(n)) === getAddress(address)) as number;
+    [...PROVIDERS, ...LATE, ...CLAY_PROVIDERS].find((n) => getAddress(devAddress(n)) === getAddress(address)) as number;
 
   /** Starts provider `n` and has the pacer wait for its proofs. */
   async function startProvider(n: number, extra: string[] = []): Promise<void> {
@@ -263,7 +265,7 @@ describe("repair miner: repair-backed deals, placement, fault detection, minimal
       size,
       durationEpochs: 1000n,
       expiryEpoch: head + 1000n,
-      codingParams: { k: 4, m: 2, pieceSize: BigInt(manifest.pieces[0].paddedSize) },
+      codingParams: { k: 4, m: 2, pieceSize: BigInt(manifest.pieces[0].paddedSize), scheme: 0, d: 0 },
     });
     const deadline = head + 500n;
     const auth = { bidId: bid.bidId, askId: BigInt(info.askId), minerId: BigInt(info.minerId), deadline };
@@ -345,7 +347,7 @@ describe("repair miner: repair-backed deals, placement, fault detection, minimal
         size: encodedPayloadBytes(manifest),
         durationEpochs: 1000n,
         expiryEpoch: head + 1000n,
-        codingParams: { k: 4, m: 2, pieceSize: BigInt(manifest.pieces[0].paddedSize) },
+        codingParams: { k: 4, m: 2, pieceSize: BigInt(manifest.pieces[0].paddedSize), scheme: 0, d: 0 },
       });
       const deadline = head + 500n;
       const auth = { bidId: bid.bidId, askId: BigInt(info.askId), minerId: BigInt(info.minerId), deadline };
@@ -730,6 +732,74 @@ describe("repair miner: repair-backed deals, placement, fault detection, minimal
         args: [devAddress(CLIENT)],
       }),
     ).to.equal(0n);
+  });
+
+  it("a Clay file (2 + 2, d = 3) stored with --code clay: a killed holder's piece is rebuilt from k whole pieces and the file comes back byte for byte", async () => {
+    await fundTokens(devnet, deployment, CLAY_PROVIDERS.map(devAddress), 10n ** 24n);
+    for (const n of CLAY_PROVIDERS) await startProvider(n);
+    const live = [...providers.keys()].filter((n) => alive(devAddress(n)));
+    expect(live.length, `live providers ${live.join(", ")}`).to.be.at.least(5); // 4 holders and a spare
+    const clay = randomBytes(700_001);
+    await writeFile(join(dir, "clay.bin"), clay);
+    const r = await runCli([
+      ...["client", "store", join(dir, "clay.bin"), "--repair", "--k", "2", "--m", "2", "--code", "clay", "--d", "3"],
+      ...["--miner", devAddress(MINER), "--key", devKey(CLIENT), "--rpc", devnet.rpcUrl],
+      ...["--deployment", join(dir, "deployments"), "--data-dir", join(dir, "client"), "--json"],
+    ]);
+    expect(r.code, r.stderr + r.stdout).to.equal(0);
+    const stored = JSON.parse(r.stdout) as { droot: Hex; dealId: string };
+    const repairMarket = deployment.contracts.RepairMarket as Address;
+    const deal = () =>
+      chain().readContract({
+        address: repairMarket,
+        abi: repairMarketAbi,
+        functionName: "getDeal",
+        args: [BigInt(stored.dealId)],
+      });
+    expect((await deal()).codingParams).to.include({ scheme: 1, d: 3, k: 2, m: 2 });
+    const clayStatus = async () =>
+      (await (await fetch(`${miner.url}/repair/deals/${stored.dealId}`)).json()) as RepairDealStatusResponse;
+    await waitFor(
+      "the Clay repair deal to become Active",
+      120_000,
+      async () => ((await deal()).state === 2 ? true : undefined),
+      () => miner.output(),
+    );
+    const slotOf = (i: number) =>
+      chain().readContract({
+        address: repairMarket,
+        abi: repairMarketAbi,
+        functionName: "pieceSlot",
+        args: [BigInt(stored.dealId), BigInt(i)],
+      });
+    const victim = (await slotOf(0)).provider;
+    await killProvider(providerIndexOf(victim));
+    const done = await waitFor(
+      "the Clay file's piece 0 to be rebuilt, re-placed and confirmed",
+      240_000,
+      async () => {
+        const s = await clayStatus();
+        const job = s.repairs.find((j) => j.status === "done" && j.confirmedEpoch && j.indices.includes(0));
+        return job && s.pieces.every((p) => p.state === "assigned") ? job : undefined;
+      },
+      () => miner.output(),
+    );
+    expect(getAddress((await slotOf(0)).provider)).to.not.equal(getAddress(victim));
+    // The fallback: k = 2 whole pieces downloaded, and the log says the sub-chunk repair was not used.
+    const manifest = (await (await fetch(`${miner.url}/manifests/${stored.droot}`)).json()) as {
+      coding?: { scheme: string; d: number };
+      pieces: { payloadSize: number }[];
+    };
+    expect(manifest.coding).to.deep.equal({ scheme: "clay", d: 3 });
+    expect(done.bytesDownloaded).to.equal(2 * manifest.pieces[0].payloadSize);
+    expect(miner.output()).to.include("clay file: k whole pieces (sub-chunk repair not used)");
+    const out = join(dir, "clay-back.bin");
+    const back = await runCli([
+      ...["client", "retrieve", stored.droot, "--out", out, "--key", devKey(READER), "--rpc", devnet.rpcUrl],
+      ...["--deployment", join(dir, "deployments"), "--data-dir", join(dir, "reader-clay"), "--json"],
+    ]);
+    expect(back.code, back.stderr + back.stdout).to.equal(0);
+    expect(sha256(await readFile(out))).to.equal(sha256(clay));
   });
 
   it("no live provider was ever late: the pacer never had to give up waiting for a proof", () => {

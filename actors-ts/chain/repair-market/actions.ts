@@ -20,6 +20,10 @@ export interface CodingParams {
   m: number;
   /** Padded piece size, bytes (a power of two ≥ 128). */
   pieceSize: bigint;
+  /** The erasure code: 0 Reed–Solomon, 1 Clay (`CODING_SCHEME` in erasure/coding.ts). */
+  scheme: number;
+  /** Clay's helpers per single-piece repair, k ≤ d ≤ k + m − 1; 0 for Reed–Solomon. */
+  d: number;
 }
 
 type WriteName = ContractFunctionName<typeof repairMarketAbi, "nonpayable" | "payable">;

@@ -61,7 +61,8 @@ interface PlannedFetch {
  * stalled, or caught serving bytes that do not match the commitment — named in
  * `corruptProviders`), the same payload bytes of any k other live pieces, from which the writer
  * decodes them (Reed–Solomon works byte by byte across a stripe's shares, so the same offsets of
- * k pieces are enough). Bytes verified by an earlier fetch, even a failed one, are never fetched
+ * k pieces are enough; a Clay share's bytes depend on every sub-chunk plane of its stripe, so for
+ * a Clay file the span is widened to the whole stripes' shares). Bytes verified by an earlier fetch, even a failed one, are never fetched
  * again; every fetch pays for its span only. The writer follows {@link covering} and
  * {@link changed}.
  */
@@ -139,7 +140,7 @@ export class RangeFetchRun {
     };
     const decode: PieceSpan[] = [];
     dataSpans.forEach((span, index) => {
-      if (span && this.isDead(index)) decode.push(span);
+      if (span && this.isDead(index)) decode.push(decodeSpan(manifest, span));
       else if (span) need(index, span);
     });
     if (decode.length > 0) {
@@ -243,4 +244,14 @@ export class RangeFetchRun {
 
 function holderKey(index: number, provider: Address): string {
   return `${index}:${provider.toLowerCase()}`;
+}
+
+/**
+ * The bytes of the other pieces that rebuild `span` of a dead data piece: the same bytes for
+ * Reed–Solomon, the whole stripes' shares for Clay (a Clay decode needs every sub-chunk plane).
+ */
+export function decodeSpan(manifest: Pick<Manifest, "coding" | "shareSize">, span: PieceSpan): PieceSpan {
+  if (!manifest.coding) return span;
+  const { shareSize } = manifest;
+  return { start: Math.floor(span.start / shareSize) * shareSize, end: Math.ceil(span.end / shareSize) * shareSize };
 }

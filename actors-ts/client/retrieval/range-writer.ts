@@ -1,5 +1,6 @@
 import { open } from "node:fs/promises";
 import type { ByteSink } from "../../core/byte-sink";
+import { InvalidStateError } from "../../core/errors";
 import type { ErasurePool } from "../../erasure/erasure-pool";
 import type { Manifest } from "../../manifest/manifest";
 import { readAt } from "../../manifest/prepare";
@@ -23,7 +24,8 @@ export interface RangeWrite {
  * The writing half of a byte-range retrieval: walks the range in file order, share by share, and
  * writes each block (at most 1 MiB) as soon as its bytes are verified — read from the data
  * piece's span, or, for a data piece whose holders all failed, decoded from the same payload
- * offsets of k other pieces on the pool. Never holds more than a block per piece.
+ * offsets of k other pieces on the pool (for a Clay file, from those pieces' whole shares of the
+ * stripe, which the fetch run widens its spans to). Never holds more than a block per piece.
  *
  * @returns The data pieces whose bytes were decoded.
  * @throws what the fetch run throws (NotEnoughPiecesError), and the sink's write errors.
@@ -57,7 +59,13 @@ async function readBlock(
   for (;;) {
     const direct = run.covering(index, at);
     if (direct) return readFileAt(direct.path, at, Math.min(want, direct.upTo - at));
-    if (run.isDead(index)) {
+    if (run.isDead(index) && w.manifest.coding) {
+      const bytes = await decodeClayBlock(run, w, index, at, want);
+      if (bytes) {
+        decoded.add(index);
+        return bytes;
+      }
+    } else if (run.isDead(index)) {
       const sources = w.manifest.pieces
         .map((_, i) => ({ i, covered: i === index ? undefined : run.covering(i, at) }))
         .filter((s) => s.covered !== undefined)
@@ -87,6 +95,51 @@ async function decodeBlock(
   // same offset of k pieces are a stripe of shares `length` bytes long.
   const [rebuilt] = await w.pool.reconstruct(k, m, length, 1, shares, [index]);
   return rebuilt;
+}
+
+/**
+ * A Clay file's bytes [at, at + want) of dead data piece `index` (inside one share), decoded from
+ * the whole share of that stripe in k other pieces once they are verified; undefined until then.
+ */
+async function decodeClayBlock(
+  run: RangeFetchRun,
+  w: RangeWrite,
+  index: number,
+  at: number,
+  want: number,
+): Promise<Uint8Array | undefined> {
+  const { k, m, shareSize, coding } = w.manifest;
+  const stripeStart = Math.floor(at / shareSize) * shareSize;
+  const stripeEnd = stripeStart + shareSize;
+  const sources = w.manifest.pieces
+    .map((_, i) => i)
+    .filter((i) => i !== index && coveredTo(run, i, stripeStart) >= stripeEnd)
+    .slice(0, k);
+  if (sources.length < k) return undefined;
+  const shares: (Uint8Array | null)[] = Array.from({ length: k + m }, () => null);
+  for (const i of sources) shares[i] = await readCovered(run, i, stripeStart, stripeEnd);
+  const [rebuilt] = await w.pool.reconstruct(k, m, shareSize, 1, shares, [index], coding);
+  return rebuilt.subarray(at - stripeStart, Math.min(stripeEnd, at + want) - stripeStart);
+}
+
+/** How far from `from` piece `index`'s verified bytes run without a gap (possibly over several fetches). */
+function coveredTo(run: RangeFetchRun, index: number, from: number): number {
+  let at = from;
+  for (let c = run.covering(index, at); c && c.upTo > at; c = run.covering(index, at)) at = c.upTo;
+  return at;
+}
+
+/** Piece `index`'s verified bytes [from, to), read across the fetches' files that hold them. */
+async function readCovered(run: RangeFetchRun, index: number, from: number, to: number): Promise<Uint8Array> {
+  const out = new Uint8Array(to - from);
+  for (let at = from; at < to;) {
+    const c = run.covering(index, at);
+    if (!c) throw new InvalidStateError("range bytes vanished while decoding", { details: { index, at } });
+    const length = Math.min(c.upTo, to) - at;
+    out.set(await readFileAt(c.path, at, length), at - from);
+    at += length;
+  }
+  return out;
 }
 
 async function readFileAt(path: string, at: number, length: number): Promise<Uint8Array> {

@@ -1,7 +1,8 @@
 import { expect } from "chai";
 import { ethers } from "hardhat";
 import { randomBytes } from "node:crypto";
-import { buildDroot, pieceLeaf } from "../../../actors-ts/manifest/droot";
+import { encodeAbiParameters, keccak256, toHex, type Hex } from "viem";
+import { buildDroot, fileLeaf, pieceLeaf } from "../../../actors-ts/manifest/droot";
 
 describe("droot", () => {
   it("matches the contracts' leaf and OpenZeppelin's MerkleProof", async () => {
@@ -51,5 +52,48 @@ describe("droot", () => {
 
   it("refuses an empty file", () => {
     expect(() => buildDroot([])).to.throw(/at least one piece/);
+  });
+});
+
+describe("droot file leaf", () => {
+  const file = { fileSize: 1234, fileSha256: `0x${"ab".repeat(32)}` as Hex, k: 4, m: 2, shareSize: 1016 };
+
+  it("a Reed–Solomon file keeps the v1 leaf, word for word", () => {
+    const v1 = keccak256(
+      encodeAbiParameters(
+        [
+          { type: "bytes32" },
+          { type: "uint64" },
+          { type: "bytes32" },
+          { type: "uint8" },
+          { type: "uint8" },
+          { type: "uint64" },
+        ],
+        [keccak256(toHex("repair-market file v1")), 1234n, file.fileSha256, 4, 2, 1016n],
+      ),
+    );
+    expect(fileLeaf(file)).to.equal(v1);
+    expect(fileLeaf({ ...file, coding: undefined })).to.equal(v1);
+  });
+
+  it("a Clay file's leaf is v2 and binds the scheme (1) and d", () => {
+    const v2 = keccak256(
+      encodeAbiParameters(
+        [
+          { type: "bytes32" },
+          { type: "uint64" },
+          { type: "bytes32" },
+          { type: "uint8" },
+          { type: "uint8" },
+          { type: "uint64" },
+          { type: "uint8" },
+          { type: "uint8" },
+        ],
+        [keccak256(toHex("repair-market file v2")), 1234n, file.fileSha256, 4, 2, 1016n, 1, 5],
+      ),
+    );
+    expect(fileLeaf({ ...file, coding: { scheme: "clay", d: 5 } })).to.equal(v2);
+    expect(fileLeaf({ ...file, coding: { scheme: "clay", d: 4 } })).to.not.equal(v2);
+    expect(fileLeaf({ ...file, coding: { scheme: "clay", d: 5 } })).to.not.equal(fileLeaf(file));
   });
 });

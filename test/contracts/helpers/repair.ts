@@ -91,15 +91,23 @@ export async function deployRepair(params: IRepairMarket.RepairParamsStruct = RE
 export interface TestFile {
   k: number;
   m: number;
+  /** `CodingParams.scheme` (0 Reed–Solomon, 1 Clay) and `d` (0 for Reed–Solomon). */
+  scheme: number;
+  d: number;
   pieces: TestPiece[];
   droot: Droot;
 }
 
-export function makeFile(k = 4, m = 2, pieceSize = PIECE_SIZE): TestFile {
+export function makeFile(
+  k = 4,
+  m = 2,
+  pieceSize = PIECE_SIZE,
+  coding: { scheme: number; d: number } = { scheme: 0, d: 0 },
+): TestFile {
   const pieces = Array.from({ length: k + m }, () => makePiece(Number((pieceSize * 127n) / 128n)));
   for (const p of pieces) if (BigInt(p.commitment.paddedSize) !== pieceSize) throw new Error("piece size mismatch");
   const droot = buildDroot(pieces.map((p) => ({ pieceCid: p.pieceCid, pieceSize })));
-  return { k, m, pieces, droot };
+  return { k, m, ...coding, pieces, droot };
 }
 
 /** Arguments of the first `name` event `contract` emitted in `receipt`. */
@@ -131,6 +139,8 @@ export async function postBid(
       k: file.k,
       m: file.m,
       pieceSize: PIECE_SIZE,
+      scheme: file.scheme,
+      d: file.d,
     });
   return eventArgs(f.repair, await tx.wait(), "BidAdded").bidId as bigint;
 }

@@ -191,10 +191,20 @@ describe("RepairMarket: miners, asks, bids and addDeal", () => {
       const amount = PRICE * size * 500n;
       const tx = f.repair
         .connect(f.client)
-        .addBid(file.droot.root, PRICE, size, 500n, expiry, { k: 4, m: 2, pieceSize: PIECE_SIZE });
+        .addBid(file.droot.root, PRICE, size, 500n, expiry, { k: 4, m: 2, pieceSize: PIECE_SIZE, scheme: 0, d: 0 });
       await expect(tx)
         .to.emit(f.repair, "BidAdded")
-        .withArgs(1n, f.client.address, file.droot.root, PRICE, size, 500n, expiry, [4n, 2n, PIECE_SIZE], amount);
+        .withArgs(
+          1n,
+          f.client.address,
+          file.droot.root,
+          PRICE,
+          size,
+          500n,
+          expiry,
+          [4n, 2n, PIECE_SIZE, 0n, 0n],
+          amount,
+        );
       await expect(tx).to.changeTokenBalances(f.token, [f.client, f.repair], [-amount, amount]);
       const bid = await f.repair.getBid(1n);
       expect(bid.state).to.equal(BID_STATE.Open);
@@ -203,10 +213,10 @@ describe("RepairMarket: miners, asks, bids and addDeal", () => {
     });
 
     const invalid: [string, Record<string, unknown>, string, unknown[]][] = [
-      ["k = 0", { k: 0 }, "InvalidCodingParams", [0n, 2n, PIECE_SIZE]],
-      ["m = 0", { m: 0 }, "InvalidCodingParams", [4n, 0n, PIECE_SIZE]],
-      ["k + m > 64", { k: 60, m: 5 }, "InvalidCodingParams", [60n, 5n, PIECE_SIZE]],
-      ["a piece size that is not a power of two", { pieceSize: 1000n }, "InvalidCodingParams", [4n, 2n, 1000n]],
+      ["k = 0", { k: 0 }, "InvalidCodingParams", [0n, 2n, PIECE_SIZE, 0n, 0n]],
+      ["m = 0", { m: 0 }, "InvalidCodingParams", [4n, 0n, PIECE_SIZE, 0n, 0n]],
+      ["k + m > 64", { k: 60, m: 5 }, "InvalidCodingParams", [60n, 5n, PIECE_SIZE, 0n, 0n]],
+      ["a piece size that is not a power of two", { pieceSize: 1000n }, "InvalidCodingParams", [4n, 2n, 1000n, 0n, 0n]],
       // The bid pays for payload: (k + m) equal pieces that need this piece size.
       ["a size far below the pieces' payload", { size: 100n }, "InvalidBidSize", [100n, 6n * 509n, 6n * 1016n]],
       [
@@ -249,7 +259,7 @@ describe("RepairMarket: miners, asks, bids and addDeal", () => {
               size,
               (o.duration as bigint) ?? 10n,
               (o.expiry as bigint) ?? expiry,
-              { k, m, pieceSize },
+              { k, m, pieceSize, scheme: 0, d: 0 },
             ),
         )
           .to.be.revertedWithCustomError(f.repair, error)
@@ -451,7 +461,7 @@ describe("RepairMarket: miners, asks, bids and addDeal", () => {
             6n * PIECE_PAYLOAD,
             100n,
             expiry,
-            { k: 4, m: 2, pieceSize: PIECE_SIZE },
+            { k: 4, m: 2, pieceSize: PIECE_SIZE, scheme: 0, d: 0 },
           ]),
         );
       const bidId = 2n;

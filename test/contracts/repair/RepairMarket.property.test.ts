@@ -318,6 +318,8 @@ describe("RepairMarket: property test over random call sequences", function () {
                     k: 2,
                     m: 1,
                     pieceSize: PIECE,
+                    scheme: 0,
+                    d: 0,
                   }),
               );
               bids.push({ id: eventArgs(repair, receipt, "BidAdded").bidId as bigint, file: action.file });
