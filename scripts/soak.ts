@@ -124,6 +124,8 @@ async function main(): Promise<number> {
       pacer: chain.devnet.pacer,
       providerCount,
       minerArgs,
+      // About three proving periods.
+      minerBackoffMs: Math.max(5000, 3 * period * opts.blockMs),
     });
     fleet = f;
     await Promise.all(f.providers.map((p) => f.startProvider(p)));

@@ -1,4 +1,4 @@
-import { rm } from "node:fs/promises";
+import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { getAddress, type Address, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
@@ -47,6 +47,12 @@ export interface FleetInit {
   providerCount: number;
   /** Extra `repair start` arguments (pledge). */
   minerArgs: string[];
+  /**
+   * How long the miner leaves a provider that faulted or was unreachable out of new placements,
+   * ms: its default (two minutes) is dozens of the soak's short periods, which with a handful of
+   * providers would leave none to repair onto.
+   */
+  minerBackoffMs: number;
 }
 
 export class Fleet {
@@ -115,13 +121,15 @@ export class Fleet {
 
   /** Starts the repair miner on its data dir. */
   async startMiner(reputationUrl?: string): Promise<void> {
+    const config = join(this.init.runDir, "miner.json");
+    await writeFile(config, JSON.stringify({ unreachableBackoffMs: this.init.minerBackoffMs }));
     this.miner = await startDaemon(
       "repair",
       [
         ...["--port", "0", "--data-dir", join(this.init.runDir, "miner"), "--rpc", this.init.rpcUrl],
         ...["--deployment", this.init.deploymentDir, "--watch-interval-ms", "500", "--work-interval-ms", "250"],
         ...["--confirmations", "1", "--settle-interval-ms", "5000", "--claim-interval-ms", "30000"],
-        ...["--log-file", join(this.init.runDir, "miner.log")],
+        ...["--log-file", join(this.init.runDir, "miner.log"), "--config", config],
         ...(reputationUrl ? ["--reputation-url", reputationUrl] : []),
         ...this.init.minerArgs,
       ],
@@ -173,8 +181,9 @@ export class Fleet {
     ];
   }
 
-  /** Stops every process still running. */
+  /** Stops every process still running (the pacer stops waiting for any provider first). */
   async stopAll(): Promise<void> {
+    this.init.pacer.release(...this.providers.map((p) => p.address));
     await this.dealbot?.stop();
     await this.miner?.stop();
     await Promise.all(this.providers.map((p) => p.process?.stop()));
