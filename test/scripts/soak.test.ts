@@ -83,7 +83,8 @@ describe("scripts/soak.ts: the durability promise under chaos (--quick)", functi
     const d = report.faultToRepairDistribution;
     expect(d.count).to.equal(report.faultToRepairEpochs.length);
     expect(d.min <= d.p50 && d.p50 <= d.p90 && d.p90 <= d.p99 && d.p99 <= d.max).to.equal(true);
-    expect(report.bytesDownloadedPerRepair.every((b) => b > 0)).to.equal(true);
+    // A job whose piece proved again before the rebuild downloads nothing; the others download.
+    expect(report.bytesDownloadedPerRepair.some((b) => b > 0)).to.equal(true);
     expect(report.proofGas.perProvider.length).to.be.at.least(5);
     for (const g of report.proofGas.perProvider) expect(g.gasPerProof).to.be.greaterThan(20_000);
     expect(report.epochSeconds).to.be.greaterThan(0);
