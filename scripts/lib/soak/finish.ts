@@ -125,7 +125,7 @@ export async function finishSoak(input: FinishInput): Promise<SoakReport> {
     filesIntact,
     filesLost,
     faults: input.faults,
-    faultsByKind: countBy(input.faults.map((f) => f.kind)),
+    faultsByKind: countBy(input.faults.filter((f) => !f.recovery).map((f) => f.kind)),
     repairs: {
       total: jobs.length,
       confirmed: confirmedJobs.length,

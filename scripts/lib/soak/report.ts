@@ -13,6 +13,8 @@ export interface FaultRecord {
   provider?: Address;
   /** What was done ("restarted on its data dir after 2 periods", …). */
   note: string;
+  /** A recovery (a restart that ends a fault), not a fault of its own. */
+  recovery?: boolean;
 }
 
 /** One repair job of the miner, joined with the fault that caused it. */
@@ -72,7 +74,9 @@ export interface SoakReport {
   filesStored: number;
   filesIntact: number;
   filesLost: { droot: string; reason: string; beyondTolerance: boolean }[];
+  /** Faults and recoveries, in order. */
   faults: FaultRecord[];
+  /** Faults injected by kind (recoveries not counted). */
   faultsByKind: Record<string, number>;
   repairs: { total: number; confirmed: number; byKind: Record<string, number>; jobs: RepairRecord[] };
   bytesDownloadedPerRepair: number[];
