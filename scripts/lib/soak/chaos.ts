@@ -76,6 +76,7 @@ export async function runChaos(plan: ChaosPlan): Promise<ChaosOutcome> {
         kind: "kill-restart",
         provider: r.slot.address,
         note: "restarted on its data dir",
+        recovery: true,
       });
     }
     if (now >= endEpoch) break;
@@ -121,6 +122,7 @@ async function inject(
       epoch: Number(await plan.chain.getBlockNumber({ cacheTime: 0 })),
       kind: "miner-restart",
       note: "repair miner restarted on its data dir",
+      recovery: true,
     });
     return false;
   }
