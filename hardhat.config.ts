@@ -52,6 +52,9 @@ const TEST_ORDER = [
   "test/contracts/market/StorageMarket.property.test.ts",
   "test/contracts/retrieval/PaymentChannels.property.test.ts",
   "*",
+  // The quick soak (eight providers, a miner, a dealbot; about 5 minutes) starts once the repair
+  // suite is done, beside the lighter agent suites on the other worker.
+  "test/scripts/soak.test.ts",
   "test/integration/fork.test.ts",
   "test/integration/store-and-prove.test.ts",
   "test/integration/retrieval.test.ts",

@@ -101,8 +101,8 @@ function addProviderStart(parent: Command): void {
     .addOption(
       new Option(
         "--fault <name...>",
-        "misbehave on purpose, for testing others: corrupt-reads, refuse-deals, never-publish (take the bytes, sign the deal, leave publishing to the client), decline-extensions (refuse every deal extension)",
-      ).choices(["corrupt-reads", "refuse-deals", "never-publish", "decline-extensions"]),
+        "misbehave on purpose, for testing others: corrupt-reads, refuse-deals, never-publish (take the bytes, sign the deal, leave publishing to the client), decline-extensions (refuse every deal extension), stop-proving (never prove, keep serving retrieval)",
+      ).choices(["corrupt-reads", "refuse-deals", "never-publish", "decline-extensions", "stop-proving"]),
     )
     .option(
       "--die-after-served-bytes <n>",
@@ -175,6 +175,7 @@ function providerConfig(opts: ProviderStartOptions) {
       ...(opts.fault?.includes("refuse-deals") ? { refuseDeals: true } : {}),
       ...(opts.fault?.includes("never-publish") ? { neverPublish: true } : {}),
       ...(opts.fault?.includes("decline-extensions") ? { declineExtensions: true } : {}),
+      ...(opts.fault?.includes("stop-proving") ? { stopProving: true } : {}),
       ...(opts.dieAfterServedBytes !== undefined ? { dieAfterServedBytes: opts.dieAfterServedBytes } : {}),
       ...(opts.dieAfterReceivedBytes !== undefined ? { dieAfterReceivedBytes: opts.dieAfterReceivedBytes } : {}),
     },

@@ -109,7 +109,8 @@ export const providerConfigSchema = z.object({
    * (SIGKILL) after serving this many retrieval bytes or receiving this many upload bytes, or
    * take the bytes, sign the deal and never publish it (`neverPublish`: the client must publish
    * it itself), or refuse every extension of a deal (`declineExtensions`: its deal runs out at
-   * its first end).
+   * its first end), or never prove possession while still serving retrieval (`stopProving`: its
+   * data sets fault every period and then fail).
    */
   faults: z
     .object({
@@ -117,6 +118,7 @@ export const providerConfigSchema = z.object({
       refuseDeals: z.boolean().default(false),
       neverPublish: z.boolean().default(false),
       declineExtensions: z.boolean().default(false),
+      stopProving: z.boolean().default(false),
       dieAfterServedBytes: z.number().int().positive().optional(),
       dieAfterReceivedBytes: z.number().int().positive().optional(),
     })

@@ -113,7 +113,8 @@ export class ProviderDaemon {
     const signal = this.abort.signal;
     this.loops = [
       publisher.run(signal),
-      new Prover(components, init).run(signal),
+      // The `stopProving` fault: every data set of this provider goes unproven.
+      ...(config.faults.stopProving ? [] : [new Prover(components, init).run(signal)]),
       new Settler(components, init, publisher).run(signal),
       new Scrubber(components, init, publisher).run(signal),
       new Redeemer(components, init, retrievals).run(signal),
