@@ -13,7 +13,9 @@ import type { RepairComponents } from "./components";
 import type { RepairConfig } from "./config";
 import type { RepairJobRow } from "./repair-store";
 import { holdersOf, sourceOrder } from "./source-order";
-import { PieceCommitmentMismatchError } from "../client/retrieval/piece-fetcher";
+import { PieceCommitmentMismatchError, PieceFetcher } from "../client/retrieval/piece-fetcher";
+import { NotEnoughHelpersError, rebuildFromSubChunks } from "../client/retrieval/subchunk-repair";
+import { clayParams } from "../erasure/clay";
 import { getHoldings } from "../protocol/provider-client";
 
 /**
@@ -62,14 +64,14 @@ export class HoldingsIndex {
  * A failed job retries with backoff; a file with fewer than k healthy pieces is reported lost.
  */
 /**
- * How a job rebuilds a file's lost pieces, for its log lines: always k whole pieces today. A Clay
- * file could rebuild one lost piece from d helpers' sub-chunks (d/(d − k + 1) pieces of traffic
- * instead of k, `clayRepair`); that path is not wired in yet, so Clay files take the fallback.
+ * How a job rebuilds a file's lost pieces, for its log lines: a Clay file with one lost piece
+ * first asks d helpers for their repair sub-chunks (d/(d − k + 1) pieces of traffic instead of k,
+ * `rebuildFromSubChunks`); every other case, and a Clay repair without d healthy helpers, downloads
+ * k whole pieces.
  */
-export function repairMethod(manifest: Pick<Manifest, "coding">): string {
-  return manifest.coding
-    ? "clay file: k whole pieces (sub-chunk repair not used)"
-    : "reed-solomon file: k whole pieces";
+export function repairMethod(manifest: Pick<Manifest, "coding">, subChunks = false): string {
+  if (!manifest.coding) return "reed-solomon file: k whole pieces";
+  return subChunks ? "clay file: sub-chunks from d helpers" : "clay file: k whole pieces (sub-chunk repair not used)";
 }
 
 export class Repairer {
@@ -145,6 +147,10 @@ export class Repairer {
       );
     }
     const retrievalId = `repair-${job.id}`;
+    if (manifest.coding?.scheme === "clay" && lost.length === 1) {
+      const rebuilt = await this.subChunkRepair(job, manifest, healthy, retrievalId, log);
+      if (rebuilt) return this.finishRebuilt(job, retrievalId, rebuilt);
+    }
     const fetched = await this.download(job, deal.droot, manifest, healthy, retrievalId, log);
     const placed = await this.rebuild(job, manifest, fetched.paths, lost);
     this.handOver(job, placed);
@@ -161,6 +167,73 @@ export class Repairer {
     );
     await rm(this.workDir(job), { recursive: true, force: true });
     this.c.wake();
+  }
+
+  /** Hands rebuilt pieces to placement and clears the job's work files. */
+  private async finishRebuilt(job: RepairJobRow, retrievalId: string, placed: Map<number, string>): Promise<void> {
+    this.handOver(job, placed);
+    this.c.ledger.finish(retrievalId, "completed");
+    await rm(this.workDir(job), { recursive: true, force: true });
+    this.c.wake();
+  }
+
+  /**
+   * A Clay file's one lost piece from d helpers' sub-chunks (issue 21), each helper's bytes paid
+   * and checked against its commitment; corrupt helpers are recorded as evidence.
+   *
+   * @returns The rebuilt piece's path by index, or undefined when fewer than d helpers could
+   *   serve (the caller then downloads k whole pieces, and says so).
+   */
+  private async subChunkRepair(
+    job: RepairJobRow,
+    manifest: Manifest,
+    healthy: { index: number; pieceCid: string; provider?: Address }[],
+    retrievalId: string,
+    log: RepairComponents["logger"],
+  ): Promise<Map<number, string> | undefined> {
+    const coding = manifest.coding as { scheme: "clay"; d: number };
+    const params = clayParams(manifest.k, manifest.m, coding.d);
+    const lostIndex = job.indices[0];
+    const { holders } = await this.holdersOf(healthy);
+    const workDir = this.workDir(job);
+    await mkdir(workDir, { recursive: true });
+    if (!this.c.ledger.get(retrievalId)) {
+      this.c.ledger.create({ id: retrievalId, kind: "file", target: manifest.droot, outPath: join(workDir, "file") });
+    }
+    const fetcher = new PieceFetcher({ ...this.c, ledger: this.c.ledger });
+    log.info({ lostIndex, d: params.d, method: repairMethod(manifest, true) }, "repair: sub-chunks from d helpers");
+    try {
+      const result = await rebuildFromSubChunks(fetcher, {
+        retrievalId,
+        params,
+        lostIndex,
+        shareSize: manifest.shareSize,
+        subChunkSize: manifest.shareSize / params.alpha,
+        pieces: manifest.pieces.map((p) => ({ pieceCid: p.pieceCid, root: p.root, payloadSize: p.payloadSize })),
+        holders,
+        workDir,
+      });
+      for (const corrupt of result.corrupt) this.recordEvidence(job, manifest, corrupt);
+      this.c.store.jobs.addBytes(job.id, result.bytesDownloaded);
+      log.info(
+        {
+          downloadedBytes: result.bytesDownloaded,
+          helpers: result.helpers,
+          corrupt: result.corrupt.map((c) => c.provider),
+          pieceSize: manifest.pieces[lostIndex].payloadSize,
+          method: repairMethod(manifest, true),
+        },
+        "piece rebuilt from sub-chunks and checked against the manifest; placing it",
+      );
+      // Kept in the blob store, as a piece rebuilt from whole pieces is (the work dir goes next).
+      const key = pieceKey(manifest.pieces[lostIndex].root.toLowerCase() as Hex);
+      await this.c.blobs.commit(result.path, key);
+      return new Map([[lostIndex, this.c.blobs.path(key)]]);
+    } catch (err) {
+      if (!(err instanceof NotEnoughHelpersError)) throw err;
+      log.warn({ err: err.message, details: err.details }, "sub-chunk repair impossible; downloading k whole pieces");
+      return undefined;
+    }
   }
 
   private finishLost(job: RepairJobRow, error: string): void {
@@ -180,13 +253,7 @@ export class Repairer {
     retrievalId: string,
     log: RepairComponents["logger"],
   ): Promise<FetchedPieces> {
-    const providers = await listProviders(this.c.clients, this.c.contracts);
-    await this.holdings.refresh(providers);
-    const holders = holdersOf(
-      healthy.map((p) => ({ index: p.index, pieceCid: p.pieceCid, provider: p.provider })),
-      (pieceCid) => this.holdings.advertisers(pieceCid),
-      providers,
-    );
+    const { holders } = await this.holdersOf(healthy);
     const order = sourceOrder(
       healthy.map((p) => p.index),
       holders,
@@ -231,6 +298,20 @@ export class Repairer {
     for (const f of fetched.failedProviders)
       log.warn({ provider: f.provider, piece: f.pieceIndex, err: f.error }, "repair download failed");
     return fetched;
+  }
+
+  /** Who holds each healthy piece: its advertisers (seed 002) and its on-chain holder. */
+  private async holdersOf(
+    healthy: { index: number; pieceCid: string; provider?: Address }[],
+  ): Promise<{ holders: Map<number, RegisteredProvider[]> }> {
+    const providers = await listProviders(this.c.clients, this.c.contracts);
+    await this.holdings.refresh(providers);
+    const holders = holdersOf(
+      healthy.map((p) => ({ index: p.index, pieceCid: p.pieceCid, provider: p.provider })),
+      (pieceCid) => this.holdings.advertisers(pieceCid),
+      providers,
+    );
+    return { holders };
   }
 
   /**

@@ -734,7 +734,7 @@ describe("repair miner: repair-backed deals, placement, fault detection, minimal
     ).to.equal(0n);
   });
 
-  it("a Clay file (2 + 2, d = 3) stored with --code clay: a killed holder's piece is rebuilt from k whole pieces and the file comes back byte for byte", async () => {
+  it("a Clay file (2 + 2, d = 3) stored with --code clay: a killed holder's piece is rebuilt from d helpers' sub-chunks (1.5 pieces downloaded) and the file comes back byte for byte", async () => {
     await fundTokens(devnet, deployment, CLAY_PROVIDERS.map(devAddress), 10n ** 24n);
     for (const n of CLAY_PROVIDERS) await startProvider(n);
     const live = [...providers.keys()].filter((n) => alive(devAddress(n)));
@@ -785,14 +785,22 @@ describe("repair miner: repair-backed deals, placement, fault detection, minimal
       () => miner.output(),
     );
     expect(getAddress((await slotOf(0)).provider)).to.not.equal(getAddress(victim));
-    // The fallback: k = 2 whole pieces downloaded, and the log says the sub-chunk repair was not used.
+    // From d = 3 helpers' sub-chunks: β / α = 2 / 4 of each piece (1.5 pieces, not k = 2), plus
+    // two 32-byte roots per helper and stripe (this small file's sub-chunks are 1,016 bytes, so
+    // the roots add 3 %); the log names the method.
     const manifest = (await (await fetch(`${miner.url}/manifests/${stored.droot}`)).json()) as {
       coding?: { scheme: string; d: number };
+      shareSize: number;
       pieces: { payloadSize: number }[];
     };
     expect(manifest.coding).to.deep.equal({ scheme: "clay", d: 3 });
-    expect(done.bytesDownloaded).to.equal(2 * manifest.pieces[0].payloadSize);
-    expect(miner.output()).to.include("clay file: k whole pieces (sub-chunk repair not used)");
+    // Exactly d helpers × stripes × (β sub-chunks + (α − β) roots of 32 bytes), α = 4, β = 2.
+    const subChunk = manifest.shareSize / 4;
+    const stripes = manifest.pieces[0].payloadSize / manifest.shareSize;
+    expect(done.bytesDownloaded).to.equal(3 * stripes * (2 * subChunk + 2 * 32));
+    expect(done.bytesDownloaded / manifest.pieces[0].payloadSize).to.be.within(1.5, 1.6);
+    expect(miner.output()).to.include("clay file: sub-chunks from d helpers");
+    expect(miner.output()).to.not.include("sub-chunk repair impossible");
     const out = join(dir, "clay-back.bin");
     const back = await runCli([
       ...["client", "retrieve", stored.droot, "--out", out, "--key", devKey(READER), "--rpc", devnet.rpcUrl],
