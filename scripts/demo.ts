@@ -306,7 +306,7 @@ async function main(): Promise<number> {
     const bytesDownloaded = jobs.reduce((sum, j) => sum + (j?.bytesDownloaded ?? 0), 0);
     const piecesDownloaded = bytesDownloaded / Number(sizing.pieceBytes);
     await say(
-      `repair downloaded ${bytesDownloaded} bytes (${piecesDownloaded.toFixed(2)} pieces for k = ${opts.k}) in ${jobs.length} job(s) and rebuilt pieces ${killed.join(", ")}`,
+      `repair downloaded ${bytesDownloaded} bytes (${piecesDownloaded.toFixed(2)} pieces; ${expectedDownload(coding, opts.k, killed.length)}) in ${jobs.length} job(s) and rebuilt pieces ${killed.join(", ")}`,
     );
     for (const i of killed) {
       const job = jobOf(done.s, i);
@@ -417,3 +417,13 @@ main().then(
     process.exit(1);
   },
 );
+
+/**
+ * What a repair should download, for the demo's line: k whole pieces, or for a Clay file's single
+ * lost piece d helpers' β of α sub-chunks, d / (d − k + 1) pieces (plus 32-byte roots).
+ */
+function expectedDownload(coding: ReturnType<typeof parseCoding>, k: number, lost: number): string {
+  if (!coding || lost !== 1) return `k = ${k} whole pieces`;
+  const q = coding.d - k + 1;
+  return `Clay, d = ${coding.d} helpers' sub-chunks: ${(coding.d / q).toFixed(2)} pieces plus roots, not k = ${k}`;
+}
