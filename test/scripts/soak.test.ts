@@ -10,8 +10,12 @@ import type { SoakReport } from "../../scripts/lib/soak/report";
 
 const ROOT = join(__dirname, "..", "..");
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-/** The quick soak's bound: its goal is 5 minutes on a busy 2-core machine. */
-const SOAK_TIMEOUT_MS = 6 * 60_000;
+/**
+ * The quick soak's bound. Its goal is 5 minutes on a 2-core machine (the report's wall time says
+ * where a run lands); in `npm test` it shares the machine with the other suites, so the bound that
+ * fails the test is wider than the goal: a slow machine makes it slower, not wrong.
+ */
+const SOAK_TIMEOUT_MS = 12 * 60_000;
 
 /**
  * Runs `npm run soak -- …` in a process group of its own; on timeout the whole group (the soak,
