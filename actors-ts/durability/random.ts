@@ -1,25 +1,10 @@
+import { SeededRandom } from "../core/seeded-random";
+
 /**
- * A seeded pseudo-random generator for the durability simulation (mulberry32: 32 bits of state,
- * period 2^32, fast, and good enough for Monte Carlo of this size; not for anything secret). The
- * same seed gives the same run.
+ * The durability simulation's seeded generator ({@link SeededRandom}, mulberry32) with the draws it
+ * needs. The same seed gives the same run.
  */
-export class SimRandom {
-  private state: number;
-
-  /** @param seed Any integer (its low 32 bits are used). */
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-
-  /** Uniform in [0, 1). */
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  }
-
+export class SimRandom extends SeededRandom {
   /** An integer uniform in [0, n). */
   below(n: number): number {
     return Math.floor(this.next() * n);
