@@ -55,8 +55,10 @@ export interface SubChunkRepairRequest {
 export interface SubChunkRepairResult {
   /** The rebuilt piece's payload file; its CommP equals the lost piece's. */
   path: string;
-  /** Helper bytes downloaded (records: sub-chunks and the other sub-chunks' roots). */
+  /** Helper bytes received, liars' included (records: sub-chunks and the other sub-chunks' roots). */
   bytesDownloaded: number;
+  /** Bytes of the d plans the repair used: d · stripes · record bytes. */
+  bytesUsed: number;
   helpers: { pieceIndex: number; provider: Address }[];
   corrupt: CorruptPiece[];
   failed: { pieceIndex: number; provider: Address; error: string }[];
@@ -74,7 +76,14 @@ export async function rebuildFromSubChunks(
   request: SubChunkRepairRequest,
 ): Promise<SubChunkRepairResult> {
   const { params, lostIndex, pieces, holders } = request;
-  const result: SubChunkRepairResult = { path: "", bytesDownloaded: 0, helpers: [], corrupt: [], failed: [] };
+  const result: SubChunkRepairResult = {
+    path: "",
+    bytesDownloaded: 0,
+    bytesUsed: 0,
+    helpers: [],
+    corrupt: [],
+    failed: [],
+  };
   const available = pieces.map((_, i) => i).filter((i) => i !== lostIndex && (holders.get(i) ?? []).length > 0);
   let chosen: number[];
   try {
@@ -110,8 +119,10 @@ async function fetchFromAnyHolder(
   for (const provider of request.holders.get(index) ?? []) {
     const path = join(request.workDir, `plan-${index}-${provider.address}`);
     try {
-      await fetcher.fetch(request.retrievalId, { provider, pieceIndex: index, ...piece, plan }, path);
-      result.bytesDownloaded += geometry.streamBytes;
+      await fetcher.fetch(request.retrievalId, { provider, pieceIndex: index, ...piece, plan }, path, {
+        onBytes: (bytes) => (result.bytesDownloaded += bytes),
+      });
+      result.bytesUsed += geometry.streamBytes;
       result.helpers.push({ pieceIndex: index, provider: provider.address });
       return path;
     } catch (err) {

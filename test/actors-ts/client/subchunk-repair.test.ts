@@ -61,6 +61,9 @@ describe("Clay repair from d helpers' sub-chunks: 2.5 pieces downloaded, every b
       await writeFile(path, piece);
       await client.storeFile(path, { provider: market.providers[i], durationEpochs: 2000n, startDelayEpochs: 80n });
     }
+    // A second copy of piece 3, with provider 5: another holder to turn to when piece 3's lies.
+    const copy = join(market.dir, "clay", "piece-3");
+    await client.storeFile(copy, { provider: market.providers[5], durationEpochs: 2000n, startDelayEpochs: 80n });
     fetcher = new PieceFetcher({ clients, contracts, ledger: new RetrievalLedger(store.db), logger: silentLogger });
   });
 
@@ -68,10 +71,15 @@ describe("Clay repair from d helpers' sub-chunks: 2.5 pieces downloaded, every b
     await market?.close();
   });
 
-  async function requestFor(lostIndex: number, name: string): Promise<SubChunkRepairRequest> {
+  /** Piece i's holder is provider i; with `secondHolderOf3`, provider 5 holds piece 3 too. */
+  async function requestFor(lostIndex: number, name: string, secondHolderOf3 = false): Promise<SubChunkRepairRequest> {
     const registered = new Map((await listProviders(market.clients, market.contracts)).map((p) => [p.address, p]));
+    const holder = (i: number) => registered.get(market.providers[i]) as RegisteredProvider;
     const holders = new Map(
-      market.providers.map((a, i) => [i, i === lostIndex ? [] : [registered.get(a) as RegisteredProvider]]),
+      market.providers.map((_, i) => [
+        i,
+        i === lostIndex ? [] : i === 3 && secondHolderOf3 ? [holder(3), holder(5)] : [holder(i)],
+      ]),
     );
     const workDir = join(market.dir, name);
     await mkdir(workDir, { recursive: true });
@@ -94,6 +102,7 @@ describe("Clay repair from d helpers' sub-chunks: 2.5 pieces downloaded, every b
       expect(result.helpers.map((h) => h.pieceIndex).sort()).to.deep.equal(
         [0, 1, 2, 3, 4, 5].filter((i) => i !== lost),
       );
+      expect(result.bytesDownloaded).to.equal(result.bytesUsed);
       const downloaded = result.bytesDownloaded / pieces[lost].length;
       // d · β / α = 2.5 pieces, plus four 32-byte roots per helper and stripe (0.5 %).
       expect(downloaded).to.be.within(2.5, 2.51);
@@ -101,12 +110,24 @@ describe("Clay repair from d helpers' sub-chunks: 2.5 pieces downloaded, every b
     }
   });
 
-  it("a helper sending wrong sub-chunks is named with its chunk; with no other holder, the repair says to decode from k whole pieces", async () => {
+  it("a helper sending wrong sub-chunks is named with its chunk and replaced by another holder: repaired anyway", async () => {
     const liar = 3;
-    // The last test: the market is closed next, liar and all.
+    // From here on provider 3 corrupts what it serves (the tests below are the file's last).
     await market.restartProvider(liar, { faults: { corruptReads: true } });
-    const request = await requestFor(0, "repair-liar");
-    const err = await rebuildFromSubChunks(fetcher, request).then(
+    const result = await rebuildFromSubChunks(fetcher, await requestFor(0, "repair-replaced", true));
+    expect((await readFile(result.path)).equals(pieces[0])).to.equal(true);
+    expect(result.corrupt.map((c) => [c.provider, c.pieceIndex, c.chunk])).to.deep.equal([
+      [market.providers[liar], liar, 0],
+    ]);
+    expect(result.helpers).to.deep.include({ pieceIndex: liar, provider: market.providers[5] });
+    // The five plans used are 2.5 pieces; the liar's bytes, received until its first chunk failed, come on top.
+    expect(result.bytesUsed / pieces[0].length).to.be.within(2.5, 2.51);
+    expect(result.bytesDownloaded).to.be.greaterThan(result.bytesUsed);
+  });
+
+  it("with no other holder for the liar's piece, the repair says to decode from k whole pieces, naming the liar", async () => {
+    const liar = 3;
+    const err = await rebuildFromSubChunks(fetcher, await requestFor(0, "repair-liar")).then(
       () => undefined,
       (e: Error & { details?: Record<string, unknown> }) => e,
     );
