@@ -268,7 +268,7 @@ function printRepairDeals(deals: RepairDealStatusResponse[]): void {
       );
     for (const r of d.repairs)
       process.stdout.write(
-        `  repair ${r.id} of pieces ${r.indices.join(",")}: ${r.status}, ${r.bytesDownloaded} bytes downloaded\n`,
+        `  repair ${r.id} of pieces ${r.indices.join(",")}: ${r.status}, ${r.bytesDownloaded} bytes downloaded${r.method ? ` (${r.method})` : ""}\n`,
       );
   }
 }

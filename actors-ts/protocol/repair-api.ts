@@ -112,6 +112,8 @@ export const repairDealStatusResponseSchema = z.object({
       indices: z.array(z.number().int().nonnegative()),
       status: z.string(),
       bytesDownloaded: zByteCount,
+      /** How the pieces were (or are being) rebuilt: k whole pieces, or Clay sub-chunks from d helpers. */
+      method: z.string().optional(),
       faultEpoch: zDecimalString.optional(),
       reassignedEpoch: zDecimalString.optional(),
       /** Epoch the new storage deals of the rebuilt pieces were first seen proven. */

@@ -381,6 +381,7 @@ export function dealStatus(
         indices: r.indices,
         status: r.status,
         bytesDownloaded: r.bytesDownloaded,
+        method: r.method,
         faultEpoch: r.faultEpoch?.toString(),
         reassignedEpoch: r.reassignedEpoch?.toString(),
         confirmedEpoch: r.confirmedEpoch?.toString(),

@@ -155,6 +155,11 @@ export class RepairJobs {
     this.db.prepare("UPDATE repairs SET bytes_downloaded = bytes_downloaded + ? WHERE id = ?").run(bytes, id);
   }
 
+  /** Records how the job rebuilds its pieces (shown by `repair status`). */
+  setMethod(id: number, method: string): void {
+    this.db.prepare("UPDATE repairs SET method = ? WHERE id = ?").run(method, id);
+  }
+
   /**
    * Rebuilt pieces go back to placement (mode "reassign") and the job waits for them, in one
    * transaction: a crash leaves either the job queued or the pieces pending, never neither.

@@ -85,6 +85,8 @@ export interface RepairJobRow {
   error?: string;
   /** Bytes downloaded (all attempts, verified or not). */
   bytesDownloaded: number;
+  /** How the last attempt rebuilt (or is rebuilding) the pieces, e.g. "clay file: sub-chunks from d helpers". */
+  method?: string;
   /** Epoch the earliest of these losses was detected. */
   faultEpoch?: bigint;
   /** Epoch of the last reassignPiece transaction. */
@@ -222,6 +224,7 @@ export interface RawRepair {
   fault_epoch: string | null;
   reassigned_epoch: string | null;
   confirmed_epoch: string | null;
+  method: string | null;
   created_at: number;
   finished_at: number | null;
 }
@@ -239,6 +242,7 @@ export function toRepair(r: RawRepair): RepairJobRow {
     faultEpoch: r.fault_epoch ? BigInt(r.fault_epoch) : undefined,
     reassignedEpoch: r.reassigned_epoch ? BigInt(r.reassigned_epoch) : undefined,
     confirmedEpoch: r.confirmed_epoch ? BigInt(r.confirmed_epoch) : undefined,
+    method: opt(r.method),
     createdAt: r.created_at,
     finishedAt: opt(r.finished_at),
   };

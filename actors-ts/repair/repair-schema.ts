@@ -103,4 +103,7 @@ export const REPAIR_MIGRATIONS = [
      SELECT storage_deal_id, proposal_json, retired_at, settled_at,
             CASE WHEN settled_at IS NULL THEN NULL ELSE 'closed' END
      FROM retired_storage_deals;`,
+  // How a repair rebuilt its pieces (k whole pieces, or a Clay piece from d helpers' sub-chunks,
+  // and why it fell back): what `repair status` shows beside the bytes downloaded.
+  `ALTER TABLE repairs ADD COLUMN method TEXT;`,
 ];

@@ -202,6 +202,7 @@ export class Repairer {
     }
     const fetcher = new PieceFetcher({ ...this.c, ledger: this.c.ledger });
     log.info({ lostIndex, d: params.d, method: repairMethod(manifest, true) }, "repair: sub-chunks from d helpers");
+    this.c.store.jobs.setMethod(job.id, repairMethod(manifest, true));
     try {
       const result = await rebuildFromSubChunks(fetcher, {
         retrievalId,
@@ -232,6 +233,7 @@ export class Repairer {
     } catch (err) {
       if (!(err instanceof NotEnoughHelpersError)) throw err;
       log.warn({ err: err.message, details: err.details }, "sub-chunk repair impossible; downloading k whole pieces");
+      this.c.store.jobs.setMethod(job.id, `${repairMethod(manifest)}: ${err.message}`);
       return undefined;
     }
   }
@@ -282,6 +284,10 @@ export class Repairer {
       },
       "repair: downloading k healthy pieces",
     );
+    // A Clay fallback already said why; otherwise say how.
+    if (!this.c.store.jobs.get(job.id)?.method?.startsWith(repairMethod(manifest))) {
+      this.c.store.jobs.setMethod(job.id, repairMethod(manifest));
+    }
     const fetched = await retriever.fetchPieces({
       retrievalId,
       manifest,

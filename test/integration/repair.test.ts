@@ -800,6 +800,7 @@ describe("repair miner: repair-backed deals, placement, fault detection, minimal
     expect(done.bytesDownloaded).to.equal(3 * stripes * (2 * subChunk + 2 * 32));
     expect(done.bytesDownloaded / manifest.pieces[0].payloadSize).to.be.within(1.5, 1.6);
     expect(miner.output()).to.include("clay file: sub-chunks from d helpers");
+    expect(done.method).to.equal("clay file: sub-chunks from d helpers");
     expect(miner.output()).to.not.include("sub-chunk repair impossible");
     const out = join(dir, "clay-back.bin");
     const back = await runCli([
