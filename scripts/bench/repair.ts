@@ -19,12 +19,14 @@ export interface RepairFigures {
  * SIGKILLed and its piece repaired) with `--json` and reads the repair figures from its summary.
  * The run's data dirs stay in `.demo/<run>/`.
  *
+ * @param demoArgs More demo options, e.g. `--code clay` for a Clay file's repair.
+ *
  * @throws Error with the demo's output when it exits non-zero.
  */
-export async function benchRepair(): Promise<RepairFigures> {
+export async function benchRepair(demoArgs: string[] = []): Promise<RepairFigures> {
   const root = join(__dirname, "..", "..");
   const tsx = require.resolve("tsx/cli", { paths: [root] });
-  const { code, stdout, stderr } = await runNode([tsx, join(root, "scripts", "demo.ts"), "--json"]);
+  const { code, stdout, stderr } = await runNode([tsx, join(root, "scripts", "demo.ts"), "--json", ...demoArgs]);
   if (code !== 0) throw new Error(`demo exited ${code}:\n${stdout}${stderr}`);
   const { summary } = JSON.parse(stdout) as {
     summary: {
