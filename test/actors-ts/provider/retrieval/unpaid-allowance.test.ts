@@ -60,7 +60,10 @@ describe("the unpaid_bytes migration", () => {
   it("gives lanes served before it the bytes their vouchers do not pay for", async () => {
     const dir = await mkdtemp(join(tmpdir(), "rm-unpaid-migration-"));
     const path = join(dir, "provider.sqlite");
-    const old = openDatabase(path, PROVIDER_MIGRATIONS.slice(0, -1));
+    // The schema as it stood just before the unpaid_bytes migration (later ones come after it).
+    const unpaid = PROVIDER_MIGRATIONS.findIndex((m) => m.includes("ADD COLUMN unpaid_bytes"));
+    expect(unpaid).to.be.greaterThan(0);
+    const old = openDatabase(path, PROVIDER_MIGRATIONS.slice(0, unpaid));
     const insert = old.prepare(
       `INSERT INTO retrievals (id, client, root, piece_cid, start_offset, end_offset, channel_id, lane, price_per_byte,
          interval_bytes, interval_increase, max_unpaid, bytes_sent, created_at)
