@@ -22,7 +22,12 @@ import { request } from "undici";
 import { privateKeyToAccount } from "viem/accounts";
 import { connectChain } from "../../actors-ts/chain/clients";
 import { contractsOf } from "../../actors-ts/chain/contracts";
-import { addBid, cancelBid, signDealAuthorization } from "../../actors-ts/chain/repair-market/actions";
+import {
+  addBid,
+  cancelBid,
+  cancelBidWithRefund,
+  signDealAuthorization,
+} from "../../actors-ts/chain/repair-market/actions";
 import { getBid } from "../../actors-ts/chain/repair-market/reads";
 import { signRequest } from "../../actors-ts/core/signed-request";
 import { ErasurePool } from "../../actors-ts/erasure/erasure-pool";
@@ -339,7 +344,7 @@ describe("repair miner: repair-backed deals, placement, fault detection, minimal
         >,
       };
     };
-    const bidFor = async (manifest: Manifest) => {
+    const bidFor = async (manifest: Manifest, code = { scheme: 0, d: 0 }) => {
       const head = await clients.public.getBlockNumber();
       const bid = await addBid(clients, contracts, {
         droot: manifest.droot,
@@ -347,7 +352,7 @@ describe("repair miner: repair-backed deals, placement, fault detection, minimal
         size: encodedPayloadBytes(manifest),
         durationEpochs: 1000n,
         expiryEpoch: head + 1000n,
-        codingParams: { k: 4, m: 2, pieceSize: BigInt(manifest.pieces[0].paddedSize), scheme: 0, d: 0 },
+        codingParams: { k: 4, m: 2, pieceSize: BigInt(manifest.pieces[0].paddedSize), ...code },
       });
       const deadline = head + 500n;
       const auth = { bidId: bid.bidId, askId: BigInt(info.askId), minerId: BigInt(info.minerId), deadline };
@@ -383,6 +388,19 @@ describe("repair miner: repair-backed deals, placement, fault detection, minimal
         bidA.bidId,
         b.manifest.pieces.map((p) => p.root),
       );
+
+      // 1b. A bid that claims a Clay code for a Reed–Solomon file: the miner would take on a
+      // repair it cannot do as bid. Refused before anything is stored; the client's bid stays
+      // open and its whole amount comes back on cancel.
+      const lyingBid = await bidFor(a.manifest, { scheme: 1, d: 5 });
+      const lied = await call("POST", REPAIR_PATHS.proposals, lyingBid.proposal(a.manifest));
+      expect(lied.status, JSON.stringify(lied.body)).to.equal(422);
+      expect(lied.body.error).to.equal("CodingMismatch");
+      const lyingOnChain = await getBid(clients, contracts, lyingBid.bidId);
+      expect(lyingOnChain.state).to.equal(1); // still Open: no deal
+      for (const p of a.manifest.pieces) expect(existsSync(minerBlob(p.root)), p.root).to.equal(false);
+      const { refund } = await cancelBidWithRefund(clients, contracts, lyingBid.bidId);
+      expect(refund).to.equal(lyingOnChain.amount);
 
       // 2. A piece whose bytes do not match the commitment the manifest gives for it.
       const c = await prepare("corrupt-piece");
