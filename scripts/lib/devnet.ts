@@ -44,7 +44,18 @@ export async function startDevnet(
   env: NodeJS.ProcessEnv = {},
   fixedPort?: number,
 ): Promise<Devnet> {
-  const port = fixedPort ?? (await freePort());
+  // A free port can be taken by another process between `freePort` and the node's listen; the
+  // node then exits with EADDRINUSE and a new port is tried (up to three times in all).
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startDevnetOn(args, env, fixedPort ?? (await freePort()));
+    } catch (err) {
+      if (fixedPort !== undefined || attempt >= 3 || !(err as Error).message.includes("EADDRINUSE")) throw err;
+    }
+  }
+}
+
+async function startDevnetOn(args: string[], env: NodeJS.ProcessEnv, port: number): Promise<Devnet> {
   const child = spawn(
     process.execPath,
     [HARDHAT_CLI, "node", "--hostname", "127.0.0.1", "--port", String(port), ...args],
@@ -78,6 +89,8 @@ export async function startDevnet(
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }),
+        // Something else on the port may accept and never answer: each probe is bounded.
+        signal: AbortSignal.timeout(5_000),
       });
       if (res.ok) return devnet;
     } catch {
