@@ -2,7 +2,7 @@ import { InvalidArgumentError, RepairMarketError } from "../core/errors";
 import { CHUNK_LOG2_LEAVES, LEAVES_PER_QUAD, NODE_BYTES, QUAD_PAYLOAD_BYTES } from "./constants";
 import { fr32PadQuads } from "./fr32";
 import { pieceGeometry } from "./commp";
-import { hashLayer, subtreeRoot, zeroRoot } from "./sha254";
+import { hashPair, subtreeRoot, zeroRoot } from "./sha254";
 
 /**
  * Sub-chunk plans: a helper of a regenerating-code repair (Clay, issue 21) sends, for each stripe
@@ -10,16 +10,25 @@ import { hashLayer, subtreeRoot, zeroRoot } from "./sha254";
  * against its piece commitment before it is used. A sub-chunk of 127 · 2^j payload bytes pads to
  * 128 · 2^j bytes (4 · 2^j leaves) and sits at a multiple of its own size, so it is an aligned
  * subtree of the piece's CommP tree. The helper sends, per stripe, the planned sub-chunks' bytes
- * followed by the 32-byte roots of the share's other sub-chunks: with both, the receiver knows
- * the root of every sub-chunk of the stripe, i.e. a run of the tree's layer at the sub-chunk
- * level, and hashes it up to the 2^15-leaf chunk roots it already verified against the CommP
+ * followed by 32-byte roots covering the share's other sub-chunks: with both, the receiver knows
+ * the whole stripe as a run of aligned subtrees of the tree, and hashes it up to the 2^15-leaf chunk roots it already verified against the CommP
  * (`GET /pieces/:pieceCid/tree`; for a piece of one chunk or less, the CommP root itself). A wrong
  * byte or a wrong root changes a chunk root: the helper and the chunk are named.
  *
+ * The other sub-chunks are not sent one root each: each run of them is cut into **root blocks**,
+ * the fewest aligned subtrees covering it, and one root per block is sent. A block holds 2^b
+ * sub-chunks from a share index that is a multiple of 2^b, with 2^b dividing α and at most the
+ * sub-chunks under one checked node, so it sits at a multiple of its size in the whole piece
+ * whatever the stripe (every stripe's record has the same layout and length) and never crosses a
+ * checked node. For α = 256 (Clay 10 + 4) this sends 2 to 128 roots per stripe instead of 192,
+ * by which digit of the plane index the lost piece fixes; for α = 9 (a power of three) it is one
+ * root per sub-chunk, as before.
+ *
  * The stream a plan defines (its "records", one per stripe, back to back):
- *   record(s) = subChunk(s, planes[0]) ‖ … ‖ subChunk(s, planes[β−1]) ‖ root(s, u_0) ‖ … ‖ root(s, u_{α−β−1})
- * where u are the share's other sub-chunk indices in ascending order; subChunk(s, z) is payload
- * bytes [s · shareSize + z · subChunkSize, + subChunkSize) of the piece.
+ *   record(s) = subChunk(s, planes[0]) ‖ … ‖ subChunk(s, planes[β−1]) ‖ root(s, B_0) ‖ … ‖ root(s, B_{r−1})
+ * where B are the share's root blocks in ascending order (`rootBlocks`); subChunk(s, z) is payload
+ * bytes [s · shareSize + z · subChunkSize, + subChunkSize) of the piece and root(s, B) the root of
+ * the subtree over B's sub-chunks of stripe s.
  */
 
 /** What a helper is asked to send of its piece. */
@@ -36,6 +45,12 @@ export interface SubChunkPlan {
   stripes: number;
 }
 
+/** Unsent sub-chunks of a share whose one root is sent: `count` (2^b) of them from index `start`. */
+export interface RootBlock {
+  start: number;
+  count: number;
+}
+
 /** A plan's derived sizes. */
 export interface SubChunkPlanGeometry {
   /** Sub-chunks per share. */
@@ -46,6 +61,8 @@ export interface SubChunkPlanGeometry {
   checkLevel: number;
   /** Sub-chunk roots under one checked node: 2^(checkLevel − level). */
   perCheckNode: number;
+  /** The share's unsent sub-chunks as root blocks, ascending (one 32-byte root each per record). */
+  rootBlocks: RootBlock[];
   /** Bytes of one stripe's record. */
   recordBytes: number;
   /** Bytes of the whole plan's stream: stripes · recordBytes. */
@@ -101,27 +118,67 @@ export function subChunkPlanGeometry(plan: SubChunkPlan, payloadSize: number): S
   if (end !== pieceStripes && (end * alpha) % perCheckNode !== 0) {
     fail("the plan must end on a chunk boundary or at the piece's end");
   }
-  const recordBytes = planes.length * subChunkSize + (alpha - planes.length) * NODE_BYTES;
-  return { alpha, level, checkLevel, perCheckNode, recordBytes, streamBytes: stripes * recordBytes, pieceStripes };
+  const blocks = rootBlocks(planes, alpha, perCheckNode);
+  const recordBytes = planes.length * subChunkSize + blocks.length * NODE_BYTES;
+  return {
+    alpha,
+    level,
+    checkLevel,
+    perCheckNode,
+    rootBlocks: blocks,
+    recordBytes,
+    streamBytes: stripes * recordBytes,
+    pieceStripes,
+  };
 }
 
-/** The share's sub-chunk indices a plan does not send, ascending. */
-function unsentOf(plan: SubChunkPlan, alpha: number): number[] {
-  const sent = new Set(plan.planes);
-  return Array.from({ length: alpha }, (_, z) => z).filter((z) => !sent.has(z));
-}
-
-/** Roots of `count` consecutive sub-chunks of `bytes` from `offset`, 32 bytes each. */
-function rootsOf(bytes: Uint8Array, offset: number, count: number, subChunkSize: number): Uint8Array {
-  const quads = subChunkSize / QUAD_PAYLOAD_BYTES;
-  const leaves = new Uint8Array(quads * LEAVES_PER_QUAD * NODE_BYTES);
-  const scratch = new Uint8Array(leaves.length / 2);
-  const out = new Uint8Array(count * NODE_BYTES);
-  for (let i = 0; i < count; i++) {
-    fr32PadQuads(bytes, offset + i * subChunkSize, quads, leaves, 0);
-    out.set(subtreeRoot(leaves, scratch), i * NODE_BYTES);
+/**
+ * Cuts a share's unsent sub-chunks into root blocks (see the module's comment): from each unsent
+ * index, the largest block of unsent sub-chunks aligned to its size, up to the largest power of
+ * two dividing α and at most `perCheckNode`.
+ *
+ * @param planes The sent indices, ascending, each < α.
+ * @returns The blocks in ascending order; together with `planes` they cover 0..α−1 once.
+ */
+export function rootBlocks(planes: readonly number[], alpha: number, perCheckNode: number): RootBlock[] {
+  let cap = 1;
+  while (alpha % (cap * 2) === 0 && cap * 2 <= perCheckNode) cap *= 2;
+  const sent = new Uint8Array(alpha);
+  for (const z of planes) sent[z] = 1;
+  const blocks: RootBlock[] = [];
+  let z = 0;
+  while (z < alpha) {
+    if (sent[z]) {
+      z++;
+      continue;
+    }
+    let count = cap;
+    while (count > 1 && (z % count !== 0 || sent.subarray(z, z + count).includes(1))) count /= 2;
+    blocks.push({ start: z, count });
+    z += count;
   }
-  return out;
+  return blocks;
+}
+
+/** Pads and hashes sub-chunk bytes to subtree roots, reusing its buffers. */
+class SubtreeHasher {
+  private leaves = new Uint8Array(0);
+  private scratch = new Uint8Array(0);
+
+  constructor(private readonly subChunkSize: number) {}
+
+  /** Root of the subtree over `count` (2^b) sub-chunks of `bytes` from `offset`: a new 32-byte node. */
+  root(bytes: Uint8Array, offset: number, count: number): Uint8Array {
+    const quads = (this.subChunkSize / QUAD_PAYLOAD_BYTES) * count;
+    const size = quads * LEAVES_PER_QUAD * NODE_BYTES;
+    if (this.leaves.length < size) {
+      this.leaves = new Uint8Array(size);
+      this.scratch = new Uint8Array(size / 2);
+    }
+    const leaves = this.leaves.subarray(0, size);
+    fr32PadQuads(bytes, offset, quads, leaves, 0);
+    return subtreeRoot(leaves, this.scratch);
+  }
 }
 
 /**
@@ -129,23 +186,24 @@ function rootsOf(bytes: Uint8Array, offset: number, count: number, subChunkSize:
  * comment for the layout).
  *
  * @param share The stripe's share: `plan.shareSize` payload bytes of the piece.
+ * @param geometry `subChunkPlanGeometry(plan, the piece's payload size)`.
  * @throws InvalidArgumentError for a share of the wrong size.
  */
-export function subChunkRecord(share: Uint8Array, plan: SubChunkPlan): Uint8Array {
-  const alpha = plan.shareSize / plan.subChunkSize;
+export function subChunkRecord(share: Uint8Array, plan: SubChunkPlan, geometry: SubChunkPlanGeometry): Uint8Array {
   if (share.length !== plan.shareSize) {
     throw new InvalidArgumentError("sub-chunk record: the share is not shareSize bytes", {
       details: { bytes: share.length, shareSize: plan.shareSize },
     });
   }
-  const unsent = unsentOf(plan, alpha);
-  const record = new Uint8Array(plan.planes.length * plan.subChunkSize + unsent.length * NODE_BYTES);
+  const blocks = geometry.rootBlocks;
+  const record = new Uint8Array(plan.planes.length * plan.subChunkSize + blocks.length * NODE_BYTES);
   plan.planes.forEach((z, i) =>
     record.set(share.subarray(z * plan.subChunkSize, (z + 1) * plan.subChunkSize), i * plan.subChunkSize),
   );
+  const hasher = new SubtreeHasher(plan.subChunkSize);
   let at = plan.planes.length * plan.subChunkSize;
-  for (const z of unsent) {
-    record.set(rootsOf(share, z * plan.subChunkSize, 1, plan.subChunkSize), at);
+  for (const b of blocks) {
+    record.set(hasher.root(share, b.start * plan.subChunkSize, b.count), at);
     at += NODE_BYTES;
   }
   return record;
@@ -157,12 +215,18 @@ export function subChunkRecord(share: Uint8Array, plan: SubChunkPlan): Uint8Arra
  */
 export class SubChunkPlanVerifier {
   readonly geometry: SubChunkPlanGeometry;
-  private readonly unsent: number[];
   private pending = new Uint8Array(0);
-  /** Sub-chunk roots of the node being filled, in tree order. */
-  private layer: Uint8Array;
-  private layerFill = 0;
-  /** Stripes whose records are in `layer`, waiting for their node's check. */
+  /**
+   * The node being filled, as aligned subtrees (sizes in sub-chunks, strictly decreasing): the
+   * binary decomposition of `fill`, merged as soon as two of a size meet.
+   */
+  private stack: { count: number; root: Uint8Array }[] = [];
+  /** Sub-chunks of the node being filled that are in `stack`. */
+  private fill = 0;
+  private readonly hasher: SubtreeHasher;
+  /** What each share index is in a record: a sent plane (its position) or a root block's start. */
+  private readonly items: { start: number; count: number; sent?: number; block?: number }[];
+  /** Stripes whose records are in `stack`, waiting for their node's check. */
   private held: { stripe: number; sent: Uint8Array }[] = [];
   private stripe: number;
   private verifiedBytes = 0;
@@ -184,8 +248,11 @@ export class SubChunkPlanVerifier {
     private readonly onVerified: (stripe: number, sent: Uint8Array) => void,
   ) {
     this.geometry = subChunkPlanGeometry(plan, payloadSize);
-    this.unsent = unsentOf(plan, this.geometry.alpha);
-    this.layer = new Uint8Array(this.geometry.perCheckNode * NODE_BYTES);
+    this.hasher = new SubtreeHasher(plan.subChunkSize);
+    this.items = [
+      ...plan.planes.map((z, i) => ({ start: z, count: 1, sent: i })),
+      ...this.geometry.rootBlocks.map((b, i) => ({ ...b, block: i })),
+    ].sort((a, b) => a.start - b.start);
     this.stripe = plan.firstStripe;
   }
 
@@ -228,42 +295,55 @@ export class SubChunkPlanVerifier {
     const { alpha, perCheckNode, pieceStripes, level } = this.geometry;
     const { planes, subChunkSize } = this.plan;
     const sentBytes = planes.length * subChunkSize;
-    const sentRoots = rootsOf(record, 0, planes.length, subChunkSize);
-    const roots = new Uint8Array(alpha * NODE_BYTES);
-    planes.forEach((z, i) => roots.set(sentRoots.subarray(i * NODE_BYTES, (i + 1) * NODE_BYTES), z * NODE_BYTES));
-    this.unsent.forEach((z, i) =>
-      roots.set(record.subarray(sentBytes + i * NODE_BYTES, sentBytes + (i + 1) * NODE_BYTES), z * NODE_BYTES),
-    );
     this.held.push({ stripe: this.stripe, sent: record.slice(0, sentBytes) });
-    // A share may straddle checked nodes (α need not divide them): fill node by node.
-    let from = 0;
-    while (from < alpha) {
-      const take = Math.min(alpha - from, perCheckNode - this.layerFill);
-      this.layer.set(roots.subarray(from * NODE_BYTES, (from + take) * NODE_BYTES), this.layerFill * NODE_BYTES);
-      this.layerFill += take;
-      from += take;
-      if (this.layerFill === perCheckNode) this.checkNode(this.stripe * alpha + from, from === alpha);
+    // In share order: each sent sub-chunk hashed here, each root block's root as sent. A share may
+    // straddle checked nodes (α need not divide them); no item does (`rootBlocks`).
+    for (const item of this.items) {
+      const root =
+        item.sent !== undefined
+          ? this.hasher.root(record, item.sent * subChunkSize, 1)
+          : record.subarray(
+              sentBytes + (item.block as number) * NODE_BYTES,
+              sentBytes + ((item.block as number) + 1) * NODE_BYTES,
+            );
+      this.add(item.count, root);
+      if (this.fill === perCheckNode) {
+        const end = item.start + item.count;
+        this.checkNode(this.stripe * alpha + end, end === alpha);
+      }
     }
     this.stripe++;
-    if (this.stripe === pieceStripes && this.layerFill > 0) {
-      // The piece ends inside this node: the rest of its leaves are zeros.
-      const zero = zeroRoot(level);
-      const filled = this.layerFill;
-      for (let i = filled; i < perCheckNode; i++) this.layer.set(zero, i * NODE_BYTES);
-      this.layerFill = perCheckNode;
+    if (this.stripe === pieceStripes && this.fill > 0) {
+      // The piece ends inside this node: the rest of its leaves are zeros, as aligned subtrees.
+      const filled = this.fill;
+      while (this.fill < perCheckNode) {
+        const count = this.fill & -this.fill;
+        this.add(count, zeroRoot(level + Math.log2(count)));
+      }
       this.checkNode(this.stripe * alpha - filled + perCheckNode, true);
     }
   }
 
+  /** Appends an aligned subtree of `count` sub-chunks to the node being filled. */
+  private add(count: number, root: Uint8Array): void {
+    this.stack.push({ count, root });
+    this.fill += count;
+    for (let n = this.stack.length; n >= 2 && this.stack[n - 1].count === this.stack[n - 2].count; n--) {
+      const right = this.stack.pop() as { count: number; root: Uint8Array };
+      const left = this.stack[n - 2];
+      this.stack[n - 2] = { count: left.count * 2, root: hashPair(left.root, right.root) };
+    }
+  }
+
   /**
-   * Hashes the filled layer to its node (the one ending before sub-chunk `end`, counted over the
-   * whole piece) and compares it with the verified one; on a match, releases the held stripes now
-   * wholly checked (all of them when the node ended with a stripe).
+   * Compares the filled node (the one ending before sub-chunk `end`, counted over the whole piece)
+   * with the verified one; on a match, releases the held stripes now wholly checked (all of them
+   * when the node ended with a stripe).
    */
   private checkNode(end: number, stripeDone: boolean): void {
     const { perCheckNode, recordBytes } = this.geometry;
     const index = end / perCheckNode - 1;
-    const actual = perCheckNode === 1 ? this.layer.slice(0, NODE_BYTES) : hashUp(this.layer);
+    const actual = this.stack[0].root;
     const expected = this.checkedNode(index);
     if (!equalBytes(actual, expected)) {
       throw new SubChunkMismatchError("a helper's sub-chunks or roots do not match its piece commitment", {
@@ -275,26 +355,14 @@ export class SubChunkPlanVerifier {
         },
       });
     }
-    this.layerFill = 0;
+    this.stack = [];
+    this.fill = 0;
     const release = stripeDone ? this.held : this.held.slice(0, -1);
     this.held = stripeDone ? [] : this.held.slice(-1);
     for (const h of release) {
       this.onVerified(h.stripe, h.sent);
       this.verifiedBytes += recordBytes;
     }
-  }
-}
-
-/** Hashes a layer of 2^h ≥ 2 nodes up to its root. */
-function hashUp(layer: Uint8Array): Uint8Array {
-  let width = layer.length / 2;
-  let current = layer;
-  for (;;) {
-    const next = new Uint8Array(width);
-    hashLayer(current, next);
-    if (width === NODE_BYTES) return next;
-    current = next;
-    width /= 2;
   }
 }
 

@@ -34,6 +34,9 @@ import { ErasurePool } from "../../actors-ts/erasure/erasure-pool";
 import { prepareFile } from "../../actors-ts/manifest/prepare";
 import { encodedPayloadBytes, manifestDroot, type Manifest } from "../../actors-ts/manifest/manifest";
 import { commpOfFile } from "../../actors-ts/piece/commp";
+import { subChunkPlanGeometry } from "../../actors-ts/piece/subchunk-proof";
+import { clayParams } from "../../actors-ts/erasure/clay-core";
+import { clayRepairPlanes } from "../../actors-ts/erasure/clay-repair";
 import { REPAIR_PATHS, type RepairInfoResponse } from "../../actors-ts/protocol/repair-api";
 
 const PERIOD = 12; // proving period, epochs (500 ms blocks, mined by a ChainPacer: about 6 s)
@@ -804,18 +807,29 @@ describe("repair miner: repair-backed deals, placement, fault detection, minimal
     );
     expect(getAddress((await slotOf(0)).provider)).to.not.equal(getAddress(victim));
     // From d = 3 helpers' sub-chunks: β / α = 2 / 4 of each piece (1.5 pieces, not k = 2), plus
-    // two 32-byte roots per helper and stripe (this small file's sub-chunks are 1,016 bytes, so
-    // the roots add 3 %); the log names the method.
+    // one or two 32-byte roots per helper and stripe (this small file's sub-chunks are 1,016
+    // bytes, so the roots add at most 3 %); the log names the method.
     const manifest = (await (await fetch(`${miner.url}/manifests/${stored.droot}`)).json()) as {
       coding?: { scheme: string; d: number };
       shareSize: number;
       pieces: { payloadSize: number }[];
     };
     expect(manifest.coding).to.deep.equal({ scheme: "clay", d: 3 });
-    // Exactly d helpers × stripes × (β sub-chunks + (α − β) roots of 32 bytes), α = 4, β = 2.
+    // Exactly d helpers × the plan's stream: per stripe β sub-chunks and the root blocks' roots
+    // of the other α − β (α = 4, β = 2: the planes piece 0 needs, `clayRepairPlanes`).
     const subChunk = manifest.shareSize / 4;
     const stripes = manifest.pieces[0].payloadSize / manifest.shareSize;
-    expect(done.bytesDownloaded).to.equal(3 * stripes * (2 * subChunk + 2 * 32));
+    const plan = {
+      shareSize: manifest.shareSize,
+      subChunkSize: subChunk,
+      planes: clayRepairPlanes(clayParams(2, 2, 3), 0),
+      firstStripe: 0,
+      stripes,
+    };
+    const { rootBlocks: blocks } = subChunkPlanGeometry(plan, manifest.pieces[0].payloadSize);
+    expect(plan.planes).to.have.length(2);
+    expect(blocks.length).to.be.within(1, 2);
+    expect(done.bytesDownloaded).to.equal(3 * stripes * (2 * subChunk + blocks.length * 32));
     expect(done.bytesDownloaded / manifest.pieces[0].payloadSize).to.be.within(1.5, 1.6);
     expect(miner.output()).to.include("clay file: sub-chunks from d helpers");
     expect(done.method).to.equal("clay file: sub-chunks from d helpers");

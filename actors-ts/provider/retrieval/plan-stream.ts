@@ -35,13 +35,14 @@ export function planStream(
   offset: number,
   length: number,
 ): Readable {
-  const { recordBytes } = subChunkPlanGeometry(plan, payloadSize);
+  const geometry = subChunkPlanGeometry(plan, payloadSize);
+  const { recordBytes } = geometry;
   const end = offset + length;
   async function* records(): AsyncGenerator<Uint8Array> {
     for (let r = Math.floor(offset / recordBytes); r * recordBytes < end; r++) {
       const stripe = plan.firstStripe + r;
       const share = await blobs.readRange(key, stripe * plan.shareSize, plan.shareSize);
-      const record = subChunkRecord(share, plan);
+      const record = subChunkRecord(share, plan, geometry);
       const from = Math.max(0, offset - r * recordBytes);
       const to = Math.min(recordBytes, end - r * recordBytes);
       yield record.subarray(from, to);

@@ -4,6 +4,7 @@ import { CommPHasher } from "../../../actors-ts/piece/commp";
 import {
   SubChunkPlanVerifier,
   subChunkPlanGeometry,
+  rootBlocks,
   subChunkRecord,
   type SubChunkPlan,
 } from "../../../actors-ts/piece/subchunk-proof";
@@ -19,8 +20,9 @@ function pieceOf(payloadSize: number) {
 /** The plan's stream as an honest helper builds it. */
 function streamOf(payload: Uint8Array, plan: SubChunkPlan): Buffer {
   const records: Uint8Array[] = [];
+  const geometry = subChunkPlanGeometry(plan, payload.length);
   for (let s = plan.firstStripe; s < plan.firstStripe + plan.stripes; s++) {
-    records.push(subChunkRecord(payload.subarray(s * plan.shareSize, (s + 1) * plan.shareSize), plan));
+    records.push(subChunkRecord(payload.subarray(s * plan.shareSize, (s + 1) * plan.shareSize), plan, geometry));
   }
   return Buffer.concat(records);
 }
@@ -59,17 +61,19 @@ describe("sub-chunk plans: a helper's sub-chunks checked against its piece commi
 
   it("4 + 2 Clay shape (α 8, β 4, 16,256-byte sub-chunks): every planned byte released, checked chunk by chunk", () => {
     const piece = pieceOf(12 * share); // two chunks, the second half zeros past the payload
-    for (const planes of [
-      [0, 1, 2, 3],
-      [1, 3, 5, 7],
-      [2, 3, 6, 7],
-    ]) {
-      const plan = { shareSize: share, subChunkSize: share / 8, planes, firstStripe: 0, stripes: 12 };
+    // The three digits a lost piece can fix: its other planes are one block of 4, two of 2, or 4 single ones.
+    for (const [planes, roots] of [
+      [[0, 1, 2, 3], 1],
+      [[1, 3, 5, 7], 4],
+      [[2, 3, 6, 7], 2],
+    ] as const) {
+      const plan = { shareSize: share, subChunkSize: share / 8, planes: [...planes], firstStripe: 0, stripes: 12 };
       const stream = streamOf(piece.payload, plan);
       const geometry = subChunkPlanGeometry(plan, piece.payload.length);
       expect(stream.length).to.equal(geometry.streamBytes);
-      // Half the piece, plus 4 roots of 32 bytes a stripe.
-      expect(stream.length).to.equal(12 * (4 * (share / 8) + 4 * 32));
+      // Half the piece, plus the root blocks' roots of 32 bytes a stripe.
+      expect(geometry.rootBlocks).to.have.length(roots);
+      expect(stream.length).to.equal(12 * (4 * (share / 8) + roots * 32));
       const result = verify(piece, plan, stream);
       expect(result.done).to.equal(true);
       expect(result.verifiedTo).to.equal(stream.length);
@@ -80,11 +84,46 @@ describe("sub-chunk plans: a helper's sub-chunks checked against its piece commi
 
   it("10 + 4 Clay shape (α 256, β 64, 508-byte sub-chunks), a plan from the second chunk on", () => {
     const piece = pieceOf(20 * share);
-    const planes = Array.from({ length: 64 }, (_, i) => i * 4 + 1); // one digit fixed: every fourth plane
-    const plan = { shareSize: share, subChunkSize: 508, planes, firstStripe: 8, stripes: 12 };
-    const result = verify(piece, plan, streamOf(piece.payload, plan));
+    // Each digit of the plane index fixed in turn (weight 1: every fourth plane; 64: one run of 64).
+    for (const weight of [1, 4, 16, 64]) {
+      const planes = [...Array(256).keys()].filter((z) => Math.floor(z / weight) % 4 === 1);
+      const plan = { shareSize: share, subChunkSize: 508, planes, firstStripe: 8, stripes: 12 };
+      const result = verify(piece, plan, streamOf(piece.payload, plan));
+      expect(result.done, `weight ${weight}`).to.equal(true);
+      expect(result.released.equals(expectedSent(piece.payload, plan))).to.equal(true);
+    }
+    // Shares of eight chunks (32,512-byte sub-chunks, 32 a chunk): root blocks stop at chunks.
+    const big = pieceOf(2 * 256 * 32_512);
+    const planes = [...Array(256).keys()].filter((z) => Math.floor(z / 64) % 4 === 2);
+    const plan = { shareSize: 256 * 32_512, subChunkSize: 32_512, planes, firstStripe: 0, stripes: 2 };
+    const geometry = subChunkPlanGeometry(plan, big.payload.length);
+    expect(geometry.perCheckNode).to.equal(32);
+    expect(geometry.rootBlocks).to.have.length(6);
+    const result = verify(big, plan, streamOf(big.payload, plan));
     expect(result.done).to.equal(true);
-    expect(result.released.equals(expectedSent(piece.payload, plan))).to.equal(true);
+    expect(result.released.equals(expectedSent(big.payload, plan))).to.equal(true);
+  });
+
+  it("root blocks: the fewest aligned subtrees over the unsent planes, within α's power of two and one chunk", () => {
+    // α 256 (10 + 4), β 64: the lost piece fixes one of four base-4 digits of the plane index.
+    const rootsFor = (weight: number, perCheckNode = 4096) => {
+      const planes = [...Array(256).keys()].filter((z) => Math.floor(z / weight) % 4 === 1);
+      const blocks = rootBlocks(planes, 256, perCheckNode);
+      // Together with the planes, every index once, each block aligned to its size.
+      const covered = [...planes];
+      for (const b of blocks) {
+        expect(b.start % b.count, `block ${b.start}+${b.count}`).to.equal(0);
+        for (let z = b.start; z < b.start + b.count; z++) covered.push(z);
+      }
+      expect(covered.sort((a, b) => a - b)).to.deep.equal([...Array(256).keys()]);
+      return blocks.length;
+    };
+    // Digit of weight 1: [4i+1] sent, then {4i} and {4i+2, 4i+3}: 128 roots (192 one per plane).
+    expect([1, 4, 16, 64].map((w) => rootsFor(w))).to.deep.equal([128, 32, 8, 2]);
+    // Blocks stop at a chunk: 16 sub-chunks a chunk splits the 64-block of weight 64.
+    expect(rootsFor(64, 16)).to.equal(12);
+    // α 9: no power of two above one divides it, so one root per unsent plane.
+    expect(rootBlocks([0, 4, 8], 9, 128)).to.have.length(6);
   });
 
   it("shares that straddle chunks (α 9) and a piece of less than one chunk (checked against the CommP)", () => {
