@@ -148,7 +148,7 @@ async function main(): Promise<void> {
     await rm(dir, { recursive: true, force: true });
   }
   if (process.env.BENCH_REPAIR !== "0") {
-    const repair = await benchRepair();
+    const repair = await benchRepair(["--code", "rs"]);
     record("repair/piecesDownloaded", repair.piecesDownloaded, "pieces", "= k (4)");
     record(
       "repair/faultToReassign/epochs",

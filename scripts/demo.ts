@@ -1,5 +1,5 @@
 /**
- * `npm run demo -- [--file PATH] [--k 4 --m 2] [--providers N] [--kill N] [--rpc URL [--keys FILE]]
+ * `npm run demo -- [--file PATH] [--k 4 --m 2] [--code rs|clay [--d N]] [--providers N] [--kill N] [--rpc URL [--keys FILE]]
  * [--wan]`: the main job end to end on an embedded devnet (DESIGN.md "The main job"), or with
  * `--rpc` on an existing chain (deploying there when `deployments/<chainId>.json` has none;
  * Hardhat's dev accounts unless `--keys`), and with `--wan` over a WAN proxy in front of every
@@ -42,7 +42,7 @@ import { ClientStore } from "../actors-ts/client/client-store";
 import { RepairClient } from "../actors-ts/client/repair-client";
 import { RetrievalClient } from "../actors-ts/client/retrieval/retrieval-client";
 import { ErasurePool } from "../actors-ts/erasure/erasure-pool";
-import { codingName, parseCoding } from "../actors-ts/erasure/coding";
+import { codingName, defaultCoding, parseCoding, type FileCoding } from "../actors-ts/erasure/coding";
 import type { RepairDealStatusResponse } from "../actors-ts/protocol/repair-api";
 
 /** Providers at most with Hardhat's dev accounts (2 … 17; 18 reads, 19 mines). */
@@ -54,7 +54,11 @@ const program = new Command("demo")
   .option("--size-mib <n>", "size of the generated file", (v) => Number(v), 4)
   .option("--k <n>", "data pieces", (v) => Number(v), 4)
   .option("--m <n>", "parity pieces", (v) => Number(v), 2)
-  .option("--code <scheme>", "erasure code: rs (Reed–Solomon) or clay (repaired from k whole pieces for now)", "rs")
+  .option(
+    "--code <scheme>",
+    "erasure code: rs (Reed–Solomon) or clay (default: clay when m ≥ 2 and the file fills one stripe of " +
+      "Clay's smallest shares; rs otherwise)",
+  )
   .option("--d <n>", "Clay: helpers per single-piece repair, k ≤ d ≤ k + m − 1 (default k + m − 1)", (v) => Number(v))
   .option(
     "--providers <n>",
@@ -81,7 +85,7 @@ const opts = program.opts<{
   sizeMib: number;
   k: number;
   m: number;
-  code: string;
+  code?: string;
   d?: number;
   providers?: string;
   kill: number;
@@ -104,7 +108,10 @@ async function main(): Promise<number> {
   const started = Date.now();
   const runDir = resolve(".demo", new Date().toISOString().replace(/[:.]/g, "-"));
   const n = opts.k + opts.m;
-  const coding = parseCoding(opts.code, opts.k, opts.m, opts.d);
+  // A coding named on the command line is checked before anything starts; the default depends on
+  // the file's size (`defaultCoding`), known once the file is.
+  const named = opts.code !== undefined || opts.d !== undefined;
+  let coding: FileCoding = named ? parseCoding(opts.code ?? "clay", opts.k, opts.m, opts.d) : undefined;
   if (!Number.isInteger(opts.kill) || opts.kill < 1 || opts.kill > opts.m) {
     throw new Error(`--kill must be between 1 and m = ${opts.m}: more than m lost pieces lose the file`);
   }
@@ -154,7 +161,9 @@ async function main(): Promise<number> {
     }
     const file = opts.file ? resolve(opts.file) : join(runDir, "demo-file.bin");
     if (!opts.file) await writeRandomFile(file, opts.sizeMib * 1024 * 1024 + 12_345);
-    const sizing = sizeDemo((await stat(file)).size, opts.k, opts.m, coding);
+    const fileSize = (await stat(file)).size;
+    if (!named) coding = defaultCoding(fileSize, opts.k, opts.m);
+    const sizing = sizeDemo(fileSize, opts.k, opts.m, coding);
     // A big file's placement and repair need longer windows than the 4 MiB default's.
     const window = windowEpochs(sizing, opts.period, opts.blockMs);
     demoChain = await prepareChain({
@@ -422,7 +431,7 @@ main().then(
  * What a repair should download, for the demo's line: k whole pieces, or for a Clay file's single
  * lost piece d helpers' β of α sub-chunks, d / (d − k + 1) pieces (plus 32-byte roots).
  */
-function expectedDownload(coding: ReturnType<typeof parseCoding>, k: number, lost: number): string {
+function expectedDownload(coding: FileCoding, k: number, lost: number): string {
   if (!coding || lost !== 1) return `k = ${k} whole pieces`;
   const q = coding.d - k + 1;
   return `Clay, d = ${coding.d} helpers' sub-chunks: ${(coding.d / q).toFixed(2)} pieces plus roots, not k = ${k}`;

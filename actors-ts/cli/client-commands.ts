@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { stat } from "node:fs/promises";
 import { getAddress, type Hex } from "viem";
 import { dealInfo } from "../chain/storage-market/reads";
 import { assertContractsDeployed } from "../chain/deployment-code";
@@ -6,7 +7,7 @@ import { RepairClient, type RepairProgress } from "../client/repair-client";
 import { extendRepairBackedFile } from "../client/repair-extend";
 import { type StoreProgress } from "../client/storage-client";
 import { ErasurePool } from "../erasure/erasure-pool";
-import { codingName, parseCoding } from "../erasure/coding";
+import { codingName, defaultCoding, parseCoding } from "../erasure/coding";
 import { parseBigint, parseIntOption, printJson, reportError } from "./common";
 import { openClient, withClientOptions, type ClientOptions, type OpenedClient } from "./client-common";
 import { addRetrieve } from "./client-retrieve-commands";
@@ -29,8 +30,8 @@ interface StoreCliOptions extends ClientOptions {
   k: number;
   /** Parity pieces (default 2). */
   m: number;
-  /** Erasure code of a repair-backed file: "rs" (default) or "clay". */
-  code: string;
+  /** Erasure code of a repair-backed file: "rs" or "clay" (default: `defaultCoding`; clay when --d is given). */
+  code?: string;
   /** Clay's helpers per single-piece repair (default k + m − 1). */
   d?: number;
   /** Deal length, epochs. */
@@ -124,7 +125,11 @@ function addStore(parent: Command): void {
       .option("--providers <addresses>", "comma-separated k + m providers for an erasure-coded file")
       .option("--k <n>", "data pieces (with --repair or --providers)", parseIntOption, 4)
       .option("--m <n>", "parity pieces (with --repair or --providers)", parseIntOption, 2)
-      .option("--code <scheme>", "erasure code with --repair: rs (Reed–Solomon) or clay", "rs")
+      .option(
+        "--code <scheme>",
+        "erasure code with --repair: rs (Reed–Solomon) or clay (default: clay when m ≥ 2 and the file fills " +
+          "one stripe of Clay's smallest shares, k · α · 127 bytes; rs otherwise)",
+      )
       .option(
         "--d <n>",
         "Clay: helpers a single-piece repair reads from, k ≤ d ≤ k + m − 1 (default k + m − 1)",
@@ -172,7 +177,10 @@ async function storeAction(file: string, opts: StoreCliOptions): Promise<void> {
 async function storeRepairBacked(file: string, ctx: StoreContext): Promise<void> {
   const { opts, progress, events } = ctx;
   const { clients, contracts, store, logger, workDir } = ctx.opened;
-  const coding = parseCoding(opts.code, opts.k, opts.m, opts.d);
+  const coding =
+    opts.code !== undefined || opts.d !== undefined
+      ? parseCoding(opts.code ?? "clay", opts.k, opts.m, opts.d)
+      : defaultCoding((await stat(file)).size, opts.k, opts.m);
   const pool = new ErasurePool();
   try {
     const stored = await new RepairClient({ clients, contracts, store, logger }).store(file, {
@@ -191,7 +199,7 @@ async function storeRepairBacked(file: string, ctx: StoreContext): Promise<void>
       },
     });
     progress.stop();
-    if (opts.json) printJson({ ok: true, ...stored, events });
+    if (opts.json) printJson({ ok: true, ...stored, coding: coding ?? { scheme: "rs" }, events });
     else {
       process.stdout.write(`stored ${file} repair-backed (k=${opts.k}, m=${opts.m}, ${codingName(coding)})\n`);
       process.stdout.write(

@@ -115,7 +115,7 @@ describe("repair from advertisers that are not the on-chain holders (issue 17b, 
     const file = randomBytes(300_000 + 17);
     await writeFile(join(dir, "file.bin"), file);
     const r = await runCli([
-      ...["client", "store", join(dir, "file.bin"), "--repair", "--k", String(K), "--m", String(M)],
+      ...["client", "store", join(dir, "file.bin"), "--repair", "--k", String(K), "--m", String(M), "--code", "rs"],
       ...["--miner", devAddress(MINER), "--key", devKey(CLIENT), ...chainArgs()],
       ...["--data-dir", join(dir, "client"), "--json"],
     ]);

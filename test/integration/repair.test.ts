@@ -214,7 +214,20 @@ describe("repair miner: repair-backed deals, placement, fault detection, minimal
     file = randomBytes(3 * 1024 * 1024 + 777);
     await writeFile(join(dir, "file.bin"), file);
     const r = await runCli([
-      ...["client", "store", join(dir, "file.bin"), "--repair", "--k", "4", "--m", "2", "--miner", devAddress(MINER)],
+      ...[
+        "client",
+        "store",
+        join(dir, "file.bin"),
+        "--repair",
+        "--k",
+        "4",
+        "--m",
+        "2",
+        "--code",
+        "rs",
+        "--miner",
+        devAddress(MINER),
+      ],
       ...["--key", devKey(CLIENT), "--rpc", devnet.rpcUrl, "--deployment", join(dir, "deployments")],
       ...["--data-dir", join(dir, "client"), "--json"],
     ]);
@@ -755,7 +768,7 @@ describe("repair miner: repair-backed deals, placement, fault detection, minimal
     ).to.equal(0n);
   });
 
-  it("a Clay file (2 + 2, d = 3) stored with --code clay: a killed holder's piece is rebuilt from d helpers' sub-chunks (1.5 pieces downloaded) and the file comes back byte for byte", async () => {
+  it("a Clay file (2 + 2, d = 3: the default coding, no --code given): a killed holder's piece is rebuilt from d helpers' sub-chunks (1.5 pieces downloaded) and the file comes back byte for byte", async () => {
     await fundTokens(devnet, deployment, CLAY_PROVIDERS.map(devAddress), 10n ** 24n);
     for (const n of CLAY_PROVIDERS) await startProvider(n);
     const live = [...providers.keys()].filter((n) => alive(devAddress(n)));
@@ -763,7 +776,7 @@ describe("repair miner: repair-backed deals, placement, fault detection, minimal
     const clay = randomBytes(700_001);
     await writeFile(join(dir, "clay.bin"), clay);
     const r = await runCli([
-      ...["client", "store", join(dir, "clay.bin"), "--repair", "--k", "2", "--m", "2", "--code", "clay", "--d", "3"],
+      ...["client", "store", join(dir, "clay.bin"), "--repair", "--k", "2", "--m", "2"],
       ...["--miner", devAddress(MINER), "--key", devKey(CLIENT), "--rpc", devnet.rpcUrl],
       ...["--deployment", join(dir, "deployments"), "--data-dir", join(dir, "client"), "--json"],
     ]);
