@@ -17,6 +17,7 @@ interface DemoResult {
     minerLockedForEndedDeals: string;
     retrievalPaid: string;
     chain: string;
+    coding: string;
     wan: Record<string, { connections: number; bytesToTarget: number; bytesFromTarget: number; resets: number }> | null;
   };
 }
@@ -68,6 +69,8 @@ describe("the main job over a strict RPC, across WAN links", function () {
       expect(result.summary?.chain).to.equal("--rpc");
       expect(result.summary?.unexpectedLosses).to.equal(0);
       expect(result.summary?.minerLockedForEndedDeals).to.equal("0");
+      // No --code: a 4 MiB 4 + 2 file takes the default, Clay with d = n − 1.
+      expect(result.summary?.coding).to.equal("Clay (d = 5)");
       const stats = proxy.stats();
       // The agents never asked for what a strict endpoint refuses…
       expect(stats.refused).to.deep.equal({ range: 0, lookback: 0 });
