@@ -11,6 +11,7 @@
  *                                       10 + 4 with 15 providers, skipped with BENCH_CLAY_10_4=0)
  *   commp/MBps                          streaming CommP of one payload, one core
  *   prepare/4+2/MBps                    file → n pieces with CommPs and droot on disk, both cores
+ *   prepare/clay/4+2/MBps               the same for a Clay (d = 5) file, the default code (decision 45)
  *   store/overhead/4MiB, …/1GiB         bytes a 4 + 2 repair bid pays for ÷ file bytes (goals ≤ 1.6, ≤ 1.55)
  *   store/direct/MBps                   client → local provider over HTTP, CommP checked there
  *   store/plainPut/MBps                 the same bytes by one plain HTTP PUT to a local server (best of 3)
@@ -118,6 +119,11 @@ async function main(): Promise<void> {
         await prepareFile(file, { k: 4, m: 2, outDir: join(dir, "pieces"), pool });
       });
       record("prepare/4+2/MBps", SIZE / MB / prepareSeconds, "MB/s", "≥ 300");
+      // The same with Clay (d = 5), the default code of a repair-backed file this size (decision 45).
+      const clayPrepareSeconds = await best(3, async () => {
+        await prepareFile(file, { k: 4, m: 2, coding: { scheme: "clay", d: 5 }, outDir: join(dir, "pieces"), pool });
+      });
+      record("prepare/clay/4+2/MBps", SIZE / MB / clayPrepareSeconds, "MB/s");
       const overhead = await benchOverhead(dir, pool);
       record("store/overhead/4MiB", overhead.at4MiB, "× file", "≤ 1.6", 3);
       record("store/overhead/1GiB", overhead.at1GiB, "× file", "≤ 1.55", 3);

@@ -42,7 +42,8 @@ import { ClientStore } from "../actors-ts/client/client-store";
 import { RepairClient } from "../actors-ts/client/repair-client";
 import { RetrievalClient } from "../actors-ts/client/retrieval/retrieval-client";
 import { ErasurePool } from "../actors-ts/erasure/erasure-pool";
-import { codingName, defaultCoding, parseCoding, type FileCoding } from "../actors-ts/erasure/coding";
+import { codingName, parseCoding, type FileCoding } from "../actors-ts/erasure/coding";
+import { defaultCoding } from "../actors-ts/erasure/layout";
 import type { RepairDealStatusResponse } from "../actors-ts/protocol/repair-api";
 
 /** Providers at most with Hardhat's dev accounts (2 … 17; 18 reads, 19 mines). */
@@ -56,8 +57,8 @@ const program = new Command("demo")
   .option("--m <n>", "parity pieces", (v) => Number(v), 2)
   .option(
     "--code <scheme>",
-    "erasure code: rs (Reed–Solomon) or clay (default: clay when m ≥ 2 and the file fills one stripe of " +
-      "Clay's smallest shares; rs otherwise)",
+    "erasure code: rs (Reed–Solomon) or clay (default: clay when k, m ≥ 2 and its pieces are at most " +
+      "1/64 larger than rs's; rs otherwise)",
   )
   .option("--d <n>", "Clay: helpers per single-piece repair, k ≤ d ≤ k + m − 1 (default k + m − 1)", (v) => Number(v))
   .option(

@@ -96,7 +96,7 @@ async function main(): Promise<number> {
 
   const rng = new SeededRandom(seed);
   const plans = planFiles(rng, fileCount, providerCount, 64 * 1024, quick ? 1536 * 1024 : 8 << 20);
-  const sizings = plans.map((p) => sizeDemo(p.bytes, p.k, p.m));
+  const sizings = plans.map((p) => sizeDemo(p.bytes, p.k, p.m, p.coding));
   const window = Math.max(...sizings.map((s) => windowEpochs(s, period, opts.blockMs)));
   let chain: SoakChain | undefined;
   let fleet: Fleet | undefined;

@@ -7,7 +7,8 @@ import { RepairClient, type RepairProgress } from "../client/repair-client";
 import { extendRepairBackedFile } from "../client/repair-extend";
 import { type StoreProgress } from "../client/storage-client";
 import { ErasurePool } from "../erasure/erasure-pool";
-import { codingName, defaultCoding, parseCoding } from "../erasure/coding";
+import { codingName, parseCoding } from "../erasure/coding";
+import { defaultCoding } from "../erasure/layout";
 import { parseBigint, parseIntOption, printJson, reportError } from "./common";
 import { openClient, withClientOptions, type ClientOptions, type OpenedClient } from "./client-common";
 import { addRetrieve } from "./client-retrieve-commands";
@@ -127,8 +128,8 @@ function addStore(parent: Command): void {
       .option("--m <n>", "parity pieces (with --repair or --providers)", parseIntOption, 2)
       .option(
         "--code <scheme>",
-        "erasure code with --repair: rs (Reed–Solomon) or clay (default: clay when m ≥ 2 and the file fills " +
-          "one stripe of Clay's smallest shares, k · α · 127 bytes; rs otherwise)",
+        "erasure code with --repair: rs (Reed–Solomon) or clay (default: clay when k, m ≥ 2 and its pieces are " +
+          "at most 1/64 larger than rs's, so from about 200 KB at 4 + 2; rs otherwise)",
       )
       .option(
         "--d <n>",

@@ -1,5 +1,4 @@
 import { InvalidArgumentError } from "../core/errors";
-import { QUAD_PAYLOAD_BYTES } from "../piece/constants";
 import { clayParams, type ClayParams } from "./clay-core";
 
 /**
@@ -36,38 +35,6 @@ export function codingName(coding: FileCoding): string {
  */
 export function clayParamsOf(k: number, m: number, coding: ClayCoding): ClayParams {
   return clayParams(k, m, coding.d);
-}
-
-/**
- * The coding a repair-backed store uses when none is named (the CLI's and the demo's default):
- * Clay with d = k + m − 1 when it can repair a lost piece from fewer bytes than k whole pieces
- * and costs the file no more space than Reed–Solomon; otherwise Reed–Solomon. That is:
- *
- * - m ≥ 2: with d = n − 1 a Clay helper sends β / α = 1 / (d − k + 1) = 1 / m of its piece, so
- *   m = 1 saves nothing;
- * - clayParams accepts k and m (α = m^⌈(k + m) / m⌉ at most `MAX_CLAY_SUB_CHUNKS`);
- * - the file fills at least one stripe of Clay's smallest shares (k · α · 127 bytes: 4,064 for
- *   4 + 2, 325,120 for 10 + 4), since a Clay share is at least α quads and a smaller file would be
- *   padded up to that in every piece.
- *
- * Decision 43 gives the repair figures behind the choice (2.5 pieces instead of 4 for 4 + 2,
- * 3.25 instead of 10 for 10 + 4, plus the root blocks' roots).
- *
- * @param fileSize Bytes of the file.
- * @returns A {@link ClayCoding}, or undefined for Reed–Solomon.
- * @example defaultCoding(1 << 20, 4, 2) // { scheme: "clay", d: 5 }
- * @example defaultCoding(1000, 4, 2) // undefined: smaller than one stripe of 8-quad shares
- */
-export function defaultCoding(fileSize: number, k: number, m: number): FileCoding {
-  if (m < 2) return undefined;
-  let params: ClayParams;
-  try {
-    params = clayParams(k, m);
-  } catch {
-    return undefined;
-  }
-  if (fileSize < k * params.alpha * QUAD_PAYLOAD_BYTES) return undefined;
-  return { scheme: "clay", d: params.d };
 }
 
 /**

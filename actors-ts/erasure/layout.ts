@@ -2,6 +2,7 @@ import { InvalidArgumentError } from "../core/errors";
 import { QUAD_PAYLOAD_BYTES } from "../piece/constants";
 import { checkCodingParams } from "./reed-solomon";
 import { clayParamsOf, type FileCoding } from "./coding";
+import { clayParams } from "./clay-core";
 
 /**
  * How a file maps onto erasure-coded pieces (DESIGN.md "Erasure coding"): the file is cut into
@@ -82,6 +83,41 @@ export function isClayShareSize(shareSize: number, alpha: number): boolean {
   if (!Number.isInteger(shareSize) || shareSize < 1 || shareSize % (alpha * QUAD_PAYLOAD_BYTES) !== 0) return false;
   const power = shareSize / (alpha * QUAD_PAYLOAD_BYTES);
   return (power & (power - 1)) === 0;
+}
+
+/**
+ * The coding a repair-backed store uses when none is named (the CLI's, the demo's and the soak's
+ * default): Clay with d = k + m − 1 when it repairs a lost piece from fewer bytes than Reed–Solomon
+ * and costs the file about as much space; otherwise Reed–Solomon. That is:
+ *
+ * - k ≥ 2 and m ≥ 2: with d = n − 1 a single repair reads d · β / α = (k + m − 1) / m pieces
+ *   instead of k, fewer only when (k − 1)(m − 1) > 0;
+ * - clayParams accepts k and m (α = m^⌈(k + m) / m⌉ at most `MAX_CLAY_SUB_CHUNKS`);
+ * - each piece's payload with Clay's share size ({@link chooseClayShareSize}: α sub-chunks of
+ *   127 · 2^j bytes) is at most 1/64 more than with Reed–Solomon's ({@link chooseShareSize}): a
+ *   small file would otherwise be padded to α quads a share in every piece (a 4,065-byte 4 + 2
+ *   file: 2,032 bytes a piece instead of 1,143), which the client pays for and every repair moves.
+ *
+ * Decisions 43–45 give the repair figures behind the choice (2.5 pieces instead of 4 for 4 + 2,
+ * 3.25 instead of 10 for 10 + 4, plus the root blocks' roots).
+ *
+ * @param fileSize Bytes of the file.
+ * @returns A Clay coding, or undefined for Reed–Solomon.
+ * @example defaultCoding(4 << 20, 4, 2) // { scheme: "clay", d: 5 }
+ * @example defaultCoding(64 << 10, 4, 2) // undefined: Clay's pieces would be 4.6 % larger
+ */
+export function defaultCoding(fileSize: number, k: number, m: number): FileCoding {
+  if (k < 2 || m < 2) return undefined;
+  let alpha: number;
+  let d: number;
+  try {
+    ({ alpha, d } = clayParams(k, m));
+  } catch {
+    return undefined;
+  }
+  const rs = fileLayout(fileSize, k, m, chooseShareSize(fileSize, k)).pieceSize;
+  const clay = fileLayout(fileSize, k, m, chooseClayShareSize(fileSize, k, alpha)).pieceSize;
+  return clay <= rs + Math.floor(rs / 64) ? { scheme: "clay", d } : undefined;
 }
 
 /**

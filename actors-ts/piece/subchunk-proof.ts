@@ -112,6 +112,7 @@ export function subChunkPlanGeometry(plan: SubChunkPlan, payloadSize: number): S
   });
   const level = Math.log2(quads * LEAVES_PER_QUAD);
   const checkLevel = Math.min(CHUNK_LOG2_LEAVES, pieceGeometry(payloadSize).height);
+  if (level > checkLevel) fail("a sub-chunk must fit in one chunk (at most 2^15 leaves) and in the piece");
   const perCheckNode = 2 ** (checkLevel - level);
   if ((firstStripe * alpha) % perCheckNode !== 0) fail("the plan must start on a chunk boundary");
   const end = firstStripe + stripes;
@@ -302,7 +303,8 @@ export class SubChunkPlanVerifier {
       const root =
         item.sent !== undefined
           ? this.hasher.root(record, item.sent * subChunkSize, 1)
-          : record.subarray(
+          : // A copy: it may wait on the stack past this push, and the caller may reuse its buffer.
+            record.slice(
               sentBytes + (item.block as number) * NODE_BYTES,
               sentBytes + ((item.block as number) + 1) * NODE_BYTES,
             );

@@ -7,6 +7,8 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseCalibration } from "../../actors-ts/durability/calibration";
 import type { SoakReport } from "../../scripts/lib/soak/report";
+import { codingName } from "../../actors-ts/erasure/coding";
+import { defaultCoding } from "../../actors-ts/erasure/layout";
 
 const ROOT = join(__dirname, "..", "..");
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -82,6 +84,17 @@ describe("scripts/soak.ts: the durability promise under chaos (--quick)", functi
   it("reports repairs by kind, the fault-to-repair distribution, bytes per repair and proof gas", () => {
     const kinds = Object.values(report.repairs.byKind).reduce((s, n) => s + n, 0);
     expect(kinds).to.equal(report.repairs.total);
+    const methods = Object.values(report.repairs.byMethod).reduce((s, n) => s + n, 0);
+    expect(methods).to.equal(report.repairs.total);
+    // Each file takes the default code for its size and layout, as `client store --repair` would.
+    const stored = [
+      ...stderr.matchAll(/stored file \d+: (\d+) bytes as (\d+) \+ (\d+) (Clay \(d = \d+\)|Reed–Solomon),/g),
+    ];
+    expect(stored).to.have.length(report.filesStored);
+    for (const [line, bytes, k, m, name] of stored) {
+      expect(name, line).to.equal(codingName(defaultCoding(Number(bytes), Number(k), Number(m))));
+    }
+    expect(stored.some(([, , , , name]) => name.startsWith("Clay"))).to.equal(true);
     expect(report.faultToRepairEpochs.length).to.be.at.least(1);
     expect(report.faultToRepairEpochs.every((e) => e >= 0)).to.equal(true);
     const d = report.faultToRepairDistribution;

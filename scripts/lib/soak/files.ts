@@ -5,6 +5,8 @@ import type { ChainClients } from "../../../actors-ts/chain/clients";
 import type { MarketContracts } from "../../../actors-ts/chain/contracts";
 import { ClientStore } from "../../../actors-ts/client/client-store";
 import { RepairClient } from "../../../actors-ts/client/repair-client";
+import { codingName, type FileCoding } from "../../../actors-ts/erasure/coding";
+import { defaultCoding } from "../../../actors-ts/erasure/layout";
 import { RetrievalClient } from "../../../actors-ts/client/retrieval/retrieval-client";
 import type { ErasurePool } from "../../../actors-ts/erasure/erasure-pool";
 import type { SeededRandom } from "../fault-injection";
@@ -19,6 +21,8 @@ export interface FilePlan {
   bytes: number;
   k: number;
   m: number;
+  /** What `client store --repair` would pick (`defaultCoding`): Clay for most, Reed–Solomon for 2 + 1 and tiny files. */
+  coding: FileCoding;
 }
 
 /**
@@ -35,9 +39,8 @@ export function planFiles(
 ): FilePlan[] {
   return Array.from({ length: count }, (_, i) => {
     const bytes = Math.round(Math.exp(Math.log(minBytes) + rng.next() * (Math.log(maxBytes) - Math.log(minBytes))));
-    if (providers >= 16 && i % 3 === 2) return { bytes, k: 10, m: 4 };
-    if (i % 5 === 4) return { bytes, k: 2, m: 1 };
-    return { bytes, k: 4, m: 2 };
+    const [k, m] = providers >= 16 && i % 3 === 2 ? [10, 4] : i % 5 === 4 ? [2, 1] : [4, 2];
+    return { bytes, k, m, coding: defaultCoding(bytes, k, m) };
   });
 }
 
@@ -55,14 +58,18 @@ export async function storeFiles(
       const path = join(deps.dir, `file-${i}.bin`);
       await writeRandomFile(path, plan.bytes);
       const sha256 = await sha256File(path);
+      const { coding } = plan;
       const r = await client.store(path, {
         k: plan.k,
         m: plan.m,
+        coding,
         workDir: join(deps.dir, "client", "work"),
         pool: deps.pool,
       });
       stored.push({ dealId: r.dealId, droot: r.droot, k: plan.k, m: plan.m, bytes: plan.bytes, sha256, path });
-      say(`stored file ${i}: ${plan.bytes} bytes as ${plan.k} + ${plan.m}, repair deal ${r.dealId}, droot ${r.droot}`);
+      say(
+        `stored file ${i}: ${plan.bytes} bytes as ${plan.k} + ${plan.m} ${codingName(coding)}, repair deal ${r.dealId}, droot ${r.droot}`,
+      );
     }
   } finally {
     store.close();

@@ -130,6 +130,7 @@ export async function finishSoak(input: FinishInput): Promise<SoakReport> {
       total: jobs.length,
       confirmed: confirmedJobs.length,
       byKind: countBy(jobs.map((j) => j.kind)),
+      byMethod: countBy(jobs.map((j) => j.method ?? "unknown")),
       jobs,
     },
     bytesDownloadedPerRepair: bytes,

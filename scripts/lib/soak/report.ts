@@ -27,6 +27,8 @@ export interface RepairRecord {
   faultEpoch?: number;
   confirmedEpoch?: number;
   bytesDownloaded: number;
+  /** How the miner rebuilt it, e.g. "clay file: sub-chunks from d helpers" (absent from older miners). */
+  method?: string;
 }
 
 /** Percentiles of a list of numbers (nearest rank); all 0 for an empty list. */
@@ -78,7 +80,14 @@ export interface SoakReport {
   faults: FaultRecord[];
   /** Faults injected by kind (recoveries not counted). */
   faultsByKind: Record<string, number>;
-  repairs: { total: number; confirmed: number; byKind: Record<string, number>; jobs: RepairRecord[] };
+  repairs: {
+    total: number;
+    confirmed: number;
+    byKind: Record<string, number>;
+    /** Jobs by how the miner rebuilt them (Clay sub-chunks, or k whole pieces). */
+    byMethod: Record<string, number>;
+    jobs: RepairRecord[];
+  };
   bytesDownloadedPerRepair: number[];
   bytesDownloadedDistribution: Distribution;
   proofGas: { perProvider: ProofGas[]; note: string };
@@ -121,6 +130,7 @@ export function labelRepairs(
         faultEpoch,
         confirmedEpoch: job.confirmedEpoch === undefined ? undefined : Number(job.confirmedEpoch),
         bytesDownloaded: job.bytesDownloaded,
+        method: job.method,
       });
     }
   }

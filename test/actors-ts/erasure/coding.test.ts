@@ -1,5 +1,6 @@
 import { expect } from "chai";
-import { codingName, codingOnChain, defaultCoding, parseCoding } from "../../../actors-ts/erasure/coding";
+import { codingName, codingOnChain, parseCoding } from "../../../actors-ts/erasure/coding";
+import { defaultCoding, defaultShareSize, fileLayout } from "../../../actors-ts/erasure/layout";
 import { repairMethod } from "../../../actors-ts/repair/repairer";
 
 describe("erasure coding choice: --code rs|clay [--d N]", () => {
@@ -15,15 +16,32 @@ describe("erasure coding choice: --code rs|clay [--d N]", () => {
     expect(codingOnChain({ scheme: "clay", d: 13 })).to.deep.equal({ scheme: 1, d: 13 });
   });
 
-  it("the default: Clay (d = n − 1) from one stripe of Clay's smallest shares when m ≥ 2, Reed–Solomon otherwise", () => {
-    // 4 + 2: α = 8, the smallest share 8 quads (1,016 bytes), one stripe 4,064 bytes.
-    expect(defaultCoding(4064, 4, 2)).to.deep.equal({ scheme: "clay", d: 5 });
-    expect(defaultCoding(4063, 4, 2)).to.equal(undefined);
-    expect(defaultCoding(1 << 30, 4, 2)).to.deep.equal({ scheme: "clay", d: 5 });
-    // 10 + 4: α = 256, one stripe 10 · 256 · 127 = 325,120 bytes.
-    expect(defaultCoding(325_120, 10, 4)).to.deep.equal({ scheme: "clay", d: 13 });
-    expect(defaultCoding(325_119, 10, 4)).to.equal(undefined);
-    // m = 1 saves nothing (β / α = 1); a sub-packetization past MAX_CLAY_SUB_CHUNKS is refused.
+  it("the default: Clay (d = n − 1) when k, m ≥ 2 and its pieces are at most 1/64 larger than Reed–Solomon's", () => {
+    const clay5 = { scheme: "clay", d: 5 };
+    expect(defaultCoding((4 << 20) + 12_345, 4, 2)).to.deep.equal(clay5); // the demo's file
+    expect(defaultCoding(1 << 30, 4, 2)).to.deep.equal(clay5);
+    expect(defaultCoding(4 << 20, 10, 4)).to.deep.equal({ scheme: "clay", d: 13 });
+    // Just past one stripe of Clay's smallest shares, Clay's pieces are far larger: 2,032 bytes
+    // against 1,143 (4 + 2), 65,024 against 32,639 (10 + 4).
+    expect(defaultCoding(4065, 4, 2)).to.equal(undefined);
+    expect(defaultCoding(325_121, 10, 4)).to.equal(undefined);
+    expect(defaultCoding(64 << 10, 4, 2)).to.equal(undefined); // 4.6 % larger
+    // Wherever it is chosen, its pieces are within 1/64 of Reed–Solomon's.
+    for (let size = 1000; size < 64 << 20; size = Math.ceil(size * 1.37)) {
+      for (const [k, m] of [
+        [4, 2],
+        [10, 4],
+        [2, 2],
+        [6, 3],
+      ]) {
+        const coding = defaultCoding(size, k, m);
+        const rs = fileLayout(size, k, m, defaultShareSize(size, k, m, undefined)).pieceSize;
+        const clay = fileLayout(size, k, m, defaultShareSize(size, k, m, { scheme: "clay", d: k + m - 1 })).pieceSize;
+        expect(coding === undefined, `${size} bytes, ${k} + ${m}`).to.equal(clay > rs + Math.floor(rs / 64));
+      }
+    }
+    // k = 1 or m = 1 save nothing (d · β / α = k); a sub-packetization past MAX_CLAY_SUB_CHUNKS is refused.
+    expect(defaultCoding(1 << 30, 1, 2)).to.equal(undefined);
     expect(defaultCoding(1 << 30, 2, 1)).to.equal(undefined);
     expect(defaultCoding(1 << 30, 40, 2)).to.equal(undefined); // α = 2^21
   });

@@ -191,6 +191,9 @@ describe("sub-chunk plans: a helper's sub-chunks checked against its piece commi
     for (const [change, message] of bad) {
       expect(() => subChunkPlanGeometry({ ...good, ...change }, payloadSize), message).to.throw(message);
     }
+    // A sub-chunk of 2^16 leaves is larger than the chunks it is checked against: refused.
+    const huge = { shareSize: 127 * 2 ** 14, subChunkSize: 127 * 2 ** 14, planes: [0], firstStripe: 0, stripes: 2 };
+    expect(() => subChunkPlanGeometry(huge, 2 * 127 * 2 ** 14)).to.throw("fit in one chunk");
     const piece = pieceOf(payloadSize);
     const verifier = new SubChunkPlanVerifier(
       good,
