@@ -122,20 +122,8 @@ describe("integration: agents against a forked devnet", function () {
     // Real state: a repair-backed file, its six storage deals published, placed and proven.
     await writeFile(join(dir, "file.bin"), randomBytes(2 * 1024 * 1024 + 99));
     const r = await runCli([
-      ...[
-        "client",
-        "store",
-        join(dir, "file.bin"),
-        "--repair",
-        "--k",
-        "4",
-        "--m",
-        "2",
-        "--code",
-        "rs",
-        "--miner",
-        devAddress(MINER),
-      ],
+      ...["client", "store", join(dir, "file.bin"), "--repair", "--k", "4", "--m", "2"],
+      ...["--code", "rs", "--miner", devAddress(MINER)],
       ...["--key", devKey(CLIENT), "--rpc", original.rpcUrl, "--deployment", join(dir, "deployments")],
       ...["--data-dir", join(dir, "client"), "--json"],
     ]);

@@ -90,20 +90,8 @@ describe("repair miner: pledge checked at the proposal, topped up at the commit 
     return existsSync(blobs) ? readdirSync(blobs) : [];
   };
   const storeArgs = (file: string, miner: number) => [
-    ...[
-      "client",
-      "store",
-      file,
-      "--repair",
-      "--k",
-      String(K),
-      "--m",
-      String(M),
-      "--code",
-      "rs",
-      "--miner",
-      devAddress(miner),
-    ],
+    ...["client", "store", file, "--repair", "--k", String(K), "--m", String(M)],
+    ...["--code", "rs", "--miner", devAddress(miner)],
     ...["--key", devKey(CLIENT), ...cliChain(), "--data-dir", join(dir, "client")],
   ];
 

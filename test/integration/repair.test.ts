@@ -214,20 +214,8 @@ describe("repair miner: repair-backed deals, placement, fault detection, minimal
     file = randomBytes(3 * 1024 * 1024 + 777);
     await writeFile(join(dir, "file.bin"), file);
     const r = await runCli([
-      ...[
-        "client",
-        "store",
-        join(dir, "file.bin"),
-        "--repair",
-        "--k",
-        "4",
-        "--m",
-        "2",
-        "--code",
-        "rs",
-        "--miner",
-        devAddress(MINER),
-      ],
+      ...["client", "store", join(dir, "file.bin"), "--repair", "--k", "4", "--m", "2"],
+      ...["--code", "rs", "--miner", devAddress(MINER)],
       ...["--key", devKey(CLIENT), "--rpc", devnet.rpcUrl, "--deployment", join(dir, "deployments")],
       ...["--data-dir", join(dir, "client"), "--json"],
     ]);
