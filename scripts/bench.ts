@@ -6,6 +6,7 @@
  *   encode/4+2/MBps, encode/10+4/MBps   Reed–Solomon parity, MB of data per second, one worker
  *   encode/clay/4+2/MBps, …/10+4/MBps   Clay (MSR) parity, pure TypeScript, one core (goals ≥ 250, ≥ 150)
  *   repair/clay/4+2/rebuildPieceMs      a 64 MiB piece (BENCH_MB) rebuilt from d helpers' sub-chunks (…/10+4/… too)
+ *   repair/rs/4+2/rebuildPieceMs        the same piece rebuilt by Reed–Solomon from k shares a stripe (…/10+4/… too)
  *   repair/clay/K+M/plannedPieces       what a Clay repair asks its helpers for ÷ the piece size, d·β/α
  *   repair/clay/K+M/piecesDownloaded    a real Clay repair's download ÷ the piece size (demo --code clay;
  *                                       10 + 4 with 15 providers, skipped with BENCH_CLAY_10_4=0)
@@ -94,6 +95,8 @@ function recordClay(clay: ReturnType<typeof benchClay>): void {
   record("encode/clay/10+4/MBps", clay.encodeMBps["10+4"], "MB/s", "≥ 150");
   record("repair/clay/4+2/rebuildPieceMs", clay.rebuildPieceMs["4+2"], "ms", undefined, 0);
   record("repair/clay/10+4/rebuildPieceMs", clay.rebuildPieceMs["10+4"], "ms", undefined, 0);
+  record("repair/rs/4+2/rebuildPieceMs", clay.rsRebuildPieceMs["4+2"], "ms", undefined, 0);
+  record("repair/rs/10+4/rebuildPieceMs", clay.rsRebuildPieceMs["10+4"], "ms", undefined, 0);
   record("repair/clay/4+2/plannedPieces", clay.piecesDownloaded["4+2"], "pieces", "= d·β/α (2.5)", 2);
   record("repair/clay/10+4/plannedPieces", clay.piecesDownloaded["10+4"], "pieces", "= d·β/α (3.25)", 2);
 }

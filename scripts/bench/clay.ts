@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { clayEncode, clayParams, clayRepair, clayRepairHelpers, clayRepairPlanes } from "../../actors-ts/erasure/clay";
 import { DEFAULT_MAX_SHARE_SIZE } from "../../actors-ts/erasure/layout";
+import { encodeStripe, reconstructStripe } from "../../actors-ts/erasure/reed-solomon";
 
 /** What {@link benchClay} measured, one core, pure TypeScript. */
 export interface ClayFigures {
@@ -8,6 +9,8 @@ export interface ClayFigures {
   encodeMBps: { "4+2": number; "10+4": number };
   /** Milliseconds to rebuild one lost piece of the given size from d helpers' repair sub-chunks. */
   rebuildPieceMs: { "4+2": number; "10+4": number };
+  /** The same piece rebuilt by Reed–Solomon from k whole shares per stripe (WASM), for comparison. */
+  rsRebuildPieceMs: { "4+2": number; "10+4": number };
   /** Bytes the helpers send for a repair ÷ the piece size, d · beta / alpha (RS: k). */
   piecesDownloaded: { "4+2": number; "10+4": number };
 }
@@ -37,6 +40,7 @@ export function benchClay(dataBytes = 64 * 1024 * 1024): ClayFigures {
   const figures: ClayFigures = {
     encodeMBps: { "4+2": 0, "10+4": 0 },
     rebuildPieceMs: { "4+2": 0, "10+4": 0 },
+    rsRebuildPieceMs: { "4+2": 0, "10+4": 0 },
     piecesDownloaded: { "4+2": 0, "10+4": 0 },
   };
   const codes = [
@@ -72,6 +76,16 @@ export function benchClay(dataBytes = 64 * 1024 * 1024): ClayFigures {
       for (let s = 0; s < pieceStripes; s++) clayRepair(params, lost, helpers, subChunkSize);
     });
     figures.rebuildPieceMs[name] = repairSeconds * 1000;
+
+    // Reed–Solomon: the same lost share of every stripe rebuilt from the k + m − 1 others present.
+    const stripe = new Uint8Array((k + m) * shareSize);
+    stripe.set(randomBytes(k * shareSize));
+    encodeStripe(stripe, k, m);
+    const present = Array.from({ length: k + m }, (_, i) => i !== lost);
+    const rsSeconds = best(3, () => {
+      for (let s = 0; s < pieceStripes; s++) reconstructStripe(stripe, k, m, present);
+    });
+    figures.rsRebuildPieceMs[name] = rsSeconds * 1000;
     figures.piecesDownloaded[name] = (params.d * params.beta) / params.alpha;
   }
   return figures;
@@ -85,6 +99,8 @@ if (require.main === module) {
     "encode/clay/10+4/MBps": figures.encodeMBps["10+4"].toFixed(1),
     "repair/clay/4+2/rebuildPieceMs": figures.rebuildPieceMs["4+2"].toFixed(0),
     "repair/clay/10+4/rebuildPieceMs": figures.rebuildPieceMs["10+4"].toFixed(0),
+    "repair/rs/4+2/rebuildPieceMs": figures.rsRebuildPieceMs["4+2"].toFixed(0),
+    "repair/rs/10+4/rebuildPieceMs": figures.rsRebuildPieceMs["10+4"].toFixed(0),
     "repair/clay/4+2/piecesDownloaded": figures.piecesDownloaded["4+2"],
     "repair/clay/10+4/piecesDownloaded": figures.piecesDownloaded["10+4"],
   });
