@@ -23,7 +23,7 @@ const STRIPES = 10;
 
 /**
  * A Clay 4 + 2 piece rebuilt from its five helpers' sub-chunks (issue 21), on real provider
- * daemons and the in-process chain: each helper sends half its piece (β / α = 4 / 8) plus roots,
+ * daemons and the in-process chain: each helper sends half its piece (β / α = 4 / 8) plus root-block roots,
  * checked against its commitment and paid; the rebuilt piece is byte-identical, so its CommP is the
  * lost one's. A lying helper is named, and with no other holder the repair says to decode from k
  * whole pieces.
@@ -104,7 +104,7 @@ describe("Clay repair from d helpers' sub-chunks: 2.5 pieces downloaded, every b
       );
       expect(result.bytesDownloaded).to.equal(result.bytesUsed);
       const downloaded = result.bytesDownloaded / pieces[lost].length;
-      // d · β / α = 2.5 pieces, plus four 32-byte roots per helper and stripe (0.5 %).
+      // d · β / α = 2.5 pieces, plus one to four 32-byte root-block roots per helper and stripe (≤ 0.2 %).
       expect(downloaded).to.be.within(2.5, 2.51);
       expect(result.corrupt).to.deep.equal([]);
     }
