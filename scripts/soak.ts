@@ -1,11 +1,11 @@
 /**
- * `npm run soak -- [--quick] [--seed N] [--providers N] [--files N] [--periods N] [--json] [--out DIR]`:
+ * `npm run soak -- [--quick] [--[no-]burst] [--seed N] [--providers N] [--files N] [--periods N] [--json] [--out DIR]`:
  * the durability promise under chaos. Starts a devnet and, as separate processes, providers, a
  * repair miner and a dealbot controller; stores repair-backed files of varied sizes and layouts;
  * for the given proving periods injects faults drawn from the seed (providers SIGKILLed and
  * restarted or not, a data dir wiped, a provider serving corrupted bytes, one that stops proving,
  * the miner SIGKILLed and restarted, the agents cut off the chain), never more than m pieces of a
- * file at once — except, in full mode, one burst beyond tolerance on one file, which must end as
+ * file at once — except, in full mode or with --burst, one burst beyond tolerance on one file, which must end as
  * RepairDeal Lost on chain with the client refunded. Then retrieves every file through paid
  * retrieval, checks SHA-256, checks every contract holds exactly what it owes, and writes a JSON
  * report (also the `--calibrate` input of `npm run durability`) and an HTML page.
@@ -47,14 +47,16 @@ const program = new Command("soak")
   .option("--fault-every <periods>", "mean proving periods between faults (default 3, quick 3)", (v) => Number(v), 3)
   .option("--out <dir>", "write soak.json and soak.html here (default: the run's data dir)")
   .option("--json", "print the report as one JSON document on stdout (logs go to stderr)")
+  .option("--burst", "break one file beyond tolerance halfway (m + 1 pieces lost at once; default in full mode)")
+  .option("--no-burst", "no beyond-tolerance burst, even in full mode")
   .addHelpText(
     "after",
     `
 Faults (drawn from --seed): kill-restart, kill-forever, wipe (restart on an empty data dir),
 corrupt-reads, stop-proving, miner-restart, chain-outage. A provider fault is injected only when
 every file it holds keeps at most m pieces at risk and enough healthy providers to repair onto.
-Full mode also breaks one file beyond tolerance (m + 1 pieces declared lost at once) and expects it
-reported as RepairDeal Lost with the client refunded. Exit code 0 only when every other file is
+Full mode (or --burst) also breaks one file beyond tolerance (m + 1 pieces declared lost at once) and
+expects it reported as RepairDeal Lost with the client refunded. Exit code 0 only when every other file is
 retrieved intact, at least one repair was confirmed and funds are conserved in every contract.`,
   )
   .parse(process.argv);
@@ -70,11 +72,13 @@ const opts = program.opts<{
   faultEvery: number;
   out?: string;
   json?: boolean;
+  burst?: boolean;
 }>();
 
 async function main(): Promise<number> {
   const started = Date.now();
   const quick = Boolean(opts.quick);
+  const burst = opts.burst ?? !quick;
   const seed = opts.seed ?? Math.floor(Math.random() * 2 ** 31);
   const providerCount = opts.providers ?? (quick ? 8 : 20);
   const fileCount = opts.files ?? (quick ? 5 : 50);
@@ -166,7 +170,7 @@ async function main(): Promise<number> {
       weights: DEFAULT_FAULT_WEIGHTS,
       // Each permanent fault costs the fleet a provider to repair onto.
       permanentFaults: Math.max(1, Math.floor((providerCount - 7) / 2)),
-      burst: !quick,
+      burst,
       timeoutMs: periods * period * opts.blockMs * 8 + 300_000,
       startMiner,
       record,
@@ -184,6 +188,7 @@ async function main(): Promise<number> {
     const report = await finishSoak({
       seed,
       quick,
+      burst,
       started,
       runDir,
       chain,

@@ -148,8 +148,11 @@ export class Repairer {
     }
     const retrievalId = `repair-${job.id}`;
     if (manifest.coding?.scheme === "clay" && lost.length === 1) {
-      const rebuilt = await this.subChunkRepair(job, manifest, healthy, retrievalId, log);
-      if (rebuilt) return this.finishRebuilt(job, retrievalId, rebuilt);
+      // A retrieval of its own: its fetches are other streams (plans) than the whole pieces a
+      // fallback fetches from the same holders.
+      const subChunksId = `${retrievalId}-sub-chunks`;
+      const rebuilt = await this.subChunkRepair(job, manifest, healthy, subChunksId, log);
+      if (rebuilt) return this.finishRebuilt(job, subChunksId, rebuilt);
     }
     const fetched = await this.download(job, deal.droot, manifest, healthy, retrievalId, log);
     const placed = await this.rebuild(job, manifest, fetched.paths, lost);
@@ -233,6 +236,7 @@ export class Repairer {
     } catch (err) {
       if (!(err instanceof NotEnoughHelpersError)) throw err;
       log.warn({ err: err.message, details: err.details }, "sub-chunk repair impossible; downloading k whole pieces");
+      this.c.ledger.finish(retrievalId, "failed", err.message);
       this.c.store.jobs.setMethod(job.id, `${repairMethod(manifest)}: ${err.message}`);
       return undefined;
     }

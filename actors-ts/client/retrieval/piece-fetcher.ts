@@ -108,7 +108,15 @@ export class PieceFetcher {
     const { ledger } = this.deps;
     const { provider } = target;
     const payer = this.deps.clients.account.address;
-    let row: PieceFetchRow = ledger.fetch(retrievalId, target.pieceIndex, provider.address) ?? {
+    // A recorded fetch is resumed only when it is this stream into this file: under one retrieval
+    // a repair may fetch a piece's sub-chunk plan and later the whole piece from the same holder.
+    const recorded = ledger.fetch(retrievalId, target.pieceIndex, provider.address);
+    const same =
+      recorded !== undefined &&
+      recorded.tempPath === tempPath &&
+      recorded.startOffset === (target.span?.start ?? 0) &&
+      recorded.endOffset === streamEnd(target);
+    let row: PieceFetchRow = (same ? recorded : undefined) ?? {
       retrievalId,
       pieceIndex: target.pieceIndex,
       provider: provider.address,

@@ -26,6 +26,8 @@ import type { SoakChain } from "./setup";
 export interface FinishInput {
   seed: number;
   quick: boolean;
+  /** Whether the chaos was to break one file beyond tolerance (then that loss is required). */
+  burst: boolean;
   started: number;
   runDir: string;
   chain: SoakChain;
@@ -109,7 +111,7 @@ export async function finishSoak(input: FinishInput): Promise<SoakReport> {
     filesIntact + filesLost.length === files.length &&
     fundsConserved &&
     confirmedJobs.length > 0 &&
-    (input.quick || filesLost.some((l) => l.beyondTolerance));
+    (!input.burst || filesLost.some((l) => l.beyondTolerance));
   return {
     ok,
     seed: input.seed,
@@ -144,7 +146,7 @@ export async function finishSoak(input: FinishInput): Promise<SoakReport> {
     fundsConserved,
     conservation,
     crashes,
-    source: `npm run soak -- ${input.quick ? "--quick " : ""}--seed ${input.seed}`,
+    source: `npm run soak -- ${input.quick ? "--quick " : ""}${input.burst === !input.quick ? "" : input.burst ? "--burst " : "--no-burst "}--seed ${input.seed}`,
     dataDir: join(input.runDir),
   };
 }

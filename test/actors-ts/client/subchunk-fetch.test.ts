@@ -107,6 +107,26 @@ describe("paid sub-chunk plans: a helper's sub-chunks fetched, checked and paid"
     }
   });
 
+  it("a whole-piece fetch after a plan's fetch from the same holder, under the same retrieval, fetches the whole piece", async () => {
+    // What a repair does when its sub-chunk attempt falls back to k whole pieces: the plan's
+    // recorded fetch (another stream, another file) must not be resumed as the piece's.
+    const index = 3;
+    const id = `fallback-${Date.now()}`;
+    await fetcher.fetch(id, targetFor(index, planFor(index)), join(market.dir, "fallback-plan-3.bin"));
+    const { plan: _plan, ...whole } = targetFor(index, planFor(index));
+    const out = join(market.dir, "fallback-piece-3.bin");
+    const paid = await fetcher.fetch(id, whole, out);
+    const piece = await readFile(out);
+    expect(piece.length).to.equal(manifest.pieces[index].payloadSize);
+    const at = (s: number) => (s * manifest.k + index) * manifest.shareSize;
+    const stripes = manifest.pieces[index].payloadSize / manifest.shareSize;
+    for (let s = 0; s < stripes; s++) {
+      const share = piece.subarray(s * manifest.shareSize, (s + 1) * manifest.shareSize);
+      expect(share.equals(file.subarray(at(s), at(s) + manifest.shareSize)), `stripe ${s}`).to.equal(true);
+    }
+    expect(paid).to.equal(PRICE * BigInt(manifest.pieces[index].payloadSize));
+  });
+
   it("a helper that corrupts what it sends is named with its piece and the chunk that failed", async () => {
     const liar = 1;
     await market.restartProvider(liar, { faults: { corruptReads: true } });
