@@ -175,10 +175,11 @@ async function inject(
 }
 
 /**
- * Beyond tolerance on purpose: m + 1 holders of one file declare their pieces of it lost (each
- * stopped for the moment, so the soak's transaction does not race its own), and the soak reports
- * the losses at once, so the repair deal is lost on chain and the client refunded. The providers
- * keep every other piece they hold and restart on their data dirs.
+ * Beyond tolerance on purpose: with the repair miner down, m + 1 holders of one file declare their
+ * pieces of it lost (each stopped for the moment, so the soak's transaction does not race its own),
+ * and the soak reports the losses, so the repair deal is lost on chain and the client refunded
+ * before the miner, restarted on its data dir, could repair any of them. The providers keep every
+ * other piece they hold and restart on their data dirs.
  *
  * @returns The repair deal broken, or undefined when no file had m + 1 healthy holders.
  */
@@ -190,6 +191,29 @@ async function burst(plan: ChaosPlan, v: FleetView, epoch: number): Promise<bigi
   if (!target) return undefined;
   const victims = burstVictims(target.f, v) as Address[];
   const rpcUrl = plan.rpcUrl;
+  // The miner is down meanwhile: it would otherwise repair the first lost piece before the last
+  // is declared (each victim is stopped in turn), and the file would never be beyond tolerance.
+  await plan.fleet.killMiner();
+  try {
+    await breakAtOnce(plan, target, victims, rpcUrl);
+  } finally {
+    await plan.startMiner();
+  }
+  plan.record({
+    epoch,
+    kind: "burst",
+    note: `${victims.length} holders of ${target.stored.droot.slice(0, 10)}… declared their pieces lost at once (m = ${target.f.m}), the miner down meanwhile`,
+  });
+  return target.stored.dealId;
+}
+
+/** The burst's chain side: each victim declares its pieces of the file faulted, then every loss is reported. */
+async function breakAtOnce(
+  plan: ChaosPlan,
+  target: { f: FleetView["files"][number]; stored: ChaosPlan["files"][number] },
+  victims: Address[],
+  rpcUrl: string,
+): Promise<void> {
   for (const address of victims) {
     const slot = plan.fleet.slot(address);
     const pieces = target.f.slots.filter((s) => getAddress(s.provider) === address);
@@ -223,10 +247,4 @@ async function burst(plan: ChaosPlan, v: FleetView, epoch: number): Promise<bigi
   for (const s of target.f.slots.filter((x) => victims.includes(getAddress(x.provider)))) {
     await reportPieceLoss(reporter, plan.contracts, target.stored.dealId, s.index).catch(() => undefined);
   }
-  plan.record({
-    epoch,
-    kind: "burst",
-    note: `${victims.length} holders of ${target.stored.droot.slice(0, 10)}… declared their pieces lost at once (m = ${target.f.m})`,
-  });
-  return target.stored.dealId;
 }
