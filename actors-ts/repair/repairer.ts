@@ -148,9 +148,7 @@ export class Repairer {
     }
     const retrievalId = `repair-${job.id}`;
     if (manifest.coding?.scheme === "clay" && lost.length === 1) {
-      // A retrieval of its own: its fetches are other streams (plans) than the whole pieces a
-      // fallback fetches from the same holders.
-      const subChunksId = `${retrievalId}-sub-chunks`;
+      const subChunksId = `${retrievalId}-sub-chunks`; // its own: plans are not a fallback's whole pieces
       const rebuilt = await this.subChunkRepair(job, manifest, healthy, subChunksId, log);
       if (rebuilt) return this.finishRebuilt(job, subChunksId, rebuilt);
     }
