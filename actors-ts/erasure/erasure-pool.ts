@@ -101,6 +101,57 @@ export class ErasurePool {
     return (reply as Extract<WorkerReply, { type: "pieces" }>).pieces.map((b) => new Uint8Array(b));
   }
 
+  /**
+   * The root of one 2^15-leaf chunk of payload (what `ChunkRootHasher.root` gives), computed on
+   * the next worker: how a fetch checks its chunks off the event loop.
+   *
+   * @param data Holds the chunk's payload in its first `length` bytes (at most 1,040,384; a
+   *   shorter chunk is zero-padded); transferred to the worker and given back in the answer, so
+   *   the caller can reuse it.
+   * @returns The 32-byte root, and `data` back.
+   * @throws ErasureCodingError when `length` exceeds a chunk or the pool is closed.
+   */
+  async chunkRoot(data: ArrayBuffer, length: number): Promise<{ root: Uint8Array; data: ArrayBuffer }> {
+    const reply = (await this.request(this.roundRobin(), { type: "chunk-root", id: 0, data, length }, [
+      data,
+    ])) as Extract<WorkerReply, { type: "chunk-root" }>;
+    return { root: new Uint8Array(reply.root), data: reply.data };
+  }
+
+  /**
+   * Starts a SHA-256 hash named `key` on the next worker (a rebuilt file's check, off the event
+   * loop); {@link sha256Update} feeds it in order and {@link sha256Digest} ends it.
+   */
+  async sha256Start(key: string): Promise<void> {
+    const worker = this.roundRobin();
+    this.hasherHome.set(key, worker);
+    await this.request(worker, { type: "sha256-start", id: 0, key }, []);
+  }
+
+  /**
+   * Feeds `data` to SHA-256 hash `key`; resolves once the worker has hashed it (so a caller can
+   * bound what is queued). `data` is transferred (copied first when it is a view).
+   *
+   * @throws ErasureCodingError when there is no such hash or the pool is closed.
+   */
+  async sha256Update(key: string, data: Uint8Array): Promise<void> {
+    const buffer = toTransferable(data);
+    await this.request(this.home(key), { type: "sha256-update", id: 0, key, data: buffer }, [buffer]);
+  }
+
+  /**
+   * Ends SHA-256 hash `key`.
+   *
+   * @returns The digest, 64 lowercase hex characters.
+   * @throws ErasureCodingError when there is no such hash or the pool is closed.
+   */
+  async sha256Digest(key: string): Promise<string> {
+    const worker = this.home(key);
+    this.hasherHome.delete(key);
+    const reply = await this.request(worker, { type: "sha256-digest", id: 0, key }, []);
+    return (reply as Extract<WorkerReply, { type: "sha256" }>).digest;
+  }
+
   /** Starts a CommP hasher named `key` on the next worker. */
   async hashStart(key: string): Promise<void> {
     const worker = this.roundRobin();
@@ -183,5 +234,9 @@ function toTransferable(bytes: Uint8Array): ArrayBuffer {
   if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer) {
     return bytes.buffer;
   }
-  return bytes.slice().buffer;
+  // Not `bytes.slice()`: on a Buffer that is a view of the same memory (its `.buffer` can be the
+  // shared pool slab of small Buffers).
+  const copy = new Uint8Array(bytes.byteLength);
+  copy.set(bytes);
+  return copy.buffer;
 }

@@ -38,7 +38,19 @@ export type WorkerRequest =
       shares: (ArrayBuffer | null)[];
       want: number[];
     }
+  | {
+      /** The root of one 2^15-leaf chunk of payload (ChunkRootHasher), for a fetch's check. */
+      type: "chunk-root";
+      id: number;
+      /** Holds the chunk's payload in its first `length` bytes; sent back with the reply. */
+      data: ArrayBuffer;
+      /** Payload bytes, at most 1,040,384 (a shorter chunk is zero-padded). */
+      length: number;
+    }
   | { type: "hash-start"; id: number; key: string }
+  | { type: "sha256-start"; id: number; key: string }
+  | { type: "sha256-update"; id: number; key: string; data: ArrayBuffer }
+  | { type: "sha256-digest"; id: number; key: string }
   | { type: "hash-update"; key: string; data: ArrayBuffer }
   | { type: "hash-digest"; id: number; key: string };
 
@@ -55,4 +67,6 @@ export type WorkerReply =
       pieceCid: string;
       chunkRoots: ArrayBuffer;
     }
+  | { id: number; type: "sha256"; digest: string }
+  | { id: number; type: "chunk-root"; root: ArrayBuffer; data: ArrayBuffer }
   | { id: number; type: "error"; name: string; message: string };

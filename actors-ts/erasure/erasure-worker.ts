@@ -4,14 +4,51 @@
  * hashers, so neither blocks the agent's event loop. Messages are plain objects; byte buffers are
  * transferred, not copied.
  */
+import { createHash, type Hash } from "node:crypto";
 import { parentPort } from "node:worker_threads";
 import { encodeStripe, reconstructStripe } from "./reed-solomon";
-import { CommPHasher } from "../piece/commp";
+import { ChunkRootHasher, CommPHasher } from "../piece/commp";
 import type { WorkerReply, WorkerRequest } from "./erasure-protocol";
 import { InvalidStateError } from "../core/errors";
 import { clayDecode, clayEncode, clayParams } from "./clay";
 
 type Job<T extends WorkerRequest["type"]> = Extract<WorkerRequest, { type: T }>;
+
+/** Reed–Solomon encode of `stripes` stripes: each stripe's k data shares (zero-padded tail), n pieces out. */
+function rsEncodeJob(req: Job<"encode">): ArrayBuffer[] {
+  const { k, m, shareSize, stripes } = req;
+  const n = k + m;
+  const data = new Uint8Array(req.data);
+  const pieces = Array.from({ length: n }, () => new Uint8Array(stripes * shareSize));
+  const stripe = new Uint8Array(n * shareSize);
+  for (let s = 0; s < stripes; s++) {
+    stripe.fill(0);
+    const from = s * k * shareSize;
+    stripe.set(data.subarray(from, Math.min(from + k * shareSize, data.length)), 0);
+    encodeStripe(stripe, k, m);
+    for (let i = 0; i < n; i++) pieces[i].set(stripe.subarray(i * shareSize, (i + 1) * shareSize), s * shareSize);
+  }
+  return pieces.map((p) => p.buffer);
+}
+
+/** Reed–Solomon rebuild of `stripes` stripes from the shares given (at least k), returning the wanted ones. */
+function rsReconstructJob(req: Job<"reconstruct">): ArrayBuffer[] {
+  const { k, m, shareSize, stripes, want } = req;
+  const n = k + m;
+  const shares = req.shares.map((b) => (b ? new Uint8Array(b) : undefined));
+  const present = shares.map((s) => s !== undefined);
+  const out = want.map(() => new Uint8Array(stripes * shareSize));
+  const stripe = new Uint8Array(n * shareSize);
+  for (let s = 0; s < stripes; s++) {
+    stripe.fill(0);
+    shares.forEach((share, i) => {
+      if (share) stripe.set(share.subarray(s * shareSize, (s + 1) * shareSize), i * shareSize);
+    });
+    reconstructStripe(stripe, k, m, present);
+    want.forEach((i, j) => out[j].set(stripe.subarray(i * shareSize, (i + 1) * shareSize), s * shareSize));
+  }
+  return out.map((p) => p.buffer);
+}
 
 /** Clay encode of `stripes` stripes: each stripe's k data shares (zero-padded tail), m parity out. */
 function clayEncodeJob(req: Job<"clay-encode">): ArrayBuffer[] {
@@ -48,46 +85,51 @@ function clayDecodeJob(req: Job<"clay-decode">): ArrayBuffer[] {
   return out.map((p) => p.buffer);
 }
 
+/** Checks chunks for fetches: one per worker, its buffers allocated once. */
+const chunkRootHasher = new ChunkRootHasher();
+
+/** Running SHA-256 hashes of rebuilt files, by key. */
+const fileHashes = new Map<string, Hash>();
+
+/** The SHA-256 hash `key`, or InvalidStateError. */
+function fileHash(key: string): Hash {
+  const hash = fileHashes.get(key);
+  if (!hash) throw new InvalidStateError("no SHA-256 hash with this key in the worker", { details: { key } });
+  return hash;
+}
+
 const hashers = new Map<string, { hasher: CommPHasher; chunkRoots: Uint8Array[] }>();
 
 function handle(req: WorkerRequest): WorkerReply | undefined {
   switch (req.type) {
-    case "encode": {
-      const { k, m, shareSize, stripes } = req;
-      const n = k + m;
-      const data = new Uint8Array(req.data);
-      const pieces = Array.from({ length: n }, () => new Uint8Array(stripes * shareSize));
-      const stripe = new Uint8Array(n * shareSize);
-      for (let s = 0; s < stripes; s++) {
-        stripe.fill(0);
-        const from = s * k * shareSize;
-        stripe.set(data.subarray(from, Math.min(from + k * shareSize, data.length)), 0);
-        encodeStripe(stripe, k, m);
-        for (let i = 0; i < n; i++) pieces[i].set(stripe.subarray(i * shareSize, (i + 1) * shareSize), s * shareSize);
-      }
-      return { id: req.id, type: "pieces", pieces: pieces.map((p) => p.buffer) };
-    }
-    case "reconstruct": {
-      const { k, m, shareSize, stripes, want } = req;
-      const n = k + m;
-      const shares = req.shares.map((b) => (b ? new Uint8Array(b) : undefined));
-      const present = shares.map((s) => s !== undefined);
-      const out = want.map(() => new Uint8Array(stripes * shareSize));
-      const stripe = new Uint8Array(n * shareSize);
-      for (let s = 0; s < stripes; s++) {
-        stripe.fill(0);
-        shares.forEach((share, i) => {
-          if (share) stripe.set(share.subarray(s * shareSize, (s + 1) * shareSize), i * shareSize);
-        });
-        reconstructStripe(stripe, k, m, present);
-        want.forEach((i, j) => out[j].set(stripe.subarray(i * shareSize, (i + 1) * shareSize), s * shareSize));
-      }
-      return { id: req.id, type: "pieces", pieces: out.map((p) => p.buffer) };
-    }
+    case "encode":
+      return { id: req.id, type: "pieces", pieces: rsEncodeJob(req) };
+    case "reconstruct":
+      return { id: req.id, type: "pieces", pieces: rsReconstructJob(req) };
     case "clay-encode":
       return { id: req.id, type: "pieces", pieces: clayEncodeJob(req) };
     case "clay-decode":
       return { id: req.id, type: "pieces", pieces: clayDecodeJob(req) };
+    case "chunk-root": {
+      const root = chunkRootHasher.root(new Uint8Array(req.data, 0, req.length));
+      return {
+        id: req.id,
+        type: "chunk-root",
+        root: root.buffer.slice(root.byteOffset, root.byteOffset + 32) as ArrayBuffer,
+        data: req.data,
+      };
+    }
+    case "sha256-start":
+      fileHashes.set(req.key, createHash("sha256"));
+      return { id: req.id, type: "ok" };
+    case "sha256-update":
+      fileHash(req.key).update(new Uint8Array(req.data));
+      return { id: req.id, type: "ok" };
+    case "sha256-digest": {
+      const digest = fileHash(req.key).digest("hex");
+      fileHashes.delete(req.key);
+      return { id: req.id, type: "sha256", digest };
+    }
     case "hash-start": {
       const chunkRoots: Uint8Array[] = [];
       hashers.set(req.key, { hasher: new CommPHasher({ onChunkRoot: (_i, r) => chunkRoots.push(r) }), chunkRoots });
@@ -122,7 +164,14 @@ parentPort?.on("message", (req: WorkerRequest) => {
   try {
     const reply = handle(req);
     if (!reply) return;
-    const transfer = reply.type === "pieces" ? reply.pieces : reply.type === "digest" ? [reply.chunkRoots] : [];
+    const transfer =
+      reply.type === "pieces"
+        ? reply.pieces
+        : reply.type === "digest"
+          ? [reply.chunkRoots]
+          : reply.type === "chunk-root"
+            ? [reply.data]
+            : [];
     parentPort?.postMessage(reply, transfer);
   } catch (err) {
     const e = err as Error;

@@ -20,6 +20,7 @@ import { spanVerifierFor, type PieceSpan } from "./span-verifier";
 import { planVerifierFor } from "./plan-verifier";
 import { isCreditRefusal, max0, streamEnd, termsOfAsk, type IntervalTerms } from "./fetch-rules";
 import type { SubChunkPlan } from "../../piece/subchunk-proof";
+import type { ErasurePool } from "../../erasure/erasure-pool";
 
 export { PieceCommitmentMismatchError } from "./chunk-verifier";
 export { formatEvent, type RetrievalEvent } from "./retrieval-events";
@@ -42,7 +43,9 @@ export interface FetchTarget {
 
 /** Checks bytes of a piece as they stream in; returns the payload offset verified so far. */
 interface StreamVerifier {
-  push(bytes: Buffer): number;
+  push(bytes: Buffer): number | Promise<number>;
+  /** Waits for checks still running (chunks hashed on the pool); the offset verified. */
+  settle?(): Promise<number>;
 }
 
 export interface FetchOptions {
@@ -65,6 +68,8 @@ export interface FetchDeps {
   logger: Logger;
   /** What the fetches side by side agree on (default: the one book of this process). */
   channels?: ChannelBook;
+  /** Where whole-piece fetches hash their chunks (default: the event loop's thread). */
+  pool?: ErasurePool;
 }
 
 type Emit = (event: string, status: string, detail?: string) => void;
@@ -158,7 +163,7 @@ export class PieceFetcher {
       } else if (target.span) {
         verifier = (await spanVerifierFor(target, target.span)).startAt(row.startOffset + row.verifiedBytes);
       } else {
-        verifier = (await chunkVerifierFor(target)).startAt(row.verifiedBytes);
+        verifier = (await chunkVerifierFor(target, this.deps.pool)).startAt(row.verifiedBytes);
       }
       const credit = this.book.takeCredit(payer, provider.address);
       const plan: PaymentPlan = { advance: !credit, requests: 0, terms, release: credit ?? (() => undefined) };
@@ -265,6 +270,13 @@ export class PieceFetcher {
       // Bytes are written in ~1 MiB batches (a write per 64 KiB chunk bound the fetch), each on
       // disk before its bytes are recorded verified: a restart resumes from written bytes.
       const batch = new WriteBatch(handle, position);
+      const advance = async (verifiedTo: number): Promise<void> => {
+        if (verifiedTo - row.startOffset <= row.verifiedBytes) return;
+        await batch.flush();
+        row = { ...row, verifiedBytes: verifiedTo - row.startOffset };
+        ledger.upsertFetch(row);
+        options.onVerified?.(verifiedTo);
+      };
       for await (const data of response.body) {
         const chunk = data as Buffer;
         await batch.add(chunk);
@@ -275,14 +287,10 @@ export class PieceFetcher {
           const due = started + (pulled / options.maxBytesPerSecond) * 1000;
           if (due > Date.now()) await sleep(due - Date.now());
         }
-        const verifiedTo = verifier.push(chunk);
-        if (verifiedTo - row.startOffset > row.verifiedBytes) {
-          await batch.flush();
-          row = { ...row, verifiedBytes: verifiedTo - row.startOffset };
-          ledger.upsertFetch(row);
-          options.onVerified?.(verifiedTo);
-        }
+        await advance(await verifier.push(chunk));
       }
+      // Every chunk of the interval is checked before the next one is asked (and paid) for.
+      if (verifier.settle) await advance(await verifier.settle());
       await batch.flush();
       emit("ClientEventBlocksReceived", "DealStatusOngoing", `${position} of ${row.endOffset} bytes`);
     }
