@@ -3,28 +3,19 @@ import { rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { toHex, type Address, type Hex } from "viem";
 import { InvalidArgumentError } from "../core/errors";
-import { PeerRejectedError, PeerUnreachableError } from "../core/http-client";
 import type { StorageDealProposal } from "../chain/eip712";
-import { addBalance } from "../chain/storage-market/add-balance";
-import { escrowBalance, marketParams } from "../chain/storage-market/reads";
+import { marketParams } from "../chain/storage-market/reads";
 import { hashProposal, signProposal } from "../chain/storage-market/proposals";
-import type { RegisteredProvider } from "../chain/registry/reads";
 import { commpOfFile } from "../piece/commp";
 import { parsePieceCidV2 } from "../piece/piece-cid";
-import { PROVIDER_PATHS, type ProposalStatusResponse, type ProposeDealResponse } from "../protocol/provider-api";
-import {
-  extendDeal as requestDealExtension,
-  getProposalStatus,
-  proposeDeal,
-  putManifest,
-} from "../protocol/provider-client";
+import { extendDeal as requestDealExtension, putManifest } from "../protocol/provider-client";
 import { assertNotEmpty, prepareFile, type PrepareOptions } from "../manifest/prepare";
-import { waitPublished } from "./deal-publication";
+import { EscrowHolds } from "./escrow-holds";
+import { completeSignedProposal, propose } from "./proposal-completion";
 import { downloadPiece, uploadPiece } from "./piece-transfer";
 import { ClientEvents, type ClientEventListener } from "./client-events";
 import { getStatus as readStatus, type DealStatus, type StatusTarget } from "./deal-status";
 import {
-  DealNotPublishedError,
   ProviderNotRegisteredError,
   lookupProvider,
   perPieceOptions,
@@ -46,11 +37,16 @@ export * from "./deal-status";
  * stage.
  */
 export class StorageClient {
+  /** Free escrow held by the proposals this client has prepared and not seen published. */
+  readonly escrow: EscrowHolds;
+
   /** @param events Listener hub (seed 001's `RegisterListener`); share it with the other clients. */
   constructor(
     private readonly c: StorageClientComponents,
     readonly events: ClientEvents = new ClientEvents(c.logger),
-  ) {}
+  ) {
+    this.escrow = new EscrowHolds(c);
+  }
 
   /** Registers a listener for every store (`"store"`) and renewal (`"extend"`); @returns its unsubscribe. */
   subscribe(listener: ClientEventListener): () => void {
@@ -81,7 +77,10 @@ export class StorageClient {
       options,
     );
     const { proposal } = signed;
-    const accepted = await this.propose(signed);
+    const accepted = await propose(this.c, signed).catch((err: unknown) => {
+      this.escrow.release(signed.proposalHash);
+      throw err;
+    });
     options.onProgress?.({ stage: "proposed", proposalHash: accepted.proposalHash });
     store.insertDeal({
       proposalHash: accepted.proposalHash,
@@ -109,6 +108,8 @@ export class StorageClient {
     } catch (err) {
       store.markFailed(accepted.proposalHash, (err as Error).message.split("\n")[0]);
       throw err;
+    } finally {
+      this.escrow.release(signed.proposalHash);
     }
   }
 
@@ -164,7 +165,7 @@ export class StorageClient {
       endEpoch: current.endEpoch + extraEpochs,
       nonce: BigInt(`0x${randomBytes(8).toString("hex")}`),
     };
-    await this.ensureEscrow(current.storagePricePerEpoch * extraEpochs);
+    await this.escrow.ensure(current.storagePricePerEpoch * extraEpochs);
     const clientSignature = await signProposal(clients.account, clients.chain.id, contracts.storageMarket, extended);
     const provider = await lookupProvider(this.c, current.provider);
     const { txHash } = await requestDealExtension(clients.account, provider, dealId, {
@@ -195,7 +196,10 @@ export class StorageClient {
     // Asks are per payload byte: the padding to a power of two is not paid for.
     const payloadBytes = BigInt(parsePieceCidV2(piece.pieceCid).payloadSize);
     const pricePerEpoch = options.pricePerEpoch ?? provider.storageAsk.pricePerBytePerEpoch * payloadBytes;
-    const deposited = await this.ensureEscrow(pricePerEpoch * duration);
+    // Held until the proposal is published or given up (completeProposal), so proposals prepared
+    // side by side do not count the same free escrow.
+    const holdKey = `prepare-${randomBytes(8).toString("hex")}`;
+    const deposited = await this.escrow.ensure(pricePerEpoch * duration, holdKey);
     options.onProgress?.({ stage: "escrow", deposited });
     // Read the chain head last, right before signing, so the start epoch does not drift.
     const latest = await clients.public.getBlockNumber();
@@ -215,13 +219,9 @@ export class StorageClient {
       nonce: BigInt(`0x${randomBytes(8).toString("hex")}`),
     };
     const clientSignature = await signProposal(clients.account, clients.chain.id, contracts.storageMarket, proposal);
-    return {
-      proposal,
-      clientSignature,
-      pieceCidV2: piece.pieceCid,
-      proposalHash: hashProposal(clients.chain.id, contracts.storageMarket, proposal),
-      providerUrl: provider.endpoint,
-    };
+    const proposalHash = hashProposal(clients.chain.id, contracts.storageMarket, proposal);
+    this.escrow.rename(holdKey, proposalHash);
+    return { proposal, clientSignature, pieceCidV2: piece.pieceCid, proposalHash, providerUrl: provider.endpoint };
   }
 
   /**
@@ -240,68 +240,10 @@ export class StorageClient {
     filePath: string,
     options: Omit<StoreOptions, "provider"> = {},
   ): Promise<{ dealId: bigint; txHash: Hex }> {
-    const provider = await lookupProvider(this.c, signed.proposal.provider);
-    let status: ProposalStatusResponse | undefined;
     try {
-      status = await this.proposalStatus(provider, signed.proposalHash);
-    } catch (err) {
-      // The provider is gone but had signed its acceptance before: publish the deal ourselves.
-      if (err instanceof PeerUnreachableError && this.c.store.acceptance(signed.proposalHash)) {
-        return waitPublished(this.c, provider, signed, options);
-      }
-      throw err;
-    }
-    if (status?.status === "published" && status.dealId && status.txHash) {
-      return { dealId: BigInt(status.dealId), txHash: status.txHash };
-    }
-    if (
-      status?.status === "stored" ||
-      ((status?.status === "failed" || status?.status === "expired") && status.providerSignature)
-    ) {
-      return waitPublished(this.c, provider, signed, options);
-    }
-    if (status?.status === "failed" || status?.status === "expired") {
-      throw new DealNotPublishedError(`deal was not published: ${status.reason ?? status.status}`, {
-        details: {
-          provider: provider.address,
-          proposalHash: signed.proposalHash,
-          reason: status.reason ?? status.status,
-        },
-      });
-    }
-    const accepted = status ? this.acceptedOf(signed) : await this.propose(signed);
-    return uploadPiece(this.c, provider, signed, accepted, filePath, { ...options, provider: provider.address });
-  }
-
-  private acceptedOf(signed: SignedProposal): ProposeDealResponse {
-    return {
-      accepted: true,
-      proposalHash: signed.proposalHash,
-      uploadPath: PROVIDER_PATHS.proposalData(signed.proposalHash),
-      payloadSize: 0,
-    };
-  }
-
-  /** POSTs a signed proposal; accepting the same proposal again is a no-op at the provider. */
-  private async propose(signed: SignedProposal): Promise<ProposeDealResponse> {
-    const provider = await lookupProvider(this.c, signed.proposal.provider);
-    return proposeDeal(this.c.clients.account, provider, {
-      proposal: signed.proposal,
-      clientSignature: signed.clientSignature,
-      pieceCidV2: signed.pieceCidV2,
-    });
-  }
-
-  /** The provider's view of a proposal, or undefined when it has never seen it. */
-  private async proposalStatus(
-    provider: RegisteredProvider,
-    proposalHash: Hex,
-  ): Promise<ProposalStatusResponse | undefined> {
-    try {
-      return await getProposalStatus(provider, proposalHash);
-    } catch (err) {
-      if (err instanceof PeerRejectedError && err.statusCode === 404) return undefined;
-      throw err;
+      return await completeSignedProposal(this.c, this.escrow, signed, filePath, options);
+    } finally {
+      this.escrow.release(signed.proposalHash); // published (locked on chain) or failed
     }
   }
 
@@ -386,13 +328,5 @@ export class StorageClient {
       }
     }
     throw lastError;
-  }
-
-  private async ensureEscrow(needed: bigint): Promise<bigint> {
-    const { clients, contracts } = this.c;
-    const { free } = await escrowBalance(clients, contracts, clients.account.address);
-    if (free >= needed) return 0n;
-    await addBalance(clients, contracts, clients.account.address, needed - free);
-    return needed - free;
   }
 }

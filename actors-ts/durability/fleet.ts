@@ -1,6 +1,6 @@
 import type { Address } from "viem";
 import type { RegisteredProvider } from "../chain/registry/reads";
-import { placementCandidates } from "../repair/placer";
+import { placementCandidates } from "../repair/placement-rules";
 import type { SimRandom } from "./random";
 
 /**

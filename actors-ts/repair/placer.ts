@@ -14,6 +14,7 @@ import type { RepairConfig } from "./config";
 import { DealNotPublishedError } from "../client/storage-client";
 import type { PieceRow } from "./repair-store";
 import { dataSetInfo, dataSetOf } from "../chain/storage-market/reads";
+import { isOwnEscrowShortfall, isStaleProposal, placementCandidates } from "./placement-rules";
 
 /** No registered provider can take a piece (all hold a piece of the file, refused or failed). */
 export class NoProviderAvailableError extends RepairMarketError {
@@ -225,11 +226,15 @@ export class Placer {
   private failed(piece: PieceRow, err: unknown): void {
     const message = (err as Error).message.split("\n")[0];
     const attempts = piece.attempts + 1;
-    // A proposal that went stale before it was published is proposed again, to the same provider.
-    if (isStaleProposal(err) && piece.provider) {
+    // A proposal that went stale before it was published, or that the miner's own escrow did not
+    // cover, is proposed again to the same provider: the provider is not at fault.
+    const ownShortfall = isOwnEscrowShortfall(err) && attempts < this.init.maxAttempts;
+    if ((isStaleProposal(err) || ownShortfall) && piece.provider) {
       this.c.logger.warn(
-        { dealId: piece.dealId, piece: piece.index, provider: piece.provider },
-        "proposal went stale before publication; proposing again",
+        { dealId: piece.dealId, piece: piece.index, provider: piece.provider, err: message },
+        ownShortfall
+          ? "the miner's escrow did not cover the proposal; proposing again"
+          : "proposal went stale before publication; proposing again",
       );
       this.c.store.updatePiece(piece.dealId, piece.index, {
         state: "pending",
@@ -277,14 +282,18 @@ export class Placer {
       });
       return;
     }
+    // Every candidate refused this piece once: the refusals may have passed (capacity freed, a
+    // restart), so they are all asked again, after the backoff, instead of waiting forever.
+    const retryExcluded = err instanceof NoProviderAvailableError && piece.excluded.length > 0;
     // Waiting for a provider to register is checked every few seconds, not backed off to a minute:
     // the piece should move as soon as one appears.
     const delay =
       err instanceof NoProviderAvailableError
         ? Math.min(2000 * attempts, NO_PROVIDER_RETRY_MAX_MS)
         : Math.min(1000 * 2 ** Math.min(attempts, 6), 60_000);
-    log.warn({ err: message, attempts, retryInMs: delay }, "placement step failed; will retry");
+    log.warn({ err: message, attempts, retryInMs: delay, retryExcluded }, "placement step failed; will retry");
     this.c.store.updatePiece(piece.dealId, piece.index, {
+      ...(retryExcluded ? { excluded: [] } : {}),
       attempts,
       nextAttemptAt: Date.now() + delay,
       error: message,
@@ -312,83 +321,6 @@ export class Placer {
   }
 }
 
-/** What rules a provider out for one piece's placement ({@link placementCandidates}). */
-export interface PlacementExclusions {
-  /** The miner's own worker address (it never stores its own pieces). */
-  self: Address;
-  /** Lower-cased addresses holding (or being given) another piece of the same file. */
-  taken: ReadonlySet<string>;
-  /** Lower-cased addresses excluded for this piece (refused, unreachable or faulted lately). */
-  excluded: ReadonlySet<string>;
-  /** The piece's padded size, bytes; a provider's storage ask must cover it. */
-  pieceSize: bigint;
-}
-
-/**
- * The placement rule (issue "Placement"), pure: the providers that may take a piece — not the
- * miner itself, holding no other piece of the file, not excluded, with a storage ask whose piece
- * size range covers the piece — best first by {@link rankForPlacement}. The placer takes the
- * first; an empty list means no provider can take it. The durability simulation
- * (actors-ts/durability/simulate.ts) places rebuilt pieces with this same function.
- *
- * @param scoreOf A provider's score in [0, 1], or undefined when unknown.
- * @param random Uniform in [0, 1) (default Math.random), for the ties.
- * @example placementCandidates(registered, { self, taken, excluded, pieceSize: 1n << 30n }, () => undefined)[0]
- */
-export function placementCandidates(
-  providers: readonly RegisteredProvider[],
-  rule: PlacementExclusions,
-  scoreOf: (address: Address) => number | undefined,
-  random: () => number = Math.random,
-): RegisteredProvider[] {
-  const self = rule.self.toLowerCase();
-  return rankForPlacement(
-    providers.filter((p) => {
-      const a = p.address.toLowerCase();
-      const fits = p.storageAsk.minPieceSize <= rule.pieceSize && rule.pieceSize <= p.storageAsk.maxPieceSize;
-      return a !== self && !rule.taken.has(a) && !rule.excluded.has(a) && fits;
-    }),
-    scoreOf,
-    random,
-  );
-}
-
-/**
- * Orders providers for placement (issue "Placement"): known reputation first, higher first
- * (hand-set scores, then the dealbots' feed); then lower storage price; ties at random.
- *
- * @param scoreOf A provider's score in [0, 1], or undefined when unknown.
- * @param random Uniform in [0, 1) (default Math.random), for the ties.
- */
-export function rankForPlacement(
-  providers: readonly RegisteredProvider[],
-  scoreOf: (address: Address) => number | undefined,
-  random: () => number = Math.random,
-): RegisteredProvider[] {
-  return providers
-    .map((p) => ({ p, score: scoreOf(p.address), tie: random() }))
-    .sort(
-      (a, b) =>
-        (b.score ?? -1) - (a.score ?? -1) ||
-        (a.p.storageAsk.pricePerBytePerEpoch < b.p.storageAsk.pricePerBytePerEpoch
-          ? -1
-          : a.p.storageAsk.pricePerBytePerEpoch > b.p.storageAsk.pricePerBytePerEpoch
-            ? 1
-            : a.tie - b.tie),
-    )
-    .map((c) => c.p);
-}
-
 function key(p: PieceRow): string {
   return `${p.dealId}:${p.index}`;
-}
-
-/**
- * Whether `err` says the proposal's start epoch passed before it could be published: the
- * provider's 422 `StartEpochTooSoon`, or a publish the market skipped with that `PublishResult`
- * (the provider's recorded reason, or the client's own publish with the acceptance).
- */
-export function isStaleProposal(err: unknown): boolean {
-  if (err instanceof PeerRejectedError) return err.code === "StartEpochTooSoon";
-  return err instanceof DealNotPublishedError && err.details.reason === "StartEpochTooSoon";
 }

@@ -21,7 +21,7 @@ import { DEFAULT_STAGE_LIMITS, runStorageAttempt, type BotDeps } from "../../act
 import { DealbotController } from "../../actors-ts/dealbot/controller";
 import type { DealbotRecord } from "../../actors-ts/dealbot/record";
 import { ReputationFeed } from "../../actors-ts/repair/reputation-feed";
-import { rankForPlacement } from "../../actors-ts/repair/placer";
+import { rankForPlacement } from "../../actors-ts/repair/placement-rules";
 import { superviseSuiteProcesses } from "../helpers/process-logs";
 import { startPacedDevnet, type ChainPacer } from "../helpers/chain-pacer";
 

@@ -3,7 +3,7 @@ import { PeerRejectedError } from "../../../actors-ts/core/http-client";
 import { DealNotPublishedError } from "../../../actors-ts/client/storage-common";
 import type { Address } from "viem";
 import type { RegisteredProvider } from "../../../actors-ts/chain/registry/reads";
-import { isStaleProposal, placementCandidates } from "../../../actors-ts/repair/placer";
+import { isOwnEscrowShortfall, isStaleProposal, placementCandidates } from "../../../actors-ts/repair/placement-rules";
 
 /** The placer re-proposes a stale proposal by the error's code, never by its message text. */
 describe("placer: stale proposals are known by their code", () => {
@@ -23,6 +23,33 @@ describe("placer: stale proposals are known by their code", () => {
     const skipped = new DealNotPublishedError("StartEpochTooSoon? no", { details: { reason: "NonceUsed" } });
     const plain = new Error("StartEpochTooSoon");
     expect([isStaleProposal(other), isStaleProposal(skipped), isStaleProposal(plain)]).to.deep.equal([
+      false,
+      false,
+      false,
+    ]);
+  });
+});
+
+/** The miner's own escrow falling short is not the provider's fault (decision 47): known by codes only. */
+describe("placer: the miner's own escrow shortfall is known by its code", () => {
+  it("takes 422 ClientEscrowTooLow, a PublishFailed for ClientBalanceTooLow and a market skip for it", () => {
+    const proposal = new PeerRejectedError(422, "ClientEscrowTooLow", "propose deal: 0xP answered 422", {});
+    const upload = new PeerRejectedError(422, "PublishFailed", "upload piece: 0xP answered 422", {
+      reason: "ClientBalanceTooLow",
+    });
+    const skipped = new DealNotPublishedError("deal was not published", { details: { reason: "ClientBalanceTooLow" } });
+    expect([proposal, upload, skipped].map(isOwnEscrowShortfall)).to.deep.equal([true, true, true]);
+  });
+
+  it("does not take the provider's own shortfall, another skip, or text that merely mentions it", () => {
+    const providerShort = new PeerRejectedError(422, "PublishFailed", "upload piece: ClientBalanceTooLow", {
+      reason: "ProviderBalanceTooLow",
+    });
+    const capacity = new PeerRejectedError(422, "NoCapacity", "ClientEscrowTooLow is not it", {});
+    const skipped = new DealNotPublishedError("ClientBalanceTooLow?", { details: { reason: "NonceUsed" } });
+    const plain = new Error("ClientBalanceTooLow");
+    expect([providerShort, capacity, skipped, plain].map(isOwnEscrowShortfall)).to.deep.equal([
+      false,
       false,
       false,
       false,
