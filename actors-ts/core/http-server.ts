@@ -50,6 +50,21 @@ export function createHttpServer(ctx: { logger: Logger; config: { maxJsonBodyByt
   return app;
 }
 
+/**
+ * Closes a daemon's server: no new connections, idle keep-alive ones closed, requests in flight
+ * given up to `graceMs` (ms) to finish, then every connection still open cut. Without the cut, a
+ * response stalled on a client that stopped reading (one that found a chunk corrupt and gave up)
+ * held `close()` — and so a daemon's stop and its SIGTERM — until the socket timed out.
+ */
+export async function closeServer(app: FastifyInstance, graceMs = 5000): Promise<void> {
+  const cut = setTimeout(() => app.server.closeAllConnections(), graceMs);
+  try {
+    await app.close();
+  } finally {
+    clearTimeout(cut);
+  }
+}
+
 /** Replies with the JSON error body for `err`. */
 export function sendError(reply: FastifyReply, err: unknown, request?: FastifyRequest): FastifyReply {
   let status = 500;

@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { getAddress } from "viem";
 import type { FastifyInstance } from "fastify";
-import { createHttpServer, sendHealth } from "../core/http-server";
+import { closeServer, createHttpServer, sendHealth } from "../core/http-server";
 import { LoopHealth } from "../core/loop-health";
 import { SOFTWARE_VERSION } from "../core/version";
 import { rpcEndpointName, startChainGuard, type ChainGuard } from "../chain/chain-guard";
@@ -212,7 +212,7 @@ export class DealbotController {
   async stop(): Promise<void> {
     this.abort.abort();
     await Promise.allSettled(this.loops);
-    await this.app?.close();
+    if (this.app) await closeServer(this.app);
     this.store.close();
   }
 

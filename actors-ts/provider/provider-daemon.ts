@@ -17,7 +17,7 @@ import { Publisher } from "./publisher";
 import { Prover } from "./prover";
 import { Settler } from "./settler";
 import { Scrubber } from "./scrubber";
-import { createHttpServer, refuseWhileHalted } from "../core/http-server";
+import { closeServer, createHttpServer, refuseWhileHalted } from "../core/http-server";
 import { registerDealRoutes } from "./http/deal-routes";
 import { registerPieceRoutes } from "./http/piece-routes";
 import { registerRetrievalRoutes } from "./retrieval/retrieval-routes";
@@ -152,7 +152,7 @@ export class ProviderDaemon {
     this.abort?.abort();
     this.publisher?.stop();
     await Promise.allSettled(this.loops);
-    await this.app?.close();
+    if (this.app) await closeServer(this.app);
     this.components?.store.close();
     this.logger.info("provider stopped");
   }

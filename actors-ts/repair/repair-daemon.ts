@@ -14,7 +14,7 @@ import { ErasurePool } from "../erasure/erasure-pool";
 import { ClientStore } from "../client/client-store";
 import { RetrievalLedger } from "../client/retrieval/retrieval-ledger";
 import { StorageClient } from "../client/storage-client";
-import { createHttpServer, refuseWhileHalted } from "../core/http-server";
+import { closeServer, createHttpServer, refuseWhileHalted } from "../core/http-server";
 import type { RepairConfig } from "./config";
 import type { RepairComponents, RepairStartup } from "./components";
 import { claimOpenDeals, ensureAsk, ensureMiner } from "./miner-identity";
@@ -224,7 +224,7 @@ export class RepairDaemon {
     this.abort?.abort();
     this.wake();
     await Promise.allSettled(this.loops);
-    await this.app?.close();
+    if (this.app) await closeServer(this.app);
     await this.components?.pool.close();
     this.components?.store.close();
     this.components?.clientStore.close();
