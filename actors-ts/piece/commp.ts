@@ -10,7 +10,7 @@ import {
   QUAD_PAYLOAD_BYTES,
 } from "./constants";
 import { fr32PadQuads } from "./fr32";
-import { hashPair, subtreeRoot, zeroRoot } from "./sha254";
+import { hashPair, subtreeRoot, subtreeScratchBytes, zeroRoot } from "./sha254";
 import { toPieceCidV2 } from "./piece-cid";
 import { InvalidStateError } from "../core/errors";
 
@@ -74,7 +74,7 @@ export interface CommPHasherOptions {
 export class CommPHasher {
   private readonly chunk = new Uint8Array(CHUNK_PAYLOAD_BYTES);
   private readonly padded = new Uint8Array(CHUNK_PADDED_BYTES);
-  private readonly scratch = new Uint8Array(CHUNK_PADDED_BYTES / 2);
+  private readonly scratch = new Uint8Array(subtreeScratchBytes(CHUNK_PADDED_BYTES));
   /** frontier[l] = pending left subtree root at level l (only l ≥ 15 are used). */
   private readonly frontier: (Uint8Array | undefined)[] = [];
   private chunkFill = 0;
@@ -179,7 +179,7 @@ export class CommPHasher {
 export class ChunkRootHasher {
   private readonly chunk = new Uint8Array(CHUNK_PAYLOAD_BYTES);
   private readonly padded = new Uint8Array(CHUNK_PADDED_BYTES);
-  private readonly scratch = new Uint8Array(CHUNK_PADDED_BYTES / 2);
+  private readonly scratch = new Uint8Array(subtreeScratchBytes(CHUNK_PADDED_BYTES));
 
   /**
    * The root of the chunk holding `payload` (at most 1,040,384 bytes; a shorter one is

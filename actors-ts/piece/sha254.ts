@@ -57,22 +57,37 @@ export function zeroRoot(height: number): Uint8Array {
 }
 
 /**
- * Root of a complete subtree whose leaves are given back to back.
+ * Scratch bytes {@link subtreeRoot} needs for a subtree of `leavesBytes` bytes of leaves: two
+ * alternating layers, half and a quarter of it.
+ */
+export function subtreeScratchBytes(leavesBytes: number): number {
+  return (leavesBytes / 2) * 1.5;
+}
+
+/**
+ * Root of a complete subtree whose leaves are given back to back. Layers alternate between two
+ * regions of the scratch, so nothing is allocated or copied per layer (a copy of each layer
+ * allocated half the chunk again, per chunk hashed).
  *
  * @param leaves 2^h nodes (32·2^h bytes), h ≥ 0.
- * @param scratch Optional buffer of at least `leaves.length / 2` bytes.
+ * @param scratch Optional buffer of at least {@link subtreeScratchBytes}(leaves.length) bytes.
  * @returns A new 32-byte root.
  */
 export function subtreeRoot(leaves: Uint8Array, scratch?: Uint8Array): Uint8Array {
   if (leaves.length === NODE_BYTES) return leaves.slice();
-  let width = leaves.length / 2;
-  const buf = scratch && scratch.length >= width ? scratch : new Uint8Array(width);
-  hashLayer(leaves, buf.subarray(0, width));
-  while (width > NODE_BYTES) {
-    // Hash in place: each parent is written behind the pair it came from.
-    const next = width / 2;
-    hashLayer(buf.slice(0, width), buf.subarray(0, next));
-    width = next;
+  const half = leaves.length / 2;
+  const need = subtreeScratchBytes(leaves.length);
+  const buf = scratch && scratch.length >= need ? scratch : new Uint8Array(need);
+  let layer = buf.subarray(0, half);
+  hashLayer(leaves, layer);
+  let inSecond = false;
+  while (layer.length > NODE_BYTES) {
+    const next = layer.length / 2;
+    // The parents go to the region the children are not in: [0, half) or [half, half + half / 2).
+    const target = inSecond ? buf.subarray(0, next) : buf.subarray(half, half + next);
+    hashLayer(layer, target);
+    layer = target;
+    inSecond = !inSecond;
   }
-  return buf.slice(0, NODE_BYTES);
+  return layer.slice(0, NODE_BYTES);
 }

@@ -2,7 +2,7 @@ import { InvalidArgumentError, RepairMarketError } from "../core/errors";
 import { CHUNK_LOG2_LEAVES, LEAVES_PER_QUAD, NODE_BYTES, QUAD_PAYLOAD_BYTES } from "./constants";
 import { fr32PadQuads } from "./fr32";
 import { pieceGeometry } from "./commp";
-import { hashPair, subtreeRoot, zeroRoot } from "./sha254";
+import { hashPair, subtreeRoot, subtreeScratchBytes, zeroRoot } from "./sha254";
 
 /**
  * Sub-chunk plans: a helper of a regenerating-code repair (Clay, issue 21) sends, for each stripe
@@ -174,7 +174,7 @@ class SubtreeHasher {
     const size = quads * LEAVES_PER_QUAD * NODE_BYTES;
     if (this.leaves.length < size) {
       this.leaves = new Uint8Array(size);
-      this.scratch = new Uint8Array(size / 2);
+      this.scratch = new Uint8Array(subtreeScratchBytes(size));
     }
     const leaves = this.leaves.subarray(0, size);
     fr32PadQuads(bytes, offset, quads, leaves, 0);
