@@ -177,9 +177,10 @@ export class StorageClient {
   }
 
   /**
-   * Builds and signs a proposal for a piece with a provider at its ask (escrow topped up first).
-   * Nothing is sent: callers that must survive a crash persist the result, then call
-   * {@link completeProposal}, which is idempotent.
+   * Builds and signs a proposal for a piece with a provider at its ask (escrow topped up first,
+   * and held for it in {@link escrow}). Nothing is sent: callers that must survive a crash persist
+   * the result, then call {@link completeProposal}, which is idempotent and ends the hold; a caller
+   * that drops the proposal instead calls `escrow.release(proposalHash)`.
    *
    * @throws ProviderNotRegisteredError, ContractRevertedError (escrow deposit).
    */
@@ -200,28 +201,33 @@ export class StorageClient {
     // side by side do not count the same free escrow.
     const holdKey = `prepare-${randomBytes(8).toString("hex")}`;
     const deposited = await this.escrow.ensure(pricePerEpoch * duration, holdKey);
-    options.onProgress?.({ stage: "escrow", deposited });
-    // Read the chain head last, right before signing, so the start epoch does not drift.
-    const latest = await clients.public.getBlockNumber();
-    const startEpoch = latest + (options.startDelayEpochs ?? 3n * params.provingPeriodEpochs + 10n);
-    const proposal: StorageDealProposal = {
-      pieceCid: piece.root,
-      pieceSize: paddedSize,
-      payloadSize: payloadBytes,
-      client: clients.account.address,
-      provider: provider.address,
-      label: options.label ?? piece.pieceCid,
-      startEpoch,
-      endEpoch: startEpoch + duration,
-      storagePricePerEpoch: pricePerEpoch,
-      providerCollateral: provider.storageAsk.collateralPerByte * payloadBytes,
-      clientCollateral: 0n,
-      nonce: BigInt(`0x${randomBytes(8).toString("hex")}`),
-    };
-    const clientSignature = await signProposal(clients.account, clients.chain.id, contracts.storageMarket, proposal);
-    const proposalHash = hashProposal(clients.chain.id, contracts.storageMarket, proposal);
-    this.escrow.rename(holdKey, proposalHash);
-    return { proposal, clientSignature, pieceCidV2: piece.pieceCid, proposalHash, providerUrl: provider.endpoint };
+    try {
+      options.onProgress?.({ stage: "escrow", deposited });
+      // Read the chain head last, right before signing, so the start epoch does not drift.
+      const latest = await clients.public.getBlockNumber();
+      const startEpoch = latest + (options.startDelayEpochs ?? 3n * params.provingPeriodEpochs + 10n);
+      const proposal: StorageDealProposal = {
+        pieceCid: piece.root,
+        pieceSize: paddedSize,
+        payloadSize: payloadBytes,
+        client: clients.account.address,
+        provider: provider.address,
+        label: options.label ?? piece.pieceCid,
+        startEpoch,
+        endEpoch: startEpoch + duration,
+        storagePricePerEpoch: pricePerEpoch,
+        providerCollateral: provider.storageAsk.collateralPerByte * payloadBytes,
+        clientCollateral: 0n,
+        nonce: BigInt(`0x${randomBytes(8).toString("hex")}`),
+      };
+      const clientSignature = await signProposal(clients.account, clients.chain.id, contracts.storageMarket, proposal);
+      const proposalHash = hashProposal(clients.chain.id, contracts.storageMarket, proposal);
+      this.escrow.rename(holdKey, proposalHash);
+      return { proposal, clientSignature, pieceCidV2: piece.pieceCid, proposalHash, providerUrl: provider.endpoint };
+    } catch (err) {
+      this.escrow.release(holdKey); // nothing was signed: nothing holds the escrow
+      throw err;
+    }
   }
 
   /**

@@ -226,15 +226,13 @@ export class Placer {
   private failed(piece: PieceRow, err: unknown): void {
     const message = (err as Error).message.split("\n")[0];
     const attempts = piece.attempts + 1;
-    // A proposal that went stale before it was published, or that the miner's own escrow did not
-    // cover, is proposed again to the same provider: the provider is not at fault.
-    const ownShortfall = isOwnEscrowShortfall(err) && attempts < this.init.maxAttempts;
-    if ((isStaleProposal(err) || ownShortfall) && piece.provider) {
+    // The proposal's escrow hold ends here; a retry of the same proposal takes it again.
+    if (piece.proposal) this.c.storage.escrow.release(piece.proposal.proposalHash);
+    // A proposal that went stale before it was published is proposed again, to the same provider.
+    if (isStaleProposal(err) && piece.provider) {
       this.c.logger.warn(
-        { dealId: piece.dealId, piece: piece.index, provider: piece.provider, err: message },
-        ownShortfall
-          ? "the miner's escrow did not cover the proposal; proposing again"
-          : "proposal went stale before publication; proposing again",
+        { dealId: piece.dealId, piece: piece.index, provider: piece.provider },
+        "proposal went stale before publication; proposing again",
       );
       this.c.store.updatePiece(piece.dealId, piece.index, {
         state: "pending",
@@ -254,6 +252,9 @@ export class Placer {
         err.statusCode !== 429) ||
       err instanceof ContractRevertedError ||
       err instanceof DealNotPublishedError;
+    // The miner's own escrow fell short: not a refusal. The *same* proposal is retried (escrow topped
+    // up), so a provider that only claims a shortfall gets no second deal; maxAttempts still drops it.
+    const ownShortfall = isOwnEscrowShortfall(err);
     // An unreachable provider is skipped for new placements for a while, and this piece moves on
     // after a few quick tries: a dead provider must not hold a repair up for minutes.
     const unreachable = err instanceof PeerUnreachableError && piece.provider !== undefined;
@@ -262,7 +263,7 @@ export class Placer {
     // a retry would only wait; move on at once.
     const down = unreachable && err.details.code === "ECONNREFUSED";
     const giveUp =
-      refused ||
+      (refused && !ownShortfall) ||
       down ||
       attempts >= this.init.maxAttempts ||
       (unreachable && attempts >= Math.min(3, this.init.maxAttempts)) ||
@@ -283,12 +284,14 @@ export class Placer {
       return;
     }
     // Every candidate refused this piece once: the refusals may have passed (capacity freed, a
-    // restart), so they are all asked again, after the backoff, instead of waiting forever.
+    // restart), so they are all asked again — once per unreachableBackoffMs, not in a loop —
+    // instead of waiting for ever.
     const retryExcluded = err instanceof NoProviderAvailableError && piece.excluded.length > 0;
     // Waiting for a provider to register is checked every few seconds, not backed off to a minute:
     // the piece should move as soon as one appears.
-    const delay =
-      err instanceof NoProviderAvailableError
+    const delay = retryExcluded
+      ? this.init.unreachableBackoffMs
+      : err instanceof NoProviderAvailableError
         ? Math.min(2000 * attempts, NO_PROVIDER_RETRY_MAX_MS)
         : Math.min(1000 * 2 ** Math.min(attempts, 6), 60_000);
     log.warn({ err: message, attempts, retryInMs: delay, retryExcluded }, "placement step failed; will retry");

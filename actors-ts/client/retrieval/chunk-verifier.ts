@@ -133,6 +133,17 @@ export class ChunkVerifier {
     let consumed = 0;
     while (consumed < bytes.length) {
       const chunkStart = this.chunkIndex * CHUNK_PAYLOAD_BYTES;
+      if (chunkStart >= this.target.payloadSize) {
+        throw new PieceCommitmentMismatchError("provider sent more bytes than the piece holds", {
+          details: {
+            provider: this.target.provider.address,
+            pieceIndex: this.target.pieceIndex,
+            pieceCid: this.target.pieceCid,
+            chunk: this.chunkIndex,
+            payloadSize: this.target.payloadSize,
+          },
+        });
+      }
       const chunkLength = Math.min(CHUNK_PAYLOAD_BYTES, this.target.payloadSize - chunkStart);
       const take = Math.min(chunkLength - this.filled, bytes.length - consumed);
       bytes.copy(this.buffer, this.filled, consumed, consumed + take);

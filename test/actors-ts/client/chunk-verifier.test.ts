@@ -115,6 +115,17 @@ describe("ChunkVerifier: chunk checks on the worker pool", function () {
     expect((caught as PieceCommitmentMismatchError).details.chunk).to.equal(0);
   });
 
+  it("refuses bytes past the end of the piece as evidence, on the pool as on the caller's thread", async () => {
+    for (const p of [pool, undefined]) {
+      const longer = Buffer.concat([piece.payload, Buffer.alloc(10, 1)]);
+      const caught = await feed(new ChunkVerifier(piece.target, piece.chunkRoots, p), longer, 0, 1 << 20).catch(
+        (err: unknown) => err,
+      );
+      expect(caught).to.be.instanceOf(PieceCommitmentMismatchError);
+      expect((caught as Error).message).to.match(/more bytes than the piece holds/);
+    }
+  });
+
   it("fails with the pool's error, not a verified offset, when the pool is closed under it", async () => {
     const closing = new ErasurePool(1);
     await closing.close();

@@ -57,13 +57,14 @@ describe("Placer: a piece every candidate was excluded for is offered to them ag
     );
     store.updatePiece(dealId, 2, { excluded: [c] });
     const { clients, contracts } = market;
+    const storage = new StorageClient({ clients, contracts, store: market.store, logger: silentLogger });
     const placer = new Placer(
       {
         clients,
         contracts,
         logger: silentLogger,
         providers: new ProviderHealth(),
-        storage: new StorageClient({ clients, contracts, store: market.store, logger: silentLogger }),
+        storage,
         store,
       },
       {
@@ -87,5 +88,7 @@ describe("Placer: a piece every candidate was excluded for is offered to them ag
     store.updatePiece(dealId, 2, { nextAttemptAt: 0 });
     await placer.tick();
     expect(store.piece(dealId, 2)?.provider?.toLowerCase()).to.equal(c.toLowerCase());
+    // The proposal's escrow hold ended with the failed step (a retry takes it again).
+    expect(storage.escrow.total).to.equal(0n);
   });
 });
