@@ -182,7 +182,8 @@ async function main(): Promise<number> {
     await waitFor("every open file repaired and confirmed", quick ? 150_000 : 900_000, async () => {
       const views = await readFileViews({ public: reader as never }, contracts, files);
       const deals = f.miner ? await listRepairDeals(f.miner.url) : [];
-      const jobsOpen = deals.some((d) => d.repairs.some((r) => r.status !== "done" && r.status !== "failed"));
+      // A job ends done or lost (the burst's file): "lost" is not one still in flight.
+      const jobsOpen = deals.some((d) => d.repairs.some((r) => r.status !== "done" && r.status !== "lost"));
       return views.every((v) => v.closed || v.slots.every((s) => !s.lost)) && !jobsOpen;
     }).catch((err: Error) => log(`${err.message}; reporting what is there`));
     const report = await finishSoak({
