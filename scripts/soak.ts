@@ -24,7 +24,7 @@ import { Fleet, ROLE_ACCOUNT } from "./lib/soak/fleet";
 import { planFiles, storeFiles } from "./lib/soak/files";
 import { readFileViews } from "./lib/soak/chain-view";
 import { finishSoak } from "./lib/soak/finish";
-import type { FaultRecord } from "./lib/soak/report";
+import { repairJobsInFlight, type FaultRecord } from "./lib/soak/report";
 import { startSoakChain, type SoakChain } from "./lib/soak/setup";
 import { connectChain } from "../actors-ts/chain/clients";
 import { contractsOf } from "../actors-ts/chain/contracts";
@@ -182,9 +182,7 @@ async function main(): Promise<number> {
     await waitFor("every open file repaired and confirmed", quick ? 150_000 : 900_000, async () => {
       const views = await readFileViews({ public: reader as never }, contracts, files);
       const deals = f.miner ? await listRepairDeals(f.miner.url) : [];
-      // A job ends done or lost (the burst's file): "lost" is not one still in flight.
-      const jobsOpen = deals.some((d) => d.repairs.some((r) => r.status !== "done" && r.status !== "lost"));
-      return views.every((v) => v.closed || v.slots.every((s) => !s.lost)) && !jobsOpen;
+      return views.every((v) => v.closed || v.slots.every((s) => !s.lost)) && repairJobsInFlight(deals) === 0;
     }).catch((err: Error) => log(`${err.message}; reporting what is there`));
     const report = await finishSoak({
       seed,

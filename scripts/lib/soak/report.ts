@@ -152,3 +152,12 @@ export function repairEpochs(jobs: RepairRecord[]): number[] {
       : [],
   );
 }
+
+/**
+ * Repair jobs the miner still has in flight: every job whose status is not terminal. A job ends
+ * `done` (its pieces re-placed and confirmed) or `lost` (more than m pieces gone: the burst's file);
+ * counting `lost` as open made the drain wait out its whole bound.
+ */
+export function repairJobsInFlight(deals: Pick<RepairDealStatusResponse, "repairs">[]): number {
+  return deals.reduce((n, d) => n + d.repairs.filter((r) => r.status !== "done" && r.status !== "lost").length, 0);
+}
