@@ -19,7 +19,15 @@ import {
 } from "./chain-view";
 import { retrieveAndCheck } from "./files";
 import { ROLE_ACCOUNT, type Fleet } from "./fleet";
-import { countBy, distribution, labelRepairs, repairEpochs, type FaultRecord, type SoakReport } from "./report";
+import {
+  countBy,
+  distribution,
+  labelRepairs,
+  methodLabel,
+  repairEpochs,
+  type FaultRecord,
+  type SoakReport,
+} from "./report";
 import type { SoakChain } from "./setup";
 
 /** What the end of the soak needs from its run. */
@@ -132,7 +140,7 @@ export async function finishSoak(input: FinishInput): Promise<SoakReport> {
       total: jobs.length,
       confirmed: confirmedJobs.length,
       byKind: countBy(jobs.map((j) => j.kind)),
-      byMethod: countBy(jobs.map((j) => j.method ?? "unknown")),
+      byMethod: countBy(jobs.map((j) => methodLabel(j.method))),
       jobs,
     },
     bytesDownloadedPerRepair: bytes,

@@ -161,3 +161,13 @@ export function repairEpochs(jobs: RepairRecord[]): number[] {
 export function repairJobsInFlight(deals: Pick<RepairDealStatusResponse, "repairs">[]): number {
   return deals.reduce((n, d) => n + d.repairs.filter((r) => r.status !== "done" && r.status !== "lost").length, 0);
 }
+
+/**
+ * A repair job's method as a report label: the miner's text up to its reason, e.g. "clay file: k
+ * whole pieces (sub-chunk repair not used)" without the ": fewer than d helpers …" that follows
+ * (the reasons are in the miner's log; as keys they made one bucket a repair).
+ */
+export function methodLabel(method: string | undefined): string {
+  if (!method) return "unknown";
+  return method.split("\n")[0].split(": ").slice(0, 2).join(": ");
+}

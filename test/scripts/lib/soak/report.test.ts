@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { repairJobsInFlight } from "../../../../scripts/lib/soak/report";
+import { methodLabel, repairJobsInFlight } from "../../../../scripts/lib/soak/report";
 
 const job = (status: string) => ({ id: 1, indices: [0], status, bytesDownloaded: 0 });
 
@@ -12,5 +12,17 @@ describe("soak report: repair jobs in flight", () => {
     ];
     expect(repairJobsInFlight(deals)).to.equal(3);
     expect(repairJobsInFlight([{ repairs: [job("lost")] }, { repairs: [] }])).to.equal(0);
+  });
+});
+
+/** Repairs are counted by method, not by each fallback's reason text. */
+describe("soak report: repair method labels", () => {
+  it("keeps the method and drops the reason that follows it", () => {
+    const fallback =
+      "clay file: k whole pieces (sub-chunk repair not used): fewer than d = 13 helpers can send verified sub-chunks for piece 8: decode it from k whole pieces\n  why: a helper's every holder failed";
+    expect(methodLabel(fallback)).to.equal("clay file: k whole pieces (sub-chunk repair not used)");
+    expect(methodLabel("clay file: sub-chunks from d helpers")).to.equal("clay file: sub-chunks from d helpers");
+    expect(methodLabel("reed-solomon file: k whole pieces")).to.equal("reed-solomon file: k whole pieces");
+    expect(methodLabel(undefined)).to.equal("unknown");
   });
 });
